@@ -1,0 +1,29 @@
+# Legate: every target installs what it needs first (the pinned Node 24 comes from npm).
+NODE  := node_modules/.bin/node
+STAMP := node_modules/.legate-installed
+
+.PHONY: all deps run test typecheck unit bench clean
+
+all: deps
+
+$(STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(STAMP)
+
+deps: $(STAMP)
+
+run: $(STAMP)
+	bin/legate -c config/demo.yaml
+
+typecheck: $(STAMP)
+	$(NODE) node_modules/typescript/bin/tsc --noEmit -p tsconfig.json
+
+# Every test: type-check, then the node:test suites (real sockets on 127.0.0.1).
+test: typecheck
+	$(NODE) --test --test-concurrency=2 --test-timeout=120000 'test/**/*.test.ts'
+
+bench: $(STAMP)
+	$(NODE) bench/run.ts
+
+clean:
+	rm -rf node_modules
