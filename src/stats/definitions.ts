@@ -1,0 +1,95 @@
+// Any thread (pure). Each component declares its stats in one list, with Envoy's names, so Envoy's docs and
+// dashboards carry over. The registry (primary) turns a scope of a definition into slot numbers; workers write
+// `store.values[slots.name]` for counters and gauges and `store.record(slots.name, value)` for histograms.
+
+export interface StatScopeDefinition {
+  readonly counters: readonly string[];
+  readonly gauges: readonly string[];
+  /** Histograms of milliseconds unless named otherwise. */
+  readonly histograms: readonly string[];
+}
+
+/** Slot numbers of one allocated scope, by stat name (counters, gauges and histograms). */
+export type ScopeSlots<D extends StatScopeDefinition> = {
+  readonly [K in D['counters'][number] | D['gauges'][number] | D['histograms'][number]]: number;
+};
+
+/**
+ * What a worker writes into. `values` is this worker's region of shared memory (counters and gauges, one
+ * Float64 per slot, single writer). Histogram slots are a separate numbering.
+ */
+export interface WorkerStatsStore {
+  readonly values: Float64Array;
+  record(histogramSlot: number, value: number): void;
+}
+
+/** server.* (the primary writes these into its own region). */
+export const SERVER_STATS = {
+  counters: ['reload_success', 'reload_failed', 'worker_restarts', 'dropped_stat_flushes'],
+  gauges: ['live', 'concurrency', 'uptime', 'memory_allocated', 'memory_heap_size', 'total_connections', 'state', 'hot_restart_epoch', 'days_until_first_cert_expiring'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** listener.<address>.* e.g. listener.0.0.0.0_10000.downstream_cx_total */
+export const LISTENER_STATS = {
+  counters: ['downstream_cx_total', 'downstream_cx_destroy', 'downstream_cx_overflow', 'no_filter_chain_match'],
+  gauges: ['downstream_cx_active'],
+  histograms: ['downstream_cx_length_ms'],
+} as const satisfies StatScopeDefinition;
+
+/** http.<stat_prefix>.* (the HTTP connection manager). */
+export const HTTP_CONN_MANAGER_STATS = {
+  counters: [
+    'downstream_cx_total', 'downstream_cx_http1_total', 'downstream_cx_destroy', 'downstream_cx_destroy_remote',
+    'downstream_cx_destroy_local', 'downstream_cx_protocol_error', 'downstream_cx_idle_timeout',
+    'downstream_cx_rx_bytes_total', 'downstream_cx_tx_bytes_total',
+    'downstream_rq_total', 'downstream_rq_http1_total', 'downstream_rq_1xx', 'downstream_rq_2xx',
+    'downstream_rq_3xx', 'downstream_rq_4xx', 'downstream_rq_5xx', 'downstream_rq_completed',
+    'downstream_rq_timeout', 'downstream_rq_idle_timeout', 'downstream_rq_rx_reset', 'downstream_rq_tx_reset',
+    'downstream_rq_non_relative_path', 'downstream_rq_too_large', 'downstream_rq_ws_on_non_ws_route',
+    'downstream_rq_response_before_rq_complete', 'no_route', 'no_cluster', 'rq_redirect', 'rq_direct_response',
+  ],
+  gauges: ['downstream_cx_active', 'downstream_cx_http1_active', 'downstream_rq_active'],
+  histograms: ['downstream_rq_time', 'downstream_cx_length_ms'],
+} as const satisfies StatScopeDefinition;
+
+/** cluster.<name>.* */
+export const CLUSTER_STATS = {
+  counters: [
+    'upstream_cx_total', 'upstream_cx_http1_total', 'upstream_cx_connect_fail', 'upstream_cx_connect_timeout',
+    'upstream_cx_destroy', 'upstream_cx_destroy_local', 'upstream_cx_destroy_remote', 'upstream_cx_idle_timeout',
+    'upstream_cx_protocol_error', 'upstream_cx_none_healthy', 'upstream_cx_rx_bytes_total',
+    'upstream_cx_tx_bytes_total',
+    'upstream_rq_total', 'upstream_rq_completed', 'upstream_rq_1xx', 'upstream_rq_2xx', 'upstream_rq_3xx',
+    'upstream_rq_4xx', 'upstream_rq_5xx', 'upstream_rq_timeout', 'upstream_rq_per_try_timeout',
+    'upstream_rq_rx_reset', 'upstream_rq_tx_reset', 'upstream_rq_pending_total', 'upstream_rq_pending_failure_eject',
+    'upstream_rq_cancelled', 'update_attempt', 'update_success', 'update_failure', 'update_empty',
+    'lb_healthy_panic',
+  ],
+  gauges: [
+    'upstream_cx_active', 'upstream_rq_active', 'upstream_rq_pending_active', 'membership_healthy',
+    'membership_degraded', 'membership_excluded', 'membership_total', 'version',
+  ],
+  histograms: ['upstream_rq_time', 'upstream_cx_connect_ms', 'upstream_cx_length_ms'],
+} as const satisfies StatScopeDefinition;
+
+/** cluster_manager.* */
+export const CLUSTER_MANAGER_STATS = {
+  counters: ['cluster_added', 'cluster_modified', 'cluster_removed', 'cluster_updated'],
+  gauges: ['active_clusters', 'warming_clusters'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** listener_manager.* */
+export const LISTENER_MANAGER_STATS = {
+  counters: ['listener_added', 'listener_modified', 'listener_removed', 'listener_create_success', 'listener_create_failure'],
+  gauges: ['total_listeners_active', 'total_listeners_draining', 'total_listeners_warming'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** worker_<index>.* : per-worker totals so imbalance between workers shows (Envoy has listener.<addr>.worker_<n>.*). */
+export const WORKER_STATS = {
+  counters: ['downstream_cx_total', 'downstream_rq_total'],
+  gauges: ['downstream_cx_active', 'downstream_rq_active'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
