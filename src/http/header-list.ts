@@ -1,0 +1,34 @@
+// Any thread (pure). Operations on a HeaderList (flat [name, value, ...] with lower-case names), in place.
+
+import type { HeaderList } from './stream-info.ts';
+
+/** Sets name to value, replacing every existing occurrence (the first keeps its place). */
+export function setHeader(headers: HeaderList, lowerName: string, value: string): void {
+  let found = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === lowerName) {
+      if (!found) {
+        headers[i + 1] = value;
+        found = true;
+      } else {
+        headers.splice(i, 2);
+        i -= 2;
+      }
+    }
+  }
+  if (!found) headers.push(lowerName, value);
+}
+
+export function removeHeader(headers: HeaderList, lowerName: string): void {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === lowerName) {
+      headers.splice(i, 2);
+      i -= 2;
+    }
+  }
+}
+
+export function hasHeader(headers: HeaderList, lowerName: string): boolean {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === lowerName) return true;
+  return false;
+}

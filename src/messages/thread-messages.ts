@@ -1,0 +1,41 @@
+// Any thread. Every message between the primary and a worker: one discriminated union each way, one encoder.
+// Messages are plain data (no functions, no class instances), encoded with msgpackr.
+
+import { Packr } from 'msgpackr';
+import type { HostSet } from '../upstream/cluster-membership.ts';
+
+/** workerData given to each worker thread at start. */
+export interface WorkerInit {
+  workerIndex: number;
+  /** This worker's stats region (shared memory, written only by this worker). */
+  statsRegion: SharedArrayBuffer;
+  /** Slots of the worker_<index>.* scope. */
+  workerSlots: Record<string, number>;
+  logLevel: string;
+  /** Test hook: allow the primary to ask this worker to crash (only set by tests). */
+  allowTestCrash: boolean;
+}
+
+export type PrimaryToWorker =
+  | { type: 'snapshot'; version: number; snapshot: Uint8Array }
+  | { type: 'host_set'; update: HostSet }
+  | { type: 'collect_histograms'; requestId: number }
+  | { type: 'drain'; drainTimeMs: number; exit: boolean }
+  | { type: 'drain_listeners'; inboundOnly: boolean }
+  | { type: 'test_crash' };
+
+export type WorkerToPrimary =
+  | { type: 'snapshot_applied'; version: number; problems: string[] }
+  | { type: 'histograms'; requestId: number; delta: Uint8Array | null }
+  | { type: 'drained' }
+  | { type: 'fatal'; message: string };
+
+const packr = new Packr({ structuredClone: false, useRecords: false, moreTypes: false });
+
+export function encodeMessage(m: PrimaryToWorker | WorkerToPrimary | object): Uint8Array {
+  return packr.pack(m);
+}
+
+export function decodeMessage<T>(bytes: Uint8Array): T {
+  return packr.unpack(bytes) as T;
+}

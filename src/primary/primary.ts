@@ -1,0 +1,210 @@
+// Primary thread. Owns the configuration (bootstrap file, reloads), the cluster membership, the workers, the
+// admin server and the stats aggregation. Compiles each config version once and hands every worker the same
+// immutable snapshot; nothing here is on the request path.
+
+import os from 'node:os';
+import { Piscina } from 'piscina';
+import type { CliOptions } from '../cli/options.ts';
+import { log } from '../common/logger.ts';
+import { encodeMessage, type PrimaryToWorker } from '../messages/thread-messages.ts';
+import type { Snapshot } from '../snapshot/snapshot-types.ts';
+import { runConfigPipeline, type ConfigSources, type PipelineResult } from './config-pipeline.ts';
+import { WorkerSupervisor } from './worker-supervisor.ts';
+import { StatsHub } from './stats-hub.ts';
+import { MembershipManager } from './membership-manager.ts';
+import { startAdmin, type AdminHandle } from './admin-wiring.ts';
+
+export const ServerState = { LIVE: 0, DRAINING: 1, PRE_INITIALIZING: 2, INITIALIZING: 3 } as const;
+
+export interface CurrentConfig {
+  version: number;
+  snapshot: Snapshot;
+  encoded: Uint8Array;
+  bootstrap: Record<string, unknown>;
+  loadedAtMs: number;
+}
+
+export class Primary {
+  readonly options: CliOptions;
+  readonly startedAtMs = Date.now();
+  readonly stats: StatsHub;
+  readonly supervisor: WorkerSupervisor;
+  readonly memberships: MembershipManager;
+  current: CurrentConfig | null = null;
+  state: number = ServerState.PRE_INITIALIZING;
+  healthCheckFailed = false;
+  /** Set by the CLI: what /quitquitquit does (the same graceful stop as SIGTERM). */
+  onQuit: () => void = () => undefined;
+  private admin: AdminHandle | null = null;
+  private compilePool: Piscina | null = null;
+  private reloadChain: Promise<unknown> = Promise.resolve();
+  private nextVersion = 1;
+  private shuttingDown = false;
+  private statsTimer: NodeJS.Timeout | null = null;
+
+  constructor(options: CliOptions) {
+    this.options = options;
+    this.stats = new StatsHub(options.concurrency);
+    this.memberships = new MembershipManager(this.stats, (update) => {
+      this.supervisor.broadcast({ type: 'host_set', update });
+    });
+    this.supervisor = new WorkerSupervisor(
+      {
+        onWorkerDied: (index) => {
+          this.stats.onWorkerDied(index);
+        },
+        replayFor: (): PrimaryToWorker[] => this.replayMessages(),
+      },
+      options.logLevel,
+      process.env['LEGATE_TEST_HOOKS'] === '1',
+    );
+  }
+
+  private sources(): ConfigSources {
+    return { configPath: this.options.configPath, configYaml: this.options.configYaml };
+  }
+
+  /** Messages that bring a fresh worker to the current state: the snapshot, then every cluster's host set. */
+  private replayMessages(): PrimaryToWorker[] {
+    const cur = this.current;
+    if (cur === null) return [];
+    const out: PrimaryToWorker[] = [{ type: 'snapshot', version: cur.version, snapshot: cur.encoded }];
+    for (const update of this.memberships.currentHostSets()) out.push({ type: 'host_set', update });
+    return out;
+  }
+
+  /** Start-up: load, compile, resolve clusters, start workers, bind listeners, serve admin. Throws on failure. */
+  async start(): Promise<void> {
+    const result = runConfigPipeline(this.sources(), this.nextVersion++);
+    if (!result.ok) throw new StartupError(result.message);
+    for (const w of result.warnings) log.warn(w);
+    const cur = this.install(result);
+
+    const adminAddress = adminSocketAddress(result.bootstrap);
+    if (adminAddress !== null) {
+      this.admin = await startAdmin(this, adminAddress.address, adminAddress.port);
+      log.info(`admin listening on ${adminAddress.address}:${this.admin.port}`);
+    }
+
+    await this.memberships.apply(cur.snapshot.clusters, cur.snapshot.clusterSlots);
+    this.state = ServerState.INITIALIZING;
+    const specs = [];
+    for (let i = 0; i < this.options.concurrency; i++) {
+      specs.push({ index: i, statsRegion: this.stats.regionFor(i), workerSlots: this.stats.workerSlots(i) });
+    }
+    // Each spawn replays the current snapshot; wait for every worker to report it applied.
+    this.supervisor.start(specs);
+    const problems = await this.supervisor.waitForVersion(cur.version);
+    if (problems.length > 0) throw new StartupError(problems.join('\n'));
+    this.state = ServerState.LIVE;
+    this.stats.setServerGauge('live', 1);
+    this.stats.setServerGauge('concurrency', this.options.concurrency);
+    this.statsTimer = setInterval(() => this.refreshServerStats(), 1000);
+    this.statsTimer.unref();
+    this.refreshServerStats();
+    for (const l of cur.snapshot.listeners) log.info(`listener '${l.name}' on ${l.address}:${l.port}`);
+    log.info(`legate started: ${this.options.concurrency} worker(s), config version ${cur.version}`);
+  }
+
+  /** Stat slots, encoding, membership bookkeeping for a compiled config; becomes the current config. */
+  private install(result: Extract<PipelineResult, { ok: true }>): CurrentConfig {
+    this.stats.assignSlots(result.snapshot);
+    const cur: CurrentConfig = {
+      version: result.snapshot.version,
+      snapshot: result.snapshot,
+      encoded: encodeMessage(result.snapshot),
+      bootstrap: result.bootstrap,
+      loadedAtMs: Date.now(),
+    };
+    this.current = cur;
+    return cur;
+  }
+
+  /** SIGHUP: re-read the file, validate and compile off-thread, then apply; a bad file changes nothing. */
+  reload(): Promise<boolean> {
+    const run = this.reloadChain.then(() => this.reloadOnce());
+    this.reloadChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadOnce(): Promise<boolean> {
+    if (this.shuttingDown) return false;
+    const version = this.nextVersion++;
+    let result: PipelineResult;
+    try {
+      this.compilePool ??= new Piscina({
+        filename: new URL('./compile-task.ts', import.meta.url).href,
+        minThreads: 0,
+        maxThreads: 1,
+        idleTimeout: 30_000,
+      });
+      result = (await this.compilePool.run({ sources: this.sources(), version })) as PipelineResult;
+    } catch (err) {
+      result = { ok: false, message: `config compile failed: ${(err as Error).message}`, problemCount: 1 };
+    }
+    if (!result.ok) {
+      this.stats.incServerCounter('reload_failed');
+      log.error(`reload rejected, the running config (version ${this.current?.version}) stays:\n${result.message}`);
+      return false;
+    }
+    for (const w of result.warnings) log.warn(w);
+    const cur = this.install(result);
+    await this.memberships.apply(cur.snapshot.clusters, cur.snapshot.clusterSlots);
+    const problems = await this.supervisor.applySnapshot(cur.version, cur.encoded);
+    if (problems.length > 0) {
+      this.stats.incServerCounter('reload_failed');
+      log.error(`reload to version ${cur.version} applied with problems:\n${problems.join('\n')}`);
+      return false;
+    }
+    this.stats.incServerCounter('reload_success');
+    log.info(`reloaded: config version ${cur.version}`);
+    return true;
+  }
+
+  private refreshServerStats(): void {
+    const mem = process.memoryUsage();
+    this.stats.setServerGauge('uptime', Math.floor((Date.now() - this.startedAtMs) / 1000));
+    this.stats.setServerGauge('memory_allocated', mem.heapUsed);
+    this.stats.setServerGauge('memory_heap_size', mem.rss);
+    this.stats.setServerGauge('state', this.state);
+  }
+
+  /** Fresh stats: histogram deltas from the workers merged first, then server gauges. */
+  async collectStats(): Promise<void> {
+    const deltas = await this.supervisor.collectHistograms(500);
+    for (const d of deltas) this.stats.mergeHistogramDelta(d.index, d.delta);
+    this.refreshServerStats();
+  }
+
+  /** SIGTERM/SIGINT and /quitquitquit: stop accepting, let requests finish (bounded), exit. */
+  async shutdown(drainMs: number): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    this.state = ServerState.DRAINING;
+    log.info(`draining (up to ${Math.round(drainMs / 1000)} s) then exiting`);
+    await this.supervisor.drainAndStop(drainMs);
+    this.memberships.stopAll();
+    if (this.statsTimer !== null) clearInterval(this.statsTimer);
+    if (this.admin !== null) await this.admin.close();
+    if (this.compilePool !== null) await this.compilePool.destroy();
+  }
+
+  drainListeners(inboundOnly: boolean): void {
+    this.supervisor.broadcast({ type: 'drain_listeners', inboundOnly });
+  }
+
+  hostname(): string {
+    return os.hostname();
+  }
+}
+
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+function adminSocketAddress(bootstrap: Record<string, unknown>): { address: string; port: number } | null {
+  const admin = bootstrap['admin'] as Record<string, unknown> | undefined;
+  const sa = (admin?.['address'] as Record<string, unknown> | undefined)?.['socket_address'] as Record<string, unknown> | undefined;
+  if (sa === undefined) return null;
+  return { address: String(sa['address'] ?? '127.0.0.1'), port: Number(sa['port_value'] ?? 0) };
+}

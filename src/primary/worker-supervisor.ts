@@ -1,0 +1,212 @@
+// Primary thread. Starts the worker threads, sends them config versions and host sets, collects their replies,
+// and replaces a worker that dies (same index, same stats region, current config), as Envoy's main thread would.
+
+import { Worker } from 'node:worker_threads';
+import { decodeMessage, encodeMessage, type PrimaryToWorker, type WorkerInit, type WorkerToPrimary } from '../messages/thread-messages.ts';
+import { log } from '../common/logger.ts';
+
+const WORKER_ENTRY = new URL('../../workers/worker-main.ts', import.meta.url);
+
+export interface WorkerSpawnSpec {
+  index: number;
+  statsRegion: SharedArrayBuffer;
+  workerSlots: Record<string, number>;
+}
+
+export interface SupervisorEvents {
+  /** A worker ended without being asked to: the supervisor restarts it after this returns. */
+  onWorkerDied(index: number, code: number): void;
+  /** Messages to replay to a fresh worker so it serves the current config (snapshot first, then host sets). */
+  replayFor(index: number): PrimaryToWorker[];
+}
+
+class WorkerHandle {
+  readonly spec: WorkerSpawnSpec;
+  worker: Worker;
+  appliedVersion: number;
+  exited: boolean;
+
+  constructor(spec: WorkerSpawnSpec, worker: Worker) {
+    this.spec = spec;
+    this.worker = worker;
+    this.appliedVersion = 0;
+    this.exited = false;
+  }
+}
+
+type Waiter = { version: number; remaining: Set<number>; problems: string[]; resolve: (problems: string[]) => void };
+
+export class WorkerSupervisor {
+  private readonly handles: WorkerHandle[] = [];
+  private readonly events: SupervisorEvents;
+  private readonly logLevel: string;
+  private readonly allowTestCrash: boolean;
+  private stopping = false;
+  private waiters: Waiter[] = [];
+  private nextRequestId = 1;
+  private readonly histogramWaiters = new Map<number, { remaining: number; deltas: { index: number; delta: Uint8Array }[]; resolve: (d: { index: number; delta: Uint8Array }[]) => void }>();
+  private drainedWaiters: (() => void)[] = [];
+
+  constructor(events: SupervisorEvents, logLevel: string, allowTestCrash: boolean) {
+    this.events = events;
+    this.logLevel = logLevel;
+    this.allowTestCrash = allowTestCrash;
+  }
+
+  get count(): number {
+    return this.handles.length;
+  }
+
+  start(specs: WorkerSpawnSpec[]): void {
+    for (const spec of specs) this.handles[spec.index] = this.spawn(spec);
+  }
+
+  private spawn(spec: WorkerSpawnSpec): WorkerHandle {
+    const init: WorkerInit = {
+      workerIndex: spec.index,
+      statsRegion: spec.statsRegion,
+      workerSlots: spec.workerSlots,
+      logLevel: this.logLevel,
+      allowTestCrash: this.allowTestCrash,
+    };
+    const worker = new Worker(WORKER_ENTRY, { workerData: init, name: `legate-worker-${spec.index}` });
+    const handle = new WorkerHandle(spec, worker);
+    worker.on('message', (bytes: Uint8Array) => this.onMessage(handle, decodeMessage<WorkerToPrimary>(bytes)));
+    worker.on('error', (err) => log.error(`worker ${spec.index} failed: ${err.stack ?? err.message}`));
+    worker.on('exit', (code) => this.onExit(handle, code));
+    for (const m of this.events.replayFor(spec.index)) worker.postMessage(encodeMessage(m));
+    return handle;
+  }
+
+  private onExit(handle: WorkerHandle, code: number): void {
+    handle.exited = true;
+    this.settleWaitersFor(handle.spec.index);
+    if (this.stopping) {
+      this.checkAllDrained();
+      return;
+    }
+    log.error(`worker ${handle.spec.index} exited (code ${code}); starting a replacement`);
+    this.events.onWorkerDied(handle.spec.index, code);
+    this.handles[handle.spec.index] = this.spawn(handle.spec);
+  }
+
+  private onMessage(handle: WorkerHandle, m: WorkerToPrimary): void {
+    switch (m.type) {
+      case 'snapshot_applied': {
+        handle.appliedVersion = m.version;
+        for (const w of this.waiters) {
+          if (w.version === m.version && w.remaining.delete(handle.spec.index)) {
+            for (const p of m.problems) w.problems.push(`worker ${handle.spec.index}: ${p}`);
+          }
+        }
+        this.flushWaiters();
+        break;
+      }
+      case 'histograms': {
+        const w = this.histogramWaiters.get(m.requestId);
+        if (w !== undefined) {
+          if (m.delta !== null) w.deltas.push({ index: handle.spec.index, delta: m.delta });
+          if (--w.remaining === 0) {
+            this.histogramWaiters.delete(m.requestId);
+            w.resolve(w.deltas);
+          }
+        }
+        break;
+      }
+      case 'drained':
+        break;
+      case 'fatal':
+        log.critical(`worker ${handle.spec.index}: ${m.message}`);
+        break;
+    }
+  }
+
+  private flushWaiters(): void {
+    this.waiters = this.waiters.filter((w) => {
+      if (w.remaining.size > 0) return true;
+      w.resolve(w.problems);
+      return false;
+    });
+  }
+
+  private settleWaitersFor(index: number): void {
+    for (const w of this.waiters) w.remaining.delete(index);
+    this.flushWaiters();
+    for (const [id, w] of this.histogramWaiters) {
+      if (--w.remaining === 0) {
+        this.histogramWaiters.delete(id);
+        w.resolve(w.deltas);
+      }
+    }
+  }
+
+  broadcast(m: PrimaryToWorker): void {
+    const bytes = encodeMessage(m);
+    for (const h of this.handles) if (!h.exited) h.worker.postMessage(bytes);
+  }
+
+  /** Sends a config version to every worker; resolves with the problems they reported once all applied it. */
+  applySnapshot(version: number, snapshot: Uint8Array): Promise<string[]> {
+    const remaining = new Set(this.handles.filter((h) => !h.exited).map((h) => h.spec.index));
+    const p = new Promise<string[]>((resolve) => this.waiters.push({ version, remaining, problems: [], resolve }));
+    this.broadcast({ type: 'snapshot', version, snapshot });
+    this.flushWaiters();
+    return p;
+  }
+
+  /** Resolves when every live worker has applied `version` (sent already, e.g. by the spawn replay). */
+  waitForVersion(version: number): Promise<string[]> {
+    const remaining = new Set(this.handles.filter((h) => !h.exited && h.appliedVersion < version).map((h) => h.spec.index));
+    const p = new Promise<string[]>((resolve) => this.waiters.push({ version, remaining, problems: [], resolve }));
+    this.flushWaiters();
+    return p;
+  }
+
+  /** Fresh histogram deltas from every live worker (bounded wait: a stuck worker does not stall the admin). */
+  collectHistograms(timeoutMs: number): Promise<{ index: number; delta: Uint8Array }[]> {
+    const live = this.handles.filter((h) => !h.exited);
+    if (live.length === 0) return Promise.resolve([]);
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve) => {
+      const entry = { remaining: live.length, deltas: [] as { index: number; delta: Uint8Array }[], resolve };
+      this.histogramWaiters.set(requestId, entry);
+      const bytes = encodeMessage({ type: 'collect_histograms', requestId } satisfies PrimaryToWorker);
+      for (const h of live) h.worker.postMessage(bytes);
+      setTimeout(() => {
+        if (this.histogramWaiters.delete(requestId)) resolve(entry.deltas);
+      }, timeoutMs).unref();
+    });
+  }
+
+  /** Test hook: make one worker throw (only when started with test hooks). */
+  crashWorker(index: number): void {
+    const h = this.handles[index];
+    if (h !== undefined && !h.exited) h.worker.postMessage(encodeMessage({ type: 'test_crash' } satisfies PrimaryToWorker));
+  }
+
+  /** Graceful stop: every worker drains its listeners and exits; resolves when all are gone or after maxMs. */
+  drainAndStop(maxMs: number): Promise<void> {
+    this.stopping = true;
+    this.broadcast({ type: 'drain', drainTimeMs: maxMs, exit: true });
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        for (const h of this.handles) if (!h.exited) void h.worker.terminate();
+        resolve();
+      }, maxMs + 2000);
+      timer.unref();
+      this.drainedWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.checkAllDrained();
+    });
+  }
+
+  private checkAllDrained(): void {
+    if (this.handles.every((h) => h.exited)) {
+      const ws = this.drainedWaiters;
+      this.drainedWaiters = [];
+      for (const w of ws) w();
+    }
+  }
+}

@@ -1,0 +1,72 @@
+// Test support: Envoy v3 bootstrap YAML for tests, built from small parts so each test states what it varies.
+
+export interface RouteSpec {
+  match: string; // YAML flow mapping for `match`, e.g. '{ prefix: "/" }'
+  action: string; // YAML flow mapping for the action key/value, e.g. 'route: { cluster: backend }'
+}
+
+export interface ClusterSpec {
+  name: string;
+  endpoints: { address: string; port: number }[];
+  type?: string;
+  extra?: string; // extra YAML lines (indented 4 spaces)
+}
+
+export function hcmListener(opts: {
+  name: string;
+  port: number;
+  statPrefix?: string;
+  domains?: string[];
+  routes: RouteSpec[];
+  hcmExtra?: string; // extra YAML lines for the HCM typed_config (indented 10 spaces)
+  vhostExtra?: string;
+}): string {
+  const routes = opts.routes
+    .map((r) => `              - match: ${r.match}\n                ${r.action}`)
+    .join('\n');
+  return `  - name: ${opts.name}
+    address:
+      socket_address: { address: 127.0.0.1, port_value: ${opts.port} }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ${opts.statPrefix ?? opts.name}
+${opts.hcmExtra ?? ''}          route_config:
+            name: ${opts.name}_routes
+            virtual_hosts:
+            - name: ${opts.name}_vhost
+              domains: ${JSON.stringify(opts.domains ?? ['*'])}
+${opts.vhostExtra ?? ''}              routes:
+${routes}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+`;
+}
+
+export function cluster(c: ClusterSpec): string {
+  const eps = c.endpoints
+    .map((e) => `        - endpoint:\n            address:\n              socket_address: { address: ${e.address}, port_value: ${e.port} }`)
+    .join('\n');
+  return `  - name: ${c.name}
+    type: ${c.type ?? 'STATIC'}
+    connect_timeout: 1s
+${c.extra ?? ''}    load_assignment:
+      cluster_name: ${c.name}
+      endpoints:
+      - lb_endpoints:
+${eps}
+`;
+}
+
+export function bootstrap(listeners: string[], clusters: string[], adminPort = 0): string {
+  return `admin:
+  address:
+    socket_address: { address: 127.0.0.1, port_value: ${adminPort} }
+static_resources:
+  listeners:
+${listeners.join('')}${clusters.length > 0 ? `  clusters:\n${clusters.join('')}` : ''}`;
+}

@@ -1,0 +1,43 @@
+// Worker thread. The runtime of one http_connection_manager for one config version: its frozen config plus the
+// objects built from it once (route table, access log sinks). Streams capture it at their start, so a reload
+// never changes a stream in flight.
+
+import type { HcmConfig, ListenerConfig } from '../../src/snapshot/snapshot-types.ts';
+import type { Http1Limits } from '../../src/http1/types.ts';
+import { buildRouteTable, type RouteTable } from '../../src/router/route-table.ts';
+import { compileHeaderValueFormat } from '../../src/access-log/formatter.ts';
+import type { AccessLogSink } from '../../src/access-log/sink.ts';
+import type { WorkerClusterManager } from '../upstream/cluster-manager.ts';
+import type { WorkerStatsStore } from '../../src/stats/definitions.ts';
+
+export class HcmRuntime {
+  readonly config: HcmConfig;
+  readonly listener: ListenerConfig;
+  readonly routeTable: RouteTable;
+  readonly limits: Http1Limits;
+  /** HCM access logs then listener access logs, as Envoy runs them. */
+  readonly accessLogs: readonly AccessLogSink[];
+  readonly clusters: WorkerClusterManager;
+  readonly stats: WorkerStatsStore;
+  readonly workerSlots: Readonly<Record<string, number>>;
+
+  constructor(
+    listener: ListenerConfig,
+    clusters: WorkerClusterManager,
+    stats: WorkerStatsStore,
+    workerSlots: Readonly<Record<string, number>>,
+    accessLogs: readonly AccessLogSink[],
+  ) {
+    this.listener = listener;
+    this.config = listener.hcm;
+    this.routeTable = buildRouteTable(listener.hcm.routeConfig as never, { compileHeaderValue: compileHeaderValueFormat });
+    this.limits = Object.freeze({
+      maxHeadBytes: listener.hcm.maxRequestHeadersKb * 1024,
+      maxHeadersCount: listener.hcm.maxHeadersCount,
+    });
+    this.accessLogs = accessLogs;
+    this.clusters = clusters;
+    this.stats = stats;
+    this.workerSlots = workerSlots;
+  }
+}

@@ -1,0 +1,46 @@
+// Worker thread. Envoy's local replies: the bodies and details it sends when it answers a request itself.
+
+import { ResponseFlag } from '../../src/http/response-flags.ts';
+
+export interface LocalReplySpec {
+  readonly status: number;
+  readonly body: string;
+  readonly flag: number;
+  /** Envoy's %RESPONSE_CODE_DETAILS% value. */
+  readonly details: string;
+}
+
+const RESET_PREFIX = 'upstream connect error or disconnect/reset before headers. reset reason: ';
+
+function spec(status: number, body: string, flag: number, details: string): LocalReplySpec {
+  return Object.freeze({ status, body, flag, details });
+}
+
+export const LocalReply = Object.freeze({
+  noRoute: spec(404, '', ResponseFlag.NoRouteFound, 'route_not_found'),
+  noCluster: spec(503, '', ResponseFlag.NoClusterFound, 'cluster_not_found'),
+  noHealthyUpstream: spec(503, 'no healthy upstream', ResponseFlag.NoHealthyUpstream, 'no_healthy_upstream'),
+  connectFailure: spec(503, RESET_PREFIX + 'connection failure', ResponseFlag.UpstreamConnectionFailure,
+    'upstream_reset_before_response_started{connection_failure}'),
+  connectTimeout: spec(503, RESET_PREFIX + 'connection timeout', ResponseFlag.UpstreamConnectionFailure,
+    'upstream_reset_before_response_started{connection_timeout}'),
+  overflow: spec(503, RESET_PREFIX + 'overflow', ResponseFlag.UpstreamOverflow,
+    'upstream_reset_before_response_started{overflow}'),
+  upstreamTermination: spec(503, RESET_PREFIX + 'connection termination', ResponseFlag.UpstreamConnectionTermination,
+    'upstream_reset_before_response_started{connection_termination}'),
+  upstreamProtocolError: spec(502, RESET_PREFIX + 'protocol error', ResponseFlag.UpstreamProtocolError,
+    'upstream_reset_before_response_started{protocol_error}'),
+  upstreamTimeout: spec(504, 'upstream request timeout', ResponseFlag.UpstreamRequestTimeout, 'upstream_response_timeout'),
+  requestTimeout: spec(408, 'request timeout', 0, 'request_overall_timeout'),
+  requestHeadersTimeout: spec(408, 'request headers timeout', 0, 'request_header_timeout'),
+  streamIdleTimeout: spec(408, 'stream timeout', ResponseFlag.StreamIdleTimeout, 'stream_idle_timeout'),
+  missingHost: spec(400, 'Bad Request', ResponseFlag.DownstreamProtocolError, 'missing_host_header'),
+  http10NotAccepted: spec(426, 'Upgrade Required', ResponseFlag.DownstreamProtocolError, 'low_version'),
+  upgradeNotAllowed: spec(403, 'Upgrade Required', 0, 'upgrade_failed'),
+});
+
+export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
+  400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 413: 'Payload Too Large', 426: 'Upgrade Required',
+  431: 'Request Header Fields Too Large', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable',
+  504: 'Gateway Timeout', 505: 'HTTP Version Not Supported',
+});

@@ -1,0 +1,40 @@
+// Worker thread. Access log sinks shared across listeners and config versions: one open file (or stdout
+// writer) per distinct logger config, so a reload does not reopen files; sinks no version uses any more are
+// closed after a grace period (streams of the old version may still log).
+
+import type { AccessLogConfig } from '../../src/access-log/access-log-config.ts';
+import { createAccessLogSink, type AccessLogSink } from '../../src/access-log/sink.ts';
+import type { Snapshot } from '../../src/snapshot/snapshot-types.ts';
+
+const CLOSE_GRACE_MS = 30_000;
+
+export class AccessLogSinkCache {
+  private readonly sinks = new Map<string, AccessLogSink>();
+
+  get(config: AccessLogConfig): AccessLogSink {
+    const key = JSON.stringify(config);
+    let sink = this.sinks.get(key);
+    if (sink === undefined) {
+      sink = createAccessLogSink(config);
+      this.sinks.set(key, sink);
+    }
+    return sink;
+  }
+
+  retainOnly(snapshot: Snapshot): void {
+    const used = new Set<string>();
+    for (const l of snapshot.listeners) {
+      for (const c of l.accessLogs) used.add(JSON.stringify(c));
+      for (const c of l.hcm.accessLogs) used.add(JSON.stringify(c));
+    }
+    for (const [key, sink] of this.sinks) {
+      if (used.has(key)) continue;
+      this.sinks.delete(key);
+      setTimeout(() => void sink.close(), CLOSE_GRACE_MS).unref();
+    }
+  }
+
+  async flushAll(): Promise<void> {
+    await Promise.all([...this.sinks.values()].map((s) => s.flush()));
+  }
+}

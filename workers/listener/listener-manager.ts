@@ -1,0 +1,85 @@
+// Worker thread. Applies each config version to this worker's listeners: listeners whose bind key stays keep
+// their socket and switch new requests to the new connection-manager runtime; new ones bind; removed ones
+// stop accepting and drain.
+
+import type { ListenerConfig, Snapshot } from '../../src/snapshot/snapshot-types.ts';
+import type { WorkerStatsStore } from '../../src/stats/definitions.ts';
+import { log } from '../../src/common/logger.ts';
+import { HcmRuntime } from '../http/hcm-runtime.ts';
+import { ListenerRuntime } from './listener-runtime.ts';
+import type { WorkerClusterManager } from '../upstream/cluster-manager.ts';
+import type { AccessLogSinkCache } from './access-log-sink-cache.ts';
+
+export class ListenerManager {
+  private readonly listeners = new Map<string, ListenerRuntime>();
+  private readonly stats: WorkerStatsStore;
+  private readonly workerSlots: Readonly<Record<string, number>>;
+  private readonly clusters: WorkerClusterManager;
+  private readonly sinks: AccessLogSinkCache;
+
+  constructor(stats: WorkerStatsStore, workerSlots: Readonly<Record<string, number>>, clusters: WorkerClusterManager, sinks: AccessLogSinkCache) {
+    this.stats = stats;
+    this.workerSlots = workerSlots;
+    this.clusters = clusters;
+    this.sinks = sinks;
+  }
+
+  /** Returns one message per listener that failed (e.g. could not bind); the others are applied. */
+  async apply(snapshot: Snapshot, drainTimeMs: number): Promise<string[]> {
+    const problems: string[] = [];
+    const keep = new Set<string>();
+    const binds: Promise<void>[] = [];
+    for (const config of snapshot.listeners) {
+      keep.add(config.bindKey);
+      let hcm: HcmRuntime;
+      try {
+        hcm = this.buildHcm(config);
+      } catch (err) {
+        problems.push(`listener '${config.name}': ${(err as Error).message}`);
+        continue;
+      }
+      const existing = this.listeners.get(config.bindKey);
+      if (existing !== undefined && !existing.draining) {
+        existing.update(config, hcm);
+        continue;
+      }
+      const runtime = new ListenerRuntime(config, hcm, this.stats, this.workerSlots);
+      binds.push(
+        runtime.listen().then(
+          () => {
+            this.listeners.set(config.bindKey, runtime);
+          },
+          (err: Error) => {
+            problems.push(`listener '${config.name}' cannot bind ${config.address}:${config.port}: ${err.message}`);
+          },
+        ),
+      );
+    }
+    await Promise.all(binds);
+    for (const [key, runtime] of this.listeners) {
+      if (keep.has(key)) continue;
+      this.listeners.delete(key);
+      log.debug(`listener '${runtime.config.name}' removed: draining`);
+      void runtime.drain(drainTimeMs);
+    }
+    this.sinks.retainOnly(snapshot);
+    return problems;
+  }
+
+  private buildHcm(config: ListenerConfig): HcmRuntime {
+    const logs = [];
+    for (const c of config.hcm.accessLogs) logs.push(this.sinks.get(c));
+    for (const c of config.accessLogs) logs.push(this.sinks.get(c));
+    return new HcmRuntime(config, this.clusters, this.stats, this.workerSlots, logs);
+  }
+
+  stopAccepting(): void {
+    for (const l of this.listeners.values()) l.stopAccepting();
+  }
+
+  /** Graceful shutdown: every listener stops accepting and its connections finish (bounded by maxMs). */
+  async drainAll(maxMs: number): Promise<void> {
+    await Promise.all([...this.listeners.values()].map((l) => l.drain(maxMs)));
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,76 @@
+// Worker thread entry. Receives config snapshots and host sets from the primary, runs the listeners and
+// upstream pools of this worker, and reports histograms on request. Nothing here waits on the primary to serve.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { decodeMessage, encodeMessage, type PrimaryToWorker, type WorkerInit, type WorkerToPrimary } from '../src/messages/thread-messages.ts';
+import type { Snapshot } from '../src/snapshot/snapshot-types.ts';
+import { deepFreeze } from '../src/common/deep-freeze.ts';
+import { log, setLogLevel, type Level } from '../src/common/logger.ts';
+import { WorkerStats } from '../src/stats/worker-stats.ts';
+import { WorkerClusterManager } from './upstream/cluster-manager.ts';
+import { ListenerManager } from './listener/listener-manager.ts';
+import { AccessLogSinkCache } from './listener/access-log-sink-cache.ts';
+
+const init = workerData as WorkerInit;
+setLogLevel(init.logLevel as Level);
+const port = parentPort!;
+const stats = new WorkerStats(init.statsRegion);
+const clusters = new WorkerClusterManager(stats);
+const sinks = new AccessLogSinkCache();
+const listeners = new ListenerManager(stats, init.workerSlots, clusters, sinks);
+let drainTimeMs = 5000;
+/** Snapshots are applied one at a time, in order. */
+let applying: Promise<void> = Promise.resolve();
+
+function send(m: WorkerToPrimary): void {
+  port.postMessage(encodeMessage(m));
+}
+
+async function applySnapshot(version: number, bytes: Uint8Array): Promise<void> {
+  const snapshot = deepFreeze(decodeMessage<Snapshot>(bytes));
+  clusters.applyClusters(snapshot.clusters, snapshot.clusterSlots);
+  const problems = await listeners.apply(snapshot, drainTimeMs);
+  send({ type: 'snapshot_applied', version, problems });
+}
+
+async function drain(ms: number, exit: boolean): Promise<void> {
+  await listeners.drainAll(ms);
+  clusters.close();
+  await sinks.flushAll();
+  send({ type: 'drained' });
+  if (exit) process.exit(0);
+}
+
+port.on('message', (bytes: Uint8Array) => {
+  const m = decodeMessage<PrimaryToWorker>(bytes);
+  switch (m.type) {
+    case 'snapshot':
+      applying = applying.then(() => applySnapshot(m.version, m.snapshot)).catch((err: Error) => {
+        log.error(`worker ${init.workerIndex}: applying config ${m.version} failed: ${err.stack ?? err.message}`);
+        send({ type: 'snapshot_applied', version: m.version, problems: [err.message] });
+      });
+      break;
+    case 'host_set':
+      clusters.applyHostSet(m.update);
+      break;
+    case 'collect_histograms':
+      send({ type: 'histograms', requestId: m.requestId, delta: stats.takeHistogramDelta() });
+      break;
+    case 'drain':
+      drainTimeMs = m.drainTimeMs;
+      void applying.then(() => drain(m.drainTimeMs, m.exit));
+      break;
+    case 'drain_listeners':
+      listeners.stopAccepting();
+      break;
+    case 'test_crash':
+      if (init.allowTestCrash) throw new Error('test hook: worker crash requested');
+      break;
+  }
+});
+
+process.on('uncaughtException', (err) => {
+  // An exception that escapes a connection boundary is a bug: log it and let the primary replace this worker.
+  log.critical(`worker ${init.workerIndex}: uncaught exception: ${err.stack ?? err.message}`);
+  process.exit(70);
+});
