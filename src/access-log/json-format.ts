@@ -35,6 +35,14 @@ class JsonNode {
   }
 }
 
+/** Characters JSON.stringify would escape (surrogates included, so lone ones get its well-formed escaping). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** JSON string literal; skips JSON.stringify for the common case of nothing to escape (about 2x faster). */
+function jsonString(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
+}
+
 const NO_SEGMENTS: readonly Segment[] = Object.freeze([]);
 const NO_KEYS: readonly string[] = Object.freeze([]);
 const NO_CHILDREN: readonly JsonNode[] = Object.freeze([]);
@@ -70,10 +78,10 @@ export class JsonFormat {
     switch (node.kind) {
       case NODE_VALUE: {
         const single = node.single;
-        if (single === null) return JSON.stringify(formatSegments(node.segments, info, this.emptyValue));
+        if (single === null) return jsonString(formatSegments(node.segments, info, this.emptyValue));
         const v = segmentValue(single, info);
         if (v === null) return this.omitEmpty ? null : this.typed ? 'null' : '"-"';
-        return this.typed && single.numeric ? v : JSON.stringify(v);
+        return this.typed && single.numeric ? v : jsonString(v);
       }
       case NODE_OBJECT: {
         let out = '{';

@@ -274,9 +274,9 @@ test('typed JSON: numbers for numeric operators, null when unset, strings otherw
 
 test('JSON escapes header values', () => {
   const i = fullInfo();
-  i.requestHeaders = ['user-agent', 'evil"\\\u0001 agent'];
+  i.requestHeaders = ['user-agent', 'evil"\\\u0001 agent \ud800 é'];
   const line = compileJsonFormat({ ua: '%REQ(USER-AGENT)%' }, { omitEmptyValues: false }).format(i);
-  assert.equal(JSON.parse(line).ua, 'evil"\\\u0001 agent');
+  assert.equal(JSON.parse(line).ua, 'evil"\\\u0001 agent \ud800 é');
 });
 
 test('JSON omit_empty_values drops unset keys and list items; text parts become ""', () => {
