@@ -1,0 +1,390 @@
+// Any thread (pure; the primary runs it at compile time, inline or on a piscina thread).
+// Normalized envoy.config.cluster.v3.Cluster -> CompiledCluster: plain msgpack-able data with Envoy's defaults
+// applied. Every field Legate does not implement is reported as "not supported yet" rather than ignored.
+
+import net from 'node:net';
+
+type Obj = Record<string, unknown>;
+
+export type ClusterDiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS';
+export type ClusterLbPolicy = 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST';
+export type DnsLookupFamily = 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
+/** envoy.config.core.v3.HealthStatus names. */
+export type EndpointHealthStatus = 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY' | 'DRAINING' | 'TIMEOUT' | 'DEGRADED';
+
+/** One lb_endpoint, flattened out of its locality. */
+export interface CompiledEndpoint {
+  /** An IP address (STATIC) or a DNS name (STRICT_DNS, LOGICAL_DNS). */
+  address: string;
+  port: number;
+  /** load_balancing_weight, >= 1. */
+  weight: number;
+  /** The priority of its locality; 0 is the highest. */
+  priority: number;
+  healthStatus: EndpointHealthStatus;
+  /** endpoint.hostname as configured ('' when absent). */
+  hostname: string;
+}
+
+export interface CompiledCluster {
+  name: string;
+  type: ClusterDiscoveryType;
+  connectTimeoutMs: number;
+  lbPolicy: ClusterLbPolicy;
+  /** least_request_lb_config.choice_count (Envoy default 2). */
+  leastRequestChoiceCount: number;
+  /** least_request_lb_config.active_request_bias (Envoy default 1.0). */
+  leastRequestActiveRequestBias: number;
+  /** common_lb_config.healthy_panic_threshold in percent (Envoy default 50; 0 disables panic mode). */
+  healthyPanicThresholdPercent: number;
+  dnsLookupFamily: DnsLookupFamily;
+  dnsRefreshRateMs: number;
+  /** dns_failure_refresh_rate: first retry delay after a failed resolution, doubling up to the max. */
+  dnsFailureRefreshBaseMs: number;
+  dnsFailureRefreshMaxMs: number;
+  /** Accepted; getaddrinfo gives no TTL, so refresh stays at dnsRefreshRateMs (see cluster-membership.ts). */
+  respectDnsTtl: boolean;
+  endpoints: CompiledEndpoint[];
+  perConnectionBufferLimitBytes: number;
+  /** Upstream connection idle timeout; 0 = disabled. Envoy default 1 h. */
+  idleTimeoutMs: number;
+  /** Envoy default 100. */
+  maxHeadersCount: number;
+  /** 0 = unlimited. */
+  maxRequestsPerConnection: number;
+  /** Per host and per worker (Envoy's circuit-breaker defaults; circuit_breakers itself is not supported yet). */
+  maxConnections: number;
+  maxPendingRequests: number;
+}
+
+export type ClusterProblemCode = 'not_supported' | 'bad_value' | 'missing_field';
+
+export interface ClusterProblem {
+  code: ClusterProblemCode;
+  /** Field path as Envoy prints it, e.g. static_resources.clusters[0].load_assignment.endpoints[0]. */
+  path: string;
+  message: string;
+}
+
+export interface CompileClusterResult {
+  /** null when there is any problem. */
+  cluster: CompiledCluster | null;
+  problems: ClusterProblem[];
+}
+
+export const CLUSTER_DEFAULTS = Object.freeze({
+  connectTimeoutMs: 5000,
+  dnsRefreshRateMs: 5000,
+  perConnectionBufferLimitBytes: 1024 * 1024,
+  idleTimeoutMs: 3600 * 1000,
+  maxHeadersCount: 100,
+  leastRequestChoiceCount: 2,
+  leastRequestActiveRequestBias: 1,
+  healthyPanicThresholdPercent: 50,
+  maxConnections: 1024,
+  maxPendingRequests: 1024,
+});
+
+const HTTP_PROTOCOL_OPTIONS_NAME = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+const HTTP_PROTOCOL_OPTIONS_TYPE = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+// Fields read below. Anything else present in the message is reported as not supported yet.
+const CLUSTER_FIELDS = new Set([
+  'name', 'type', 'cluster_type', 'connect_timeout', 'lb_policy', 'load_assignment', 'dns_lookup_family', 'dns_refresh_rate',
+  'dns_failure_refresh_rate', 'respect_dns_ttl', 'per_connection_buffer_limit_bytes', 'common_http_protocol_options',
+  'typed_extension_protocol_options', 'http_protocol_options', 'max_requests_per_connection',
+  'least_request_lb_config', 'round_robin_lb_config', 'common_lb_config', 'metadata',
+  // Meaningful only with health checking / warming, which have nothing to change yet: accepted as no-ops.
+  'wait_for_warm_on_init', 'ignore_health_on_host_removal', 'close_connections_on_host_health_failure',
+]);
+const LOAD_ASSIGNMENT_FIELDS = new Set(['cluster_name', 'endpoints']);
+// locality, load_balancing_weight (locality weight) and proximity only matter to locality-aware LB, which is
+// off unless configured in common_lb_config (not supported): accepted and unused, as Envoy does.
+const LOCALITY_FIELDS = new Set(['locality', 'lb_endpoints', 'load_balancing_weight', 'priority', 'proximity', 'metadata']);
+const LB_ENDPOINT_FIELDS = new Set(['endpoint', 'health_status', 'load_balancing_weight', 'metadata']);
+// health_check_config only applies to active health checking (not configured, so it has no effect yet).
+const ENDPOINT_FIELDS = new Set(['address', 'hostname', 'health_check_config']);
+const SOCKET_ADDRESS_FIELDS = new Set(['address', 'port_value', 'protocol', 'ipv4_compat']);
+const COMMON_HTTP_OPTIONS_FIELDS = new Set(['idle_timeout', 'max_headers_count', 'max_requests_per_connection']);
+const HTTP_PROTOCOL_OPTIONS_FIELDS = new Set(['@type', 'common_http_protocol_options', 'explicit_http_config']);
+const COMMON_LB_CONFIG_FIELDS = new Set(['healthy_panic_threshold']);
+const LEAST_REQUEST_FIELDS = new Set(['choice_count', 'active_request_bias']);
+
+const DNS_FAMILIES: readonly string[] = ['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL'];
+const HEALTH_STATUSES: readonly string[] = ['UNKNOWN', 'HEALTHY', 'UNHEALTHY', 'DRAINING', 'TIMEOUT', 'DEGRADED'];
+
+class Problems {
+  readonly list: ClusterProblem[] = [];
+  notSupported(path: string, what: string): void {
+    this.list.push({ code: 'not_supported', path, message: `${what} is not supported yet` });
+  }
+  bad(path: string, message: string): void {
+    this.list.push({ code: 'bad_value', path, message });
+  }
+  missing(path: string, message: string): void {
+    this.list.push({ code: 'missing_field', path, message });
+  }
+  /** Reports every present field outside `known` (an empty list counts as absent). */
+  unknownFields(o: Obj, known: ReadonlySet<string>, path: string): void {
+    for (const key of Object.keys(o)) {
+      if (known.has(key)) continue;
+      const v = o[key];
+      if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
+      this.notSupported(`${path}.${key}`, `'${key}'`);
+    }
+  }
+}
+
+function isObj(v: unknown): v is Obj {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+function obj(v: unknown): Obj {
+  return isObj(v) ? v : {};
+}
+function list(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+export function compileCluster(cluster: Readonly<Record<string, unknown>>, path: string): CompileClusterResult {
+  const p = new Problems();
+  const c = cluster as Obj;
+  p.unknownFields(c, CLUSTER_FIELDS, path);
+  if ('cluster_type' in c) p.notSupported(`${path}.cluster_type`, 'a custom cluster type (cluster_type)');
+
+  const name = typeof c['name'] === 'string' ? c['name'] : '';
+  if (name === '') p.missing(`${path}.name`, 'a cluster needs a non-empty name');
+
+  const type = c['type'] === undefined ? 'STATIC' : String(c['type']);
+  if (type !== 'STATIC' && type !== 'STRICT_DNS' && type !== 'LOGICAL_DNS') {
+    p.notSupported(`${path}.type`, `cluster type ${type}`);
+  }
+
+  const connectTimeoutMs = positiveMs(c['connect_timeout'], CLUSTER_DEFAULTS.connectTimeoutMs, `${path}.connect_timeout`, p);
+
+  const lbPolicy = c['lb_policy'] === undefined ? 'ROUND_ROBIN' : String(c['lb_policy']);
+  if (lbPolicy !== 'ROUND_ROBIN' && lbPolicy !== 'RANDOM' && lbPolicy !== 'LEAST_REQUEST') {
+    p.notSupported(`${path}.lb_policy`, `lb_policy ${lbPolicy}`);
+  }
+  let choiceCount: number = CLUSTER_DEFAULTS.leastRequestChoiceCount;
+  let activeRequestBias: number = CLUSTER_DEFAULTS.leastRequestActiveRequestBias;
+  if (isObj(c['least_request_lb_config'])) {
+    const lr = c['least_request_lb_config'];
+    const lrPath = `${path}.least_request_lb_config`;
+    p.unknownFields(lr, LEAST_REQUEST_FIELDS, lrPath);
+    if (lr['choice_count'] !== undefined) {
+      choiceCount = Number(lr['choice_count']);
+      if (!Number.isInteger(choiceCount) || choiceCount < 2) p.bad(`${lrPath}.choice_count`, `choice_count must be an integer >= 2, got ${String(lr['choice_count'])}`);
+    }
+    const bias = obj(lr['active_request_bias'])['default_value'];
+    if (bias !== undefined) {
+      activeRequestBias = Number(bias);
+      if (!(activeRequestBias >= 0)) p.bad(`${lrPath}.active_request_bias`, `active_request_bias must be >= 0, got ${String(bias)}`);
+    }
+  }
+  if (isObj(c['round_robin_lb_config'])) {
+    // Its only field is slow_start_config.
+    p.unknownFields(c['round_robin_lb_config'], new Set(), `${path}.round_robin_lb_config`);
+  }
+  let panicThreshold: number = CLUSTER_DEFAULTS.healthyPanicThresholdPercent;
+  if (isObj(c['common_lb_config'])) {
+    const cl = c['common_lb_config'];
+    p.unknownFields(cl, COMMON_LB_CONFIG_FIELDS, `${path}.common_lb_config`);
+    if (cl['healthy_panic_threshold'] !== undefined) {
+      panicThreshold = Number(obj(cl['healthy_panic_threshold'])['value'] ?? 0);
+      if (!(panicThreshold >= 0 && panicThreshold <= 100)) {
+        p.bad(`${path}.common_lb_config.healthy_panic_threshold`, `a percentage must be within [0, 100], got ${panicThreshold}`);
+      }
+    }
+  }
+
+  const dnsLookupFamily = c['dns_lookup_family'] === undefined ? 'AUTO' : String(c['dns_lookup_family']);
+  if (!DNS_FAMILIES.includes(dnsLookupFamily)) p.bad(`${path}.dns_lookup_family`, `unknown dns_lookup_family ${dnsLookupFamily}`);
+  const dnsRefreshRateMs = positiveMs(c['dns_refresh_rate'], CLUSTER_DEFAULTS.dnsRefreshRateMs, `${path}.dns_refresh_rate`, p);
+  if (dnsRefreshRateMs <= 1 && c['dns_refresh_rate'] !== undefined) p.bad(`${path}.dns_refresh_rate`, 'dns_refresh_rate must be greater than 1ms');
+  let failureBaseMs = dnsRefreshRateMs;
+  let failureMaxMs = dnsRefreshRateMs;
+  if (isObj(c['dns_failure_refresh_rate'])) {
+    const fr = c['dns_failure_refresh_rate'];
+    const frPath = `${path}.dns_failure_refresh_rate`;
+    failureBaseMs = positiveMs(fr['base_interval'], NaN, `${frPath}.base_interval`, p);
+    if (Number.isNaN(failureBaseMs)) p.missing(`${frPath}.base_interval`, 'dns_failure_refresh_rate needs base_interval');
+    failureMaxMs = fr['max_interval'] === undefined ? failureBaseMs * 10 : positiveMs(fr['max_interval'], NaN, `${frPath}.max_interval`, p);
+    if (failureMaxMs < failureBaseMs) p.bad(`${frPath}.max_interval`, 'max_interval must be greater than or equal to base_interval');
+  }
+  const respectDnsTtl = c['respect_dns_ttl'] === true;
+
+  const perConnectionBufferLimitBytes = c['per_connection_buffer_limit_bytes'] === undefined
+    ? CLUSTER_DEFAULTS.perConnectionBufferLimitBytes
+    : Number(c['per_connection_buffer_limit_bytes']);
+
+  const http = compileHttpOptions(c, path, p);
+
+  const endpoints = compileEndpoints(c, path, type, p);
+
+  if (p.list.length > 0) return { cluster: null, problems: p.list };
+  return {
+    cluster: {
+      name,
+      type: type as ClusterDiscoveryType,
+      connectTimeoutMs,
+      lbPolicy: lbPolicy as ClusterLbPolicy,
+      leastRequestChoiceCount: choiceCount,
+      leastRequestActiveRequestBias: activeRequestBias,
+      healthyPanicThresholdPercent: panicThreshold,
+      dnsLookupFamily: dnsLookupFamily as DnsLookupFamily,
+      dnsRefreshRateMs,
+      dnsFailureRefreshBaseMs: failureBaseMs,
+      dnsFailureRefreshMaxMs: failureMaxMs,
+      respectDnsTtl,
+      endpoints,
+      perConnectionBufferLimitBytes,
+      idleTimeoutMs: http.idleTimeoutMs,
+      maxHeadersCount: http.maxHeadersCount,
+      maxRequestsPerConnection: http.maxRequestsPerConnection,
+      maxConnections: CLUSTER_DEFAULTS.maxConnections,
+      maxPendingRequests: CLUSTER_DEFAULTS.maxPendingRequests,
+    },
+    problems: [],
+  };
+}
+
+/** A duration in ms that must be > 0; `dflt` when absent. */
+function positiveMs(v: unknown, dflt: number, path: string, p: Problems): number {
+  if (v === undefined) return dflt;
+  const ms = Number(v);
+  if (!(ms > 0)) p.bad(path, `expected a duration greater than 0, got ${String(v)}`);
+  return ms;
+}
+
+interface HttpOptions {
+  idleTimeoutMs: number;
+  maxHeadersCount: number;
+  maxRequestsPerConnection: number;
+}
+
+/**
+ * Upstream HTTP options come from the deprecated cluster fields or from typed_extension_protocol_options
+ * (envoy.extensions.upstreams.http.v3.HttpProtocolOptions), not both, as Envoy requires.
+ */
+function compileHttpOptions(c: Obj, path: string, p: Problems): HttpOptions {
+  const out: HttpOptions = {
+    idleTimeoutMs: CLUSTER_DEFAULTS.idleTimeoutMs,
+    maxHeadersCount: CLUSTER_DEFAULTS.maxHeadersCount,
+    maxRequestsPerConnection: 0,
+  };
+  const typed = obj(c['typed_extension_protocol_options']);
+  let typedHttp: Obj | null = null;
+  for (const key of Object.keys(typed)) {
+    const keyPath = `${path}.typed_extension_protocol_options["${key}"]`;
+    const v = obj(typed[key]);
+    if (key !== HTTP_PROTOCOL_OPTIONS_NAME || v['@type'] !== HTTP_PROTOCOL_OPTIONS_TYPE) {
+      p.notSupported(keyPath, `protocol options '${key}' (${String(v['@type'])})`);
+      continue;
+    }
+    typedHttp = v;
+    p.unknownFields(v, HTTP_PROTOCOL_OPTIONS_FIELDS, keyPath);
+    if (v['explicit_http_config'] !== undefined) {
+      const explicit = obj(v['explicit_http_config']);
+      const ePath = `${keyPath}.explicit_http_config`;
+      if (explicit['http_protocol_options'] !== undefined) {
+        p.unknownFields(obj(explicit['http_protocol_options']), new Set(), `${ePath}.http_protocol_options`);
+      } else if (explicit['http2_protocol_options'] !== undefined) {
+        p.notSupported(`${ePath}.http2_protocol_options`, 'HTTP/2 to upstreams');
+      } else {
+        p.notSupported(ePath, 'this upstream protocol');
+      }
+    }
+  }
+  const legacyPresent = c['common_http_protocol_options'] !== undefined || c['http_protocol_options'] !== undefined || c['max_requests_per_connection'] !== undefined;
+  if (typedHttp !== null && legacyPresent) {
+    p.bad(`${path}.typed_extension_protocol_options`, `set upstream HTTP options either in typed_extension_protocol_options["${HTTP_PROTOCOL_OPTIONS_NAME}"] or in the deprecated cluster fields, not both`);
+  }
+  if (c['http_protocol_options'] !== undefined) {
+    p.unknownFields(obj(c['http_protocol_options']), new Set(), `${path}.http_protocol_options`);
+  }
+  if (c['max_requests_per_connection'] !== undefined) out.maxRequestsPerConnection = Number(c['max_requests_per_connection']);
+
+  const common = typedHttp !== null ? typedHttp['common_http_protocol_options'] : c['common_http_protocol_options'];
+  if (common !== undefined) {
+    const commonPath = typedHttp !== null
+      ? `${path}.typed_extension_protocol_options["${HTTP_PROTOCOL_OPTIONS_NAME}"].common_http_protocol_options`
+      : `${path}.common_http_protocol_options`;
+    const o = obj(common);
+    p.unknownFields(o, COMMON_HTTP_OPTIONS_FIELDS, commonPath);
+    if (o['idle_timeout'] !== undefined) {
+      out.idleTimeoutMs = Number(o['idle_timeout']);
+      if (!(out.idleTimeoutMs >= 0)) p.bad(`${commonPath}.idle_timeout`, `expected a duration >= 0, got ${String(o['idle_timeout'])}`);
+    }
+    if (o['max_headers_count'] !== undefined) {
+      out.maxHeadersCount = Number(o['max_headers_count']);
+      if (!(out.maxHeadersCount >= 1)) p.bad(`${commonPath}.max_headers_count`, `max_headers_count must be >= 1, got ${String(o['max_headers_count'])}`);
+    }
+    if (o['max_requests_per_connection'] !== undefined) out.maxRequestsPerConnection = Number(o['max_requests_per_connection']);
+  }
+  return out;
+}
+
+function compileEndpoints(c: Obj, path: string, type: string, p: Problems): CompiledEndpoint[] {
+  const endpoints: CompiledEndpoint[] = [];
+  const la = obj(c['load_assignment']);
+  const laPath = `${path}.load_assignment`;
+  p.unknownFields(la, LOAD_ASSIGNMENT_FIELDS, laPath);
+  const localities = list(la['endpoints']);
+  let lbEndpointCount = 0;
+  for (let i = 0; i < localities.length; i++) {
+    const locality = obj(localities[i]);
+    const lPath = `${laPath}.endpoints[${i}]`;
+    p.unknownFields(locality, LOCALITY_FIELDS, lPath);
+    const priority = locality['priority'] === undefined ? 0 : Number(locality['priority']);
+    const lbEndpoints = list(locality['lb_endpoints']);
+    lbEndpointCount += lbEndpoints.length;
+    for (let j = 0; j < lbEndpoints.length; j++) {
+      const e = compileLbEndpoint(obj(lbEndpoints[j]), `${lPath}.lb_endpoints[${j}]`, type, priority, p);
+      if (e !== null) endpoints.push(e);
+    }
+  }
+  if (type === 'LOGICAL_DNS' && (localities.length !== 1 || lbEndpointCount !== 1)) {
+    p.bad(laPath, `a LOGICAL_DNS cluster needs exactly one locality with exactly one lb_endpoint (found ${localities.length} localities, ${lbEndpointCount} lb_endpoints)`);
+  }
+  return endpoints;
+}
+
+function compileLbEndpoint(lbe: Obj, path: string, type: string, priority: number, p: Problems): CompiledEndpoint | null {
+  p.unknownFields(lbe, LB_ENDPOINT_FIELDS, path);
+  const endpoint = obj(lbe['endpoint']);
+  const ePath = `${path}.endpoint`;
+  p.unknownFields(endpoint, ENDPOINT_FIELDS, ePath);
+  const address = obj(endpoint['address']);
+  const aPath = `${ePath}.address`;
+  if (address['socket_address'] === undefined) {
+    if (Object.keys(address).length === 0) p.missing(aPath, 'an endpoint needs an address');
+    else p.notSupported(aPath, `address kind '${Object.keys(address).join(', ')}' (only socket_address is)`);
+    return null;
+  }
+  const sa = obj(address['socket_address']);
+  const saPath = `${aPath}.socket_address`;
+  p.unknownFields(sa, SOCKET_ADDRESS_FIELDS, saPath);
+  if (sa['protocol'] !== undefined && sa['protocol'] !== 'TCP') p.notSupported(`${saPath}.protocol`, `protocol ${String(sa['protocol'])}`);
+  const host = typeof sa['address'] === 'string' ? sa['address'] : '';
+  if (host === '') {
+    p.missing(`${saPath}.address`, 'an endpoint needs an address');
+    return null;
+  }
+  if (type === 'STATIC' && net.isIP(host) === 0) {
+    p.bad(`${saPath}.address`, `malformed IP address: ${host}. A STATIC cluster needs IP addresses; use type STRICT_DNS or LOGICAL_DNS for host names`);
+  }
+  const port = sa['port_value'] === undefined ? 0 : Number(sa['port_value']);
+  if (!(port >= 1 && port <= 65535)) p.bad(`${saPath}.port_value`, `an upstream endpoint needs a port_value in [1, 65535], got ${String(sa['port_value'] ?? 'none')}`);
+  const weight = lbe['load_balancing_weight'] === undefined ? 1 : Number(lbe['load_balancing_weight']);
+  if (!(Number.isInteger(weight) && weight >= 1)) p.bad(`${path}.load_balancing_weight`, `load_balancing_weight must be an integer >= 1, got ${String(lbe['load_balancing_weight'])}`);
+  const healthStatus = lbe['health_status'] === undefined ? 'UNKNOWN' : String(lbe['health_status']);
+  if (!HEALTH_STATUSES.includes(healthStatus)) p.bad(`${path}.health_status`, `unknown health_status ${healthStatus}`);
+  return {
+    address: host,
+    port,
+    weight,
+    priority,
+    healthStatus: healthStatus as EndpointHealthStatus,
+    hostname: typeof endpoint['hostname'] === 'string' ? endpoint['hostname'] : '',
+  };
+}

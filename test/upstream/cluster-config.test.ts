@@ -1,0 +1,212 @@
+// compileCluster: Envoy's defaults, the supported subset, and a problem (with its field path) for everything else.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { compileCluster, type CompiledCluster } from '../../src/upstream/cluster-config.ts';
+
+const P = 'static_resources.clusters[0]';
+
+function endpoint(address: string, port: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { endpoint: { address: { socket_address: { address, port_value: port } } }, ...extra };
+}
+
+function ok(cluster: Record<string, unknown>): CompiledCluster {
+  const r = compileCluster(cluster, P);
+  assert.deepEqual(r.problems, []);
+  assert.ok(r.cluster);
+  return r.cluster;
+}
+
+function problems(cluster: Record<string, unknown>): { code: string; path: string; message: string }[] {
+  const r = compileCluster(cluster, P);
+  assert.equal(r.cluster, null, 'a cluster with problems must not compile');
+  assert.ok(r.problems.length > 0);
+  return r.problems;
+}
+
+test('a minimal cluster gets every Envoy default', () => {
+  const c = ok({ name: 'backend', load_assignment: { cluster_name: 'backend', endpoints: [{ lb_endpoints: [endpoint('127.0.0.1', 8080)] }] } });
+  assert.deepEqual(c, {
+    name: 'backend',
+    type: 'STATIC',
+    connectTimeoutMs: 5000,
+    lbPolicy: 'ROUND_ROBIN',
+    leastRequestChoiceCount: 2,
+    leastRequestActiveRequestBias: 1,
+    healthyPanicThresholdPercent: 50,
+    dnsLookupFamily: 'AUTO',
+    dnsRefreshRateMs: 5000,
+    dnsFailureRefreshBaseMs: 5000,
+    dnsFailureRefreshMaxMs: 5000,
+    respectDnsTtl: false,
+    endpoints: [{ address: '127.0.0.1', port: 8080, weight: 1, priority: 0, healthStatus: 'UNKNOWN', hostname: '' }],
+    perConnectionBufferLimitBytes: 1048576,
+    idleTimeoutMs: 3600000,
+    maxHeadersCount: 100,
+    maxRequestsPerConnection: 0,
+    maxConnections: 1024,
+    maxPendingRequests: 1024,
+  });
+  // Plain data: survives structured cloning unchanged (it crosses threads).
+  assert.deepEqual(structuredClone(c), c);
+});
+
+test('a cluster with no load_assignment is an empty STATIC cluster', () => {
+  assert.deepEqual(ok({ name: 'empty' }).endpoints, []);
+});
+
+test('endpoints are flattened out of localities with weight, priority, health and hostname', () => {
+  const c = ok({
+    name: 'b',
+    type: 'STRICT_DNS',
+    lb_policy: 'LEAST_REQUEST',
+    least_request_lb_config: { choice_count: 3, active_request_bias: { default_value: 0.5, runtime_key: 'x' } },
+    connect_timeout: 250,
+    dns_lookup_family: 'V4_ONLY',
+    dns_refresh_rate: 10000,
+    dns_failure_refresh_rate: { base_interval: 500, max_interval: 4000 },
+    respect_dns_ttl: true,
+    per_connection_buffer_limit_bytes: 32768,
+    common_lb_config: { healthy_panic_threshold: { value: 0 } },
+    load_assignment: {
+      cluster_name: 'b',
+      endpoints: [
+        { lb_endpoints: [endpoint('a.example', 80, { load_balancing_weight: 3 }), endpoint('b.example', 81, { health_status: 'UNHEALTHY' })] },
+        { priority: 1, locality: { zone: 'z1' }, lb_endpoints: [{ endpoint: { address: { socket_address: { address: 'c.example', port_value: 82 } }, hostname: 'c.internal' } }] },
+      ],
+    },
+  });
+  assert.equal(c.type, 'STRICT_DNS');
+  assert.equal(c.lbPolicy, 'LEAST_REQUEST');
+  assert.equal(c.leastRequestChoiceCount, 3);
+  assert.equal(c.leastRequestActiveRequestBias, 0.5);
+  assert.equal(c.connectTimeoutMs, 250);
+  assert.equal(c.dnsLookupFamily, 'V4_ONLY');
+  assert.equal(c.dnsRefreshRateMs, 10000);
+  assert.equal(c.dnsFailureRefreshBaseMs, 500);
+  assert.equal(c.dnsFailureRefreshMaxMs, 4000);
+  assert.equal(c.respectDnsTtl, true);
+  assert.equal(c.perConnectionBufferLimitBytes, 32768);
+  assert.equal(c.healthyPanicThresholdPercent, 0);
+  assert.deepEqual(c.endpoints, [
+    { address: 'a.example', port: 80, weight: 3, priority: 0, healthStatus: 'UNKNOWN', hostname: '' },
+    { address: 'b.example', port: 81, weight: 1, priority: 0, healthStatus: 'UNHEALTHY', hostname: '' },
+    { address: 'c.example', port: 82, weight: 1, priority: 1, healthStatus: 'UNKNOWN', hostname: 'c.internal' },
+  ]);
+});
+
+test('upstream HTTP options: deprecated cluster field or typed_extension_protocol_options', () => {
+  const legacy = ok({ name: 'a', common_http_protocol_options: { idle_timeout: 30000, max_headers_count: 50, max_requests_per_connection: 7 } });
+  assert.equal(legacy.idleTimeoutMs, 30000);
+  assert.equal(legacy.maxHeadersCount, 50);
+  assert.equal(legacy.maxRequestsPerConnection, 7);
+
+  const typed = ok({
+    name: 'a',
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        common_http_protocol_options: { idle_timeout: 0 },
+        explicit_http_config: { http_protocol_options: {} },
+      },
+    },
+  });
+  assert.equal(typed.idleTimeoutMs, 0, 'idle_timeout 0 disables the timeout');
+  assert.equal(typed.maxHeadersCount, 100);
+});
+
+test('HTTP/2 upstreams and both option forms at once are problems', () => {
+  const typedH2 = {
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+      '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+      explicit_http_config: { http2_protocol_options: {} },
+    },
+  };
+  const h2 = problems({ name: 'a', typed_extension_protocol_options: typedH2 });
+  assert.equal(h2[0]!.code, 'not_supported');
+  assert.match(h2[0]!.path, /explicit_http_config\.http2_protocol_options$/);
+
+  const legacyH2 = problems({ name: 'a', http2_protocol_options: {} });
+  assert.deepEqual(legacyH2, [{ code: 'not_supported', path: `${P}.http2_protocol_options`, message: "'http2_protocol_options' is not supported yet" }]);
+
+  const both = problems({
+    name: 'a',
+    common_http_protocol_options: { idle_timeout: 1000 },
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions' },
+    },
+  });
+  assert.equal(both[0]!.code, 'bad_value');
+});
+
+test('unsupported cluster types and lb policies are named', () => {
+  for (const type of ['EDS', 'ORIGINAL_DST']) {
+    const p = problems({ name: 'a', type });
+    assert.deepEqual(p, [{ code: 'not_supported', path: `${P}.type`, message: `cluster type ${type} is not supported yet` }]);
+  }
+  for (const lb of ['RING_HASH', 'MAGLEV', 'CLUSTER_PROVIDED']) {
+    const p = problems({ name: 'a', lb_policy: lb });
+    assert.deepEqual(p, [{ code: 'not_supported', path: `${P}.lb_policy`, message: `lb_policy ${lb} is not supported yet` }]);
+  }
+  assert.equal(problems({ name: 'a', cluster_type: { name: 'envoy.clusters.aggregate' } })[0]!.path, `${P}.cluster_type`);
+});
+
+test('fields Legate does not implement are problems, never silently ignored', () => {
+  const p = problems({
+    name: 'a',
+    health_checks: [{ timeout: 1000 }],
+    outlier_detection: {},
+    circuit_breakers: { thresholds: [{ max_connections: 10 }] },
+    transport_socket: { name: 'envoy.transport_sockets.tls' },
+    round_robin_lb_config: { slow_start_config: {} },
+  });
+  assert.deepEqual(p.map((x) => x.path).sort(), [
+    `${P}.circuit_breakers`, `${P}.health_checks`, `${P}.outlier_detection`, `${P}.round_robin_lb_config.slow_start_config`, `${P}.transport_socket`,
+  ]);
+  assert.ok(p.every((x) => x.code === 'not_supported'));
+  // Empty repeated fields are the same as absent.
+  ok({ name: 'a', health_checks: [] });
+});
+
+test('a STATIC cluster needs IP addresses, as Envoy says', () => {
+  const p = problems({ name: 'a', type: 'STATIC', load_assignment: { endpoints: [{ lb_endpoints: [endpoint('localhost', 80)] }] } });
+  assert.equal(p.length, 1);
+  assert.equal(p[0]!.code, 'bad_value');
+  assert.equal(p[0]!.path, `${P}.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address`);
+  assert.match(p[0]!.message, /malformed IP address: localhost/);
+  assert.match(p[0]!.message, /STRICT_DNS/);
+  ok({ name: 'a', load_assignment: { endpoints: [{ lb_endpoints: [endpoint('::1', 80), endpoint('10.1.2.3', 80)] }] } });
+  ok({ name: 'a', type: 'STRICT_DNS', load_assignment: { endpoints: [{ lb_endpoints: [endpoint('localhost', 80)] }] } });
+});
+
+test('LOGICAL_DNS needs exactly one endpoint', () => {
+  ok({ name: 'a', type: 'LOGICAL_DNS', load_assignment: { endpoints: [{ lb_endpoints: [endpoint('localhost', 80)] }] } });
+  for (const endpoints of [
+    [],
+    [{ lb_endpoints: [endpoint('a', 80), endpoint('b', 80)] }],
+    [{ lb_endpoints: [endpoint('a', 80)] }, { lb_endpoints: [endpoint('b', 80)] }],
+  ]) {
+    const p = problems({ name: 'a', type: 'LOGICAL_DNS', load_assignment: { endpoints } });
+    assert.equal(p.length, 1);
+    assert.equal(p[0]!.path, `${P}.load_assignment`);
+    assert.match(p[0]!.message, /exactly one/);
+  }
+  assert.equal(problems({ name: 'a', type: 'LOGICAL_DNS' })[0]!.path, `${P}.load_assignment`);
+});
+
+test('bad values: timeouts, weights, ports, names, addresses', () => {
+  const lbe = (x: Record<string, unknown>) => ({ name: 'a', load_assignment: { endpoints: [{ lb_endpoints: [x] }] } });
+  const base = `${P}.load_assignment.endpoints[0].lb_endpoints[0]`;
+  assert.equal(problems({ name: 'a', connect_timeout: 0 })[0]!.path, `${P}.connect_timeout`);
+  assert.equal(problems({ name: 'a', dns_refresh_rate: 1 })[0]!.path, `${P}.dns_refresh_rate`);
+  assert.equal(problems({ name: '' })[0]!.code, 'missing_field');
+  assert.equal(problems(lbe(endpoint('127.0.0.1', 80, { load_balancing_weight: 0 })))[0]!.path, `${base}.load_balancing_weight`);
+  assert.equal(problems(lbe({ endpoint: { address: { socket_address: { address: '127.0.0.1' } } } }))[0]!.path, `${base}.endpoint.address.socket_address.port_value`);
+  assert.equal(problems(lbe({ endpoint: {} }))[0]!.code, 'missing_field');
+  const pipe = problems(lbe({ endpoint: { address: { pipe: { path: '/tmp/s' } } } }));
+  assert.deepEqual(pipe.map((x) => [x.code, x.path]), [['not_supported', `${base}.endpoint.address`]]);
+  const udp = problems(lbe({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 53, protocol: 'UDP' } } } }));
+  assert.equal(udp[0]!.path, `${base}.endpoint.address.socket_address.protocol`);
+  const lr = problems({ name: 'a', least_request_lb_config: { choice_count: 1 } });
+  assert.equal(lr[0]!.path, `${P}.least_request_lb_config.choice_count`);
+});
