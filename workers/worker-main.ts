@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeMessage, encodeMessage, type PrimaryToWorker, type WorkerInit, type WorkerToPrimary } from '../src/messages/thread-messages.ts';
 import type { Snapshot } from '../src/snapshot/snapshot-types.ts';
+import type { HostSet } from '../src/upstream/cluster-membership.ts';
 import { deepFreeze } from '../src/common/deep-freeze.ts';
 import { log, setLogLevel, type Level } from '../src/common/logger.ts';
 import { WorkerStats } from '../src/stats/worker-stats.ts';
@@ -26,9 +27,10 @@ function send(m: WorkerToPrimary): void {
   port.postMessage(encodeMessage(m));
 }
 
-async function applySnapshot(version: number, bytes: Uint8Array): Promise<void> {
+async function applySnapshot(version: number, bytes: Uint8Array, hostSets: HostSet[]): Promise<void> {
   const snapshot = deepFreeze(decodeMessage<Snapshot>(bytes));
   clusters.applyClusters(snapshot.clusters, snapshot.clusterSlots);
+  for (const h of hostSets) clusters.applyHostSet(h);
   const problems = await listeners.apply(snapshot, drainTimeMs);
   send({ type: 'snapshot_applied', version, problems });
 }
@@ -36,7 +38,8 @@ async function applySnapshot(version: number, bytes: Uint8Array): Promise<void> 
 async function drain(ms: number, exit: boolean): Promise<void> {
   await listeners.drainAll(ms);
   clusters.close();
-  await sinks.flushAll();
+  // Bounded: a stdout nobody reads must not keep the worker from exiting.
+  await Promise.race([sinks.flushAll(), new Promise((r) => setTimeout(r, 2000).unref())]);
   send({ type: 'drained' });
   if (exit) process.exit(0);
 }
@@ -45,13 +48,14 @@ port.on('message', (bytes: Uint8Array) => {
   const m = decodeMessage<PrimaryToWorker>(bytes);
   switch (m.type) {
     case 'snapshot':
-      applying = applying.then(() => applySnapshot(m.version, m.snapshot)).catch((err: Error) => {
+      applying = applying.then(() => applySnapshot(m.version, m.snapshot, m.hostSets)).catch((err: Error) => {
         log.error(`worker ${init.workerIndex}: applying config ${m.version} failed: ${err.stack ?? err.message}`);
         send({ type: 'snapshot_applied', version: m.version, problems: [err.message] });
       });
       break;
     case 'host_set':
-      clusters.applyHostSet(m.update);
+      // In order with snapshots: a host set never lands before the snapshot that created its cluster.
+      applying = applying.then(() => clusters.applyHostSet(m.update));
       break;
     case 'collect_histograms':
       send({ type: 'histograms', requestId: m.requestId, delta: stats.takeHistogramDelta() });

@@ -44,9 +44,12 @@ export interface ResponseHead {
 
 /** Why a message was rejected; `status` is the local reply a server should send (400, 413, 431, 501, 505). */
 export interface Http1ParseError {
+  /** Stable code, one of HTTP1_ERROR_CODES in errors.ts (e.g. "content_length_and_chunked"). */
   code: string;
   status: number;
   message: string;
+  /** Envoy's response code details for the rejection (e.g. "http1.codec_error"), for %RESPONSE_CODE_DETAILS%. */
+  details: string;
 }
 
 /**

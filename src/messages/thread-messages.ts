@@ -17,16 +17,32 @@ export interface WorkerInit {
 }
 
 export type PrimaryToWorker =
-  | { type: 'snapshot'; version: number; snapshot: Uint8Array }
+  /** A config version plus the current host set of every cluster, applied together (clusters never start empty). */
+  | { type: 'snapshot'; version: number; snapshot: Uint8Array; hostSets: HostSet[] }
   | { type: 'host_set'; update: HostSet }
   | { type: 'collect_histograms'; requestId: number }
   | { type: 'drain'; drainTimeMs: number; exit: boolean }
   | { type: 'drain_listeners'; inboundOnly: boolean }
   | { type: 'test_crash' };
 
+/** One worker's counts for one upstream host (summed over workers by the primary for /clusters). */
+export interface HostStatsReport {
+  cluster: string;
+  /** "address:port" as in HostDescription. */
+  host: string;
+  cxTotal: number;
+  cxActive: number;
+  cxConnectFail: number;
+  rqTotal: number;
+  rqActive: number;
+  rqSuccess: number;
+  rqError: number;
+  rqTimeout: number;
+}
+
 export type WorkerToPrimary =
   | { type: 'snapshot_applied'; version: number; problems: string[] }
-  | { type: 'histograms'; requestId: number; delta: Uint8Array | null }
+  | { type: 'histograms'; requestId: number; delta: Uint8Array | null; hosts: HostStatsReport[] }
   | { type: 'drained' }
   | { type: 'fatal'; message: string };
 

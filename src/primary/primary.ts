@@ -6,7 +6,7 @@ import os from 'node:os';
 import { Piscina } from 'piscina';
 import type { CliOptions } from '../cli/options.ts';
 import { log } from '../common/logger.ts';
-import { encodeMessage, type PrimaryToWorker } from '../messages/thread-messages.ts';
+import { encodeMessage, type HostStatsReport, type PrimaryToWorker } from '../messages/thread-messages.ts';
 import type { Snapshot } from '../snapshot/snapshot-types.ts';
 import { runConfigPipeline, type ConfigSources, type PipelineResult } from './config-pipeline.ts';
 import { WorkerSupervisor } from './worker-supervisor.ts';
@@ -33,6 +33,8 @@ export class Primary {
   current: CurrentConfig | null = null;
   state: number = ServerState.PRE_INITIALIZING;
   healthCheckFailed = false;
+  /** Per-host counts summed over workers at the last stats collection ("cluster|address:port"). */
+  hostStats = new Map<string, HostStatsReport>();
   /** Set by the CLI: what /quitquitquit does (the same graceful stop as SIGTERM). */
   onQuit: () => void = () => undefined;
   private admin: AdminHandle | null = null;
@@ -64,13 +66,11 @@ export class Primary {
     return { configPath: this.options.configPath, configYaml: this.options.configYaml };
   }
 
-  /** Messages that bring a fresh worker to the current state: the snapshot, then every cluster's host set. */
+  /** What brings a fresh worker to the current state: the snapshot with every cluster's host set. */
   private replayMessages(): PrimaryToWorker[] {
     const cur = this.current;
     if (cur === null) return [];
-    const out: PrimaryToWorker[] = [{ type: 'snapshot', version: cur.version, snapshot: cur.encoded }];
-    for (const update of this.memberships.currentHostSets()) out.push({ type: 'host_set', update });
-    return out;
+    return [{ type: 'snapshot', version: cur.version, snapshot: cur.encoded, hostSets: this.memberships.currentHostSets() }];
   }
 
   /** Start-up: load, compile, resolve clusters, start workers, bind listeners, serve admin. Throws on failure. */
@@ -150,7 +150,7 @@ export class Primary {
     for (const w of result.warnings) log.warn(w);
     const cur = this.install(result);
     await this.memberships.apply(cur.snapshot.clusters, cur.snapshot.clusterSlots);
-    const problems = await this.supervisor.applySnapshot(cur.version, cur.encoded);
+    const problems = await this.supervisor.applySnapshot(cur.version, cur.encoded, this.memberships.currentHostSets());
     if (problems.length > 0) {
       this.stats.incServerCounter('reload_failed');
       log.error(`reload to version ${cur.version} applied with problems:\n${problems.join('\n')}`);
@@ -169,10 +169,30 @@ export class Primary {
     this.stats.setServerGauge('state', this.state);
   }
 
-  /** Fresh stats: histogram deltas from the workers merged first, then server gauges. */
+  /** Fresh stats: histogram deltas from the workers merged first, host counts summed, server gauges. */
   async collectStats(): Promise<void> {
-    const deltas = await this.supervisor.collectHistograms(500);
-    for (const d of deltas) this.stats.mergeHistogramDelta(d.index, d.delta);
+    const replies = await this.supervisor.collectStats(500);
+    const hosts = new Map<string, HostStatsReport>();
+    for (const r of replies) {
+      if (r.delta !== null) this.stats.mergeHistogramDelta(r.index, r.delta);
+      for (const h of r.hosts) {
+        const key = `${h.cluster}|${h.host}`;
+        const sum = hosts.get(key);
+        if (sum === undefined) {
+          hosts.set(key, { ...h });
+          continue;
+        }
+        sum.cxTotal += h.cxTotal;
+        sum.cxActive += h.cxActive;
+        sum.cxConnectFail += h.cxConnectFail;
+        sum.rqTotal += h.rqTotal;
+        sum.rqActive += h.rqActive;
+        sum.rqSuccess += h.rqSuccess;
+        sum.rqError += h.rqError;
+        sum.rqTimeout += h.rqTimeout;
+      }
+    }
+    this.hostStats = hosts;
     this.refreshServerStats();
   }
 

@@ -4,8 +4,16 @@
 import { Worker } from 'node:worker_threads';
 import { decodeMessage, encodeMessage, type PrimaryToWorker, type WorkerInit, type WorkerToPrimary } from '../messages/thread-messages.ts';
 import { log } from '../common/logger.ts';
+import type { HostSet } from '../upstream/cluster-membership.ts';
+import type { HostStatsReport } from '../messages/thread-messages.ts';
 
 const WORKER_ENTRY = new URL('../../workers/worker-main.ts', import.meta.url);
+
+export interface WorkerStatsReply {
+  index: number;
+  delta: Uint8Array | null;
+  hosts: HostStatsReport[];
+}
 
 export interface WorkerSpawnSpec {
   index: number;
@@ -44,7 +52,7 @@ export class WorkerSupervisor {
   private stopping = false;
   private waiters: Waiter[] = [];
   private nextRequestId = 1;
-  private readonly histogramWaiters = new Map<number, { remaining: number; deltas: { index: number; delta: Uint8Array }[]; resolve: (d: { index: number; delta: Uint8Array }[]) => void }>();
+  private readonly histogramWaiters = new Map<number, { remaining: number; replies: WorkerStatsReply[]; resolve: (d: WorkerStatsReply[]) => void }>();
   private drainedWaiters: (() => void)[] = [];
 
   constructor(events: SupervisorEvents, logLevel: string, allowTestCrash: boolean) {
@@ -105,10 +113,10 @@ export class WorkerSupervisor {
       case 'histograms': {
         const w = this.histogramWaiters.get(m.requestId);
         if (w !== undefined) {
-          if (m.delta !== null) w.deltas.push({ index: handle.spec.index, delta: m.delta });
+          w.replies.push({ index: handle.spec.index, delta: m.delta, hosts: m.hosts });
           if (--w.remaining === 0) {
             this.histogramWaiters.delete(m.requestId);
-            w.resolve(w.deltas);
+            w.resolve(w.replies);
           }
         }
         break;
@@ -135,7 +143,7 @@ export class WorkerSupervisor {
     for (const [id, w] of this.histogramWaiters) {
       if (--w.remaining === 0) {
         this.histogramWaiters.delete(id);
-        w.resolve(w.deltas);
+        w.resolve(w.replies);
       }
     }
   }
@@ -146,10 +154,10 @@ export class WorkerSupervisor {
   }
 
   /** Sends a config version to every worker; resolves with the problems they reported once all applied it. */
-  applySnapshot(version: number, snapshot: Uint8Array): Promise<string[]> {
+  applySnapshot(version: number, snapshot: Uint8Array, hostSets: HostSet[]): Promise<string[]> {
     const remaining = new Set(this.handles.filter((h) => !h.exited).map((h) => h.spec.index));
     const p = new Promise<string[]>((resolve) => this.waiters.push({ version, remaining, problems: [], resolve }));
-    this.broadcast({ type: 'snapshot', version, snapshot });
+    this.broadcast({ type: 'snapshot', version, snapshot, hostSets });
     this.flushWaiters();
     return p;
   }
@@ -162,18 +170,18 @@ export class WorkerSupervisor {
     return p;
   }
 
-  /** Fresh histogram deltas from every live worker (bounded wait: a stuck worker does not stall the admin). */
-  collectHistograms(timeoutMs: number): Promise<{ index: number; delta: Uint8Array }[]> {
+  /** Fresh histogram deltas and host counts from every live worker (bounded: a stuck worker does not stall the admin). */
+  collectStats(timeoutMs: number): Promise<WorkerStatsReply[]> {
     const live = this.handles.filter((h) => !h.exited);
     if (live.length === 0) return Promise.resolve([]);
     const requestId = this.nextRequestId++;
     return new Promise((resolve) => {
-      const entry = { remaining: live.length, deltas: [] as { index: number; delta: Uint8Array }[], resolve };
+      const entry = { remaining: live.length, replies: [] as WorkerStatsReply[], resolve };
       this.histogramWaiters.set(requestId, entry);
       const bytes = encodeMessage({ type: 'collect_histograms', requestId } satisfies PrimaryToWorker);
       for (const h of live) h.worker.postMessage(bytes);
       setTimeout(() => {
-        if (this.histogramWaiters.delete(requestId)) resolve(entry.deltas);
+        if (this.histogramWaiters.delete(requestId)) resolve(entry.replies);
       }, timeoutMs).unref();
     });
   }

@@ -62,7 +62,7 @@ export function compileSnapshot(loaded: LoadedConfig, version: number): CompileR
   list(sr['clusters']).forEach((c, i) => {
     const path = `static_resources.clusters[${i}]`;
     const r = compileCluster(obj(c) as never, path);
-    for (const p of r.problems) out.add(p.path.includes('not supported') ? 'not_supported' : 'bad_value', p.path, p.message);
+    for (const p of r.problems) out.add(p.code, p.path, p.message);
     if (r.cluster !== null) clusters.push(r.cluster);
   });
   const clusterNames = new Set(clusters.map((c) => c.name));
@@ -125,7 +125,7 @@ function compileListener(
   const hcm = compileHcm(tc, `${fpath}[0].typed_config`, out, clusterNames);
   if (hcm === null) return null;
   const logs = compileAccessLogs(list(l['access_log']) as never, `${path}.access_log`);
-  for (const p of logs.problems) out.add('bad_value', p.path, p.message);
+  for (const p of logs.problems) out.add(p.code, p.path, p.message);
   void warnings;
   return {
     name,
@@ -174,7 +174,7 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
   const common = obj(h['common_http_protocol_options']);
   const h1 = obj(h['http_protocol_options']);
   const logs = compileAccessLogs(list(h['access_log']) as never, `${path}.access_log`);
-  for (const p of logs.problems) out.add('bad_value', p.path, p.message);
+  for (const p of logs.problems) out.add(p.code, p.path, p.message);
   const maxKb = num(h['max_request_headers_kb'], 60);
   if (maxKb < 1 || maxKb > 8192) out.add('bad_value', `${path}.max_request_headers_kb`, 'must be between 1 and 8192');
 

@@ -63,7 +63,7 @@ export const CLUSTER_STATS = {
     'upstream_rq_total', 'upstream_rq_completed', 'upstream_rq_1xx', 'upstream_rq_2xx', 'upstream_rq_3xx',
     'upstream_rq_4xx', 'upstream_rq_5xx', 'upstream_rq_timeout', 'upstream_rq_per_try_timeout',
     'upstream_rq_rx_reset', 'upstream_rq_tx_reset', 'upstream_rq_pending_total', 'upstream_rq_pending_failure_eject',
-    'upstream_rq_cancelled', 'update_attempt', 'update_success', 'update_failure', 'update_empty',
+    'upstream_rq_cancelled', 'upstream_rq_pending_overflow', 'upstream_cx_overflow', 'update_attempt', 'update_success', 'update_failure', 'update_empty',
     'lb_healthy_panic',
   ],
   gauges: [

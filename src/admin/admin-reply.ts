@@ -1,0 +1,30 @@
+// Primary thread. One admin response, as plain data the server writes out.
+
+export const ContentType = {
+  TEXT: 'text/plain; charset=UTF-8',
+  JSON: 'application/json',
+  HTML: 'text/html; charset=UTF-8',
+  /** Prometheus text exposition format 0.0.4. */
+  PROMETHEUS: 'text/plain; version=0.0.4; charset=UTF-8',
+} as const;
+
+export interface AdminReply {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+  /** Runs once the response has been written (e.g. quitting), or null. */
+  readonly afterSend: (() => void) | null;
+}
+
+export function textReply(body: string, status = 200, afterSend: (() => void) | null = null): AdminReply {
+  return { status, contentType: ContentType.TEXT, body, afterSend };
+}
+
+/** Pretty JSON with one-space indentation, as Envoy prints protobuf messages. */
+export function jsonReply(value: unknown, status = 200): AdminReply {
+  return { status, contentType: ContentType.JSON, body: `${JSON.stringify(value, null, 1)}\n`, afterSend: null };
+}
+
+export function reply(status: number, contentType: string, body: string): AdminReply {
+  return { status, contentType, body, afterSend: null };
+}

@@ -1,0 +1,142 @@
+// Any thread (pure). What Legate implements, per Envoy v3 message: a field present in a config but absent here is
+// reported as "not supported yet" (never silently ignored). To support a feature, add its field names (snake_case)
+// here and the message types they lead to; a message absent from SUPPORTED_FIELDS is unsupported as a whole.
+
+/** Message full name -> fields Legate implements. */
+export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  // Bootstrap
+  'envoy.config.bootstrap.v3.Bootstrap': ['node', 'admin', 'static_resources', 'stats_flush_interval'],
+  'envoy.config.bootstrap.v3.Bootstrap.StaticResources': ['listeners', 'clusters'],
+  'envoy.config.bootstrap.v3.Admin': ['address', 'access_log', 'access_log_path', 'profile_path'],
+  'envoy.config.core.v3.Node': ['id', 'cluster', 'metadata', 'locality', 'user_agent_name'],
+  'envoy.config.core.v3.Locality': ['region', 'zone', 'sub_zone'],
+
+  // Addresses
+  'envoy.config.core.v3.Address': ['socket_address'],
+  'envoy.config.core.v3.SocketAddress': ['address', 'port_value', 'protocol', 'ipv4_compat'],
+
+  // Listeners
+  'envoy.config.listener.v3.Listener': [
+    'name', 'address', 'filter_chains', 'per_connection_buffer_limit_bytes', 'stat_prefix', 'traffic_direction',
+    'drain_type', 'listener_filters_timeout', 'enable_reuse_port', 'access_log',
+  ],
+  'envoy.config.listener.v3.FilterChain': ['filters', 'name'],
+  'envoy.config.listener.v3.Filter': ['name', 'typed_config'],
+
+  // HTTP connection manager
+  'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager': [
+    'codec_type', 'stat_prefix', 'route_config', 'http_filters', 'access_log', 'use_remote_address',
+    'xff_num_trusted_hops', 'skip_xff_append', 'via', 'generate_request_id', 'preserve_external_request_id',
+    'server_name', 'server_header_transformation', 'request_timeout', 'request_headers_timeout',
+    'stream_idle_timeout', 'drain_timeout', 'delayed_close_timeout', 'common_http_protocol_options',
+    'http_protocol_options', 'max_request_headers_kb', 'normalize_path', 'merge_slashes',
+    'scheme_header_transformation', 'always_set_request_id_in_response', 'add_user_agent',
+  ],
+  'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': ['name', 'typed_config'],
+  'envoy.config.core.v3.HttpProtocolOptions': [
+    'idle_timeout', 'max_headers_count', 'max_connection_duration', 'max_stream_duration',
+    'headers_with_underscores_action',
+  ],
+  'envoy.config.core.v3.Http1ProtocolOptions': ['accept_http_10', 'default_host_for_http_10'],
+  'envoy.config.core.v3.SchemeHeaderTransformation': ['scheme_to_overwrite', 'match_upstream'],
+  'envoy.extensions.filters.http.router.v3.Router': ['dynamic_stats', 'suppress_envoy_headers', 'start_child_span'],
+
+  // Routes
+  'envoy.config.route.v3.RouteConfiguration': [
+    'name', 'virtual_hosts', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add',
+    'response_headers_to_remove', 'internal_only_headers', 'validate_clusters', 'most_specific_header_mutations_wins',
+  ],
+  'envoy.config.route.v3.VirtualHost': [
+    'name', 'domains', 'routes', 'require_tls', 'request_headers_to_add', 'request_headers_to_remove',
+    'response_headers_to_add', 'response_headers_to_remove',
+  ],
+  'envoy.config.route.v3.Route': [
+    'name', 'match', 'route', 'redirect', 'direct_response', 'request_headers_to_add', 'request_headers_to_remove',
+    'response_headers_to_add', 'response_headers_to_remove',
+  ],
+  'envoy.config.route.v3.RouteMatch': [
+    'prefix', 'path', 'safe_regex', 'path_separated_prefix', 'case_sensitive', 'headers', 'query_parameters',
+  ],
+  'envoy.config.route.v3.HeaderMatcher': [
+    'name', 'exact_match', 'safe_regex_match', 'present_match', 'prefix_match', 'suffix_match', 'contains_match',
+    'string_match', 'invert_match', 'treat_missing_header_as_empty',
+  ],
+  'envoy.config.route.v3.QueryParameterMatcher': ['name', 'string_match', 'present_match'],
+  'envoy.type.matcher.v3.StringMatcher': ['exact', 'prefix', 'suffix', 'contains', 'safe_regex', 'ignore_case'],
+  'envoy.type.matcher.v3.RegexMatcher': ['regex', 'google_re2'],
+  'envoy.type.matcher.v3.RegexMatcher.GoogleRE2': [],
+  'envoy.type.matcher.v3.RegexMatchAndSubstitute': ['pattern', 'substitution'],
+  'envoy.config.route.v3.RouteAction': [
+    'cluster', 'prefix_rewrite', 'regex_rewrite', 'host_rewrite_literal', 'auto_host_rewrite', 'host_rewrite_header',
+    'timeout', 'idle_timeout',
+  ],
+  'envoy.config.route.v3.RedirectAction': [
+    'scheme_redirect', 'https_redirect', 'host_redirect', 'port_redirect', 'path_redirect', 'prefix_rewrite',
+    'regex_rewrite', 'response_code', 'strip_query',
+  ],
+  'envoy.config.route.v3.DirectResponseAction': ['status', 'body'],
+  'envoy.config.core.v3.DataSource': ['inline_string', 'inline_bytes', 'filename'],
+  'envoy.config.core.v3.HeaderValueOption': ['header', 'append', 'append_action', 'keep_empty_value'],
+  'envoy.config.core.v3.HeaderValue': ['key', 'value'],
+
+  // Clusters
+  'envoy.config.cluster.v3.Cluster': [
+    'name', 'type', 'connect_timeout', 'lb_policy', 'load_assignment', 'dns_lookup_family', 'dns_refresh_rate',
+    'respect_dns_ttl', 'per_connection_buffer_limit_bytes', 'common_http_protocol_options', 'http_protocol_options',
+    'alt_stat_name', 'ignore_health_on_host_removal', 'close_connections_on_host_health_failure',
+  ],
+  'envoy.config.endpoint.v3.ClusterLoadAssignment': ['cluster_name', 'endpoints'],
+  'envoy.config.endpoint.v3.LocalityLbEndpoints': ['lb_endpoints', 'locality', 'load_balancing_weight', 'priority'],
+  'envoy.config.endpoint.v3.LbEndpoint': ['endpoint', 'load_balancing_weight', 'health_status'],
+  'envoy.config.endpoint.v3.Endpoint': ['address', 'hostname'],
+
+  // Access logs
+  'envoy.config.accesslog.v3.AccessLog': ['name', 'typed_config'],
+  'envoy.extensions.access_loggers.stream.v3.StdoutAccessLog': ['log_format'],
+  'envoy.extensions.access_loggers.stream.v3.StderrAccessLog': ['log_format'],
+  'envoy.extensions.access_loggers.file.v3.FileAccessLog': ['path', 'format', 'log_format'],
+  'envoy.config.core.v3.SubstitutionFormatString': [
+    'text_format', 'text_format_source', 'json_format', 'omit_empty_values', 'content_type',
+  ],
+};
+
+/**
+ * Narrower sets where one message type is reached through a particular field: key is
+ * `<parent message full name>.<field>`. Wins over SUPPORTED_FIELDS for that message in that place.
+ */
+export const SUPPORTED_FIELDS_IN_CONTEXT: Readonly<Record<string, readonly string[]>> = {
+  'envoy.config.cluster.v3.Cluster.common_http_protocol_options': ['idle_timeout', 'max_headers_count'],
+  'envoy.config.core.v3.SubstitutionFormatString.text_format_source': ['inline_string'],
+};
+
+/** `<message full name>.<enum field>` -> the enum values Legate implements (others are not supported yet). */
+export const SUPPORTED_ENUM_VALUES: Readonly<Record<string, readonly string[]>> = {
+  'envoy.config.core.v3.SocketAddress.protocol': ['TCP'],
+};
+
+function toSets(table: Readonly<Record<string, readonly string[]>>): ReadonlyMap<string, ReadonlySet<string>> {
+  const out = new Map<string, ReadonlySet<string>>();
+  for (const key of Object.keys(table)) out.set(key, new Set(table[key]));
+  return out;
+}
+
+const BY_MESSAGE = toSets(SUPPORTED_FIELDS);
+const BY_CONTEXT = toSets(SUPPORTED_FIELDS_IN_CONTEXT);
+const ENUM_VALUES = toSets(SUPPORTED_ENUM_VALUES);
+
+/**
+ * The fields Legate implements for `messageFullName` when reached through `contextKey`
+ * (`<parent>.<field>`, may be undefined), or undefined when the message is not supported at all.
+ */
+export function supportedFieldsOf(messageFullName: string, contextKey: string | undefined): ReadonlySet<string> | undefined {
+  if (contextKey !== undefined) {
+    const narrowed = BY_CONTEXT.get(contextKey);
+    if (narrowed !== undefined) return narrowed;
+  }
+  return BY_MESSAGE.get(messageFullName);
+}
+
+/** Enum values Legate implements for field `<message>.<field>`, or undefined when all are. */
+export function supportedEnumValuesOf(messageFullName: string, field: string): ReadonlySet<string> | undefined {
+  return ENUM_VALUES.get(`${messageFullName}.${field}`);
+}

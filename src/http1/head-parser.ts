@@ -1,0 +1,274 @@
+// Any thread (pure). Parses a complete message head held in buf[start, end) (end just past the CRLFCRLF that ends
+// it): the request or status line, then the fields, validating every byte and summarising the framing headers
+// into a HeadState. Strings come from one latin1 decode of the whole head (`str`, which starts at buf offset
+// `base`) cut with slice(), which is far cheaper than one Buffer decode per field.
+// Functions return the position after what they parsed, or -errorId (errors.ts) on the first violation.
+
+import { COLON, CR, FIELD_VALUE, HTAB, LF, SP, TARGET, TOKEN } from './char-tables.ts';
+import {
+  E_BARE_CR, E_BARE_LF, E_DUPLICATE_CONTENT_LENGTH, E_DUPLICATE_HOST, E_EMPTY_HEADER_NAME, E_HTTP09,
+  E_INVALID_CONTENT_LENGTH, E_INVALID_HEADER_NAME, E_INVALID_HEADER_VALUE, E_INVALID_METHOD, E_INVALID_STATUS_LINE,
+  E_INVALID_TARGET, E_INVALID_VERSION, E_OBS_FOLD, E_TOO_MANY_HEADERS, E_UNSUPPORTED_VERSION, E_WHITESPACE_BEFORE_COLON,
+} from './errors.ts';
+import {
+  CONN_CLOSE, CONN_KEEP_ALIVE, CONN_UPGRADE, type HeadState, UPGRADE_H2C, UPGRADE_PRESENT,
+} from './head-state.ts';
+import {
+  HEADER_NAME_BY_ID, ID_CONNECTION, ID_CONTENT_LENGTH, ID_HOST, ID_TRANSFER_ENCODING, ID_UPGRADE, matchHeaderName, matchMethod,
+} from './interned-names.ts';
+
+const LOWER_CHUNKED = Buffer.from('chunked', 'latin1');
+const LOWER_CLOSE = Buffer.from('close', 'latin1');
+const LOWER_KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
+const LOWER_UPGRADE = Buffer.from('upgrade', 'latin1');
+const LOWER_H2C = Buffer.from('h2c', 'latin1');
+
+/** The framing headers have the first ids of the interned table (host .. upgrade). */
+const LAST_FRAMING_ID = Math.max(ID_HOST, ID_CONTENT_LENGTH, ID_TRANSFER_ENCODING, ID_CONNECTION, ID_UPGRADE);
+
+/** Content-Length values above this are rejected as overflow (they could not be counted exactly). */
+const MAX_CONTENT_LENGTH = Number.MAX_SAFE_INTEGER;
+
+/** request-line = method SP request-target SP HTTP-version CRLF (single spaces, as RFC 9112 §3 asks). */
+export function parseRequestLine(h: HeadState, buf: Buffer, start: number, str: string, base: number): number {
+  let i = start;
+  while (TOKEN[buf[i]!] !== 0) i++;
+  if (buf[i] !== SP) return -stopError(buf, i, i === start ? E_INVALID_METHOD : E_INVALID_TARGET, E_INVALID_METHOD);
+  const method = matchMethod(buf, start, i);
+  if (method === '') return -E_INVALID_METHOD;
+  h.method = method;
+  const t = ++i;
+  while (TARGET[buf[i]!] === 1) i++;
+  if (buf[i] !== SP) return -stopError(buf, i, i === t ? E_INVALID_TARGET : E_HTTP09, E_INVALID_TARGET);
+  const targetErr = checkTargetForm(buf, t, i, method);
+  if (targetErr !== 0) return -targetErr;
+  h.target = str.slice(t - base, i - base);
+  i++;
+  const minor = parseVersion(buf, i);
+  if (minor < 0) return minor;
+  h.versionMinor = minor;
+  i += 8;
+  if (buf[i] !== CR || buf[i + 1] !== LF) return -stopError(buf, i, E_INVALID_VERSION, E_INVALID_VERSION);
+  return i + 2;
+}
+
+/**
+ * The error for an unexpected byte at buf[i] in a start line: a bare LF or bare CR first; `atCrlf` when the line
+ * ended there (a part is missing); `otherwise` for a stray byte.
+ */
+function stopError(buf: Buffer, i: number, atCrlf: number, otherwise: number): number {
+  const c = buf[i];
+  if (c === LF) return E_BARE_LF;
+  if (c === CR) return buf[i + 1] === LF ? atCrlf : E_BARE_CR;
+  return otherwise;
+}
+
+/** status-line = HTTP-version SP 3DIGIT SP [ reason ] CRLF; the SP before an empty reason may be missing. */
+export function parseStatusLine(h: HeadState, buf: Buffer, start: number, str: string, base: number): number {
+  let i = start;
+  const minor = parseVersion(buf, i);
+  if (minor < 0) return minor === -E_UNSUPPORTED_VERSION ? minor : -E_INVALID_STATUS_LINE;
+  h.versionMinor = minor;
+  i += 8;
+  if (buf[i] !== SP) return -E_INVALID_STATUS_LINE;
+  const d0 = digit(buf[i + 1]);
+  const d1 = digit(buf[i + 2]);
+  const d2 = digit(buf[i + 3]);
+  if (d0 < 1 || d1 < 0 || d2 < 0) return -E_INVALID_STATUS_LINE;
+  h.statusCode = d0 * 100 + d1 * 10 + d2;
+  i += 4;
+  let c = buf[i];
+  if (c === SP) {
+    const r = ++i;
+    while (FIELD_VALUE[buf[i]!] === 1) i++;
+    c = buf[i];
+    h.reason = i === r ? '' : str.slice(r - base, i - base);
+  } else {
+    h.reason = '';
+  }
+  if (c !== CR || buf[i + 1] !== LF) return -stopError(buf, i, E_INVALID_STATUS_LINE, E_INVALID_STATUS_LINE);
+  return i + 2;
+}
+
+/** "HTTP/" DIGIT "." DIGIT at buf[i]: the minor version (0 or 1), or -error (505 for other well-formed versions). */
+function parseVersion(buf: Buffer, i: number): number {
+  if (buf[i] !== 0x48 || buf[i + 1] !== 0x54 || buf[i + 2] !== 0x54 || buf[i + 3] !== 0x50 || buf[i + 4] !== 0x2f) {
+    return -E_INVALID_VERSION;
+  }
+  const major = digit(buf[i + 5]);
+  const minor = digit(buf[i + 7]);
+  if (major < 0 || buf[i + 6] !== 0x2e || minor < 0) return -E_INVALID_VERSION;
+  if (major !== 1 || minor > 1) return -E_UNSUPPORTED_VERSION;
+  return minor;
+}
+
+/**
+ * RFC 9112 §3.2: CONNECT takes authority-form only; "*" is for OPTIONS only; everything else is origin-form
+ * ("/...") or absolute-form ("scheme://..."). Returns 0 or an error id.
+ */
+function checkTargetForm(buf: Buffer, start: number, end: number, method: string): number {
+  const first = buf[start]!;
+  if (method === 'CONNECT') {
+    if (first === 0x2a) return E_INVALID_TARGET;
+    for (let i = start; i < end; i++) if (buf[i] === 0x2f) return E_INVALID_TARGET;
+    return 0;
+  }
+  if (first === 0x2f) return 0;
+  if (first === 0x2a) return end - start === 1 && method === 'OPTIONS' ? 0 : E_INVALID_TARGET;
+  // absolute-form: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then "://".
+  if (!isAlpha(first)) return E_INVALID_TARGET;
+  let i = start + 1;
+  while (i < end) {
+    const c = buf[i]!;
+    if (isAlpha(c) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e) i++;
+    else break;
+  }
+  if (end - i < 4 || buf[i] !== COLON || buf[i + 1] !== 0x2f || buf[i + 2] !== 0x2f) return E_INVALID_TARGET;
+  return 0;
+}
+
+/** The value of an ASCII digit byte, -1 for anything else (undefined included). */
+function digit(c: number | undefined): number {
+  return c !== undefined && c >= 0x30 && c <= 0x39 ? c - 0x30 : -1;
+}
+
+function isAlpha(c: number): boolean {
+  return (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
+}
+
+/**
+ * Parses field lines from buf[i] up to and including the empty line. With `framing` the framing headers are
+ * summarised (a head); without it they are just listed (a trailer section, which must not change framing).
+ */
+export function parseFields(
+  h: HeadState, buf: Buffer, i: number, str: string, base: number, maxCount: number, framing: boolean,
+  isRequest: boolean,
+): number {
+  const headers = h.headers;
+  for (;;) {
+    let c = buf[i]!;
+    if (c === CR) {
+      if (buf[i + 1] !== LF) return -E_BARE_CR;
+      return i + 2;
+    }
+    const n = i;
+    let kind = TOKEN[c]!;
+    let upper = 0;
+    while (kind !== 0) {
+      upper |= kind;
+      c = buf[++i]!;
+      kind = TOKEN[c]!;
+    }
+    const nameEnd = i;
+    if (c !== COLON) {
+      if (i === n) {
+        if (c === SP || c === HTAB) return -E_OBS_FOLD;
+        if (c === LF) return -E_BARE_LF;
+      }
+      if (c === SP || c === HTAB) return -E_WHITESPACE_BEFORE_COLON;
+      if (c === LF) return -E_BARE_LF;
+      return -E_INVALID_HEADER_NAME;
+    }
+    if (i === n) return -E_EMPTY_HEADER_NAME;
+    c = buf[++i]!;
+    while (c === SP || c === HTAB) c = buf[++i]!;
+    const vs = i;
+    while (FIELD_VALUE[c] === 1) c = buf[++i]!;
+    if (c !== CR) return c === LF ? -E_BARE_LF : -E_INVALID_HEADER_VALUE;
+    if (buf[i + 1] !== LF) return -E_BARE_CR;
+    let ve = i;
+    while (ve > vs) {
+      const last = buf[ve - 1];
+      if (last !== SP && last !== HTAB) break;
+      ve--;
+    }
+    i += 2;
+    if (++h.fieldCount > maxCount) return -E_TOO_MANY_HEADERS;
+
+    const id = matchHeaderName(buf, n, nameEnd);
+    let name: string;
+    if (id === -1) {
+      name = str.slice(n - base, nameEnd - base);
+      if ((upper & 2) !== 0) name = name.toLowerCase();
+    } else {
+      name = HEADER_NAME_BY_ID[id]!;
+      if (framing && id <= LAST_FRAMING_ID) {
+        const err = noteFramingHeader(h, id, buf, vs, ve, isRequest);
+        if (err !== 0) return -err;
+      }
+    }
+    headers.push(name, vs === ve ? '' : str.slice(vs - base, ve - base));
+  }
+}
+
+function noteFramingHeader(h: HeadState, id: number, buf: Buffer, vs: number, ve: number, isRequest: boolean): number {
+  if (id === ID_CONTENT_LENGTH) {
+    if (h.contentLength !== -1) return E_DUPLICATE_CONTENT_LENGTH;
+    if (vs === ve) return E_INVALID_CONTENT_LENGTH;
+    let n = 0;
+    for (let i = vs; i < ve; i++) {
+      const d = buf[i]! - 0x30;
+      if (d < 0 || d > 9) return E_INVALID_CONTENT_LENGTH;
+      n = n * 10 + d;
+      if (n > MAX_CONTENT_LENGTH) return E_INVALID_CONTENT_LENGTH;
+    }
+    h.contentLength = n;
+  } else if (id === ID_TRANSFER_ENCODING) {
+    h.teLines++;
+    noteTransferCodings(h, buf, vs, ve);
+  } else if (id === ID_CONNECTION) {
+    noteConnectionTokens(h, buf, vs, ve);
+  } else if (id === ID_HOST) {
+    if (isRequest && ++h.hostCount > 1) return E_DUPLICATE_HOST;
+  } else if (id === ID_UPGRADE) {
+    h.upgrade = equalsLower(buf, vs, ve, LOWER_H2C) ? UPGRADE_H2C : UPGRADE_PRESENT;
+  }
+  return 0;
+}
+
+/** Transfer-Encoding = #transfer-coding; an empty element or a non-token (e.g. "chunked ,", "chunked\v") is malformed. */
+function noteTransferCodings(h: HeadState, buf: Buffer, vs: number, ve: number): void {
+  let i = vs;
+  for (;;) {
+    const s = i;
+    while (i < ve && TOKEN[buf[i]!] !== 0) i++;
+    if (i === s) {
+      h.teMalformed = true;
+      return;
+    }
+    h.teCodings++;
+    const chunked = equalsLower(buf, s, i, LOWER_CHUNKED);
+    if (chunked) h.teChunked++;
+    h.teLastChunked = chunked;
+    while (i < ve && (buf[i] === SP || buf[i] === HTAB)) i++;
+    if (i === ve) return;
+    if (buf[i] !== 0x2c) {
+      h.teMalformed = true;
+      return;
+    }
+    i++;
+    while (i < ve && (buf[i] === SP || buf[i] === HTAB)) i++;
+  }
+}
+
+/** Connection = #connection-option; only close, keep-alive and upgrade matter here. */
+function noteConnectionTokens(h: HeadState, buf: Buffer, vs: number, ve: number): void {
+  let i = vs;
+  while (i < ve) {
+    while (i < ve && (buf[i] === SP || buf[i] === HTAB || buf[i] === 0x2c)) i++;
+    const s = i;
+    while (i < ve && buf[i] !== 0x2c && buf[i] !== SP && buf[i] !== HTAB) i++;
+    const len = i - s;
+    if (len === 5 && equalsLower(buf, s, i, LOWER_CLOSE)) h.connection |= CONN_CLOSE;
+    else if (len === 10 && equalsLower(buf, s, i, LOWER_KEEP_ALIVE)) h.connection |= CONN_KEEP_ALIVE;
+    else if (len === 7 && equalsLower(buf, s, i, LOWER_UPGRADE)) h.connection |= CONN_UPGRADE;
+  }
+}
+
+/** buf[s, e) equals the lower-case ASCII letters `lower`, ignoring case (letters only in `lower`). */
+function equalsLower(buf: Buffer, s: number, e: number, lower: Buffer): boolean {
+  const len = lower.length;
+  if (e - s !== len) return false;
+  for (let k = 0; k < len; k++) if ((buf[s + k]! | 0x20) !== lower[k]) return false;
+  return true;
+}

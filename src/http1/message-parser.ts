@@ -1,0 +1,684 @@
+// Any thread (pure). The incremental HTTP/1.1 engine behind RequestParser and ResponseParser: finds message heads,
+// frames bodies (Content-Length, chunked with trailers, until-close, tunnel), and supports pause/resume from inside
+// callbacks. One instance per connection; its own shape never changes, so every call site stays monomorphic.
+//
+// Heads: the common case (a whole head inside one chunk) is found with one indexOf("\r\n\r\n") and parsed in place.
+// A head split across chunks is copied line by line into a per-connection scratch buffer, looking only at the new
+// bytes each time (never re-scanning what was already seen), and parsed once its empty line arrives.
+// Bodies are handed out as subarray views of the input, never copied.
+
+import type { HeaderList } from '../http/stream-info.ts';
+import { CR, CRLFCRLF, HEX, LF, QDTEXT, TOKEN } from './char-tables.ts';
+import {
+  E_BARE_LF, E_BODY_NOT_ALLOWED, E_CONTENT_LENGTH_AND_CHUNKED, E_HEAD_TOO_LARGE, E_INCOMPLETE_MESSAGE,
+  E_INVALID_CHUNK_EXTENSION, E_INVALID_CHUNK_SIZE, E_INVALID_TRANSFER_ENCODING, E_MISSING_CHUNK_CRLF,
+  E_TRANSFER_ENCODING_HTTP10, E_UNSUPPORTED_TRANSFER_ENCODING, requestError, responseError,
+} from './errors.ts';
+import { parseFields, parseRequestLine, parseStatusLine } from './head-parser.ts';
+import { CONN_CLOSE, CONN_KEEP_ALIVE, CONN_UPGRADE, HeadState, UPGRADE_PRESENT } from './head-state.ts';
+import type {
+  Http1Limits, Http1RequestCallbacks, Http1ResponseCallbacks, RequestHead, ResponseHead,
+} from './types.ts';
+
+// Parser states.
+const S_HEAD = 0;
+/** Content-Length body; `remaining` bytes to go. */
+const S_BODY = 1;
+/** Hex digits of a chunk-size line. */
+const S_CHUNK_SIZE = 2;
+/** Chunk extensions after ';' (sub-state in `extState`). */
+const S_CHUNK_EXT = 3;
+/** CR seen at the end of a chunk-size line; LF must follow. */
+const S_CHUNK_SIZE_LF = 4;
+const S_CHUNK_DATA = 5;
+const S_CHUNK_DATA_CR = 6;
+const S_CHUNK_DATA_LF = 7;
+const S_TRAILERS = 8;
+/** The message ended; onComplete is still to be delivered (the consumer paused first). */
+const S_COMPLETE = 9;
+/** A response body delimited by the connection closing. */
+const S_UNTIL_CLOSE = 10;
+/** After an upgrade/CONNECT: every byte is body, raw. */
+const S_TUNNEL = 11;
+/** After a message that ends the connection (Connection: close): later bytes are ignored, never parsed. */
+const S_DISCARD = 12;
+/** States at or above S_ERROR take no more input. */
+const S_ERROR = 13;
+const S_CLOSED = 14;
+
+// Chunk-extension sub-states: chunk-ext = *( ";" ext-name [ "=" ( token / quoted-string ) ] ), no whitespace.
+const X_NAME_START = 0;
+const X_NAME = 1;
+const X_VALUE_START = 2;
+const X_VALUE_TOKEN = 3;
+const X_QUOTED = 4;
+const X_QUOTED_ESCAPE = 5;
+const X_AFTER_QUOTED = 6;
+
+/** Largest chunk size that can take one more hex digit without passing 2^53. */
+const MAX_CHUNK_SIZE_BEFORE_DIGIT = Math.floor((Number.MAX_SAFE_INTEGER - 15) / 16);
+/** Scratch buffers larger than this are dropped after use, so one big head does not pin memory for the connection. */
+const SCRATCH_KEEP_BYTES = 16 * 1024;
+const SCRATCH_INITIAL_BYTES = 1024;
+const EMPTY = Buffer.alloc(0);
+
+interface Latin1Decoder {
+  /** Buffer's internal latin1 decoder (present in every Node version), cheaper than toString('latin1', s, e). */
+  latin1Slice(start: number, end: number): string;
+}
+
+export class MessageParser {
+  private readonly isResponse: boolean;
+  private readonly maxHeadBytes: number;
+  private readonly maxHeadersCount: number;
+  private readonly requestCallbacks: Http1RequestCallbacks | null;
+  private readonly responseCallbacks: Http1ResponseCallbacks | null;
+  private readonly head: HeadState;
+
+  private state: number;
+  private paused: boolean;
+  /** Inside run(): callbacks may be on the stack; resume()/execute() there only flag or queue. */
+  private executing: boolean;
+  /** finish() arrived while paused or executing; applied once the kept bytes are parsed. */
+  private finishPending: boolean;
+  /** Bumped by reset() so a loop interrupted by a reset inside a callback stops touching state. */
+  private epoch: number;
+  /** Unparsed input held while paused (or queued by a re-entrant execute). */
+  private kept: Buffer | null;
+
+  private scratch: Buffer | null;
+  private scratchLen: number;
+  /** Offset in scratch where the line being collected starts. */
+  private lineStart: number;
+
+  /** Body bytes left in the Content-Length body or the current chunk. */
+  private remaining: number;
+  private chunkDigits: number;
+  private chunkLineBytes: number;
+  private extState: number;
+  private trailers: HeaderList | null;
+  /** The current message leaves the connection open for another one. */
+  private keepAlive: boolean;
+
+  /** Response side: the request was HEAD (no body) / CONNECT (2xx opens a tunnel). */
+  private expectNoBody: boolean;
+  private expectConnect: boolean;
+
+  constructor(
+    limits: Http1Limits,
+    requestCallbacks: Http1RequestCallbacks | null,
+    responseCallbacks: Http1ResponseCallbacks | null,
+  ) {
+    this.isResponse = responseCallbacks !== null;
+    this.maxHeadBytes = limits.maxHeadBytes;
+    this.maxHeadersCount = limits.maxHeadersCount;
+    this.requestCallbacks = requestCallbacks;
+    this.responseCallbacks = responseCallbacks;
+    this.head = new HeadState();
+    this.state = S_HEAD;
+    this.paused = false;
+    this.executing = false;
+    this.finishPending = false;
+    this.epoch = 0;
+    this.kept = null;
+    this.scratch = null;
+    this.scratchLen = 0;
+    this.lineStart = 0;
+    this.remaining = 0;
+    this.chunkDigits = 0;
+    this.chunkLineBytes = 0;
+    this.extState = X_NAME_START;
+    this.trailers = null;
+    this.keepAlive = true;
+    this.expectNoBody = false;
+    this.expectConnect = false;
+  }
+
+  // ---- driving ----
+
+  execute(chunk: Buffer): void {
+    if (this.state >= S_ERROR || chunk.length === 0) return;
+    if (this.paused || this.executing) {
+      this.kept = this.kept === null ? chunk : Buffer.concat([this.kept, chunk]);
+      return;
+    }
+    this.run(chunk);
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.executing || this.state >= S_ERROR) return;
+    const kept = this.kept;
+    if (kept !== null || this.state === S_COMPLETE) {
+      this.kept = null;
+      this.run(kept ?? EMPTY);
+    } else if (this.finishPending) {
+      this.finishPending = false;
+      this.finishNow();
+    }
+  }
+
+  isPaused(): boolean {
+    return this.paused;
+  }
+
+  finish(): void {
+    if (this.state >= S_ERROR) return;
+    if (this.paused || this.executing) {
+      this.finishPending = true;
+      return;
+    }
+    this.finishNow();
+  }
+
+  reset(): void {
+    this.epoch++;
+    this.state = S_HEAD;
+    this.paused = false;
+    this.executing = false;
+    this.finishPending = false;
+    this.kept = null;
+    this.scratchLen = 0;
+    this.lineStart = 0;
+    if (this.scratch !== null && this.scratch.length > SCRATCH_KEEP_BYTES) this.scratch = null;
+    this.remaining = 0;
+    this.trailers = null;
+    this.keepAlive = true;
+    this.expectNoBody = false;
+    this.expectConnect = false;
+  }
+
+  expectResponse(requestMethod: string): void {
+    this.expectNoBody = requestMethod === 'HEAD';
+    this.expectConnect = requestMethod === 'CONNECT';
+  }
+
+  private run(first: Buffer): void {
+    this.executing = true;
+    const epoch = this.epoch;
+    let buf = first;
+    let pos = 0;
+    try {
+      for (;;) {
+        if (pos < buf.length || this.state === S_COMPLETE) {
+          pos = this.step(buf, pos);
+          if (this.epoch !== epoch) return;
+          if (this.paused) {
+            if (pos < buf.length) this.keepFront(buf, pos);
+            break;
+          }
+          if (this.state >= S_ERROR) break;
+          continue;
+        }
+        const next = this.kept;
+        if (next === null) break;
+        this.kept = null;
+        buf = next;
+        pos = 0;
+      }
+    } finally {
+      if (this.epoch === epoch) this.executing = false;
+    }
+    if (this.finishPending && !this.paused && this.state < S_ERROR) {
+      this.finishPending = false;
+      this.finishNow();
+    }
+  }
+
+  /** Keeps buf[pos..] ahead of anything already kept. */
+  private keepFront(buf: Buffer, pos: number): void {
+    const rest = pos === 0 ? buf : buf.subarray(pos);
+    this.kept = this.kept === null ? rest : Buffer.concat([rest, this.kept]);
+  }
+
+  private step(buf: Buffer, pos: number): number {
+    switch (this.state) {
+      case S_HEAD:
+        return this.stepHead(buf, pos);
+      case S_BODY:
+        return this.stepBody(buf, pos);
+      case S_CHUNK_SIZE:
+        return this.stepChunkSize(buf, pos);
+      case S_CHUNK_EXT:
+        return this.stepChunkExtension(buf, pos);
+      case S_CHUNK_SIZE_LF:
+        return this.stepChunkSizeLf(buf, pos);
+      case S_CHUNK_DATA:
+        return this.stepChunkData(buf, pos);
+      case S_CHUNK_DATA_CR:
+        if (buf[pos] !== CR) return this.fail(E_MISSING_CHUNK_CRLF, buf);
+        this.state = S_CHUNK_DATA_LF;
+        return pos + 1;
+      case S_CHUNK_DATA_LF:
+        if (buf[pos] !== LF) return this.fail(E_MISSING_CHUNK_CRLF, buf);
+        this.beginChunkSize();
+        return pos + 1;
+      case S_TRAILERS:
+        return this.stepTrailers(buf, pos);
+      case S_COMPLETE:
+        this.emitComplete();
+        return pos;
+      case S_UNTIL_CLOSE:
+      case S_TUNNEL:
+        this.emitBody(pos === 0 ? buf : buf.subarray(pos));
+        return buf.length;
+      default:
+        // S_DISCARD: the connection is ending; nothing after that message may be taken as a new one.
+        return buf.length;
+    }
+  }
+
+  // ---- heads ----
+
+  private stepHead(buf: Buffer, pos: number): number {
+    const len = buf.length;
+    if (this.scratchLen === 0) {
+      // RFC 9112 §2.2: empty lines before a start line are ignored.
+      while (pos + 1 < len && buf[pos] === CR && buf[pos + 1] === LF) pos += 2;
+      if (pos === len) return pos;
+      const e = buf.indexOf(CRLFCRLF, pos);
+      if (e !== -1) {
+        const end = e + 4;
+        if (end - pos > this.maxHeadBytes) return this.fail(E_HEAD_TOO_LARGE, buf);
+        this.onHeadBytes(buf, pos, end);
+        return end;
+      }
+      if (len - pos > this.maxHeadBytes) return this.fail(E_HEAD_TOO_LARGE, buf);
+    }
+    return this.collectLines(buf, pos, false);
+  }
+
+  /**
+   * Slow path for a head or trailer section split across chunks: copies whole lines into scratch, checking each
+   * LF has its CR, until the empty line; then parses the section from scratch once.
+   */
+  private collectLines(buf: Buffer, pos: number, trailers: boolean): number {
+    const len = buf.length;
+    for (;;) {
+      const lf = buf.indexOf(LF, pos);
+      const stop = lf === -1 ? len : lf + 1;
+      if (this.scratchLen + (stop - pos) > this.maxHeadBytes) return this.fail(E_HEAD_TOO_LARGE, buf);
+      this.appendScratch(buf, pos, stop);
+      pos = stop;
+      if (lf === -1) return pos;
+      const scratch = this.scratch!;
+      const q = this.scratchLen - 1;
+      if (q === 0 || scratch[q - 1] !== CR) return this.fail(E_BARE_LF, buf);
+      if (q - this.lineStart > 1) {
+        this.lineStart = this.scratchLen;
+        continue;
+      }
+      // An empty line: before any start line it is skipped; otherwise it ends the section.
+      const sectionLen = this.scratchLen;
+      const first = this.lineStart === 0;
+      this.scratchLen = 0;
+      this.lineStart = 0;
+      if (first) {
+        if (trailers) this.endTrailers(null);
+        return pos;
+      }
+      if (trailers) this.onTrailerBytes(scratch, 0, sectionLen);
+      else this.onHeadBytes(scratch, 0, sectionLen);
+      if (scratch.length > SCRATCH_KEEP_BYTES && this.scratch === scratch) this.scratch = null;
+      return pos;
+    }
+  }
+
+  private appendScratch(buf: Buffer, from: number, to: number): void {
+    const need = this.scratchLen + (to - from);
+    let scratch = this.scratch;
+    if (scratch === null || need > scratch.length) {
+      let size = scratch === null ? SCRATCH_INITIAL_BYTES : scratch.length * 2;
+      while (size < need) size *= 2;
+      const grown = Buffer.allocUnsafe(Math.min(size, Math.max(need, this.maxHeadBytes)));
+      if (scratch !== null) scratch.copy(grown, 0, 0, this.scratchLen);
+      this.scratch = scratch = grown;
+    }
+    if (to - from < 32) {
+      let w = this.scratchLen;
+      for (let i = from; i < to; i++) scratch[w++] = buf[i]!;
+    } else {
+      buf.copy(scratch, this.scratchLen, from, to);
+    }
+    this.scratchLen = need;
+  }
+
+  /** A whole head is in buf[start, end) (end just past its CRLFCRLF): parse, frame, report. */
+  private onHeadBytes(buf: Buffer, start: number, end: number): void {
+    const h = this.head;
+    h.begin();
+    const str = (buf as unknown as Latin1Decoder).latin1Slice(start, end);
+    let i = this.isResponse ? parseStatusLine(h, buf, start, str, start) : parseRequestLine(h, buf, start, str, start);
+    if (i >= 0) i = parseFields(h, buf, i, str, start, this.maxHeadersCount, true, !this.isResponse);
+    if (i < 0) {
+      this.fail(-i, buf);
+      return;
+    }
+    if (this.isResponse) this.dispatchResponseHead();
+    else this.dispatchRequestHead();
+  }
+
+  /** Transfer-Encoding rules shared by both directions; returns `chunked`, or -errorId. */
+  private transferFraming(): number {
+    const h = this.head;
+    if (h.teLines === 0) return 0;
+    // Envoy's defaults: CL together with TE is refused (smuggling), and only a plain "chunked" is supported.
+    if (h.contentLength !== -1) return -E_CONTENT_LENGTH_AND_CHUNKED;
+    if (h.versionMinor === 0) return -E_TRANSFER_ENCODING_HTTP10;
+    if (h.teMalformed || !h.teLastChunked || h.teChunked > 1) return -E_INVALID_TRANSFER_ENCODING;
+    if (h.teCodings > 1) return -E_UNSUPPORTED_TRANSFER_ENCODING;
+    return 1;
+  }
+
+  private dispatchRequestHead(): void {
+    const h = this.head;
+    const framing = this.transferFraming();
+    if (framing < 0) {
+      this.fail(-framing, EMPTY);
+      return;
+    }
+    const chunked = framing === 1;
+    const contentLength = h.contentLength;
+    const method = h.method;
+    const upgrade = method === 'CONNECT' || ((h.connection & CONN_UPGRADE) !== 0 && h.upgrade === UPGRADE_PRESENT);
+    // A tunnel starts right after the head: a body framed before it would be ambiguous (Envoy rejects CONNECT
+    // bodies; llhttp would read the body and then tunnel).
+    if (upgrade && (chunked || contentLength > 0)) {
+      this.fail(E_BODY_NOT_ALLOWED, EMPTY);
+      return;
+    }
+    const keepAlive = h.versionMinor === 1
+      ? (h.connection & CONN_CLOSE) === 0
+      : (h.connection & (CONN_CLOSE | CONN_KEEP_ALIVE)) === CONN_KEEP_ALIVE;
+    this.keepAlive = keepAlive;
+    this.trailers = null;
+    if (upgrade) this.state = S_TUNNEL;
+    else if (chunked) this.beginChunkSize();
+    else if (contentLength > 0) {
+      this.state = S_BODY;
+      this.remaining = contentLength;
+    } else {
+      this.state = S_COMPLETE;
+    }
+    const head: RequestHead = {
+      method,
+      target: h.target,
+      versionMinor: h.versionMinor,
+      headers: h.headers,
+      contentLength,
+      chunked,
+      keepAlive,
+      upgrade,
+    };
+    this.requestCallbacks!.onRequestHead(head);
+  }
+
+  private dispatchResponseHead(): void {
+    const h = this.head;
+    const framing = this.transferFraming();
+    if (framing < 0) {
+      this.fail(-framing, EMPTY);
+      return;
+    }
+    const chunked = framing === 1;
+    const status = h.statusCode;
+    const contentLength = h.contentLength;
+    let keepAlive = h.versionMinor === 1
+      ? (h.connection & CONN_CLOSE) === 0
+      : (h.connection & (CONN_CLOSE | CONN_KEEP_ALIVE)) === CONN_KEEP_ALIVE;
+    let readUntilClose = false;
+    this.trailers = null;
+    if (status < 200 && status !== 101) {
+      // Interim: reported, no body, the final head follows (state stays S_HEAD, expectations kept).
+      this.state = S_HEAD;
+    } else if (status === 101 || (this.expectConnect && status < 300)) {
+      this.state = S_TUNNEL;
+      keepAlive = false;
+    } else if (this.expectNoBody || status === 204 || status === 304) {
+      this.state = S_COMPLETE;
+    } else if (chunked) {
+      this.beginChunkSize();
+    } else if (contentLength > 0) {
+      this.state = S_BODY;
+      this.remaining = contentLength;
+    } else if (contentLength === 0) {
+      this.state = S_COMPLETE;
+    } else {
+      this.state = S_UNTIL_CLOSE;
+      readUntilClose = true;
+      keepAlive = false;
+    }
+    this.keepAlive = keepAlive;
+    const head: ResponseHead = {
+      statusCode: status,
+      reason: h.reason,
+      versionMinor: h.versionMinor,
+      headers: h.headers,
+      contentLength,
+      chunked,
+      keepAlive,
+      readUntilClose,
+    };
+    this.responseCallbacks!.onResponseHead(head);
+  }
+
+  // ---- bodies ----
+
+  private stepBody(buf: Buffer, pos: number): number {
+    const avail = buf.length - pos;
+    let n = this.remaining;
+    if (n > avail) n = avail;
+    this.remaining -= n;
+    if (this.remaining === 0) this.state = S_COMPLETE;
+    this.emitBody(n === buf.length ? buf : buf.subarray(pos, pos + n));
+    return pos + n;
+  }
+
+  private beginChunkSize(): void {
+    this.state = S_CHUNK_SIZE;
+    this.remaining = 0;
+    this.chunkDigits = 0;
+    this.chunkLineBytes = 0;
+  }
+
+  /** chunk-size = 1*HEXDIG, then CRLF or ';' extensions (no whitespace, as llhttp's strict default). */
+  private stepChunkSize(buf: Buffer, pos: number): number {
+    const len = buf.length;
+    let size = this.remaining;
+    while (pos < len) {
+      const c = buf[pos]!;
+      const d = HEX[c]!;
+      if (d >= 0) {
+        if (size > MAX_CHUNK_SIZE_BEFORE_DIGIT) return this.fail(E_INVALID_CHUNK_SIZE, buf);
+        size = size * 16 + d;
+        this.chunkDigits++;
+        pos++;
+        continue;
+      }
+      if (this.chunkDigits === 0) return this.fail(E_INVALID_CHUNK_SIZE, buf);
+      this.remaining = size;
+      if (c === CR) {
+        this.state = S_CHUNK_SIZE_LF;
+        return pos + 1;
+      }
+      if (c === 0x3b) {
+        this.state = S_CHUNK_EXT;
+        this.extState = X_NAME_START;
+        this.chunkLineBytes = this.chunkDigits + 1;
+        return pos + 1;
+      }
+      return this.fail(E_INVALID_CHUNK_SIZE, buf);
+    }
+    this.remaining = size;
+    return pos;
+  }
+
+  private stepChunkExtension(buf: Buffer, pos: number): number {
+    const len = buf.length;
+    const start = pos;
+    let x = this.extState;
+    while (pos < len) {
+      const c = buf[pos]!;
+      if (c === CR && (x === X_NAME || x === X_VALUE_TOKEN || x === X_AFTER_QUOTED)) {
+        this.state = S_CHUNK_SIZE_LF;
+        return pos + 1;
+      }
+      switch (x) {
+        case X_NAME_START:
+          if (TOKEN[c] === 0) return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
+          x = X_NAME;
+          break;
+        case X_NAME:
+          if (c === 0x3d) x = X_VALUE_START;
+          else if (c === 0x3b) x = X_NAME_START;
+          else if (TOKEN[c] === 0) return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
+          break;
+        case X_VALUE_START:
+          if (c === 0x22) x = X_QUOTED;
+          else if (TOKEN[c] !== 0) x = X_VALUE_TOKEN;
+          else return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
+          break;
+        case X_VALUE_TOKEN:
+          if (c === 0x3b) x = X_NAME_START;
+          else if (TOKEN[c] === 0) return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
+          break;
+        case X_QUOTED:
+          if (c === 0x22) x = X_AFTER_QUOTED;
+          else if (c === 0x5c) x = X_QUOTED_ESCAPE;
+          else if (QDTEXT[c] === 0) return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
+          break;
+        case X_QUOTED_ESCAPE:
+          // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text ): QDTEXT plus '"' and '\'.
+          if (QDTEXT[c] === 0 && c !== 0x22 && c !== 0x5c) return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
+          x = X_QUOTED;
+          break;
+        default:
+          // X_AFTER_QUOTED
+          if (c !== 0x3b) return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
+          x = X_NAME_START;
+      }
+      pos++;
+    }
+    this.extState = x;
+    this.chunkLineBytes += pos - start;
+    // Extensions are ignored but must not let a peer stream an endless line.
+    if (this.chunkLineBytes > this.maxHeadBytes) return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
+    return pos;
+  }
+
+  private stepChunkSizeLf(buf: Buffer, pos: number): number {
+    if (buf[pos] !== LF) return this.fail(E_INVALID_CHUNK_SIZE, buf);
+    if (this.remaining === 0) {
+      this.state = S_TRAILERS;
+    } else {
+      this.state = S_CHUNK_DATA;
+    }
+    return pos + 1;
+  }
+
+  private stepChunkData(buf: Buffer, pos: number): number {
+    const avail = buf.length - pos;
+    let n = this.remaining;
+    if (n > avail) n = avail;
+    this.remaining -= n;
+    if (this.remaining === 0) this.state = S_CHUNK_DATA_CR;
+    this.emitBody(n === buf.length ? buf : buf.subarray(pos, pos + n));
+    return pos + n;
+  }
+
+  private stepTrailers(buf: Buffer, pos: number): number {
+    if (this.scratchLen === 0) {
+      const len = buf.length;
+      if (pos + 1 < len && buf[pos] === CR && buf[pos + 1] === LF) {
+        this.endTrailers(null);
+        return pos + 2;
+      }
+      const e = buf.indexOf(CRLFCRLF, pos);
+      if (e !== -1) {
+        const end = e + 4;
+        if (end - pos > this.maxHeadBytes) return this.fail(E_HEAD_TOO_LARGE, buf);
+        this.onTrailerBytes(buf, pos, end);
+        return end;
+      }
+      if (len - pos > this.maxHeadBytes) return this.fail(E_HEAD_TOO_LARGE, buf);
+    }
+    return this.collectLines(buf, pos, true);
+  }
+
+  private onTrailerBytes(buf: Buffer, start: number, end: number): void {
+    const h = this.head;
+    h.begin();
+    const str = (buf as unknown as Latin1Decoder).latin1Slice(start, end);
+    const i = parseFields(h, buf, start, str, start, this.maxHeadersCount, false, false);
+    if (i < 0) {
+      this.fail(-i, buf);
+      return;
+    }
+    this.endTrailers(h.headers);
+  }
+
+  private endTrailers(trailers: HeaderList | null): void {
+    this.trailers = trailers;
+    this.state = S_COMPLETE;
+  }
+
+  // ---- callbacks ----
+
+  private emitBody(chunk: Buffer): void {
+    if (this.isResponse) this.responseCallbacks!.onResponseBody(chunk);
+    else this.requestCallbacks!.onRequestBody(chunk);
+  }
+
+  private emitComplete(): void {
+    const trailers = this.trailers;
+    this.trailers = null;
+    this.state = this.keepAlive ? S_HEAD : S_DISCARD;
+    if (this.isResponse) {
+      this.expectNoBody = false;
+      this.expectConnect = false;
+      this.responseCallbacks!.onResponseComplete(trailers);
+    } else {
+      this.requestCallbacks!.onRequestComplete(trailers);
+    }
+  }
+
+  /** Rejects the message: no more input is taken. Returns buf.length so a step can `return this.fail(...)`. */
+  private fail(errorId: number, buf: Buffer): number {
+    this.state = S_ERROR;
+    this.kept = null;
+    this.finishPending = false;
+    if (this.isResponse) this.responseCallbacks!.onResponseError(responseError(errorId));
+    else this.requestCallbacks!.onRequestError(requestError(errorId));
+    return buf.length;
+  }
+
+  /** The peer closed its side: a tunnel or until-close body ends normally; a partial message is an error. */
+  private finishNow(): void {
+    switch (this.state) {
+      case S_HEAD:
+        if (this.scratchLen > 0) {
+          this.fail(E_INCOMPLETE_MESSAGE, EMPTY);
+          return;
+        }
+        this.state = S_CLOSED;
+        return;
+      case S_DISCARD:
+        this.state = S_CLOSED;
+        return;
+      case S_UNTIL_CLOSE:
+      case S_TUNNEL:
+        this.keepAlive = false;
+        this.emitComplete();
+        // emitComplete moved to S_DISCARD unless the callback reset the parser.
+        if ((this.state as number) === S_DISCARD) this.state = S_CLOSED;
+        return;
+      default:
+        this.fail(E_INCOMPLETE_MESSAGE, EMPTY);
+    }
+  }
+}

@@ -1,0 +1,79 @@
+// Primary thread. The primary's view of stats: the stat-name table, the shared-memory regions of every worker,
+// the server.* scope it writes itself, and slot assignment for each compiled config version.
+
+import { StatRegistry } from '../stats/stat-registry.ts';
+import { SharedRegions } from '../stats/shared-regions.ts';
+import type { MergedStats } from '../stats/merged-stats.ts';
+import {
+  CLUSTER_STATS, HTTP_CONN_MANAGER_STATS, LISTENER_STATS, SERVER_STATS, WORKER_STATS,
+  type ScopeSlots, type WorkerStatsStore,
+} from '../stats/definitions.ts';
+import type { Snapshot } from '../snapshot/snapshot-types.ts';
+
+type ServerSlots = ScopeSlots<typeof SERVER_STATS>;
+
+export class StatsHub {
+  readonly registry: StatRegistry;
+  readonly regions: SharedRegions;
+  private readonly server: ServerSlots;
+  private readonly workerScopes: Record<string, number>[] = [];
+
+  constructor(concurrency: number) {
+    this.registry = new StatRegistry();
+    this.regions = new SharedRegions(this.registry);
+    this.server = this.registry.allocateScope('server.', SERVER_STATS);
+    for (let i = 0; i < concurrency; i++) {
+      this.workerScopes[i] = { ...this.registry.allocateScope(`worker_${i}.`, WORKER_STATS, [['envoy_worker_id', String(i)]]) };
+    }
+  }
+
+  /** The primary's own region (server.*, membership gauges, DNS update counters). */
+  get primaryStore(): WorkerStatsStore {
+    return this.regions.primaryStore;
+  }
+
+  regionFor(workerIndex: number): SharedArrayBuffer {
+    return this.regions.workerRegion(workerIndex);
+  }
+
+  workerSlots(workerIndex: number): Record<string, number> {
+    return this.workerScopes[workerIndex]!;
+  }
+
+  /** Gives every listener, connection manager and cluster of a version its slots (same names, same slots). */
+  assignSlots(snapshot: Snapshot): void {
+    const r = this.registry;
+    for (const l of snapshot.listeners) {
+      l.slots = r.allocateScope(`listener.${l.statAddress}.`, LISTENER_STATS, [['envoy_listener_address', l.statAddress]]);
+      const prefix = l.hcm.statPrefix;
+      l.hcm.slots = r.allocateScope(`http.${prefix}.`, HTTP_CONN_MANAGER_STATS, [['envoy_http_conn_manager_prefix', prefix]]);
+    }
+    const clusterSlots: Snapshot['clusterSlots'] = {};
+    for (const c of snapshot.clusters) {
+      const statName = c.name;
+      clusterSlots[c.name] = r.allocateScope(`cluster.${statName}.`, CLUSTER_STATS, [['envoy_cluster_name', statName]]);
+    }
+    snapshot.clusterSlots = clusterSlots;
+  }
+
+  onWorkerDied(workerIndex: number): void {
+    this.regions.onWorkerExit(workerIndex);
+    this.primaryStore.values[this.server.worker_restarts]++;
+  }
+
+  setServerGauge(name: (typeof SERVER_STATS.gauges)[number], value: number): void {
+    this.primaryStore.values[this.server[name]] = value;
+  }
+
+  incServerCounter(name: (typeof SERVER_STATS.counters)[number]): void {
+    this.primaryStore.values[this.server[name]]++;
+  }
+
+  mergeHistogramDelta(workerIndex: number, delta: Uint8Array): void {
+    this.regions.mergeHistogramDelta(workerIndex, delta);
+  }
+
+  snapshot(): MergedStats {
+    return this.regions.snapshot();
+  }
+}

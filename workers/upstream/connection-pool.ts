@@ -1,0 +1,591 @@
+// Worker thread. A per-host pool of raw TCP connections for HTTP/1.1-style use: one request at a time per
+// connection, idle connections reused most-recently-used first so the rest age out. The pool knows nothing of
+// HTTP: the caller writes and parses; it only hands out sockets, routes their events to whoever uses them now,
+// and keeps Envoy's upstream_cx_* stats. Owned by one worker; never touched from another thread.
+
+import net from 'node:net';
+import type { ClusterSlots } from '../../src/snapshot/snapshot-types.ts';
+import type { WorkerStatsStore } from '../../src/stats/definitions.ts';
+import type { UpstreamHost } from './upstream-host.ts';
+
+/**
+ * Why a pool could not provide a connection:
+ * - connect_timeout: no connection within the cluster's connect_timeout;
+ * - connection_failure: the connection was refused/reset while connecting, or the pool is closed;
+ * - overflow: too many requests already waiting (max pending requests);
+ * - remote_reset: reserved for a connection reset after connecting but before use (not produced by this pool,
+ *   which hands a connection out as soon as it connects).
+ */
+export type PoolFailureReason = 'connect_timeout' | 'connection_failure' | 'overflow' | 'remote_reset';
+
+/** Whoever asked for a connection. Called on the worker thread, at most once, and never after cancel(). */
+export interface PoolRequester {
+  /**
+   * The connection is this requester's until it calls pool.release(conn, reusable). Called synchronously inside
+   * acquire() when an idle connection was available, otherwise later from socket events. Set conn.handler here.
+   */
+  onPoolReady(conn: UpstreamConnection): void;
+  /** No connection: the request must fail. Called synchronously inside acquire() for overflow. */
+  onPoolFailure(reason: PoolFailureReason): void;
+}
+
+/** A pending acquire(). */
+export interface PoolHandle {
+  /** Gives up waiting; neither callback will be called. A no-op once the requester has been answered. */
+  cancel(): void;
+}
+
+/**
+ * Socket events of a connection while it is handed out (between onPoolReady and release). The listeners are bound
+ * once per connection and dispatch to the current handler. Do not call release() from onUpstreamClose: the
+ * connection is already gone from the pool when it fires (release of a closed connection is a no-op anyway).
+ */
+export interface UpstreamConnectionHandler {
+  onUpstreamData(chunk: Buffer): void;
+  /** The peer ended its side (FIN). The socket closes right after (no half-open upstreams). */
+  onUpstreamEnd(): void;
+  onUpstreamClose(hadError: boolean): void;
+  /** The socket's write buffer drained (after a write() that returned false). */
+  onUpstreamDrain(): void;
+}
+
+/** The cluster-wide part of every pool of one cluster; updated in place when the cluster's config changes. */
+export class PoolContext {
+  readonly stats: WorkerStatsStore;
+  slots: ClusterSlots;
+  connectTimeoutMs: number;
+  /** 0 = never. */
+  idleTimeoutMs: number;
+  /** Per host (per worker). */
+  maxConnections: number;
+  maxPendingRequests: number;
+  /** 0 = unlimited. */
+  maxRequestsPerConnection: number;
+
+  constructor(stats: WorkerStatsStore, slots: ClusterSlots, settings: PoolSettings) {
+    this.stats = stats;
+    this.slots = slots;
+    this.connectTimeoutMs = settings.connectTimeoutMs;
+    this.idleTimeoutMs = settings.idleTimeoutMs;
+    this.maxConnections = settings.maxConnections;
+    this.maxPendingRequests = settings.maxPendingRequests;
+    this.maxRequestsPerConnection = settings.maxRequestsPerConnection;
+  }
+
+  update(slots: ClusterSlots, settings: PoolSettings): void {
+    this.slots = slots;
+    this.connectTimeoutMs = settings.connectTimeoutMs;
+    this.idleTimeoutMs = settings.idleTimeoutMs;
+    this.maxConnections = settings.maxConnections;
+    this.maxPendingRequests = settings.maxPendingRequests;
+    this.maxRequestsPerConnection = settings.maxRequestsPerConnection;
+  }
+}
+
+/** The pool fields of a CompiledCluster. */
+export interface PoolSettings {
+  readonly connectTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly maxPendingRequests: number;
+  readonly maxRequestsPerConnection: number;
+}
+
+const CONNECTING = 0;
+const BUSY = 1;
+const IDLE = 2;
+/** Destroyed by us, waiting for its close event. */
+const CLOSING = 3;
+const CLOSED = 4;
+
+let nextConnectionId = 1;
+
+export class UpstreamConnection {
+  readonly id: number;
+  readonly socket: net.Socket;
+  readonly host: UpstreamHost;
+  readonly pool: ConnectionPool;
+  /** Free slot for the caller's per-connection protocol state (e.g. its response parser). */
+  codec: unknown;
+  /** Receives socket events while the connection is handed out; null otherwise. */
+  handler: UpstreamConnectionHandler | null;
+  /** CONNECTING | BUSY | IDLE | CLOSING | CLOSED */
+  state: number;
+  /** Requests this connection has been handed out for. */
+  requestCount: number;
+  createdMs: number;
+  idleSinceMs: number;
+  connectTimer: NodeJS.Timeout | null;
+  /** We destroyed it (as opposed to the peer closing it). */
+  closedLocally: boolean;
+  timedOut: boolean;
+
+  constructor(pool: ConnectionPool, host: UpstreamHost, socket: net.Socket) {
+    this.id = nextConnectionId++;
+    this.socket = socket;
+    this.host = host;
+    this.pool = pool;
+    this.codec = null;
+    this.handler = null;
+    this.state = CONNECTING;
+    this.requestCount = 0;
+    this.createdMs = performance.now();
+    this.idleSinceMs = 0;
+    this.connectTimer = null;
+    this.closedLocally = false;
+    this.timedOut = false;
+    // Bound once per connection, not per request.
+    socket.on('connect', () => pool.onConnect(this));
+    socket.on('data', (chunk: Buffer) => pool.onData(this, chunk));
+    socket.on('end', () => pool.onEnd(this));
+    socket.on('drain', () => pool.onDrain(this));
+    socket.on('error', ignoreError); // 'close' follows with hadError = true
+    socket.on('close', (hadError: boolean) => pool.onClose(this, hadError));
+  }
+}
+
+function ignoreError(): void {}
+
+/** A queued acquire(). */
+class PendingRequest implements PoolHandle {
+  readonly pool: ConnectionPool;
+  readonly requester: PoolRequester;
+  waiting: boolean;
+
+  constructor(pool: ConnectionPool, requester: PoolRequester) {
+    this.pool = pool;
+    this.requester = requester;
+    this.waiting = true;
+  }
+
+  cancel(): void {
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.pool.onCancel();
+  }
+}
+
+export class ConnectionPool {
+  readonly host: UpstreamHost;
+  readonly context: PoolContext;
+  /** Idle connections; the most recently used on top, the oldest at idleHead. */
+  private readonly idle: UpstreamConnection[];
+  private idleHead: number;
+  private idleTimer: NodeJS.Timeout | null;
+  /** Waiting acquires in arrival order, from pendingHead; cancelled ones are skipped. */
+  private readonly pending: PendingRequest[];
+  private pendingHead: number;
+  /** Live (not cancelled) waiting acquires. */
+  private pendingCount: number;
+  private handoffScheduled: boolean;
+  /** Every connection not yet closed, whatever its state. */
+  private readonly connections: Set<UpstreamConnection>;
+  private connectingCount: number;
+  private busyCount: number;
+  private draining: boolean;
+  private closed: boolean;
+  /** Called once when a draining pool has no connections and no waiters left. */
+  onDrained: ((pool: ConnectionPool) => void) | null;
+
+  constructor(host: UpstreamHost, context: PoolContext) {
+    this.host = host;
+    this.context = context;
+    this.idle = [];
+    this.idleHead = 0;
+    this.idleTimer = null;
+    this.pending = [];
+    this.pendingHead = 0;
+    this.pendingCount = 0;
+    this.handoffScheduled = false;
+    this.connections = new Set();
+    this.connectingCount = 0;
+    this.busyCount = 0;
+    this.draining = false;
+    this.closed = false;
+    this.onDrained = null;
+  }
+
+  get idleCount(): number {
+    return this.idle.length - this.idleHead;
+  }
+  get busyConnections(): number {
+    return this.busyCount;
+  }
+  get connectingConnections(): number {
+    return this.connectingCount;
+  }
+  get pendingRequests(): number {
+    return this.pendingCount;
+  }
+  get totalConnections(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * Asks for a connection. An idle one is handed over at once (onPoolReady runs before this returns, and the
+   * result is null); overflow fails at once (onPoolFailure, null); otherwise the request waits for a new or
+   * released connection and the handle can cancel it.
+   */
+  acquire(requester: PoolRequester): PoolHandle | null {
+    if (this.draining) {
+      requester.onPoolFailure('connection_failure');
+      return null;
+    }
+    const conn = this.popIdle();
+    if (conn !== null) {
+      this.host.activeRequests++;
+      this.handOut(conn, requester);
+      return null;
+    }
+    const ctx = this.context;
+    const values = ctx.stats.values;
+    if (this.pendingCount >= ctx.maxPendingRequests) {
+      values[ctx.slots.upstream_rq_pending_overflow]++;
+      requester.onPoolFailure('overflow');
+      return null;
+    }
+    this.host.activeRequests++;
+    const waiter = new PendingRequest(this, requester);
+    this.pending.push(waiter);
+    this.pendingCount++;
+    values[ctx.slots.upstream_rq_pending_active]++;
+    if (this.connectingCount < this.pendingCount) {
+      if (this.connections.size < ctx.maxConnections) this.connect();
+      else values[ctx.slots.upstream_cx_overflow]++;
+    }
+    return waiter;
+  }
+
+  /**
+   * Gives back a connection handed out by onPoolReady. `reusable`: the exchange ended cleanly and the connection
+   * may carry another request; otherwise it is closed. Releasing a connection that already closed is a no-op.
+   */
+  release(conn: UpstreamConnection, reusable: boolean): void {
+    if (conn.state !== BUSY) return;
+    conn.handler = null;
+    this.busyCount--;
+    this.host.activeRequests--;
+    const ctx = this.context;
+    const socket = conn.socket;
+    if (
+      !reusable || this.draining || socket.destroyed || !socket.writable ||
+      (ctx.maxRequestsPerConnection > 0 && conn.requestCount >= ctx.maxRequestsPerConnection)
+    ) {
+      conn.state = CLOSING;
+      this.destroyLocally(conn);
+      return;
+    }
+    this.pushIdle(conn);
+    // Waiters get it on the next tick, not inside the caller's stack (it may be mid-parse of the last response).
+    if (this.pendingCount > 0 && !this.handoffScheduled) {
+      this.handoffScheduled = true;
+      process.nextTick(handOffIdle, this);
+    }
+  }
+
+  /**
+   * The host left the cluster: idle connections close now, busy ones when released; waiters still get served.
+   * `onDrained` fires when nothing is left.
+   */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.closeIdle();
+    this.checkDrained();
+  }
+
+  /** Closes everything now: waiters fail with connection_failure, busy connections' handlers see a close. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.draining = true;
+    this.failPending('connection_failure');
+    this.closeIdle();
+    for (const conn of this.connections) this.destroyLocally(conn);
+  }
+
+  // ---- internals (called from socket events and timers) ----
+
+  private connect(): void {
+    const ctx = this.context;
+    const values = ctx.stats.values;
+    const host = this.host;
+    const socket = net.connect({ host: host.address, port: host.port, noDelay: true });
+    const conn = new UpstreamConnection(this, host, socket);
+    this.connections.add(conn);
+    this.connectingCount++;
+    values[ctx.slots.upstream_cx_total]++;
+    values[ctx.slots.upstream_cx_http1_total]++;
+    values[ctx.slots.upstream_cx_active]++;
+    conn.connectTimer = setTimeout(onConnectTimeout, ctx.connectTimeoutMs, conn);
+  }
+
+  /** @internal */
+  onConnect(conn: UpstreamConnection): void {
+    if (conn.state !== CONNECTING) return;
+    this.connectingCount--;
+    if (conn.connectTimer !== null) {
+      clearTimeout(conn.connectTimer);
+      conn.connectTimer = null;
+    }
+    const ctx = this.context;
+    ctx.stats.record(ctx.slots.upstream_cx_connect_ms, performance.now() - conn.createdMs);
+    const waiter = this.nextWaiter();
+    if (waiter !== null) this.handOut(conn, waiter.requester);
+    else if (this.draining) this.destroyLocally(conn);
+    else this.pushIdle(conn);
+  }
+
+  /** @internal */
+  onConnectTimeout(conn: UpstreamConnection): void {
+    conn.connectTimer = null;
+    if (conn.state !== CONNECTING) return;
+    conn.timedOut = true;
+    const ctx = this.context;
+    ctx.stats.values[ctx.slots.upstream_cx_connect_timeout]++;
+    this.destroyLocally(conn);
+  }
+
+  /** @internal */
+  onData(conn: UpstreamConnection, chunk: Buffer): void {
+    const handler = conn.handler;
+    if (conn.state === BUSY && handler !== null) {
+      handler.onUpstreamData(chunk);
+      return;
+    }
+    // Bytes nobody asked for (e.g. on an idle connection): the connection cannot be trusted any more.
+    this.destroyAsRemote(conn);
+  }
+
+  /** @internal */
+  onEnd(conn: UpstreamConnection): void {
+    const handler = conn.handler;
+    if (conn.state === BUSY && handler !== null) handler.onUpstreamEnd();
+    else this.destroyAsRemote(conn);
+  }
+
+  /** @internal */
+  onDrain(conn: UpstreamConnection): void {
+    const handler = conn.handler;
+    if (conn.state === BUSY && handler !== null) handler.onUpstreamDrain();
+  }
+
+  /** @internal */
+  onClose(conn: UpstreamConnection, hadError: boolean): void {
+    const previous = conn.state;
+    if (previous === CLOSED) return;
+    conn.state = CLOSED;
+    this.connections.delete(conn);
+    if (conn.connectTimer !== null) {
+      clearTimeout(conn.connectTimer);
+      conn.connectTimer = null;
+    }
+    const ctx = this.context;
+    const values = ctx.stats.values;
+    const slots = ctx.slots;
+    values[slots.upstream_cx_destroy]++;
+    values[conn.closedLocally ? slots.upstream_cx_destroy_local : slots.upstream_cx_destroy_remote]++;
+    values[slots.upstream_cx_active]--;
+    values[slots.upstream_cx_rx_bytes_total] += conn.socket.bytesRead;
+    values[slots.upstream_cx_tx_bytes_total] += conn.socket.bytesWritten;
+    ctx.stats.record(slots.upstream_cx_length_ms, performance.now() - conn.createdMs);
+
+    if (previous === CONNECTING) {
+      this.connectingCount--;
+      if (!conn.closedLocally || conn.timedOut) {
+        values[slots.upstream_cx_connect_fail]++;
+        // As Envoy: a failed connect fails every waiter, so callers decide (retry, 503) instead of waiting on
+        // an upstream that is not answering.
+        this.failPending(conn.timedOut ? 'connect_timeout' : 'connection_failure');
+      }
+    } else if (previous === BUSY) {
+      this.busyCount--;
+      this.host.activeRequests--;
+      const handler = conn.handler;
+      conn.handler = null;
+      if (handler !== null) handler.onUpstreamClose(hadError);
+    } else if (previous === IDLE) {
+      this.removeIdle(conn);
+    }
+    this.connectForWaiters();
+    this.checkDrained();
+  }
+
+  /** @internal */
+  onCancel(): void {
+    this.pendingCount--;
+    this.host.activeRequests--;
+    const ctx = this.context;
+    ctx.stats.values[ctx.slots.upstream_rq_pending_active]--;
+    this.checkDrained();
+  }
+
+  /** @internal Idle connections go to waiters (deferred from release()). */
+  handOffIdle(): void {
+    this.handoffScheduled = false;
+    while (this.pendingCount > 0) {
+      const conn = this.popIdle();
+      if (conn === null) return;
+      this.handOut(conn, this.nextWaiter()!.requester);
+    }
+  }
+
+  /** @internal Oldest idle connections past the idle timeout close; the timer re-arms for the next one. */
+  onIdleTimer(): void {
+    this.idleTimer = null;
+    const timeoutMs = this.context.idleTimeoutMs;
+    if (timeoutMs <= 0) return;
+    const now = performance.now();
+    const ctx = this.context;
+    let remaining = 0;
+    while (this.idleHead < this.idle.length) {
+      const oldest = this.idle[this.idleHead]!;
+      remaining = oldest.idleSinceMs + timeoutMs - now;
+      // Timers run on the loop's cached clock: allow a millisecond of skew instead of re-arming for 0 ms.
+      if (remaining > 1) break;
+      this.idleHead++;
+      ctx.stats.values[ctx.slots.upstream_cx_idle_timeout]++;
+      oldest.state = CLOSING;
+      this.destroyLocally(oldest);
+    }
+    this.compactIdle();
+    if (this.idle.length > 0) this.armIdleTimer(remaining);
+  }
+
+  private handOut(conn: UpstreamConnection, requester: PoolRequester): void {
+    conn.state = BUSY;
+    conn.requestCount++;
+    this.busyCount++;
+    requester.onPoolReady(conn);
+  }
+
+  /** Removes and returns the first live waiter, keeping its count on host.activeRequests. */
+  private nextWaiter(): PendingRequest | null {
+    const pending = this.pending;
+    while (this.pendingHead < pending.length) {
+      const waiter = pending[this.pendingHead]!;
+      pending[this.pendingHead] = undefined as unknown as PendingRequest;
+      this.pendingHead++;
+      if (!waiter.waiting) continue;
+      waiter.waiting = false;
+      this.pendingCount--;
+      const ctx = this.context;
+      ctx.stats.values[ctx.slots.upstream_rq_pending_active]--;
+      this.compactPending();
+      return waiter;
+    }
+    this.compactPending();
+    return null;
+  }
+
+  private compactPending(): void {
+    if (this.pendingHead === this.pending.length) {
+      this.pending.length = 0;
+      this.pendingHead = 0;
+    } else if (this.pendingHead > 64 && this.pendingHead * 2 > this.pending.length) {
+      this.pending.splice(0, this.pendingHead);
+      this.pendingHead = 0;
+    }
+  }
+
+  private failPending(reason: PoolFailureReason): void {
+    if (this.pendingCount === 0) return;
+    // Taken out first: a requester that acquires again from its failure callback must not be failed too.
+    const failed: PendingRequest[] = [];
+    for (let w = this.nextWaiter(); w !== null; w = this.nextWaiter()) {
+      this.host.activeRequests--;
+      failed.push(w);
+    }
+    for (let i = 0; i < failed.length; i++) failed[i]!.requester.onPoolFailure(reason);
+  }
+
+  /** Opens connections while waiters outnumber connections being opened, within max connections. */
+  private connectForWaiters(): void {
+    if (this.closed) return;
+    while (this.connectingCount < this.pendingCount && this.connections.size < this.context.maxConnections) this.connect();
+  }
+
+  private pushIdle(conn: UpstreamConnection): void {
+    conn.state = IDLE;
+    conn.idleSinceMs = performance.now();
+    this.idle.push(conn);
+    if (this.idleTimer === null && this.context.idleTimeoutMs > 0) this.armIdleTimer(this.context.idleTimeoutMs);
+  }
+
+  private popIdle(): UpstreamConnection | null {
+    while (this.idle.length > this.idleHead) {
+      const conn = this.idle.splice(this.idleHead, 1)[0]!;
+      if (this.idle.length === this.idleHead) this.compactIdle();
+      if (conn.state === IDLE && !conn.socket.destroyed) return conn;
+    }
+    return null;
+  }
+
+  private removeIdle(conn: UpstreamConnection): void {
+    const i = this.idle.indexOf(conn, this.idleHead);
+    if (i >= 0) this.idle.splice(i, 1);
+    if (this.idle.length === this.idleHead) this.compactIdle();
+  }
+
+  private compactIdle(): void {
+    if (this.idleHead === 0) return;
+    this.idle.splice(0, this.idleHead);
+    this.idleHead = 0;
+    if (this.idle.length === 0) this.clearIdleTimer();
+  }
+
+  private closeIdle(): void {
+    for (let i = this.idleHead; i < this.idle.length; i++) {
+      const conn = this.idle[i]!;
+      conn.state = CLOSING;
+      this.destroyLocally(conn);
+    }
+    this.idle.length = 0;
+    this.idleHead = 0;
+    this.clearIdleTimer();
+  }
+
+  private armIdleTimer(ms: number): void {
+    this.idleTimer = setTimeout(onIdleTimer, ms, this);
+    this.idleTimer.unref();
+  }
+
+  private clearIdleTimer(): void {
+    if (this.idleTimer !== null) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    }
+  }
+
+  private destroyLocally(conn: UpstreamConnection): void {
+    if (conn.socket.destroyed) return;
+    conn.closedLocally = true;
+    conn.socket.destroy();
+  }
+
+  /** The peer sent bytes or closed while nobody was using the connection. */
+  private destroyAsRemote(conn: UpstreamConnection): void {
+    if (conn.state === IDLE) this.removeIdle(conn);
+    if (conn.state !== BUSY && conn.state !== CONNECTING) conn.state = CLOSING;
+    conn.socket.destroy();
+  }
+
+  private checkDrained(): void {
+    if (!this.draining || this.connections.size > 0 || this.pendingCount > 0) return;
+    const cb = this.onDrained;
+    this.onDrained = null;
+    if (cb !== null) cb(this);
+  }
+}
+
+function onConnectTimeout(conn: UpstreamConnection): void {
+  conn.pool.onConnectTimeout(conn);
+}
+
+function onIdleTimer(pool: ConnectionPool): void {
+  pool.onIdleTimer();
+}
+
+function handOffIdle(pool: ConnectionPool): void {
+  pool.handOffIdle();
+}

@@ -1,0 +1,50 @@
+// Worker thread. One upstream host of a cluster as this worker sees it: what the primary described (address,
+// weight, priority, health), this worker's outstanding requests on it, and its connection pool.
+
+import type { HostDescription } from '../../src/upstream/cluster-membership.ts';
+import { ConnectionPool, type PoolContext } from './connection-pool.ts';
+import type { LbHost } from './load-balancers.ts';
+
+/** Pools are keyed by this: a host whose address and port remain keeps its pool across updates. */
+export function hostKey(address: string, port: number): string {
+  return `${address}|${port}`;
+}
+
+export class UpstreamHost implements LbHost {
+  readonly address: string;
+  readonly port: number;
+  /** "10.0.0.1:80" / "[::1]:80", as Envoy prints upstream hosts (%UPSTREAM_HOST%). */
+  readonly addressString: string;
+  hostname: string;
+  weight: number;
+  priority: number;
+  healthy: boolean;
+  degraded: boolean;
+  /** Requests of this worker waiting for or using a connection to this host (kept by the pool). */
+  activeRequests: number;
+  readonly pool: ConnectionPool;
+
+  constructor(description: HostDescription, context: PoolContext) {
+    this.address = description.address;
+    this.port = description.port;
+    this.addressString = description.address.includes(':')
+      ? `[${description.address}]:${description.port}`
+      : `${description.address}:${description.port}`;
+    this.hostname = description.hostname;
+    this.weight = description.weight;
+    this.priority = description.priority;
+    this.healthy = description.healthy;
+    this.degraded = description.degraded;
+    this.activeRequests = 0;
+    this.pool = new ConnectionPool(this, context);
+  }
+
+  /** Takes the new weight, priority, health and hostname of the same address. */
+  update(description: HostDescription): void {
+    this.hostname = description.hostname;
+    this.weight = description.weight;
+    this.priority = description.priority;
+    this.healthy = description.healthy;
+    this.degraded = description.degraded;
+  }
+}

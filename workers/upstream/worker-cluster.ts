@@ -1,0 +1,179 @@
+// Worker thread. One cluster as this worker runs it: its hosts (each with a connection pool), the split of
+// traffic across priority levels, and a load balancer per level. Rebuilt only when the config or the host set
+// changes; chooseHost() is the per-request part.
+
+import type { CompiledCluster } from '../../src/upstream/cluster-config.ts';
+import type { HostSet } from '../../src/upstream/cluster-membership.ts';
+import type { ClusterSlots } from '../../src/snapshot/snapshot-types.ts';
+import type { WorkerStatsStore } from '../../src/stats/definitions.ts';
+import { PoolContext, type ConnectionPool, type PoolSettings } from './connection-pool.ts';
+import { createLoadBalancer, type LbOptions, type LoadBalancer } from './load-balancers.ts';
+import { computePriorityLoad } from './priority-load.ts';
+import { UpstreamHost, hostKey } from './upstream-host.ts';
+
+/** A priority level that takes load: its share and the balancer over the hosts it uses. */
+class PriorityLevel {
+  readonly priority: number;
+  /** Upper bound (exclusive, percent) of this level's slice of [0, 100). */
+  readonly cumulativeLoad: number;
+  /** Balancing over all hosts of the level because too few are healthy. */
+  readonly panic: boolean;
+  readonly lb: LoadBalancer<UpstreamHost>;
+
+  constructor(priority: number, cumulativeLoad: number, panic: boolean, lb: LoadBalancer<UpstreamHost>) {
+    this.priority = priority;
+    this.cumulativeLoad = cumulativeLoad;
+    this.panic = panic;
+    this.lb = lb;
+  }
+}
+
+function poolSettingsOf(c: CompiledCluster): PoolSettings {
+  return {
+    connectTimeoutMs: c.connectTimeoutMs,
+    idleTimeoutMs: c.idleTimeoutMs,
+    maxConnections: c.maxConnections,
+    maxPendingRequests: c.maxPendingRequests,
+    maxRequestsPerConnection: c.maxRequestsPerConnection,
+  };
+}
+
+export class WorkerCluster {
+  readonly name: string;
+  config: CompiledCluster;
+  slots: ClusterSlots;
+  /** Shared by the pools of every host of this cluster. */
+  readonly poolContext: PoolContext;
+  /** Version of the last host set applied (0 = none yet). */
+  hostSetVersion: number;
+  private readonly stats: WorkerStatsStore;
+  private readonly random: () => number;
+  private hosts: Map<string, UpstreamHost>;
+  /** Levels with load > 0, highest priority first. */
+  private levels: PriorityLevel[];
+  /** Pools of removed hosts still finishing their requests. */
+  private readonly drainingPools: Set<ConnectionPool>;
+
+  constructor(config: CompiledCluster, slots: ClusterSlots, stats: WorkerStatsStore, random: () => number) {
+    this.name = config.name;
+    this.config = config;
+    this.slots = slots;
+    this.stats = stats;
+    this.random = random;
+    this.poolContext = new PoolContext(stats, slots, poolSettingsOf(config));
+    this.hostSetVersion = 0;
+    this.hosts = new Map();
+    this.levels = [];
+    this.drainingPools = new Set();
+  }
+
+  /**
+   * The host for the next request, or null when no host can take it (no hosts, or none healthy with panic mode
+   * off). Counts lb_healthy_panic when the pick ignored health.
+   */
+  chooseHost(): UpstreamHost | null {
+    const levels = this.levels;
+    if (levels.length === 0) return null;
+    let level = levels[0]!;
+    if (levels.length > 1) {
+      const r = this.random() * 100;
+      for (let i = 0; i < levels.length; i++) {
+        level = levels[i]!;
+        if (r < level.cumulativeLoad) break;
+      }
+    }
+    if (level.panic) this.stats.values[this.slots.lb_healthy_panic]++;
+    return level.lb.chooseHost();
+  }
+
+  /** Current hosts (all priorities, healthy or not), in host-set order. */
+  allHosts(): UpstreamHost[] {
+    return [...this.hosts.values()];
+  }
+
+  getHost(address: string, port: number): UpstreamHost | undefined {
+    return this.hosts.get(hostKey(address, port));
+  }
+
+  /** A new config for the same cluster name: pools keep their connections and take the new settings. */
+  updateConfig(config: CompiledCluster, slots: ClusterSlots): void {
+    const same = JSON.stringify(config) === JSON.stringify(this.config) && JSON.stringify(slots) === JSON.stringify(this.slots);
+    this.config = config;
+    if (same) return;
+    this.slots = slots;
+    this.poolContext.update(slots, poolSettingsOf(config));
+    this.rebuildLoadBalancing();
+  }
+
+  /** Replaces the host list. Hosts that remain keep their pools; removed hosts' pools drain. */
+  applyHostSet(update: HostSet): void {
+    // Versions only grow in the primary; an older one arriving late (e.g. inside a snapshot) is stale.
+    if (update.version <= this.hostSetVersion) return;
+    this.hostSetVersion = update.version;
+    const next = new Map<string, UpstreamHost>();
+    const descriptions = update.hosts;
+    for (let i = 0; i < descriptions.length; i++) {
+      const d = descriptions[i]!;
+      const key = hostKey(d.address, d.port);
+      if (next.has(key)) continue;
+      let host = this.hosts.get(key);
+      if (host === undefined) host = new UpstreamHost(d, this.poolContext);
+      else host.update(d);
+      next.set(key, host);
+    }
+    for (const [key, host] of this.hosts) {
+      if (next.has(key)) continue;
+      const pool = host.pool;
+      this.drainingPools.add(pool);
+      pool.onDrained = (p) => this.drainingPools.delete(p);
+      pool.drain();
+    }
+    this.hosts = next;
+    this.rebuildLoadBalancing();
+  }
+
+  /** The cluster was removed from the config: requests in flight finish, then connections close. */
+  drain(): void {
+    for (const host of this.hosts.values()) host.pool.drain();
+    this.levels = [];
+  }
+
+  /** Closes every connection now (worker shutdown). */
+  close(): void {
+    for (const host of this.hosts.values()) host.pool.close();
+    for (const pool of this.drainingPools) pool.close();
+    this.drainingPools.clear();
+    this.levels = [];
+  }
+
+  private rebuildLoadBalancing(): void {
+    // Levels indexed by rank among the priorities present (a gap is an empty level: it never takes load).
+    const priorities = [...new Set([...this.hosts.values()].map((h) => h.priority))].sort((a, b) => a - b);
+    const byPriority: UpstreamHost[][] = priorities.map(() => []);
+    for (const host of this.hosts.values()) byPriority[priorities.indexOf(host.priority)]!.push(host);
+    const healthyByPriority: UpstreamHost[][] = [];
+    const healthyCounts: number[] = [];
+    const totalCounts: number[] = [];
+    for (let p = 0; p < byPriority.length; p++) {
+      const healthy = byPriority[p]!.filter((h) => h.healthy);
+      healthyByPriority.push(healthy);
+      healthyCounts.push(healthy.length);
+      totalCounts.push(byPriority[p]!.length);
+    }
+    const { loads, panic } = computePriorityLoad(healthyCounts, totalCounts, this.config.healthyPanicThresholdPercent);
+    const options: LbOptions = {
+      random: this.random,
+      choiceCount: this.config.leastRequestChoiceCount,
+      activeRequestBias: this.config.leastRequestActiveRequestBias,
+    };
+    const levels: PriorityLevel[] = [];
+    let cumulative = 0;
+    for (let p = 0; p < loads.length; p++) {
+      if (loads[p]! === 0) continue;
+      cumulative += loads[p]!;
+      const hosts = panic[p]! ? byPriority[p]! : healthyByPriority[p]!;
+      levels.push(new PriorityLevel(priorities[p]!, cumulative, panic[p]!, createLoadBalancer(this.config.lbPolicy, hosts, options)));
+    }
+    this.levels = levels;
+  }
+}
