@@ -133,3 +133,40 @@ export function readBytes(raw: unknown): ScalarResult {
   if (!BASE64_PATTERN.test(raw.replace(/\s/g, ''))) return ScalarResult.badValue('expected base64 data');
   return ScalarResult.ok(raw);
 }
+
+/** Plain (unquoted) YAML words Envoy's YAML reader (yaml-cpp) takes as booleans besides true/false. */
+const PLAIN_BOOL_WORDS: Readonly<Record<string, boolean>> = {
+  y: true, Y: true, yes: true, Yes: true, YES: true, on: true, On: true, ON: true,
+  n: false, N: false, no: false, No: false, NO: false, off: false, Off: false, OFF: false,
+};
+
+/**
+ * One proto scalar (`string`, `bool`, `bytes`, the int and float types) from a parsed value. `plain` is whether
+ * YAML gave it without quotes: Envoy types such scalars (true, 123) before the proto3 JSON parser sees them, so a
+ * quoted "true" is a string and `name: 123` is a number, both the wrong type, as in Envoy.
+ */
+export function readProtoScalar(raw: string | number | boolean | null, plain: boolean, protoType: string): ScalarResult {
+  switch (protoType) {
+    case 'string':
+      if (typeof raw === 'string') return ScalarResult.ok(raw);
+      return ScalarResult.badType(`expected a string${plain && raw !== null ? ' (quote it to make it one)' : ''}`);
+    case 'bool':
+      if (typeof raw === 'boolean') return ScalarResult.ok(raw);
+      if (plain && typeof raw === 'string' && Object.prototype.hasOwnProperty.call(PLAIN_BOOL_WORDS, raw)) {
+        return ScalarResult.ok(PLAIN_BOOL_WORDS[raw]);
+      }
+      return ScalarResult.badType('expected true or false');
+    case 'bytes':
+      return readBytes(raw);
+    case 'double':
+    case 'float':
+      if (typeof raw === 'boolean') return ScalarResult.badType('expected a number');
+      return readFloat(raw);
+    default: {
+      const kind = intKindOf(protoType);
+      if (kind === undefined) return ScalarResult.badType(`unsupported scalar type ${protoType}`);
+      if (typeof raw === 'boolean') return ScalarResult.badType(`expected an integer (${kind})`);
+      return readInteger(raw, kind);
+    }
+  }
+}

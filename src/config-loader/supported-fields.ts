@@ -10,6 +10,7 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.bootstrap.v3.Admin': ['address', 'access_log', 'access_log_path', 'profile_path'],
   'envoy.config.core.v3.Node': ['id', 'cluster', 'metadata', 'locality', 'user_agent_name'],
   'envoy.config.core.v3.Locality': ['region', 'zone', 'sub_zone'],
+  'envoy.config.core.v3.Metadata': ['filter_metadata'],
 
   // Addresses
   'envoy.config.core.v3.Address': ['socket_address'],
@@ -84,20 +85,36 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'name', 'type', 'connect_timeout', 'lb_policy', 'load_assignment', 'dns_lookup_family', 'dns_refresh_rate',
     'respect_dns_ttl', 'per_connection_buffer_limit_bytes', 'common_http_protocol_options', 'http_protocol_options',
     'alt_stat_name', 'ignore_health_on_host_removal', 'close_connections_on_host_health_failure',
+    // What upstream/cluster-config.ts compiles besides the above.
+    'dns_failure_refresh_rate', 'typed_extension_protocol_options', 'max_requests_per_connection',
+    'least_request_lb_config', 'round_robin_lb_config', 'common_lb_config', 'metadata', 'wait_for_warm_on_init',
   ],
+  'envoy.config.cluster.v3.Cluster.RefreshRate': ['base_interval', 'max_interval'],
+  'envoy.config.cluster.v3.Cluster.LeastRequestLbConfig': ['choice_count', 'active_request_bias'],
+  'envoy.config.cluster.v3.Cluster.RoundRobinLbConfig': [],
+  'envoy.config.cluster.v3.Cluster.CommonLbConfig': ['healthy_panic_threshold'],
+  'envoy.config.core.v3.RuntimeDouble': ['default_value', 'runtime_key'],
+  'envoy.type.v3.Percent': ['value'],
+  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': ['common_http_protocol_options', 'explicit_http_config'],
+  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig': ['http_protocol_options'],
   'envoy.config.endpoint.v3.ClusterLoadAssignment': ['cluster_name', 'endpoints'],
-  'envoy.config.endpoint.v3.LocalityLbEndpoints': ['lb_endpoints', 'locality', 'load_balancing_weight', 'priority'],
-  'envoy.config.endpoint.v3.LbEndpoint': ['endpoint', 'load_balancing_weight', 'health_status'],
-  'envoy.config.endpoint.v3.Endpoint': ['address', 'hostname'],
+  'envoy.config.endpoint.v3.LocalityLbEndpoints': [
+    'lb_endpoints', 'locality', 'load_balancing_weight', 'priority', 'proximity', 'metadata',
+  ],
+  'envoy.config.endpoint.v3.LbEndpoint': ['endpoint', 'load_balancing_weight', 'health_status', 'metadata'],
+  // health_check_config is accepted and unused until active health checking exists (as cluster-config.ts does).
+  'envoy.config.endpoint.v3.Endpoint': ['address', 'hostname', 'health_check_config'],
+  'envoy.config.endpoint.v3.Endpoint.HealthCheckConfig': ['port_value', 'hostname', 'address', 'disable_active_health_check'],
 
   // Access logs
   'envoy.config.accesslog.v3.AccessLog': ['name', 'typed_config'],
   'envoy.extensions.access_loggers.stream.v3.StdoutAccessLog': ['log_format'],
   'envoy.extensions.access_loggers.stream.v3.StderrAccessLog': ['log_format'],
-  'envoy.extensions.access_loggers.file.v3.FileAccessLog': ['path', 'format', 'log_format'],
+  'envoy.extensions.access_loggers.file.v3.FileAccessLog': ['path', 'format', 'json_format', 'typed_json_format', 'log_format'],
   'envoy.config.core.v3.SubstitutionFormatString': [
-    'text_format', 'text_format_source', 'json_format', 'omit_empty_values', 'content_type',
+    'text_format', 'text_format_source', 'json_format', 'omit_empty_values', 'content_type', 'json_format_options',
   ],
+  'envoy.config.core.v3.JsonFormatOptions': ['sort_properties'],
 };
 
 /**
@@ -105,8 +122,15 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
  * `<parent message full name>.<field>`. Wins over SUPPORTED_FIELDS for that message in that place.
  */
 export const SUPPORTED_FIELDS_IN_CONTEXT: Readonly<Record<string, readonly string[]>> = {
-  'envoy.config.cluster.v3.Cluster.common_http_protocol_options': ['idle_timeout', 'max_headers_count'],
-  'envoy.config.core.v3.SubstitutionFormatString.text_format_source': ['inline_string'],
+  'envoy.config.cluster.v3.Cluster.common_http_protocol_options': ['idle_timeout', 'max_headers_count', 'max_requests_per_connection'],
+  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions.common_http_protocol_options': [
+    'idle_timeout', 'max_headers_count', 'max_requests_per_connection',
+  ],
+  // HTTP/1.1 upstream with Envoy's defaults: none of Http1ProtocolOptions' knobs are implemented yet.
+  'envoy.config.cluster.v3.Cluster.http_protocol_options': [],
+  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig.http_protocol_options': [],
+  // What access-log/log-format-config.ts reads without file I/O.
+  'envoy.config.core.v3.SubstitutionFormatString.text_format_source': ['inline_string', 'inline_bytes', 'environment_variable'],
 };
 
 /** `<message full name>.<enum field>` -> the enum values Legate implements (others are not supported yet). */

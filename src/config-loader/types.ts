@@ -25,7 +25,10 @@ export type FieldPath = string;
 
 /** Where each field of the loaded config came from; paths use FieldPath syntax. */
 export interface PositionIndex {
-  /** Position of the value at `path`, or of its nearest ancestor that has one. */
+  /**
+   * Where the value at `path` was written, or its nearest ancestor's when it has no position of its own. For a
+   * field or map entry that is its key, for a list item where the item starts (see position-index.ts).
+   */
   at(path: FieldPath): SourcePosition | undefined;
 }
 

@@ -15,12 +15,20 @@ const BY_NAME: Readonly<Record<string, string>> = Object.freeze({
   'envoy.filters.http.grpc_http1_bridge': 'envoy.extensions.filters.http.grpc_http1_bridge.v3.Config',
   'envoy.access_loggers.stdout': 'envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
   'envoy.access_loggers.stderr': 'envoy.extensions.access_loggers.stream.v3.StderrAccessLog',
+  'envoy.transport_sockets.raw_buffer': 'envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer',
   // envoy.transport_sockets.tls is deliberately absent: an empty TLS context is never what the user meant.
 });
 
 /** The config message full name Envoy uses for extension `name` given without typed_config, if any. */
 export function defaultTypedConfigFor(name: string): string | undefined {
   return Object.prototype.hasOwnProperty.call(BY_NAME, name) ? BY_NAME[name] : undefined;
+}
+
+const NAMES: readonly string[] = Object.freeze(Object.keys(BY_NAME));
+
+/** Every extension name defaultTypedConfigFor knows, for "did you mean". */
+export function wellKnownExtensionNames(): readonly string[] {
+  return NAMES;
 }
 
 export const TYPE_URL_PREFIX = 'type.googleapis.com/';
