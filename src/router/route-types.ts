@@ -1,0 +1,63 @@
+// Any thread (pure). The route table's interface: what a worker's connection manager and router read per request.
+
+import type { HeaderList, StreamInfo } from '../http/stream-info.ts';
+
+export const RouteKind = { CLUSTER: 0, DIRECT_RESPONSE: 1, REDIRECT: 2 } as const;
+
+/**
+ * One compiled route entry, frozen, built once per route table and returned by reference from every match: it
+ * holds no per-request state. Methods run on the worker's request path and never throw.
+ */
+export interface Route {
+  /** A RouteKind. */
+  kind: number;
+  /** Route.name ('' when unnamed), for %ROUTE_NAME%. */
+  routeName: string;
+  /** CLUSTER: RouteAction.cluster; '' otherwise. */
+  clusterName: string;
+  /** DIRECT_RESPONSE: the status; 0 otherwise. */
+  directStatus: number;
+  /** DIRECT_RESPONSE: the body read at build time; null when the action has no body. */
+  directBody: Buffer | null;
+  /** REDIRECT: 301, 302, 303, 307 or 308; 0 otherwise. */
+  redirectStatus: number;
+  /**
+   * The Location of a redirect from request (`scheme`, `authority`, `path` with query), Envoy's newUri. Also
+   * defined for DIRECT_RESPONSE (the request's own URL; Envoy sends it as Location for 201 and 3xx statuses).
+   */
+  redirectLocation(scheme: string, authority: string, path: string): string;
+  /** RouteAction.host_rewrite_literal; null when not set (or empty). The caller sets host after the mutations. */
+  hostRewriteLiteral: string | null;
+  autoHostRewrite: boolean;
+  /** RouteAction.host_rewrite_header (lower-cased), applied at the end of applyRequestHeaderMutations. */
+  hostRewriteHeader: string | null;
+  /** The upstream :path for request path `path` (query kept): prefix_rewrite or regex_rewrite; `path` itself when none. */
+  rewritePath(path: string): string;
+  /** RouteAction.timeout in ms; Envoy's default 15000; 0 = disabled. */
+  timeoutMs: number;
+  /** RouteAction.idle_timeout in ms; 0 = not set (or set to 0, see idleTimeoutConfigured). */
+  idleTimeoutMs: number;
+  /** idle_timeout was given; with idleTimeoutMs 0 it disables even the HCM's stream_idle_timeout (Envoy). */
+  idleTimeoutConfigured: boolean;
+  /** request_headers_to_add/remove of route, virtual host and route configuration, in Envoy's order; then host_rewrite_header. */
+  applyRequestHeaderMutations(headers: HeaderList, info: StreamInfo): void;
+  /** response_headers_to_add/remove of the three levels. `info.responseHeaders` should be `headers` for %RESP()%. */
+  applyResponseHeaderMutations(headers: HeaderList, info: StreamInfo): void;
+}
+
+/** A compiled RouteConfiguration. route() runs once per request on a worker. */
+export interface RouteTable {
+  /**
+   * The route for a request, or null (no virtual host or no route matched: Envoy's NR). `authority` is the
+   * Host, `path` the request target with its query; `headers` are the request headers after the connection
+   * manager's own rules (x-forwarded-proto is read for require_tls).
+   */
+  route(authority: string, method: string, path: string, headers: HeaderList): Route | null;
+  /** RouteConfiguration.internal_only_headers, lower-cased. */
+  readonly internalOnlyHeaders: readonly string[];
+  /**
+   * Removes internal_only_headers from a request Envoy deems external (ConnectionManagerUtility::
+   * cleanInternalHeaders); the connection manager calls it before route().
+   */
+  removeInternalOnlyHeaders(headers: HeaderList): void;
+}
