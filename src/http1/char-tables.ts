@@ -13,12 +13,19 @@ export const TOKEN = new Uint8Array(256);
 export const FIELD_VALUE = new Uint8Array(256);
 /** Bytes allowed in a request-target: VCHAR only (as llhttp: no obs-text, no whitespace, no CTLs). */
 export const TARGET = new Uint8Array(256);
+/**
+ * Bytes allowed in the authority of an absolute-form or authority-form target: unreserved, pct-encoded,
+ * sub-delims, ":" and the IP-literal brackets (RFC 3986 §3.2). No "@": userinfo is refused (RFC 9110 §4.2.4).
+ * The same set llhttp accepts in a URL's server part, minus "@".
+ */
+export const AUTHORITY = new Uint8Array(256);
 /** Hex digit values, -1 for anything else. */
 export const HEX = new Int8Array(256);
 /** Bytes allowed in a quoted-string of a chunk extension (qdtext): HTAB, SP, VCHAR except '"' and '\', obs-text. */
 export const QDTEXT = new Uint8Array(256);
 
 const TOKEN_SYMBOLS = "!#$%&'*+-.^_`|~";
+const AUTHORITY_SYMBOLS = "-._~%!$&'()*+,;=:[]";
 
 for (let c = 0; c < 256; c++) {
   const isDigit = c >= 0x30 && c <= 0x39;
@@ -29,6 +36,7 @@ for (let c = 0; c < 256; c++) {
   const vchar = c >= 0x21 && c <= 0x7e;
   FIELD_VALUE[c] = vchar || c === SP || c === HTAB || c >= 0x80 ? 1 : 0;
   TARGET[c] = vchar ? 1 : 0;
+  AUTHORITY[c] = isDigit || isUpper || isLower || AUTHORITY_SYMBOLS.includes(String.fromCharCode(c)) ? 1 : 0;
   HEX[c] = isDigit ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x41 + 10 : c >= 0x61 && c <= 0x66 ? c - 0x61 + 10 : -1;
   QDTEXT[c] = FIELD_VALUE[c] === 1 && c !== 0x22 && c !== 0x5c ? 1 : 0;
 }

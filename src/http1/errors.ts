@@ -31,6 +31,7 @@ export const E_INVALID_CHUNK_EXTENSION = 24;
 export const E_MISSING_CHUNK_CRLF = 25;
 export const E_INCOMPLETE_MESSAGE = 26;
 export const E_INVALID_STATUS_LINE = 27;
+export const E_INVALID_TRAILER = 28;
 
 interface ErrorSpec {
   code: string;
@@ -84,6 +85,10 @@ const SPECS: readonly ErrorSpec[] = [
   { code: 'missing_chunk_crlf', status: 400, details: CODEC, message: 'chunk data not followed by CRLF' },
   { code: 'incomplete_message', status: 400, details: CODEC, message: 'connection closed inside a message' },
   { code: 'invalid_status_line', status: 502, details: CODEC, message: 'malformed status line' },
+  {
+    code: 'invalid_trailer', status: 400, details: CODEC,
+    message: 'framing or routing field (Host, Content-Length, Transfer-Encoding, Connection, Upgrade) in trailers',
+  },
 ];
 
 function build(responseSide: boolean): readonly Http1ParseError[] {

@@ -4,17 +4,19 @@
 // `base`) cut with slice(), which is far cheaper than one Buffer decode per field.
 // Functions return the position after what they parsed, or -errorId (errors.ts) on the first violation.
 
-import { COLON, CR, FIELD_VALUE, HTAB, LF, SP, TARGET, TOKEN } from './char-tables.ts';
+import { AUTHORITY, COLON, CR, FIELD_VALUE, HTAB, LF, SP, TARGET, TOKEN } from './char-tables.ts';
 import {
   E_BARE_CR, E_BARE_LF, E_DUPLICATE_CONTENT_LENGTH, E_DUPLICATE_HOST, E_EMPTY_HEADER_NAME, E_HTTP09,
   E_INVALID_CONTENT_LENGTH, E_INVALID_HEADER_NAME, E_INVALID_HEADER_VALUE, E_INVALID_METHOD, E_INVALID_STATUS_LINE,
-  E_INVALID_TARGET, E_INVALID_VERSION, E_OBS_FOLD, E_TOO_MANY_HEADERS, E_UNSUPPORTED_VERSION, E_WHITESPACE_BEFORE_COLON,
+  E_INVALID_TARGET, E_INVALID_TRAILER, E_INVALID_VERSION, E_OBS_FOLD, E_TOO_MANY_HEADERS, E_UNSUPPORTED_VERSION,
+  E_WHITESPACE_BEFORE_COLON,
 } from './errors.ts';
 import {
   CONN_CLOSE, CONN_KEEP_ALIVE, CONN_UPGRADE, type HeadState, UPGRADE_H2C, UPGRADE_PRESENT,
 } from './head-state.ts';
 import {
-  HEADER_NAME_BY_ID, ID_CONNECTION, ID_CONTENT_LENGTH, ID_HOST, ID_TRANSFER_ENCODING, ID_UPGRADE, matchHeaderName, matchMethod,
+  HEADER_NAME_BY_ID, ID_CONNECTION, ID_CONTENT_LENGTH, ID_HOST, ID_PROXY_CONNECTION, ID_TRANSFER_ENCODING, ID_UPGRADE,
+  matchHeaderName, matchMethod,
 } from './interned-names.ts';
 
 const LOWER_CHUNKED = Buffer.from('chunked', 'latin1');
@@ -23,8 +25,10 @@ const LOWER_KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
 const LOWER_UPGRADE = Buffer.from('upgrade', 'latin1');
 const LOWER_H2C = Buffer.from('h2c', 'latin1');
 
-/** The framing headers have the first ids of the interned table (host .. upgrade). */
-const LAST_FRAMING_ID = Math.max(ID_HOST, ID_CONTENT_LENGTH, ID_TRANSFER_ENCODING, ID_CONNECTION, ID_UPGRADE);
+/** The framing headers have the first ids of the interned table (host .. proxy-connection). */
+const LAST_FRAMING_ID = Math.max(
+  ID_HOST, ID_CONTENT_LENGTH, ID_TRANSFER_ENCODING, ID_CONNECTION, ID_UPGRADE, ID_PROXY_CONNECTION,
+);
 
 /** Content-Length values above this are rejected as overflow (they could not be counted exactly). */
 const MAX_CONTENT_LENGTH = Number.MAX_SAFE_INTEGER;
@@ -104,27 +108,39 @@ function parseVersion(buf: Buffer, i: number): number {
 
 /**
  * RFC 9112 §3.2: CONNECT takes authority-form only; "*" is for OPTIONS only; everything else is origin-form
- * ("/...") or absolute-form ("scheme://..."). Returns 0 or an error id.
+ * ("/...") or absolute-form ("scheme://authority[/...|?...]"). Returns 0 or an error id. The bytes are already
+ * known to be VCHARs.
  */
 function checkTargetForm(buf: Buffer, start: number, end: number, method: string): number {
   const first = buf[start]!;
-  if (method === 'CONNECT') {
-    if (first === 0x2a) return E_INVALID_TARGET;
-    for (let i = start; i < end; i++) if (buf[i] === 0x2f) return E_INVALID_TARGET;
-    return 0;
-  }
+  if (method === 'CONNECT') return isAuthorityForm(buf, start, end) ? 0 : E_INVALID_TARGET;
   if (first === 0x2f) return 0;
   if (first === 0x2a) return end - start === 1 && method === 'OPTIONS' ? 0 : E_INVALID_TARGET;
-  // absolute-form: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then "://".
-  if (!isAlpha(first)) return E_INVALID_TARGET;
-  let i = start + 1;
-  while (i < end) {
-    const c = buf[i]!;
-    if (isAlpha(c) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e) i++;
-    else break;
-  }
-  if (end - i < 4 || buf[i] !== COLON || buf[i + 1] !== 0x2f || buf[i + 2] !== 0x2f) return E_INVALID_TARGET;
+  // absolute-form. The scheme is letters only (as llhttp); the authority must not be empty (RFC 9110 §4.2.1)
+  // and takes only authority bytes (as llhttp's URL server part, minus userinfo's "@"). Past it, a path or a
+  // query; a fragment straight after the authority is refused, as llhttp does.
+  let i = start;
+  while (i < end && isAlpha(buf[i]!)) i++;
+  if (i === start || buf[i] !== COLON || buf[i + 1] !== 0x2f || buf[i + 2] !== 0x2f) return E_INVALID_TARGET;
+  i += 3;
+  const host = i;
+  while (i < end && AUTHORITY[buf[i]!] === 1) i++;
+  if (i === host) return E_INVALID_TARGET;
+  if (i < end && buf[i] !== 0x2f && buf[i] !== 0x3f) return E_INVALID_TARGET;
   return 0;
+}
+
+/** authority-form = uri-host ":" port (RFC 9112 §3.2.3): authority bytes, a non-empty host, 1*DIGIT after the last ":". */
+function isAuthorityForm(buf: Buffer, start: number, end: number): boolean {
+  let colon = -1;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (AUTHORITY[c] === 0) return false;
+    if (c === COLON) colon = i;
+  }
+  if (colon <= start || colon === end - 1) return false;
+  for (let i = colon + 1; i < end; i++) if (digit(buf[i]) < 0) return false;
+  return true;
 }
 
 /** The value of an ASCII digit byte, -1 for anything else (undefined included). */
@@ -138,7 +154,8 @@ function isAlpha(c: number): boolean {
 
 /**
  * Parses field lines from buf[i] up to and including the empty line. With `framing` the framing headers are
- * summarised (a head); without it they are just listed (a trailer section, which must not change framing).
+ * summarised (a head); without it (a trailer section) they are refused: trailers must not carry what framing
+ * or routing depends on (RFC 9110 §6.5.1), and llhttp rejects or acts on some of them there.
  */
 export function parseFields(
   h: HeadState, buf: Buffer, i: number, str: string, base: number, maxCount: number, framing: boolean,
@@ -176,6 +193,7 @@ export function parseFields(
     while (FIELD_VALUE[c] === 1) c = buf[++i]!;
     if (c !== CR) return c === LF ? -E_BARE_LF : -E_INVALID_HEADER_VALUE;
     if (buf[i + 1] !== LF) return -E_BARE_CR;
+    const cr = i;
     let ve = i;
     while (ve > vs) {
       const last = buf[ve - 1];
@@ -192,8 +210,9 @@ export function parseFields(
       if ((upper & 2) !== 0) name = name.toLowerCase();
     } else {
       name = HEADER_NAME_BY_ID[id]!;
-      if (framing && id <= LAST_FRAMING_ID) {
-        const err = noteFramingHeader(h, id, buf, vs, ve, isRequest);
+      if (id <= LAST_FRAMING_ID) {
+        if (!framing) return -E_INVALID_TRAILER;
+        const err = noteFramingHeader(h, id, buf, vs, ve, cr, isRequest);
         if (err !== 0) return -err;
       }
     }
@@ -201,7 +220,10 @@ export function parseFields(
   }
 }
 
-function noteFramingHeader(h: HeadState, id: number, buf: Buffer, vs: number, ve: number, isRequest: boolean): number {
+/** buf[vs, ve) is the trimmed value; buf[cr] the CR ending the line (the raw trailing whitespace lies between). */
+function noteFramingHeader(
+  h: HeadState, id: number, buf: Buffer, vs: number, ve: number, cr: number, isRequest: boolean,
+): number {
   if (id === ID_CONTENT_LENGTH) {
     if (h.contentLength !== -1) return E_DUPLICATE_CONTENT_LENGTH;
     if (vs === ve) return E_INVALID_CONTENT_LENGTH;
@@ -215,19 +237,25 @@ function noteFramingHeader(h: HeadState, id: number, buf: Buffer, vs: number, ve
     h.contentLength = n;
   } else if (id === ID_TRANSFER_ENCODING) {
     h.teLines++;
-    noteTransferCodings(h, buf, vs, ve);
-  } else if (id === ID_CONNECTION) {
+    noteTransferCodings(h, buf, vs, ve, cr);
+  } else if (id === ID_CONNECTION || id === ID_PROXY_CONNECTION) {
     noteConnectionTokens(h, buf, vs, ve);
   } else if (id === ID_HOST) {
     if (isRequest && ++h.hostCount > 1) return E_DUPLICATE_HOST;
   } else if (id === ID_UPGRADE) {
-    h.upgrade = equalsLower(buf, vs, ve, LOWER_H2C) ? UPGRADE_H2C : UPGRADE_PRESENT;
+    // An empty Upgrade asks for nothing (llhttp ignores it too); any protocol other than a lone h2c wins.
+    if (vs !== ve) {
+      h.upgrade = h.upgrade !== UPGRADE_PRESENT && equalsLower(buf, vs, ve, LOWER_H2C) ? UPGRADE_H2C : UPGRADE_PRESENT;
+    }
   }
   return 0;
 }
 
-/** Transfer-Encoding = #transfer-coding; an empty element or a non-token (e.g. "chunked ,", "chunked\v") is malformed. */
-function noteTransferCodings(h: HeadState, buf: Buffer, vs: number, ve: number): void {
+/**
+ * Transfer-Encoding = #transfer-coding; an empty element or a non-token (e.g. "chunked ,", "chunked;q=1") is
+ * malformed, and so is HTAB after a final "chunked" (llhttp would not take that value as chunked).
+ */
+function noteTransferCodings(h: HeadState, buf: Buffer, vs: number, ve: number, cr: number): void {
   let i = vs;
   for (;;) {
     const s = i;
@@ -240,8 +268,12 @@ function noteTransferCodings(h: HeadState, buf: Buffer, vs: number, ve: number):
     const chunked = equalsLower(buf, s, i, LOWER_CHUNKED);
     if (chunked) h.teChunked++;
     h.teLastChunked = chunked;
+    const e = i;
     while (i < ve && (buf[i] === SP || buf[i] === HTAB)) i++;
-    if (i === ve) return;
+    if (i === ve) {
+      if (chunked) for (let k = e; k < cr; k++) if (buf[k] !== SP) h.teMalformed = true;
+      return;
+    }
     if (buf[i] !== 0x2c) {
       h.teMalformed = true;
       return;
@@ -251,17 +283,23 @@ function noteTransferCodings(h: HeadState, buf: Buffer, vs: number, ve: number):
   }
 }
 
-/** Connection = #connection-option; only close, keep-alive and upgrade matter here. */
+/**
+ * Connection = #connection-option: elements split on commas, OWS trimmed, each compared whole (so "close foo"
+ * is not "close", as llhttp reads it); only close, keep-alive and upgrade matter here.
+ */
 function noteConnectionTokens(h: HeadState, buf: Buffer, vs: number, ve: number): void {
   let i = vs;
   while (i < ve) {
-    while (i < ve && (buf[i] === SP || buf[i] === HTAB || buf[i] === 0x2c)) i++;
+    while (i < ve && (buf[i] === SP || buf[i] === HTAB)) i++;
     const s = i;
-    while (i < ve && buf[i] !== 0x2c && buf[i] !== SP && buf[i] !== HTAB) i++;
-    const len = i - s;
-    if (len === 5 && equalsLower(buf, s, i, LOWER_CLOSE)) h.connection |= CONN_CLOSE;
-    else if (len === 10 && equalsLower(buf, s, i, LOWER_KEEP_ALIVE)) h.connection |= CONN_KEEP_ALIVE;
-    else if (len === 7 && equalsLower(buf, s, i, LOWER_UPGRADE)) h.connection |= CONN_UPGRADE;
+    while (i < ve && buf[i] !== 0x2c) i++;
+    let e = i;
+    while (e > s && (buf[e - 1] === SP || buf[e - 1] === HTAB)) e--;
+    const len = e - s;
+    if (len === 5 && equalsLower(buf, s, e, LOWER_CLOSE)) h.connection |= CONN_CLOSE;
+    else if (len === 10 && equalsLower(buf, s, e, LOWER_KEEP_ALIVE)) h.connection |= CONN_KEEP_ALIVE;
+    else if (len === 7 && equalsLower(buf, s, e, LOWER_UPGRADE)) h.connection |= CONN_UPGRADE;
+    i++;
   }
 }
 

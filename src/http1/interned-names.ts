@@ -9,9 +9,12 @@ const METHODS = [
   'SUBSCRIBE', 'UNBIND', 'UNLINK', 'UNLOCK', 'UNSUBSCRIBE',
 ] as const;
 
-/** Header names common enough in requests and responses to be worth interning (lower-case). */
+/**
+ * Header names common enough in requests and responses to be worth interning (lower-case). The first six are
+ * the ones framing depends on; head-parser.ts relies on them having the lowest ids.
+ */
 const HEADER_NAMES = [
-  'host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'keep-alive', 'proxy-connection', 'te',
+  'host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'proxy-connection', 'keep-alive', 'te',
   'trailer', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'accept-charset', 'accept-ranges',
   'content-type', 'content-encoding', 'content-language', 'content-range', 'content-disposition', 'cache-control',
   'pragma', 'cookie', 'set-cookie', 'authorization', 'proxy-authorization', 'www-authenticate', 'referer',
@@ -102,3 +105,5 @@ export const ID_CONTENT_LENGTH = NAME_IDS.get('content-length')!;
 export const ID_TRANSFER_ENCODING = NAME_IDS.get('transfer-encoding')!;
 export const ID_CONNECTION = NAME_IDS.get('connection')!;
 export const ID_UPGRADE = NAME_IDS.get('upgrade')!;
+/** Obsolete, but llhttp (and http_parser before it) honours it exactly like Connection, so Legate does too. */
+export const ID_PROXY_CONNECTION = NAME_IDS.get('proxy-connection')!;

@@ -282,20 +282,21 @@ export class MessageParser {
       while (pos + 1 < len && buf[pos] === CR && buf[pos + 1] === LF) pos += 2;
       if (pos === len) return pos;
       const e = buf.indexOf(CRLFCRLF, pos);
-      if (e !== -1) {
-        const end = e + 4;
-        if (end - pos > this.maxHeadBytes) return this.fail(E_HEAD_TOO_LARGE, buf);
-        this.onHeadBytes(buf, pos, end);
-        return end;
+      if (e !== -1 && e + 4 - pos <= this.maxHeadBytes) {
+        this.onHeadBytes(buf, pos, e + 4);
+        return e + 4;
       }
-      if (len - pos > this.maxHeadBytes) return this.fail(E_HEAD_TOO_LARGE, buf);
+      // Incomplete, or too large: the line-by-line path decides, so the verdict does not depend on chunking.
     }
     return this.collectLines(buf, pos, false);
   }
 
   /**
    * Slow path for a head or trailer section split across chunks: copies whole lines into scratch, checking each
-   * LF has its CR, until the empty line; then parses the section from scratch once.
+   * LF has its CR, until the empty line; then parses the section from scratch once. A bare LF fails at once, but
+   * with the first fault of the section so far in byte order (what parsing the whole section in one piece would
+   * report), and the size limit applies to the bytes in order too: the same bytes give the same error however
+   * they are cut.
    */
   private collectLines(buf: Buffer, pos: number, trailers: boolean): number {
     const len = buf.length;
@@ -308,7 +309,10 @@ export class MessageParser {
       if (lf === -1) return pos;
       const scratch = this.scratch!;
       const q = this.scratchLen - 1;
-      if (q === 0 || scratch[q - 1] !== CR) return this.fail(E_BARE_LF, buf);
+      if (q === 0 || scratch[q - 1] !== CR) {
+        this.failSection(scratch, this.scratchLen, trailers);
+        return len;
+      }
       if (q - this.lineStart > 1) {
         this.lineStart = this.scratchLen;
         continue;
@@ -361,6 +365,24 @@ export class MessageParser {
     }
     if (this.isResponse) this.dispatchResponseHead();
     else this.dispatchRequestHead();
+  }
+
+  /**
+   * Rejects a head or trailer section that ends, so far, in a bare LF: parsing it stops at its first fault, which
+   * is that LF or something before it (no empty line can precede it: that would have ended the section).
+   */
+  private failSection(buf: Buffer, end: number, trailers: boolean): void {
+    const h = this.head;
+    h.begin();
+    const str = (buf as unknown as Latin1Decoder).latin1Slice(0, end);
+    let i: number;
+    if (trailers) {
+      i = parseFields(h, buf, 0, str, 0, this.maxHeadersCount, false, false);
+    } else {
+      i = this.isResponse ? parseStatusLine(h, buf, 0, str, 0) : parseRequestLine(h, buf, 0, str, 0);
+      if (i >= 0) i = parseFields(h, buf, i, str, 0, this.maxHeadersCount, true, !this.isResponse);
+    }
+    this.fail(i < 0 ? -i : E_BARE_LF, buf);
   }
 
   /** Transfer-Encoding rules shared by both directions; returns `chunked`, or -errorId. */
@@ -525,6 +547,7 @@ export class MessageParser {
     while (pos < len) {
       const c = buf[pos]!;
       if (c === CR && (x === X_NAME || x === X_VALUE_TOKEN || x === X_AFTER_QUOTED)) {
+        if (this.chunkLineBytes + (pos - start) > this.maxHeadBytes) return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
         this.state = S_CHUNK_SIZE_LF;
         return pos + 1;
       }
@@ -599,13 +622,10 @@ export class MessageParser {
         return pos + 2;
       }
       const e = buf.indexOf(CRLFCRLF, pos);
-      if (e !== -1) {
-        const end = e + 4;
-        if (end - pos > this.maxHeadBytes) return this.fail(E_HEAD_TOO_LARGE, buf);
-        this.onTrailerBytes(buf, pos, end);
-        return end;
+      if (e !== -1 && e + 4 - pos <= this.maxHeadBytes) {
+        this.onTrailerBytes(buf, pos, e + 4);
+        return e + 4;
       }
-      if (len - pos > this.maxHeadBytes) return this.fail(E_HEAD_TOO_LARGE, buf);
     }
     return this.collectLines(buf, pos, true);
   }
@@ -661,7 +681,8 @@ export class MessageParser {
   private finishNow(): void {
     switch (this.state) {
       case S_HEAD:
-        if (this.scratchLen > 0) {
+        // A lone CR kept from the end of the input is half an empty line, not half a message.
+        if (this.scratchLen > 0 && !(this.scratchLen === 1 && this.scratch![0] === CR)) {
           this.fail(E_INCOMPLETE_MESSAGE, EMPTY);
           return;
         }
