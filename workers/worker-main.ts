@@ -58,7 +58,7 @@ port.on('message', (bytes: Uint8Array) => {
       applying = applying.then(() => clusters.applyHostSet(m.update));
       break;
     case 'collect_histograms':
-      send({ type: 'histograms', requestId: m.requestId, delta: stats.takeHistogramDelta() });
+      send({ type: 'histograms', requestId: m.requestId, delta: stats.takeHistogramDelta(), hosts: clusters.hostReports() });
       break;
     case 'drain':
       drainTimeMs = m.drainTimeMs;

@@ -5,7 +5,7 @@ import { startAdminServer } from '../admin/admin-server.ts';
 import type { AdminContext, ClusterView, HostView, ListenerView, ServerStateName } from '../admin/admin-context.ts';
 import type { MergedStats } from '../stats/merged-stats.ts';
 import type { Primary } from './primary.ts';
-import { ServerState } from './primary.ts';
+import { ServerState } from './server-state.ts';
 
 export interface AdminHandle {
   port: number;

@@ -13,8 +13,8 @@ import { WorkerSupervisor } from './worker-supervisor.ts';
 import { StatsHub } from './stats-hub.ts';
 import { MembershipManager } from './membership-manager.ts';
 import { startAdmin, type AdminHandle } from './admin-wiring.ts';
+import { ServerState } from './server-state.ts';
 
-export const ServerState = { LIVE: 0, DRAINING: 1, PRE_INITIALIZING: 2, INITIALIZING: 3 } as const;
 
 export interface CurrentConfig {
   version: number;

@@ -2,8 +2,10 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
-import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
+import path from 'node:path';
+import { startLegate, freePort, tempDir, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, rawExchange, type TestUpstream } from '../support/upstreams.ts';
 import { curl } from '../support/curl.ts';
@@ -74,10 +76,12 @@ describe('HTTP/1.1 proxying', () => {
 
   it('streams large bodies both ways, with content-length and chunked', async () => {
     const big = 'b'.repeat(3 * 1024 * 1024);
-    const r1 = await curl([`${base}/echo/upload`, '--data-binary', big, '-H', 'content-type: application/octet-stream']);
+    const file = path.join(tempDir(), 'upload.bin');
+    fs.writeFileSync(file, big);
+    const r1 = await curl([`${base}/echo/upload`, '--data-binary', `@${file}`, '-H', 'content-type: application/octet-stream']);
     assert.equal(r1.status, 200);
     assert.equal((JSON.parse(r1.body) as { bodyLength: number }).bodyLength, big.length);
-    const r2 = await curl([`${base}/echo/upload-chunked`, '--data-binary', big, '-H', 'transfer-encoding: chunked']);
+    const r2 = await curl([`${base}/echo/upload-chunked`, '--data-binary', `@${file}`, '-H', 'transfer-encoding: chunked']);
     assert.equal(r2.status, 200);
     assert.equal((JSON.parse(r2.body) as { bodyLength: number }).bodyLength, big.length);
     const r3 = await curl([`${base}/bytes/5000000`]);

@@ -10,11 +10,13 @@ import { H, isHopByHop } from '../../src/http/header-names.ts';
 import { setHeader, removeHeader } from '../../src/http/header-list.ts';
 import { httpDateNow } from '../../src/http/date-header.ts';
 import { appendForwardedFor } from '../../src/http/forwarded-for.ts';
+import { isInternalAddress } from '../../src/http/internal-address.ts';
 import { serializeResponseHead } from '../../src/http1/serializer.ts';
 import { RouteKind, type Route } from '../../src/router/route-table.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
 import type { DownstreamConnection } from './downstream-connection.ts';
-import { LocalReply, STATUS_TEXT, type LocalReplySpec } from './local-reply.ts';
+import { LocalReply, type LocalReplySpec } from './local-reply.ts';
+import { reasonPhrase } from '../../src/http1/reason-phrases.ts';
 import { UpstreamRequest } from '../router/upstream-request.ts';
 
 const EMPTY = Buffer.alloc(0);
@@ -52,7 +54,9 @@ export class ActiveStream {
     this.info = new StreamInfo();
     this.route = null;
     this.upstream = null;
-    this.requestComplete = false;
+    // A request without a body ends with its head (Envoy's end_stream on decodeHeaders): a local reply to it
+    // keeps the connection, and the route timeout starts now.
+    this.requestComplete = head.contentLength <= 0 && !head.chunked && !head.upgrade;
     this.responseStarted = false;
     this.closeAfterResponse = !head.keepAlive;
     this.finished = false;
@@ -136,6 +140,8 @@ export class ActiveStream {
     }
     info.requestId = requestId ?? '';
 
+    // Envoy removes internal_only_headers from requests whose source is not internal.
+    if (!(cfg.useRemoteAddress && isInternalAddress(peerIp))) hcm.routeTable.removeInternalOnlyHeaders(this.headers);
     const route = hcm.routeTable.route(authority, head.method, path, this.headers);
     if (route === null) {
       values[slots.no_route]++;
@@ -303,13 +309,14 @@ export class ActiveStream {
     headers.push(H.contentLength, String(body.length));
     headers.push(H.date, httpDateNow(Date.now()));
     headers.push(H.server, cfg.serverName);
+    info.responseHeaders = headers;
     if (this.route !== null) this.route.applyResponseHeaderMutations(headers, info);
     if (cfg.alwaysSetRequestIdInResponse && info.requestId !== '') setHeader(headers, H.xRequestId, info.requestId);
     if (!this.requestComplete || this.conn.draining) this.closeAfterResponse = true;
     if (this.closeAfterResponse) headers.push(H.connection, 'close');
     info.responseHeaders = headers;
     this.responseStarted = true;
-    this.writeHead(status, STATUS_TEXT[status] ?? '', headers);
+    this.writeHead(status, reasonPhrase(status), headers);
     if (body.length > 0 && !this.suppressResponseBody) {
       info.bytesSent += body.length;
       this.conn.socket.write(body);

@@ -8,6 +8,7 @@ import type { Http1ParseError, Http1RequestCallbacks, RequestHead } from '../../
 import type { HeaderList } from '../../src/http/stream-info.ts';
 import { ResponseFlag } from '../../src/http/response-flags.ts';
 import { ActiveStream } from './active-stream.ts';
+import { reasonPhrase } from '../../src/http1/reason-phrases.ts';
 import type { ListenerRuntime } from '../listener/listener-runtime.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
 
@@ -108,8 +109,7 @@ export class DownstreamConnection implements Http1RequestCallbacks {
       return;
     }
     // Nothing of this request reached an upstream: answer it and close.
-    const reason = err.status === 431 ? 'Request Header Fields Too Large' : err.status === 413 ? 'Payload Too Large'
-      : err.status === 501 ? 'Not Implemented' : err.status === 505 ? 'HTTP Version Not Supported' : 'Bad Request';
+    const reason = reasonPhrase(err.status);
     const body = reason;
     this.socket.end(
       `HTTP/1.1 ${err.status} ${reason}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`,

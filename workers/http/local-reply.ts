@@ -38,9 +38,3 @@ export const LocalReply = Object.freeze({
   http10NotAccepted: spec(426, 'Upgrade Required', ResponseFlag.DownstreamProtocolError, 'low_version'),
   upgradeNotAllowed: spec(403, 'Upgrade Required', 0, 'upgrade_failed'),
 });
-
-export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
-  400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 413: 'Payload Too Large', 426: 'Upgrade Required',
-  431: 'Request Header Fields Too Large', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable',
-  504: 'Gateway Timeout', 505: 'HTTP Version Not Supported',
-});

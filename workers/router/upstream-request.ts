@@ -11,6 +11,7 @@ import { setHeader } from '../../src/http/header-list.ts';
 import type { Route } from '../../src/router/route-table.ts';
 import type { ClusterSlots } from '../../src/snapshot/snapshot-types.ts';
 import type { WorkerCluster } from '../upstream/worker-cluster.ts';
+import type { HostCounters, UpstreamHost } from '../upstream/upstream-host.ts';
 import type { PoolFailureReason, PoolHandle, PoolRequester, UpstreamConnection, UpstreamConnectionHandler } from '../upstream/connection-pool.ts';
 import type { ActiveStream } from '../http/active-stream.ts';
 import { LocalReply } from '../http/local-reply.ts';
@@ -50,6 +51,10 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
   conn: UpstreamConnection | null;
   codec: UpstreamCodec | null;
   poolHandle: PoolHandle | null;
+  /** The host picked (null until then). */
+  activeHost: UpstreamHost | null;
+  /** The host's counters until the outcome of the exchange is counted on them. */
+  private hostCounters: HostCounters | null;
   startMonoMs: number;
   /** Body bytes that arrived before the connection was ready. */
   private pending: Buffer[] | null;
@@ -70,6 +75,8 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     this.conn = null;
     this.codec = null;
     this.poolHandle = null;
+    this.activeHost = null;
+    this.hostCounters = null;
     this.startMonoMs = performance.now();
     this.pending = null;
     this.pendingBytes = 0;
@@ -95,6 +102,10 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     values[this.slots.upstream_rq_total]++;
     values[this.slots.upstream_rq_active]++;
     values[this.slots.upstream_rq_pending_total]++;
+    host.counters.rqTotal++;
+    host.counters.rqActive++;
+    this.activeHost = host;
+    this.hostCounters = host.counters;
     this.active = true;
     if (this.route.timeoutMs > 0 && this.stream.requestComplete) this.armTimeout();
     this.poolHandle = host.pool.acquire(this);
@@ -256,6 +267,9 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     values[this.slots.upstream_rq_completed]++;
     this.stream.hcm.stats.record(this.slots.upstream_rq_time, performance.now() - this.startMonoMs);
     this.stream.info.upstreamServiceTimeMs = performance.now() - this.startMonoMs;
+    if (status >= 500) this.hostCounters!.rqError++;
+    else this.hostCounters!.rqSuccess++;
+    this.hostCounters = null;
     // Reuse only a connection whose both messages ended cleanly.
     this.finishUpstream(head.keepAlive && !head.readUntilClose && this.requestEnded);
     this.stream.encodeComplete(trailers);
@@ -288,6 +302,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     this.timer = null;
     if (this.done) return;
     this.stream.hcm.stats.values[this.slots.upstream_rq_timeout]++;
+    this.hostCounters!.rqTimeout++;
     this.finishUpstream(false);
     this.stream.upstreamFailed(LocalReply.upstreamTimeout);
   }
@@ -303,6 +318,9 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     if (this.active) {
       this.active = false;
       this.stream.hcm.stats.values[this.slots.upstream_rq_active]--;
+      this.activeHost!.counters.rqActive--;
+      // Still set: the exchange ended without a complete response (reset, timeout, protocol error).
+      if (this.hostCounters !== null) this.hostCounters.rqError++;
     }
     const conn = this.conn;
     if (conn !== null) {

@@ -5,6 +5,7 @@ import type { CompiledCluster } from '../../src/upstream/cluster-config.ts';
 import type { HostSet } from '../../src/upstream/cluster-membership.ts';
 import type { ClusterSlots } from '../../src/snapshot/snapshot-types.ts';
 import type { WorkerStatsStore } from '../../src/stats/definitions.ts';
+import type { HostStatsReport } from '../../src/messages/thread-messages.ts';
 import { WorkerCluster } from './worker-cluster.ts';
 
 export class WorkerClusterManager {
@@ -51,6 +52,29 @@ export class WorkerClusterManager {
 
   names(): string[] {
     return [...this.clusters.keys()];
+  }
+
+  /** This worker's per-host counts, for the primary's /clusters (built only when the admin asks). */
+  hostReports(): HostStatsReport[] {
+    const out: HostStatsReport[] = [];
+    for (const cluster of this.clusters.values()) {
+      for (const host of cluster.allHosts()) {
+        const c = host.counters;
+        out.push({
+          cluster: cluster.config.name,
+          host: `${host.address}:${host.port}`,
+          cxTotal: c.cxTotal,
+          cxActive: c.cxActive,
+          cxConnectFail: c.cxConnectFail,
+          rqTotal: c.rqTotal,
+          rqActive: c.rqActive,
+          rqSuccess: c.rqSuccess,
+          rqError: c.rqError,
+          rqTimeout: c.rqTimeout,
+        });
+      }
+    }
+    return out;
   }
 
   /** Closes every connection of every cluster now (worker shutdown). */

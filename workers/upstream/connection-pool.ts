@@ -317,6 +317,8 @@ export class ConnectionPool {
     values[ctx.slots.upstream_cx_total]++;
     values[ctx.slots.upstream_cx_http1_total]++;
     values[ctx.slots.upstream_cx_active]++;
+    host.counters.cxTotal++;
+    host.counters.cxActive++;
     conn.connectTimer = setTimeout(onConnectTimeout, ctx.connectTimeoutMs, conn);
   }
 
@@ -386,6 +388,7 @@ export class ConnectionPool {
     values[slots.upstream_cx_destroy]++;
     values[conn.closedLocally ? slots.upstream_cx_destroy_local : slots.upstream_cx_destroy_remote]++;
     values[slots.upstream_cx_active]--;
+    this.host.counters.cxActive--;
     values[slots.upstream_cx_rx_bytes_total] += conn.socket.bytesRead;
     values[slots.upstream_cx_tx_bytes_total] += conn.socket.bytesWritten;
     ctx.stats.record(slots.upstream_cx_length_ms, performance.now() - conn.createdMs);
@@ -394,6 +397,7 @@ export class ConnectionPool {
       this.connectingCount--;
       if (!conn.closedLocally || conn.timedOut) {
         values[slots.upstream_cx_connect_fail]++;
+        this.host.counters.cxConnectFail++;
         // As Envoy: a failed connect fails every waiter, so callers decide (retry, 503) instead of waiting on
         // an upstream that is not answering.
         this.failPending(conn.timedOut ? 'connect_timeout' : 'connection_failure');
@@ -514,7 +518,8 @@ export class ConnectionPool {
 
   private popIdle(): UpstreamConnection | null {
     while (this.idle.length > this.idleHead) {
-      const conn = this.idle.splice(this.idleHead, 1)[0]!;
+      // Most recently used first (the top), so the oldest age out through the idle timeout.
+      const conn = this.idle.pop()!;
       if (this.idle.length === this.idleHead) this.compactIdle();
       if (conn.state === IDLE && !conn.socket.destroyed) return conn;
     }

@@ -10,6 +10,19 @@ export function hostKey(address: string, port: number): string {
   return `${address}|${port}`;
 }
 
+/** This worker's counts for one host, as Envoy's per-host stats in /clusters (summed over workers by the primary). */
+export class HostCounters {
+  cxTotal = 0;
+  cxActive = 0;
+  cxConnectFail = 0;
+  rqTotal = 0;
+  rqActive = 0;
+  rqSuccess = 0;
+  /** 5xx responses, resets and protocol errors. */
+  rqError = 0;
+  rqTimeout = 0;
+}
+
 export class UpstreamHost implements LbHost {
   readonly address: string;
   readonly port: number;
@@ -22,6 +35,7 @@ export class UpstreamHost implements LbHost {
   degraded: boolean;
   /** Requests of this worker waiting for or using a connection to this host (kept by the pool). */
   activeRequests: number;
+  readonly counters: HostCounters;
   readonly pool: ConnectionPool;
 
   constructor(description: HostDescription, context: PoolContext) {
@@ -36,6 +50,7 @@ export class UpstreamHost implements LbHost {
     this.healthy = description.healthy;
     this.degraded = description.degraded;
     this.activeRequests = 0;
+    this.counters = new HostCounters();
     this.pool = new ConnectionPool(this, context);
   }
 
