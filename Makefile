@@ -22,8 +22,9 @@ typecheck: $(STAMP)
 test: typecheck
 	$(NODE) --test --test-concurrency=2 --test-timeout=120000 'test/**/*.test.ts'
 
+# make bench ARGS='--quick' (or --only legate,nginx --reps 5 ...; see bench/README.md)
 bench: $(STAMP)
-	$(NODE) bench/run.ts
+	$(NODE) bench/run.ts $(ARGS)
 
 clean:
 	rm -rf node_modules

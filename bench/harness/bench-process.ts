@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { probeTcp } from '../../src/bench-tools/tcp-probe.ts';
 
 export interface SpawnSpec {
   /** Short name, also the log file name. */
@@ -130,6 +131,46 @@ export class BenchProcess {
   }
 }
 
+export interface RunSpec {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cpus: string | undefined;
+  /** Killed (SIGKILL) after this long; the result then has code 124. */
+  readonly timeoutMs: number;
+}
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a short-lived tool (wrk, the autocannon child) pinned, with the raised fd limit, and collects its output. */
+export function runToCompletion(spec: RunSpec): Promise<RunResult> {
+  const argv = spec.cpus !== undefined ? ['taskset', '-c', spec.cpus, spec.command, ...spec.args] : [spec.command, ...spec.args];
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', LAUNCH_SCRIPT, 'sh', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, spec.timeoutMs);
+    const onExit = (): void => {
+      child.kill('SIGKILL');
+    };
+    process.on('exit', onExit);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      process.off('exit', onExit);
+      resolve({ code: timedOut ? 124 : (code ?? (signal !== null ? 128 : 1)), stdout, stderr });
+    });
+  });
+}
+
 /** Resolves once 127.0.0.1:port accepts a connection; rejects if `proc` exits first or after `timeoutMs`. */
 export async function waitForPort(port: number, proc: BenchProcess | undefined, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -140,7 +181,7 @@ export async function waitForPort(port: number, proc: BenchProcess | undefined, 
         `${proc.name} exited (code ${proc.exitCode}) before listening on port ${port}:\n${proc.logTail()}`,
       );
     }
-    if (await canConnect(port)) return;
+    if ((await probeTcp('127.0.0.1', port, 1000)).ok) return;
     if (Date.now() > deadline) {
       throw new BenchProcessError(
         'BENCH_PORT_TIMEOUT',
@@ -149,17 +190,6 @@ export async function waitForPort(port: number, proc: BenchProcess | undefined, 
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port });
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-  });
 }
 
 /** A TCP port that was free a moment ago (proxies under test need a fixed port; port 0 cannot be configured). */

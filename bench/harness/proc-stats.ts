@@ -80,3 +80,17 @@ export function treeRssKiB(pids: readonly number[]): number {
   for (const p of pids) total += rssKiB(p);
   return total;
 }
+
+/**
+ * The open-files limit the harness's children get: the launch script raises the soft limit to 65536 or to the hard
+ * limit when that is lower (containers often cap it), so proxy configs are sized to this.
+ */
+export function childFdLimit(): number {
+  try {
+    const m = /^Max open files\s+\S+\s+(\S+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    if (m !== null) return m[1] === 'unlimited' ? 65536 : Math.min(65536, Number(m[1]));
+  } catch {
+    // not Linux
+  }
+  return 1024;
+}

@@ -1,0 +1,299 @@
+// Primary thread (bench harness, pure apart from the files it is handed). The run's result: summaries (median and
+// min–max per system and scenario), the "× nginx" ratios, the issue's targets, Markdown, JSON and the SVG plot.
+
+import type { PercentileCurve } from '../../src/bench-tools/latency-histogram.ts';
+import type { MachineInfo } from '../../src/bench-tools/bench-report.ts';
+import { formatLatencyUs, renderPercentilePlot, type PercentilePanel } from '../../src/bench-tools/percentile-plot.ts';
+import { formatSpread, median, sig, spread, type Spread } from '../../src/bench-tools/summary-stats.ts';
+import type { IdleRun, LoadRun } from './measure.ts';
+import type { Scenario } from './scenarios.ts';
+
+export interface SystemOutcome {
+  readonly system: string;
+  readonly label: string;
+  /** ok: measured (some reps may still have failed, see `failures`); failed: never measured; skipped: not run. */
+  readonly status: 'ok' | 'failed' | 'skipped';
+  readonly reason: string | undefined;
+  readonly nginxPeer: string | undefined;
+  readonly loadRuns: LoadRun[];
+  readonly idleRuns: IdleRun[];
+  readonly failures: string[];
+}
+
+export interface ScenarioOutcome {
+  readonly scenario: Scenario;
+  readonly systems: SystemOutcome[];
+}
+
+export interface LoadSummary {
+  readonly requestsPerSecond: Spread;
+  readonly cpuUsPerRequest: Spread;
+  readonly proxyCpuCores: Spread;
+  readonly p50Us: Spread;
+  readonly p99Us: Spread;
+  readonly p999Us: Spread;
+  /** From the keep-alive autocannon run that follows wrk (its µs HdrHistogram). */
+  readonly autocannonP99Us: Spread;
+  readonly autocannonRequestsPerSecond: Spread;
+  readonly errors: number;
+  /** This system's CPU/request ÷ its nginx peer's (medians), in the same scenario. */
+  readonly cpuVsNginx: number | undefined;
+  readonly p99VsNginx: number | undefined;
+}
+
+export interface IdleSummary {
+  readonly connections: number;
+  readonly rssBeforeKiB: Spread;
+  readonly rssAfterKiB: Spread;
+  readonly kibPerConnection: Spread;
+}
+
+export interface Target {
+  readonly id: string;
+  readonly description: string;
+  readonly limit: number;
+  readonly unit: string;
+  readonly value: number | undefined;
+  /** undefined = not measured in this run. */
+  readonly met: boolean | undefined;
+  readonly note: string;
+}
+
+export interface RunInfo {
+  readonly date: string;
+  readonly wallS: number;
+  readonly machine: MachineInfo;
+  readonly versions: Readonly<Record<string, string>>;
+  readonly pinning: string;
+  readonly upstream: string;
+  readonly loadDescription: string;
+  readonly method: string;
+  readonly tmpDir: string;
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+export interface HarnessResult {
+  readonly schema: 'legate-bench-harness/1';
+  readonly info: RunInfo;
+  readonly skipped: readonly { readonly system: string; readonly reason: string }[];
+  readonly targets: readonly Target[];
+  readonly scenarios: readonly {
+    readonly id: string;
+    readonly kind: Scenario['kind'];
+    readonly title: string;
+    readonly systems: readonly (SystemOutcome & { readonly summary: LoadSummary | IdleSummary | undefined })[];
+  }[];
+}
+
+function loadSummary(o: SystemOutcome, peer: SystemOutcome | undefined): LoadSummary | undefined {
+  const runs = o.loadRuns;
+  if (runs.length === 0) return undefined;
+  const cpu = spread(runs.map((r) => r.cpuUsPerRequest ?? NaN));
+  const p99 = spread(runs.map((r) => r.latency?.p99Us ?? NaN));
+  const peerRuns = peer?.loadRuns ?? [];
+  const peerCpu = spread(peerRuns.map((r) => r.cpuUsPerRequest ?? NaN));
+  const peerP99 = spread(peerRuns.map((r) => r.latency?.p99Us ?? NaN));
+  const ratio = (a: Spread, b: Spread): number | undefined => (a.n > 0 && b.n > 0 && b.median > 0 ? a.median / b.median : undefined);
+  return {
+    requestsPerSecond: spread(runs.map((r) => r.requestsPerSecond)),
+    cpuUsPerRequest: cpu,
+    proxyCpuCores: spread(runs.map((r) => r.proxyCpuCores ?? NaN)),
+    p50Us: spread(runs.map((r) => r.latency?.p50Us ?? NaN)),
+    p99Us: p99,
+    p999Us: spread(runs.map((r) => r.latency?.p999Us ?? NaN)),
+    autocannonP99Us: spread(runs.map((r) => r.autocannon?.latency.p99Us ?? NaN)),
+    autocannonRequestsPerSecond: spread(runs.map((r) => r.autocannon?.requestsPerSecond ?? NaN)),
+    errors: runs.reduce((n, r) => n + r.errors + (r.autocannon !== undefined ? r.autocannon.errors + r.autocannon.non2xx : 0), 0),
+    cpuVsNginx: peer === undefined ? undefined : ratio(cpu, peerCpu),
+    p99VsNginx: peer === undefined ? undefined : ratio(p99, peerP99),
+  };
+}
+
+function idleSummary(o: SystemOutcome): IdleSummary | undefined {
+  const runs = o.idleRuns;
+  if (runs.length === 0) return undefined;
+  return {
+    connections: Math.min(...runs.map((r) => r.connections)),
+    rssBeforeKiB: spread(runs.map((r) => r.rssBeforeKiB)),
+    rssAfterKiB: spread(runs.map((r) => r.rssAfterKiB)),
+    kibPerConnection: spread(runs.map((r) => r.kibPerConnection)),
+  };
+}
+
+/**
+ * The nginx system a row is compared with: its declared peer if that ran in this scenario, else plain nginx; an
+ * nginx row is its own peer (1×).
+ */
+function peerOf(o: SystemOutcome, all: readonly SystemOutcome[]): SystemOutcome | undefined {
+  if (o.system.startsWith('nginx')) return o;
+  if (o.nginxPeer === undefined) return undefined;
+  const byId = (id: string): SystemOutcome | undefined => all.find((x) => x.system === id && x.loadRuns.length > 0);
+  return byId(o.nginxPeer) ?? byId('nginx');
+}
+
+export function summarize(outcomes: readonly ScenarioOutcome[]): HarnessResult['scenarios'] {
+  return outcomes.map((sc) => ({
+    id: sc.scenario.id,
+    kind: sc.scenario.kind,
+    title: sc.scenario.title,
+    systems: sc.systems.map((o) => ({
+      ...o,
+      summary: sc.scenario.kind === 'load' ? loadSummary(o, peerOf(o, sc.systems)) : idleSummary(o),
+    })),
+  }));
+}
+
+type Summarized = HarnessResult['scenarios'];
+
+function find(s: Summarized, scenario: string, system: string): LoadSummary | IdleSummary | undefined {
+  return s.find((x) => x.id === scenario)?.systems.find((x) => x.system === system)?.summary;
+}
+
+/** The issue's targets, from this run's numbers (Legate with 1 worker against nginx with 1 worker). */
+export function evaluateTargets(s: Summarized, idleConnections: number, connections: number): Target[] {
+  const t: Target[] = [];
+  const add = (id: string, description: string, limit: number, unit: string, value: number | undefined, note: string): void => {
+    t.push({ id, description, limit, unit, value, met: value === undefined || !Number.isFinite(value) ? undefined : value <= limit, note });
+  };
+  const ka5 = find(s, 'ka-5b', 'legate-1') as LoadSummary | undefined;
+  const ka16 = find(s, 'ka-16k', 'legate-1') as LoadSummary | undefined;
+  add('cpu-5b', 'proxy CPU/request, 5-byte body, keep-alive', 1.6, '× nginx', ka5?.cpuVsNginx, 'aim 1.3×');
+  add('cpu-16k', 'proxy CPU/request, 16 KiB body, keep-alive', 1.8, '× nginx', ka16?.cpuVsNginx, 'aim 1.5×');
+  add('p99', `p99 latency at ${connections} connections, 5-byte body`, 2, '× nginx', ka5?.p99VsNginx, 'closed loop, wrk (else autocannon)');
+  const logged = find(s, 'features', 'legate-1-log') as LoadSummary | undefined;
+  const plain = find(s, 'features', 'legate-1') as LoadSummary | undefined;
+  const logRatio =
+    logged !== undefined && plain !== undefined && plain.cpuUsPerRequest.median > 0 ? logged.cpuUsPerRequest.median / plain.cpuUsPerRequest.median : undefined;
+  add('access-log', 'access logging on: CPU/request vs off', 1.15, '× off', logRatio, 'Legate realistic-log ÷ realistic');
+  const idle = find(s, 'idle-memory', 'legate-1') as IdleSummary | undefined;
+  add(
+    'idle-memory',
+    'RSS per idle keep-alive downstream connection',
+    16,
+    'KiB',
+    idle?.kibPerConnection.median,
+    idle !== undefined && idle.connections < 10_000 ? `measured with ${idle.connections} connections (target: 10,000)` : `${idleConnections} connections`,
+  );
+  return t;
+}
+
+/** Pointwise median of the repetitions' curves (same percentiles; a point missing from a short run is skipped). */
+function medianCurve(curves: readonly PercentileCurve[]): PercentileCurve {
+  const byPct = new Map<number, number[]>();
+  for (const c of curves) {
+    for (const [p, v] of c) {
+      const list = byPct.get(p);
+      if (list === undefined) byPct.set(p, [v]);
+      else list.push(v);
+    }
+  }
+  return [...byPct.entries()].sort((x, y) => x[0] - y[0]).map(([p, vs]) => [p, median(vs)] as const);
+}
+
+/** One curve per system per load scenario: the median over repetitions of the load tool's percentile curve. */
+export function percentilePanels(s: Summarized): PercentilePanel[] {
+  const panels: PercentilePanel[] = [];
+  for (const sc of s) {
+    if (sc.kind !== 'load') continue;
+    const series = [];
+    for (const o of sc.systems) {
+      const curves = o.loadRuns.map((r) => r.curve).filter((c) => c.length > 0);
+      if (curves.length > 0) series.push({ name: o.label, points: medianCurve(curves) });
+    }
+    if (series.length > 0) panels.push({ title: sc.title, series });
+  }
+  return panels;
+}
+
+export function renderSvg(s: Summarized, title: string): string {
+  return renderPercentilePlot(percentilePanels(s), { title, columns: 2 });
+}
+
+function us(sp: Spread): string {
+  if (sp.n === 0) return '–';
+  const f = (v: number): string => formatLatencyUs(v);
+  return sp.n === 1 || sp.min === sp.max ? f(sp.median) : `${f(sp.median)} (${f(sp.min)}–${f(sp.max)})`;
+}
+
+function kreq(sp: Spread): string {
+  if (sp.n === 0) return '–';
+  const f = (v: number): string => `${sig(v / 1000, 3)}k`;
+  return sp.n === 1 || sp.min === sp.max ? f(sp.median) : `${f(sp.median)} (${f(sp.min)}–${f(sp.max)})`;
+}
+
+function ratio(v: number | undefined): string {
+  return v === undefined ? '' : `${sig(v, 3)}×`;
+}
+
+function mib(sp: Spread): string {
+  if (sp.n === 0) return '–';
+  return `${sig(sp.median / 1024, 3)} MiB`;
+}
+
+export function renderMarkdown(r: HarnessResult, svgRef: string, heading: string): string {
+  const i = r.info;
+  const out: string[] = [];
+  out.push(`# ${heading}`, '');
+  out.push(`- Date: ${i.date} (run took ${Math.round(i.wallS)} s)`);
+  out.push(`- Machine: ${i.machine.nproc} × ${i.machine.cpuModel}; ${i.machine.kernel}`);
+  out.push(`- Versions: ${Object.entries(i.versions).map(([k, v]) => `${k} ${v}`).join('; ')}`);
+  out.push(`- Method: ${i.method}`);
+  out.push(`- Load: ${i.loadDescription}`);
+  out.push(`- Pinning: ${i.pinning}`);
+  out.push(`- Upstream: ${i.upstream}`);
+  for (const s of r.skipped) out.push(`- Skipped ${s.system}: ${s.reason}`);
+  out.push('');
+  out.push('## Targets (Legate 1 worker vs nginx 1 worker, same run)', '');
+  out.push('| target | limit | measured | met | note |', '|---|---:|---:|:--:|---|');
+  for (const t of r.targets) {
+    const v = t.value === undefined || !Number.isFinite(t.value) ? 'not measured' : `${sig(t.value, 3)} ${t.unit}`;
+    const met = t.met === undefined ? '–' : t.met ? 'yes' : '**no**';
+    out.push(`| ${t.description} | ≤ ${t.limit} ${t.unit} | ${v} | ${met} | ${t.note} |`);
+  }
+  for (const sc of r.scenarios) {
+    out.push('', `## ${sc.title} (\`${sc.id}\`)`, '');
+    if (sc.kind === 'load') {
+      out.push(
+        '| system | req/s | proxy CPU µs/req | × nginx | proxy cores busy | p50 | p99 | p99.9 | p99 × nginx | autocannon p99 | errors |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      );
+      for (const o of sc.systems) {
+        const s = o.summary as LoadSummary | undefined;
+        if (s === undefined) {
+          out.push(`| ${o.label} | ${o.status === 'skipped' ? 'skipped' : 'failed'}: ${oneLine(o.reason ?? o.failures[0] ?? '')} | | | | | | | | | |`);
+          continue;
+        }
+        out.push(
+          `| ${o.label} | ${kreq(s.requestsPerSecond)} | ${formatSpread(s.cpuUsPerRequest)} | ${ratio(s.cpuVsNginx)} | ${formatSpread(s.proxyCpuCores, 2)} | ` +
+            `${us(s.p50Us)} | ${us(s.p99Us)} | ${us(s.p999Us)} | ${ratio(s.p99VsNginx)} | ${us(s.autocannonP99Us)} | ${s.errors} |`,
+        );
+      }
+    } else {
+      out.push('| system | connections | RSS before | RSS after | KiB per connection |', '|---|---:|---:|---:|---:|');
+      for (const o of sc.systems) {
+        const s = o.summary as IdleSummary | undefined;
+        if (s === undefined) {
+          out.push(`| ${o.label} | ${o.status === 'skipped' ? 'skipped' : 'failed'}: ${oneLine(o.reason ?? o.failures[0] ?? '')} | | | |`);
+          continue;
+        }
+        out.push(`| ${o.label} | ${s.connections} | ${mib(s.rssBeforeKiB)} | ${mib(s.rssAfterKiB)} | ${formatSpread(s.kibPerConnection)} |`);
+      }
+    }
+  }
+  out.push('');
+  out.push(
+    'Values are medians over the repetitions with (min–max). req/s, proxy CPU and p50/p99/p99.9 come from wrk when ' +
+      'it is installed (closed loop at the stated connections; wrk keeps every latency in µs), else from autocannon. ' +
+      '"autocannon p99" is from the keep-alive autocannon run after wrk, every response recorded in µs in an ' +
+      'HdrHistogram; autocannon shares the load CPU with the upstream and saturates first, so its latencies include ' +
+      'its own queueing (and it cannot time new-connection requests, hence no value there). "× nginx" divides by the ' +
+      'nginx row doing the same work (same profile). "proxy cores busy" is proxy CPU seconds per second: near 1.0 the ' +
+      'proxy, not the load side, was the limit.',
+  );
+  out.push('', `Latency percentile curves: ![percentile plot](${svgRef})`, '');
+  return out.join('\n');
+}
+
+function oneLine(s: string): string {
+  return s.split('\n')[0]!.replace(/\|/g, '/').slice(0, 160);
+}

@@ -1,0 +1,292 @@
+// Primary thread (bench harness). The systems under test and the upstream: how each is configured, started
+// (pinned), found in /proc, and stopped.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BenchProcess, freePort, waitForPort } from './bench-process.ts';
+import { childFdLimit, processTree } from './proc-stats.ts';
+import { legateBootstrapYaml } from './configs/legate-bootstrap.ts';
+import { nginxProxyConf, nginxUpstreamConf, LARGE_BODY_BYTES } from './configs/nginx-conf.ts';
+import { haproxyCfg } from './configs/haproxy-cfg.ts';
+import type { Profile } from './configs/realistic-routes.ts';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+const NODE = process.execPath;
+
+export type Family = 'direct' | 'legate' | 'nginx' | 'haproxy' | 'http-proxy';
+
+/** taskset CPU lists; undefined = not pinned. */
+export interface Pinning {
+  readonly load: string | undefined;
+  readonly upstream: string | undefined;
+  readonly proxy: string | undefined;
+  /** For "Legate, all cores". */
+  readonly all: string | undefined;
+  readonly allWorkers: number;
+  readonly description: string;
+}
+
+export function choosePinning(): Pinning {
+  const n = os.availableParallelism();
+  if (n < 2) {
+    return { load: undefined, upstream: undefined, proxy: undefined, all: undefined, allWorkers: 1, description: 'one CPU: nothing pinned, load, upstream and proxy share it' };
+  }
+  return {
+    load: '0',
+    upstream: '0',
+    proxy: '1',
+    all: `0-${n - 1}`,
+    allWorkers: n,
+    description:
+      `load generator and upstream on CPU 0, each single-worker proxy alone on CPU 1; ` +
+      `"Legate, all cores" has ${n} workers on CPUs 0-${n - 1} (sharing CPU 0 with the load)`,
+  };
+}
+
+export interface RunContext {
+  readonly tmpDir: string;
+  readonly pinning: Pinning;
+  readonly upstreamPort: number;
+  readonly nginx: string | undefined;
+  readonly haproxy: string | undefined;
+}
+
+export interface RunningSystem {
+  readonly port: number;
+  /** The processes whose CPU and memory count (all of them, found again each time: nginx forks its worker). */
+  pids(): number[];
+  readonly running: boolean;
+  logTail(): string;
+  stop(): Promise<void>;
+}
+
+export interface SystemDef {
+  readonly id: string;
+  readonly family: Family;
+  readonly label: string;
+  readonly profile: Profile | undefined;
+  /** The external program it needs. */
+  readonly tool: 'nginx' | 'haproxy' | undefined;
+  /** The nginx system doing the same work, for the "× nginx" ratio. */
+  readonly nginxPeer: string | undefined;
+  start(ctx: RunContext, instance: string): Promise<RunningSystem>;
+}
+
+function fromProcess(proc: BenchProcess, port: number): RunningSystem {
+  return {
+    port,
+    pids: () => (proc.running ? processTree(proc.pid) : []),
+    get running() {
+      return proc.running;
+    },
+    logTail: () => proc.logTail(),
+    stop: () => proc.stop(),
+  };
+}
+
+async function started(proc: BenchProcess, port: number): Promise<RunningSystem> {
+  try {
+    await waitForPort(port, proc, 30_000);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return fromProcess(proc, port);
+}
+
+/** How a row label names a non-default profile. */
+function profileSuffix(profile: Profile): string {
+  return profile === 'minimal' ? ', minimal config' : profile === 'realistic-log' ? ', access log on' : '';
+}
+
+function legate(id: string, workers: 'one' | 'all', profile: Profile, nginxPeer: string): SystemDef {
+  const what = profileSuffix(profile);
+  return {
+    id,
+    family: 'legate',
+    label: workers === 'one' ? `Legate, 1 worker${what}` : `Legate, all cores${what}`,
+    profile,
+    tool: undefined,
+    nginxPeer,
+    async start(ctx, instance) {
+      const port = await freePort();
+      const adminPort = await freePort();
+      const file = path.join(ctx.tmpDir, `${instance}.yaml`);
+      const accessLogPath = path.join(ctx.tmpDir, `${instance}-access.log`);
+      fs.writeFileSync(file, legateBootstrapYaml({ port, adminPort, upstreamPort: ctx.upstreamPort, profile, accessLogPath }));
+      const concurrency = workers === 'one' ? 1 : ctx.pinning.allWorkers;
+      const proc = new BenchProcess({
+        name: instance,
+        command: path.join(ROOT, 'bin/legate'),
+        args: ['-c', file, '--concurrency', String(concurrency), '--log-level', 'warn'],
+        cpus: workers === 'one' ? ctx.pinning.proxy : ctx.pinning.all,
+        logDir: ctx.tmpDir,
+      });
+      return started(proc, port);
+    },
+  };
+}
+
+function nginx(id: string, profile: Profile): SystemDef {
+  const what = profileSuffix(profile);
+  return {
+    id,
+    family: 'nginx',
+    label: `nginx, 1 worker${what}`,
+    profile,
+    tool: 'nginx',
+    nginxPeer: undefined,
+    async start(ctx, instance) {
+      const port = await freePort();
+      const conf = path.join(ctx.tmpDir, `${instance}.conf`);
+      fs.mkdirSync(path.join(ctx.tmpDir, `${instance}-tmp`), { recursive: true });
+      fs.writeFileSync(
+        conf,
+        nginxProxyConf({
+          dir: ctx.tmpDir,
+          name: instance,
+          port,
+          upstreamPort: ctx.upstreamPort,
+          profile,
+          accessLogPath: path.join(ctx.tmpDir, `${instance}-access.log`),
+          fdLimit: childFdLimit(),
+        }),
+      );
+      const proc = new BenchProcess({
+        name: instance,
+        command: ctx.nginx!,
+        args: ['-p', ctx.tmpDir, '-e', path.join(ctx.tmpDir, `${instance}-startup.log`), '-c', conf],
+        cpus: ctx.pinning.proxy,
+        logDir: ctx.tmpDir,
+      });
+      return started(proc, port);
+    },
+  };
+}
+
+function haproxy(id: string, profile: Profile): SystemDef {
+  const what = profileSuffix(profile);
+  return {
+    id,
+    family: 'haproxy',
+    label: `HAProxy, 1 thread${what}`,
+    profile,
+    tool: 'haproxy',
+    nginxPeer: profile === 'realistic' ? 'nginx' : `nginx-${profile === 'minimal' ? 'minimal' : 'log'}`,
+    async start(ctx, instance) {
+      const port = await freePort();
+      const cfg = path.join(ctx.tmpDir, `${instance}.cfg`);
+      fs.writeFileSync(cfg, haproxyCfg({ port, upstreamPort: ctx.upstreamPort, profile, fdLimit: childFdLimit() }));
+      const proc = new BenchProcess({
+        name: instance,
+        command: ctx.haproxy!,
+        args: ['-db', '-f', cfg],
+        cpus: ctx.pinning.proxy,
+        logDir: ctx.tmpDir,
+        stdoutFile: path.join(ctx.tmpDir, `${instance}-access.log`),
+      });
+      return started(proc, port);
+    },
+  };
+}
+
+const httpProxy: SystemDef = {
+  id: 'http-proxy',
+  family: 'http-proxy',
+  label: 'http-proxy (npm), Node',
+  profile: undefined,
+  tool: undefined,
+  nginxPeer: 'nginx',
+  async start(ctx, instance) {
+    const port = await freePort();
+    const proc = new BenchProcess({
+      name: instance,
+      command: NODE,
+      args: [path.join(ROOT, 'bench/peers/http-proxy-server.ts'), String(port), String(ctx.upstreamPort)],
+      cpus: ctx.pinning.proxy,
+      logDir: ctx.tmpDir,
+    });
+    return started(proc, port);
+  },
+};
+
+const direct: SystemDef = {
+  id: 'direct',
+  family: 'direct',
+  label: 'direct to the upstream (ceiling)',
+  profile: undefined,
+  tool: undefined,
+  nginxPeer: undefined,
+  start: (ctx) =>
+    Promise.resolve({
+      port: ctx.upstreamPort,
+      pids: () => [],
+      running: true,
+      logTail: () => '',
+      stop: () => Promise.resolve(),
+    }),
+};
+
+/** Every system, in the order a round visits them. */
+export const SYSTEMS: readonly SystemDef[] = Object.freeze([
+  direct,
+  legate('legate-1', 'one', 'realistic', 'nginx'),
+  legate('legate-all', 'all', 'realistic', 'nginx'),
+  nginx('nginx', 'realistic'),
+  haproxy('haproxy', 'realistic'),
+  httpProxy,
+  legate('legate-1-minimal', 'one', 'minimal', 'nginx-minimal'),
+  legate('legate-1-log', 'one', 'realistic-log', 'nginx-log'),
+  nginx('nginx-minimal', 'minimal'),
+  nginx('nginx-log', 'realistic-log'),
+  haproxy('haproxy-minimal', 'minimal'),
+  haproxy('haproxy-log', 'realistic-log'),
+]);
+
+export function systemById(id: string): SystemDef | undefined {
+  return SYSTEMS.find((s) => s.id === id);
+}
+
+/** True when `only` (ids or families) selects the system; undefined selects all. */
+export function selected(s: SystemDef, only: readonly string[] | undefined): boolean {
+  return only === undefined || only.includes(s.id) || only.includes(s.family);
+}
+
+export interface Upstream {
+  readonly kind: 'nginx' | 'node';
+  readonly port: number;
+  readonly description: string;
+  readonly system: RunningSystem;
+}
+
+export async function startUpstream(kind: 'nginx' | 'node', tmpDir: string, pinning: Pinning, nginxBin: string | undefined): Promise<Upstream> {
+  const port = await freePort();
+  let proc: BenchProcess;
+  let description: string;
+  if (kind === 'nginx') {
+    const large = path.join(tmpDir, 'body-16k.txt');
+    fs.writeFileSync(large, Buffer.alloc(LARGE_BODY_BYTES, 'hello'));
+    fs.mkdirSync(path.join(tmpDir, 'upstream-tmp'), { recursive: true });
+    const conf = path.join(tmpDir, 'upstream.conf');
+    fs.writeFileSync(conf, nginxUpstreamConf(tmpDir, port, large, childFdLimit()));
+    proc = new BenchProcess({
+      name: 'upstream',
+      command: nginxBin!,
+      args: ['-p', tmpDir, '-e', path.join(tmpDir, 'upstream-startup.log'), '-c', conf],
+      cpus: pinning.upstream,
+      logDir: tmpDir,
+    });
+    description = 'nginx, 1 worker, `return 200 "hello"` (5 bytes) and a 16 KiB static file (sendfile, open_file_cache)';
+  } else {
+    proc = new BenchProcess({
+      name: 'upstream',
+      command: NODE,
+      args: [path.join(ROOT, 'bench/harness/node-upstream.ts'), String(port)],
+      cpus: pinning.upstream,
+      logDir: tmpDir,
+    });
+    description = 'node:http fixed-response server (nginx not installed), 5-byte and 16 KiB bodies';
+  }
+  return { kind, port, description, system: await started(proc, port) };
+}
