@@ -3,8 +3,8 @@
 
 import { parseCliOptions, CliUsageError, HELP_TEXT, type CliOptions } from './options.ts';
 import { log, setLogLevel } from '../common/logger.ts';
-import { runConfigPipeline } from '../primary/config-pipeline.ts';
-import { Primary, StartupError } from '../primary/primary.ts';
+// The proxy itself (config pipeline, primary) is imported only by the paths that run it, so `legate bench` and
+// `--help` stay quick and independent of it.
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'bench') {
@@ -30,7 +30,8 @@ async function main(argv: string[]): Promise<number> {
   return serve(opts);
 }
 
-function validate(opts: CliOptions): number {
+async function validate(opts: CliOptions): Promise<number> {
+  const { runConfigPipeline } = await import('../primary/config-pipeline.ts');
   const result = runConfigPipeline({ configPath: opts.configPath, configYaml: opts.configYaml }, 1);
   if (!result.ok) {
     process.stderr.write(`${result.message}\n${result.problemCount} problem(s); configuration is not valid\n`);
@@ -43,6 +44,7 @@ function validate(opts: CliOptions): number {
 }
 
 async function serve(opts: CliOptions): Promise<number> {
+  const { Primary, StartupError } = await import('../primary/primary.ts');
   const primary = new Primary(opts);
   let stopping = false;
   const stop = (signal: string): void => {

@@ -15,7 +15,8 @@ export function makeProblem(
 /** `<file>:<line>:<col>: <path>: <message>[ (did you mean 'x'?)]` */
 export function formatConfigProblem(p: ConfigProblem): string {
   const where = p.position === undefined ? '' : `${p.position.file}:${p.position.line}:${p.position.column}: `;
-  const path = p.path === '' ? '' : `${p.path}: `;
+  // A message that already names the path ("not supported yet: <path> (line N)") is not prefixed with it again.
+  const path = p.path === '' || p.message.startsWith(`not supported yet: ${p.path}`) ? '' : `${p.path}: `;
   const hint = p.suggestion === undefined ? '' : ` (${p.suggestion})`;
   return `${where}${path}${p.message}${hint}`;
 }

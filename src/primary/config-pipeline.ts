@@ -3,6 +3,7 @@
 
 import { loadConfig } from '../config-loader/load-config.ts';
 import type { ConfigProblem } from '../config-loader/types.ts';
+import { formatConfigProblem, sortProblems } from '../config-loader/config-error.ts';
 import { compileSnapshot } from '../snapshot/compile-snapshot.ts';
 import type { Snapshot } from '../snapshot/snapshot-types.ts';
 
@@ -21,25 +22,24 @@ export type PipelineResult =
     }
   | { ok: false; message: string; problemCount: number };
 
-export function formatProblem(p: ConfigProblem): string {
-  const where = p.position === undefined ? '' : `${p.position.file}:${p.position.line}:${p.position.column}: `;
-  const hint = p.suggestion === undefined ? '' : ` (${p.suggestion})`;
-  return `${where}${p.path}: ${p.message}${hint}`;
-}
-
 export function runConfigPipeline(sources: ConfigSources, version: number): PipelineResult {
   let loaded;
   try {
     loaded = loadConfig({ configPath: sources.configPath, configYaml: sources.configYaml });
   } catch (err) {
     const problems = (err as { problems?: ConfigProblem[] }).problems;
-    if (Array.isArray(problems)) return { ok: false, message: problems.map(formatProblem).join('\n'), problemCount: problems.length };
+    if (Array.isArray(problems)) return { ok: false, message: problems.map(formatConfigProblem).join('\n'), problemCount: problems.length };
     return { ok: false, message: (err as Error).message, problemCount: 1 };
   }
   const compiled = compileSnapshot(loaded, version);
   if (compiled.problems.length > 0) {
-    const sorted = compiled.problems.slice().sort((a, b) => (a.position?.line ?? 0) - (b.position?.line ?? 0));
-    return { ok: false, message: sorted.map(formatProblem).join('\n'), problemCount: sorted.length };
+    const sorted = sortProblems(compiled.problems, fileOrder(loaded.files));
+    return { ok: false, message: sorted.map(formatConfigProblem).join('\n'), problemCount: sorted.length };
   }
   return { ok: true, snapshot: compiled.snapshot, warnings: compiled.warnings, bootstrap: loaded.bootstrap };
+}
+
+/** The order problems are reported in: the config file(s), then the command-line overlay. */
+function fileOrder(files: readonly string[]): string[] {
+  return [...files, '--config-yaml'];
 }
