@@ -2,6 +2,7 @@
 
 import fs from 'node:fs';
 import { parseDurationSeconds, DurationSyntaxError } from './duration.ts';
+import { ArgReader } from '../common/arg-reader.ts';
 
 export interface BenchCliOptions {
   /** The URL to load (URL mode), or undefined with --config until the listener is known. */
@@ -159,21 +160,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchCliOptions {
     help: false,
   };
   const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i]!;
-    let inline: string | undefined;
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    if (eq > 0) {
-      inline = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = argv[i + 1];
-      if (v === undefined) throw new BenchUsageError(`${arg} needs a value (see legate bench --help)`);
-      i++;
-      return v;
-    };
+  const args = new ArgReader(argv, (flag) => new BenchUsageError(`${flag} needs a value (see legate bench --help)`));
+  const value = (): string => args.value();
+  for (let arg = args.next(); arg !== undefined; arg = args.next()) {
     switch (arg) {
       case '-c':
       case '--config':

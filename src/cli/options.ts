@@ -1,6 +1,7 @@
 // Primary thread (pure). Command-line options, as Envoy spells them.
 
 import os from 'node:os';
+import { ArgReader } from '../common/arg-reader.ts';
 
 export type Mode = 'serve' | 'validate';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'critical' | 'off';
@@ -40,12 +41,6 @@ Signals: SIGHUP reloads the config file (a bad file leaves the running config al
 SIGTERM/SIGINT stop accepting, let in-flight requests finish, then exit 0.
 `;
 
-function takeValue(argv: readonly string[], i: number, flag: string): string {
-  const v = argv[i + 1];
-  if (v === undefined) throw new CliUsageError(`${flag} needs a value (see --help)`);
-  return v;
-}
-
 function parsePositiveInt(v: string, flag: string): number {
   if (!/^[0-9]+$/.test(v)) throw new CliUsageError(`${flag} takes a whole number, got '${v}'`);
   return Number(v);
@@ -61,20 +56,9 @@ export function parseCliOptions(argv: readonly string[]): CliOptions {
     drainTimeS: 600,
     help: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i]!;
-    let inline: string | undefined;
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    if (eq > 0) {
-      inline = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = takeValue(argv, i, arg);
-      i++;
-      return v;
-    };
+  const args = new ArgReader(argv, (flag) => new CliUsageError(`${flag} needs a value (see --help)`));
+  const value = (): string => args.value();
+  for (let arg = args.next(); arg !== undefined; arg = args.next()) {
     switch (arg) {
       case '-c':
       case '--config-path':
