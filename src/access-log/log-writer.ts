@@ -52,6 +52,8 @@ export class BufferedLogWriter {
   private readonly chunkLimit: number;
   private fd: number;
   private lines: string[];
+  /** UTF-8 size of each entry of `lines`. */
+  private lineBytes: number[];
   private head: number;
   /** Characters in lines[head..]. */
   private pendingChars: number;
@@ -84,6 +86,7 @@ export class BufferedLogWriter {
     this.opts = opts;
     this.fd = -1;
     this.lines = [];
+    this.lineBytes = [];
     this.head = 0;
     this.pendingChars = 0;
     this.writing = false;
@@ -119,6 +122,9 @@ export class BufferedLogWriter {
       return;
     }
     this.lines.push(line);
+    // Measured now, while the line (a rope of its formatted pieces) is young: this flattens it at once instead
+    // of after a 100 ms wait in the queue, when its pieces have been promoted (measured ~4% of a worker's CPU).
+    this.lineBytes.push(Buffer.byteLength(line));
     this.bufferedChars += line.length;
     this.pendingChars += line.length;
     if (this.writing || this.fd < 0) return; // the running write, or the open, picks it up
@@ -225,36 +231,44 @@ export class BufferedLogWriter {
     const lines = this.lines;
     if (this.head === lines.length) {
       lines.length = 0;
+      this.lineBytes.length = 0;
       this.head = 0;
       this.resolveIdleWaiters();
       return;
     }
     // Whole lines only, up to chunkLimit bytes (at least one line).
-    let chunk = lines[this.head]!;
-    let bytes = Buffer.byteLength(chunk);
-    let count = 1;
-    let i = this.head + 1;
+    const lineBytes = this.lineBytes;
+    const start = this.head;
+    let bytes = lineBytes[start]!;
+    let chars = lines[start]!.length;
+    let i = start + 1;
     while (i < lines.length) {
-      const next = lines[i]!;
-      const nextBytes = Buffer.byteLength(next);
+      const nextBytes = lineBytes[i]!;
       if (bytes + nextBytes > this.chunkLimit) break;
-      chunk += next;
       bytes += nextBytes;
-      count++;
+      chars += lines[i]!.length;
       i++;
     }
-    for (let j = this.head; j < i; j++) lines[j] = '';
+    // Each line encoded straight into one buffer: concatenating thousands of lines into one string first made a
+    // deep rope that cost more to flatten than the lines cost to format.
+    const buf = Buffer.allocUnsafe(bytes);
+    let offset = 0;
+    for (let j = start; j < i; j++) {
+      offset += buf.write(lines[j]!, offset, 'utf8');
+      lines[j] = '';
+    }
     this.head = i;
     if (this.head >= COMPACT_AT && this.head * 2 >= lines.length) {
       this.lines = lines.slice(this.head);
+      this.lineBytes = lineBytes.slice(this.head);
       this.head = 0;
     }
-    this.pendingChars -= chunk.length;
+    this.pendingChars -= chars;
     this.writing = true;
-    this.inflight = Buffer.from(chunk);
+    this.inflight = buf;
     this.inflightOffset = 0;
-    this.inflightLines = count;
-    this.inflightChars = chunk.length;
+    this.inflightLines = i - start;
+    this.inflightChars = chars;
     this.writeInflight();
   }
 
@@ -286,7 +300,24 @@ export class BufferedLogWriter {
     this.inflightChars = 0;
     this.writing = false;
     if (this.reopenRequested) this.doReopen();
-    else this.writeNext();
+    else this.afterWrite();
+  }
+
+  /**
+   * The next write after one finished: at once when a full chunk is pending or someone waits (flush, close);
+   * otherwise lines gather until the flush interval, as when the writer was idle. Writing again at once whatever
+   * arrived meanwhile made one fs.write (a thread-pool round trip) per few lines under load: measured 25% more
+   * CPU per request with a log on, against under 15% batched.
+   */
+  private afterWrite(): void {
+    if (this.pendingChars >= this.opts.flushBytes || this.idleWaiters.length > 0 || this.closed || this.head === this.lines.length) {
+      this.writeNext();
+      return;
+    }
+    if (this.flushTimer === null) {
+      this.flushTimer = setTimeout(this.onFlushTimerBound, this.opts.flushIntervalMs);
+      this.flushTimer.unref();
+    }
   }
 
   private scheduleRetry(ms: number): void {
@@ -318,6 +349,7 @@ export class BufferedLogWriter {
     this.bufferedChars -= this.pendingChars;
     this.pendingChars = 0;
     this.lines = [];
+    this.lineBytes = [];
     this.head = 0;
     if (!this.writing) this.resolveIdleWaiters();
   }

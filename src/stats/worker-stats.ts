@@ -55,3 +55,4 @@ export class WorkerStats implements WorkerStatsStore {
     return h;
   }
 }
+

@@ -22,6 +22,17 @@ import { UpstreamRequest } from '../router/upstream-request.ts';
 const EMPTY = Buffer.alloc(0);
 const CHUNK_END = '\r\n';
 const LAST_CHUNK = '0\r\n\r\n';
+/**
+ * Body chunks up to this size join the pending response text (latin1, so bytes round-trip exactly) instead of
+ * being written on their own: one write syscall per upstream read instead of one per head and per chunk. Larger
+ * chunks go out with the pending text in one writev (cork), without a copy into a string.
+ */
+const MERGE_MAX_BYTES = 2048;
+
+interface Latin1Decoder {
+  /** Buffer's internal latin1 decoder, cheaper than toString('latin1'). */
+  latin1Slice(start: number, end: number): string;
+}
 
 export class ActiveStream {
   readonly conn: DownstreamConnection;
@@ -42,7 +53,11 @@ export class ActiveStream {
   chunkedResponse: boolean;
   /** HEAD and 204/304: no response body is written whatever the upstream sends. */
   suppressResponseBody: boolean;
-  /** Upgrade/CONNECT is not proxied yet. */
+  /**
+   * Response bytes (latin1) not yet handed to the socket: the head and small body chunks wait here until the end of
+   * the upstream read that produced them (flushResponse), the end of the response, or a large chunk.
+   */
+  private pendingOut: string;
   private idleTimer: NodeJS.Timeout | null;
   private requestTimer: NodeJS.Timeout | null;
 
@@ -62,6 +77,7 @@ export class ActiveStream {
     this.finished = false;
     this.chunkedResponse = false;
     this.suppressResponseBody = head.method === 'HEAD';
+    this.pendingOut = '';
     this.idleTimer = null;
     this.requestTimer = null;
   }
@@ -78,8 +94,8 @@ export class ActiveStream {
     values[slots.downstream_rq_total]++;
     values[slots.downstream_rq_http1_total]++;
     values[slots.downstream_rq_active]++;
-    values[hcm.workerSlots['downstream_rq_total']!]++;
-    values[hcm.workerSlots['downstream_rq_active']!]++;
+    values[hcm.workerRqTotalSlot]++;
+    values[hcm.workerRqActiveSlot]++;
 
     info.startTimeMs = Date.now();
     info.startMonoMs = performance.now();
@@ -255,26 +271,61 @@ export class ActiveStream {
     if (this.finished || this.suppressResponseBody || chunk.length === 0) return true;
     if (this.idleTimer !== null) this.idleTimer.refresh();
     this.info.bytesSent += chunk.length;
-    const socket = this.conn.socket;
-    if (this.chunkedResponse) {
-      socket.cork();
-      socket.write(chunk.length.toString(16) + CHUNK_END, 'latin1');
-      socket.write(chunk);
-      const ok = socket.write(CHUNK_END, 'latin1');
-      socket.uncork();
-      return ok;
-    }
-    return socket.write(chunk);
+    return this.chunkedResponse ? this.writeChunked(chunk) : this.writeBody(chunk);
   }
 
   encodeComplete(trailers: HeaderList | null): void {
     if (this.finished) return;
     if (this.chunkedResponse) {
-      if (trailers === null || trailers.length === 0) this.conn.socket.write(LAST_CHUNK, 'latin1');
-      else this.conn.socket.write(serializeTrailers(trailers), 'latin1');
+      this.pendingOut += trailers === null || trailers.length === 0 ? LAST_CHUNK : serializeTrailers(trailers);
     }
     this.info.responseTrailers = trailers;
     this.finish(true);
+  }
+
+  /**
+   * Writes what the response has pending (called at the end of each upstream read). Returns false when the client
+   * socket's buffer is full (the caller pauses the upstream until 'drain').
+   */
+  flushResponse(): boolean {
+    const out = this.pendingOut;
+    if (out === '') return true;
+    this.pendingOut = '';
+    return this.conn.socket.write(out, 'latin1');
+  }
+
+  private writeBody(chunk: Buffer): boolean {
+    const out = this.pendingOut;
+    if (chunk.length <= MERGE_MAX_BYTES) {
+      this.pendingOut = out + (chunk as unknown as Latin1Decoder).latin1Slice(0, chunk.length);
+      return true;
+    }
+    const socket = this.conn.socket;
+    if (out === '') return socket.write(chunk);
+    // Pending head and this chunk in one writev.
+    this.pendingOut = '';
+    socket.cork();
+    socket.write(out, 'latin1');
+    const ok = socket.write(chunk);
+    socket.uncork();
+    return ok;
+  }
+
+  private writeChunked(chunk: Buffer): boolean {
+    const size = chunk.length.toString(16) + CHUNK_END;
+    if (chunk.length <= MERGE_MAX_BYTES) {
+      this.pendingOut += size + (chunk as unknown as Latin1Decoder).latin1Slice(0, chunk.length) + CHUNK_END;
+      return true;
+    }
+    const socket = this.conn.socket;
+    const out = this.pendingOut;
+    this.pendingOut = '';
+    socket.cork();
+    socket.write(out + size, 'latin1');
+    socket.write(chunk);
+    const ok = socket.write(CHUNK_END, 'latin1');
+    socket.uncork();
+    return ok;
   }
 
   /** The response can no longer be completed: a reply if nothing was sent yet, else a reset of the client. */
@@ -319,14 +370,15 @@ export class ActiveStream {
     this.writeHead(status, reasonPhrase(status), headers);
     if (body.length > 0 && !this.suppressResponseBody) {
       info.bytesSent += body.length;
-      this.conn.socket.write(body);
+      this.writeBody(body);
     }
     if (this.upstream !== null) this.upstream.reset();
     this.finish(true);
   }
 
+  /** The head waits in pendingOut for the body bytes of the same upstream read. */
   private writeHead(status: number, reason: string, headers: HeaderList): void {
-    this.conn.socket.write(serializeResponseHead(this.head.versionMinor, status, reason, headers), 'latin1');
+    this.pendingOut = serializeResponseHead(this.head.versionMinor, status, reason, headers);
   }
 
   private armIdleTimer(): void {
@@ -353,6 +405,8 @@ export class ActiveStream {
   private finish(clean: boolean): void {
     if (this.finished) return;
     this.finished = true;
+    // Whatever was produced goes out first, even before a reset (as when each piece was written at once).
+    if (this.pendingOut !== '') this.flushResponse();
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     if (this.requestTimer !== null) clearTimeout(this.requestTimer);
     this.idleTimer = null;
@@ -364,7 +418,7 @@ export class ActiveStream {
     const now = performance.now();
     info.lastDownstreamTxMonoMs = now;
     values[slots.downstream_rq_active]--;
-    values[hcm.workerSlots['downstream_rq_active']!]--;
+    values[hcm.workerRqActiveSlot]--;
     if (clean) {
       values[slots.downstream_rq_completed]++;
       const status = info.responseCode;

@@ -73,7 +73,8 @@ export class DownstreamConnection implements Http1RequestCallbacks {
   // ---- parser callbacks ----
 
   onRequestHead(head: RequestHead): void {
-    this.clearIdleTimer();
+    // The idle timer keeps running (refreshed when the stream ends, not re-created per request): a fire while a
+    // stream is active is ignored, and the next continueReading() arms it again.
     // New requests use the listener's current config; this one keeps it until it ends.
     const stream = new ActiveStream(this, this.listener.hcm, head);
     this.stream = stream;

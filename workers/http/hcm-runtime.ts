@@ -9,6 +9,7 @@ import { compileHeaderValueFormat } from '../../src/access-log/formatter.ts';
 import type { AccessLogSink } from '../../src/access-log/sink.ts';
 import type { WorkerClusterManager } from '../upstream/cluster-manager.ts';
 import type { WorkerStatsStore } from '../../src/stats/definitions.ts';
+import { withFastProperties } from '../../src/common/fast-properties.ts';
 
 export class HcmRuntime {
   readonly config: HcmConfig;
@@ -20,6 +21,9 @@ export class HcmRuntime {
   readonly clusters: WorkerClusterManager;
   readonly stats: WorkerStatsStore;
   readonly workerSlots: Readonly<Record<string, number>>;
+  /** worker.<id>.downstream_rq_total / downstream_rq_active, looked up once. */
+  readonly workerRqTotalSlot: number;
+  readonly workerRqActiveSlot: number;
 
   constructor(
     listener: ListenerConfig,
@@ -29,8 +33,10 @@ export class HcmRuntime {
     accessLogs: readonly AccessLogSink[],
   ) {
     this.listener = listener;
-    this.config = listener.hcm;
-    this.routeTable = buildRouteTable(listener.hcm.routeConfig as never, { compileHeaderValue: compileHeaderValueFormat });
+    // Read on every request: fast-property copies of the decoded config and its slot table.
+    const hcm = listener.hcm;
+    this.config = Object.freeze(withFastProperties({ ...hcm, slots: hcm.slots === null ? null : withFastProperties(hcm.slots) }));
+    this.routeTable = buildRouteTable(this.config.routeConfig as never, { compileHeaderValue: compileHeaderValueFormat });
     this.limits = Object.freeze({
       maxHeadBytes: listener.hcm.maxRequestHeadersKb * 1024,
       maxHeadersCount: listener.hcm.maxHeadersCount,
@@ -39,5 +45,7 @@ export class HcmRuntime {
     this.clusters = clusters;
     this.stats = stats;
     this.workerSlots = workerSlots;
+    this.workerRqTotalSlot = workerSlots['downstream_rq_total']!;
+    this.workerRqActiveSlot = workerSlots['downstream_rq_active']!;
   }
 }

@@ -213,16 +213,21 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
 
   onUpstreamData(chunk: Buffer): void {
     this.codec!.parser.execute(chunk);
+    // What this read produced (head and small body chunks) goes to the client in one write.
+    if (!this.stream.flushResponse() && this.conn !== null) this.conn.socket.pause();
   }
 
   onUpstreamEnd(): void {
-    if (!this.done) this.codec!.parser.finish();
+    if (this.done) return;
+    this.codec!.parser.finish();
+    this.stream.flushResponse();
   }
 
   onUpstreamClose(_hadError: boolean): void {
     if (this.done) return;
     // A close-delimited body ends here; anything else is a reset.
     this.codec!.parser.finish();
+    this.stream.flushResponse();
     if (this.done) return;
     const values = this.stream.hcm.stats.values;
     values[this.slots.upstream_rq_rx_reset]++;

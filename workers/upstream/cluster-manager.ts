@@ -6,6 +6,7 @@ import type { HostSet } from '../../src/upstream/cluster-membership.ts';
 import type { ClusterSlots } from '../../src/snapshot/snapshot-types.ts';
 import type { WorkerStatsStore } from '../../src/stats/definitions.ts';
 import type { HostStatsReport } from '../../src/messages/thread-messages.ts';
+import { withFastProperties } from '../../src/common/fast-properties.ts';
 import { WorkerCluster } from './worker-cluster.ts';
 
 export class WorkerClusterManager {
@@ -28,9 +29,11 @@ export class WorkerClusterManager {
     const next = new Map<string, WorkerCluster>();
     for (let i = 0; i < compiled.length; i++) {
       const config = compiled[i]!;
-      const slots = slotsByCluster[config.name];
+      const decoded = slotsByCluster[config.name];
       // The primary assigns slots to every cluster of a snapshot; a missing one is a bug upstream of here.
-      if (slots === undefined) throw new Error(`snapshot has no stat slots for cluster '${config.name}'`);
+      if (decoded === undefined) throw new Error(`snapshot has no stat slots for cluster '${config.name}'`);
+      // Read per request by the router and the pools.
+      const slots = withFastProperties(decoded);
       let cluster = this.clusters.get(config.name);
       if (cluster === undefined) cluster = new WorkerCluster(config, slots, this.stats, this.random);
       else cluster.updateConfig(config, slots);
