@@ -251,7 +251,7 @@ async function main(argv: string[]): Promise<number> {
   for (const [ext, file] of Object.entries(files)) fs.copyFileSync(file, path.join(o.outDir, `latest.${ext}`));
   fs.mkdirSync(path.dirname(o.resultsMd), { recursive: true });
   const svgRef = path.relative(path.dirname(o.resultsMd), files.svg) || path.basename(files.svg);
-  fs.writeFileSync(o.resultsMd, renderMarkdown(result, svgRef, 'Legate benchmark results (latest run)'));
+  fs.writeFileSync(o.resultsMd, renderMarkdown(result, svgRef, 'Legate benchmark results (latest run)') + keptHistory(o.resultsMd));
 
   say(`wrote ${files.json}, ${files.md}, ${files.svg} and ${o.resultsMd}`);
   for (const t of result.targets) {
@@ -270,3 +270,17 @@ main(process.argv.slice(2)).then(
     process.exit(1);
   },
 );
+
+/** Marks the start of RESULTS.md's hand-written history (before/after notes of optimizations), kept across runs. */
+const HISTORY_MARKER = '<!-- history: everything below is kept by bench/run.ts -->';
+
+function keptHistory(resultsMd: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(resultsMd, 'utf8');
+  } catch {
+    return `\n${HISTORY_MARKER}\n`;
+  }
+  const i = text.indexOf(HISTORY_MARKER);
+  return i < 0 ? `\n${HISTORY_MARKER}\n` : `\n${text.slice(i)}`;
+}
