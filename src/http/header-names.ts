@@ -25,6 +25,7 @@ export const H = {
   contentLength: 'content-length',
   transferEncoding: 'transfer-encoding',
   connection: 'connection',
+  upgrade: 'upgrade',
   server: 'server',
   via: 'via',
   date: 'date',

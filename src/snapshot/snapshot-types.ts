@@ -67,5 +67,7 @@ export interface HcmConfig {
   acceptHttp10: boolean;
   defaultHostForHttp10: string;
   suppressEnvoyHeaders: boolean;
+  /** upgrade_configs that are enabled, lower-case upgrade types ("websocket"); CONNECT is not supported yet. */
+  upgradeTypes: string[];
   slots: HcmSlots | null;
 }

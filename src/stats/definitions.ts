@@ -47,9 +47,11 @@ export const HTTP_CONN_MANAGER_STATS = {
     'downstream_rq_3xx', 'downstream_rq_4xx', 'downstream_rq_5xx', 'downstream_rq_completed',
     'downstream_rq_timeout', 'downstream_rq_idle_timeout', 'downstream_rq_rx_reset', 'downstream_rq_tx_reset',
     'downstream_rq_non_relative_path', 'downstream_rq_too_large', 'downstream_rq_ws_on_non_ws_route',
+    'downstream_cx_upgrades_total',
     'downstream_rq_response_before_rq_complete', 'no_route', 'no_cluster', 'rq_redirect', 'rq_direct_response',
   ],
-  gauges: ['downstream_cx_active', 'downstream_cx_http1_active', 'downstream_rq_active'],
+  gauges: [
+    'downstream_cx_upgrades_active','downstream_cx_active', 'downstream_cx_http1_active', 'downstream_rq_active'],
   histograms: ['downstream_rq_time', 'downstream_cx_length_ms'],
 } as const satisfies StatScopeDefinition;
 

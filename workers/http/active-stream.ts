@@ -53,6 +53,10 @@ export class ActiveStream {
   chunkedResponse: boolean;
   /** HEAD and 204/304: no response body is written whatever the upstream sends. */
   suppressResponseBody: boolean;
+  /** The Upgrade value of an upgrade request allowed by upgrade_configs (e.g. "websocket"), else null. */
+  upgradeType: string | null;
+  /** The upstream answered 101: bytes now flow raw both ways until either side closes. */
+  upgraded: boolean;
   /**
    * Response bytes (latin1) not yet handed to the socket: the head and small body chunks wait here until the end of
    * the upstream read that produced them (flushResponse), the end of the response, or a large chunk.
@@ -77,6 +81,8 @@ export class ActiveStream {
     this.finished = false;
     this.chunkedResponse = false;
     this.suppressResponseBody = head.method === 'HEAD';
+    this.upgradeType = null;
+    this.upgraded = false;
     this.pendingOut = '';
     this.idleTimer = null;
     this.requestTimer = null;
@@ -112,8 +118,14 @@ export class ActiveStream {
 
     if (head.versionMinor === 0 && !cfg.acceptHttp10) return this.localReply(LocalReply.http10NotAccepted);
     if (head.upgrade) {
-      values[slots.downstream_rq_ws_on_non_ws_route]++;
-      return this.localReply(LocalReply.upgradeNotAllowed);
+      // Upgrades the connection manager allows (upgrade_configs) are tunnelled once the upstream answers 101.
+      const type = head.method === 'CONNECT' ? '' : (getHeader(this.headers, H.upgrade) ?? '');
+      if (type === '' || !cfg.upgradeTypes.includes(type.toLowerCase())) {
+        values[slots.downstream_rq_ws_on_non_ws_route]++;
+        return this.localReply(LocalReply.upgradeNotAllowed);
+      }
+      this.upgradeType = type;
+      this.closeAfterResponse = true;
     }
 
     // :path and :authority, from origin-form or absolute-form.
@@ -189,6 +201,7 @@ export class ActiveStream {
     if (upstreamPath !== path && !cfg.suppressEnvoyHeaders) setHeader(this.headers, H.xEnvoyOriginalPath, path);
     if (route.timeoutMs > 0 && !cfg.suppressEnvoyHeaders) setHeader(this.headers, H.xEnvoyExpectedRqTimeoutMs, String(route.timeoutMs));
     stripHopByHop(this.headers);
+    if (this.upgradeType !== null) this.headers.push(H.connection, 'upgrade', H.upgrade, this.upgradeType);
 
     const upstream = new UpstreamRequest(this, cluster, route, upstreamPath);
     this.upstream = upstream;
@@ -233,8 +246,15 @@ export class ActiveStream {
     info.responseCode = status;
     info.responseHeaders = headers;
     info.responseCodeDetails = 'via_upstream';
-    if (status === 204 || status === 304) this.suppressResponseBody = true;
-    if (!this.suppressResponseBody) {
+    if (status === 101) {
+      // The upgrade went through: the 101 carries the upgrade headers back, and the connection is a tunnel.
+      headers.push(H.connection, 'upgrade', H.upgrade, getHeader(rh.headers, H.upgrade) ?? this.upgradeType!);
+      this.upgraded = true;
+      const values = this.hcm.stats.values;
+      values[cfg.slots!.downstream_cx_upgrades_total]++;
+      values[cfg.slots!.downstream_cx_upgrades_active]++;
+    } else if (status === 204 || status === 304) this.suppressResponseBody = true;
+    if (!this.suppressResponseBody && !this.upgraded) {
       if (rh.chunked || (rh.readUntilClose && status >= 200)) {
         if (this.head.versionMinor === 1) {
           this.chunkedResponse = true;
@@ -254,7 +274,7 @@ export class ActiveStream {
     if (cfg.alwaysSetRequestIdInResponse && info.requestId !== '') setHeader(headers, H.xRequestId, info.requestId);
     if (this.route !== null) this.route.applyResponseHeaderMutations(headers, info);
     if (this.conn.draining) this.closeAfterResponse = true;
-    if (this.closeAfterResponse || !this.requestComplete) {
+    if (!this.upgraded && (this.closeAfterResponse || !this.requestComplete)) {
       // A response that beats its request to the end closes the connection: the rest of the request body
       // cannot be told apart from the next request.
       if (!this.requestComplete) {
@@ -419,6 +439,7 @@ export class ActiveStream {
     info.lastDownstreamTxMonoMs = now;
     values[slots.downstream_rq_active]--;
     values[hcm.workerRqActiveSlot]--;
+    if (this.upgraded) values[slots.downstream_cx_upgrades_active]--;
     if (clean) {
       values[slots.downstream_rq_completed]++;
       const status = info.responseCode;

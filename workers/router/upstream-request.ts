@@ -188,6 +188,11 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
 
   endBody(): void {
     if (this.done) return;
+    if (this.stream.upgraded) {
+      // The client ended its side of the tunnel: pass the FIN on.
+      if (this.conn !== null) this.conn.socket.end();
+      return;
+    }
     if (this.route.timeoutMs > 0 && this.timer === null) this.armTimeout();
     if (this.conn !== null) this.writeEnd();
   }
@@ -249,7 +254,16 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
 
   onResponseHead(head: ResponseHead): void {
     if (this.done) return;
-    if (head.statusCode < 200) return; // 100-continue and other interim heads are not proxied (Envoy's default).
+    if (head.statusCode === 101 && this.stream.upgradeType !== null) {
+      // An accepted upgrade: the route timeout covered getting here; the tunnel lives until either side closes
+      // (the stream idle timeout still applies).
+      if (this.timer !== null) {
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
+    } else if (head.statusCode < 200) {
+      return; // 100-continue and other interim heads are not proxied (Envoy's default).
+    }
     this.responseHead = head;
     this.stream.info.firstUpstreamRxMonoMs = performance.now();
     this.stream.encodeHeaders(head);
@@ -268,7 +282,8 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     if (status >= 500) values[this.slots.upstream_rq_5xx]++;
     else if (status >= 400) values[this.slots.upstream_rq_4xx]++;
     else if (status >= 300) values[this.slots.upstream_rq_3xx]++;
-    else values[this.slots.upstream_rq_2xx]++;
+    else if (status >= 200) values[this.slots.upstream_rq_2xx]++;
+    else values[this.slots.upstream_rq_1xx]++;
     values[this.slots.upstream_rq_completed]++;
     this.stream.hcm.stats.record(this.slots.upstream_rq_time, performance.now() - this.startMonoMs);
     this.stream.info.upstreamServiceTimeMs = performance.now() - this.startMonoMs;
@@ -276,7 +291,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     else this.hostCounters!.rqSuccess++;
     this.hostCounters = null;
     // Reuse only a connection whose both messages ended cleanly.
-    this.finishUpstream(head.keepAlive && !head.readUntilClose && this.requestEnded);
+    this.finishUpstream(head.keepAlive && !head.readUntilClose && this.requestEnded && status !== 101);
     this.stream.encodeComplete(trailers);
   }
 
