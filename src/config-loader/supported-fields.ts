@@ -70,8 +70,9 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.type.matcher.v3.RegexMatchAndSubstitute': ['pattern', 'substitution'],
   'envoy.config.route.v3.RouteAction': [
     'cluster', 'prefix_rewrite', 'regex_rewrite', 'host_rewrite_literal', 'auto_host_rewrite', 'host_rewrite_header',
-    'timeout', 'idle_timeout',
+    'timeout', 'idle_timeout', 'upgrade_configs',
   ],
+  'envoy.config.route.v3.RouteAction.UpgradeConfig': ['upgrade_type', 'enabled'],
   'envoy.config.route.v3.RedirectAction': [
     'scheme_redirect', 'https_redirect', 'host_redirect', 'port_redirect', 'path_redirect', 'prefix_rewrite',
     'regex_rewrite', 'response_code', 'strip_query',

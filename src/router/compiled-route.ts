@@ -24,6 +24,7 @@ export interface RouteSpec {
   timeoutMs: number;
   idleTimeoutMs: number;
   idleTimeoutConfigured: boolean;
+  upgradeOverrides: Readonly<Record<string, boolean>> | null;
   /** A PathRewrite: RouteAction's for CLUSTER, RedirectAction's for REDIRECT. */
   rewriteKind: number;
   rewritePrefix: string;
@@ -68,6 +69,7 @@ export class CompiledRoute implements Route {
   readonly timeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly idleTimeoutConfigured: boolean;
+  readonly upgradeOverrides: Readonly<Record<string, boolean>> | null;
   private readonly rewriteKind: number;
   private readonly rewritePrefix: string;
   private readonly matchedLength: number;
@@ -96,6 +98,7 @@ export class CompiledRoute implements Route {
     this.timeoutMs = s.timeoutMs;
     this.idleTimeoutMs = s.idleTimeoutMs;
     this.idleTimeoutConfigured = s.idleTimeoutConfigured;
+    this.upgradeOverrides = s.upgradeOverrides;
     this.rewriteKind = s.rewriteKind;
     this.rewritePrefix = s.rewritePrefix;
     this.matchedLength = s.matchedLength;
@@ -200,7 +203,7 @@ function hostForRedirect(authority: string, requestScheme: string, newScheme: st
 export const SSL_REDIRECT_ROUTE = new CompiledRoute({
   kind: RouteKind.REDIRECT, routeName: '', clusterName: '', directStatus: 0, directBody: null, redirectStatus: 301,
   hostRewriteLiteral: null, autoHostRewrite: false, hostRewriteHeader: null, timeoutMs: 0, idleTimeoutMs: 0,
-  idleTimeoutConfigured: false, rewriteKind: PathRewrite.NONE, rewritePrefix: '', matchedLength: -1, rewriteRegex: null,
+  idleTimeoutConfigured: false, upgradeOverrides: null, rewriteKind: PathRewrite.NONE, rewritePrefix: '', matchedLength: -1, rewriteRegex: null,
   rewriteReplacement: '', redirectScheme: 'https', redirectHost: '', redirectPort: '', pathRedirect: '', stripQuery: false,
   sslRedirect: true, requestMutations: [], responseMutations: [],
 });

@@ -25,7 +25,7 @@ function emptySpec(kind: number, routeName: string, request: HeaderMutationLevel
   return {
     kind, routeName, clusterName: '', directStatus: 0, directBody: null, redirectStatus: 0, hostRewriteLiteral: null,
     autoHostRewrite: false, hostRewriteHeader: null, timeoutMs: 0, idleTimeoutMs: 0, idleTimeoutConfigured: false,
-    rewriteKind: PathRewrite.NONE, rewritePrefix: '', matchedLength: -1, rewriteRegex: null, rewriteReplacement: '',
+    upgradeOverrides: null, rewriteKind: PathRewrite.NONE, rewritePrefix: '', matchedLength: -1, rewriteRegex: null, rewriteReplacement: '',
     redirectScheme: '', redirectHost: '', redirectPort: '', pathRedirect: '', stripQuery: false, sslRedirect: false,
     requestMutations: request, responseMutations: response,
   };
@@ -119,6 +119,18 @@ function compileClusterAction(ra: Obj, path: string, matchedLength: number, spec
   spec.timeoutMs = durationMs(ra, 'timeout', DEFAULT_ROUTE_TIMEOUT_MS, path, problems);
   spec.idleTimeoutMs = durationMs(ra, 'idle_timeout', 0, path, problems);
   spec.idleTimeoutConfigured = ra['idle_timeout'] !== undefined;
+  const upgrades = ra['upgrade_configs'];
+  if (Array.isArray(upgrades) && upgrades.length > 0) {
+    const overrides: Record<string, boolean> = {};
+    upgrades.forEach((u, i) => {
+      const type = asciiLower(str(obj(u)['upgrade_type'], ''));
+      const up = `${path}.upgrade_configs[${i}].upgrade_type`;
+      if (type === '') problems.push({ path: up, message: 'upgrade_type is required (e.g. websocket)' });
+      else if (type === 'connect') problems.push({ path: up, message: 'CONNECT upgrades are not supported yet' });
+      else overrides[type] = bool(obj(u)['enabled'], true);
+    });
+    spec.upgradeOverrides = Object.freeze(overrides);
+  }
 }
 
 function compileRedirect(rd: Obj, path: string, matchedLength: number, spec: RouteSpec, problems: RouteConfigProblem[]): void {

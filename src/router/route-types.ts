@@ -39,6 +39,11 @@ export interface Route {
   idleTimeoutMs: number;
   /** idle_timeout was given; with idleTimeoutMs 0 it disables even the HCM's stream_idle_timeout (Envoy). */
   idleTimeoutConfigured: boolean;
+  /**
+   * RouteAction.upgrade_configs: upgrade type (lower-case) -> enabled, overriding the connection manager's
+   * upgrade_configs for this route; null when the route has none.
+   */
+  upgradeOverrides: Readonly<Record<string, boolean>> | null;
   /** request_headers_to_add/remove of route, virtual host and route configuration, in Envoy's order; then host_rewrite_header. */
   applyRequestHeaderMutations(headers: HeaderList, info: StreamInfo): void;
   /** response_headers_to_add/remove of the three levels. `info.responseHeaders` should be `headers` for %RESP()%. */

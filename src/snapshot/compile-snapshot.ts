@@ -175,13 +175,13 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
   const h1 = obj(h['http_protocol_options']);
   const logs = compileAccessLogs(list(h['access_log']) as never, `${path}.access_log`);
   for (const p of logs.problems) out.add(p.code, p.path, p.message);
-  const upgradeTypes: string[] = [];
+  const upgradeConfigs: Record<string, boolean> = {};
   list(h['upgrade_configs']).forEach((u, i) => {
     const type = str(obj(u)['upgrade_type'], '').toLowerCase();
     const up = `${path}.upgrade_configs[${i}]`;
     if (type === '') out.add('missing_field', `${up}.upgrade_type`, 'upgrade_type is required (e.g. websocket)');
     else if (type === 'connect') out.add('not_supported', `${up}.upgrade_type`, `not supported yet: ${up}.upgrade_type CONNECT`);
-    else if (bool(obj(u)['enabled'], true)) upgradeTypes.push(type);
+    else upgradeConfigs[type] = bool(obj(u)['enabled'], true);
   });
   const maxKb = num(h['max_request_headers_kb'], 60);
   if (maxKb < 1 || maxKb > 8192) out.add('bad_value', `${path}.max_request_headers_kb`, 'must be between 1 and 8192');
@@ -211,7 +211,7 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
     acceptHttp10: bool(h1['accept_http_10'], false),
     defaultHostForHttp10: str(h1['default_host_for_http_10'], ''),
     suppressEnvoyHeaders,
-    upgradeTypes,
+    upgradeConfigs,
     slots: null,
   };
 }

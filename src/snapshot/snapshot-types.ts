@@ -67,7 +67,10 @@ export interface HcmConfig {
   acceptHttp10: boolean;
   defaultHostForHttp10: string;
   suppressEnvoyHeaders: boolean;
-  /** upgrade_configs that are enabled, lower-case upgrade types ("websocket"); CONNECT is not supported yet. */
-  upgradeTypes: string[];
+  /**
+   * upgrade_configs: lower-case upgrade type ("websocket") -> enabled. A route's own upgrade_configs may turn a
+   * listed type on or off; a type not listed here is never allowed. CONNECT is not supported yet.
+   */
+  upgradeConfigs: Record<string, boolean>;
   slots: HcmSlots | null;
 }

@@ -9,9 +9,19 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 
+/** Messages are queued from the start: the first one may arrive in the same read as the 101. */
+const inbox = new WeakMap<WebSocket, { queue: Buffer[]; waiters: ((b: Buffer) => void)[] }>();
+
 function open(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
+    const box = { queue: [] as Buffer[], waiters: [] as ((b: Buffer) => void)[] };
+    inbox.set(ws, box);
+    ws.on('message', (data: Buffer) => {
+      const w = box.waiters.shift();
+      if (w !== undefined) w(data);
+      else box.queue.push(data);
+    });
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
     ws.once('unexpected-response', (_req, res) => reject(new Error(`unexpected response ${res.statusCode}`)));
@@ -19,7 +29,10 @@ function open(url: string): Promise<WebSocket> {
 }
 
 function nextMessage(ws: WebSocket): Promise<Buffer> {
-  return new Promise((resolve) => ws.once('message', (data: Buffer) => resolve(data)));
+  const box = inbox.get(ws)!;
+  const queued = box.queue.shift();
+  if (queued !== undefined) return Promise.resolve(queued);
+  return new Promise((resolve) => box.waiters.push(resolve));
 }
 
 describe('WebSocket', () => {
@@ -28,6 +41,7 @@ describe('WebSocket', () => {
   let upstreamPort: number;
   let wsPort: number;
   let plainPort: number;
+  let perRoutePort: number;
   let upgradesSeen = 0;
 
   before(async () => {
@@ -41,10 +55,21 @@ describe('WebSocket', () => {
     });
     wsPort = await freePort();
     plainPort = await freePort();
+    perRoutePort = await freePort();
     const route = [{ match: '{ prefix: "/" }', action: 'route: { cluster: ws_backend }' }];
     const listeners = [
       hcmListener({ name: 'ws', port: wsPort, routes: route, hcmExtra: '          upgrade_configs:\n          - upgrade_type: websocket\n' }),
       hcmListener({ name: 'plain', port: plainPort, routes: route }),
+      // Off for the connection manager, on for one route (Envoy's per-route override).
+      hcmListener({
+        name: 'perroute',
+        port: perRoutePort,
+        hcmExtra: '          upgrade_configs:\n          - { upgrade_type: websocket, enabled: false }\n',
+        routes: [
+          { match: '{ prefix: "/ws" }', action: 'route: { cluster: ws_backend, upgrade_configs: [{ upgrade_type: websocket }] }' },
+          ...route,
+        ],
+      }),
     ];
     const clusters = [cluster({ name: 'ws_backend', endpoints: [{ address: '127.0.0.1', port: upstreamPort }] })];
     legate = await startLegate({ config: bootstrap(listeners, clusters), concurrency: 2 });
@@ -79,5 +104,14 @@ describe('WebSocket', () => {
     assert.equal(upgradesSeen, before);
     const stats = await legate.statsMap();
     assert.equal(stats.get('http.plain.downstream_rq_ws_on_non_ws_route'), 1);
+  });
+
+  it('route upgrade_configs override the connection manager: on for /ws, off elsewhere', async () => {
+    const ws = await open(`ws://127.0.0.1:${perRoutePort}/ws/live`);
+    assert.equal((await nextMessage(ws)).toString(), 'hello /ws/live');
+    ws.close();
+    const before = upgradesSeen;
+    await assert.rejects(open(`ws://127.0.0.1:${perRoutePort}/other`), /unexpected response 403/);
+    assert.equal(upgradesSeen, before);
   });
 });

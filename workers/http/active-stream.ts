@@ -119,8 +119,9 @@ export class ActiveStream {
     if (head.versionMinor === 0 && !cfg.acceptHttp10) return this.localReply(LocalReply.http10NotAccepted);
     if (head.upgrade) {
       // Upgrades the connection manager allows (upgrade_configs) are tunnelled once the upstream answers 101.
+      // Whether this one is allowed depends on the route too (checked once it is known).
       const type = head.method === 'CONNECT' ? '' : (getHeader(this.headers, H.upgrade) ?? '');
-      if (type === '' || !cfg.upgradeTypes.includes(type.toLowerCase())) {
+      if (type === '' || cfg.upgradeConfigs[type.toLowerCase()] === undefined) {
         values[slots.downstream_rq_ws_on_non_ws_route]++;
         return this.localReply(LocalReply.upgradeNotAllowed);
       }
@@ -193,6 +194,14 @@ export class ActiveStream {
       return this.localReply(LocalReply.noCluster);
     }
     info.upstreamCluster = route.clusterName;
+    if (this.upgradeType !== null) {
+      const type = this.upgradeType.toLowerCase();
+      const override = route.upgradeOverrides === null ? undefined : route.upgradeOverrides[type];
+      if (!(override ?? cfg.upgradeConfigs[type]!)) {
+        values[slots.downstream_rq_ws_on_non_ws_route]++;
+        return this.localReply(LocalReply.upgradeNotAllowed);
+      }
+    }
 
     // Route-level request rewriting, then hop-by-hop removal: the upstream hop is framed by the proxy.
     route.applyRequestHeaderMutations(this.headers, info);
