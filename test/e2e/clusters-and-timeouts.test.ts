@@ -15,12 +15,14 @@ describe('clusters and timeouts', () => {
   let up: TestUpstream;
   let port: number;
   let timeoutsPort: number;
+  let routeIdlePort: number;
   let logFile: string;
 
   before(async () => {
     up = await startUpstream('dns');
     port = await freePort();
     timeoutsPort = await freePort();
+    routeIdlePort = await freePort();
     logFile = path.join(tempDir(), 'access.log');
     const accessLog = `          access_log:
           - name: envoy.access_loggers.file
@@ -47,13 +49,22 @@ describe('clusters and timeouts', () => {
       hcmExtra: `${accessLog}          stream_idle_timeout: 0.3s\n          request_timeout: 0.6s\n`,
       routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: strict_dns }' }],
     });
+    const routeIdle = hcmListener({
+      name: 'routeidle',
+      port: routeIdlePort,
+      hcmExtra: '          stream_idle_timeout: 0.2s\n',
+      routes: [
+        { match: '{ prefix: "/patient" }', action: 'route: { cluster: strict_dns, idle_timeout: 30s }' },
+        { match: '{ prefix: "/" }', action: 'route: { cluster: strict_dns }' },
+      ],
+    });
     const dns = 'dns_lookup_family: V4_ONLY\n    dns_refresh_rate: 1s\n';
     const clusters = [
       cluster({ name: 'strict_dns', type: 'STRICT_DNS', extra: `    ${dns}`, endpoints: [{ address: 'localhost', port: up.port }] }),
       cluster({ name: 'logical_dns', type: 'LOGICAL_DNS', extra: `    ${dns}`, endpoints: [{ address: 'localhost', port: up.port }] }),
       cluster({ name: 'unresolvable', type: 'STRICT_DNS', extra: `    ${dns}`, endpoints: [{ address: 'no-such-host.invalid', port: 80 }] }),
     ];
-    legate = await startLegate({ config: bootstrap([main, timeouts], clusters), concurrency: 2 });
+    legate = await startLegate({ config: bootstrap([main, timeouts, routeIdle], clusters), concurrency: 2 });
   });
 
   after(async () => {
@@ -127,5 +138,26 @@ describe('clusters and timeouts', () => {
     assert.ok(lines.includes('/strict/echo 200 - strict_dns'), lines.join('\n'));
     assert.ok(lines.includes('/nohosts 503 UH unresolvable'), lines.join('\n'));
     assert.ok(lines.some((l) => /^\/echo 408 SI strict_dns$/.test(l)), lines.join('\n'));
+  });
+
+  it("a route's idle_timeout replaces the connection manager's stream_idle_timeout", async () => {
+    const net = await import('node:net');
+    const stalled = (path: string): Promise<string> =>
+      new Promise((resolve) => {
+        let out = '';
+        const s = net.connect(routeIdlePort, '127.0.0.1', () => {
+          s.write(`POST ${path} HTTP/1.1\r\nHost: x\r\ncontent-length: 4\r\nconnection: close\r\n\r\nab`);
+          // Stalls well past the connection manager's 0.2 s, then finishes the body.
+          setTimeout(() => s.write('cd'), 800);
+        });
+        s.setEncoding('latin1');
+        s.on('data', (d: string) => (out += d));
+        s.on('close', () => resolve(out));
+        s.on('error', () => undefined);
+      });
+    const patient = await stalled('/patient');
+    assert.match(patient, /^HTTP\/1\.1 200 /);
+    const impatient = await stalled('/other');
+    assert.match(impatient, /^HTTP\/1\.1 408 /);
   });
 });

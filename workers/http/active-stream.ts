@@ -112,8 +112,7 @@ export class ActiveStream {
     info.downstreamDirectRemoteAddress = this.conn.remoteAddress;
     info.downstreamLocalAddress = this.conn.localAddress;
     info.connectionId = this.conn.id;
-    if (head.contentLength === -1 && head.chunked && cfg.streamIdleTimeoutMs > 0) this.armIdleTimer();
-    else if (cfg.streamIdleTimeoutMs > 0) this.armIdleTimer();
+    if (cfg.streamIdleTimeoutMs > 0) this.armIdleTimer(cfg.streamIdleTimeoutMs);
     if (cfg.requestTimeoutMs > 0) this.requestTimer = setTimeout(onRequestTimeout, cfg.requestTimeoutMs, this);
 
     if (head.versionMinor === 0 && !cfg.acceptHttp10) return this.localReply(LocalReply.http10NotAccepted);
@@ -177,6 +176,12 @@ export class ActiveStream {
       return this.localReply(LocalReply.noRoute);
     }
     this.route = route;
+    if (route.idleTimeoutConfigured) {
+      // The route's idle_timeout replaces the connection manager's stream_idle_timeout; 0 disables it (Envoy).
+      if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+      if (route.idleTimeoutMs > 0) this.armIdleTimer(route.idleTimeoutMs);
+    }
     info.routeName = route.routeName;
     if (route.kind === RouteKind.DIRECT_RESPONSE) {
       values[slots.rq_direct_response]++;
@@ -410,8 +415,8 @@ export class ActiveStream {
     this.pendingOut = serializeResponseHead(this.head.versionMinor, status, reason, headers);
   }
 
-  private armIdleTimer(): void {
-    this.idleTimer = setTimeout(onStreamIdleTimeout, this.hcm.config.streamIdleTimeoutMs, this);
+  private armIdleTimer(ms: number): void {
+    this.idleTimer = setTimeout(onStreamIdleTimeout, ms, this);
   }
 
   onIdleTimeout(): void {
