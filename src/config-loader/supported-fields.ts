@@ -28,16 +28,15 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager': [
     'codec_type', 'stat_prefix', 'route_config', 'http_filters', 'access_log', 'use_remote_address',
     'xff_num_trusted_hops', 'skip_xff_append', 'via', 'generate_request_id', 'preserve_external_request_id',
-    'server_name', 'server_header_transformation', 'request_timeout', 'request_headers_timeout',
-    'stream_idle_timeout', 'drain_timeout', 'delayed_close_timeout', 'common_http_protocol_options',
-    'http_protocol_options', 'max_request_headers_kb', 'upgrade_configs', 'normalize_path', 'merge_slashes',
-    'scheme_header_transformation', 'always_set_request_id_in_response', 'add_user_agent',
+    'server_name', 'server_header_transformation', 'request_timeout', 'stream_idle_timeout',
+    // delayed_close_timeout is accepted: Legate closes a connection as soon as its last byte is flushed.
+    'delayed_close_timeout', 'common_http_protocol_options', 'http_protocol_options', 'max_request_headers_kb',
+    'upgrade_configs', 'normalize_path', 'merge_slashes', 'always_set_request_id_in_response',
   ],
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': ['name', 'typed_config'],
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig': ['upgrade_type', 'enabled'],
   'envoy.config.core.v3.HttpProtocolOptions': [
-    'idle_timeout', 'max_headers_count', 'max_connection_duration', 'max_stream_duration',
-    'headers_with_underscores_action',
+    'idle_timeout', 'max_headers_count', 'headers_with_underscores_action',
   ],
   'envoy.config.core.v3.Http1ProtocolOptions': ['accept_http_10', 'default_host_for_http_10'],
   'envoy.config.core.v3.SchemeHeaderTransformation': ['scheme_to_overwrite', 'match_upstream'],

@@ -57,13 +57,15 @@ export interface HcmConfig {
   serverHeaderTransformation: string;
   /** 0 = disabled. */
   requestTimeoutMs: number;
-  requestHeadersTimeoutMs: number;
   streamIdleTimeoutMs: number;
   idleTimeoutMs: number;
-  maxConnectionDurationMs: number;
-  drainTimeoutMs: number;
   maxRequestHeadersKb: number;
   maxHeadersCount: number;
+  /** normalize_path, then merge_slashes, applied to :path before routing (and sent upstream). */
+  normalizePath: boolean;
+  mergeSlashes: boolean;
+  /** common_http_protocol_options.headers_with_underscores_action: ALLOW, REJECT_REQUEST or DROP_HEADER. */
+  headersWithUnderscoresAction: string;
   acceptHttp10: boolean;
   defaultHostForHttp10: string;
   suppressEnvoyHeaders: boolean;

@@ -47,7 +47,7 @@ export const HTTP_CONN_MANAGER_STATS = {
     'downstream_rq_3xx', 'downstream_rq_4xx', 'downstream_rq_5xx', 'downstream_rq_completed',
     'downstream_rq_timeout', 'downstream_rq_idle_timeout', 'downstream_rq_rx_reset', 'downstream_rq_tx_reset',
     'downstream_rq_non_relative_path', 'downstream_rq_too_large', 'downstream_rq_ws_on_non_ws_route',
-    'downstream_cx_upgrades_total',
+    'downstream_cx_upgrades_total', 'dropped_headers_with_underscores', 'requests_rejected_with_underscores_in_headers',
     'downstream_rq_response_before_rq_complete', 'no_route', 'no_cluster', 'rq_redirect', 'rq_direct_response',
   ],
   gauges: [

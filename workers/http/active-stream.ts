@@ -11,6 +11,7 @@ import { setHeader, removeHeader } from '../../src/http/header-list.ts';
 import { httpDateNow } from '../../src/http/date-header.ts';
 import { appendForwardedFor } from '../../src/http/forwarded-for.ts';
 import { isInternalAddress } from '../../src/http/internal-address.ts';
+import { mergeSlashes, normalizePath } from '../../src/http/path-normalization.ts';
 import { serializeResponseHead } from '../../src/http1/serializer.ts';
 import { RouteKind, type Route } from '../../src/router/route-table.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
@@ -149,6 +150,10 @@ export class ActiveStream {
         return this.localReply(LocalReply.missingHost);
       }
     }
+    if (cfg.headersWithUnderscoresAction !== 'ALLOW' && this.checkUnderscores()) return;
+    // Envoy's path options: %REQ(:PATH)% and routing see the normalized path, which also goes upstream.
+    if (cfg.normalizePath) path = normalizePath(path);
+    if (cfg.mergeSlashes) path = mergeSlashes(path);
     info.path = path;
     info.authority = authority;
 
@@ -413,6 +418,25 @@ export class ActiveStream {
   /** The head waits in pendingOut for the body bytes of the same upstream read. */
   private writeHead(status: number, reason: string, headers: HeaderList): void {
     this.pendingOut = serializeResponseHead(this.head.versionMinor, status, reason, headers);
+  }
+
+  /** headers_with_underscores_action REJECT_REQUEST/DROP_HEADER; true when the request was answered (400). */
+  private checkUnderscores(): boolean {
+    const headers = this.headers;
+    const cfg = this.hcm.config;
+    const values = this.hcm.stats.values;
+    for (let i = 0; i < headers.length; i += 2) {
+      if (headers[i]!.indexOf('_') < 0) continue;
+      if (cfg.headersWithUnderscoresAction === 'REJECT_REQUEST') {
+        values[cfg.slots!.requests_rejected_with_underscores_in_headers]++;
+        this.localReply(LocalReply.underscoreInHeaderName);
+        return true;
+      }
+      values[cfg.slots!.dropped_headers_with_underscores]++;
+      headers.splice(i, 2);
+      i -= 2;
+    }
+    return false;
   }
 
   private armIdleTimer(ms: number): void {
