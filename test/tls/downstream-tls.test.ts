@@ -74,13 +74,15 @@ test('openssl s_client: SNI choice, ALPN and the negotiated version', { skip }, 
   const srv = await serve(multiCert(), true);
   try {
     let r = await opensslClient(srv.port, ['-servername', 'b.test', '-alpn', 'http/1.1', '-CAfile', pki.ca.certPath]);
-    assert.equal(r.code, 0, r.output);
+    // Not the exit code: s_client may see the server's close before its own stdin EOF and report an "unexpected
+    // eof" after a good handshake; the handshake's own lines below are what this test is about.
     assert.match(r.output, /subject=CN\s?=\s?b\.test/);
     assert.match(r.output, /ALPN protocol: http\/1\.1/);
     assert.match(r.output, /New, TLSv1\.3/);
     assert.match(r.output, /Verify return code: 0 \(ok\)/);
     r = await opensslClient(srv.port, ['-servername', 'x.wild.test', '-alpn', 'h2,http/1.1', '-tls1_2', '-CAfile', pki.ca.certPath]);
-    assert.equal(r.code, 0, r.output);
+    // Not the exit code: s_client may see the server's close before its own stdin EOF and report an "unexpected
+    // eof" after a good handshake; the handshake's own lines below are what this test is about.
     assert.match(r.output, /subject=CN\s?=\s?\*\.wild\.test/);
     assert.match(r.output, /ALPN protocol: h2/);
     assert.match(r.output, /New, TLSv1\.2/);
