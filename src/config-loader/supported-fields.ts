@@ -19,10 +19,27 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   // Listeners
   'envoy.config.listener.v3.Listener': [
     'name', 'address', 'filter_chains', 'per_connection_buffer_limit_bytes', 'stat_prefix', 'traffic_direction',
-    'drain_type', 'listener_filters_timeout', 'enable_reuse_port', 'access_log',
+    'drain_type', 'listener_filters_timeout', 'enable_reuse_port', 'access_log', 'listener_filters',
+    'default_filter_chain',
   ],
-  'envoy.config.listener.v3.FilterChain': ['filters', 'name'],
+  // transport_socket joins here with TLS (src/tls); the chain config already has its slot (FilterChainConfig).
+  'envoy.config.listener.v3.FilterChain': ['filters', 'name', 'filter_chain_match'],
+  'envoy.config.listener.v3.FilterChainMatch': [
+    'destination_port', 'prefix_ranges', 'direct_source_prefix_ranges', 'source_type', 'source_prefix_ranges',
+    'source_ports', 'server_names', 'transport_protocol', 'application_protocols',
+  ],
+  'envoy.config.core.v3.CidrRange': ['address_prefix', 'prefix_len'],
   'envoy.config.listener.v3.Filter': ['name', 'typed_config'],
+  'envoy.config.listener.v3.ListenerFilter': ['name', 'typed_config'],
+  // Accepted so filter_chain_match on server_names validates; it does not inspect yet (compile-snapshot warns).
+  'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector': [],
+
+  // TCP proxy
+  'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy': [
+    'stat_prefix', 'cluster', 'weighted_clusters', 'idle_timeout', 'max_connect_attempts', 'access_log',
+  ],
+  'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster': ['clusters'],
+  'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster.ClusterWeight': ['name', 'weight'],
 
   // HTTP connection manager
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager': [

@@ -88,10 +88,13 @@ class PrimaryAdminContext implements AdminContext {
         },
         {
           '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
-          static_route_configs: cur.snapshot.listeners.map((l) => ({
-            route_config: { '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', ...l.hcm.routeConfig },
-            last_updated: lastUpdated,
-          })),
+          static_route_configs: cur.snapshot.listeners.flatMap((l) =>
+            [...l.filterChains, ...(l.defaultFilterChain === null ? [] : [l.defaultFilterChain])].flatMap((c) =>
+              c.filter.kind === 'http_connection_manager'
+                ? [{ route_config: { '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', ...c.filter.hcm.routeConfig }, last_updated: lastUpdated }]
+                : [],
+            ),
+          ),
         },
       ],
     };

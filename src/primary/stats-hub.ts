@@ -5,7 +5,7 @@ import { StatRegistry } from '../stats/stat-registry.ts';
 import { SharedRegions } from '../stats/shared-regions.ts';
 import type { MergedStats } from '../stats/merged-stats.ts';
 import {
-  CLUSTER_STATS, HTTP_CONN_MANAGER_STATS, LISTENER_STATS, SERVER_STATS, WORKER_STATS,
+  CLUSTER_STATS, HTTP_CONN_MANAGER_STATS, LISTENER_STATS, SERVER_STATS, TCP_PROXY_STATS, WORKER_STATS,
   type ScopeSlots, type WorkerStatsStore,
 } from '../stats/definitions.ts';
 import type { Snapshot } from '../snapshot/snapshot-types.ts';
@@ -45,8 +45,16 @@ export class StatsHub {
     const r = this.registry;
     for (const l of snapshot.listeners) {
       l.slots = r.allocateScope(`listener.${l.statAddress}.`, LISTENER_STATS, [['envoy_listener_address', l.statAddress]]);
-      const prefix = l.hcm.statPrefix;
-      l.hcm.slots = r.allocateScope(`http.${prefix}.`, HTTP_CONN_MANAGER_STATS, [['envoy_http_conn_manager_prefix', prefix]]);
+      const chains = l.defaultFilterChain === null ? l.filterChains : [...l.filterChains, l.defaultFilterChain];
+      for (const { filter } of chains) {
+        if (filter.kind === 'http_connection_manager') {
+          const prefix = filter.hcm.statPrefix;
+          filter.hcm.slots = r.allocateScope(`http.${prefix}.`, HTTP_CONN_MANAGER_STATS, [['envoy_http_conn_manager_prefix', prefix]]);
+        } else {
+          const prefix = filter.tcpProxy.statPrefix;
+          filter.tcpProxy.slots = r.allocateScope(`tcp.${prefix}.`, TCP_PROXY_STATS, [['envoy_tcp_prefix', prefix]]);
+        }
+      }
     }
     const clusterSlots: Snapshot['clusterSlots'] = {};
     for (const c of snapshot.clusters) {

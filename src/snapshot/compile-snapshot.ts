@@ -6,21 +6,35 @@ import type { ConfigProblem, LoadedConfig } from '../config-loader/types.ts';
 import { compileCluster, type CompiledCluster } from '../upstream/cluster-config.ts';
 import { compileAccessLogs } from '../access-log/access-log-config.ts';
 import { checkRouteConfig } from '../router/check-route-config.ts';
-import { CodecType, type HcmConfig, type ListenerConfig, type Snapshot } from './snapshot-types.ts';
+import { buildFilterChainMatcher, parseCidr } from './filter-chain-matcher.ts';
+import {
+  CodecType, type CidrSpec, type FilterChainConfig, type FilterChainMatchSpec, type HcmConfig, type ListenerConfig,
+  type NetworkFilterConfig, type Snapshot, type TcpProxyConfig,
+} from './snapshot-types.ts';
+import { formatConfigProblem } from '../config-loader/config-error.ts';
 
 type Obj = Record<string, unknown>;
 
 const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
+const TLS_INSPECTOR = 'envoy.filters.listener.tls_inspector';
+const DEFAULT_CHAIN = 'default_filter_chain';
 
 class ProblemCollector {
   readonly problems: ConfigProblem[] = [];
+  /** Formatted like problems (file:line:col: path: message). */
+  readonly warnings: string[] = [];
   readonly loaded: LoadedConfig;
   constructor(loaded: LoadedConfig) {
     this.loaded = loaded;
   }
   add(code: ConfigProblem['code'], path: string, message: string): void {
     this.problems.push({ code, path, position: this.loaded.positions.at(path), message, suggestion: undefined });
+  }
+  warn(path: string, message: string): void {
+    this.warnings.push(formatConfigProblem({ code: 'bad_value', path, position: this.loaded.positions.at(path), message, suggestion: undefined }));
   }
 }
 
@@ -54,7 +68,6 @@ export interface CompileResult {
 
 export function compileSnapshot(loaded: LoadedConfig, version: number): CompileResult {
   const out = new ProblemCollector(loaded);
-  const warnings: string[] = [];
   const bootstrap = loaded.bootstrap;
   const sr = obj(bootstrap['static_resources']);
 
@@ -70,7 +83,7 @@ export function compileSnapshot(loaded: LoadedConfig, version: number): CompileR
   const listeners: ListenerConfig[] = [];
   const bindKeys = new Map<string, string>();
   list(sr['listeners']).forEach((l, i) => {
-    const listener = compileListener(obj(l), `static_resources.listeners[${i}]`, i, out, clusterNames, warnings);
+    const listener = compileListener(obj(l), `static_resources.listeners[${i}]`, i, out, clusterNames);
     if (listener === null) return;
     const other = bindKeys.get(listener.bindKey);
     if (other !== undefined) {
@@ -81,7 +94,7 @@ export function compileSnapshot(loaded: LoadedConfig, version: number): CompileR
     listeners.push(listener);
   });
 
-  return { snapshot: { version, listeners, clusters, clusterSlots: {} }, problems: out.problems, warnings };
+  return { snapshot: { version, listeners, clusters, clusterSlots: {} }, problems: out.problems, warnings: out.warnings };
 }
 
 function compileListener(
@@ -90,7 +103,6 @@ function compileListener(
   index: number,
   out: ProblemCollector,
   clusterNames: ReadonlySet<string>,
-  warnings: string[],
 ): ListenerConfig | null {
   const sa = obj(obj(l['address'])['socket_address']);
   const address = str(sa['address'], '');
@@ -100,33 +112,64 @@ function compileListener(
     return null;
   }
   const name = str(l['name'], `listener_${index}_${statAddressOf(address, port)}`);
-  const chains = list(l['filter_chains']);
-  if (chains.length === 0) {
-    out.add('missing_field', `${path}.filter_chains`, 'a listener needs at least one filter chain');
+
+  // The loader lets through only listener filters Legate knows (tls_inspector); keep their names.
+  const listenerFilters = list(l['listener_filters']).map((f) =>
+    obj(obj(f)['typed_config'])['@type'] === TLS_INSPECTOR_TYPE ? TLS_INSPECTOR : str(obj(f)['name'], ''),
+  );
+  const hasTlsInspector = listenerFilters.includes(TLS_INSPECTOR);
+
+  const rawChains = list(l['filter_chains']);
+  if (rawChains.length === 0 && l['default_filter_chain'] === undefined) {
+    out.add('missing_field', `${path}.filter_chains`, 'a listener needs at least one filter chain (filter_chains or default_filter_chain)');
     return null;
   }
-  if (chains.length > 1) {
-    out.add('not_supported', `${path}.filter_chains[1]`, 'not supported yet: several filter chains (filter_chain_match comes with TLS)');
-    return null;
+  let ok = true;
+  const filterChains: FilterChainConfig[] = [];
+  rawChains.forEach((c, i) => {
+    const chain = compileFilterChain(obj(c), `${path}.filter_chains[${i}]`, `filter_chains[${i}]`, out, clusterNames);
+    if (chain === null) ok = false;
+    else filterChains.push(chain);
+  });
+  let defaultFilterChain: FilterChainConfig | null = null;
+  if (l['default_filter_chain'] !== undefined) {
+    const dpath = `${path}.default_filter_chain`;
+    const d = obj(l['default_filter_chain']);
+    if (d['filter_chain_match'] !== undefined) {
+      out.warn(`${dpath}.filter_chain_match`, 'ignored: the default filter chain serves every connection no other chain matches (as in Envoy)');
+    }
+    defaultFilterChain = compileFilterChain({ ...d, filter_chain_match: undefined }, dpath, DEFAULT_CHAIN, out, clusterNames);
+    if (defaultFilterChain === null) ok = false;
   }
-  const filters = list(obj(chains[0])['filters']);
-  const fpath = `${path}.filter_chains[0].filters`;
-  if (filters.length !== 1) {
-    out.add(filters.length === 0 ? 'missing_field' : 'not_supported', fpath, filters.length === 0
-      ? 'a filter chain needs a terminal network filter (envoy.filters.network.http_connection_manager)'
-      : 'not supported yet: network filters before the http_connection_manager');
-    return null;
+  // Envoy: chain names, when given, are unique within a listener.
+  const named = new Map<string, number>();
+  rawChains.forEach((c, i) => {
+    const n = obj(c)['name'];
+    if (typeof n !== 'string' || n === '') return;
+    const first = named.get(n);
+    if (first !== undefined) out.add('duplicate_name', `${path}.filter_chains[${i}].name`, `filter chain name '${n}' is already used by filter_chains[${first}]`);
+    else named.set(n, i);
+  });
+  if (!ok) return null;
+
+  // No two chains may match the same connections.
+  for (const [a, b] of buildFilterChainMatcher(filterChains.map((c) => c.match)).duplicates) {
+    out.add('bad_value', `${path}.filter_chains[${b}].filter_chain_match`, `filter chain '${filterChains[b]!.name}' has the same matching rules as '${filterChains[a]!.name}': no connection could ever select it`);
   }
-  const tc = obj(obj(filters[0])['typed_config']);
-  if (tc['@type'] !== HCM_TYPE) {
-    out.add('not_supported', `${fpath}[0].typed_config`, `not supported yet: network filter @type ${String(tc['@type'])}`);
-    return null;
+
+  filterChains.forEach((c, i) => {
+    const needs = tlsOnlyCriteria(c.match);
+    if (needs.length > 0 && !hasTlsInspector) {
+      out.warn(`${path}.filter_chains[${i}].filter_chain_match`, `matching on ${needs.join(', ')} needs the envoy.filters.listener.tls_inspector listener filter, which this listener does not have: without it connections carry no SNI or ALPN and are raw_buffer, so this chain never matches on ${needs.length === 1 ? 'it' : 'them'}`);
+    }
+  });
+  if (hasTlsInspector) {
+    // TLS work in progress (src/tls): remove this once the inspector reads ClientHellos.
+    out.warn(`${path}.listener_filters`, 'envoy.filters.listener.tls_inspector does not inspect connections yet: every connection is matched as raw_buffer with no SNI and no ALPN');
   }
-  const hcm = compileHcm(tc, `${fpath}[0].typed_config`, out, clusterNames);
-  if (hcm === null) return null;
+
   const logs = compileAccessLogs(list(l['access_log']) as never, `${path}.access_log`);
   for (const p of logs.problems) out.add(p.code, p.path, p.message);
-  void warnings;
   return {
     name,
     address,
@@ -134,7 +177,152 @@ function compileListener(
     statAddress: statAddressOf(address, port),
     bindKey: `${address}:${port}`,
     perConnectionBufferLimitBytes: num(l['per_connection_buffer_limit_bytes'], 1024 * 1024),
-    hcm,
+    listenerFilters,
+    filterChains,
+    defaultFilterChain,
+    accessLogs: logs.config,
+    slots: null,
+  };
+}
+
+/** The criteria of a match only the tls_inspector can satisfy. */
+function tlsOnlyCriteria(m: FilterChainMatchSpec): string[] {
+  const out: string[] = [];
+  if (m.serverNames.length > 0) out.push('server_names');
+  if (m.transportProtocol === 'tls') out.push('transport_protocol "tls"');
+  if (m.applicationProtocols.length > 0) out.push('application_protocols');
+  return out;
+}
+
+function compileFilterChain(
+  c: Obj,
+  path: string,
+  fallbackName: string,
+  out: ProblemCollector,
+  clusterNames: ReadonlySet<string>,
+): FilterChainConfig | null {
+  const match = compileFilterChainMatch(obj(c['filter_chain_match']), `${path}.filter_chain_match`, out);
+  const filters = list(c['filters']);
+  const fpath = `${path}.filters`;
+  if (filters.length === 0) {
+    out.add('missing_field', fpath, 'a filter chain needs a terminal network filter (envoy.filters.network.http_connection_manager or envoy.filters.network.tcp_proxy)');
+    return null;
+  }
+  if (filters.length > 1) {
+    out.add('not_supported', `${fpath}[0]`, 'not supported yet: network filters before the terminal filter (http_connection_manager or tcp_proxy)');
+    return null;
+  }
+  const tpath = `${fpath}[0].typed_config`;
+  const tc = obj(obj(filters[0])['typed_config']);
+  let filter: NetworkFilterConfig;
+  if (tc['@type'] === HCM_TYPE) {
+    const hcm = compileHcm(tc, tpath, out, clusterNames);
+    if (hcm === null) return null;
+    filter = { kind: 'http_connection_manager', hcm };
+  } else if (tc['@type'] === TCP_PROXY_TYPE) {
+    const tcpProxy = compileTcpProxy(tc, tpath, out, clusterNames);
+    if (tcpProxy === null) return null;
+    filter = { kind: 'tcp_proxy', tcpProxy };
+  } else {
+    out.add('not_supported', tpath, `not supported yet: network filter @type ${String(tc['@type'])}`);
+    return null;
+  }
+  if (match === null) return null;
+  const name = str(c['name'], '');
+  return {
+    name: name === '' ? fallbackName : name,
+    // The default chain matches whatever the others do not: its identity is its role, not its (ignored) match.
+    key: fallbackName === DEFAULT_CHAIN ? `${DEFAULT_CHAIN} ${filter.kind}` : `${filter.kind} ${JSON.stringify(match)}`,
+    match,
+    transportSocket: null,
+    filter,
+  };
+}
+
+function compileCidrs(v: unknown, path: string, out: ProblemCollector): CidrSpec[] | null {
+  const ranges: CidrSpec[] = [];
+  let ok = true;
+  list(v).forEach((r, i) => {
+    const c = parseCidr(str(obj(r)['address_prefix'], ''), num(obj(r)['prefix_len'], 0));
+    if (typeof c === 'string') {
+      out.add('bad_value', `${path}[${i}]`, c);
+      ok = false;
+    } else {
+      ranges.push(c);
+    }
+  });
+  return ok ? ranges : null;
+}
+
+function compileFilterChainMatch(m: Obj, path: string, out: ProblemCollector): FilterChainMatchSpec | null {
+  const prefixRanges = compileCidrs(m['prefix_ranges'], `${path}.prefix_ranges`, out);
+  const directSourcePrefixRanges = compileCidrs(m['direct_source_prefix_ranges'], `${path}.direct_source_prefix_ranges`, out);
+  const sourcePrefixRanges = compileCidrs(m['source_prefix_ranges'], `${path}.source_prefix_ranges`, out);
+  let ok = prefixRanges !== null && directSourcePrefixRanges !== null && sourcePrefixRanges !== null;
+  const serverNames: string[] = [];
+  list(m['server_names']).forEach((n, i) => {
+    const name = str(n, '').toLowerCase();
+    // Envoy: "*.example.com" is the only wildcard form.
+    if (name.includes('*') && !(name.startsWith('*.') && name.length > 2 && !name.slice(1).includes('*'))) {
+      out.add('bad_value', `${path}.server_names[${i}]`, `partial wildcards are not supported in server_names: '${name}' (only a leading "*." is)`);
+      ok = false;
+      return;
+    }
+    if (name === '') {
+      out.add('bad_value', `${path}.server_names[${i}]`, 'a server name cannot be empty');
+      ok = false;
+      return;
+    }
+    serverNames.push(name);
+  });
+  if (!ok) return null;
+  const sourceType = str(m['source_type'], 'ANY');
+  return {
+    destinationPort: num(m['destination_port'], 0),
+    prefixRanges: prefixRanges!,
+    serverNames,
+    transportProtocol: str(m['transport_protocol'], ''),
+    applicationProtocols: list(m['application_protocols']).map((p) => str(p, '')),
+    directSourcePrefixRanges: directSourcePrefixRanges!,
+    sourceType: sourceType === 'SAME_IP_OR_LOOPBACK' || sourceType === 'EXTERNAL' ? sourceType : 'ANY',
+    sourcePrefixRanges: sourcePrefixRanges!,
+    sourcePorts: list(m['source_ports']).map((p) => num(p, 0)),
+  };
+}
+
+function compileTcpProxy(t: Obj, path: string, out: ProblemCollector, clusterNames: ReadonlySet<string>): TcpProxyConfig | null {
+  const statPrefix = str(t['stat_prefix'], '');
+  if (statPrefix === '') out.add('missing_field', `${path}.stat_prefix`, 'stat_prefix is required');
+  const clusters: { name: string; weight: number }[] = [];
+  let clustersPath = `${path}.cluster`;
+  if (typeof t['cluster'] === 'string') {
+    clusters.push({ name: t['cluster'], weight: 1 });
+  } else {
+    clustersPath = `${path}.weighted_clusters.clusters`;
+    list(obj(t['weighted_clusters'])['clusters']).forEach((c) => {
+      clusters.push({ name: str(obj(c)['name'], ''), weight: num(obj(c)['weight'], 0) });
+    });
+  }
+  if (clusters.length === 0) {
+    out.add('missing_field', `${path}.cluster`, 'tcp_proxy needs cluster or weighted_clusters');
+    return null;
+  }
+  clusters.forEach((c, i) => {
+    // Envoy resolves the cluster per connection (it may come later from CDS): a missing one is not a config error,
+    // but with static clusters only it can never appear, so say so.
+    if (!clusterNames.has(c.name)) {
+      const p = clusters.length === 1 && clustersPath.endsWith('.cluster') ? clustersPath : `${clustersPath}[${i}].name`;
+      out.warn(p, `tcp_proxy names cluster '${c.name}', which is not defined in static_resources.clusters: its connections will be closed (downstream_cx_no_route)`);
+    }
+  });
+  const logs = compileAccessLogs(list(t['access_log']) as never, `${path}.access_log`);
+  for (const p of logs.problems) out.add(p.code, p.path, p.message);
+  return {
+    statPrefix,
+    clusters,
+    totalWeight: clusters.reduce((sum, c) => sum + c.weight, 0),
+    idleTimeoutMs: num(t['idle_timeout'], 3_600_000),
+    maxConnectAttempts: num(t['max_connect_attempts'], 1),
     accessLogs: logs.config,
     slots: null,
   };

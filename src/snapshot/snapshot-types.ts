@@ -5,10 +5,11 @@
 import type { CompiledCluster } from '../upstream/cluster-config.ts';
 import type { AccessLogConfig } from '../access-log/access-log-config.ts';
 import type { ScopeSlots } from '../stats/definitions.ts';
-import type { HTTP_CONN_MANAGER_STATS, LISTENER_STATS, CLUSTER_STATS } from '../stats/definitions.ts';
+import type { HTTP_CONN_MANAGER_STATS, LISTENER_STATS, CLUSTER_STATS, TCP_PROXY_STATS } from '../stats/definitions.ts';
 
 export type ListenerSlots = ScopeSlots<typeof LISTENER_STATS>;
 export type HcmSlots = ScopeSlots<typeof HTTP_CONN_MANAGER_STATS>;
+export type TcpProxySlots = ScopeSlots<typeof TCP_PROXY_STATS>;
 export type ClusterSlots = ScopeSlots<typeof CLUSTER_STATS>;
 
 export interface Snapshot {
@@ -32,9 +33,84 @@ export interface ListenerConfig {
    */
   bindKey: string;
   perConnectionBufferLimitBytes: number;
-  hcm: HcmConfig;
+  /** Envoy names of listener_filters, in order (only envoy.filters.listener.tls_inspector is accepted). */
+  listenerFilters: string[];
+  /** filter_chains, in config order; their matches are unique (compile-snapshot rejects duplicates). */
+  filterChains: FilterChainConfig[];
+  /** default_filter_chain: serves connections no filter_chain_match selects; null = such connections close. */
+  defaultFilterChain: FilterChainConfig | null;
+  /** Listener access logs: after each HCM request, at the end of each TCP session, for a no-match close. */
   accessLogs: AccessLogConfig[];
   slots: ListenerSlots | null;
+}
+
+/** envoy.config.listener.v3.FilterChain, compiled. */
+export interface FilterChainConfig {
+  /** FilterChain.name, or the field path's tail ("filter_chains[2]", "default_filter_chain") when unnamed. */
+  name: string;
+  /**
+   * Identity across reloads: the match and the kind of terminal filter. HCM connections accepted on a chain whose
+   * key is still there take the new chain's connection manager for their next request; a key gone drains them.
+   */
+  key: string;
+  match: FilterChainMatchSpec;
+  /**
+   * The chain's transport socket. null = raw_buffer (plaintext). This is where TLS plugs in: the TLS compiler
+   * (src/tls) fills it with the chain's compiled DownstreamTlsContext, and the worker wraps accepted sockets of
+   * this chain before the network filter sees them (workers/listener/filter-chain-runtime.ts).
+   */
+  transportSocket: null;
+  /** The terminal network filter (the only network filter for now). */
+  filter: NetworkFilterConfig;
+}
+
+export type NetworkFilterConfig =
+  | { kind: 'http_connection_manager'; hcm: HcmConfig }
+  | { kind: 'tcp_proxy'; tcpProxy: TcpProxyConfig };
+
+/** Source types of FilterChainMatch.source_type. */
+export type ConnectionSourceType = 'ANY' | 'SAME_IP_OR_LOOPBACK' | 'EXTERNAL';
+
+/** A CIDR range with the host bits cleared: 10.1.0.0/16, 2001:db8::/32. */
+export interface CidrSpec {
+  /** Canonical text of the network address (host bits zero). */
+  address: string;
+  prefixLen: number;
+  v6: boolean;
+}
+
+/** envoy.config.listener.v3.FilterChainMatch, normalized: an absent criterion is its "any" value. */
+export interface FilterChainMatchSpec {
+  /** 0 = any port. */
+  destinationPort: number;
+  /** Destination IP ranges; [] = any. */
+  prefixRanges: CidrSpec[];
+  /** Lower-case; "*.example.com" wildcards as written; [] = any. */
+  serverNames: string[];
+  /** '' = any; "raw_buffer" or "tls" in practice. */
+  transportProtocol: string;
+  /** [] = any. */
+  applicationProtocols: string[];
+  /** Ranges of the directly connected peer (the same as the source until PROXY protocol exists); [] = any. */
+  directSourcePrefixRanges: CidrSpec[];
+  sourceType: ConnectionSourceType;
+  sourcePrefixRanges: CidrSpec[];
+  /** [] = any. */
+  sourcePorts: number[];
+}
+
+/** envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, compiled. */
+export interface TcpProxyConfig {
+  statPrefix: string;
+  /** `cluster` is one entry of weight 1; weighted_clusters.clusters in config order otherwise. */
+  clusters: { name: string; weight: number }[];
+  totalWeight: number;
+  /** 0 = disabled. Envoy's default is 1 h. */
+  idleTimeoutMs: number;
+  /** Envoy's default is 1. */
+  maxConnectAttempts: number;
+  accessLogs: AccessLogConfig[];
+  slots: TcpProxySlots | null;
 }
 
 export const CodecType = { AUTO: 0, HTTP1: 1 } as const;

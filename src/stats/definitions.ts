@@ -55,6 +55,17 @@ export const HTTP_CONN_MANAGER_STATS = {
   histograms: ['downstream_rq_time', 'downstream_cx_length_ms'],
 } as const satisfies StatScopeDefinition;
 
+/** tcp.<stat_prefix>.* (the tcp_proxy network filter). */
+export const TCP_PROXY_STATS = {
+  counters: [
+    'downstream_cx_total', 'downstream_cx_no_route', 'downstream_cx_tx_bytes_total', 'downstream_cx_rx_bytes_total',
+    'downstream_flow_control_paused_reading_total', 'downstream_flow_control_resumed_reading_total', 'idle_timeout',
+    'upstream_flush_total',
+  ],
+  gauges: ['upstream_flush_active'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
 /** cluster.<name>.* */
 export const CLUSTER_STATS = {
   counters: [
@@ -67,6 +78,9 @@ export const CLUSTER_STATS = {
     'upstream_rq_rx_reset', 'upstream_rq_tx_reset', 'upstream_rq_pending_total', 'upstream_rq_pending_failure_eject',
     'upstream_rq_cancelled', 'upstream_rq_pending_overflow', 'upstream_cx_overflow', 'update_attempt', 'update_success', 'update_failure', 'update_empty',
     'lb_healthy_panic',
+    // Written by the tcp_proxy filter.
+    'upstream_cx_connect_attempts_exceeded', 'upstream_flow_control_paused_reading_total',
+    'upstream_flow_control_resumed_reading_total',
   ],
   gauges: [
     'upstream_cx_active', 'upstream_rq_active', 'upstream_rq_pending_active', 'membership_healthy',

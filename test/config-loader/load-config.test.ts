@@ -365,10 +365,10 @@ test('not supported yet: a field, a whole message behind an @type, an enum value
   - address:
       socket_address: { address: 0.0.0.0, port_value: 80, protocol: UDP }
     listener_filters:
-    - name: envoy.filters.listener.tls_inspector
+    - name: envoy.filters.listener.proxy_protocol
       typed_config:
-        "@type": type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector
-        enable_ja3_fingerprintin: true
+        "@type": type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol
+        allow_requests_without_proxy_protocl: true
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
@@ -389,9 +389,9 @@ test('not supported yet: a field, a whole message behind an @type, an enum value
 `);
   assert.deepEqual(problemsOf(file).map(brief), [
     '4:59 not_supported static_resources.listeners[0].address.socket_address.protocol: not supported yet: static_resources.listeners[0].address.socket_address.protocol = UDP (line 4)',
-    '5:5 not_supported static_resources.listeners[0].listener_filters: not supported yet: static_resources.listeners[0].listener_filters (line 5)',
+    '7:7 not_supported static_resources.listeners[0].listener_filters[0].typed_config: not supported yet: listener filter envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol (line 7)',
     // Inside an unsupported subtree Envoy's schema still applies: a typo is still a typo.
-    "9:9 unknown_field static_resources.listeners[0].listener_filters[0].typed_config.enable_ja3_fingerprintin: unknown field 'enable_ja3_fingerprintin' in envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector (did you mean 'enable_ja3_fingerprinting'?)",
+    "9:9 unknown_field static_resources.listeners[0].listener_filters[0].typed_config.allow_requests_without_proxy_protocl: unknown field 'allow_requests_without_proxy_protocl' in envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol (did you mean 'allow_requests_without_proxy_protocol'?)",
     `19:13 not_supported ${HCM}.http_filters[0].typed_config: not supported yet: http filter envoy.extensions.filters.http.cors.v3.Cors (line 19)`,
     '24:5 not_supported static_resources.clusters[0].circuit_breakers: not supported yet: static_resources.clusters[0].circuit_breakers (line 24)',
   ]);

@@ -9,7 +9,7 @@ import type { HeaderList } from '../../src/http/stream-info.ts';
 import { ResponseFlag } from '../../src/http/response-flags.ts';
 import { ActiveStream } from './active-stream.ts';
 import { reasonPhrase } from '../../src/http1/reason-phrases.ts';
-import type { ListenerRuntime } from '../listener/listener-runtime.ts';
+import type { HcmConnectionOwner } from '../listener/filter-chain-runtime.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
 
 let nextConnectionId = 1;
@@ -17,7 +17,8 @@ let nextConnectionId = 1;
 export class DownstreamConnection implements Http1RequestCallbacks {
   readonly id: number;
   readonly socket: net.Socket;
-  readonly listener: ListenerRuntime;
+  /** The filter chain this connection was accepted on (its current connection manager, close notification). */
+  readonly listener: HcmConnectionOwner;
   /** The connection manager config this connection was accepted with (connection-level settings). */
   readonly hcm: HcmRuntime;
   readonly parser: RequestParser;
@@ -31,7 +32,7 @@ export class DownstreamConnection implements Http1RequestCallbacks {
   private idleTimer: NodeJS.Timeout | null;
   private readonly onDrainBound: () => void;
 
-  constructor(socket: net.Socket, listener: ListenerRuntime) {
+  constructor(socket: net.Socket, listener: HcmConnectionOwner) {
     this.id = nextConnectionId++;
     this.socket = socket;
     this.listener = listener;

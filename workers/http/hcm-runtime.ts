@@ -27,6 +27,8 @@ export class HcmRuntime {
 
   constructor(
     listener: ListenerConfig,
+    /** The connection manager of the listener's filter chain this runtime serves. */
+    hcm: HcmConfig,
     clusters: WorkerClusterManager,
     stats: WorkerStatsStore,
     workerSlots: Readonly<Record<string, number>>,
@@ -34,12 +36,11 @@ export class HcmRuntime {
   ) {
     this.listener = listener;
     // Read on every request: fast-property copies of the decoded config and its slot table.
-    const hcm = listener.hcm;
     this.config = Object.freeze(withFastProperties({ ...hcm, slots: hcm.slots === null ? null : withFastProperties(hcm.slots) }));
     this.routeTable = buildRouteTable(this.config.routeConfig as never, { compileHeaderValue: compileHeaderValueFormat });
     this.limits = Object.freeze({
-      maxHeadBytes: listener.hcm.maxRequestHeadersKb * 1024,
-      maxHeadersCount: listener.hcm.maxHeadersCount,
+      maxHeadBytes: hcm.maxRequestHeadersKb * 1024,
+      maxHeadersCount: hcm.maxHeadersCount,
     });
     this.accessLogs = accessLogs;
     this.clusters = clusters;

@@ -25,7 +25,10 @@ export class AccessLogSinkCache {
     const used = new Set<string>();
     for (const l of snapshot.listeners) {
       for (const c of l.accessLogs) used.add(JSON.stringify(c));
-      for (const c of l.hcm.accessLogs) used.add(JSON.stringify(c));
+      for (const { filter } of l.defaultFilterChain === null ? l.filterChains : [...l.filterChains, l.defaultFilterChain]) {
+        const logs = filter.kind === 'http_connection_manager' ? filter.hcm.accessLogs : filter.tcpProxy.accessLogs;
+        for (const c of logs) used.add(JSON.stringify(c));
+      }
     }
     for (const [key, sink] of this.sinks) {
       if (used.has(key)) continue;

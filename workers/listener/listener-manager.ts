@@ -1,12 +1,15 @@
 // Worker thread. Applies each config version to this worker's listeners: listeners whose bind key stays keep
-// their socket and switch new requests to the new connection-manager runtime; new ones bind; removed ones
-// stop accepting and drain.
+// their socket and place new connections on the new filter chains (HTTP connections of a chain that stays take
+// its new connection manager for their next request); new ones bind; removed ones stop accepting and drain.
 
-import type { ListenerConfig, Snapshot } from '../../src/snapshot/snapshot-types.ts';
+import type { FilterChainConfig, ListenerConfig, Snapshot } from '../../src/snapshot/snapshot-types.ts';
 import type { WorkerStatsStore } from '../../src/stats/definitions.ts';
 import { log } from '../../src/common/logger.ts';
 import { HcmRuntime } from '../http/hcm-runtime.ts';
+import { TcpProxyRuntime } from '../tcp/tcp-proxy-runtime.ts';
+import type { AccessLogSink } from '../../src/access-log/sink.ts';
 import { ListenerRuntime } from './listener-runtime.ts';
+import { FilterChainRuntime, ListenerChains } from './filter-chain-runtime.ts';
 import type { WorkerClusterManager } from '../upstream/cluster-manager.ts';
 import type { AccessLogSinkCache } from './access-log-sink-cache.ts';
 
@@ -31,19 +34,19 @@ export class ListenerManager {
     const binds: Promise<void>[] = [];
     for (const config of snapshot.listeners) {
       keep.add(config.bindKey);
-      let hcm: HcmRuntime;
+      let chains: ListenerChains;
       try {
-        hcm = this.buildHcm(config);
+        chains = this.buildChains(config);
       } catch (err) {
         problems.push(`listener '${config.name}': ${(err as Error).message}`);
         continue;
       }
       const existing = this.listeners.get(config.bindKey);
       if (existing !== undefined && !existing.draining) {
-        existing.update(config, hcm);
+        existing.update(config, chains);
         continue;
       }
-      const runtime = new ListenerRuntime(config, hcm, this.stats, this.workerSlots);
+      const runtime = new ListenerRuntime(config, chains, this.stats, this.workerSlots);
       binds.push(
         runtime.listen().then(
           () => {
@@ -66,11 +69,20 @@ export class ListenerManager {
     return problems;
   }
 
-  private buildHcm(config: ListenerConfig): HcmRuntime {
-    const logs = [];
-    for (const c of config.hcm.accessLogs) logs.push(this.sinks.get(c));
-    for (const c of config.accessLogs) logs.push(this.sinks.get(c));
-    return new HcmRuntime(config, this.clusters, this.stats, this.workerSlots, logs);
+  /** Each chain's network filter, built once for this version: the filter's access logs run before the listener's. */
+  private buildChains(config: ListenerConfig): ListenerChains {
+    const listenerLogs = config.accessLogs.map((c) => this.sinks.get(c));
+    const build = (chain: FilterChainConfig): FilterChainRuntime => {
+      const f = chain.filter;
+      if (f.kind === 'http_connection_manager') {
+        const logs: AccessLogSink[] = [...f.hcm.accessLogs.map((c) => this.sinks.get(c)), ...listenerLogs];
+        return new FilterChainRuntime(chain, new HcmRuntime(config, f.hcm, this.clusters, this.stats, this.workerSlots, logs), null);
+      }
+      const logs: AccessLogSink[] = [...f.tcpProxy.accessLogs.map((c) => this.sinks.get(c)), ...listenerLogs];
+      return new FilterChainRuntime(chain, null, new TcpProxyRuntime(config, f.tcpProxy, this.clusters, this.stats, logs));
+    };
+    const defaultChain = config.defaultFilterChain === null ? null : build(config.defaultFilterChain);
+    return new ListenerChains(config, config.filterChains.map(build), defaultChain, listenerLogs);
   }
 
   stopAccepting(): void {

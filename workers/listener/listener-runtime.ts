@@ -1,31 +1,45 @@
 // Worker thread. One bound listener in this worker: its server socket (bound with reusePort, so every worker
-// accepts on the same port), its current connection-manager runtime, and its live connections.
+// accepts on the same port), its current filter chains, and its live connections. Each accepted connection is
+// matched to a filter chain (Envoy's filter_chain_match, see src/snapshot/filter-chain-matcher.ts) and handed to
+// that chain's network filter: an HTTP connection manager connection or a tcp_proxy session.
 
 import net from 'node:net';
 import type { ListenerConfig } from '../../src/snapshot/snapshot-types.ts';
 import type { WorkerStatsStore } from '../../src/stats/definitions.ts';
+import type { ConnectionFacts } from '../../src/snapshot/filter-chain-matcher.ts';
+import { StreamInfo } from '../../src/http/stream-info.ts';
+import { ResponseFlag } from '../../src/http/response-flags.ts';
+import { log } from '../../src/common/logger.ts';
 import { DownstreamConnection } from '../http/downstream-connection.ts';
-import type { HcmRuntime } from '../http/hcm-runtime.ts';
+import { TcpProxySession } from '../tcp/tcp-proxy-session.ts';
+import {
+  HcmChainSlot, connectionFactsOf, formatAddress, type ConnectionOwner, type FilterChainRuntime, type ListenerChains,
+  type ListenerConnection,
+} from './filter-chain-runtime.ts';
 
-export class ListenerRuntime {
+export class ListenerRuntime implements ConnectionOwner {
   config: ListenerConfig;
-  /** Current connection-manager runtime; new requests use it, streams in flight keep theirs. */
-  hcm: HcmRuntime;
+  /** Current filter chains; new connections are placed with them, live ones keep the chain they were given. */
+  chains: ListenerChains;
   readonly server: net.Server;
-  readonly connections: Set<DownstreamConnection>;
+  readonly connections: Set<ListenerConnection>;
   readonly stats: WorkerStatsStore;
   readonly workerSlots: Readonly<Record<string, number>>;
   draining: boolean;
+  /** Owners of HTTP connections, by FilterChainConfig.key, carried across reloads. */
+  private hcmSlots: Map<string, HcmChainSlot>;
   private onAllClosed: (() => void) | null;
 
-  constructor(config: ListenerConfig, hcm: HcmRuntime, stats: WorkerStatsStore, workerSlots: Readonly<Record<string, number>>) {
+  constructor(config: ListenerConfig, chains: ListenerChains, stats: WorkerStatsStore, workerSlots: Readonly<Record<string, number>>) {
     this.config = config;
-    this.hcm = hcm;
+    this.chains = chains;
     this.stats = stats;
     this.workerSlots = workerSlots;
     this.connections = new Set();
     this.draining = false;
+    this.hcmSlots = new Map();
     this.onAllClosed = null;
+    this.installChains(chains);
     this.server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onAccept(socket));
   }
 
@@ -44,9 +58,32 @@ export class ListenerRuntime {
     });
   }
 
-  update(config: ListenerConfig, hcm: HcmRuntime): void {
+  /** A new config version for the same address: the socket stays, new connections use the new chains. */
+  update(config: ListenerConfig, chains: ListenerChains): void {
     this.config = config;
-    this.hcm = hcm;
+    this.chains = chains;
+    this.installChains(chains);
+  }
+
+  private installChains(chains: ListenerChains): void {
+    const next = new Map<string, HcmChainSlot>();
+    for (const chain of chains.all()) {
+      if (chain.hcm === null) continue;
+      const key = chain.config.key;
+      const slot = this.hcmSlots.get(key);
+      if (slot === undefined) {
+        next.set(key, new HcmChainSlot(key, chain.hcm, this));
+      } else {
+        slot.hcm = chain.hcm;
+        next.set(key, slot);
+      }
+    }
+    // A chain whose match changed or went away: its HTTP connections finish what they are doing and close.
+    for (const [key, slot] of this.hcmSlots) {
+      if (next.has(key)) continue;
+      for (const conn of slot.connections) conn.drain();
+    }
+    this.hcmSlots = next;
   }
 
   private onAccept(socket: net.Socket): void {
@@ -54,17 +91,74 @@ export class ListenerRuntime {
       socket.destroy();
       return;
     }
+    const chains = this.chains;
+    // Listener filters run here, before the match (the tls_inspector will fill facts from the ClientHello).
+    let facts: ConnectionFacts | null = null;
+    let chain = chains.fixed;
+    if (chain === null) {
+      facts = connectionFactsOf(socket);
+      chain = chains.select(facts);
+    }
     const values = this.stats.values;
     const slots = this.config.slots!;
+    if (chain === null) {
+      values[slots.no_filter_chain_match]++;
+      this.logNoFilterChain(facts!);
+      socket.destroy();
+      return;
+    }
     values[slots.downstream_cx_total]++;
     values[slots.downstream_cx_active]++;
     values[this.workerSlots['downstream_cx_total']!]++;
     values[this.workerSlots['downstream_cx_active']!]++;
-    const conn = new DownstreamConnection(socket, this);
+    let conn: ListenerConnection;
+    try {
+      conn = this.startOnChain(socket, chain, facts);
+    } catch (err) {
+      // A bug at a connection boundary: reset this connection only.
+      log.error(`listener '${this.config.name}': starting a connection on filter chain '${chain.config.name}' failed: ${(err as Error).stack ?? String(err)}`);
+      values[slots.downstream_cx_active]--;
+      values[this.workerSlots['downstream_cx_active']!]--;
+      socket.destroy();
+      return;
+    }
     this.connections.add(conn);
   }
 
-  onConnectionClosed(conn: DownstreamConnection): void {
+  /**
+   * Hands an accepted socket to the chain's network filter. Where a chain's transport socket applies: with TLS,
+   * `socket` is wrapped here (tls.TLSSocket with the chain's secure context and handshake timeout) and the wrapped
+   * socket is what the connection manager or tcp_proxy sees.
+   */
+  private startOnChain(socket: net.Socket, chain: FilterChainRuntime, facts: ConnectionFacts | null): ListenerConnection {
+    if (chain.hcm !== null) {
+      const slot = this.hcmSlots.get(chain.config.key)!;
+      const conn = new DownstreamConnection(socket, slot);
+      slot.connections.add(conn);
+      return conn;
+    }
+    return new TcpProxySession(socket, chain.tcpProxy!, this, facts ?? connectionFactsOf(socket));
+  }
+
+  /** Envoy logs a connection no filter chain takes with the listener's access logs: flag NR. */
+  private logNoFilterChain(facts: ConnectionFacts): void {
+    const logs = this.chains.listenerAccessLogs;
+    if (logs.length === 0) return;
+    const info = new StreamInfo();
+    info.startTimeMs = Date.now();
+    info.startMonoMs = performance.now();
+    info.lastDownstreamTxMonoMs = info.startMonoMs;
+    info.protocol = '';
+    info.scheme = '';
+    info.responseFlags = ResponseFlag.NoRouteFound;
+    info.responseCodeDetails = 'filter_chain_not_found';
+    info.downstreamRemoteAddress = formatAddress(facts.remoteIp, facts.remotePort);
+    info.downstreamDirectRemoteAddress = info.downstreamRemoteAddress;
+    info.downstreamLocalAddress = formatAddress(facts.localIp, facts.localPort);
+    for (let i = 0; i < logs.length; i++) logs[i]!.log(info);
+  }
+
+  onConnectionClosed(conn: ListenerConnection): void {
     if (!this.connections.delete(conn)) return;
     const values = this.stats.values;
     const slots = this.config.slots!;
