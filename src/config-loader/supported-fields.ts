@@ -2,6 +2,8 @@
 // reported as "not supported yet" (never silently ignored). To support a feature, add its field names (snake_case)
 // here and the message types they lead to; a message absent from SUPPORTED_FIELDS is unsupported as a whole.
 
+import { TLS_SUPPORTED_ENUM_VALUES, TLS_SUPPORTED_FIELDS } from '../tls/tls-supported-fields.ts';
+
 /** Message full name -> fields Legate implements. */
 export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   // Bootstrap
@@ -22,8 +24,8 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'drain_type', 'listener_filters_timeout', 'enable_reuse_port', 'access_log', 'listener_filters',
     'default_filter_chain',
   ],
-  // transport_socket joins here with TLS (src/tls); the chain config already has its slot (FilterChainConfig).
-  'envoy.config.listener.v3.FilterChain': ['filters', 'name', 'filter_chain_match'],
+  // transport_socket: raw_buffer or envoy.transport_sockets.tls (DownstreamTlsContext, src/tls).
+  'envoy.config.listener.v3.FilterChain': ['filters', 'name', 'filter_chain_match', 'transport_socket'],
   'envoy.config.listener.v3.FilterChainMatch': [
     'destination_port', 'prefix_ranges', 'direct_source_prefix_ranges', 'source_type', 'source_prefix_ranges',
     'source_ports', 'server_names', 'transport_protocol', 'application_protocols',
@@ -156,15 +158,22 @@ export const SUPPORTED_ENUM_VALUES: Readonly<Record<string, readonly string[]>> 
   'envoy.config.core.v3.SocketAddress.protocol': ['TCP'],
 };
 
-function toSets(table: Readonly<Record<string, readonly string[]>>): ReadonlyMap<string, ReadonlySet<string>> {
-  const out = new Map<string, ReadonlySet<string>>();
-  for (const key of Object.keys(table)) out.set(key, new Set(table[key]));
+function toSets(...tables: Readonly<Record<string, readonly string[]>>[]): ReadonlyMap<string, ReadonlySet<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const table of tables) {
+    for (const key of Object.keys(table)) {
+      const set = out.get(key) ?? new Set<string>();
+      for (const f of table[key]!) set.add(f);
+      out.set(key, set);
+    }
+  }
   return out;
 }
 
-const BY_MESSAGE = toSets(SUPPORTED_FIELDS);
+// The TLS messages are listed beside their compiler (src/tls); a message in both tables gets both sets of fields.
+const BY_MESSAGE = toSets(SUPPORTED_FIELDS, TLS_SUPPORTED_FIELDS);
 const BY_CONTEXT = toSets(SUPPORTED_FIELDS_IN_CONTEXT);
-const ENUM_VALUES = toSets(SUPPORTED_ENUM_VALUES);
+const ENUM_VALUES = toSets(SUPPORTED_ENUM_VALUES, TLS_SUPPORTED_ENUM_VALUES);
 
 /**
  * The fields Legate implements for `messageFullName` when reached through `contextKey`

@@ -12,6 +12,8 @@ import {
   type NetworkFilterConfig, type Snapshot, type TcpProxyConfig,
 } from './snapshot-types.ts';
 import { formatConfigProblem } from '../config-loader/config-error.ts';
+import { compileTransportSocket } from '../tls/compile-tls-context.ts';
+import type { DownstreamTlsSpec } from '../tls/tls-spec.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -228,13 +230,20 @@ function compileFilterChain(
     return null;
   }
   if (match === null) return null;
+  let transportSocket: DownstreamTlsSpec | null = null;
+  if (c['transport_socket'] !== undefined) {
+    const ts = compileTransportSocket(obj(c['transport_socket']), `${path}.transport_socket`, 'downstream');
+    for (const p of ts.problems) out.add(p.code, p.path, p.message);
+    if (ts.problems.length > 0) return null;
+    transportSocket = ts.spec as DownstreamTlsSpec | null;
+  }
   const name = str(c['name'], '');
   return {
     name: name === '' ? fallbackName : name,
     // The default chain matches whatever the others do not: its identity is its role, not its (ignored) match.
     key: fallbackName === DEFAULT_CHAIN ? `${DEFAULT_CHAIN} ${filter.kind}` : `${filter.kind} ${JSON.stringify(match)}`,
     match,
-    transportSocket: null,
+    transportSocket,
     filter,
   };
 }

@@ -5,6 +5,7 @@
 import type { CompiledCluster } from '../upstream/cluster-config.ts';
 import type { AccessLogConfig } from '../access-log/access-log-config.ts';
 import type { ScopeSlots } from '../stats/definitions.ts';
+import type { DownstreamTlsSpec } from '../tls/tls-spec.ts';
 import type { HTTP_CONN_MANAGER_STATS, LISTENER_STATS, CLUSTER_STATS, TCP_PROXY_STATS } from '../stats/definitions.ts';
 
 export type ListenerSlots = ScopeSlots<typeof LISTENER_STATS>;
@@ -59,7 +60,7 @@ export interface FilterChainConfig {
    * (src/tls) fills it with the chain's compiled DownstreamTlsContext, and the worker wraps accepted sockets of
    * this chain before the network filter sees them (workers/listener/filter-chain-runtime.ts).
    */
-  transportSocket: null;
+  transportSocket: DownstreamTlsSpec | null;
   /** The terminal network filter (the only network filter for now). */
   filter: NetworkFilterConfig;
 }

@@ -112,6 +112,7 @@ export class ActiveStream {
     info.downstreamRemoteAddress = this.conn.remoteAddress;
     info.downstreamDirectRemoteAddress = this.conn.remoteAddress;
     info.downstreamLocalAddress = this.conn.localAddress;
+    info.scheme = this.conn.scheme;
     info.connectionId = this.conn.id;
     if (cfg.streamIdleTimeoutMs > 0) this.armIdleTimer(cfg.streamIdleTimeoutMs);
     if (cfg.requestTimeoutMs > 0) this.requestTimer = setTimeout(onRequestTimeout, cfg.requestTimeoutMs, this);
@@ -161,9 +162,9 @@ export class ActiveStream {
     const peerIp = this.conn.remoteIp;
     if (cfg.useRemoteAddress) {
       if (!cfg.skipXffAppend) setHeader(this.headers, H.xForwardedFor, appendForwardedFor(getHeader(this.headers, H.xForwardedFor), peerIp));
-      setHeader(this.headers, H.xForwardedProto, 'http');
+      setHeader(this.headers, H.xForwardedProto, this.conn.scheme);
     } else if (getHeader(this.headers, H.xForwardedProto) === undefined) {
-      this.headers.push(H.xForwardedProto, 'http');
+      this.headers.push(H.xForwardedProto, this.conn.scheme);
     }
     if (cfg.via !== '') appendVia(this.headers, cfg.via);
     let requestId = getHeader(this.headers, H.xRequestId);

@@ -24,6 +24,8 @@ export class DownstreamConnection implements Http1RequestCallbacks {
   readonly parser: RequestParser;
   readonly remoteAddress: string;
   readonly remoteIp: string;
+  /** "https" on a TLS transport socket, else "http" (x-forwarded-proto, %REQ(:SCHEME)%, redirects). */
+  readonly scheme: string;
   readonly localAddress: string;
   stream: ActiveStream | null;
   draining: boolean;
@@ -39,6 +41,7 @@ export class DownstreamConnection implements Http1RequestCallbacks {
     this.hcm = listener.hcm;
     this.parser = new RequestParser(this.hcm.limits, this);
     this.remoteIp = socket.remoteAddress ?? '';
+    this.scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
     this.remoteAddress = formatAddress(this.remoteIp, socket.remotePort ?? 0);
     this.localAddress = formatAddress(socket.localAddress ?? '', socket.localPort ?? 0);
     this.stream = null;

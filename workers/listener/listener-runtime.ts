@@ -12,6 +12,7 @@ import { ResponseFlag } from '../../src/http/response-flags.ts';
 import { log } from '../../src/common/logger.ts';
 import { DownstreamConnection } from '../http/downstream-connection.ts';
 import { TcpProxySession } from '../tcp/tcp-proxy-session.ts';
+import { ServerTlsContext } from '../../src/tls/server-tls-context.ts';
 import {
   HcmChainSlot, connectionFactsOf, formatAddress, type ConnectionOwner, type FilterChainRuntime, type ListenerChains,
   type ListenerConnection,
@@ -28,6 +29,8 @@ export class ListenerRuntime implements ConnectionOwner {
   draining: boolean;
   /** Owners of HTTP connections, by FilterChainConfig.key, carried across reloads. */
   private hcmSlots: Map<string, HcmChainSlot>;
+  /** The TLS server context of each chain with a TLS transport socket (this config version's chains). */
+  private tlsContexts: Map<FilterChainRuntime, ServerTlsContext>;
   private onAllClosed: (() => void) | null;
 
   constructor(config: ListenerConfig, chains: ListenerChains, stats: WorkerStatsStore, workerSlots: Readonly<Record<string, number>>) {
@@ -38,6 +41,7 @@ export class ListenerRuntime implements ConnectionOwner {
     this.connections = new Set();
     this.draining = false;
     this.hcmSlots = new Map();
+    this.tlsContexts = new Map();
     this.onAllClosed = null;
     this.installChains(chains);
     this.server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onAccept(socket));
@@ -67,6 +71,18 @@ export class ListenerRuntime implements ConnectionOwner {
 
   private installChains(chains: ListenerChains): void {
     const next = new Map<string, HcmChainSlot>();
+    // Handshakes already under way finish on the context they started with; new connections use these.
+    const tls = new Map<FilterChainRuntime, ServerTlsContext>();
+    for (const chain of chains.all()) {
+      const spec = chain.config.transportSocket;
+      if (spec !== null) {
+        tls.set(chain, new ServerTlsContext(spec, {
+          onSecureConnection: (secured) => this.onSecured(secured, chain),
+          onTlsFailure: (reason, err) => this.onTlsFailure(chain, reason, err),
+        }));
+      }
+    }
+    this.tlsContexts = tls;
     for (const chain of chains.all()) {
       if (chain.hcm === null) continue;
       const key = chain.config.key;
@@ -111,6 +127,12 @@ export class ListenerRuntime implements ConnectionOwner {
     values[slots.downstream_cx_active]++;
     values[this.workerSlots['downstream_cx_total']!]++;
     values[this.workerSlots['downstream_cx_active']!]++;
+    const tls = this.tlsContexts.get(chain);
+    if (tls !== undefined) {
+      // The chain's transport socket: the network filter starts once the handshake is done (onSecured).
+      tls.accept(socket);
+      return;
+    }
     let conn: ListenerConnection;
     try {
       conn = this.startOnChain(socket, chain, facts);
@@ -138,6 +160,29 @@ export class ListenerRuntime implements ConnectionOwner {
       return conn;
     }
     return new TcpProxySession(socket, chain.tcpProxy!, this, facts ?? connectionFactsOf(socket));
+  }
+
+  private onSecured(socket: net.Socket, chain: FilterChainRuntime): void {
+    if (this.draining) {
+      this.onTlsFailure(chain, 'connection_error', null);
+      socket.destroy();
+      return;
+    }
+    try {
+      this.connections.add(this.startOnChain(socket, chain, null));
+    } catch (err) {
+      log.error(`listener '${this.config.name}': starting a TLS connection on filter chain '${chain.config.name}' failed: ${(err as Error).stack ?? String(err)}`);
+      this.onTlsFailure(chain, 'connection_error', null);
+      socket.destroy();
+    }
+  }
+
+  /** A handshake that failed or was refused (the socket is already destroyed): it was counted as active at accept. */
+  private onTlsFailure(chain: FilterChainRuntime, reason: string, err: Error | null): void {
+    const values = this.stats.values;
+    values[this.config.slots!.downstream_cx_active]--;
+    values[this.workerSlots['downstream_cx_active']!]--;
+    log.debug(`listener '${this.config.name}' chain '${chain.config.name}': TLS handshake failed (${reason})${err === null ? '' : `: ${err.message}`}`);
   }
 
   /** Envoy logs a connection no filter chain takes with the listener's access logs: flag NR. */
