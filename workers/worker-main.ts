@@ -57,6 +57,10 @@ port.on('message', (bytes: Uint8Array) => {
       // In order with snapshots: a host set never lands before the snapshot that created its cluster.
       applying = applying.then(() => clusters.applyHostSet(m.update));
       break;
+    case 'tls_update':
+      // In order with snapshots: it applies to the version it names.
+      applying = applying.then(() => listeners.applyTlsUpdate(m.version, m.spec));
+      break;
     case 'collect_histograms':
       send({ type: 'histograms', requestId: m.requestId, delta: stats.takeHistogramDelta(), hosts: clusters.hostReports() });
       break;

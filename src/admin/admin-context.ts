@@ -3,6 +3,7 @@
 // not block: stats() is async because fresh histogram deltas come from the workers first.
 
 import type { MergedStats } from '../stats/merged-stats.ts';
+import type { AdminCertificates } from '../tls/cert-expiry.ts';
 
 /** Envoy's server states (envoy.admin.v3.ServerInfo.State). */
 export type ServerStateName = 'LIVE' | 'DRAINING' | 'PRE_INITIALIZING' | 'INITIALIZING';
@@ -73,4 +74,9 @@ export interface AdminContext {
   quit(): void;
   /** /drain_listeners[?inboundonly][&graceful]. */
   drainListeners(opts: { inboundOnly: boolean; graceful: boolean }): void;
+  /**
+   * /certs: every TLS context's certificates as in use now (rotations included), envoy.admin.v3.Certificates.
+   * Optional so contexts without TLS (tests) need not implement it: absent is no certificates.
+   */
+  certificates?(): AdminCertificates;
 }

@@ -31,6 +31,7 @@ function endpoint(
 /** In path order (the order of the help text). */
 export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = Object.freeze([
   endpoint('/', 'admin home page', false, () => reply(200, ContentType.HTML, homePage(ADMIN_ENDPOINTS))),
+  endpoint('/certs', 'print certs on machine', false, (ctx) => jsonReply(ctx.certificates?.() ?? { certificates: [] })),
   endpoint('/clusters', 'upstream clusters and their hosts (?format=json)', false, (ctx, params) =>
     params.get('format') === 'json' ? jsonReply(clustersJson(ctx.clusters())) : textReply(formatClustersText(ctx.clusters())),
   ),

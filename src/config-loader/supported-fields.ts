@@ -23,9 +23,11 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'name', 'address', 'filter_chains', 'per_connection_buffer_limit_bytes', 'stat_prefix', 'traffic_direction',
     'drain_type', 'listener_filters_timeout', 'enable_reuse_port', 'access_log', 'listener_filters',
     'default_filter_chain',
+    // The tls_inspector's deadline (src/tls/listener-tls-config.ts).
+    'continue_on_listener_filters_timeout',
   ],
   // transport_socket: raw_buffer or envoy.transport_sockets.tls (DownstreamTlsContext, src/tls).
-  'envoy.config.listener.v3.FilterChain': ['filters', 'name', 'filter_chain_match', 'transport_socket'],
+  'envoy.config.listener.v3.FilterChain': ['filters', 'name', 'filter_chain_match', 'transport_socket', 'transport_socket_connect_timeout'],
   'envoy.config.listener.v3.FilterChainMatch': [
     'destination_port', 'prefix_ranges', 'direct_source_prefix_ranges', 'source_type', 'source_prefix_ranges',
     'source_ports', 'server_names', 'transport_protocol', 'application_protocols',
@@ -33,7 +35,7 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.core.v3.CidrRange': ['address_prefix', 'prefix_len'],
   'envoy.config.listener.v3.Filter': ['name', 'typed_config'],
   'envoy.config.listener.v3.ListenerFilter': ['name', 'typed_config'],
-  // Accepted so filter_chain_match on server_names validates; it does not inspect yet (compile-snapshot warns).
+  // SNI, ALPN and "tls" for the filter chain match (workers/listener/tls-inspector.ts); no JA3/JA4 fingerprints.
   'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector': [],
 
   // TCP proxy
@@ -51,6 +53,12 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     // delayed_close_timeout is accepted: Legate closes a connection as soon as its last byte is flushed.
     'delayed_close_timeout', 'common_http_protocol_options', 'http_protocol_options', 'max_request_headers_kb',
     'upgrade_configs', 'normalize_path', 'merge_slashes', 'always_set_request_id_in_response',
+    'http2_protocol_options',
+  ],
+  'envoy.config.core.v3.Http2ProtocolOptions': [
+    'max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size', 'hpack_table_size',
+    'max_outbound_frames', 'max_outbound_control_frames', 'max_consecutive_inbound_frames_with_empty_payload',
+    'stream_error_on_invalid_http_messaging', 'override_stream_error_on_invalid_http_message',
   ],
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': ['name', 'typed_config'],
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig': ['upgrade_type', 'enabled'],
@@ -75,8 +83,9 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'response_headers_to_add', 'response_headers_to_remove',
   ],
   'envoy.config.route.v3.RouteMatch': [
-    'prefix', 'path', 'safe_regex', 'path_separated_prefix', 'case_sensitive', 'headers', 'query_parameters',
+    'prefix', 'path', 'safe_regex', 'path_separated_prefix', 'case_sensitive', 'headers', 'query_parameters', 'grpc',
   ],
+  'envoy.config.route.v3.RouteMatch.GrpcRouteMatchOptions': [],
   'envoy.config.route.v3.HeaderMatcher': [
     'name', 'exact_match', 'safe_regex_match', 'present_match', 'prefix_match', 'suffix_match', 'contains_match',
     'string_match', 'invert_match', 'treat_missing_header_as_empty',
@@ -88,8 +97,9 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.type.matcher.v3.RegexMatchAndSubstitute': ['pattern', 'substitution'],
   'envoy.config.route.v3.RouteAction': [
     'cluster', 'prefix_rewrite', 'regex_rewrite', 'host_rewrite_literal', 'auto_host_rewrite', 'host_rewrite_header',
-    'timeout', 'idle_timeout', 'upgrade_configs',
+    'timeout', 'idle_timeout', 'upgrade_configs', 'max_stream_duration',
   ],
+  'envoy.config.route.v3.RouteAction.MaxStreamDuration': ['max_stream_duration', 'grpc_timeout_header_max', 'grpc_timeout_header_offset'],
   'envoy.config.route.v3.RouteAction.UpgradeConfig': ['upgrade_type', 'enabled'],
   'envoy.config.route.v3.RedirectAction': [
     'scheme_redirect', 'https_redirect', 'host_redirect', 'port_redirect', 'path_redirect', 'prefix_rewrite',
@@ -104,10 +114,12 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.cluster.v3.Cluster': [
     'name', 'type', 'connect_timeout', 'lb_policy', 'load_assignment', 'dns_lookup_family', 'dns_refresh_rate',
     'respect_dns_ttl', 'per_connection_buffer_limit_bytes', 'common_http_protocol_options', 'http_protocol_options',
-    'alt_stat_name', 'ignore_health_on_host_removal', 'close_connections_on_host_health_failure',
+    'http2_protocol_options', 'alt_stat_name', 'ignore_health_on_host_removal', 'close_connections_on_host_health_failure',
     // What upstream/cluster-config.ts compiles besides the above.
     'dns_failure_refresh_rate', 'typed_extension_protocol_options', 'max_requests_per_connection',
     'least_request_lb_config', 'round_robin_lb_config', 'common_lb_config', 'metadata', 'wait_for_warm_on_init',
+    // envoy.transport_sockets.tls with an UpstreamTlsContext (src/tls), or raw_buffer.
+    'transport_socket',
   ],
   'envoy.config.cluster.v3.Cluster.RefreshRate': ['base_interval', 'max_interval'],
   'envoy.config.cluster.v3.Cluster.LeastRequestLbConfig': ['choice_count', 'active_request_bias'],
@@ -115,8 +127,9 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.cluster.v3.Cluster.CommonLbConfig': ['healthy_panic_threshold'],
   'envoy.config.core.v3.RuntimeDouble': ['default_value', 'runtime_key'],
   'envoy.type.v3.Percent': ['value'],
-  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': ['common_http_protocol_options', 'explicit_http_config'],
-  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig': ['http_protocol_options'],
+  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': ['common_http_protocol_options', 'explicit_http_config', 'use_downstream_protocol_config'],
+  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig': ['http_protocol_options', 'http2_protocol_options'],
+  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions.UseDownstreamHttpConfig': ['http_protocol_options', 'http2_protocol_options'],
   'envoy.config.endpoint.v3.ClusterLoadAssignment': ['cluster_name', 'endpoints'],
   'envoy.config.endpoint.v3.LocalityLbEndpoints': [
     'lb_endpoints', 'locality', 'load_balancing_weight', 'priority', 'proximity', 'metadata',

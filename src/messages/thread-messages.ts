@@ -3,6 +3,7 @@
 
 import { Packr } from 'msgpackr';
 import type { HostSet } from '../upstream/cluster-membership.ts';
+import type { TlsSpec } from '../tls/tls-spec.ts';
 
 /** workerData given to each worker thread at start. */
 export interface WorkerInit {
@@ -20,6 +21,12 @@ export type PrimaryToWorker =
   /** A config version plus the current host set of every cluster, applied together (clusters never start empty). */
   | { type: 'snapshot'; version: number; snapshot: Uint8Array; hostSets: HostSet[] }
   | { type: 'host_set'; update: HostSet }
+  /**
+   * A watched certificate file changed: the TLS spec with this id (from config `version`) was re-read and
+   * checked by the primary. New handshakes use it; established connections keep theirs. Ignored by a worker
+   * running another version (a reload compiles the files afresh).
+   */
+  | { type: 'tls_update'; version: number; spec: TlsSpec }
   | { type: 'collect_histograms'; requestId: number }
   | { type: 'drain'; drainTimeMs: number; exit: boolean }
   | { type: 'drain_listeners'; inboundOnly: boolean }

@@ -5,6 +5,7 @@ import { startAdminServer } from '../admin/admin-server.ts';
 import type { AdminContext, ClusterView, HostView, ListenerView, ServerStateName } from '../admin/admin-context.ts';
 import type { MergedStats } from '../stats/merged-stats.ts';
 import type { Primary } from './primary.ts';
+import { certificatesReport, type AdminCertificates } from '../tls/cert-expiry.ts';
 import { ServerState } from './server-state.ts';
 
 export interface AdminHandle {
@@ -157,6 +158,10 @@ class PrimaryAdminContext implements AdminContext {
 
   drainListeners(opts: { inboundOnly: boolean; graceful: boolean }): void {
     this.primary.drainListeners(opts.inboundOnly);
+  }
+
+  certificates(): AdminCertificates {
+    return certificatesReport(this.primary.certificates.currentSpecs());
   }
 }
 

@@ -14,6 +14,8 @@ import { StatsHub } from './stats-hub.ts';
 import { MembershipManager } from './membership-manager.ts';
 import { startAdmin, type AdminHandle } from './admin-wiring.ts';
 import { ServerState } from './server-state.ts';
+import { CertificateRotation } from './certificate-rotation.ts';
+import { daysUntilFirstCertExpiring } from '../tls/cert-expiry.ts';
 
 
 export interface CurrentConfig {
@@ -30,6 +32,8 @@ export class Primary {
   readonly stats: StatsHub;
   readonly supervisor: WorkerSupervisor;
   readonly memberships: MembershipManager;
+  /** Watches the current version's certificate files and rotates them in the workers. */
+  readonly certificates: CertificateRotation;
   current: CurrentConfig | null = null;
   state: number = ServerState.PRE_INITIALIZING;
   healthCheckFailed = false;
@@ -50,6 +54,7 @@ export class Primary {
     this.memberships = new MembershipManager(this.stats, (update) => {
       this.supervisor.broadcast({ type: 'host_set', update });
     });
+    this.certificates = new CertificateRotation((m) => this.supervisor.broadcast(m));
     this.supervisor = new WorkerSupervisor(
       {
         onWorkerDied: (index) => {
@@ -70,7 +75,10 @@ export class Primary {
   private replayMessages(): PrimaryToWorker[] {
     const cur = this.current;
     if (cur === null) return [];
-    return [{ type: 'snapshot', version: cur.version, snapshot: cur.encoded, hostSets: this.memberships.currentHostSets() }];
+    return [
+      { type: 'snapshot', version: cur.version, snapshot: cur.encoded, hostSets: this.memberships.currentHostSets() },
+      ...this.certificates.replay(),
+    ];
   }
 
   /** Start-up: load, compile, resolve clusters, start workers, bind listeners, serve admin. Throws on failure. */
@@ -94,6 +102,7 @@ export class Primary {
     }
     // Each spawn replays the current snapshot; wait for every worker to report it applied.
     this.supervisor.start(specs);
+    this.certificates.start(cur.snapshot);
     const problems = await this.supervisor.waitForVersion(cur.version);
     if (problems.length > 0) throw new StartupError(problems.join('\n'));
     this.state = ServerState.LIVE;
@@ -148,9 +157,13 @@ export class Primary {
       return false;
     }
     for (const w of result.warnings) log.warn(w);
+    // The new version read its files afresh; rotations of the old one's must not follow its snapshot.
+    this.certificates.stop();
     const cur = this.install(result);
     await this.memberships.apply(cur.snapshot.clusters, cur.snapshot.clusterSlots);
-    const problems = await this.supervisor.applySnapshot(cur.version, cur.encoded, this.memberships.currentHostSets());
+    const applied = this.supervisor.applySnapshot(cur.version, cur.encoded, this.memberships.currentHostSets());
+    this.certificates.start(cur.snapshot);
+    const problems = await applied;
     if (problems.length > 0) {
       this.stats.incServerCounter('reload_failed');
       log.error(`reload to version ${cur.version} applied with problems:\n${problems.join('\n')}`);
@@ -167,6 +180,7 @@ export class Primary {
     this.stats.setServerGauge('memory_allocated', mem.heapUsed);
     this.stats.setServerGauge('memory_heap_size', mem.rss);
     this.stats.setServerGauge('state', this.state);
+    this.stats.setServerGauge('days_until_first_cert_expiring', daysUntilFirstCertExpiring(this.certificates.currentSpecs()));
   }
 
   /** Fresh stats: histogram deltas from the workers merged first, host counts summed, server gauges. */
@@ -202,6 +216,7 @@ export class Primary {
     this.shuttingDown = true;
     this.state = ServerState.DRAINING;
     log.info(`draining (up to ${Math.round(drainMs / 1000)} s) then exiting`);
+    this.certificates.stop();
     await this.supervisor.drainAndStop(drainMs);
     this.memberships.stopAll();
     if (this.statsTimer !== null) clearInterval(this.statsTimer);

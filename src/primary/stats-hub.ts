@@ -5,7 +5,7 @@ import { StatRegistry } from '../stats/stat-registry.ts';
 import { SharedRegions } from '../stats/shared-regions.ts';
 import type { MergedStats } from '../stats/merged-stats.ts';
 import {
-  CLUSTER_STATS, HTTP_CONN_MANAGER_STATS, LISTENER_STATS, SERVER_STATS, TCP_PROXY_STATS, WORKER_STATS,
+  CLUSTER_STATS, CLUSTER_TLS_STATS, LISTENER_TLS_STATS, TLS_INSPECTOR_STATS, HTTP2_CODEC_STATS, HTTP_CONN_MANAGER_STATS, LISTENER_STATS, SERVER_STATS, TCP_PROXY_STATS, WORKER_STATS,
   type ScopeSlots, type WorkerStatsStore,
 } from '../stats/definitions.ts';
 import type { Snapshot } from '../snapshot/snapshot-types.ts';
@@ -22,8 +22,13 @@ export class StatsHub {
     this.registry = new StatRegistry();
     this.regions = new SharedRegions(this.registry);
     this.server = this.registry.allocateScope('server.', SERVER_STATS);
+    // Root scopes every worker writes whatever the config: handed to workers with their worker_<i>.* slots,
+    // under their full names ("http2.rx_reset").
+    const http2 = this.registry.allocateScope('http2.', HTTP2_CODEC_STATS) as Record<string, number>;
+    const rootSlots: Record<string, number> = {};
+    for (const name of Object.keys(http2)) rootSlots[`http2.${name}`] = http2[name]!;
     for (let i = 0; i < concurrency; i++) {
-      this.workerScopes[i] = { ...this.registry.allocateScope(`worker_${i}.`, WORKER_STATS, [['envoy_worker_id', String(i)]]) };
+      this.workerScopes[i] = { ...this.registry.allocateScope(`worker_${i}.`, WORKER_STATS, [['envoy_worker_id', String(i)]]), ...rootSlots };
     }
   }
 
@@ -46,6 +51,11 @@ export class StatsHub {
     for (const l of snapshot.listeners) {
       l.slots = r.allocateScope(`listener.${l.statAddress}.`, LISTENER_STATS, [['envoy_listener_address', l.statAddress]]);
       const chains = l.defaultFilterChain === null ? l.filterChains : [...l.filterChains, l.defaultFilterChain];
+      // TLS stats only where something writes them: the inspector, a chain with a TLS transport socket.
+      if (l.tls.tlsInspector) l.tls.inspectorSlots = r.allocateScope('tls_inspector.', TLS_INSPECTOR_STATS);
+      if (l.tls.tlsInspector || chains.some((c) => c.transportSocket !== null)) {
+        l.tls.slots = r.allocateScope(`listener.${l.statAddress}.`, LISTENER_TLS_STATS, [['envoy_listener_address', l.statAddress]]);
+      }
       for (const { filter } of chains) {
         if (filter.kind === 'http_connection_manager') {
           const prefix = filter.hcm.statPrefix;
@@ -60,6 +70,7 @@ export class StatsHub {
     for (const c of snapshot.clusters) {
       const statName = c.name;
       clusterSlots[c.name] = r.allocateScope(`cluster.${statName}.`, CLUSTER_STATS, [['envoy_cluster_name', statName]]);
+      if (c.transportSocket !== null) c.tlsSlots = r.allocateScope(`cluster.${statName}.`, CLUSTER_TLS_STATS, [['envoy_cluster_name', statName]]);
     }
     snapshot.clusterSlots = clusterSlots;
   }

@@ -24,6 +24,10 @@ export interface RouteSpec {
   timeoutMs: number;
   idleTimeoutMs: number;
   idleTimeoutConfigured: boolean;
+  maxStreamDurationSet: boolean;
+  maxStreamDurationMs: number;
+  grpcTimeoutHeaderMaxMs: number;
+  grpcTimeoutHeaderOffsetMs: number;
   upgradeOverrides: Readonly<Record<string, boolean>> | null;
   /** A PathRewrite: RouteAction's for CLUSTER, RedirectAction's for REDIRECT. */
   rewriteKind: number;
@@ -69,6 +73,10 @@ export class CompiledRoute implements Route {
   readonly timeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly idleTimeoutConfigured: boolean;
+  readonly maxStreamDurationSet: boolean;
+  readonly maxStreamDurationMs: number;
+  readonly grpcTimeoutHeaderMaxMs: number;
+  readonly grpcTimeoutHeaderOffsetMs: number;
   readonly upgradeOverrides: Readonly<Record<string, boolean>> | null;
   private readonly rewriteKind: number;
   private readonly rewritePrefix: string;
@@ -98,6 +106,10 @@ export class CompiledRoute implements Route {
     this.timeoutMs = s.timeoutMs;
     this.idleTimeoutMs = s.idleTimeoutMs;
     this.idleTimeoutConfigured = s.idleTimeoutConfigured;
+    this.maxStreamDurationSet = s.maxStreamDurationSet;
+    this.maxStreamDurationMs = s.maxStreamDurationMs;
+    this.grpcTimeoutHeaderMaxMs = s.grpcTimeoutHeaderMaxMs;
+    this.grpcTimeoutHeaderOffsetMs = s.grpcTimeoutHeaderOffsetMs;
     this.upgradeOverrides = s.upgradeOverrides;
     this.rewriteKind = s.rewriteKind;
     this.rewritePrefix = s.rewritePrefix;
@@ -203,7 +215,8 @@ function hostForRedirect(authority: string, requestScheme: string, newScheme: st
 export const SSL_REDIRECT_ROUTE = new CompiledRoute({
   kind: RouteKind.REDIRECT, routeName: '', clusterName: '', directStatus: 0, directBody: null, redirectStatus: 301,
   hostRewriteLiteral: null, autoHostRewrite: false, hostRewriteHeader: null, timeoutMs: 0, idleTimeoutMs: 0,
-  idleTimeoutConfigured: false, upgradeOverrides: null, rewriteKind: PathRewrite.NONE, rewritePrefix: '', matchedLength: -1, rewriteRegex: null,
+  idleTimeoutConfigured: false, maxStreamDurationSet: false, maxStreamDurationMs: 0, grpcTimeoutHeaderMaxMs: -1,
+  grpcTimeoutHeaderOffsetMs: 0, upgradeOverrides: null, rewriteKind: PathRewrite.NONE, rewritePrefix: '', matchedLength: -1, rewriteRegex: null,
   rewriteReplacement: '', redirectScheme: 'https', redirectHost: '', redirectPort: '', pathRedirect: '', stripQuery: false,
   sslRedirect: true, requestMutations: [], responseMutations: [],
 });

@@ -25,6 +25,7 @@ function emptySpec(kind: number, routeName: string, request: HeaderMutationLevel
   return {
     kind, routeName, clusterName: '', directStatus: 0, directBody: null, redirectStatus: 0, hostRewriteLiteral: null,
     autoHostRewrite: false, hostRewriteHeader: null, timeoutMs: 0, idleTimeoutMs: 0, idleTimeoutConfigured: false,
+    maxStreamDurationSet: false, maxStreamDurationMs: 0, grpcTimeoutHeaderMaxMs: -1, grpcTimeoutHeaderOffsetMs: 0,
     upgradeOverrides: null, rewriteKind: PathRewrite.NONE, rewritePrefix: '', matchedLength: -1, rewriteRegex: null, rewriteReplacement: '',
     redirectScheme: '', redirectHost: '', redirectPort: '', pathRedirect: '', stripQuery: false, sslRedirect: false,
     requestMutations: request, responseMutations: response,
@@ -119,6 +120,16 @@ function compileClusterAction(ra: Obj, path: string, matchedLength: number, spec
   spec.timeoutMs = durationMs(ra, 'timeout', DEFAULT_ROUTE_TIMEOUT_MS, path, problems);
   spec.idleTimeoutMs = durationMs(ra, 'idle_timeout', 0, path, problems);
   spec.idleTimeoutConfigured = ra['idle_timeout'] !== undefined;
+  if (ra['max_stream_duration'] !== undefined) {
+    // Envoy's "new timeouts": with max_stream_duration the route timeout is not used.
+    const msd = obj(ra['max_stream_duration']);
+    const msdPath = `${path}.max_stream_duration`;
+    spec.maxStreamDurationSet = true;
+    spec.timeoutMs = 0;
+    spec.maxStreamDurationMs = durationMs(msd, 'max_stream_duration', 0, msdPath, problems);
+    spec.grpcTimeoutHeaderMaxMs = msd['grpc_timeout_header_max'] === undefined ? -1 : durationMs(msd, 'grpc_timeout_header_max', 0, msdPath, problems);
+    spec.grpcTimeoutHeaderOffsetMs = durationMs(msd, 'grpc_timeout_header_offset', 0, msdPath, problems);
+  }
   const upgrades = ra['upgrade_configs'];
   if (Array.isArray(upgrades) && upgrades.length > 0) {
     const overrides: Record<string, boolean> = {};

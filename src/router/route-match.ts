@@ -158,6 +158,11 @@ export function compileRouteMatch(m: Obj, path: string, problems: RouteConfigPro
     const hm = compileHeaderMatcher(obj(h), `${path}.headers[${i}]`, problems);
     if (hm !== null) headers.push(hm);
   });
+  if (m['grpc'] !== undefined) {
+    // RouteMatch.grpc: only gRPC requests (content-type application/grpc, or with a +suffix or parameters).
+    const grpc = compileHeaderMatcher({ name: 'content-type', string_match: { safe_regex: { regex: '^application/grpc([+;].*)?$' } } }, `${path}.grpc`, problems);
+    if (grpc !== null) headers.push(grpc);
+  }
   const queryParameters: QueryParameterMatcher[] = [];
   list(m['query_parameters']).forEach((q, i) => {
     const qm = compileQueryParameterMatcher(obj(q), `${path}.query_parameters[${i}]`, problems);

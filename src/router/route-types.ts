@@ -40,6 +40,16 @@ export interface Route {
   /** idle_timeout was given; with idleTimeoutMs 0 it disables even the HCM's stream_idle_timeout (Envoy). */
   idleTimeoutConfigured: boolean;
   /**
+   * RouteAction.max_stream_duration is set: the route `timeout` no longer applies (Envoy's "new timeouts") and the
+   * connection manager ends the stream after maxStreamDurationMs (0 = none) from its start, or after a gRPC
+   * request's grpc-timeout when grpcTimeoutHeaderMaxMs >= 0 (capped by it unless 0; minus the offset).
+   */
+  maxStreamDurationSet: boolean;
+  maxStreamDurationMs: number;
+  /** -1 = grpc_timeout_header_max not set (grpc-timeout is ignored). */
+  grpcTimeoutHeaderMaxMs: number;
+  grpcTimeoutHeaderOffsetMs: number;
+  /**
    * RouteAction.upgrade_configs: upgrade type (lower-case) -> enabled, overriding the connection manager's
    * upgrade_configs for this route; null when the route has none.
    */

@@ -12,8 +12,10 @@ import {
   type NetworkFilterConfig, type Snapshot, type TcpProxyConfig,
 } from './snapshot-types.ts';
 import { formatConfigProblem } from '../config-loader/config-error.ts';
+import { compileHttp2Options, type Http2OptionsProblem } from './http2-options.ts';
 import { compileTransportSocket } from '../tls/compile-tls-context.ts';
 import type { DownstreamTlsSpec } from '../tls/tls-spec.ts';
+import { compileListenerTlsConfig, transportSocketConnectTimeoutOf } from '../tls/listener-tls-config.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -165,10 +167,6 @@ function compileListener(
       out.warn(`${path}.filter_chains[${i}].filter_chain_match`, `matching on ${needs.join(', ')} needs the envoy.filters.listener.tls_inspector listener filter, which this listener does not have: without it connections carry no SNI or ALPN and are raw_buffer, so this chain never matches on ${needs.length === 1 ? 'it' : 'them'}`);
     }
   });
-  if (hasTlsInspector) {
-    // TLS work in progress (src/tls): remove this once the inspector reads ClientHellos.
-    out.warn(`${path}.listener_filters`, 'envoy.filters.listener.tls_inspector does not inspect connections yet: every connection is matched as raw_buffer with no SNI and no ALPN');
-  }
 
   const logs = compileAccessLogs(list(l['access_log']) as never, `${path}.access_log`);
   for (const p of logs.problems) out.add(p.code, p.path, p.message);
@@ -180,6 +178,7 @@ function compileListener(
     bindKey: `${address}:${port}`,
     perConnectionBufferLimitBytes: num(l['per_connection_buffer_limit_bytes'], 1024 * 1024),
     listenerFilters,
+    tls: compileListenerTlsConfig(l, listenerFilters),
     filterChains,
     defaultFilterChain,
     accessLogs: logs.config,
@@ -244,6 +243,7 @@ function compileFilterChain(
     key: fallbackName === DEFAULT_CHAIN ? `${DEFAULT_CHAIN} ${filter.kind}` : `${filter.kind} ${JSON.stringify(match)}`,
     match,
     transportSocket,
+    transportSocketConnectTimeoutMs: transportSocketConnectTimeoutOf(c),
     filter,
   };
 }
@@ -341,9 +341,12 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
   const statPrefix = str(h['stat_prefix'], '');
   if (statPrefix === '') out.add('missing_field', `${path}.stat_prefix`, 'stat_prefix is required');
   const codec = str(h['codec_type'], 'AUTO');
-  if (codec !== 'AUTO' && codec !== 'HTTP1') {
-    out.add('not_supported', `${path}.codec_type`, `not supported yet: codec_type ${codec} (HTTP/1.1 only for now)`);
+  if (codec !== 'AUTO' && codec !== 'HTTP1' && codec !== 'HTTP2') {
+    out.add('not_supported', `${path}.codec_type`, `not supported yet: codec_type ${codec} (HTTP/1.1 and HTTP/2 only)`);
   }
+  const h2Problems: Http2OptionsProblem[] = [];
+  const http2 = compileHttp2Options(obj(h['http2_protocol_options']), `${path}.http2_protocol_options`, h2Problems);
+  for (const p of h2Problems) out.add(p.code, p.path, p.message);
   const routeConfig = h['route_config'];
   if (routeConfig === undefined) {
     out.add('missing_field', `${path}.route_config`, 'an inline route_config is required (rds is not supported yet)');
@@ -385,7 +388,7 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
 
   return {
     statPrefix,
-    codecType: codec === 'HTTP1' ? CodecType.HTTP1 : CodecType.AUTO,
+    codecType: codec === 'HTTP1' ? CodecType.HTTP1 : codec === 'HTTP2' ? CodecType.HTTP2 : CodecType.AUTO,
     routeConfig: obj(routeConfig),
     accessLogs: logs.config,
     useRemoteAddress: bool(h['use_remote_address'], false),
@@ -409,6 +412,7 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
     defaultHostForHttp10: str(h1['default_host_for_http_10'], ''),
     suppressEnvoyHeaders,
     upgradeConfigs,
+    http2,
     slots: null,
   };
 }

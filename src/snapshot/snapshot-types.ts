@@ -6,6 +6,7 @@ import type { CompiledCluster } from '../upstream/cluster-config.ts';
 import type { AccessLogConfig } from '../access-log/access-log-config.ts';
 import type { ScopeSlots } from '../stats/definitions.ts';
 import type { DownstreamTlsSpec } from '../tls/tls-spec.ts';
+import type { ListenerTlsConfig } from '../tls/listener-tls-config.ts';
 import type { HTTP_CONN_MANAGER_STATS, LISTENER_STATS, CLUSTER_STATS, TCP_PROXY_STATS } from '../stats/definitions.ts';
 
 export type ListenerSlots = ScopeSlots<typeof LISTENER_STATS>;
@@ -36,6 +37,8 @@ export interface ListenerConfig {
   perConnectionBufferLimitBytes: number;
   /** Envoy names of listener_filters, in order (only envoy.filters.listener.tls_inspector is accepted). */
   listenerFilters: string[];
+  /** The tls_inspector, listener_filters_timeout and the TLS stat slots (src/tls/listener-tls-config.ts). */
+  tls: ListenerTlsConfig;
   /** filter_chains, in config order; their matches are unique (compile-snapshot rejects duplicates). */
   filterChains: FilterChainConfig[];
   /** default_filter_chain: serves connections no filter_chain_match selects; null = such connections close. */
@@ -61,6 +64,8 @@ export interface FilterChainConfig {
    * this chain before the network filter sees them (workers/listener/filter-chain-runtime.ts).
    */
   transportSocket: DownstreamTlsSpec | null;
+  /** transport_socket_connect_timeout: the TLS handshake deadline in ms; 0 = Node's default (120 s). */
+  transportSocketConnectTimeoutMs: number;
   /** The terminal network filter (the only network filter for now). */
   filter: NetworkFilterConfig;
 }
@@ -114,7 +119,19 @@ export interface TcpProxyConfig {
   slots: TcpProxySlots | null;
 }
 
-export const CodecType = { AUTO: 0, HTTP1: 1 } as const;
+/** HttpConnectionManager.codec_type: AUTO detects HTTP/2 from ALPN h2 or the client preface. */
+export const CodecType = { AUTO: 0, HTTP1: 1, HTTP2: 2 } as const;
+
+/** Http2ProtocolOptions as compiled (src/snapshot/http2-options.ts). */
+export interface Http2Settings {
+  maxConcurrentStreams: number;
+  initialStreamWindowSize: number;
+  initialConnectionWindowSize: number;
+  hpackTableSize: number;
+  maxOutboundFrames: number;
+  maxOutboundControlFrames: number;
+  maxConsecutiveInboundFramesWithEmptyPayload: number;
+}
 
 export interface HcmConfig {
   statPrefix: string;
@@ -151,5 +168,7 @@ export interface HcmConfig {
    * listed type on or off; a type not listed here is never allowed. CONNECT is not supported yet.
    */
   upgradeConfigs: Record<string, boolean>;
+  /** http2_protocol_options (defaults when absent); used for HTTP/2 connections. */
+  http2: Http2Settings;
   slots: HcmSlots | null;
 }

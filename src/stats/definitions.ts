@@ -37,6 +37,40 @@ export const LISTENER_STATS = {
   histograms: ['downstream_cx_length_ms'],
 } as const satisfies StatScopeDefinition;
 
+/**
+ * tls_inspector.* : the envoy.filters.listener.tls_inspector listener filter, rooted at tls_inspector for the whole
+ * server as in Envoy (every listener with the filter writes the same counters).
+ */
+export const TLS_INSPECTOR_STATS = {
+  counters: ['client_hello_too_large', 'tls_found', 'tls_not_found', 'alpn_found', 'alpn_not_found', 'sni_found', 'sni_not_found'],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/**
+ * listener.<address>.* written by listener filters and the filter chains' TLS transport sockets (Envoy's listener
+ * stats and its ssl.* tree for a listener): allocated only for listeners with the tls_inspector or a TLS chain.
+ */
+export const LISTENER_TLS_STATS = {
+  counters: [
+    'downstream_pre_cx_timeout', 'downstream_cx_transport_socket_connect_timeout',
+    'ssl.handshake', 'ssl.connection_error', 'ssl.no_certificate', 'ssl.session_reused', 'ssl.fail_verify_no_cert',
+    'ssl.fail_verify_error', 'ssl.fail_verify_san', 'ssl.fail_verify_cert_hash',
+  ],
+  gauges: ['downstream_pre_cx_active'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** cluster.<name>.ssl.* : the upstream TLS transport socket of a cluster with one. */
+export const CLUSTER_TLS_STATS = {
+  counters: [
+    'ssl.handshake', 'ssl.connection_error', 'ssl.session_reused', 'ssl.fail_verify_no_cert', 'ssl.fail_verify_error',
+    'ssl.fail_verify_san', 'ssl.fail_verify_cert_hash',
+  ],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
 /** http.<stat_prefix>.* (the HTTP connection manager). */
 export const HTTP_CONN_MANAGER_STATS = {
   counters: [
@@ -49,9 +83,13 @@ export const HTTP_CONN_MANAGER_STATS = {
     'downstream_rq_non_relative_path', 'downstream_rq_too_large', 'downstream_rq_ws_on_non_ws_route',
     'downstream_cx_upgrades_total', 'dropped_headers_with_underscores', 'requests_rejected_with_underscores_in_headers',
     'downstream_rq_response_before_rq_complete', 'no_route', 'no_cluster', 'rq_redirect', 'rq_direct_response',
+    'downstream_cx_http2_total', 'downstream_rq_http2_total', 'downstream_rq_max_duration_reached',
+    'downstream_rq_too_many_premature_resets',
   ],
   gauges: [
-    'downstream_cx_upgrades_active','downstream_cx_active', 'downstream_cx_http1_active', 'downstream_rq_active'],
+    'downstream_cx_upgrades_active', 'downstream_cx_active', 'downstream_cx_http1_active', 'downstream_cx_http2_active',
+    'downstream_rq_active',
+  ],
   histograms: ['downstream_rq_time', 'downstream_cx_length_ms'],
 } as const satisfies StatScopeDefinition;
 
@@ -81,12 +119,27 @@ export const CLUSTER_STATS = {
     // Written by the tcp_proxy filter.
     'upstream_cx_connect_attempts_exceeded', 'upstream_flow_control_paused_reading_total',
     'upstream_flow_control_resumed_reading_total',
+    // HTTP/2 upstreams (cluster.<name>.http2.* as Envoy's upstream codec stats).
+    'upstream_cx_http2_total', 'upstream_cx_close_notify', 'http2.rx_reset', 'http2.tx_reset',
   ],
   gauges: [
     'upstream_cx_active', 'upstream_rq_active', 'upstream_rq_pending_active', 'membership_healthy',
     'membership_degraded', 'membership_excluded', 'membership_total', 'version',
   ],
   histograms: ['upstream_rq_time', 'upstream_cx_connect_ms', 'upstream_cx_length_ms'],
+} as const satisfies StatScopeDefinition;
+
+/**
+ * http2.* at the root: Envoy's downstream HTTP/2 codec stats (every connection manager's HTTP/2 connections).
+ * The floods are the connections closed by the abuse limits of http2_protocol_options.
+ */
+export const HTTP2_CODEC_STATS = {
+  counters: [
+    'rx_reset', 'tx_reset', 'goaway_sent', 'outbound_flood', 'outbound_control_flood', 'inbound_empty_frames_flood',
+    'rx_messaging_error', 'stream_refused_errors',
+  ],
+  gauges: ['streams_active'],
+  histograms: [],
 } as const satisfies StatScopeDefinition;
 
 /** cluster_manager.* */

@@ -207,7 +207,7 @@ export class CertificateWatcher {
     }
     if (result.spec === null) {
       this.stats.failures++;
-      log.warn(`tls: ${id}: certificate reload failed, keeping the current certificates: ${result.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+      log.error(`tls: ${id}: certificate reload failed, keeping the current certificates: ${result.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
       this.notify(() => this.options.onFailure?.(id, result.problems));
       return false;
     }

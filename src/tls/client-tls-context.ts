@@ -38,6 +38,17 @@ export function tlsFailureReasonOf(err: unknown): TlsFailureReason {
   return 'connection_error';
 }
 
+/**
+ * %UPSTREAM_TRANSPORT_FAILURE_REASON% for a TLS connection attempt that failed, in Envoy's shape
+ * ("TLS_error:|<code>:<what OpenSSL or the check said>:TLS_error_end"), so log pipelines built for Envoy parse it.
+ */
+export function tlsTransportFailureReason(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : 'TLS_HANDSHAKE_FAILED';
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  return `TLS_error:|${code}:${message}:TLS_error_end`;
+}
+
 export class ClientTlsContext {
   private spec: UpstreamTlsSpec;
   private context: tls.SecureContext;

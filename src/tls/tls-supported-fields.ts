@@ -7,6 +7,8 @@ const TLS = 'envoy.extensions.transport_sockets.tls.v3';
 /** Message full name -> fields implemented. */
 export const TLS_SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.core.v3.TransportSocket': ['name', 'typed_config'],
+  // Plaintext, written out in full (name and typed_config): it has no fields.
+  'envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer': [],
   [`${TLS}.DownstreamTlsContext`]: [
     'common_tls_context', 'require_client_certificate', 'require_sni', 'session_timeout',
     'disable_stateless_session_resumption', 'disable_stateful_session_resumption', 'full_scan_certs_on_sni_mismatch',

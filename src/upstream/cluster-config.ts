@@ -3,8 +3,16 @@
 // applied. Every field Legate does not implement is reported as "not supported yet" rather than ignored.
 
 import net from 'node:net';
+import { compileHttp2Options, type Http2OptionsProblem } from '../snapshot/http2-options.ts';
+import type { Http2Settings } from '../snapshot/snapshot-types.ts';
+import { compileTransportSocket } from '../tls/compile-tls-context.ts';
+import type { UpstreamTlsSpec } from '../tls/tls-spec.ts';
+import type { CLUSTER_TLS_STATS, ScopeSlots } from '../stats/definitions.ts';
 
 type Obj = Record<string, unknown>;
+
+/** What protocol a cluster speaks to its hosts. */
+export const UpstreamProtocol = { HTTP1: 0, HTTP2: 1, DOWNSTREAM: 2 } as const;
 
 export type ClusterDiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS';
 export type ClusterLbPolicy = 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST';
@@ -52,12 +60,23 @@ export interface CompiledCluster {
   maxHeadersCount: number;
   /** 0 = unlimited. */
   maxRequestsPerConnection: number;
+  /** The upstream HTTP protocol: UpstreamProtocol.HTTP1, HTTP2, or DOWNSTREAM (use_downstream_protocol_config). */
+  upstreamProtocol: number;
+  /** http2_protocol_options for HTTP/2 upstream connections (defaults when not given). */
+  http2: Http2Settings;
   /** Per host and per worker (Envoy's circuit-breaker defaults; circuit_breakers itself is not supported yet). */
   maxConnections: number;
   maxPendingRequests: number;
+  /**
+   * transport_socket: the compiled UpstreamTlsContext of envoy.transport_sockets.tls (the file contents read and
+   * checked); null = raw_buffer (plaintext). Workers build one ClientTlsContext from it per cluster.
+   */
+  transportSocket: UpstreamTlsSpec | null;
+  /** cluster.<name>.ssl.* when transportSocket is set; filled by the primary with the other slots. */
+  tlsSlots: ScopeSlots<typeof CLUSTER_TLS_STATS> | null;
 }
 
-export type ClusterProblemCode = 'not_supported' | 'bad_value' | 'missing_field';
+export type ClusterProblemCode = 'not_supported' | 'bad_value' | 'missing_field' | 'io';
 
 export interface ClusterProblem {
   code: ClusterProblemCode;
@@ -92,8 +111,8 @@ const HTTP_PROTOCOL_OPTIONS_TYPE = 'type.googleapis.com/envoy.extensions.upstrea
 const CLUSTER_FIELDS = new Set([
   'name', 'type', 'cluster_type', 'connect_timeout', 'lb_policy', 'load_assignment', 'dns_lookup_family', 'dns_refresh_rate',
   'dns_failure_refresh_rate', 'respect_dns_ttl', 'per_connection_buffer_limit_bytes', 'common_http_protocol_options',
-  'typed_extension_protocol_options', 'http_protocol_options', 'max_requests_per_connection',
-  'least_request_lb_config', 'round_robin_lb_config', 'common_lb_config', 'metadata',
+  'typed_extension_protocol_options', 'http_protocol_options', 'http2_protocol_options', 'max_requests_per_connection',
+  'least_request_lb_config', 'round_robin_lb_config', 'common_lb_config', 'metadata', 'transport_socket',
   // Meaningful only with health checking / warming, which have nothing to change yet: accepted as no-ops.
   'wait_for_warm_on_init', 'ignore_health_on_host_removal', 'close_connections_on_host_health_failure',
 ]);
@@ -106,7 +125,7 @@ const LB_ENDPOINT_FIELDS = new Set(['endpoint', 'health_status', 'load_balancing
 const ENDPOINT_FIELDS = new Set(['address', 'hostname', 'health_check_config']);
 const SOCKET_ADDRESS_FIELDS = new Set(['address', 'port_value', 'protocol', 'ipv4_compat']);
 const COMMON_HTTP_OPTIONS_FIELDS = new Set(['idle_timeout', 'max_headers_count', 'max_requests_per_connection']);
-const HTTP_PROTOCOL_OPTIONS_FIELDS = new Set(['@type', 'common_http_protocol_options', 'explicit_http_config']);
+const HTTP_PROTOCOL_OPTIONS_FIELDS = new Set(['@type', 'common_http_protocol_options', 'explicit_http_config', 'use_downstream_protocol_config']);
 const COMMON_LB_CONFIG_FIELDS = new Set(['healthy_panic_threshold']);
 const LEAST_REQUEST_FIELDS = new Set(['choice_count', 'active_request_bias']);
 
@@ -221,6 +240,13 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
 
   const endpoints = compileEndpoints(c, path, type, p);
 
+  let transportSocket: UpstreamTlsSpec | null = null;
+  if (isObj(c['transport_socket'])) {
+    const ts = compileTransportSocket(c['transport_socket'], `${path}.transport_socket`, 'upstream');
+    for (const problem of ts.problems) p.list.push(problem);
+    transportSocket = ts.spec as UpstreamTlsSpec | null;
+  }
+
   if (p.list.length > 0) return { cluster: null, problems: p.list };
   return {
     cluster: {
@@ -241,8 +267,12 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
       idleTimeoutMs: http.idleTimeoutMs,
       maxHeadersCount: http.maxHeadersCount,
       maxRequestsPerConnection: http.maxRequestsPerConnection,
+      upstreamProtocol: http.upstreamProtocol,
+      http2: http.http2,
       maxConnections: CLUSTER_DEFAULTS.maxConnections,
       maxPendingRequests: CLUSTER_DEFAULTS.maxPendingRequests,
+      transportSocket,
+      tlsSlots: null,
     },
     problems: [],
   };
@@ -260,6 +290,8 @@ interface HttpOptions {
   idleTimeoutMs: number;
   maxHeadersCount: number;
   maxRequestsPerConnection: number;
+  upstreamProtocol: number;
+  http2: Http2Settings;
 }
 
 /**
@@ -271,6 +303,13 @@ function compileHttpOptions(c: Obj, path: string, p: Problems): HttpOptions {
     idleTimeoutMs: CLUSTER_DEFAULTS.idleTimeoutMs,
     maxHeadersCount: CLUSTER_DEFAULTS.maxHeadersCount,
     maxRequestsPerConnection: 0,
+    upstreamProtocol: UpstreamProtocol.HTTP1,
+    http2: compileHttp2Options({}, path, []),
+  };
+  const h2Problems: Http2OptionsProblem[] = [];
+  const http2At = (o: unknown, at: string): void => {
+    out.upstreamProtocol = UpstreamProtocol.HTTP2;
+    out.http2 = compileHttp2Options(obj(o), at, h2Problems);
   };
   const typed = obj(c['typed_extension_protocol_options']);
   let typedHttp: Obj | null = null;
@@ -289,11 +328,28 @@ function compileHttpOptions(c: Obj, path: string, p: Problems): HttpOptions {
       if (explicit['http_protocol_options'] !== undefined) {
         p.unknownFields(obj(explicit['http_protocol_options']), new Set(), `${ePath}.http_protocol_options`);
       } else if (explicit['http2_protocol_options'] !== undefined) {
-        p.notSupported(`${ePath}.http2_protocol_options`, 'HTTP/2 to upstreams');
+        http2At(explicit['http2_protocol_options'], `${ePath}.http2_protocol_options`);
       } else {
         p.notSupported(ePath, 'this upstream protocol');
       }
+    } else if (v['use_downstream_protocol_config'] !== undefined) {
+      // The upstream speaks whatever the downstream request came in with (HTTP/1.1 or HTTP/2).
+      const d = obj(v['use_downstream_protocol_config']);
+      out.upstreamProtocol = UpstreamProtocol.DOWNSTREAM;
+      if (d['http2_protocol_options'] !== undefined) {
+        out.http2 = compileHttp2Options(obj(d['http2_protocol_options']), `${keyPath}.use_downstream_protocol_config.http2_protocol_options`, h2Problems);
+      }
     }
+  }
+  if (c['http2_protocol_options'] !== undefined) {
+    if (typedHttp !== null) {
+      p.bad(`${path}.http2_protocol_options`, `set upstream HTTP options either in typed_extension_protocol_options["${HTTP_PROTOCOL_OPTIONS_NAME}"] or in the deprecated cluster fields, not both`);
+    }
+    http2At(c['http2_protocol_options'], `${path}.http2_protocol_options`);
+  }
+  for (const h2p of h2Problems) {
+    if (h2p.code === 'not_supported') p.list.push({ code: 'not_supported', path: h2p.path, message: h2p.message });
+    else p.bad(h2p.path, h2p.message);
   }
   const legacyPresent = c['common_http_protocol_options'] !== undefined || c['http_protocol_options'] !== undefined || c['max_requests_per_connection'] !== undefined;
   if (typedHttp !== null && legacyPresent) {

@@ -68,9 +68,29 @@ ${tcpChain('{ destination_port: 9000, source_prefix_ranges: [{ address_prefix: 1
   assert.equal(d.filter.kind === 'tcp_proxy' && d.filter.tcpProxy.totalWeight, 4);
   assert.equal(d.filter.kind === 'tcp_proxy' && d.filter.tcpProxy.idleTimeoutMs, 30_000);
   assert.equal(d.filter.kind === 'tcp_proxy' && d.filter.tcpProxy.maxConnectAttempts, 3);
-  // The inspector is accepted but does not inspect yet: said once per listener.
-  assert.equal(r.warnings.length, 1);
-  assert.match(r.warnings[0]!, /listener_filters: envoy\.filters\.listener\.tls_inspector does not inspect connections yet/);
+  // The inspector reads ClientHellos: matching on server_names with it is not worth a warning.
+  assert.deepEqual(r.warnings, []);
+  assert.deepEqual(l.tls, {
+    tlsInspector: true, listenerFiltersTimeoutMs: 15_000, continueOnListenerFiltersTimeout: false, inspectorSlots: null, slots: null,
+  });
+  assert.equal(first!.transportSocketConnectTimeoutMs, 0);
+});
+
+test('listener_filters_timeout, continue_on_listener_filters_timeout and transport_socket_connect_timeout compile', () => {
+  const r = compile(`${HEAD}    listener_filters_timeout: 2.5s
+    continue_on_listener_filters_timeout: true
+    filter_chains:
+    - transport_socket_connect_timeout: 0.75s
+      filters:
+      - name: envoy.filters.network.tcp_proxy
+        typed_config: { "@type": ${TCP}, stat_prefix: p, cluster: a }
+`);
+  assert.deepEqual(problems(r), []);
+  const l = r.snapshot.listeners[0]!;
+  assert.equal(l.tls.tlsInspector, false);
+  assert.equal(l.tls.listenerFiltersTimeoutMs, 2500);
+  assert.equal(l.tls.continueOnListenerFiltersTimeout, true);
+  assert.equal(l.filterChains[0]!.transportSocketConnectTimeoutMs, 750);
 });
 
 test('a listener with only a default chain is valid', () => {

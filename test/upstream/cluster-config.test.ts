@@ -2,7 +2,8 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { compileCluster, type CompiledCluster } from '../../src/upstream/cluster-config.ts';
+import { HTTP2_DEFAULTS } from '../../src/snapshot/http2-options.ts';
+import { UpstreamProtocol, compileCluster, type CompiledCluster } from '../../src/upstream/cluster-config.ts';
 
 const P = 'static_resources.clusters[0]';
 
@@ -44,8 +45,12 @@ test('a minimal cluster gets every Envoy default', () => {
     idleTimeoutMs: 3600000,
     maxHeadersCount: 100,
     maxRequestsPerConnection: 0,
+    upstreamProtocol: UpstreamProtocol.HTTP1,
+    http2: HTTP2_DEFAULTS,
     maxConnections: 1024,
     maxPendingRequests: 1024,
+    transportSocket: null,
+    tlsSlots: null,
   });
   // Plain data: survives structured cloning unchanged (it crosses threads).
   assert.deepEqual(structuredClone(c), c);
@@ -115,19 +120,30 @@ test('upstream HTTP options: deprecated cluster field or typed_extension_protoco
   assert.equal(typed.maxHeadersCount, 100);
 });
 
-test('HTTP/2 upstreams and both option forms at once are problems', () => {
-  const typedH2 = {
+test('HTTP/2 upstreams: explicit, legacy field, downstream protocol; both option forms at once are problems', () => {
+  const typed = (config: Record<string, unknown>) => ({
     'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
       '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-      explicit_http_config: { http2_protocol_options: {} },
+      ...config,
     },
-  };
-  const h2 = problems({ name: 'a', typed_extension_protocol_options: typedH2 });
-  assert.equal(h2[0]!.code, 'not_supported');
-  assert.match(h2[0]!.path, /explicit_http_config\.http2_protocol_options$/);
+  });
+  const h2 = ok({ name: 'a', typed_extension_protocol_options: typed({ explicit_http_config: { http2_protocol_options: { max_concurrent_streams: 7 } } }) });
+  assert.equal(h2.upstreamProtocol, UpstreamProtocol.HTTP2);
+  assert.equal(h2.http2.maxConcurrentStreams, 7);
+  assert.equal(h2.http2.initialStreamWindowSize, HTTP2_DEFAULTS.initialStreamWindowSize);
 
-  const legacyH2 = problems({ name: 'a', http2_protocol_options: {} });
-  assert.deepEqual(legacyH2, [{ code: 'not_supported', path: `${P}.http2_protocol_options`, message: "'http2_protocol_options' is not supported yet" }]);
+  const legacyH2 = ok({ name: 'a', http2_protocol_options: { initial_stream_window_size: 1048576 } });
+  assert.equal(legacyH2.upstreamProtocol, UpstreamProtocol.HTTP2);
+  assert.equal(legacyH2.http2.initialStreamWindowSize, 1048576);
+
+  const downstream = ok({ name: 'a', typed_extension_protocol_options: typed({ use_downstream_protocol_config: { http2_protocol_options: {} } }) });
+  assert.equal(downstream.upstreamProtocol, UpstreamProtocol.DOWNSTREAM);
+
+  const notYet = problems({ name: 'a', http2_protocol_options: { stream_error_on_invalid_http_messaging: false } });
+  assert.deepEqual(notYet.map((x) => [x.code, x.path]), [['not_supported', `${P}.http2_protocol_options.stream_error_on_invalid_http_messaging`]]);
+
+  const twice = problems({ name: 'a', http2_protocol_options: {}, typed_extension_protocol_options: typed({ explicit_http_config: { http2_protocol_options: {} } }) });
+  assert.equal(twice[0]!.code, 'bad_value');
 
   const both = problems({
     name: 'a',
@@ -157,11 +173,10 @@ test('fields Legate does not implement are problems, never silently ignored', ()
     health_checks: [{ timeout: 1000 }],
     outlier_detection: {},
     circuit_breakers: { thresholds: [{ max_connections: 10 }] },
-    transport_socket: { name: 'envoy.transport_sockets.tls' },
     round_robin_lb_config: { slow_start_config: {} },
   });
   assert.deepEqual(p.map((x) => x.path).sort(), [
-    `${P}.circuit_breakers`, `${P}.health_checks`, `${P}.outlier_detection`, `${P}.round_robin_lb_config.slow_start_config`, `${P}.transport_socket`,
+    `${P}.circuit_breakers`, `${P}.health_checks`, `${P}.outlier_detection`, `${P}.round_robin_lb_config.slow_start_config`,
   ]);
   assert.ok(p.every((x) => x.code === 'not_supported'));
   // Empty repeated fields are the same as absent.

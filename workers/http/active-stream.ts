@@ -1,6 +1,7 @@
-// Worker thread. One downstream HTTP/1.1 request and its response: Envoy's ActiveStream. It applies the
-// connection manager's request rules (host, x-forwarded-*, x-request-id), routes, answers locally or hands the
-// request to the router's UpstreamRequest, and encodes the response back to the client with backpressure.
+// Worker thread. One downstream request and its response, whatever the protocol: Envoy's ActiveStream. It applies
+// the connection manager's request rules (host, x-forwarded-*, x-request-id), routes, answers locally (as a gRPC
+// error to a gRPC client) or hands the request to the router's UpstreamRequest, and hands the response to its
+// connection (StreamConnection) to encode: HTTP/1.1 or HTTP/2.
 
 import { randomUUID } from 'node:crypto';
 import type { RequestHead, ResponseHead } from '../../src/http1/types.ts';
@@ -12,31 +13,18 @@ import { httpDateNow } from '../../src/http/date-header.ts';
 import { appendForwardedFor } from '../../src/http/forwarded-for.ts';
 import { isInternalAddress } from '../../src/http/internal-address.ts';
 import { mergeSlashes, normalizePath } from '../../src/http/path-normalization.ts';
-import { serializeResponseHead } from '../../src/http1/serializer.ts';
 import { RouteKind, type Route } from '../../src/router/route-table.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
-import type { DownstreamConnection } from './downstream-connection.ts';
+import { BodyFraming, type StreamConnection } from './stream-connection.ts';
+import { grpcStatusForHttp, isGrpcContentType, parseGrpcTimeout } from '../../src/http/grpc.ts';
 import { LocalReply, type LocalReplySpec } from './local-reply.ts';
 import { reasonPhrase } from '../../src/http1/reason-phrases.ts';
 import { UpstreamRequest } from '../router/upstream-request.ts';
 
 const EMPTY = Buffer.alloc(0);
-const CHUNK_END = '\r\n';
-const LAST_CHUNK = '0\r\n\r\n';
-/**
- * Body chunks up to this size join the pending response text (latin1, so bytes round-trip exactly) instead of
- * being written on their own: one write syscall per upstream read instead of one per head and per chunk. Larger
- * chunks go out with the pending text in one writev (cork), without a copy into a string.
- */
-const MERGE_MAX_BYTES = 2048;
-
-interface Latin1Decoder {
-  /** Buffer's internal latin1 decoder, cheaper than toString('latin1'). */
-  latin1Slice(start: number, end: number): string;
-}
 
 export class ActiveStream {
-  readonly conn: DownstreamConnection;
+  readonly conn: StreamConnection;
   readonly hcm: HcmRuntime;
   readonly info: StreamInfo;
   readonly head: RequestHead;
@@ -50,23 +38,27 @@ export class ActiveStream {
   /** The response head or local reply asked to close the connection after this response. */
   closeAfterResponse: boolean;
   finished: boolean;
-  /** Response body framing towards the client: chunked re-encoding. */
+  /** HTTP/1.1: the response is re-chunked towards the client (set by the connection's encoder). */
   chunkedResponse: boolean;
+  /** content-type application/grpc*: local replies are gRPC errors (HTTP 200 with grpc-status). */
+  isGrpc: boolean;
   /** HEAD and 204/304: no response body is written whatever the upstream sends. */
   suppressResponseBody: boolean;
   /** The Upgrade value of an upgrade request allowed by upgrade_configs (e.g. "websocket"), else null. */
   upgradeType: string | null;
   /** The upstream answered 101: bytes now flow raw both ways until either side closes. */
   upgraded: boolean;
-  /**
-   * Response bytes (latin1) not yet handed to the socket: the head and small body chunks wait here until the end of
-   * the upstream read that produced them (flushResponse), the end of the response, or a large chunk.
-   */
-  private pendingOut: string;
+  /** The connection's per-stream handle (HTTP/2: the node:http2 stream); null for HTTP/1.1. */
+  transport: unknown;
   private idleTimer: NodeJS.Timeout | null;
   private requestTimer: NodeJS.Timeout | null;
+  private durationTimer: NodeJS.Timeout | null;
 
-  constructor(conn: DownstreamConnection, hcm: HcmRuntime, head: RequestHead) {
+  /**
+   * `protocol` is %PROTOCOL% ("HTTP/1.1", "HTTP/2"). A head without a body must have requestComplete true from
+   * the start (HTTP/1.1: no length and not chunked; HTTP/2: END_STREAM on HEADERS), passed as `endStream`.
+   */
+  constructor(conn: StreamConnection, hcm: HcmRuntime, head: RequestHead, protocol: string, endStream: boolean, transport: unknown) {
     this.conn = conn;
     this.hcm = hcm;
     this.head = head;
@@ -76,17 +68,20 @@ export class ActiveStream {
     this.upstream = null;
     // A request without a body ends with its head (Envoy's end_stream on decodeHeaders): a local reply to it
     // keeps the connection, and the route timeout starts now.
-    this.requestComplete = head.contentLength <= 0 && !head.chunked && !head.upgrade;
+    this.requestComplete = endStream;
     this.responseStarted = false;
     this.closeAfterResponse = !head.keepAlive;
     this.finished = false;
     this.chunkedResponse = false;
+    this.isGrpc = false;
     this.suppressResponseBody = head.method === 'HEAD';
     this.upgradeType = null;
     this.upgraded = false;
-    this.pendingOut = '';
+    this.transport = transport;
     this.idleTimer = null;
     this.requestTimer = null;
+    this.durationTimer = null;
+    this.info.protocol = protocol;
   }
 
   // ---- decoding (client -> proxy) ----
@@ -99,14 +94,13 @@ export class ActiveStream {
     const info = this.info;
     const head = this.head;
     values[slots.downstream_rq_total]++;
-    values[slots.downstream_rq_http1_total]++;
+    values[this.conn.multiplexed ? slots.downstream_rq_http2_total : slots.downstream_rq_http1_total]++;
     values[slots.downstream_rq_active]++;
     values[hcm.workerRqTotalSlot]++;
     values[hcm.workerRqActiveSlot]++;
 
     info.startTimeMs = Date.now();
     info.startMonoMs = performance.now();
-    info.protocol = head.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0';
     info.method = head.method;
     info.requestHeaders = this.headers;
     info.downstreamRemoteAddress = this.conn.remoteAddress;
@@ -117,6 +111,7 @@ export class ActiveStream {
     if (cfg.streamIdleTimeoutMs > 0) this.armIdleTimer(cfg.streamIdleTimeoutMs);
     if (cfg.requestTimeoutMs > 0) this.requestTimer = setTimeout(onRequestTimeout, cfg.requestTimeoutMs, this);
 
+    this.isGrpc = isGrpcContentType(getHeader(this.headers, H.contentType));
     if (head.versionMinor === 0 && !cfg.acceptHttp10) return this.localReply(LocalReply.http10NotAccepted);
     if (head.upgrade) {
       // Upgrades the connection manager allows (upgrade_configs) are tunnelled once the upstream answers 101.
@@ -189,6 +184,7 @@ export class ActiveStream {
       if (route.idleTimeoutMs > 0) this.armIdleTimer(route.idleTimeoutMs);
     }
     info.routeName = route.routeName;
+    if (route.maxStreamDurationSet) this.armDurationTimer(route);
     if (route.kind === RouteKind.DIRECT_RESPONSE) {
       values[slots.rq_direct_response]++;
       return this.sendLocal(route.directStatus, route.directBody ?? EMPTY, 0, 'direct_response', route.directBody === null ? null : 'text/plain');
@@ -219,7 +215,7 @@ export class ActiveStream {
     if (route.hostRewriteLiteral !== null) setHeader(this.headers, H.host, route.hostRewriteLiteral);
     const upstreamPath = route.rewritePath(path);
     if (upstreamPath !== path && !cfg.suppressEnvoyHeaders) setHeader(this.headers, H.xEnvoyOriginalPath, path);
-    if (route.timeoutMs > 0 && !cfg.suppressEnvoyHeaders) setHeader(this.headers, H.xEnvoyExpectedRqTimeoutMs, String(route.timeoutMs));
+    if (route.timeoutMs > 0 && !route.maxStreamDurationSet && !cfg.suppressEnvoyHeaders) setHeader(this.headers, H.xEnvoyExpectedRqTimeoutMs, String(route.timeoutMs));
     stripHopByHop(this.headers);
     if (this.upgradeType !== null) this.headers.push(H.connection, 'upgrade', H.upgrade, this.upgradeType);
 
@@ -255,7 +251,7 @@ export class ActiveStream {
 
   // ---- encoding (proxy -> client) ----
 
-  /** Writes the response head that came from the upstream. */
+  /** The response head that came from the upstream (HTTP/1.1 or HTTP/2, as a ResponseHead). */
   encodeHeaders(rh: ResponseHead): void {
     if (this.finished) return;
     const cfg = this.hcm.config;
@@ -274,98 +270,50 @@ export class ActiveStream {
       values[cfg.slots!.downstream_cx_upgrades_total]++;
       values[cfg.slots!.downstream_cx_upgrades_active]++;
     } else if (status === 204 || status === 304) this.suppressResponseBody = true;
-    if (!this.suppressResponseBody && !this.upgraded) {
-      if (rh.chunked || (rh.readUntilClose && status >= 200)) {
-        if (this.head.versionMinor === 1) {
-          this.chunkedResponse = true;
-          headers.push(H.transferEncoding, 'chunked');
-        } else {
-          this.closeAfterResponse = true;
-        }
-      }
-    } else if (rh.chunked && this.head.method === 'HEAD') {
-      // A HEAD response keeps the framing header the GET would have had.
-      headers.push(H.transferEncoding, 'chunked');
-    }
     if (!cfg.suppressEnvoyHeaders && this.upstream !== null) {
       headers.push(H.xEnvoyUpstreamServiceTime, String(Math.round(performance.now() - this.upstream.startMonoMs)));
     }
     applyServerHeader(headers, cfg.serverName, cfg.serverHeaderTransformation);
     if (cfg.alwaysSetRequestIdInResponse && info.requestId !== '') setHeader(headers, H.xRequestId, info.requestId);
     if (this.route !== null) this.route.applyResponseHeaderMutations(headers, info);
-    if (this.conn.draining) this.closeAfterResponse = true;
-    if (!this.upgraded && (this.closeAfterResponse || !this.requestComplete)) {
-      // A response that beats its request to the end closes the connection: the rest of the request body
-      // cannot be told apart from the next request.
-      if (!this.requestComplete) {
-        this.closeAfterResponse = true;
-        this.hcm.stats.values[cfg.slots!.downstream_rq_response_before_rq_complete]++;
-      }
-      headers.push(H.connection, 'close');
-    }
+    this.noteResponseBeforeRequest();
     this.responseStarted = true;
-    this.writeHead(status, rh.reason, headers);
+    const framing = rh.chunked || rh.readUntilClose ? BodyFraming.UNKNOWN : rh.contentLength >= 0 ? BodyFraming.LENGTH : BodyFraming.NONE;
+    this.conn.encodeHeaders(this, status, rh.reason, headers, framing);
   }
 
   encodeData(chunk: Buffer): boolean {
     if (this.finished || this.suppressResponseBody || chunk.length === 0) return true;
     if (this.idleTimer !== null) this.idleTimer.refresh();
     this.info.bytesSent += chunk.length;
-    return this.chunkedResponse ? this.writeChunked(chunk) : this.writeBody(chunk);
+    return this.conn.encodeData(this, chunk);
   }
 
   encodeComplete(trailers: HeaderList | null): void {
     if (this.finished) return;
-    if (this.chunkedResponse) {
-      this.pendingOut += trailers === null || trailers.length === 0 ? LAST_CHUNK : serializeTrailers(trailers);
-    }
     this.info.responseTrailers = trailers;
+    this.conn.encodeEnd(this, trailers);
     this.finish(true);
   }
 
   /**
    * Writes what the response has pending (called at the end of each upstream read). Returns false when the client
-   * socket's buffer is full (the caller pauses the upstream until 'drain').
+   * cannot take more now (the caller pauses the upstream until the connection calls resumeUpstream()).
    */
   flushResponse(): boolean {
-    const out = this.pendingOut;
-    if (out === '') return true;
-    this.pendingOut = '';
-    return this.conn.socket.write(out, 'latin1');
+    return this.finished || this.conn.flush(this);
   }
 
-  private writeBody(chunk: Buffer): boolean {
-    const out = this.pendingOut;
-    if (chunk.length <= MERGE_MAX_BYTES) {
-      this.pendingOut = out + (chunk as unknown as Latin1Decoder).latin1Slice(0, chunk.length);
-      return true;
-    }
-    const socket = this.conn.socket;
-    if (out === '') return socket.write(chunk);
-    // Pending head and this chunk in one writev.
-    this.pendingOut = '';
-    socket.cork();
-    socket.write(out, 'latin1');
-    const ok = socket.write(chunk);
-    socket.uncork();
-    return ok;
+  /** The client can take more response bytes: read the upstream again. */
+  resumeUpstream(): void {
+    if (this.upstream !== null && !this.finished) this.upstream.resumeReading();
   }
 
-  private writeChunked(chunk: Buffer): boolean {
-    const size = chunk.length.toString(16) + CHUNK_END;
-    if (chunk.length <= MERGE_MAX_BYTES) {
-      this.pendingOut += size + (chunk as unknown as Latin1Decoder).latin1Slice(0, chunk.length) + CHUNK_END;
-      return true;
-    }
-    const socket = this.conn.socket;
-    const out = this.pendingOut;
-    this.pendingOut = '';
-    socket.cork();
-    socket.write(out + size, 'latin1');
-    socket.write(chunk);
-    const ok = socket.write(CHUNK_END, 'latin1');
-    socket.uncork();
-    return ok;
+  /** Envoy counts a response that starts before its request ended; HTTP/1.1 must then close the connection. */
+  private noteResponseBeforeRequest(): void {
+    if (this.requestComplete || this.upgraded) return;
+    this.hcm.stats.values[this.hcm.config.slots!.downstream_rq_response_before_rq_complete]++;
+    if (!this.conn.multiplexed) this.closeAfterResponse = true;
   }
 
   /** The response can no longer be completed: a reply if nothing was sent yet, else a reset of the client. */
@@ -378,10 +326,14 @@ export class ActiveStream {
   }
 
   localReply(spec: LocalReplySpec): void {
-    this.sendLocal(spec.status, spec.body === '' ? EMPTY : Buffer.from(spec.body, 'latin1'), spec.flag, spec.details, spec.body === '' ? null : 'text/plain');
+    this.sendLocal(spec.status, spec.body === '' ? EMPTY : Buffer.from(spec.body, 'latin1'), spec.flag, spec.details, spec.body === '' ? null : 'text/plain', undefined, spec.grpcStatus);
   }
 
-  private sendLocal(status: number, body: Buffer, flag: number, details: string, contentType: string | null, location?: string): void {
+  /**
+   * A response made by the proxy. To a gRPC client it is a gRPC error as Envoy sends it: HTTP 200, content-type
+   * application/grpc, grpc-status (from the HTTP status unless the reply names one) and grpc-message, no body.
+   */
+  private sendLocal(status: number, body: Buffer, flag: number, details: string, contentType: string | null, location?: string, grpcStatus = -1): void {
     if (this.finished) return;
     if (this.responseStarted) {
       // Headers already went out: the only honest signal left is a reset.
@@ -392,33 +344,38 @@ export class ActiveStream {
     const cfg = this.hcm.config;
     const info = this.info;
     info.responseFlags |= flag;
-    info.responseCode = status;
     info.responseCodeDetails = details;
     const headers: HeaderList = [];
-    if (location !== undefined) headers.push('location', location);
-    if (body.length > 0 && contentType !== null) headers.push(H.contentType, contentType);
-    headers.push(H.contentLength, String(body.length));
+    let framing: number = BodyFraming.LENGTH;
+    if (this.isGrpc && location === undefined) {
+      info.responseCode = 200;
+      headers.push(H.contentType, 'application/grpc');
+      headers.push('grpc-status', String(grpcStatus >= 0 ? grpcStatus : grpcStatusForHttp(status)));
+      if (body.length > 0) headers.push('grpc-message', encodeGrpcMessage(body.toString('latin1')));
+      body = EMPTY;
+      framing = BodyFraming.NONE;
+      status = 200;
+    } else {
+      info.responseCode = status;
+      if (location !== undefined) headers.push('location', location);
+      if (body.length > 0 && contentType !== null) headers.push(H.contentType, contentType);
+      headers.push(H.contentLength, String(body.length));
+    }
     headers.push(H.date, httpDateNow(Date.now()));
     headers.push(H.server, cfg.serverName);
     info.responseHeaders = headers;
     if (this.route !== null) this.route.applyResponseHeaderMutations(headers, info);
     if (cfg.alwaysSetRequestIdInResponse && info.requestId !== '') setHeader(headers, H.xRequestId, info.requestId);
-    if (!this.requestComplete || this.conn.draining) this.closeAfterResponse = true;
-    if (this.closeAfterResponse) headers.push(H.connection, 'close');
-    info.responseHeaders = headers;
+    if (!this.requestComplete && !this.conn.multiplexed) this.closeAfterResponse = true;
     this.responseStarted = true;
-    this.writeHead(status, reasonPhrase(status), headers);
+    this.conn.encodeHeaders(this, status, reasonPhrase(status), headers, framing);
     if (body.length > 0 && !this.suppressResponseBody) {
       info.bytesSent += body.length;
-      this.writeBody(body);
+      this.conn.encodeData(this, body);
     }
     if (this.upstream !== null) this.upstream.reset();
+    this.conn.encodeEnd(this, null);
     this.finish(true);
-  }
-
-  /** The head waits in pendingOut for the body bytes of the same upstream read. */
-  private writeHead(status: number, reason: string, headers: HeaderList): void {
-    this.pendingOut = serializeResponseHead(this.head.versionMinor, status, reason, headers);
   }
 
   /** headers_with_underscores_action REJECT_REQUEST/DROP_HEADER; true when the request was answered (400). */
@@ -460,16 +417,42 @@ export class ActiveStream {
     this.upstreamFailed(LocalReply.requestTimeout);
   }
 
+  /**
+   * RouteAction.max_stream_duration (Envoy's refreshDurationTimeout): max_stream_duration from the stream's start,
+   * replaced for a gRPC request by its grpc-timeout when grpc_timeout_header_max is set (capped by it unless 0,
+   * less grpc_timeout_header_offset).
+   */
+  private armDurationTimer(route: Route): void {
+    let ms = route.maxStreamDurationMs;
+    if (this.isGrpc && route.grpcTimeoutHeaderMaxMs >= 0) {
+      const grpcMs = parseGrpcTimeout(getHeader(this.headers, 'grpc-timeout'));
+      if (grpcMs >= 0) {
+        ms = route.grpcTimeoutHeaderMaxMs > 0 && grpcMs > route.grpcTimeoutHeaderMaxMs ? route.grpcTimeoutHeaderMaxMs : grpcMs;
+        if (route.grpcTimeoutHeaderOffsetMs > 0 && route.grpcTimeoutHeaderOffsetMs < ms) ms -= route.grpcTimeoutHeaderOffsetMs;
+        if (ms === 0) ms = 1; // grpc-timeout 0: already expired
+      }
+    }
+    if (ms > 0) this.durationTimer = setTimeout(onStreamDurationTimeout, ms, this);
+  }
+
+  onDurationTimeout(): void {
+    this.durationTimer = null;
+    if (this.finished) return;
+    this.hcm.stats.values[this.hcm.config.slots!.downstream_rq_max_duration_reached]++;
+    this.closeAfterResponse = true;
+    this.upstreamFailed(this.requestComplete ? LocalReply.maxDurationReached : LocalReply.maxDurationReachedBeforeRequestEnd);
+  }
+
   /** Ends the stream: stats, access log, then the connection goes on (clean) or is reset (not clean). */
   private finish(clean: boolean): void {
     if (this.finished) return;
     this.finished = true;
-    // Whatever was produced goes out first, even before a reset (as when each piece was written at once).
-    if (this.pendingOut !== '') this.flushResponse();
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     if (this.requestTimer !== null) clearTimeout(this.requestTimer);
+    if (this.durationTimer !== null) clearTimeout(this.durationTimer);
     this.idleTimer = null;
     this.requestTimer = null;
+    this.durationTimer = null;
     const hcm = this.hcm;
     const values = hcm.stats.values;
     const slots = hcm.config.slots!;
@@ -503,8 +486,22 @@ function onRequestTimeout(stream: ActiveStream): void {
   stream.onRequestTimeout();
 }
 
+function onStreamDurationTimeout(stream: ActiveStream): void {
+  stream.onDurationTimeout();
+}
+
+/** grpc-message is percent-encoded (gRPC over HTTP/2): bytes outside printable ASCII and '%' itself. */
+function encodeGrpcMessage(message: string): string {
+  let out = '';
+  for (let i = 0; i < message.length; i++) {
+    const c = message.charCodeAt(i);
+    out += c >= 0x20 && c <= 0x7e && c !== 0x25 ? message[i] : '%' + (c < 16 ? '0' : '') + c.toString(16).toUpperCase();
+  }
+  return out;
+}
+
 function badRequest(details: string): LocalReplySpec {
-  return { status: 400, body: 'Bad Request', flag: ResponseFlag.DownstreamProtocolError, details };
+  return { status: 400, body: 'Bad Request', flag: ResponseFlag.DownstreamProtocolError, details, grpcStatus: -1 };
 }
 
 function stripHopByHop(headers: HeaderList): void {
@@ -531,12 +528,6 @@ function applyServerHeader(headers: HeaderList, serverName: string, mode: string
   }
   removeHeader(headers, H.server);
   headers.push(H.server, serverName);
-}
-
-function serializeTrailers(trailers: HeaderList): string {
-  let s = '0\r\n';
-  for (let i = 0; i < trailers.length; i += 2) s += trailers[i] + ': ' + trailers[i + 1] + '\r\n';
-  return s + '\r\n';
 }
 
 /** http://host[:port]/path?q -> { authority, path }; null when it is not an absolute http(s) URL. */

@@ -1,6 +1,6 @@
 // Worker thread. One accepted client connection speaking HTTP/1.1: feeds bytes to the request parser, runs one
-// ActiveStream at a time (pipelined requests wait, parsed but unanswered, so responses go out in order), and
-// owns the connection-level timers and stats.
+// ActiveStream at a time (pipelined requests wait, parsed but unanswered, so responses go out in order), encodes
+// each response (framing, coalesced writes), and owns the connection-level timers and stats.
 
 import type net from 'node:net';
 import { RequestParser } from '../../src/http1/request-parser.ts';
@@ -11,10 +11,26 @@ import { ActiveStream } from './active-stream.ts';
 import { reasonPhrase } from '../../src/http1/reason-phrases.ts';
 import type { HcmConnectionOwner } from '../listener/filter-chain-runtime.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
+import { BodyFraming, type StreamConnection } from './stream-connection.ts';
+import { serializeResponseHead } from '../../src/http1/serializer.ts';
+import { H } from '../../src/http/header-names.ts';
+import { nextConnectionId } from './connection-ids.ts';
 
-let nextConnectionId = 1;
+const CHUNK_END = '\r\n';
+const LAST_CHUNK = '0\r\n\r\n';
+/**
+ * Body chunks up to this size join the pending response text (latin1, so bytes round-trip exactly) instead of
+ * being written on their own: one write syscall per upstream read instead of one per head and per chunk. Larger
+ * chunks go out with the pending text in one writev (cork), without a copy into a string.
+ */
+const MERGE_MAX_BYTES = 2048;
 
-export class DownstreamConnection implements Http1RequestCallbacks {
+interface Latin1Decoder {
+  /** Buffer's internal latin1 decoder, cheaper than toString('latin1'). */
+  latin1Slice(start: number, end: number): string;
+}
+
+export class DownstreamConnection implements Http1RequestCallbacks, StreamConnection {
   readonly id: number;
   readonly socket: net.Socket;
   /** The filter chain this connection was accepted on (its current connection manager, close notification). */
@@ -30,12 +46,18 @@ export class DownstreamConnection implements Http1RequestCallbacks {
   stream: ActiveStream | null;
   draining: boolean;
   closed: boolean;
+  readonly multiplexed: boolean;
+  /**
+   * Response bytes (latin1) not yet handed to the socket: the head and small body chunks wait here until the end of
+   * the upstream read that produced them (flush), the end of the response, or a large chunk.
+   */
+  private pendingOut: string;
   private readonly startMonoMs: number;
   private idleTimer: NodeJS.Timeout | null;
   private readonly onDrainBound: () => void;
 
   constructor(socket: net.Socket, listener: HcmConnectionOwner) {
-    this.id = nextConnectionId++;
+    this.id = nextConnectionId();
     this.socket = socket;
     this.listener = listener;
     this.hcm = listener.hcm;
@@ -47,6 +69,8 @@ export class DownstreamConnection implements Http1RequestCallbacks {
     this.stream = null;
     this.draining = false;
     this.closed = false;
+    this.multiplexed = false;
+    this.pendingOut = '';
     this.startMonoMs = performance.now();
     this.idleTimer = null;
     this.onDrainBound = this.onSocketDrain.bind(this);
@@ -80,7 +104,8 @@ export class DownstreamConnection implements Http1RequestCallbacks {
     // The idle timer keeps running (refreshed when the stream ends, not re-created per request): a fire while a
     // stream is active is ignored, and the next continueReading() arms it again.
     // New requests use the listener's current config; this one keeps it until it ends.
-    const stream = new ActiveStream(this, this.listener.hcm, head);
+    const endStream = head.contentLength <= 0 && !head.chunked && !head.upgrade;
+    const stream = new ActiveStream(this, this.listener.hcm, head, head.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0', endStream, null);
     this.stream = stream;
     stream.decodeHeaders();
   }
@@ -123,11 +148,89 @@ export class DownstreamConnection implements Http1RequestCallbacks {
     this.closed = true;
   }
 
+  // ---- response encoding (StreamConnection) ----
+
+  encodeHeaders(stream: ActiveStream, status: number, reason: string, headers: HeaderList, framing: number): void {
+    if (!stream.suppressResponseBody && !stream.upgraded) {
+      if (framing === BodyFraming.UNKNOWN && status >= 200) {
+        if (stream.head.versionMinor === 1) {
+          stream.chunkedResponse = true;
+          headers.push(H.transferEncoding, 'chunked');
+        } else {
+          stream.closeAfterResponse = true;
+        }
+      } else if (framing === BodyFraming.NONE) {
+        // An HTTP/2 upstream ended the stream with its head: HTTP/1.1 needs the empty body delimited.
+        headers.push(H.contentLength, '0');
+      }
+    } else if (framing === BodyFraming.UNKNOWN && stream.head.method === 'HEAD') {
+      // A HEAD response keeps the framing header the GET would have had.
+      headers.push(H.transferEncoding, 'chunked');
+    }
+    if (this.draining) stream.closeAfterResponse = true;
+    if (stream.closeAfterResponse && !stream.upgraded) headers.push(H.connection, 'close');
+    // The head waits in pendingOut for the body bytes of the same upstream read.
+    this.pendingOut = serializeResponseHead(stream.head.versionMinor, status, reason, headers);
+  }
+
+  encodeData(stream: ActiveStream, chunk: Buffer): boolean {
+    return stream.chunkedResponse ? this.writeChunked(chunk) : this.writeBody(chunk);
+  }
+
+  encodeEnd(stream: ActiveStream, trailers: HeaderList | null): void {
+    if (stream.chunkedResponse) {
+      this.pendingOut += trailers === null || trailers.length === 0 ? LAST_CHUNK : serializeTrailers(trailers);
+    }
+  }
+
+  flush(_stream: ActiveStream): boolean {
+    const out = this.pendingOut;
+    if (out === '') return true;
+    this.pendingOut = '';
+    return this.socket.write(out, 'latin1');
+  }
+
+  private writeBody(chunk: Buffer): boolean {
+    const out = this.pendingOut;
+    if (chunk.length <= MERGE_MAX_BYTES) {
+      this.pendingOut = out + (chunk as unknown as Latin1Decoder).latin1Slice(0, chunk.length);
+      return true;
+    }
+    const socket = this.socket;
+    if (out === '') return socket.write(chunk);
+    // Pending head and this chunk in one writev.
+    this.pendingOut = '';
+    socket.cork();
+    socket.write(out, 'latin1');
+    const ok = socket.write(chunk);
+    socket.uncork();
+    return ok;
+  }
+
+  private writeChunked(chunk: Buffer): boolean {
+    const size = chunk.length.toString(16) + CHUNK_END;
+    if (chunk.length <= MERGE_MAX_BYTES) {
+      this.pendingOut += size + (chunk as unknown as Latin1Decoder).latin1Slice(0, chunk.length) + CHUNK_END;
+      return true;
+    }
+    const socket = this.socket;
+    const out = this.pendingOut;
+    this.pendingOut = '';
+    socket.cork();
+    socket.write(out + size, 'latin1');
+    socket.write(chunk);
+    const ok = socket.write(CHUNK_END, 'latin1');
+    socket.uncork();
+    return ok;
+  }
+
   // ---- stream lifecycle ----
 
   /** Called by the stream when it ends. clean=false resets the connection (the response cannot be completed). */
   onStreamDone(stream: ActiveStream, clean: boolean): void {
     if (this.stream === stream) this.stream = null;
+    // Whatever was produced goes out first, even before a reset (as when each piece was written at once).
+    if (this.pendingOut !== '') this.flush(stream);
     if (!clean) {
       this.socket.destroy();
       return;
@@ -153,18 +256,18 @@ export class DownstreamConnection implements Http1RequestCallbacks {
   private onSocketDrain(): void {
     const stream = this.stream;
     if (stream !== null) {
-      if (stream.upstream !== null) stream.upstream.resumeReading();
+      stream.resumeUpstream();
     } else if (!this.closed && this.parser.isPaused()) {
       this.continueReading();
     }
   }
 
   /** The upstream is slower than the client sends: stop reading the client until it catches up. */
-  pauseReading(): void {
+  pauseReading(_stream: ActiveStream): void {
     this.socket.pause();
   }
 
-  resumeReading(): void {
+  resumeReading(_stream: ActiveStream): void {
     if (!this.closed) this.socket.resume();
   }
 
@@ -226,4 +329,10 @@ function onConnectionIdle(conn: DownstreamConnection): void {
 
 function formatAddress(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+function serializeTrailers(trailers: HeaderList): string {
+  let s = '0\r\n';
+  for (let i = 0; i < trailers.length; i += 2) s += trailers[i] + ': ' + trailers[i + 1] + '\r\n';
+  return s + '\r\n';
 }

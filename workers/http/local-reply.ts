@@ -1,6 +1,7 @@
 // Worker thread. Envoy's local replies: the bodies and details it sends when it answers a request itself.
 
 import { ResponseFlag } from '../../src/http/response-flags.ts';
+import { GrpcStatus } from '../../src/http/grpc.ts';
 
 export interface LocalReplySpec {
   readonly status: number;
@@ -8,12 +9,14 @@ export interface LocalReplySpec {
   readonly flag: number;
   /** Envoy's %RESPONSE_CODE_DETAILS% value. */
   readonly details: string;
+  /** The grpc-status a gRPC client gets; -1 = derived from the HTTP status (Envoy's httpToGrpcStatus). */
+  readonly grpcStatus: number;
 }
 
 const RESET_PREFIX = 'upstream connect error or disconnect/reset before headers. reset reason: ';
 
-function spec(status: number, body: string, flag: number, details: string): LocalReplySpec {
-  return Object.freeze({ status, body, flag, details });
+function spec(status: number, body: string, flag: number, details: string, grpcStatus = -1): LocalReplySpec {
+  return Object.freeze({ status, body, flag, details, grpcStatus });
 }
 
 export const LocalReply = Object.freeze({
@@ -30,7 +33,14 @@ export const LocalReply = Object.freeze({
     'upstream_reset_before_response_started{connection_termination}'),
   upstreamProtocolError: spec(502, RESET_PREFIX + 'protocol error', ResponseFlag.UpstreamProtocolError,
     'upstream_reset_before_response_started{protocol_error}'),
-  upstreamTimeout: spec(504, 'upstream request timeout', ResponseFlag.UpstreamRequestTimeout, 'upstream_response_timeout'),
+  upstreamTimeout: spec(504, 'upstream request timeout', ResponseFlag.UpstreamRequestTimeout, 'upstream_response_timeout', GrpcStatus.DEADLINE_EXCEEDED),
+  upstreamReset: spec(503, RESET_PREFIX + 'remote reset', ResponseFlag.UpstreamRemoteReset,
+    'upstream_reset_before_response_started{remote_reset}'),
+  upstreamRefused: spec(503, RESET_PREFIX + 'remote refused stream reset', ResponseFlag.UpstreamRemoteReset,
+    'upstream_reset_before_response_started{remote_refused_stream_reset}'),
+  // RouteAction.max_stream_duration (and grpc-timeout): 408 while the request is still arriving, else 504.
+  maxDurationReached: spec(504, 'downstream duration timeout', ResponseFlag.DurationTimeout, 'max_duration_timeout', GrpcStatus.DEADLINE_EXCEEDED),
+  maxDurationReachedBeforeRequestEnd: spec(408, 'downstream duration timeout', ResponseFlag.DurationTimeout, 'max_duration_timeout', GrpcStatus.DEADLINE_EXCEEDED),
   requestTimeout: spec(408, 'request timeout', 0, 'request_overall_timeout'),
   requestHeadersTimeout: spec(408, 'request headers timeout', 0, 'request_header_timeout'),
   streamIdleTimeout: spec(408, 'stream timeout', ResponseFlag.StreamIdleTimeout, 'stream_idle_timeout'),

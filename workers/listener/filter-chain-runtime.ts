@@ -7,7 +7,6 @@ import type { FilterChainConfig, ListenerConfig } from '../../src/snapshot/snaps
 import { buildFilterChainMatcher, isAnyMatch, type ConnectionFacts, type FilterChainMatcher } from '../../src/snapshot/filter-chain-matcher.ts';
 import type { AccessLogSink } from '../../src/access-log/sink.ts';
 import type { HcmRuntime } from '../http/hcm-runtime.ts';
-import type { DownstreamConnection } from '../http/downstream-connection.ts';
 import type { TcpProxyRuntime } from '../tcp/tcp-proxy-runtime.ts';
 
 /** A live connection a listener tracks, whatever network filter serves it. */
@@ -34,7 +33,7 @@ export interface HcmConnectionOwner {
    */
   readonly hcm: HcmRuntime;
   /** Called once, from the connection's 'close' handler. */
-  onConnectionClosed(conn: DownstreamConnection): void;
+  onConnectionClosed(conn: ListenerConnection): void;
 }
 
 /**
@@ -44,7 +43,8 @@ export interface HcmConnectionOwner {
 export class HcmChainSlot implements HcmConnectionOwner {
   readonly key: string;
   hcm: HcmRuntime;
-  readonly connections: Set<DownstreamConnection>;
+  /** The HTTP connections (HTTP/1.1, HTTP/2, or a stand-in still detecting which). */
+  readonly connections: Set<ListenerConnection>;
   private readonly owner: ConnectionOwner;
 
   constructor(key: string, hcm: HcmRuntime, owner: ConnectionOwner) {
@@ -54,7 +54,7 @@ export class HcmChainSlot implements HcmConnectionOwner {
     this.owner = owner;
   }
 
-  onConnectionClosed(conn: DownstreamConnection): void {
+  onConnectionClosed(conn: ListenerConnection): void {
     if (!this.connections.delete(conn)) return;
     this.owner.onConnectionClosed(conn);
   }

@@ -12,6 +12,7 @@ import { ListenerRuntime } from './listener-runtime.ts';
 import { FilterChainRuntime, ListenerChains } from './filter-chain-runtime.ts';
 import type { WorkerClusterManager } from '../upstream/cluster-manager.ts';
 import type { AccessLogSinkCache } from './access-log-sink-cache.ts';
+import type { TlsSpec } from '../../src/tls/tls-spec.ts';
 
 export class ListenerManager {
   private readonly listeners = new Map<string, ListenerRuntime>();
@@ -19,6 +20,8 @@ export class ListenerManager {
   private readonly workerSlots: Readonly<Record<string, number>>;
   private readonly clusters: WorkerClusterManager;
   private readonly sinks: AccessLogSinkCache;
+  /** The config version applied last (tls_update messages of another version are stale). */
+  private version = 0;
 
   constructor(stats: WorkerStatsStore, workerSlots: Readonly<Record<string, number>>, clusters: WorkerClusterManager, sinks: AccessLogSinkCache) {
     this.stats = stats;
@@ -30,6 +33,7 @@ export class ListenerManager {
   /** Returns one message per listener that failed (e.g. could not bind); the others are applied. */
   async apply(snapshot: Snapshot, drainTimeMs: number): Promise<string[]> {
     const problems: string[] = [];
+    this.version = snapshot.version;
     const keep = new Set<string>();
     const binds: Promise<void>[] = [];
     for (const config of snapshot.listeners) {
@@ -83,6 +87,24 @@ export class ListenerManager {
     };
     const defaultChain = config.defaultFilterChain === null ? null : build(config.defaultFilterChain);
     return new ListenerChains(config, config.filterChains.map(build), defaultChain, listenerLogs);
+  }
+
+  /**
+   * A rotated certificate (the primary's tls_update): the listener contexts and the cluster context compiled from
+   * spec.id take the new key material for new connections. Established connections keep theirs.
+   */
+  applyTlsUpdate(version: number, spec: TlsSpec): void {
+    if (version !== this.version) return;
+    let n = 0;
+    if (spec.kind === 'downstream') {
+      for (const l of this.listeners.values()) n += l.applyTlsUpdate(spec);
+    } else {
+      for (const name of this.clusters.names()) {
+        const tls = this.clusters.get(name)?.tls ?? null;
+        if (tls !== null && tls.currentSpec.id === spec.id && tls.update(spec)) n++;
+      }
+    }
+    log.debug(`tls: ${spec.id}: new certificates in ${n} context(s)`);
   }
 
   stopAccepting(): void {

@@ -10,15 +10,18 @@ import type { ConnectionFacts } from '../../src/snapshot/filter-chain-matcher.ts
 import { StreamInfo } from '../../src/http/stream-info.ts';
 import { ResponseFlag } from '../../src/http/response-flags.ts';
 import { log } from '../../src/common/logger.ts';
-import { DownstreamConnection } from '../http/downstream-connection.ts';
+import { startHttpConnection } from '../http/http-connection-factory.ts';
 import { TcpProxySession } from '../tcp/tcp-proxy-session.ts';
 import { ServerTlsContext } from '../../src/tls/server-tls-context.ts';
+import type { DownstreamTlsSpec, TlsFailureReason } from '../../src/tls/tls-spec.ts';
+import type tls from 'node:tls';
+import { TlsInspection, type ListenerFilterOwner } from './tls-inspector.ts';
 import {
   HcmChainSlot, connectionFactsOf, formatAddress, type ConnectionOwner, type FilterChainRuntime, type ListenerChains,
   type ListenerConnection,
 } from './filter-chain-runtime.ts';
 
-export class ListenerRuntime implements ConnectionOwner {
+export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
   config: ListenerConfig;
   /** Current filter chains; new connections are placed with them, live ones keep the chain they were given. */
   chains: ListenerChains;
@@ -31,6 +34,8 @@ export class ListenerRuntime implements ConnectionOwner {
   private hcmSlots: Map<string, HcmChainSlot>;
   /** The TLS server context of each chain with a TLS transport socket (this config version's chains). */
   private tlsContexts: Map<FilterChainRuntime, ServerTlsContext>;
+  /** Connections still in the listener filters (tls_inspector): not yet counted as downstream_cx_*. */
+  private readonly inspections: Set<TlsInspection>;
   private onAllClosed: (() => void) | null;
 
   constructor(config: ListenerConfig, chains: ListenerChains, stats: WorkerStatsStore, workerSlots: Readonly<Record<string, number>>) {
@@ -42,6 +47,7 @@ export class ListenerRuntime implements ConnectionOwner {
     this.draining = false;
     this.hcmSlots = new Map();
     this.tlsContexts = new Map();
+    this.inspections = new Set();
     this.onAllClosed = null;
     this.installChains(chains);
     this.server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onAccept(socket));
@@ -79,7 +85,7 @@ export class ListenerRuntime implements ConnectionOwner {
         tls.set(chain, new ServerTlsContext(spec, {
           onSecureConnection: (secured) => this.onSecured(secured, chain),
           onTlsFailure: (reason, err) => this.onTlsFailure(chain, reason, err),
-        }));
+        }, { handshakeTimeoutMs: chain.config.transportSocketConnectTimeoutMs }));
       }
     }
     this.tlsContexts = tls;
@@ -102,17 +108,61 @@ export class ListenerRuntime implements ConnectionOwner {
     this.hcmSlots = next;
   }
 
+  /**
+   * A watched certificate changed (the primary's tls_update): every TLS context of this listener compiled from
+   * that spec takes the new key material for its next handshakes. Returns how many contexts took it.
+   */
+  applyTlsUpdate(spec: DownstreamTlsSpec): number {
+    let n = 0;
+    for (const ctx of this.tlsContexts.values()) {
+      if (ctx.currentSpec.id === spec.id && ctx.update(spec)) n++;
+    }
+    return n;
+  }
+
   private onAccept(socket: net.Socket): void {
     if (this.draining) {
       socket.destroy();
       return;
     }
+    // Listener filters run first; the filter chain is chosen once they are done.
+    const tlsConfig = this.config.tls;
+    if (tlsConfig.tlsInspector) {
+      const inspection = new TlsInspection(socket, connectionFactsOf(socket), tlsConfig, this.stats, this);
+      this.inspections.add(inspection);
+      if (tlsConfig.slots !== null) this.stats.values[tlsConfig.slots.downstream_pre_cx_active]++;
+      inspection.start();
+      return;
+    }
+    this.placeConnection(socket, null);
+  }
+
+  onListenerFiltersDone(inspection: TlsInspection): void {
+    this.endInspection(inspection);
+    if (this.draining) {
+      inspection.socket.destroy();
+      return;
+    }
+    this.placeConnection(inspection.socket, inspection.facts);
+  }
+
+  onListenerFiltersFailed(inspection: TlsInspection): void {
+    this.endInspection(inspection);
+  }
+
+  private endInspection(inspection: TlsInspection): void {
+    if (!this.inspections.delete(inspection)) return;
+    const slots = this.config.tls.slots;
+    if (slots !== null) this.stats.values[slots.downstream_pre_cx_active]--;
+  }
+
+  /** After the listener filters: the filter chain match, then the chain's transport socket or network filter. */
+  private placeConnection(socket: net.Socket, inspected: ConnectionFacts | null): void {
     const chains = this.chains;
-    // Listener filters run here, before the match (the tls_inspector will fill facts from the ClientHello).
-    let facts: ConnectionFacts | null = null;
+    let facts: ConnectionFacts | null = inspected;
     let chain = chains.fixed;
     if (chain === null) {
-      facts = connectionFactsOf(socket);
+      facts ??= connectionFactsOf(socket);
       chain = chains.select(facts);
     }
     const values = this.stats.values;
@@ -155,14 +205,21 @@ export class ListenerRuntime implements ConnectionOwner {
   private startOnChain(socket: net.Socket, chain: FilterChainRuntime, facts: ConnectionFacts | null): ListenerConnection {
     if (chain.hcm !== null) {
       const slot = this.hcmSlots.get(chain.config.key)!;
-      const conn = new DownstreamConnection(socket, slot);
+      const conn = startHttpConnection(socket, slot);
       slot.connections.add(conn);
       return conn;
     }
     return new TcpProxySession(socket, chain.tcpProxy!, this, facts ?? connectionFactsOf(socket));
   }
 
-  private onSecured(socket: net.Socket, chain: FilterChainRuntime): void {
+  private onSecured(socket: tls.TLSSocket, chain: FilterChainRuntime): void {
+    const slots = this.config.tls.slots;
+    if (slots !== null) {
+      const values = this.stats.values;
+      values[slots['ssl.handshake']]++;
+      if (socket.getPeerX509Certificate() === undefined) values[slots['ssl.no_certificate']]++;
+      if (socket.isSessionReused()) values[slots['ssl.session_reused']]++;
+    }
     if (this.draining) {
       this.onTlsFailure(chain, 'connection_error', null);
       socket.destroy();
@@ -177,11 +234,21 @@ export class ListenerRuntime implements ConnectionOwner {
     }
   }
 
-  /** A handshake that failed or was refused (the socket is already destroyed): it was counted as active at accept. */
-  private onTlsFailure(chain: FilterChainRuntime, reason: string, err: Error | null): void {
+  /**
+   * A handshake that failed or was refused (the socket is already destroyed): it was counted as active at accept.
+   * Counted as Envoy does: listener.<address>.ssl.<reason>, or downstream_cx_transport_socket_connect_timeout for
+   * a handshake still unfinished at transport_socket_connect_timeout.
+   */
+  private onTlsFailure(chain: FilterChainRuntime, reason: TlsFailureReason, err: Error | null): void {
     const values = this.stats.values;
     values[this.config.slots!.downstream_cx_active]--;
     values[this.workerSlots['downstream_cx_active']!]--;
+    values[this.config.slots!.downstream_cx_destroy]++;
+    const slots = this.config.tls.slots;
+    if (slots !== null) {
+      const timedOut = (err as NodeJS.ErrnoException | null)?.code === 'ERR_TLS_HANDSHAKE_TIMEOUT';
+      values[timedOut ? slots.downstream_cx_transport_socket_connect_timeout : slots[`ssl.${reason}`]]++;
+    }
     log.debug(`listener '${this.config.name}' chain '${chain.config.name}': TLS handshake failed (${reason})${err === null ? '' : `: ${err.message}`}`);
   }
 
@@ -221,6 +288,7 @@ export class ListenerRuntime implements ConnectionOwner {
   drain(maxMs: number): Promise<void> {
     this.draining = true;
     this.server.close();
+    this.abortInspections();
     for (const c of this.connections) c.drain();
     if (this.connections.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
@@ -240,5 +308,11 @@ export class ListenerRuntime implements ConnectionOwner {
   stopAccepting(): void {
     this.draining = true;
     this.server.close();
+    this.abortInspections();
+  }
+
+  /** Connections still in the listener filters were never placed on a chain: they close. */
+  private abortInspections(): void {
+    for (const i of [...this.inspections]) i.abort();
   }
 }

@@ -1,6 +1,8 @@
-// Worker thread. The router's request to one upstream host over HTTP/1.1: picks a host, takes a pooled
-// connection, writes the request head and streams the body, parses the response strictly and hands it to the
-// ActiveStream, with backpressure both ways and Envoy's route timeout.
+// Worker thread. The router's request to one upstream host: picks a host, then either takes a pooled HTTP/1.1
+// connection (writes the request head, streams the body, parses the response strictly) or opens a stream on a
+// pooled HTTP/2 connection (node:http2; a stream the peer refused, e.g. past its GOAWAY, is retried on another
+// connection while its body is still held), and hands the response to the ActiveStream, with backpressure both
+// ways and Envoy's route timeout.
 
 import { ResponseParser } from '../../src/http1/response-parser.ts';
 import type { Http1ParseError, Http1ResponseCallbacks, ResponseHead } from '../../src/http1/types.ts';
@@ -15,6 +17,16 @@ import type { HostCounters, UpstreamHost } from '../upstream/upstream-host.ts';
 import type { PoolFailureReason, PoolHandle, PoolRequester, UpstreamConnection, UpstreamConnectionHandler } from '../upstream/connection-pool.ts';
 import type { ActiveStream } from '../http/active-stream.ts';
 import { LocalReply } from '../http/local-reply.ts';
+import http2 from 'node:http2';
+import type { Http2PoolConnection, Http2StreamRequester } from '../upstream/http2-pool.ts';
+import { UpstreamProtocol } from '../../src/upstream/cluster-config.ts';
+import { requestHeadersForHttp2, responseHeadFromHttp2 } from '../../src/http/http2-headers.ts';
+
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+/** Request body bytes held for re-sending when an HTTP/2 stream is refused (beyond this, no retry). */
+const RETRY_BUFFER_BYTES = 64 * 1024;
+/** Tries for a stream the peer refused (REFUSED_STREAM, or beyond a GOAWAY's last stream id). */
+const MAX_REFUSED_ATTEMPTS = 3;
 
 const CHUNK_END = '\r\n';
 const LAST_CHUNK = '0\r\n\r\n';
@@ -42,7 +54,7 @@ export class UpstreamCodec implements Http1ResponseCallbacks {
   }
 }
 
-export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler {
+export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler, Http2StreamRequester {
   readonly stream: ActiveStream;
   readonly cluster: WorkerCluster;
   readonly route: Route;
@@ -65,6 +77,16 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
   private done: boolean;
   private timer: NodeJS.Timeout | null;
   private active: boolean;
+  /** This request goes over HTTP/2 (the cluster's protocol, or the downstream's with use_downstream_protocol_config). */
+  private http2: boolean;
+  private h2conn: Http2PoolConnection | null;
+  private h2stream: http2.ClientHttp2Stream | null;
+  /** Body sent on the current HTTP/2 stream, kept while a refused stream could be retried; null once too big. */
+  private retained: Buffer[] | null;
+  private retainedBytes: number;
+  private attempts: number;
+  private h2Trailers: HeaderList | null;
+  private responseDone: boolean;
 
   constructor(stream: ActiveStream, cluster: WorkerCluster, route: Route, path: string) {
     this.stream = stream;
@@ -86,6 +108,14 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     this.done = false;
     this.timer = null;
     this.active = false;
+    this.http2 = false;
+    this.h2conn = null;
+    this.h2stream = null;
+    this.retained = [];
+    this.retainedBytes = 0;
+    this.attempts = 0;
+    this.h2Trailers = null;
+    this.responseDone = false;
   }
 
   start(): void {
@@ -108,7 +138,130 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     this.hostCounters = host.counters;
     this.active = true;
     if (this.route.timeoutMs > 0 && this.stream.requestComplete) this.armTimeout();
-    this.poolHandle = host.pool.acquire(this);
+    const protocol = this.cluster.config.upstreamProtocol;
+    this.http2 = this.stream.upgradeType === null &&
+      (protocol === UpstreamProtocol.HTTP2 || (protocol === UpstreamProtocol.DOWNSTREAM && this.stream.conn.multiplexed));
+    this.poolHandle = this.http2 ? host.http2Pool.acquire(this) : host.pool.acquire(this);
+  }
+
+  // ---- HTTP/2 pool ----
+
+  onHttp2Ready(conn: Http2PoolConnection): void {
+    this.poolHandle = null;
+    if (this.done) {
+      conn.pool.release(conn);
+      return;
+    }
+    this.attempts++;
+    const stream = this.stream;
+    const headers = stream.headers;
+    if (this.route.autoHostRewrite && conn.pool.host.hostname !== '') setHeader(headers, H.host, conn.pool.host.hostname);
+    const scheme = this.cluster.config.transportSocket !== null ? 'https' : 'http';
+    const pending = this.pending;
+    const endStream = stream.requestComplete && (pending === null || pending.length === 0) && this.retainedBytes === 0;
+    let s: http2.ClientHttp2Stream;
+    try {
+      s = conn.session.request(requestHeadersForHttp2(stream.head.method, this.path, scheme, headers) as never, { endStream });
+    } catch {
+      // The session went away between the pool's check and now (GOAWAY, close): try another connection.
+      conn.pool.release(conn);
+      return this.retryOrFail(LocalReply.connectFailure);
+    }
+    this.h2conn = conn;
+    this.h2stream = s;
+    s.on('response', (_h: unknown, flags: number, raw: string[]) => this.onH2Response(s, flags, raw));
+    s.on('data', (chunk: Buffer) => this.onH2Data(s, chunk));
+    s.on('trailers', (_h: unknown, _flags: number, raw: string[]) => {
+      if (s === this.h2stream) this.h2Trailers = raw;
+    });
+    s.on('end', () => this.onH2End(s));
+    s.on('error', ignoreError);
+    s.on('close', () => this.onH2Close(conn, s));
+    // Body that arrived before the stream (and, on a retry, what the refused stream had sent).
+    const retained = this.retained;
+    if (retained !== null && this.retainedBytes > 0) for (let i = 0; i < retained.length; i++) s.write(retained[i]!);
+    if (pending !== null) {
+      for (let i = 0; i < pending.length; i++) this.writeH2Body(pending[i]!);
+      this.pending = null;
+      this.pendingBytes = 0;
+      stream.conn.resumeReading(stream);
+    }
+    if (stream.requestComplete && !endStream) s.end();
+    if (stream.requestComplete) this.requestEnded = true;
+  }
+
+  private writeH2Body(chunk: Buffer): boolean {
+    const retained = this.retained;
+    if (retained !== null) {
+      if (this.retainedBytes + chunk.length <= RETRY_BUFFER_BYTES) {
+        retained.push(chunk);
+        this.retainedBytes += chunk.length;
+      } else {
+        this.retained = null;
+        this.retainedBytes = 0;
+      }
+    }
+    const s = this.h2stream!;
+    if (s.write(chunk)) return true;
+    s.once('drain', () => {
+      if (!this.done) this.stream.conn.resumeReading(this.stream);
+    });
+    return false;
+  }
+
+  private onH2Response(s: http2.ClientHttp2Stream, flags: number, raw: string[]): void {
+    if (this.done || s !== this.h2stream) return;
+    const endStream = (flags & 1) !== 0;
+    const head = responseHeadFromHttp2(raw, endStream);
+    if (head === null) return this.onResponseError(null as never);
+    // The response has begun: a later failure can no longer be retried.
+    this.retained = null;
+    this.onResponseHead(head);
+    if (!this.done && endStream) this.completeH2();
+    else if (!this.done && !this.stream.flushResponse()) s.pause();
+  }
+
+  private onH2Data(s: http2.ClientHttp2Stream, chunk: Buffer): void {
+    if (this.done || s !== this.h2stream) return;
+    this.onResponseBody(chunk);
+    if (!this.done && !this.stream.flushResponse()) s.pause();
+  }
+
+  private onH2End(s: http2.ClientHttp2Stream): void {
+    if (this.done || s !== this.h2stream || this.responseHead === null) return;
+    this.completeH2();
+  }
+
+  private completeH2(): void {
+    if (this.responseDone) return;
+    this.responseDone = true;
+    this.onResponseComplete(this.h2Trailers);
+  }
+
+  private onH2Close(conn: Http2PoolConnection, s: http2.ClientHttp2Stream): void {
+    conn.pool.release(conn);
+    if (s !== this.h2stream) return;
+    this.h2stream = null;
+    this.h2conn = null;
+    if (this.done) return;
+    const code = s.rstCode;
+    const values = this.stream.hcm.stats.values;
+    values[this.slots['http2.rx_reset']]++;
+    if (this.responseHead === null && code === NGHTTP2_REFUSED_STREAM) return this.retryOrFail(LocalReply.upstreamRefused);
+    values[this.slots.upstream_rq_rx_reset]++;
+    this.finishUpstream(false);
+    this.stream.upstreamFailed(LocalReply.upstreamReset);
+  }
+
+  /** A stream the peer never processed: again on a new stream while the body is still held, else fail. */
+  private retryOrFail(spec: typeof LocalReply.upstreamRefused): void {
+    if (this.attempts < MAX_REFUSED_ATTEMPTS && this.retained !== null && this.activeHost !== null) {
+      this.h2Trailers = null;
+      this.poolHandle = this.activeHost.http2Pool.acquire(this);
+      return;
+    }
+    this.finishUpstream(false);
+    this.stream.upstreamFailed(spec);
   }
 
   // ---- pool ----
@@ -149,17 +302,18 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
       for (let i = 0; i < pending.length; i++) this.writeBody(pending[i]!);
       this.pending = null;
       this.pendingBytes = 0;
-      stream.conn.resumeReading();
+      stream.conn.resumeReading(stream);
     }
     if (stream.requestComplete) this.writeEnd();
     socket.uncork();
   }
 
-  onPoolFailure(reason: PoolFailureReason): void {
+  onPoolFailure(reason: PoolFailureReason, transportFailureReason: string | null = null): void {
     this.poolHandle = null;
     if (this.done) return;
     const info = this.stream.info;
-    info.upstreamTransportFailureReason = reason;
+    // The pool says why a TLS connect failed (handshake, verification); otherwise the pool's reason.
+    info.upstreamTransportFailureReason = transportFailureReason ?? reason;
     this.finishUpstream(false);
     switch (reason) {
       case 'connect_timeout':
@@ -175,15 +329,15 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
 
   sendBody(chunk: Buffer): void {
     if (this.done) return;
-    if (this.conn === null) {
+    if (this.conn === null && this.h2stream === null) {
       if (this.pending === null) this.pending = [];
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
       // Bounded buffering until the connection is ready (per_connection_buffer_limit_bytes).
-      if (this.pendingBytes > this.stream.hcm.listener.perConnectionBufferLimitBytes) this.stream.conn.pauseReading();
+      if (this.pendingBytes > this.stream.hcm.listener.perConnectionBufferLimitBytes) this.stream.conn.pauseReading(this.stream);
       return;
     }
-    if (!this.writeBody(chunk)) this.stream.conn.pauseReading();
+    if (!(this.h2stream !== null ? this.writeH2Body(chunk) : this.writeBody(chunk))) this.stream.conn.pauseReading(this.stream);
   }
 
   endBody(): void {
@@ -195,6 +349,10 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     }
     if (this.route.timeoutMs > 0 && this.timer === null) this.armTimeout();
     if (this.conn !== null) this.writeEnd();
+    else if (this.h2stream !== null && !this.requestEnded) {
+      this.requestEnded = true;
+      this.h2stream.end();
+    }
   }
 
   private writeBody(chunk: Buffer): boolean {
@@ -242,12 +400,14 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
   }
 
   onUpstreamDrain(): void {
-    if (!this.done) this.stream.conn.resumeReading();
+    if (!this.done) this.stream.conn.resumeReading(this.stream);
   }
 
   /** The client caught up: read the upstream again. */
   resumeReading(): void {
-    if (this.conn !== null && !this.done) this.conn.socket.resume();
+    if (this.done) return;
+    if (this.conn !== null) this.conn.socket.resume();
+    else if (this.h2stream !== null) this.h2stream.resume();
   }
 
   // ---- response (upstream -> client) ----
@@ -271,7 +431,10 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
 
   onResponseBody(chunk: Buffer): void {
     if (this.done) return;
-    if (!this.stream.encodeData(chunk) && this.conn !== null) this.conn.socket.pause();
+    if (!this.stream.encodeData(chunk)) {
+      if (this.conn !== null) this.conn.socket.pause();
+      else if (this.h2stream !== null) this.h2stream.pause();
+    }
   }
 
   onResponseComplete(trailers: HeaderList | null): void {
@@ -350,9 +513,18 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
       if (conn.socket.isPaused()) conn.socket.resume();
       conn.pool.release(conn, reusable);
     }
+    const s = this.h2stream;
+    if (s !== null && !s.closed && !s.destroyed && !(reusable && this.requestEnded)) {
+      // Abandoned (reset, timeout, local reply) or answered before the request ended: reset the stream; the
+      // pool gets the connection back from the stream's close.
+      this.stream.hcm.stats.values[this.slots['http2.tx_reset']]++;
+      s.close(NGHTTP2_CANCEL);
+    }
   }
 }
 
 function onUpstreamTimeout(req: UpstreamRequest): void {
   req.onTimeout();
 }
+
+function ignoreError(): void {}

@@ -15,6 +15,7 @@ import { StreamInfo } from '../../src/http/stream-info.ts';
 import { ResponseFlag } from '../../src/http/response-flags.ts';
 import type { ConnectionFacts } from '../../src/snapshot/filter-chain-matcher.ts';
 import type { WorkerCluster } from '../upstream/worker-cluster.ts';
+import { connectUpstream } from '../upstream/upstream-socket.ts';
 import type { UpstreamHost } from '../upstream/upstream-host.ts';
 import type { TcpProxyRuntime } from './tcp-proxy-runtime.ts';
 import { formatAddress, type ConnectionOwner, type ListenerConnection } from '../listener/filter-chain-runtime.ts';
@@ -153,7 +154,11 @@ export class TcpProxySession implements ListenerConnection {
     this.host = host;
     info.upstreamHost = host.addressString;
     info.upstreamLocalAddress = null;
-    const up = net.connect({ host: host.address, port: host.port, noDelay: true, allowHalfOpen: true });
+    // A TLS cluster (transport_socket) gets its TLS; half-close is then TLS's (close_notify ends both ways).
+    const tlsContext = cluster.tls;
+    const up = tlsContext === null
+      ? net.connect({ host: host.address, port: host.port, noDelay: true, allowHalfOpen: true })
+      : connectUpstream(host, tlsContext, null);
     this.upstream = up;
     this.upstreamState = CONNECTING;
     this.upstreamClosedLocally = false;
@@ -166,7 +171,7 @@ export class TcpProxySession implements ListenerConnection {
     host.counters.cxTotal++;
     host.counters.cxActive++;
     this.connectTimer = setTimeout(onConnectTimeout, cluster.config.connectTimeoutMs, this);
-    up.on('connect', this.onUpstreamConnectBound);
+    up.on(tlsContext === null ? 'connect' : 'secureConnect', this.onUpstreamConnectBound);
     up.on('data', this.onUpstreamDataBound);
     up.on('end', this.onUpstreamEndBound);
     up.on('drain', this.onUpstreamDrainBound);
@@ -176,6 +181,7 @@ export class TcpProxySession implements ListenerConnection {
 
   private onUpstreamConnect(): void {
     const up = this.upstream!;
+    if (up.destroyed) return; // a TLS peer refused by the cluster's validation ('close' follows)
     this.clearConnectTimer();
     this.upstreamState = CONNECTED;
     const now = performance.now();

@@ -3,10 +3,14 @@
 // HTTP: the caller writes and parses; it only hands out sockets, routes their events to whoever uses them now,
 // and keeps Envoy's upstream_cx_* stats. Owned by one worker; never touched from another thread.
 
-import net from 'node:net';
+import type net from 'node:net';
+import type tls from 'node:tls';
 import type { ClusterSlots } from '../../src/snapshot/snapshot-types.ts';
-import type { WorkerStatsStore } from '../../src/stats/definitions.ts';
+import type { CLUSTER_TLS_STATS, ScopeSlots, WorkerStatsStore } from '../../src/stats/definitions.ts';
+import { tlsFailureReasonOf, tlsTransportFailureReason, type ClientTlsContext } from '../../src/tls/client-tls-context.ts';
 import type { UpstreamHost } from './upstream-host.ts';
+import { connectUpstream } from './upstream-socket.ts';
+import type { Http2Settings } from '../../src/snapshot/snapshot-types.ts';
 
 /**
  * Why a pool could not provide a connection:
@@ -25,8 +29,12 @@ export interface PoolRequester {
    * acquire() when an idle connection was available, otherwise later from socket events. Set conn.handler here.
    */
   onPoolReady(conn: UpstreamConnection): void;
-  /** No connection: the request must fail. Called synchronously inside acquire() for overflow. */
-  onPoolFailure(reason: PoolFailureReason): void;
+  /**
+   * No connection: the request must fail. Called synchronously inside acquire() for overflow.
+   * `transportFailureReason` says why a TLS connection attempt failed (handshake, verification), for
+   * %UPSTREAM_TRANSPORT_FAILURE_REASON%; null otherwise.
+   */
+  onPoolFailure(reason: PoolFailureReason, transportFailureReason?: string | null): void;
 }
 
 /** A pending acquire(). */
@@ -61,15 +69,29 @@ export class PoolContext {
   maxPendingRequests: number;
   /** 0 = unlimited. */
   maxRequestsPerConnection: number;
+  /** HTTP/2 pools (http2-pool.ts): the cluster's http2_protocol_options. */
+  http2MaxConcurrentStreams: number;
+  http2InitialStreamWindowSize: number;
+  http2InitialConnectionWindowSize: number;
+  /** The cluster's upstream TLS (transport_socket), set by WorkerCluster with its `tls`; null = plaintext. */
+  tls: ClientTlsContext | null;
+  /** cluster.<name>.ssl.*; set with tls. */
+  tlsSlots: ScopeSlots<typeof CLUSTER_TLS_STATS> | null;
 
   constructor(stats: WorkerStatsStore, slots: ClusterSlots, settings: PoolSettings) {
     this.stats = stats;
     this.slots = slots;
-    this.connectTimeoutMs = settings.connectTimeoutMs;
-    this.idleTimeoutMs = settings.idleTimeoutMs;
-    this.maxConnections = settings.maxConnections;
-    this.maxPendingRequests = settings.maxPendingRequests;
-    this.maxRequestsPerConnection = settings.maxRequestsPerConnection;
+    this.connectTimeoutMs = 0;
+    this.idleTimeoutMs = 0;
+    this.maxConnections = 0;
+    this.maxPendingRequests = 0;
+    this.maxRequestsPerConnection = 0;
+    this.http2MaxConcurrentStreams = 0;
+    this.http2InitialStreamWindowSize = 0;
+    this.http2InitialConnectionWindowSize = 0;
+    this.tls = null;
+    this.tlsSlots = null;
+    this.update(slots, settings);
   }
 
   update(slots: ClusterSlots, settings: PoolSettings): void {
@@ -79,6 +101,9 @@ export class PoolContext {
     this.maxConnections = settings.maxConnections;
     this.maxPendingRequests = settings.maxPendingRequests;
     this.maxRequestsPerConnection = settings.maxRequestsPerConnection;
+    this.http2MaxConcurrentStreams = settings.http2.maxConcurrentStreams;
+    this.http2InitialStreamWindowSize = settings.http2.initialStreamWindowSize;
+    this.http2InitialConnectionWindowSize = settings.http2.initialConnectionWindowSize;
   }
 }
 
@@ -89,6 +114,7 @@ export interface PoolSettings {
   readonly maxConnections: number;
   readonly maxPendingRequests: number;
   readonly maxRequestsPerConnection: number;
+  readonly http2: Http2Settings;
 }
 
 const CONNECTING = 0;
@@ -119,8 +145,14 @@ export class UpstreamConnection {
   /** We destroyed it (as opposed to the peer closing it). */
   closedLocally: boolean;
   timedOut: boolean;
+  /** A TLS connection (ready on 'secureConnect', not 'connect'). */
+  readonly secure: boolean;
+  /** TCP is connected (for TLS: the handshake is under way or done). */
+  tcpConnected: boolean;
+  /** The last socket error, kept for why a connect failed. */
+  lastError: Error | null;
 
-  constructor(pool: ConnectionPool, host: UpstreamHost, socket: net.Socket) {
+  constructor(pool: ConnectionPool, host: UpstreamHost, socket: net.Socket, secure: boolean) {
     this.id = nextConnectionId++;
     this.socket = socket;
     this.host = host;
@@ -134,17 +166,26 @@ export class UpstreamConnection {
     this.connectTimer = null;
     this.closedLocally = false;
     this.timedOut = false;
-    // Bound once per connection, not per request.
-    socket.on('connect', () => pool.onConnect(this));
+    this.secure = secure;
+    this.tcpConnected = false;
+    this.lastError = null;
+    // Bound once per connection, not per request. A TLS connection is ready once its handshake is done and the
+    // peer checks passed (connectUpstream's own 'secureConnect' listener runs first and may destroy it).
+    socket.on('connect', () => {
+      this.tcpConnected = true;
+      if (!secure) pool.onConnect(this);
+    });
+    if (secure) socket.on('secureConnect', () => pool.onConnect(this));
     socket.on('data', (chunk: Buffer) => pool.onData(this, chunk));
     socket.on('end', () => pool.onEnd(this));
     socket.on('drain', () => pool.onDrain(this));
-    socket.on('error', ignoreError); // 'close' follows with hadError = true
+    // 'close' follows with hadError = true.
+    socket.on('error', (err: Error) => {
+      this.lastError = err;
+    });
     socket.on('close', (hadError: boolean) => pool.onClose(this, hadError));
   }
 }
-
-function ignoreError(): void {}
 
 /** A queued acquire(). */
 class PendingRequest implements PoolHandle {
@@ -310,8 +351,8 @@ export class ConnectionPool {
     const ctx = this.context;
     const values = ctx.stats.values;
     const host = this.host;
-    const socket = net.connect({ host: host.address, port: host.port, noDelay: true });
-    const conn = new UpstreamConnection(this, host, socket);
+    const socket = connectUpstream(host, ctx.tls, null);
+    const conn = new UpstreamConnection(this, host, socket, ctx.tls !== null);
     this.connections.add(conn);
     this.connectingCount++;
     values[ctx.slots.upstream_cx_total]++;
@@ -324,13 +365,19 @@ export class ConnectionPool {
 
   /** @internal */
   onConnect(conn: UpstreamConnection): void {
-    if (conn.state !== CONNECTING) return;
+    // Destroyed already: a TLS peer refused after its handshake ('close' does the accounting).
+    if (conn.state !== CONNECTING || conn.socket.destroyed) return;
     this.connectingCount--;
     if (conn.connectTimer !== null) {
       clearTimeout(conn.connectTimer);
       conn.connectTimer = null;
     }
     const ctx = this.context;
+    if (conn.secure && ctx.tlsSlots !== null) {
+      const values = ctx.stats.values;
+      values[ctx.tlsSlots['ssl.handshake']]++;
+      if ((conn.socket as tls.TLSSocket).isSessionReused()) values[ctx.tlsSlots['ssl.session_reused']]++;
+    }
     ctx.stats.record(ctx.slots.upstream_cx_connect_ms, performance.now() - conn.createdMs);
     const waiter = this.nextWaiter();
     if (waiter !== null) this.handOut(conn, waiter.requester);
@@ -398,9 +445,15 @@ export class ConnectionPool {
       if (!conn.closedLocally || conn.timedOut) {
         values[slots.upstream_cx_connect_fail]++;
         this.host.counters.cxConnectFail++;
+        // A TLS handshake that failed or a peer refused after it: ssl.<reason>, and why, for the access log.
+        let transportFailure: string | null = null;
+        if (conn.secure && conn.tcpConnected && !conn.timedOut && conn.lastError !== null) {
+          if (ctx.tlsSlots !== null) values[ctx.tlsSlots[`ssl.${tlsFailureReasonOf(conn.lastError)}`]]++;
+          transportFailure = tlsTransportFailureReason(conn.lastError);
+        }
         // As Envoy: a failed connect fails every waiter, so callers decide (retry, 503) instead of waiting on
         // an upstream that is not answering.
-        this.failPending(conn.timedOut ? 'connect_timeout' : 'connection_failure');
+        this.failPending(conn.timedOut ? 'connect_timeout' : 'connection_failure', transportFailure);
       }
     } else if (previous === BUSY) {
       this.busyCount--;
@@ -492,7 +545,7 @@ export class ConnectionPool {
     }
   }
 
-  private failPending(reason: PoolFailureReason): void {
+  private failPending(reason: PoolFailureReason, transportFailure: string | null = null): void {
     if (this.pendingCount === 0) return;
     // Taken out first: a requester that acquires again from its failure callback must not be failed too.
     const failed: PendingRequest[] = [];
@@ -500,7 +553,7 @@ export class ConnectionPool {
       this.host.activeRequests--;
       failed.push(w);
     }
-    for (let i = 0; i < failed.length; i++) failed[i]!.requester.onPoolFailure(reason);
+    for (let i = 0; i < failed.length; i++) failed[i]!.requester.onPoolFailure(reason, transportFailure);
   }
 
   /** Opens connections while waiters outnumber connections being opened, within max connections. */

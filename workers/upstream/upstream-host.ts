@@ -3,6 +3,7 @@
 
 import type { HostDescription } from '../../src/upstream/cluster-membership.ts';
 import { ConnectionPool, type PoolContext } from './connection-pool.ts';
+import { Http2Pool } from './http2-pool.ts';
 import type { LbHost } from './load-balancers.ts';
 
 /** Pools are keyed by this: a host whose address and port remain keeps its pool across updates. */
@@ -37,6 +38,9 @@ export class UpstreamHost implements LbHost {
   activeRequests: number;
   readonly counters: HostCounters;
   readonly pool: ConnectionPool;
+  /** HTTP/2 streams to this host (clusters speaking HTTP/2), made on first use. */
+  private h2: Http2Pool | null;
+  private readonly poolContext: PoolContext;
 
   constructor(description: HostDescription, context: PoolContext) {
     this.address = description.address;
@@ -52,6 +56,18 @@ export class UpstreamHost implements LbHost {
     this.activeRequests = 0;
     this.counters = new HostCounters();
     this.pool = new ConnectionPool(this, context);
+    this.h2 = null;
+    this.poolContext = context;
+  }
+
+  get http2Pool(): Http2Pool {
+    if (this.h2 === null) this.h2 = new Http2Pool(this, this.poolContext);
+    return this.h2;
+  }
+
+  /** The HTTP/2 pool if one was made (drain and close reach it too). */
+  get http2PoolIfAny(): Http2Pool | null {
+    return this.h2;
   }
 
   /** Takes the new weight, priority, health and hostname of the same address. */

@@ -10,6 +10,15 @@ import { PoolContext, type ConnectionPool, type PoolSettings } from './connectio
 import { createLoadBalancer, type LbOptions, type LoadBalancer } from './load-balancers.ts';
 import { computePriorityLoad } from './priority-load.ts';
 import { UpstreamHost, hostKey } from './upstream-host.ts';
+import { ClientTlsContext } from '../../src/tls/client-tls-context.ts';
+import type { UpstreamTlsSpec } from '../../src/tls/tls-spec.ts';
+
+/** A cluster's transport socket as this worker runs it: the same context kept while the spec is unchanged. */
+function tlsContextOf(spec: UpstreamTlsSpec | null, current: ClientTlsContext | null): ClientTlsContext | null {
+  if (spec === null) return null;
+  if (current !== null && JSON.stringify(current.currentSpec) === JSON.stringify(spec)) return current;
+  return new ClientTlsContext(spec);
+}
 
 /** A priority level that takes load: its share and the balancer over the hosts it uses. */
 class PriorityLevel {
@@ -35,6 +44,7 @@ function poolSettingsOf(c: CompiledCluster): PoolSettings {
     maxConnections: c.maxConnections,
     maxPendingRequests: c.maxPendingRequests,
     maxRequestsPerConnection: c.maxRequestsPerConnection,
+    http2: c.http2,
   };
 }
 
@@ -46,6 +56,12 @@ export class WorkerCluster {
   readonly poolContext: PoolContext;
   /** Version of the last host set applied (0 = none yet). */
   hostSetVersion: number;
+  /**
+   * The cluster's upstream TLS (transport_socket envoy.transport_sockets.tls), built once per worker from the
+   * compiled UpstreamTlsContext; null = plaintext. Every pool of the cluster connects with it (connectUpstream);
+   * a certificate reload updates it in place (ClientTlsContext.update).
+   */
+  tls: ClientTlsContext | null;
   private readonly stats: WorkerStatsStore;
   private readonly random: () => number;
   private hosts: Map<string, UpstreamHost>;
@@ -61,6 +77,9 @@ export class WorkerCluster {
     this.stats = stats;
     this.random = random;
     this.poolContext = new PoolContext(stats, slots, poolSettingsOf(config));
+    this.tls = tlsContextOf(config.transportSocket, null);
+    this.poolContext.tls = this.tls;
+    this.poolContext.tlsSlots = config.tlsSlots;
     this.hostSetVersion = 0;
     this.hosts = new Map();
     this.levels = [];
@@ -102,6 +121,9 @@ export class WorkerCluster {
     if (same) return;
     this.slots = slots;
     this.poolContext.update(slots, poolSettingsOf(config));
+    this.tls = tlsContextOf(config.transportSocket, this.tls);
+    this.poolContext.tls = this.tls;
+    this.poolContext.tlsSlots = config.tlsSlots;
     this.rebuildLoadBalancing();
   }
 
@@ -127,6 +149,7 @@ export class WorkerCluster {
       this.drainingPools.add(pool);
       pool.onDrained = (p) => this.drainingPools.delete(p);
       pool.drain();
+      host.http2PoolIfAny?.drain();
     }
     this.hosts = next;
     this.rebuildLoadBalancing();
@@ -134,13 +157,19 @@ export class WorkerCluster {
 
   /** The cluster was removed from the config: requests in flight finish, then connections close. */
   drain(): void {
-    for (const host of this.hosts.values()) host.pool.drain();
+    for (const host of this.hosts.values()) {
+      host.pool.drain();
+      host.http2PoolIfAny?.drain();
+    }
     this.levels = [];
   }
 
   /** Closes every connection now (worker shutdown). */
   close(): void {
-    for (const host of this.hosts.values()) host.pool.close();
+    for (const host of this.hosts.values()) {
+      host.pool.close();
+      host.http2PoolIfAny?.close();
+    }
     for (const pool of this.drainingPools) pool.close();
     this.drainingPools.clear();
     this.levels = [];

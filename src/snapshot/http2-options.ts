@@ -1,0 +1,52 @@
+// Any thread (pure). envoy.config.core.v3.Http2ProtocolOptions compiled once, for a connection manager (downstream)
+// or a cluster (upstream). Defaults follow Envoy's edge recommendations where the issue of a default matters for
+// safety (100 concurrent streams, 64 KiB stream and 1 MiB connection windows), Envoy's own defaults otherwise.
+
+import type { Http2Settings } from './snapshot-types.ts';
+
+export interface Http2OptionsProblem {
+  readonly code: 'bad_value' | 'not_supported';
+  readonly path: string;
+  readonly message: string;
+}
+
+type Obj = Record<string, unknown>;
+
+export const HTTP2_DEFAULTS: Http2Settings = Object.freeze({
+  maxConcurrentStreams: 100,
+  initialStreamWindowSize: 65_536,
+  initialConnectionWindowSize: 1_048_576,
+  hpackTableSize: 4096,
+  maxOutboundFrames: 10_000,
+  maxOutboundControlFrames: 1000,
+  maxConsecutiveInboundFramesWithEmptyPayload: 1,
+});
+
+function num(o: Obj, key: string, dflt: number): number {
+  const v = o[key];
+  return v === undefined || v === null ? dflt : Number(v);
+}
+
+/** `o` is the normalized Http2ProtocolOptions (the loader has checked types and PGV ranges). */
+export function compileHttp2Options(o: Obj, path: string, problems: Http2OptionsProblem[]): Http2Settings {
+  const settings: Http2Settings = {
+    maxConcurrentStreams: num(o, 'max_concurrent_streams', HTTP2_DEFAULTS.maxConcurrentStreams),
+    initialStreamWindowSize: num(o, 'initial_stream_window_size', HTTP2_DEFAULTS.initialStreamWindowSize),
+    initialConnectionWindowSize: num(o, 'initial_connection_window_size', HTTP2_DEFAULTS.initialConnectionWindowSize),
+    hpackTableSize: num(o, 'hpack_table_size', HTTP2_DEFAULTS.hpackTableSize),
+    maxOutboundFrames: num(o, 'max_outbound_frames', HTTP2_DEFAULTS.maxOutboundFrames),
+    maxOutboundControlFrames: num(o, 'max_outbound_control_frames', HTTP2_DEFAULTS.maxOutboundControlFrames),
+    maxConsecutiveInboundFramesWithEmptyPayload: num(o, 'max_consecutive_inbound_frames_with_empty_payload', HTTP2_DEFAULTS.maxConsecutiveInboundFramesWithEmptyPayload),
+  };
+  // node:http2 (nghttp2) answers invalid HTTP messaging with a stream error; Envoy's default (false) is a
+  // connection error, which Legate cannot produce yet.
+  for (const key of ['stream_error_on_invalid_http_messaging', 'override_stream_error_on_invalid_http_message']) {
+    if (o[key] === false) {
+      problems.push({ code: 'not_supported', path: `${path}.${key}`, message: `not supported yet: ${path}.${key} false (invalid HTTP/2 messaging resets the stream only; set it to true)` });
+    }
+  }
+  if (settings.maxConsecutiveInboundFramesWithEmptyPayload < 1) {
+    problems.push({ code: 'bad_value', path: `${path}.max_consecutive_inbound_frames_with_empty_payload`, message: 'must be at least 1' });
+  }
+  return Object.freeze(settings);
+}

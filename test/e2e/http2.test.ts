@@ -1,0 +1,274 @@
+// End to end: HTTP/2 through bin/legate with real peers — curl --http2-prior-knowledge and h2load downstream,
+// node:http2 servers upstream — in every direction (h1->h2, h2->h1, h2->h2), with header conversion, trailers,
+// stats, a GOAWAY'd upstream whose refused streams are retried, an upstream reset, and gRPC-style local replies.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
+import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { curl } from '../support/curl.ts';
+
+const run = promisify(execFile);
+
+const H2_CLUSTER = `    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: { http2_protocol_options: {} }
+`;
+
+interface Seen {
+  method: string;
+  path: string;
+  authority: string;
+  headers: http2.IncomingHttpHeaders | http.IncomingHttpHeaders;
+  body: number;
+  session: number;
+}
+
+/** An HTTP/2 upstream recording what it sees; /trailers answers with trailers, /reset resets the stream. */
+async function startH2Upstream(): Promise<{ port: number; seen: Seen[]; server: http2.Http2Server; goawayAfter: { n: number } }> {
+  const seen: Seen[] = [];
+  const goawayAfter = { n: 0 };
+  const goaway: { session: http2.ServerHttp2Session | null; count: number; firstId: number } = { session: null, count: 0, firstId: -1 };
+  let sessions = 0;
+  const server = http2.createServer();
+  server.on('session', (session) => {
+    (session as unknown as { legateId: number }).legateId = ++sessions;
+  });
+  server.on('stream', (stream, headers) => {
+    const session = stream.session as unknown as { legateId: number } & http2.ServerHttp2Session;
+    let body = 0;
+    stream.on('data', (d: Buffer) => (body += d.length));
+    stream.on('error', () => {});
+    const path = String(headers[':path']);
+    // GOAWAY test: the first session to see /goaway streams answers only the first; at the Nth it sends
+    // GOAWAY with that first stream as the last it will process, refusing the others.
+    if (path.startsWith('/goaway') && goawayAfter.n > 0) {
+      if (goaway.session === null) goaway.session = session;
+      if (goaway.session === session) {
+        goaway.count++;
+        if (goaway.firstId < 0) goaway.firstId = stream.id ?? 1;
+        else {
+          if (goaway.count === goawayAfter.n) session.goaway(http2.constants.NGHTTP2_NO_ERROR, goaway.firstId);
+          return;
+        }
+      }
+    }
+    stream.on('end', () => {
+      seen.push({ method: String(headers[':method']), path, authority: String(headers[':authority']), headers, body, session: session.legateId });
+      if (path === '/reset') {
+        stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+        return;
+      }
+      if (path === '/trailers') {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'x-trailer': 'kept' }));
+        stream.end(Buffer.from([0, 0, 0, 0, 2, 8, 1]));
+        return;
+      }
+      const out = `h2 ${String(headers[':method'])} ${path} body=${body}`;
+      stream.respond({ ':status': 200, 'x-upstream': 'h2', 'set-cookie': ['a=1', 'b=2'] });
+      stream.end(out);
+    });
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { port, seen, server, goawayAfter };
+}
+
+async function startH1Upstream(): Promise<{ port: number; seen: Seen[]; server: http.Server }> {
+  const seen: Seen[] = [];
+  const server = http.createServer((req, res) => {
+    let body = 0;
+    req.on('data', (d: Buffer) => (body += d.length));
+    req.on('end', () => {
+      seen.push({ method: req.method!, path: req.url!, authority: req.headers.host ?? '', headers: req.headers, body, session: 0 });
+      res.setHeader('x-upstream', 'h1');
+      // No content-length: the body is chunked towards an HTTP/1.1 client, plain DATA towards HTTP/2.
+      res.write(`h1 ${req.method} ${req.url} `);
+      res.end(`body=${body}`);
+    });
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { port, seen, server };
+}
+
+/** One request with node:http2 as the client; resolves with status, headers, body and trailers. */
+function h2request(port: number, headers: http2.OutgoingHttpHeaders, body?: Buffer): Promise<{ status: number; headers: http2.IncomingHttpHeaders; body: Buffer; trailers: http2.IncomingHttpHeaders | null; rst: number }> {
+  return new Promise((resolve, reject) => {
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    client.on('error', reject);
+    const req = client.request(headers, { endStream: body === undefined });
+    let status = 0;
+    let rh: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders | null = null;
+    const chunks: Buffer[] = [];
+    req.on('response', (h) => {
+      rh = h;
+      status = Number(h[':status']);
+    });
+    req.on('trailers', (t) => (trailers = t));
+    req.on('data', (d: Buffer) => chunks.push(d));
+    req.on('error', () => {});
+    req.on('close', () => {
+      client.close();
+      resolve({ status, headers: rh, body: Buffer.concat(chunks), trailers, rst: req.rstCode ?? 0 });
+    });
+    if (body !== undefined) req.end(body);
+  });
+}
+
+describe('HTTP/2', () => {
+  let legate: LegateProcess;
+  let h2up: Awaited<ReturnType<typeof startH2Upstream>>;
+  let h1up: Awaited<ReturnType<typeof startH1Upstream>>;
+  let autoPort: number;
+  let h2OnlyPort: number;
+  let slow: http.Server;
+
+  before(async () => {
+    h2up = await startH2Upstream();
+    h1up = await startH1Upstream();
+    autoPort = await freePort();
+    h2OnlyPort = await freePort();
+    const refusedPort = await freePort();
+    const routes = [
+      { match: '{ prefix: "/h1" }', action: 'route: { cluster: h1 }' },
+      { match: '{ prefix: "/grpc-timeout" }', action: 'route: { cluster: h1_slow, max_stream_duration: { grpc_timeout_header_max: 0s } }' },
+      { match: '{ prefix: "/refused" }', action: 'route: { cluster: nowhere }' },
+      { match: '{ prefix: "/" }', action: 'route: { cluster: h2 }' },
+    ];
+    const listeners = [
+      hcmListener({ name: 'auto', port: autoPort, routes }),
+      hcmListener({ name: 'h2only', port: h2OnlyPort, routes, hcmExtra: '          codec_type: HTTP2\n          http2_protocol_options: { max_concurrent_streams: 50 }\n' }),
+    ];
+    const slowPort = await freePort();
+    slow = http.createServer(() => {
+      // never answers: the grpc-timeout must end the stream
+    });
+    await new Promise<void>((r) => slow.listen(slowPort, '127.0.0.1', r));
+    legate = await startLegate({
+      config: bootstrap(listeners, [
+        cluster({ name: 'h2', endpoints: [{ address: '127.0.0.1', port: h2up.port }], extra: H2_CLUSTER }),
+        cluster({ name: 'h1', endpoints: [{ address: '127.0.0.1', port: h1up.port }] }),
+        cluster({ name: 'h1_slow', endpoints: [{ address: '127.0.0.1', port: slowPort }] }),
+        cluster({ name: 'nowhere', endpoints: [{ address: '127.0.0.1', port: refusedPort }], extra: H2_CLUSTER }),
+      ]),
+      concurrency: 1,
+    });
+  });
+
+  after(async () => {
+    await legate?.stop();
+    h2up?.server.close();
+    h1up?.server.close();
+    slow?.closeAllConnections();
+    slow?.close();
+  });
+
+  it('AUTO serves h2c prior knowledge and HTTP/1.1 on the same port; HTTP/1.1 to an HTTP/2 upstream (h1->h2)', async () => {
+    const h1 = await curl([`http://127.0.0.1:${autoPort}/a?q=1`, '-H', 'cookie: x=1']);
+    assert.equal(h1.status, 200);
+    assert.equal(h1.body, 'h2 GET /a?q=1 body=0');
+    const last = h2up.seen.at(-1)!;
+    assert.equal(last.authority, `127.0.0.1:${autoPort}`, 'host became :authority');
+    assert.equal(last.headers['host'], undefined, 'no host header on HTTP/2');
+    assert.equal(last.headers['x-forwarded-proto'], 'http');
+    const h2 = await curl(['--http2-prior-knowledge', '-w', '%{http_version}', `http://127.0.0.1:${autoPort}/b`]);
+    assert.equal(h2.status, 200);
+    assert.equal(h2.body, 'h2 GET /b body=02', 'body, then curl saying HTTP version 2');
+    assert.deepEqual(h2.headers.get('set-cookie'), ['a=1', 'b=2']);
+  });
+
+  it('HTTP/2 client to an HTTP/1.1 upstream (h2->h1): host from :authority, cookies joined, body re-framed', async () => {
+    const r = await h2request(autoPort, { ':method': 'POST', ':path': '/h1/up', cookie: ['a=1', 'b=2'] }, Buffer.alloc(3000, 120));
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'h1 POST /h1/up body=3000');
+    const last = h1up.seen.at(-1)!;
+    assert.equal(last.authority, `127.0.0.1:${autoPort}`);
+    assert.equal(last.headers['cookie'], 'a=1; b=2');
+    // No content-length from the client: the HTTP/1.1 hop is chunked.
+    assert.equal(last.headers['transfer-encoding'], 'chunked');
+    assert.equal(r.headers['transfer-encoding'], undefined);
+    assert.equal(r.headers['x-upstream'], 'h1');
+  });
+
+  it('HTTP/2 to HTTP/2 (h2->h2) keeps trailers and the message bytes', async () => {
+    const r = await h2request(autoPort, { ':method': 'POST', ':path': '/trailers', 'content-type': 'application/grpc', te: 'trailers' }, Buffer.from([0, 0, 0, 0, 1, 7]));
+    assert.equal(r.status, 200);
+    assert.deepEqual([...r.body], [0, 0, 0, 0, 2, 8, 1]);
+    assert.equal(r.trailers?.['grpc-status'], '0');
+    assert.equal(r.trailers?.['x-trailer'], 'kept');
+    assert.equal(h2up.seen.at(-1)!.headers['te'], 'trailers');
+  });
+
+  it('codec_type HTTP2 serves h2load 10 connections x 10 streams, all multiplexed over few upstream connections', async () => {
+    const { stdout } = await run('h2load', ['-n', '2000', '-c', '10', '-m', '10', `http://127.0.0.1:${h2OnlyPort}/load`]);
+    assert.match(stdout, /2000 succeeded/);
+    assert.match(stdout, /status codes: 2000 2xx/);
+    const stats = await legate.statsMap();
+    assert.ok(stats.get('http.h2only.downstream_cx_http2_total')! >= 10);
+    assert.ok(stats.get('http.h2only.downstream_rq_http2_total')! >= 2000);
+    // 100 concurrent streams at most (10 x 10) over connections of up to 100 streams: a handful, not one per request.
+    assert.ok(stats.get('cluster.h2.upstream_cx_http2_total')! <= 5, `upstream connections: ${stats.get('cluster.h2.upstream_cx_http2_total')}`);
+  });
+
+  it('streams an upstream refused after its GOAWAY are retried on a new connection', async () => {
+    h2up.goawayAfter.n = 3;
+    const before = h2up.seen.length;
+    // Several concurrent requests on one downstream connection share one upstream connection; that connection's
+    // GOAWAY(last stream 1) refuses the rest, which must be answered from a second upstream connection.
+    const client = http2.connect(`http://127.0.0.1:${autoPort}`);
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => new Promise<number>((resolve) => {
+      const req = client.request({ ':path': `/goaway/${i}` });
+      let status = 0;
+      req.on('response', (h) => (status = Number(h[':status'])));
+      req.resume();
+      req.on('error', () => {});
+      req.on('close', () => resolve(status));
+    })));
+    client.close();
+    h2up.goawayAfter.n = 0;
+    assert.deepEqual(results, [200, 200, 200, 200, 200, 200]);
+    const answered = h2up.seen.slice(before).filter((s) => s.path.startsWith('/goaway'));
+    assert.equal(answered.length, 6);
+    assert.ok(answered.some((s) => s.session !== answered[0]!.session), 'refused streams were answered on another connection');
+    const stats = await legate.statsMap();
+    assert.ok(stats.get('cluster.h2.upstream_cx_close_notify')! >= 1);
+  });
+
+  it('an upstream stream reset before the response is a 503 UR; a refused connection a 503', async () => {
+    const r = await h2request(autoPort, { ':path': '/reset' });
+    assert.equal(r.status, 503);
+    assert.match(r.body.toString(), /remote reset/);
+    const refused = await h2request(autoPort, { ':path': '/refused' });
+    assert.equal(refused.status, 503);
+  });
+
+  it('gRPC clients get local replies as gRPC errors; grpc-timeout ends the stream with DEADLINE_EXCEEDED', async () => {
+    const grpc = { 'content-type': 'application/grpc', te: 'trailers' };
+    const refused = await h2request(autoPort, { ':method': 'POST', ':path': '/refused', ...grpc }, Buffer.from([0, 0, 0, 0, 0]));
+    assert.equal(refused.status, 200);
+    assert.equal(refused.headers['grpc-status'], '14');
+    const timedOut = await h2request(autoPort, { ':method': 'POST', ':path': '/grpc-timeout', 'grpc-timeout': '300m', ...grpc }, Buffer.from([0, 0, 0, 0, 0]));
+    assert.equal(timedOut.status, 200);
+    assert.equal(timedOut.headers['grpc-status'], '4', String(timedOut.headers['grpc-message']));
+    const stats = await legate.statsMap();
+    assert.equal(stats.get('http.auto.downstream_rq_max_duration_reached'), 1);
+  });
+
+  it('an HTTP/1.1 Upgrade: h2c request is served as plain HTTP/1.1 and the upgrade never reaches the upstream', async () => {
+    const r = await curl(['--http2', '-w', '%{http_version}', `http://127.0.0.1:${autoPort}/h1/upgrade`]);
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'h1 GET /h1/upgrade body=01.1', 'body, then curl saying HTTP version 1.1');
+    const last = h1up.seen.at(-1)!;
+    assert.equal(last.path, '/h1/upgrade');
+    assert.equal(last.headers['upgrade'], undefined);
+    assert.equal(last.headers['http2-settings'], undefined);
+  });
+});

@@ -1,0 +1,348 @@
+// Worker thread. A per-host pool of HTTP/2 connections (node:http2 client sessions) for a cluster whose upstream
+// protocol is HTTP/2: streams are multiplexed over few connections, up to the peer's SETTINGS_MAX_CONCURRENT_STREAMS
+// (and the cluster's own http2 max_concurrent_streams); another connection opens when all are full, up to the
+// cluster's max connections. A GOAWAY drains its connection (no new streams; streams the peer did not take are
+// refused, and the router retries them on another connection). Owned by one worker.
+
+import http2 from 'node:http2';
+import type net from 'node:net';
+import { connectUpstream } from './upstream-socket.ts';
+import type { UpstreamHost } from './upstream-host.ts';
+import type { PoolContext, PoolFailureReason, PoolHandle } from './connection-pool.ts';
+
+/** Whoever asked for a stream. Called at most once, and never after cancel(). */
+export interface Http2StreamRequester {
+  /** A connection with room for one more stream: open it now with conn.session.request(); release it on close. */
+  onHttp2Ready(conn: Http2PoolConnection): void;
+  onPoolFailure(reason: PoolFailureReason): void;
+}
+
+const CONNECTING = 0;
+const READY = 1;
+/** GOAWAY received or sent: no new streams. */
+const DRAINING = 2;
+const CLOSED = 3;
+
+export class Http2PoolConnection {
+  readonly pool: Http2Pool;
+  readonly session: http2.ClientHttp2Session;
+  state: number;
+  activeStreams: number;
+  connectTimer: NodeJS.Timeout | null;
+  idleTimer: NodeJS.Timeout | null;
+  readonly createdMonoMs: number;
+
+  constructor(pool: Http2Pool, session: http2.ClientHttp2Session) {
+    this.pool = pool;
+    this.session = session;
+    this.state = CONNECTING;
+    this.activeStreams = 0;
+    this.connectTimer = null;
+    this.idleTimer = null;
+    this.createdMonoMs = performance.now();
+  }
+
+  /** Streams this connection may still open: the peer's limit and the cluster's, less those open. */
+  capacity(localMax: number): number {
+    const remote = this.session.remoteSettings?.maxConcurrentStreams ?? 100;
+    return Math.min(remote, localMax) - this.activeStreams;
+  }
+}
+
+class PendingStream implements PoolHandle {
+  readonly pool: Http2Pool;
+  readonly requester: Http2StreamRequester;
+  waiting: boolean;
+
+  constructor(pool: Http2Pool, requester: Http2StreamRequester) {
+    this.pool = pool;
+    this.requester = requester;
+    this.waiting = true;
+  }
+
+  cancel(): void {
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.pool.onCancel();
+  }
+}
+
+export class Http2Pool {
+  readonly host: UpstreamHost;
+  readonly context: PoolContext;
+  private readonly connections: Set<Http2PoolConnection>;
+  private pending: PendingStream[];
+  private pendingCount: number;
+  private draining: boolean;
+
+  constructor(host: UpstreamHost, context: PoolContext) {
+    this.host = host;
+    this.context = context;
+    this.connections = new Set();
+    this.pending = [];
+    this.pendingCount = 0;
+    this.draining = false;
+  }
+
+  get totalConnections(): number {
+    return this.connections.size;
+  }
+
+  /** A stream slot: handed over at once when a ready connection has room (null returned), else queued. */
+  acquire(requester: Http2StreamRequester): PoolHandle | null {
+    if (this.draining) {
+      requester.onPoolFailure('connection_failure');
+      return null;
+    }
+    const ctx = this.context;
+    const conn = this.readyConnection();
+    if (conn !== null) {
+      this.hand(conn, requester);
+      return null;
+    }
+    const values = ctx.stats.values;
+    if (this.pendingCount >= ctx.maxPendingRequests) {
+      values[ctx.slots.upstream_rq_pending_overflow]++;
+      requester.onPoolFailure('overflow');
+      return null;
+    }
+    this.host.activeRequests++;
+    const waiter = new PendingStream(this, requester);
+    this.pending.push(waiter);
+    this.pendingCount++;
+    values[ctx.slots.upstream_rq_pending_active]++;
+    // A connection still connecting will take up to its expected capacity; open another beyond that.
+    let connectingRoom = 0;
+    for (const c of this.connections) if (c.state === CONNECTING) connectingRoom += c.capacity(ctx.http2MaxConcurrentStreams);
+    if (connectingRoom < this.pendingCount) {
+      if (this.connections.size < ctx.maxConnections) this.connect();
+      else values[ctx.slots.upstream_cx_overflow]++;
+    }
+    return waiter;
+  }
+
+  /** The stream opened on `conn` ended (whatever way). */
+  release(conn: Http2PoolConnection): void {
+    conn.activeStreams--;
+    this.host.activeRequests--;
+    if (conn.state === DRAINING && conn.activeStreams === 0) {
+      this.closeConnection(conn);
+      return;
+    }
+    if (conn.state === READY) {
+      this.servePending(conn);
+      if (conn.activeStreams === 0) this.armIdle(conn);
+    }
+  }
+
+  /** The host left the cluster: no new streams; connections close once their streams end. */
+  drain(): void {
+    this.draining = true;
+    for (const conn of this.connections) {
+      if (conn.activeStreams === 0) this.closeConnection(conn);
+      else conn.state = DRAINING;
+    }
+  }
+
+  close(): void {
+    this.draining = true;
+    this.failPending('connection_failure');
+    for (const conn of this.connections) conn.session.destroy();
+  }
+
+  /** @internal */
+  onCancel(): void {
+    this.pendingCount--;
+    this.host.activeRequests--;
+    this.context.stats.values[this.context.slots.upstream_rq_pending_active]--;
+  }
+
+  private readyConnection(): Http2PoolConnection | null {
+    const max = this.context.http2MaxConcurrentStreams;
+    for (const conn of this.connections) {
+      if (conn.state === READY && conn.capacity(max) > 0) return conn;
+    }
+    return null;
+  }
+
+  private hand(conn: Http2PoolConnection, requester: Http2StreamRequester): void {
+    conn.activeStreams++;
+    this.host.activeRequests++;
+    if (conn.idleTimer !== null) {
+      clearTimeout(conn.idleTimer);
+      conn.idleTimer = null;
+    }
+    requester.onHttp2Ready(conn);
+  }
+
+  private servePending(conn: Http2PoolConnection): void {
+    const max = this.context.http2MaxConcurrentStreams;
+    while (this.pendingCount > 0 && conn.state === READY && conn.capacity(max) > 0) {
+      const waiter = this.pending.shift()!;
+      if (!waiter.waiting) continue;
+      waiter.waiting = false;
+      this.pendingCount--;
+      this.host.activeRequests--;
+      this.context.stats.values[this.context.slots.upstream_rq_pending_active]--;
+      this.hand(conn, waiter.requester);
+    }
+    if (this.pendingCount === 0) this.pending = [];
+  }
+
+  private connect(): void {
+    const ctx = this.context;
+    const values = ctx.stats.values;
+    const host = this.host;
+    // The cluster's TLS with ALPN h2, or plaintext (h2c prior knowledge).
+    const socket: net.Socket = connectUpstream(host, ctx.tls, H2_ALPN);
+    const authority = `${ctx.tls === null ? 'http' : 'https'}://${host.addressString}`;
+    const session = http2.connect(authority, {
+      createConnection: () => socket,
+      settings: { enablePush: false, initialWindowSize: ctx.http2InitialStreamWindowSize },
+      peerMaxConcurrentStreams: Math.min(100, ctx.http2MaxConcurrentStreams),
+      maxSessionMemory: 64,
+    });
+    const conn = new Http2PoolConnection(this, session);
+    this.connections.add(conn);
+    values[ctx.slots.upstream_cx_total]++;
+    values[ctx.slots.upstream_cx_http2_total]++;
+    values[ctx.slots.upstream_cx_active]++;
+    host.counters.cxTotal++;
+    host.counters.cxActive++;
+    conn.connectTimer = setTimeout(onConnectTimeout, ctx.connectTimeoutMs, conn);
+    session.on('connect', () => this.onConnected(conn));
+    session.on('remoteSettings', () => {
+      if (conn.state === READY) this.servePending(conn);
+    });
+    session.on('goaway', () => this.onGoaway(conn));
+    session.on('error', ignoreError);
+    session.on('close', () => this.onClosed(conn));
+    socket.on('error', ignoreError);
+  }
+
+  private onConnected(conn: Http2PoolConnection): void {
+    if (conn.state !== CONNECTING) return;
+    if (conn.connectTimer !== null) clearTimeout(conn.connectTimer);
+    conn.connectTimer = null;
+    conn.state = this.draining ? DRAINING : READY;
+    const ctx = this.context;
+    const connectMs = performance.now() - conn.createdMonoMs;
+    ctx.stats.record(ctx.slots.upstream_cx_connect_ms, connectMs);
+    if (ctx.http2InitialConnectionWindowSize > 65_535) conn.session.setLocalWindowSize(ctx.http2InitialConnectionWindowSize);
+    if (conn.state === READY) {
+      this.servePending(conn);
+      if (conn.activeStreams === 0) this.armIdle(conn);
+    }
+  }
+
+  /** @internal A connection that did not connect in connect_timeout. */
+  onConnectTimeout(conn: Http2PoolConnection): void {
+    conn.connectTimer = null;
+    if (conn.state !== CONNECTING) return;
+    const ctx = this.context;
+    ctx.stats.values[ctx.slots.upstream_cx_connect_timeout]++;
+    ctx.stats.values[ctx.slots.upstream_cx_connect_fail]++;
+    this.host.counters.cxConnectFail++;
+    conn.state = CLOSED;
+    this.forget(conn);
+    conn.session.destroy();
+    if (!this.anyConnecting()) this.failPending('connect_timeout');
+  }
+
+  private onGoaway(conn: Http2PoolConnection): void {
+    if (conn.state === CLOSED) return;
+    this.context.stats.values[this.context.slots.upstream_cx_close_notify]++;
+    conn.state = DRAINING;
+    // Waiting requests go to another connection.
+    if (this.pendingCount > 0) {
+      const ready = this.readyConnection();
+      if (ready !== null) this.servePending(ready);
+      else if (this.connections.size - 1 < this.context.maxConnections && !this.anyConnecting()) this.connect();
+    }
+  }
+
+  private onClosed(conn: Http2PoolConnection): void {
+    const wasConnecting = conn.state === CONNECTING;
+    if (conn.connectTimer !== null) clearTimeout(conn.connectTimer);
+    conn.connectTimer = null;
+    if (conn.idleTimer !== null) clearTimeout(conn.idleTimer);
+    conn.idleTimer = null;
+    if (conn.state !== CLOSED) {
+      conn.state = CLOSED;
+      if (wasConnecting) {
+        const ctx = this.context;
+        ctx.stats.values[ctx.slots.upstream_cx_connect_fail]++;
+        this.host.counters.cxConnectFail++;
+      }
+      this.forget(conn);
+    }
+    if (wasConnecting && !this.anyConnecting()) this.failPending('connection_failure');
+    else if (this.pendingCount > 0 && !this.draining && this.readyConnection() === null && !this.anyConnecting()) this.connect();
+  }
+
+  /** Gauges and per-host counts for a connection leaving the pool. */
+  private forget(conn: Http2PoolConnection): void {
+    if (!this.connections.delete(conn)) return;
+    const ctx = this.context;
+    const values = ctx.stats.values;
+    values[ctx.slots.upstream_cx_active]--;
+    values[ctx.slots.upstream_cx_destroy]++;
+    this.host.counters.cxActive--;
+    ctx.stats.record(ctx.slots.upstream_cx_length_ms, performance.now() - conn.createdMonoMs);
+  }
+
+  private closeConnection(conn: Http2PoolConnection): void {
+    if (conn.state === CLOSED) return;
+    const values = this.context.stats.values;
+    values[this.context.slots.upstream_cx_destroy_local]++;
+    conn.state = DRAINING;
+    conn.session.close();
+  }
+
+  private armIdle(conn: Http2PoolConnection): void {
+    const ms = this.context.idleTimeoutMs;
+    if (ms <= 0) return;
+    if (conn.idleTimer !== null) conn.idleTimer.refresh();
+    else conn.idleTimer = setTimeout(onIdleTimeout, ms, conn);
+  }
+
+  /** @internal */
+  onIdleTimeout(conn: Http2PoolConnection): void {
+    conn.idleTimer = null;
+    if (conn.activeStreams > 0 || conn.state !== READY) return;
+    this.context.stats.values[this.context.slots.upstream_cx_idle_timeout]++;
+    this.closeConnection(conn);
+  }
+
+  private anyConnecting(): boolean {
+    for (const c of this.connections) if (c.state === CONNECTING) return true;
+    return false;
+  }
+
+  private failPending(reason: PoolFailureReason): void {
+    const waiters = this.pending;
+    this.pending = [];
+    const values = this.context.stats.values;
+    for (const w of waiters) {
+      if (!w.waiting) continue;
+      w.waiting = false;
+      this.pendingCount--;
+      this.host.activeRequests--;
+      values[this.context.slots.upstream_rq_pending_active]--;
+      values[this.context.slots.upstream_rq_pending_failure_eject]++;
+      w.requester.onPoolFailure(reason);
+    }
+  }
+}
+
+const H2_ALPN: readonly string[] = Object.freeze(['h2']);
+
+function onConnectTimeout(conn: Http2PoolConnection): void {
+  conn.pool.onConnectTimeout(conn);
+}
+
+function onIdleTimeout(conn: Http2PoolConnection): void {
+  conn.pool.onIdleTimeout(conn);
+}
+
+function ignoreError(): void {}
