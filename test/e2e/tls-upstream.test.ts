@@ -206,8 +206,8 @@ describe('upstream TLS', { skip }, () => {
     // TLS 1.3: the client's handshake is done before the server refuses the missing certificate, so (as with
     // Envoy) the refusal is a reset of the connection in use (UC), not a connect failure.
     assert.equal(stats.get('cluster.mtls_nocert.upstream_cx_connect_fail'), 0);
-    // 3 × /ok, then one line per failing or mTLS request.
-    const lines = await waitForLines(logPath, 7);
+    // 3 × /ok, /h2tls, then one line per failing or mTLS request.
+    const lines = await waitForLines(logPath, 8);
     const line = (p: string): string => lines.find((l) => l.startsWith(`${p} `)) ?? '';
     assert.match(line('/wrong_ca'), /^\/wrong_ca 503 UF TLS_error:\|UNABLE_TO_VERIFY_LEAF_SIGNATURE:.*:TLS_error_end$/);
     assert.match(line('/san'), /^\/san 503 UF TLS_error:\|ERR_LEGATE_TLS_PEER_REJECTED:.*fail_verify_san.*:TLS_error_end$/);
