@@ -22,8 +22,10 @@ export class Http2Acceptor {
       },
       // The pseudo-headers count as pairs to node:http2.
       maxHeaderListPairs: maxHeadersCount + 5,
-      // node:http2 counts invalid frames (empty DATA frames among them) over the session's life.
-      maxSessionInvalidFrames: settings.maxConsecutiveInboundFramesWithEmptyPayload,
+      // node:http2 counts invalid frames over the session's life, empty DATA frames and streams refused for going
+      // over max_concurrent_streams alike, so Envoy's consecutive-empty-frame limit cannot map onto it: the
+      // session closes after node's budget of 1000 (or the configured limit, if larger).
+      maxSessionInvalidFrames: Math.max(1000, settings.maxConsecutiveInboundFramesWithEmptyPayload),
       // Streams refused for going over max_concurrent_streams before the session is closed (ENHANCE_YOUR_CALM).
       maxSessionRejectedStreams: Math.max(100, settings.maxConcurrentStreams),
       // Buffered outbound bytes per session, in MiB, before node:http2 refuses new streams.

@@ -325,7 +325,11 @@ export class Http2Connection implements StreamConnection {
     // nghttp2's own limits close the session before ours: count them under Envoy's names.
     if (code === 'ERR_HTTP2_TOO_MANY_INVALID_FRAMES') values[this.rootSlots['http2.inbound_empty_frames_flood']!]++;
     else if (code === 'ERR_HTTP2_ERROR' && /flood/i.test(err.message)) values[this.rootSlots['http2.outbound_control_flood']!]++;
-    else this.hcm.stats.values[this.hcm.config.slots!.downstream_cx_protocol_error]++;
+    else if (this.prematureResets > 0 && this.prematureResets * 2 >= this.closedStreams) {
+      // A reset flood within single reads fills node:http2's stream table before our 500-stream rule can run;
+      // node then refuses streams until maxSessionRejectedStreams and fails the session. Same attack, same count.
+      this.hcm.stats.values[this.hcm.config.slots!.downstream_rq_too_many_premature_resets]++;
+    } else this.hcm.stats.values[this.hcm.config.slots!.downstream_cx_protocol_error]++;
     log.debug(`http2 connection ${this.id}: session error ${code ?? ''}: ${err.message}`);
   }
 
