@@ -12,7 +12,7 @@ import type { CLUSTER_TLS_STATS, ScopeSlots } from '../stats/definitions.ts';
 type Obj = Record<string, unknown>;
 
 /** What protocol a cluster speaks to its hosts. */
-export const UpstreamProtocol = { HTTP1: 0, HTTP2: 1, DOWNSTREAM: 2 } as const;
+export const UpstreamProtocol = { HTTP1: 0, HTTP2: 1, DOWNSTREAM: 2, AUTO: 3 } as const;
 
 export type ClusterDiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS';
 export type ClusterLbPolicy = 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST';
@@ -60,7 +60,10 @@ export interface CompiledCluster {
   maxHeadersCount: number;
   /** 0 = unlimited. */
   maxRequestsPerConnection: number;
-  /** The upstream HTTP protocol: UpstreamProtocol.HTTP1, HTTP2, or DOWNSTREAM (use_downstream_protocol_config). */
+  /**
+   * The upstream HTTP protocol: UpstreamProtocol.HTTP1, HTTP2, DOWNSTREAM (use_downstream_protocol_config) or AUTO
+   * (auto_config: ALPN with the TLS upstream picks h2 or http/1.1 per host).
+   */
   upstreamProtocol: number;
   /** http2_protocol_options for HTTP/2 upstream connections (defaults when not given). */
   http2: Http2Settings;
@@ -125,7 +128,7 @@ const LB_ENDPOINT_FIELDS = new Set(['endpoint', 'health_status', 'load_balancing
 const ENDPOINT_FIELDS = new Set(['address', 'hostname', 'health_check_config']);
 const SOCKET_ADDRESS_FIELDS = new Set(['address', 'port_value', 'protocol', 'ipv4_compat']);
 const COMMON_HTTP_OPTIONS_FIELDS = new Set(['idle_timeout', 'max_headers_count', 'max_requests_per_connection']);
-const HTTP_PROTOCOL_OPTIONS_FIELDS = new Set(['@type', 'common_http_protocol_options', 'explicit_http_config', 'use_downstream_protocol_config']);
+const HTTP_PROTOCOL_OPTIONS_FIELDS = new Set(['@type', 'common_http_protocol_options', 'explicit_http_config', 'use_downstream_protocol_config', 'auto_config']);
 const COMMON_LB_CONFIG_FIELDS = new Set(['healthy_panic_threshold']);
 const LEAST_REQUEST_FIELDS = new Set(['choice_count', 'active_request_bias']);
 
@@ -247,6 +250,9 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
     transportSocket = ts.spec as UpstreamTlsSpec | null;
   }
 
+  if (http.upstreamProtocol === UpstreamProtocol.AUTO && transportSocket === null) {
+    p.bad(`${path}.typed_extension_protocol_options["${HTTP_PROTOCOL_OPTIONS_NAME}"].auto_config`, 'auto_config picks the protocol by ALPN, so the cluster needs a TLS transport_socket (envoy.transport_sockets.tls); use explicit_http_config for plaintext');
+  }
   if (p.list.length > 0) return { cluster: null, problems: p.list };
   return {
     cluster: {
@@ -332,6 +338,12 @@ function compileHttpOptions(c: Obj, path: string, p: Problems): HttpOptions {
       } else {
         p.notSupported(ePath, 'this upstream protocol');
       }
+    } else if (v['auto_config'] !== undefined) {
+      // ALPN decides per host (h2 preferred); needs a TLS transport_socket, checked with the cluster.
+      const a = obj(v['auto_config']);
+      p.unknownFields(a, new Set(['http_protocol_options', 'http2_protocol_options']), `${keyPath}.auto_config`);
+      out.upstreamProtocol = UpstreamProtocol.AUTO;
+      out.http2 = compileHttp2Options(obj(a['http2_protocol_options']), `${keyPath}.auto_config.http2_protocol_options`, h2Problems);
     } else if (v['use_downstream_protocol_config'] !== undefined) {
       // The upstream speaks whatever the downstream request came in with (HTTP/1.1 or HTTP/2).
       const d = obj(v['use_downstream_protocol_config']);

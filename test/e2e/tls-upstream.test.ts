@@ -91,7 +91,7 @@ describe('upstream TLS', { skip }, () => {
     mtls = await httpsPeer(serverCert, { requestCert: true, rejectUnauthorized: true, ca: pki.ca.certPem });
     port = await freePort();
     logPath = path.join(tempDir(), 'access.log');
-    const routes = ['ok', 'wrong_ca', 'san', 'mtls', 'mtls_nocert', 'h2tls'].map((c) => ({
+    const routes = ['ok', 'wrong_ca', 'san', 'mtls', 'mtls_nocert', 'h2tls', 'auto_h2', 'auto_h1'].map((c) => ({
       match: `{ path: "/${c}" }`,
       action: `route: { cluster: ${c} }`,
     }));
@@ -133,10 +133,19 @@ describe('upstream TLS', { skip }, () => {
 `;
     const h2tls = tlsCluster('h2tls', (h2peer.address() as net.AddressInfo).port, sni + `        common_tls_context:\n${validation(pki.ca, 'backend.test')}`)
       .replace('    load_assignment:', `${h2Options}    load_assignment:`);
+    const autoOptions = `    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        auto_config: { http2_protocol_options: {} }
+`;
+    const autoCluster = (name: string, peerPort: number): string => tlsCluster(name, peerPort, sni + `        common_tls_context:\n${validation(pki.ca, 'backend.test')}`)
+      .replace('    load_assignment:', `${autoOptions}    load_assignment:`);
     legate = await startLegate({
       concurrency: 2,
       config: bootstrap([listener, tcpListener], [
         h2tls,
+        autoCluster('auto_h2', (h2peer.address() as net.AddressInfo).port),
+        autoCluster('auto_h1', good.port),
         tlsCluster('ok', good.port, sni + common(validation(pki.ca, 'backend.test'))),
         tlsCluster('wrong_ca', good.port, sni + common(validation(otherCa, 'backend.test'))),
         tlsCluster('san', good.port, sni + common(validation(pki.ca, 'nope.test'))),
@@ -167,6 +176,22 @@ describe('upstream TLS', { skip }, () => {
     const r = await curl([`http://127.0.0.1:${port}/h2tls`]);
     assert.equal(r.status, 200, r.body);
     assert.deepEqual(JSON.parse(r.body), { version: '2.0', alpn: 'h2', sni: 'backend.test', scheme: 'https' });
+  });
+
+  it('auto_config: ALPN picks HTTP/2 with an h2 upstream and HTTP/1.1 with an http/1.1-only one', async () => {
+    const h2 = await curl([`http://127.0.0.1:${port}/auto_h2`]);
+    assert.equal(h2.status, 200, h2.body);
+    assert.equal((JSON.parse(h2.body) as { version: string }).version, '2.0');
+    // The first request to the HTTP/1.1 host learns its protocol (one extra handshake); later ones go straight on.
+    for (let i = 0; i < 3; i++) {
+      const h1 = await curl([`http://127.0.0.1:${port}/auto_h1`]);
+      assert.equal(h1.status, 200, h1.body);
+      assert.deepEqual(JSON.parse(h1.body), { sni: 'backend.test', alpn: 'http/1.1', client: '' });
+    }
+    const stats = await legate.statsMap();
+    assert.equal(stats.get('cluster.auto_h1.upstream_cx_http2_total'), 0);
+    assert.ok((stats.get('cluster.auto_h1.upstream_cx_http1_total') ?? 0) >= 1);
+    assert.ok((stats.get('cluster.auto_h2.upstream_cx_http2_total') ?? 0) >= 1);
   });
 
   it('tcp_proxy to a TLS cluster speaks TLS upstream (plaintext in, TLS out)', async () => {
@@ -206,8 +231,8 @@ describe('upstream TLS', { skip }, () => {
     // TLS 1.3: the client's handshake is done before the server refuses the missing certificate, so (as with
     // Envoy) the refusal is a reset of the connection in use (UC), not a connect failure.
     assert.equal(stats.get('cluster.mtls_nocert.upstream_cx_connect_fail'), 0);
-    // 3 × /ok, /h2tls, then one line per failing or mTLS request.
-    const lines = await waitForLines(logPath, 8);
+    // 3 × /ok, /h2tls, /auto_h2, 3 × /auto_h1, then one line per failing or mTLS request.
+    const lines = await waitForLines(logPath, 12);
     const line = (p: string): string => lines.find((l) => l.startsWith(`${p} `)) ?? '';
     assert.match(line('/wrong_ca'), /^\/wrong_ca 503 UF TLS_error:\|UNABLE_TO_VERIFY_LEAF_SIGNATURE:.*:TLS_error_end$/);
     assert.match(line('/san'), /^\/san 503 UF TLS_error:\|ERR_LEGATE_TLS_PEER_REJECTED:.*fail_verify_san.*:TLS_error_end$/);

@@ -139,6 +139,12 @@ test('HTTP/2 upstreams: explicit, legacy field, downstream protocol; both option
   const downstream = ok({ name: 'a', typed_extension_protocol_options: typed({ use_downstream_protocol_config: { http2_protocol_options: {} } }) });
   assert.equal(downstream.upstreamProtocol, UpstreamProtocol.DOWNSTREAM);
 
+  // auto_config picks by ALPN: without a TLS transport socket it cannot work.
+  const autoPlain = problems({ name: 'a', typed_extension_protocol_options: typed({ auto_config: {} }) });
+  assert.deepEqual(autoPlain.map((x) => x.code), ['bad_value']);
+  assert.match(autoPlain[0]!.path, /auto_config$/);
+  assert.match(autoPlain[0]!.message, /TLS transport_socket/);
+
   const notYet = problems({ name: 'a', http2_protocol_options: { stream_error_on_invalid_http_messaging: false } });
   assert.deepEqual(notYet.map((x) => [x.code, x.path]), [['not_supported', `${P}.http2_protocol_options.stream_error_on_invalid_http_messaging`]]);
 

@@ -139,8 +139,10 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     this.active = true;
     if (this.route.timeoutMs > 0 && this.stream.requestComplete) this.armTimeout();
     const protocol = this.cluster.config.upstreamProtocol;
-    this.http2 = this.stream.upgradeType === null &&
-      (protocol === UpstreamProtocol.HTTP2 || (protocol === UpstreamProtocol.DOWNSTREAM && this.stream.conn.multiplexed));
+    this.http2 = this.stream.upgradeType === null && (
+      protocol === UpstreamProtocol.HTTP2 ||
+      (protocol === UpstreamProtocol.DOWNSTREAM && this.stream.conn.multiplexed) ||
+      (protocol === UpstreamProtocol.AUTO && !host.negotiatedHttp1));
     this.poolHandle = this.http2 ? host.http2Pool.acquire(this) : host.pool.acquire(this);
   }
 
@@ -311,6 +313,12 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
   onPoolFailure(reason: PoolFailureReason, transportFailureReason: string | null = null): void {
     this.poolHandle = null;
     if (this.done) return;
+    if (reason === 'http1_negotiated' && this.activeHost !== null) {
+      // auto_config: the host chose HTTP/1.1 by ALPN; this request goes over its HTTP/1.1 pool.
+      this.http2 = false;
+      this.poolHandle = this.activeHost.pool.acquire(this);
+      return;
+    }
     const info = this.stream.info;
     // The pool says why a TLS connect failed (handshake, verification); otherwise the pool's reason.
     info.upstreamTransportFailureReason = transportFailureReason ?? reason;

@@ -11,6 +11,7 @@ import { tlsFailureReasonOf, tlsTransportFailureReason, type ClientTlsContext } 
 import type { UpstreamHost } from './upstream-host.ts';
 import { connectUpstream } from './upstream-socket.ts';
 import type { Http2Settings } from '../../src/snapshot/snapshot-types.ts';
+import { UpstreamProtocol } from '../../src/upstream/cluster-config.ts';
 
 /**
  * Why a pool could not provide a connection:
@@ -18,9 +19,10 @@ import type { Http2Settings } from '../../src/snapshot/snapshot-types.ts';
  * - connection_failure: the connection was refused/reset while connecting, or the pool is closed;
  * - overflow: too many requests already waiting (max pending requests);
  * - remote_reset: reserved for a connection reset after connecting but before use (not produced by this pool,
- *   which hands a connection out as soon as it connects).
+ *   which hands a connection out as soon as it connects);
+ * - http1_negotiated: (HTTP/2 pool of an auto_config cluster) ALPN chose http/1.1: use the host's HTTP/1.1 pool.
  */
-export type PoolFailureReason = 'connect_timeout' | 'connection_failure' | 'overflow' | 'remote_reset';
+export type PoolFailureReason = 'connect_timeout' | 'connection_failure' | 'overflow' | 'remote_reset' | 'http1_negotiated';
 
 /** Whoever asked for a connection. Called on the worker thread, at most once, and never after cancel(). */
 export interface PoolRequester {
@@ -73,6 +75,8 @@ export class PoolContext {
   http2MaxConcurrentStreams: number;
   http2InitialStreamWindowSize: number;
   http2InitialConnectionWindowSize: number;
+  /** auto_config: ALPN picks the protocol (HTTP/1.1 connections offer only http/1.1, HTTP/2 ones h2 then http/1.1). */
+  autoProtocol: boolean;
   /** The cluster's upstream TLS (transport_socket), set by WorkerCluster with its `tls`; null = plaintext. */
   tls: ClientTlsContext | null;
   /** cluster.<name>.ssl.*; set with tls. */
@@ -89,6 +93,7 @@ export class PoolContext {
     this.http2MaxConcurrentStreams = 0;
     this.http2InitialStreamWindowSize = 0;
     this.http2InitialConnectionWindowSize = 0;
+    this.autoProtocol = false;
     this.tls = null;
     this.tlsSlots = null;
     this.update(slots, settings);
@@ -104,6 +109,7 @@ export class PoolContext {
     this.http2MaxConcurrentStreams = settings.http2.maxConcurrentStreams;
     this.http2InitialStreamWindowSize = settings.http2.initialStreamWindowSize;
     this.http2InitialConnectionWindowSize = settings.http2.initialConnectionWindowSize;
+    this.autoProtocol = settings.upstreamProtocol === UpstreamProtocol.AUTO;
   }
 }
 
@@ -115,6 +121,8 @@ export interface PoolSettings {
   readonly maxPendingRequests: number;
   readonly maxRequestsPerConnection: number;
   readonly http2: Http2Settings;
+  /** An UpstreamProtocol (src/upstream/cluster-config.ts). */
+  readonly upstreamProtocol: number;
 }
 
 const CONNECTING = 0;
@@ -125,6 +133,8 @@ const CLOSING = 3;
 const CLOSED = 4;
 
 let nextConnectionId = 1;
+
+const HTTP1_ALPN: readonly string[] = Object.freeze(['http/1.1']);
 
 export class UpstreamConnection {
   readonly id: number;
@@ -351,7 +361,7 @@ export class ConnectionPool {
     const ctx = this.context;
     const values = ctx.stats.values;
     const host = this.host;
-    const socket = connectUpstream(host, ctx.tls, null);
+    const socket = connectUpstream(host, ctx.tls, ctx.autoProtocol ? HTTP1_ALPN : null);
     const conn = new UpstreamConnection(this, host, socket, ctx.tls !== null);
     this.connections.add(conn);
     this.connectingCount++;

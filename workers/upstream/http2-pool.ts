@@ -32,14 +32,14 @@ export class Http2PoolConnection {
   idleTimer: NodeJS.Timeout | null;
   readonly createdMonoMs: number;
 
-  constructor(pool: Http2Pool, session: http2.ClientHttp2Session) {
+  constructor(pool: Http2Pool, session: http2.ClientHttp2Session, createdMonoMs: number) {
     this.pool = pool;
     this.session = session;
     this.state = CONNECTING;
     this.activeStreams = 0;
     this.connectTimer = null;
     this.idleTimer = null;
-    this.createdMonoMs = performance.now();
+    this.createdMonoMs = createdMonoMs;
   }
 
   /** Streams this connection may still open: the peer's limit and the cluster's, less those open. */
@@ -74,6 +74,8 @@ export class Http2Pool {
   private pending: PendingStream[];
   private pendingCount: number;
   private draining: boolean;
+  /** auto_config: TLS connections still negotiating ALPN (no session yet); they count as connecting. */
+  private readonly probes: Set<net.Socket>;
 
   constructor(host: UpstreamHost, context: PoolContext) {
     this.host = host;
@@ -82,6 +84,7 @@ export class Http2Pool {
     this.pending = [];
     this.pendingCount = 0;
     this.draining = false;
+    this.probes = new Set();
   }
 
   get totalConnections(): number {
@@ -112,10 +115,10 @@ export class Http2Pool {
     this.pendingCount++;
     values[ctx.slots.upstream_rq_pending_active]++;
     // A connection still connecting will take up to its expected capacity; open another beyond that.
-    let connectingRoom = 0;
+    let connectingRoom = this.probes.size * Math.min(100, ctx.http2MaxConcurrentStreams);
     for (const c of this.connections) if (c.state === CONNECTING) connectingRoom += c.capacity(ctx.http2MaxConcurrentStreams);
     if (connectingRoom < this.pendingCount) {
-      if (this.connections.size < ctx.maxConnections) this.connect();
+      if (this.connections.size + this.probes.size < ctx.maxConnections) this.connect();
       else values[ctx.slots.upstream_cx_overflow]++;
     }
     return waiter;
@@ -146,6 +149,8 @@ export class Http2Pool {
 
   close(): void {
     this.draining = true;
+    for (const socket of this.probes) socket.destroy();
+    this.probes.clear();
     this.failPending('connection_failure');
     for (const conn of this.connections) conn.session.destroy();
   }
@@ -191,10 +196,55 @@ export class Http2Pool {
 
   private connect(): void {
     const ctx = this.context;
+    if (ctx.autoProtocol) return this.probe();
+    // The cluster's TLS with ALPN h2, or plaintext (h2c prior knowledge).
+    this.openSession(connectUpstream(this.host, ctx.tls, H2_ALPN), performance.now());
+  }
+
+  /**
+   * auto_config: a TLS connection offering h2 then http/1.1. h2 → it becomes an HTTP/2 session; http/1.1 → the
+   * host is marked and the waiting requests go to its HTTP/1.1 pool (this connection closes: one handshake per
+   * host and worker is the cost of learning it).
+   */
+  private probe(): void {
+    const ctx = this.context;
+    const host = this.host;
+    const startedMs = performance.now();
+    const socket = connectUpstream(host, ctx.tls, AUTO_ALPN);
+    this.probes.add(socket);
+    const timer = setTimeout(() => {
+      if (!this.probes.delete(socket)) return;
+      ctx.stats.values[ctx.slots.upstream_cx_connect_timeout]++;
+      ctx.stats.values[ctx.slots.upstream_cx_connect_fail]++;
+      host.counters.cxConnectFail++;
+      socket.destroy();
+      if (!this.anyConnecting()) this.failPending('connect_timeout');
+    }, ctx.connectTimeoutMs);
+    socket.on('error', ignoreError);
+    socket.once('secureConnect', () => {
+      if (socket.destroyed || !this.probes.delete(socket)) return;
+      clearTimeout(timer);
+      if ((socket as unknown as { alpnProtocol?: string | false }).alpnProtocol === 'h2') {
+        this.openSession(socket, startedMs);
+        return;
+      }
+      host.negotiatedHttp1 = true;
+      socket.destroy();
+      this.failPending('http1_negotiated');
+    });
+    socket.once('close', () => {
+      if (!this.probes.delete(socket)) return;
+      clearTimeout(timer);
+      ctx.stats.values[ctx.slots.upstream_cx_connect_fail]++;
+      host.counters.cxConnectFail++;
+      if (!this.anyConnecting()) this.failPending('connection_failure');
+    });
+  }
+
+  private openSession(socket: net.Socket, startedMs: number): void {
+    const ctx = this.context;
     const values = ctx.stats.values;
     const host = this.host;
-    // The cluster's TLS with ALPN h2, or plaintext (h2c prior knowledge).
-    const socket: net.Socket = connectUpstream(host, ctx.tls, H2_ALPN);
     const authority = `${ctx.tls === null ? 'http' : 'https'}://${host.addressString}`;
     const session = http2.connect(authority, {
       createConnection: () => socket,
@@ -202,14 +252,14 @@ export class Http2Pool {
       peerMaxConcurrentStreams: Math.min(100, ctx.http2MaxConcurrentStreams),
       maxSessionMemory: 64,
     });
-    const conn = new Http2PoolConnection(this, session);
+    const conn = new Http2PoolConnection(this, session, startedMs);
     this.connections.add(conn);
     values[ctx.slots.upstream_cx_total]++;
     values[ctx.slots.upstream_cx_http2_total]++;
     values[ctx.slots.upstream_cx_active]++;
     host.counters.cxTotal++;
     host.counters.cxActive++;
-    conn.connectTimer = setTimeout(onConnectTimeout, ctx.connectTimeoutMs, conn);
+    conn.connectTimer = setTimeout(onConnectTimeout, Math.max(1, ctx.connectTimeoutMs - (performance.now() - startedMs)), conn);
     session.on('connect', () => this.onConnected(conn));
     session.on('remoteSettings', () => {
       if (conn.state === READY) this.servePending(conn);
@@ -315,6 +365,7 @@ export class Http2Pool {
   }
 
   private anyConnecting(): boolean {
+    if (this.probes.size > 0) return true;
     for (const c of this.connections) if (c.state === CONNECTING) return true;
     return false;
   }
@@ -336,6 +387,7 @@ export class Http2Pool {
 }
 
 const H2_ALPN: readonly string[] = Object.freeze(['h2']);
+const AUTO_ALPN: readonly string[] = Object.freeze(['h2', 'http/1.1']);
 
 function onConnectTimeout(conn: Http2PoolConnection): void {
   conn.pool.onConnectTimeout(conn);

@@ -38,6 +38,8 @@ export class UpstreamHost implements LbHost {
   activeRequests: number;
   readonly counters: HostCounters;
   readonly pool: ConnectionPool;
+  /** auto_config: ALPN with this host chose http/1.1, so its requests use `pool` (until then they try HTTP/2). */
+  negotiatedHttp1: boolean;
   /** HTTP/2 streams to this host (clusters speaking HTTP/2), made on first use. */
   private h2: Http2Pool | null;
   private readonly poolContext: PoolContext;
@@ -58,6 +60,7 @@ export class UpstreamHost implements LbHost {
     this.pool = new ConnectionPool(this, context);
     this.h2 = null;
     this.poolContext = context;
+    this.negotiatedHttp1 = false;
   }
 
   get http2Pool(): Http2Pool {

@@ -45,6 +45,7 @@ function poolSettingsOf(c: CompiledCluster): PoolSettings {
     maxPendingRequests: c.maxPendingRequests,
     maxRequestsPerConnection: c.maxRequestsPerConnection,
     http2: c.http2,
+    upstreamProtocol: c.upstreamProtocol,
   };
 }
 
