@@ -38,6 +38,8 @@ class Http2StreamState {
   waitingDrain: boolean;
   /** We reset it (so its close is not counted as a client reset). */
   resetLocally: boolean;
+  /** Bounds how long a finished response may wait on the client (flow control, an unfinished request body). */
+  lingerTimer: NodeJS.Timeout | null;
 
   constructor(h2: http2.ServerHttp2Stream) {
     this.h2 = h2;
@@ -48,6 +50,7 @@ class Http2StreamState {
     this.responded = false;
     this.waitingDrain = false;
     this.resetLocally = false;
+    this.lingerTimer = null;
   }
 }
 
@@ -188,6 +191,10 @@ export class Http2Connection implements StreamConnection {
   }
 
   private onH2StreamClose(state: Http2StreamState): void {
+    if (state.lingerTimer !== null) {
+      clearTimeout(state.lingerTimer);
+      state.lingerTimer = null;
+    }
     this.activeStreams--;
     this.closedStreams++;
     this.rootValues()[this.rootSlots['http2.streams_active']!]--;
@@ -273,22 +280,23 @@ export class Http2Connection implements StreamConnection {
       state.resetLocally = true;
       this.rootValues()[this.rootSlots['http2.tx_reset']!]++;
       h2s.close(NGHTTP2_INTERNAL_ERROR);
-    } else if (!stream.requestComplete) {
-      // The response is complete but the client is still sending: stop it (RST_STREAM NO_ERROR once the response
-      // is flushed, as RFC 9113 §8.1 allows).
-      state.resetLocally = true;
-      h2s.close(NGHTTP2_NO_ERROR);
+      return;
     }
-    // A response still queued behind the client's flow-control window (a client that never reads) is held at most
-    // stream_idle_timeout, as Envoy's idle timer covers a stream blocked on flow control.
+    // The response is complete but the client is still sending: the rest of its body is read and dropped. (An
+    // RST_STREAM NO_ERROR here, as Envoy sends, would overtake node:http2's queued DATA and trailers and lose them:
+    // a gRPC status the server sent before the client finished streaming.)
+    if (!stream.requestComplete) h2s.resume();
+    // What is left (a response queued behind the client's flow-control window, a request body that never ends) is
+    // held at most stream_idle_timeout, as Envoy's idle timer covers a stream blocked on flow control.
     const ms = stream.hcm.config.streamIdleTimeoutMs;
-    if (!h2s.closed && !h2s.writableFinished && ms > 0) setTimeout(onFlushTimeout, ms, this, state).unref();
+    if (ms > 0) state.lingerTimer = setTimeout(onLingerTimeout, ms, this, state);
   }
 
-  /** The stream's response was never taken by the client within stream_idle_timeout. */
-  onFlushTimeout(state: Http2StreamState): void {
+  /** A finished stream the client did not let close within stream_idle_timeout. */
+  onLingerTimeout(state: Http2StreamState): void {
+    state.lingerTimer = null;
     const h2s = state.h2;
-    if (h2s.closed || h2s.destroyed || h2s.writableFinished) return;
+    if (h2s.closed || h2s.destroyed) return;
     this.hcm.stats.values[this.hcm.config.slots!.downstream_rq_idle_timeout]++;
     this.rootValues()[this.rootSlots['http2.tx_reset']!]++;
     state.resetLocally = true;
@@ -400,8 +408,8 @@ function startPendingStreams(conn: Http2Connection): void {
   conn.startPending();
 }
 
-function onFlushTimeout(conn: Http2Connection, state: Http2StreamState): void {
-  conn.onFlushTimeout(state);
+function onLingerTimeout(conn: Http2Connection, state: Http2StreamState): void {
+  conn.onLingerTimeout(state);
 }
 
 function onConnectionIdle(conn: Http2Connection): void {

@@ -33,7 +33,9 @@ export const LocalReply = Object.freeze({
     'upstream_reset_before_response_started{connection_termination}'),
   upstreamProtocolError: spec(502, RESET_PREFIX + 'protocol error', ResponseFlag.UpstreamProtocolError,
     'upstream_reset_before_response_started{protocol_error}'),
-  upstreamTimeout: spec(504, 'upstream request timeout', ResponseFlag.UpstreamRequestTimeout, 'upstream_response_timeout', GrpcStatus.DEADLINE_EXCEEDED),
+  // To a gRPC client a route timeout is UNAVAILABLE (504 through gRPC's HTTP mapping), as Envoy sends it; the
+  // gRPC deadline itself (grpc-timeout, max_stream_duration) is DEADLINE_EXCEEDED below.
+  upstreamTimeout: spec(504, 'upstream request timeout', ResponseFlag.UpstreamRequestTimeout, 'upstream_response_timeout'),
   upstreamReset: spec(503, RESET_PREFIX + 'remote reset', ResponseFlag.UpstreamRemoteReset,
     'upstream_reset_before_response_started{remote_reset}'),
   upstreamRefused: spec(503, RESET_PREFIX + 'remote refused stream reset', ResponseFlag.UpstreamRemoteReset,
