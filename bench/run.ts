@@ -1,15 +1,28 @@
 // Primary thread (bench harness). `make bench`: the side-by-side comparison of Legate with direct, nginx, HAProxy
-// and http-proxy, interleaved over repetitions, written as JSON, Markdown and an SVG plot. See --help.
+// and http-proxy (HTTP/1.1 with wrk and autocannon; HTTP/2 over TLS and gRPC with h2load), interleaved over
+// repetitions, written as JSON, Markdown and an SVG plot. See --help.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { machineInfo } from '../src/bench-tools/bench-report.ts';
 import { HARNESS_HELP, HarnessUsageError, parseHarnessOptions, type HarnessOptions } from './harness/harness-options.ts';
-import { SCENARIOS, type IdleScenario, type LoadScenario } from './harness/scenarios.ts';
-import { SYSTEMS, choosePinning, selected, startUpstream, type RunContext, type RunningSystem, type SystemDef, ROOT } from './harness/systems.ts';
-import { findTool, installTools, legateVersion, packageVersion, toolVersion, type ToolName } from './harness/tools.ts';
-import { measureIdle, measureLoad, warmUp, type LoadTools } from './harness/measure.ts';
+import { SCENARIOS, type Scenario } from './harness/scenarios.ts';
+import {
+  SYSTEMS,
+  choosePinning,
+  selected,
+  startGrpcServer,
+  startUpstream,
+  type RunContext,
+  type RunningSystem,
+  type SystemDef,
+  ROOT,
+} from './harness/systems.ts';
+import { TOOL_NAMES, findTool, installTools, legateVersion, packageVersion, toolVersion, type ToolName } from './harness/tools.ts';
+import { measureH2, measureIdle, measureLoad, warmUp, type LoadTools } from './harness/measure.ts';
+import { makeSelfSignedCert, type BenchCert } from './harness/tls-cert.ts';
+import { writeGrpcRequestBody } from './harness/grpc-bench-service.ts';
 import { evaluateTargets, renderMarkdown, renderSvg, summarize, type HarnessResult, type ScenarioOutcome, type SystemOutcome } from './harness/report.ts';
 import { writeWrkScript } from './harness/wrk-load.ts';
 import { sig } from '../src/bench-tools/summary-stats.ts';
@@ -28,7 +41,7 @@ function stampOf(d: Date, quick: boolean): string {
 }
 
 /** Checks --only and --scenarios name things that exist; returns the scenarios to run. */
-function chooseScenarios(o: HarnessOptions): (LoadScenario | IdleScenario)[] {
+function chooseScenarios(o: HarnessOptions): Scenario[] {
   const known = new Set(SYSTEMS.flatMap((s) => [s.id, s.family]));
   for (const n of o.only ?? []) {
     if (!known.has(n)) throw new HarnessUsageError(`--only: no system '${n}' (known: ${[...known].join(', ')})`);
@@ -43,7 +56,7 @@ function chooseScenarios(o: HarnessOptions): (LoadScenario | IdleScenario)[] {
 
 async function main(argv: string[]): Promise<number> {
   let o: HarnessOptions;
-  let scenarios: (LoadScenario | IdleScenario)[];
+  let scenarios: Scenario[];
   try {
     o = parseHarnessOptions(argv);
     if (o.help) {
@@ -75,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const need = new Set<ToolName>();
-  for (const d of wanted.values()) if (d.tool !== undefined) need.add(d.tool);
+  for (const d of wanted.values()) for (const t of d.tools) need.add(t);
   if (o.upstream !== 'node') need.add('nginx');
   if (o.load !== 'autocannon') need.add('wrk');
   const missing = [...need].filter((t) => findTool(t) === undefined);
@@ -85,7 +98,7 @@ async function main(argv: string[]): Promise<number> {
     else installProblem = `not installed (--no-install): ${missing.join(', ')}`;
     if (installProblem !== undefined) say(installProblem);
   }
-  const bins = { nginx: findTool('nginx'), haproxy: findTool('haproxy'), wrk: findTool('wrk') };
+  const bins = Object.fromEntries(TOOL_NAMES.map((t) => [t, findTool(t)])) as Record<ToolName, string | undefined>;
   if (o.upstream === 'nginx' && bins.nginx === undefined) {
     say(`--upstream nginx, but nginx is not installed${installProblem !== undefined ? ` (${installProblem})` : ''}`);
     return 1;
@@ -100,22 +113,55 @@ async function main(argv: string[]): Promise<number> {
 
   const skipped: { system: string; reason: string }[] = [];
   for (const [id, d] of wanted) {
-    if (d.tool !== undefined && bins[d.tool] === undefined) {
-      skipped.push({ system: id, reason: `${d.tool} is not installed${installProblem !== undefined ? ` (${installProblem})` : ''}` });
-      say(`skipping ${id}: ${d.tool} is not installed`);
+    const absent = d.tools.filter((t) => bins[t] === undefined);
+    if (absent.length > 0) {
+      skipped.push({ system: id, reason: `${absent.join(', ')} ${absent.length > 1 ? 'are' : 'is'} not installed${installProblem !== undefined ? ` (${installProblem})` : ''}` });
+      say(`skipping ${id}: ${absent.join(', ')} ${absent.length > 1 ? 'are' : 'is'} not installed`);
     }
   }
 
   const versions: Record<string, string> = { Legate: legateVersion(ROOT), Node: process.version };
-  for (const t of ['nginx', 'haproxy', 'wrk'] as const) {
+  const h2Scenarios = scenarios.filter((sc) => sc.kind === 'h2load');
+  const usesH2 = h2Scenarios.length > 0;
+  const usesTls = h2Scenarios.some((sc) => sc.protocol === 'h2-tls');
+  const usesGrpc = h2Scenarios.some((sc) => sc.protocol === 'grpc');
+  for (const t of TOOL_NAMES) {
     const b = bins[t];
-    if (b !== undefined) versions[t === 'haproxy' ? 'HAProxy' : t] = toolVersion(t, b) ?? 'unknown';
+    if (t === 'h2load' && !usesH2) continue;
+    if (t === 'openssl' && !usesTls) continue;
+    if (b !== undefined) versions[t === 'haproxy' ? 'HAProxy' : t === 'openssl' ? 'OpenSSL' : t] = toolVersion(t, b) ?? 'unknown';
   }
-  for (const p of ['autocannon', 'http-proxy', 'hdr-histogram-js']) versions[p] = packageVersion(ROOT, p) ?? 'unknown';
+  for (const p of ['autocannon', 'http-proxy', 'hdr-histogram-js', ...(usesGrpc ? ['@grpc/grpc-js'] : [])]) versions[p] = packageVersion(ROOT, p) ?? 'unknown';
 
+  let cert: BenchCert | undefined;
+  if (usesTls && bins.openssl !== undefined) {
+    try {
+      cert = makeSelfSignedCert(bins.openssl, tmpDir);
+      say(`self-signed certificate: ${cert.certPath}`);
+    } catch (err) {
+      say(`no certificate, the HTTP/2-over-TLS systems will fail to start: ${errorText(err)}`);
+    }
+  }
   const upstream = await startUpstream(upstreamKind, tmpDir, pinning, bins.nginx);
   say(`upstream: ${upstream.kind} on 127.0.0.1:${upstream.port}`);
-  const ctx: RunContext = { tmpDir, pinning, upstreamPort: upstream.port, nginx: bins.nginx, haproxy: bins.haproxy };
+  let grpcServer: RunningSystem | undefined;
+  if (usesGrpc && bins.h2load !== undefined) {
+    try {
+      grpcServer = await startGrpcServer(tmpDir, pinning);
+      say(`gRPC server: @grpc/grpc-js on 127.0.0.1:${grpcServer.port}`);
+    } catch (err) {
+      say(`the gRPC server did not start: ${errorText(err).split('\n').slice(0, 6).join('\n  ')}`);
+    }
+  }
+  const ctx: RunContext = {
+    tmpDir,
+    pinning,
+    upstreamPort: upstream.port,
+    nginx: bins.nginx,
+    haproxy: bins.haproxy,
+    cert,
+    grpcPort: grpcServer?.port,
+  };
   const tools: LoadTools = {
     wrk,
     wrkScript: wrk !== undefined ? writeWrkScript(tmpDir) : undefined,
@@ -123,6 +169,9 @@ async function main(argv: string[]): Promise<number> {
     connections: o.connections,
     durationS: o.durationS,
     latencyDurationS: o.latencyDurationS,
+    h2load: bins.h2load,
+    grpcBody: usesGrpc ? writeGrpcRequestBody(tmpDir) : undefined,
+    tmpDir,
   };
 
   const outcome = (d: SystemDef): SystemOutcome => ({
@@ -143,12 +192,12 @@ async function main(argv: string[]): Promise<number> {
   // Start every system the load scenarios need, once; they stay up (idle when not measured) for the whole run.
   const running = new Map<string, RunningSystem>();
   const startFailures = new Map<string, string>();
-  const loadIds = new Set(outcomes.filter((x) => x.scenario.kind === 'load').flatMap((x) => x.systems.map((s) => s.system)));
+  const loadIds = new Set(outcomes.filter((x) => x.scenario.kind !== 'idle-memory').flatMap((x) => x.systems.map((s) => s.system)));
   let measured = 0;
   try {
     for (const id of loadIds) {
       const d = wanted.get(id)!;
-      if (d.tool !== undefined && bins[d.tool] === undefined) continue;
+      if (d.tools.some((t) => bins[t] === undefined)) continue;
       try {
         running.set(id, await d.start(ctx, id));
         say(`started ${id}`);
@@ -160,7 +209,7 @@ async function main(argv: string[]): Promise<number> {
     for (const [id, sys] of running) {
       if (o.warmupS > 0) {
         say(`warming up ${id} (${o.warmupS} s)`);
-        await warmUp(sys, tools, o.warmupS).catch((err: unknown) => say(`warm-up of ${id} failed: ${errorText(err)}`));
+        await warmUp(sys, tools, o.warmupS, wanted.get(id)!.speaks).catch((err: unknown) => say(`warm-up of ${id} failed: ${errorText(err)}`));
       }
     }
 
@@ -170,13 +219,13 @@ async function main(argv: string[]): Promise<number> {
           if (so.status === 'skipped') continue;
           const tag = `[${rep}/${o.reps}] ${sc.scenario.id} ${so.system}`;
           try {
-            if (sc.scenario.kind === 'load') {
+            if (sc.scenario.kind !== 'idle-memory') {
               const sys = running.get(so.system);
               if (sys === undefined) {
                 so.failures.push(startFailures.get(so.system) ?? 'not started');
                 continue;
               }
-              const r = await measureLoad(sys, sc.scenario, tools, rep);
+              const r = sc.scenario.kind === 'load' ? await measureLoad(sys, sc.scenario, tools, rep) : await measureH2(sys, sc.scenario, tools, rep, so.system);
               so.loadRuns.push(r);
               measured++;
               say(
@@ -184,6 +233,11 @@ async function main(argv: string[]): Promise<number> {
                   `${r.cpuUsPerRequest !== undefined ? sig(r.cpuUsPerRequest, 3) + ' µs CPU/req, ' : ''}` +
                   `p99 ${r.latency !== undefined ? formatLatencyUs(r.latency.p99Us) : '–'}, errors ${r.errors}`,
               );
+              if (r.h2loadSummary !== undefined) say(`${tag}: h2load saw errors:\n  ${r.h2loadSummary.split('\n').slice(0, 3).join('\n  ')}`);
+              if (!sys.running) {
+                so.failures.push(`rep ${rep}: exited during the run:\n${sys.logTail()}`);
+                say(`${tag}: ${so.system} exited during the run:\n  ${sys.logTail().split('\n').join('\n  ')}`);
+              }
             } else {
               const def = wanted.get(so.system)!;
               const r = await measureIdle(def, ctx, tools, o.idleConnections, rep, o.quick ? 0.5 : 1);
@@ -200,6 +254,7 @@ async function main(argv: string[]): Promise<number> {
     }
   } finally {
     for (const sys of running.values()) await sys.stop();
+    await grpcServer?.stop();
     await upstream.system.stop();
   }
   const finalOutcomes: ScenarioOutcome[] = outcomes.map((sc) => ({
@@ -220,16 +275,21 @@ async function main(argv: string[]): Promise<number> {
       machine: machineInfo(),
       versions,
       pinning: pinning.description,
-      upstream: upstream.description,
+      upstream:
+        upstream.description +
+        (usesGrpc ? `; gRPC: @grpc/grpc-js server, one unary method on raw bytes, fixed 100-byte answer, pinned with the upstream` : '') +
+        (usesTls ? `; TLS: self-signed ECDSA P-256 certificate made per run (openssl), ALPN h2,http/1.1` : ''),
       loadDescription:
-        wrk !== undefined
+        (wrk !== undefined
           ? `wrk -t1 -c${o.connections} for ${o.durationS} s (req/s, proxy CPU, latency); then, keep-alive scenarios only, autocannon ` +
             `${o.connections} connections for ${o.latencyDurationS} s (µs HdrHistogram)`
-          : `autocannon ${o.connections} connections for ${o.durationS} s (req/s, proxy CPU, µs HdrHistogram latency); wrk not installed`,
+          : `autocannon ${o.connections} connections for ${o.durationS} s (req/s, proxy CPU, µs HdrHistogram latency); wrk not installed`) +
+        (usesH2 ? `; HTTP/2 scenarios: h2load -t1 -c10 -m10 -D ${o.durationS} (latency per request from --log-file)` : ''),
       method:
         `${o.reps} repetition(s) of one interleaved round (each scenario visits every system in turn: A B C … A B C); ` +
         `${o.warmupS} s warm-up per system first; new-connection variants send \`Connection: close\`; ` +
-        `Legate, nginx and HAProxy run the same "realistic" work (49 routes tried before the catch-all, x-request-id, x-forwarded-for, header rewrites) unless the row says otherwise`,
+        `Legate, nginx and HAProxy run the same "realistic" work (49 routes tried before the catch-all, x-request-id, x-forwarded-for, header rewrites) unless the row says otherwise` +
+        (usesGrpc ? '; gRPC through Legate uses the minimal config (one route)' : ''),
       tmpDir,
       options: { ...o },
     },
@@ -243,7 +303,8 @@ async function main(argv: string[]): Promise<number> {
   const files = { json: path.join(o.outDir, `${stamp}.json`), md: path.join(o.outDir, `${stamp}.md`), svg: path.join(o.outDir, `${stamp}.svg`) };
   const svg = renderSvg(
     summarized,
-    `Latency by percentile, ${started.toISOString().slice(0, 10)}: ${wrk !== undefined ? 'wrk' : 'autocannon'}, ${o.connections} connections, closed loop`,
+    `Latency by percentile, ${started.toISOString().slice(0, 10)}: ${wrk !== undefined ? 'wrk' : 'autocannon'}, ${o.connections} connections` +
+      `${usesH2 ? '; HTTP/2: h2load, 10 connections × 10 streams' : ''}, closed loop`,
   );
   fs.writeFileSync(files.json, JSON.stringify(result, null, 2) + '\n');
   fs.writeFileSync(files.svg, svg);

@@ -41,19 +41,26 @@ export const HARNESS_HELP = `Usage: node bench/run.ts [options]      (make bench
 
 Runs the side-by-side proxy benchmark: direct to the upstream (the ceiling), Legate with 1 worker and with all
 cores, nginx, HAProxy and http-proxy, interleaved (A B C A B C …) for several repetitions; reports medians with
-min–max. Writes <out>/<date>.{json,md,svg} (and latest.*) and rewrites the results Markdown file.
+min–max. HTTP/1.1 load comes from wrk and autocannon; HTTP/2 over TLS and gRPC unary load from h2load
+(10 connections × 10 streams). Writes <out>/<date>.{json,md,svg} (and latest.*) and rewrites the results
+Markdown file.
 
 Options:
   --quick                 A tiny run: 1 s per measurement, 1 repetition, no warm-up, 1,000 idle connections.
-  --duration D            wrk load per measurement, whole seconds (default 8; --quick 1).
+  --duration D            wrk (or h2load) load per measurement, whole seconds (default 8; --quick 1).
   --latency-duration D    autocannon load per measurement, for the µs HdrHistogram (default 4; --quick 1).
   --warmup D              Load each system gets once before measuring (default 2s; --quick 0).
   --reps N                Repetitions of the interleaved round (default 3; --quick 1).
   --connections N         Concurrent keep-alive connections (default 50).
   --only LIST             Systems to run, by id or family: direct, legate, legate-1, legate-all, nginx,
                           haproxy, http-proxy, and the profile variants legate-1-minimal, legate-1-log,
-                          nginx-minimal, nginx-log, haproxy-minimal, haproxy-log (default: all).
-  --scenarios LIST        ka-5b, ka-16k, close-5b, close-16k, features, idle-memory (default: all).
+                          nginx-minimal, nginx-log, haproxy-minimal, haproxy-log; HTTP/2 over TLS:
+                          legate-1-h2tls, legate-all-h2tls, nginx-h2tls, haproxy-h2tls; gRPC: grpc-direct,
+                          legate-1-grpc (default: all; a family selects its variants too).
+  --scenarios LIST        ka-5b, ka-16k, close-5b, close-16k, features, h2-tls, grpc-unary, idle-memory
+                          (default: all). h2-tls: HTTP/2 over TLS (self-signed cert, ALPN h2) to the
+                          HTTP/1.1 upstream; grpc-unary: gRPC unary calls over h2c through Legate vs direct
+                          to a @grpc/grpc-js server.
   --idle-connections N    Connections held open in the idle-memory scenario (default 10000; --quick 1000).
   --upstream KIND         nginx (return 200, the default when nginx is installed), node (a node:http
                           fixed-response server), auto (default).
@@ -62,14 +69,15 @@ Options:
   --out DIR               Where results go (default bench/results).
   --results-md FILE       The Markdown summary to rewrite (default bench/RESULTS.md when --out is the default,
                           else DIR/RESULTS.md).
-  --no-install            Never apt-get install nginx, haproxy or wrk; systems needing them are skipped.
+  --no-install            Never apt-get install nginx, haproxy, wrk, h2load (nghttp2-client) or openssl;
+                          systems needing them are skipped.
   --keep-temp             Keep the run's temp dir (configs, logs) even when the run succeeds.
   -h, --help              This text.
 
 Pinning (taskset), on a machine with 2+ cores: the load generator and the upstream on CPU 0, every single-worker
 proxy on CPU 1; "Legate, all cores" runs one worker per core on every CPU (so it shares CPU 0 with the load).
-Proxy CPU per request is utime+stime of the proxy's processes (/proc) over the wrk run divided by the requests
-wrk completed.
+Proxy CPU per request is utime+stime of the proxy's processes (/proc) over the wrk (h2load) run divided by the
+requests it completed (2xx answers for h2load). The gRPC server runs on the upstream's CPU.
 `;
 
 function wholeNumber(v: string, flag: string, min: number): number {

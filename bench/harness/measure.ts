@@ -1,5 +1,6 @@
 // Primary thread (bench harness). One measurement: a load run against a running system (wrk for throughput, CPU and
-// latency, then a keep-alive autocannon run for its µs HdrHistogram), or the idle-connection memory probe.
+// latency, then a keep-alive autocannon run for its µs HdrHistogram), an h2load run (HTTP/2 over TLS, gRPC over
+// h2c), or the idle-connection memory probe.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,9 +9,11 @@ import type { LoadResult } from '../../src/bench-tools/load-run.ts';
 import { BenchProcess, runToCompletion } from './bench-process.ts';
 import { cpuSeconds, treeRssKiB } from './proc-stats.ts';
 import { runWrk, type WrkResult } from './wrk-load.ts';
-import { ROOT, type RunContext, type RunningSystem, type SystemDef } from './systems.ts';
+import { runH2load } from './h2load-load.ts';
+import { ROOT, type RunContext, type RunningSystem, type Speaks, type SystemDef } from './systems.ts';
 import { BODY_PATHS } from './configs/nginx-conf.ts';
-import type { LoadScenario } from './scenarios.ts';
+import { GRPC_UNARY_PATH } from './grpc-bench-service.ts';
+import type { H2Scenario, LoadScenario } from './scenarios.ts';
 
 export interface LoadTools {
   /** wrk's path, or undefined to take throughput from autocannon too. */
@@ -20,6 +23,12 @@ export interface LoadTools {
   readonly connections: number;
   readonly durationS: number;
   readonly latencyDurationS: number;
+  /** h2load's path, for the HTTP/2 scenarios. */
+  readonly h2load: string | undefined;
+  /** The gRPC-framed request body h2load POSTs in grpc-unary. */
+  readonly grpcBody: string | undefined;
+  /** Where h2load's per-request logs go (removed once read). */
+  readonly tmpDir: string;
 }
 
 export interface LatencyFigures {
@@ -44,7 +53,7 @@ export interface HdrPhase {
 export interface LoadRun {
   readonly rep: number;
   /** Which tool the throughput, CPU and latency figures come from. */
-  readonly tool: 'wrk' | 'autocannon';
+  readonly tool: 'wrk' | 'autocannon' | 'h2load';
   readonly requests: number;
   readonly requestsPerSecond: number;
   /** Proxy CPU (user+system, all its processes) per request; undefined for direct. */
@@ -61,6 +70,12 @@ export interface LoadRun {
   readonly curve: PercentileCurve;
   /** The extra autocannon run after wrk (µs HdrHistogram), when there was one. */
   readonly autocannon: HdrPhase | undefined;
+  /** h2load runs: what the connections negotiated ("TLSv1.3 TLS_AES_128_GCM_SHA256 h2", "h2c"). */
+  readonly negotiated?: string;
+  /** h2load runs with errors: its summary lines, as evidence. */
+  readonly h2loadSummary?: string;
+  /** h2load runs: the proxy's RSS (all its processes) right after the run, KiB; the systems stay up all run long. */
+  readonly rssAfterKiB?: number;
 }
 
 export class MeasureError extends Error {
@@ -173,10 +188,68 @@ export async function measureLoad(sys: RunningSystem, sc: LoadScenario, t: LoadT
     autocannon: h?.phase,
   };
 }
-/** Load run only to warm a system up (JIT, pools); nothing recorded. */
-export async function warmUp(sys: RunningSystem, t: LoadTools, seconds: number): Promise<void> {
+/** The h2load command line of an HTTP/2 scenario against `port`: URL, and for gRPC the body and headers. */
+function h2Target(protocol: H2Scenario['protocol'], port: number, p: string, t: LoadTools): { url: string; dataFile?: string; headers?: string[]; extraArgs?: string[] } {
+  // One TLS 1.3 cipher for every server (left to them, Node prefers AES-256-GCM, the others AES-128-GCM).
+  if (protocol === 'h2-tls') return { url: `https://127.0.0.1:${port}${p}`, extraArgs: ['--tls13-ciphers=TLS_AES_128_GCM_SHA256'] };
+  if (t.grpcBody === undefined) throw new MeasureError('no gRPC request body written');
+  return { url: `http://127.0.0.1:${port}${p}`, dataFile: t.grpcBody, headers: ['content-type: application/grpc', 'te: trailers'] };
+}
+
+/**
+ * h2load for the run's duration; proxy CPU from /proc around it, per 2xx response. No --warm-up-time: the CPU
+ * window must cover exactly the requests counted (systems get their warm-up before the first repetition).
+ */
+export async function measureH2(sys: RunningSystem, sc: H2Scenario, t: LoadTools, rep: number, instance: string): Promise<LoadRun> {
+  if (!sys.running) throw new MeasureError(`the process is not running:\n${sys.logTail()}`);
+  if (t.h2load === undefined) throw new MeasureError('h2load is not installed');
+  const before = cpuOf(sys);
+  const r = await runH2load({
+    h2load: t.h2load,
+    ...h2Target(sc.protocol, sys.port, sc.path, t),
+    clients: sc.clients,
+    streams: sc.streams,
+    durationS: t.durationS,
+    cpus: t.loadCpus,
+    logFile: path.join(t.tmpDir, `h2load-${instance}-r${rep}.tsv`),
+  });
+  const cpuUs = perRequest(before, r.succeeded2xx);
+  if (r.succeeded2xx === 0) throw new MeasureError(`h2load got no 2xx response:\n${r.summaryText}${sys.running ? '' : `\nthe process exited:\n${sys.logTail()}`}`);
+  const l = r.latency;
+  return {
+    rep,
+    tool: 'h2load',
+    requests: r.succeeded2xx,
+    requestsPerSecond: r.requestsPerSecond,
+    cpuUsPerRequest: cpuUs,
+    proxyCpuCores: cores(cpuUs, r.succeeded2xx, r.durationS),
+    errors: r.errors,
+    latency: { p50Us: l.p50Us, p90Us: l.p90Us, p99Us: l.p99Us, p999Us: l.p999Us, maxUs: l.maxUs },
+    curve: r.curve,
+    autocannon: undefined,
+    negotiated: r.negotiated,
+    h2loadSummary: r.errors > 0 ? r.summaryText : undefined,
+    rssAfterKiB: before !== undefined ? treeRssKiB(before.pids) : undefined,
+  };
+}
+
+/** Load run only to warm a system up (JIT, pools, TLS sessions); nothing recorded. */
+export async function warmUp(sys: RunningSystem, t: LoadTools, seconds: number, speaks: Speaks = 'http1'): Promise<void> {
   if (seconds <= 0 || !sys.running) return;
-  await runAutocannonChild(url(sys.port, BODY_PATHS.small), t.connections, seconds, true, t.loadCpus);
+  if (speaks === 'http1') {
+    await runAutocannonChild(url(sys.port, BODY_PATHS.small), t.connections, seconds, true, t.loadCpus);
+    return;
+  }
+  if (t.h2load === undefined) return;
+  await runH2load({
+    h2load: t.h2load,
+    ...h2Target(speaks, sys.port, speaks === 'grpc' ? GRPC_UNARY_PATH : BODY_PATHS.small, t),
+    clients: 10,
+    streams: 10,
+    durationS: Math.max(1, Math.round(seconds)),
+    cpus: t.loadCpus,
+    logFile: path.join(t.tmpDir, `h2load-warmup-${sys.port}.tsv`),
+  });
 }
 
 export interface IdleRun {

@@ -39,6 +39,11 @@ export interface LoadSummary {
   /** This system's CPU/request ÷ its nginx peer's (medians), in the same scenario. */
   readonly cpuVsNginx: number | undefined;
   readonly p99VsNginx: number | undefined;
+  /** HTTP/2 scenarios: CPU/request and req/s ÷ the scenario's reference system's (HAProxy; direct for gRPC). */
+  readonly cpuVsReference: number | undefined;
+  readonly rpsVsReference: number | undefined;
+  /** HTTP/2 scenarios: what h2load negotiated (distinct values over the repetitions). */
+  readonly negotiated: string | undefined;
 }
 
 export interface IdleSummary {
@@ -81,21 +86,26 @@ export interface HarnessResult {
     readonly id: string;
     readonly kind: Scenario['kind'];
     readonly title: string;
+    /** HTTP/2 scenarios: the system the "× reference" columns divide by. */
+    readonly referenceLabel: string | undefined;
     readonly systems: readonly (SystemOutcome & { readonly summary: LoadSummary | IdleSummary | undefined })[];
   }[];
 }
 
-function loadSummary(o: SystemOutcome, peer: SystemOutcome | undefined): LoadSummary | undefined {
+function loadSummary(o: SystemOutcome, peer: SystemOutcome | undefined, reference: SystemOutcome | undefined): LoadSummary | undefined {
   const runs = o.loadRuns;
   if (runs.length === 0) return undefined;
   const cpu = spread(runs.map((r) => r.cpuUsPerRequest ?? NaN));
   const p99 = spread(runs.map((r) => r.latency?.p99Us ?? NaN));
+  const rps = spread(runs.map((r) => r.requestsPerSecond));
   const peerRuns = peer?.loadRuns ?? [];
   const peerCpu = spread(peerRuns.map((r) => r.cpuUsPerRequest ?? NaN));
   const peerP99 = spread(peerRuns.map((r) => r.latency?.p99Us ?? NaN));
+  const refRuns = reference?.loadRuns ?? [];
   const ratio = (a: Spread, b: Spread): number | undefined => (a.n > 0 && b.n > 0 && b.median > 0 ? a.median / b.median : undefined);
+  const negotiated = [...new Set(runs.map((r) => r.negotiated).filter((n) => n !== undefined))];
   return {
-    requestsPerSecond: spread(runs.map((r) => r.requestsPerSecond)),
+    requestsPerSecond: rps,
     cpuUsPerRequest: cpu,
     proxyCpuCores: spread(runs.map((r) => r.proxyCpuCores ?? NaN)),
     p50Us: spread(runs.map((r) => r.latency?.p50Us ?? NaN)),
@@ -106,6 +116,9 @@ function loadSummary(o: SystemOutcome, peer: SystemOutcome | undefined): LoadSum
     errors: runs.reduce((n, r) => n + r.errors + (r.autocannon !== undefined ? r.autocannon.errors + r.autocannon.non2xx : 0), 0),
     cpuVsNginx: peer === undefined ? undefined : ratio(cpu, peerCpu),
     p99VsNginx: peer === undefined ? undefined : ratio(p99, peerP99),
+    cpuVsReference: reference === undefined ? undefined : ratio(cpu, spread(refRuns.map((r) => r.cpuUsPerRequest ?? NaN))),
+    rpsVsReference: reference === undefined ? undefined : ratio(rps, spread(refRuns.map((r) => r.requestsPerSecond))),
+    negotiated: negotiated.length > 0 ? negotiated.join(', ') : undefined,
   };
 }
 
@@ -132,15 +145,23 @@ function peerOf(o: SystemOutcome, all: readonly SystemOutcome[]): SystemOutcome 
 }
 
 export function summarize(outcomes: readonly ScenarioOutcome[]): HarnessResult['scenarios'] {
-  return outcomes.map((sc) => ({
-    id: sc.scenario.id,
-    kind: sc.scenario.kind,
-    title: sc.scenario.title,
-    systems: sc.systems.map((o) => ({
-      ...o,
-      summary: sc.scenario.kind === 'load' ? loadSummary(o, peerOf(o, sc.systems)) : idleSummary(o),
-    })),
-  }));
+  return outcomes.map((sc) => {
+    const s = sc.scenario;
+    const reference = s.kind === 'h2load' ? sc.systems.find((x) => x.system === s.reference && x.loadRuns.length > 0) : undefined;
+    return {
+      id: s.id,
+      kind: s.kind,
+      title: s.title,
+      referenceLabel: s.kind === 'h2load' ? s.referenceLabel : undefined,
+      systems: sc.systems.map((o) => ({
+        ...o,
+        summary:
+          s.kind === 'idle-memory'
+            ? idleSummary(o)
+            : loadSummary(o, s.kind === 'load' || s.protocol === 'h2-tls' ? peerOf(o, sc.systems) : undefined, reference),
+      })),
+    };
+  });
 }
 
 type Summarized = HarnessResult['scenarios'];
@@ -149,7 +170,7 @@ function find(s: Summarized, scenario: string, system: string): LoadSummary | Id
   return s.find((x) => x.id === scenario)?.systems.find((x) => x.system === system)?.summary;
 }
 
-/** The issue's targets, from this run's numbers (Legate with 1 worker against nginx with 1 worker). */
+/** The issue's targets, from this run's numbers (Legate with 1 worker against nginx with 1 worker, or HAProxy). */
 export function evaluateTargets(s: Summarized, idleConnections: number, connections: number): Target[] {
   const t: Target[] = [];
   const add = (id: string, description: string, limit: number, unit: string, value: number | undefined, note: string): void => {
@@ -165,6 +186,8 @@ export function evaluateTargets(s: Summarized, idleConnections: number, connecti
   const logRatio =
     logged !== undefined && plain !== undefined && plain.cpuUsPerRequest.median > 0 ? logged.cpuUsPerRequest.median / plain.cpuUsPerRequest.median : undefined;
   add('access-log', 'access logging on: CPU/request vs off', 1.15, '× off', logRatio, 'Legate realistic-log ÷ realistic');
+  const h2 = find(s, 'h2-tls', 'legate-1-h2tls') as LoadSummary | undefined;
+  add('h2-cpu', 'proxy CPU/request, HTTP/2 over TLS → HTTP/1.1, 10 connections × 10 streams', 2, '× HAProxy', h2?.cpuVsReference, 'h2load; HAProxy 1 thread, same realistic work');
   const idle = find(s, 'idle-memory', 'legate-1') as IdleSummary | undefined;
   add(
     'idle-memory',
@@ -194,7 +217,7 @@ function medianCurve(curves: readonly PercentileCurve[]): PercentileCurve {
 export function percentilePanels(s: Summarized): PercentilePanel[] {
   const panels: PercentilePanel[] = [];
   for (const sc of s) {
-    if (sc.kind !== 'load') continue;
+    if (sc.kind === 'idle-memory') continue;
     const series = [];
     for (const o of sc.systems) {
       const curves = o.loadRuns.map((r) => r.curve).filter((c) => c.length > 0);
@@ -243,7 +266,7 @@ export function renderMarkdown(r: HarnessResult, svgRef: string, heading: string
   out.push(`- Upstream: ${i.upstream}`);
   for (const s of r.skipped) out.push(`- Skipped ${s.system}: ${s.reason}`);
   out.push('');
-  out.push('## Targets (Legate 1 worker vs nginx 1 worker, same run)', '');
+  out.push('## Targets (Legate 1 worker vs nginx 1 worker, or HAProxy 1 thread, same run)', '');
   out.push('| target | limit | measured | met | note |', '|---|---:|---:|:--:|---|');
   for (const t of r.targets) {
     const v = t.value === undefined || !Number.isFinite(t.value) ? 'not measured' : `${sig(t.value, 3)} ${t.unit}`;
@@ -252,7 +275,9 @@ export function renderMarkdown(r: HarnessResult, svgRef: string, heading: string
   }
   for (const sc of r.scenarios) {
     out.push('', `## ${sc.title} (\`${sc.id}\`)`, '');
-    if (sc.kind === 'load') {
+    if (sc.kind === 'h2load') {
+      renderH2Table(out, sc);
+    } else if (sc.kind === 'load') {
       out.push(
         '| system | req/s | proxy CPU µs/req | × nginx | proxy cores busy | p50 | p99 | p99.9 | p99 × nginx | autocannon p99 | errors |',
         '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -292,6 +317,42 @@ export function renderMarkdown(r: HarnessResult, svgRef: string, heading: string
   );
   out.push('', `Latency percentile curves: ![percentile plot](${svgRef})`, '');
   return out.join('\n');
+}
+
+/** An h2load scenario: ratios to its reference system (HAProxy, or direct for gRPC) and to nginx where it ran. */
+function renderH2Table(out: string[], sc: Summarized[number]): void {
+  const ref = sc.referenceLabel ?? 'reference';
+  out.push(
+    `| system | req/s | req/s × ${ref} | proxy CPU µs/req | CPU × ${ref} | CPU × nginx | proxy cores busy | p50 | p90 | p99 | p99.9 | errors | proxy RSS after each rep |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  const negotiated = new Map<string, string>();
+  for (const o of sc.systems) {
+    const s = o.summary as LoadSummary | undefined;
+    if (s === undefined) {
+      out.push(`| ${o.label} | ${o.status === 'skipped' ? 'skipped' : 'failed'}: ${oneLine(o.reason ?? o.failures[0] ?? '')} | | | | | | | | | | | |`);
+      continue;
+    }
+    const rss = o.loadRuns.map((r) => r.rssAfterKiB).filter((v) => v !== undefined);
+    if (s.negotiated !== undefined) negotiated.set(o.label, s.negotiated);
+    const p90 = spread(o.loadRuns.map((r) => r.latency?.p90Us ?? NaN));
+    out.push(
+      `| ${o.label} | ${kreq(s.requestsPerSecond)} | ${ratio(s.rpsVsReference)} | ${formatSpread(s.cpuUsPerRequest)} | ${ratio(s.cpuVsReference)} | ${ratio(s.cpuVsNginx)} | ` +
+        `${formatSpread(s.proxyCpuCores, 2)} | ${us(s.p50Us)} | ${us(p90)} | ${us(s.p99Us)} | ${us(s.p999Us)} | ${s.errors} | ` +
+        `${rss.length > 0 ? rss.map((k) => `${sig(k / 1024, 3)}`).join(' → ') + ' MiB' : '–'} |`,
+    );
+  }
+  const failed = sc.systems.filter((o) => o.failures.length > 0);
+  out.push('');
+  const distinct = new Set(negotiated.values());
+  if (distinct.size === 1) out.push(`h2load negotiated ${[...distinct][0]} with every system. `);
+  else if (distinct.size > 1) out.push(`h2load negotiated: ${[...negotiated].map(([k, v]) => `${k}: ${v}`).join('; ')}. `);
+  out.push(
+    'Load, req/s and latency from h2load (1 thread on the load CPU, closed loop; latency per request from its --log-file, µs); ' +
+      'errors are requests that failed or were not answered 2xx. Every system stays up for the whole run, so the RSS ' +
+      'column shows memory growing from one repetition to the next, if it does.',
+  );
+  for (const o of failed) out.push('', `${o.label}: ${o.failures.map(oneLine).join('; ')}`);
 }
 
 function oneLine(s: string): string {

@@ -1,6 +1,7 @@
 // Any thread (pure). The benchmark scenarios and which systems each one measures.
 
 import { BODY_PATHS } from './configs/nginx-conf.ts';
+import { GRPC_UNARY_PATH } from './grpc-bench-service.ts';
 
 export interface LoadScenario {
   readonly kind: 'load';
@@ -12,6 +13,24 @@ export interface LoadScenario {
   readonly systems: readonly string[];
 }
 
+/**
+ * An HTTP/2 scenario driven by h2load (`clients` connections × `streams` concurrent streams each): HTTP/2 over TLS
+ * to the HTTP/1.1 upstream (`h2-tls`), or gRPC unary calls over h2c to the gRPC server (`grpc`).
+ */
+export interface H2Scenario {
+  readonly kind: 'h2load';
+  readonly id: string;
+  readonly title: string;
+  readonly protocol: 'h2-tls' | 'grpc';
+  readonly path: string;
+  readonly clients: number;
+  readonly streams: number;
+  /** The system the "× reference" columns divide by. */
+  readonly reference: string;
+  readonly referenceLabel: string;
+  readonly systems: readonly string[];
+}
+
 export interface IdleScenario {
   readonly kind: 'idle-memory';
   readonly id: string;
@@ -19,7 +38,9 @@ export interface IdleScenario {
   readonly systems: readonly string[];
 }
 
-export type Scenario = LoadScenario | IdleScenario;
+export type Scenario = LoadScenario | H2Scenario | IdleScenario;
+/** Scenarios measured against systems that start once and stay up for the whole run. */
+export type SteadyScenario = LoadScenario | H2Scenario;
 
 const MAIN = ['direct', 'legate-1', 'legate-all', 'nginx', 'haproxy', 'http-proxy'];
 
@@ -36,6 +57,30 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze([
     bodyBytes: 5,
     keepAlive: true,
     systems: ['legate-1-minimal', 'legate-1', 'legate-1-log', 'nginx-minimal', 'nginx', 'nginx-log', 'haproxy-minimal', 'haproxy', 'haproxy-log'],
+  },
+  {
+    kind: 'h2load',
+    id: 'h2-tls',
+    title: 'HTTP/2 over TLS downstream (10 connections × 10 streams), HTTP/1.1 keep-alive upstream, 5-byte body',
+    protocol: 'h2-tls',
+    path: BODY_PATHS.small,
+    clients: 10,
+    streams: 10,
+    reference: 'haproxy-h2tls',
+    referenceLabel: 'HAProxy',
+    systems: ['legate-1-h2tls', 'legate-all-h2tls', 'nginx-h2tls', 'haproxy-h2tls'],
+  },
+  {
+    kind: 'h2load',
+    id: 'grpc-unary',
+    title: 'gRPC unary calls over h2c (10 connections × 10 streams), 100-byte messages, HTTP/2 upstream',
+    protocol: 'grpc',
+    path: GRPC_UNARY_PATH,
+    clients: 10,
+    streams: 10,
+    reference: 'grpc-direct',
+    referenceLabel: 'direct',
+    systems: ['grpc-direct', 'legate-1-grpc'],
   },
   {
     kind: 'idle-memory',

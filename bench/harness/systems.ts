@@ -10,11 +10,15 @@ import { legateBootstrapYaml } from './configs/legate-bootstrap.ts';
 import { nginxProxyConf, nginxUpstreamConf, LARGE_BODY_BYTES } from './configs/nginx-conf.ts';
 import { haproxyCfg } from './configs/haproxy-cfg.ts';
 import type { Profile } from './configs/realistic-routes.ts';
+import type { ToolName } from './tools.ts';
+import type { BenchCert } from './tls-cert.ts';
+import { probeGrpc } from './grpc-bench-service.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 const NODE = process.execPath;
 
 export type Family = 'direct' | 'legate' | 'nginx' | 'haproxy' | 'http-proxy';
+export type Speaks = 'http1' | 'h2-tls' | 'grpc';
 
 /** taskset CPU lists; undefined = not pinned. */
 export interface Pinning {
@@ -50,6 +54,10 @@ export interface RunContext {
   readonly upstreamPort: number;
   readonly nginx: string | undefined;
   readonly haproxy: string | undefined;
+  /** The run's self-signed certificate, when the h2-tls scenario runs and openssl is there. */
+  readonly cert: BenchCert | undefined;
+  /** The gRPC server's port, when the grpc-unary scenario runs. */
+  readonly grpcPort: number | undefined;
 }
 
 export interface RunningSystem {
@@ -66,8 +74,10 @@ export interface SystemDef {
   readonly family: Family;
   readonly label: string;
   readonly profile: Profile | undefined;
-  /** The external program it needs. */
-  readonly tool: 'nginx' | 'haproxy' | undefined;
+  /** The external programs it needs (to run, and to be measured: h2load); missing ones skip the system. */
+  readonly tools: readonly ToolName[];
+  /** What it serves: HTTP/1.1, HTTP/2 over TLS, or gRPC over h2c (how warm-up loads it). */
+  readonly speaks: Speaks;
   /** The nginx system doing the same work, for the "× nginx" ratio. */
   readonly nginxPeer: string | undefined;
   start(ctx: RunContext, instance: string): Promise<RunningSystem>;
@@ -100,21 +110,49 @@ function profileSuffix(profile: Profile): string {
   return profile === 'minimal' ? ', minimal config' : profile === 'realistic-log' ? ', access log on' : '';
 }
 
-function legate(id: string, workers: 'one' | 'all', profile: Profile, nginxPeer: string): SystemDef {
+/** The tools a system of each kind needs besides its own program: h2load to be measured, openssl for the cert. */
+function loadTools(speaks: Speaks): ToolName[] {
+  return speaks === 'h2-tls' ? ['h2load', 'openssl'] : speaks === 'grpc' ? ['h2load'] : [];
+}
+
+function needCert(ctx: RunContext): BenchCert {
+  if (ctx.cert === undefined) throw new Error('no certificate for the HTTP/2-over-TLS listener (openssl missing?)');
+  return ctx.cert;
+}
+
+function needGrpc(ctx: RunContext): number {
+  if (ctx.grpcPort === undefined) throw new Error('the gRPC server is not running');
+  return ctx.grpcPort;
+}
+
+function legate(id: string, workers: 'one' | 'all', profile: Profile, nginxPeer: string | undefined, speaks: Speaks = 'http1'): SystemDef {
   const what = profileSuffix(profile);
   return {
     id,
     family: 'legate',
     label: workers === 'one' ? `Legate, 1 worker${what}` : `Legate, all cores${what}`,
     profile,
-    tool: undefined,
+    tools: loadTools(speaks),
+    speaks,
     nginxPeer,
     async start(ctx, instance) {
       const port = await freePort();
       const adminPort = await freePort();
       const file = path.join(ctx.tmpDir, `${instance}.yaml`);
       const accessLogPath = path.join(ctx.tmpDir, `${instance}-access.log`);
-      fs.writeFileSync(file, legateBootstrapYaml({ port, adminPort, upstreamPort: ctx.upstreamPort, profile, accessLogPath }));
+      const cert = speaks === 'h2-tls' ? needCert(ctx) : undefined;
+      fs.writeFileSync(
+        file,
+        legateBootstrapYaml({
+          port,
+          adminPort,
+          upstreamPort: speaks === 'grpc' ? needGrpc(ctx) : ctx.upstreamPort,
+          profile,
+          accessLogPath,
+          tls: cert !== undefined ? { certPath: cert.certPath, keyPath: cert.keyPath } : undefined,
+          upstreamHttp2: speaks === 'grpc',
+        }),
+      );
       const concurrency = workers === 'one' ? 1 : ctx.pinning.allWorkers;
       const proc = new BenchProcess({
         name: instance,
@@ -123,19 +161,22 @@ function legate(id: string, workers: 'one' | 'all', profile: Profile, nginxPeer:
         cpus: workers === 'one' ? ctx.pinning.proxy : ctx.pinning.all,
         logDir: ctx.tmpDir,
       });
-      return started(proc, port);
+      const sys = await started(proc, port);
+      if (speaks === 'grpc') await probed(sys);
+      return sys;
     },
   };
 }
 
-function nginx(id: string, profile: Profile): SystemDef {
+function nginx(id: string, profile: Profile, speaks: 'http1' | 'h2-tls' = 'http1'): SystemDef {
   const what = profileSuffix(profile);
   return {
     id,
     family: 'nginx',
     label: `nginx, 1 worker${what}`,
     profile,
-    tool: 'nginx',
+    tools: ['nginx', ...loadTools(speaks)],
+    speaks,
     nginxPeer: undefined,
     async start(ctx, instance) {
       const port = await freePort();
@@ -151,6 +192,7 @@ function nginx(id: string, profile: Profile): SystemDef {
           profile,
           accessLogPath: path.join(ctx.tmpDir, `${instance}-access.log`),
           fdLimit: childFdLimit(),
+          tls: speaks === 'h2-tls' ? needCert(ctx) : undefined,
         }),
       );
       const proc = new BenchProcess({
@@ -165,19 +207,21 @@ function nginx(id: string, profile: Profile): SystemDef {
   };
 }
 
-function haproxy(id: string, profile: Profile): SystemDef {
+function haproxy(id: string, profile: Profile, speaks: 'http1' | 'h2-tls' = 'http1'): SystemDef {
   const what = profileSuffix(profile);
   return {
     id,
     family: 'haproxy',
     label: `HAProxy, 1 thread${what}`,
     profile,
-    tool: 'haproxy',
-    nginxPeer: profile === 'realistic' ? 'nginx' : `nginx-${profile === 'minimal' ? 'minimal' : 'log'}`,
+    tools: ['haproxy', ...loadTools(speaks)],
+    speaks,
+    nginxPeer: speaks === 'h2-tls' ? 'nginx-h2tls' : profile === 'realistic' ? 'nginx' : `nginx-${profile === 'minimal' ? 'minimal' : 'log'}`,
     async start(ctx, instance) {
       const port = await freePort();
       const cfg = path.join(ctx.tmpDir, `${instance}.cfg`);
-      fs.writeFileSync(cfg, haproxyCfg({ port, upstreamPort: ctx.upstreamPort, profile, fdLimit: childFdLimit() }));
+      const tlsPem = speaks === 'h2-tls' ? needCert(ctx).pemPath : undefined;
+      fs.writeFileSync(cfg, haproxyCfg({ port, upstreamPort: ctx.upstreamPort, profile, fdLimit: childFdLimit(), tlsPem }));
       const proc = new BenchProcess({
         name: instance,
         command: ctx.haproxy!,
@@ -196,7 +240,8 @@ const httpProxy: SystemDef = {
   family: 'http-proxy',
   label: 'http-proxy (npm), Node',
   profile: undefined,
-  tool: undefined,
+  tools: [],
+  speaks: 'http1',
   nginxPeer: 'nginx',
   async start(ctx, instance) {
     const port = await freePort();
@@ -216,17 +261,38 @@ const direct: SystemDef = {
   family: 'direct',
   label: 'direct to the upstream (ceiling)',
   profile: undefined,
-  tool: undefined,
+  tools: [],
+  speaks: 'http1',
   nginxPeer: undefined,
-  start: (ctx) =>
-    Promise.resolve({
-      port: ctx.upstreamPort,
-      pids: () => [],
-      running: true,
-      logTail: () => '',
-      stop: () => Promise.resolve(),
-    }),
+  start: (ctx) => Promise.resolve(alreadyRunning(ctx.upstreamPort)),
 };
+
+/** A server the harness started for the whole run (the upstream, the gRPC server): nothing of its own to stop. */
+function alreadyRunning(port: number): RunningSystem {
+  return { port, pids: () => [], running: true, logTail: () => '', stop: () => Promise.resolve() };
+}
+
+const grpcDirect: SystemDef = {
+  id: 'grpc-direct',
+  family: 'direct',
+  label: 'direct to the gRPC server (ceiling)',
+  profile: undefined,
+  tools: loadTools('grpc'),
+  speaks: 'grpc',
+  nginxPeer: undefined,
+  start: (ctx) => Promise.resolve(alreadyRunning(needGrpc(ctx))),
+};
+
+/** A gRPC system is up once one real call through it ends OK (h2load sees HTTP statuses, not grpc-status). */
+async function probed(sys: RunningSystem): Promise<void> {
+  try {
+    await probeGrpc(sys.port);
+  } catch (err) {
+    const tail = sys.logTail();
+    await sys.stop();
+    throw new Error(`${err instanceof Error ? err.message : String(err)}${tail !== '' ? `\n${tail}` : ''}`);
+  }
+}
 
 /** Every system, in the order a round visits them. */
 export const SYSTEMS: readonly SystemDef[] = Object.freeze([
@@ -242,6 +308,12 @@ export const SYSTEMS: readonly SystemDef[] = Object.freeze([
   nginx('nginx-log', 'realistic-log'),
   haproxy('haproxy-minimal', 'minimal'),
   haproxy('haproxy-log', 'realistic-log'),
+  legate('legate-1-h2tls', 'one', 'realistic', 'nginx-h2tls', 'h2-tls'),
+  legate('legate-all-h2tls', 'all', 'realistic', 'nginx-h2tls', 'h2-tls'),
+  nginx('nginx-h2tls', 'realistic', 'h2-tls'),
+  haproxy('haproxy-h2tls', 'realistic', 'h2-tls'),
+  grpcDirect,
+  legate('legate-1-grpc', 'one', 'minimal', undefined, 'grpc'),
 ]);
 
 export function systemById(id: string): SystemDef | undefined {
@@ -289,4 +361,19 @@ export async function startUpstream(kind: 'nginx' | 'node', tmpDir: string, pinn
     description = 'node:http fixed-response server (nginx not installed), 5-byte and 16 KiB bodies';
   }
   return { kind, port, description, system: await started(proc, port) };
+}
+
+/** The grpc-unary scenario's server (@grpc/grpc-js), pinned with the upstream, up once a real call succeeds. */
+export async function startGrpcServer(tmpDir: string, pinning: Pinning): Promise<RunningSystem> {
+  const port = await freePort();
+  const proc = new BenchProcess({
+    name: 'grpc-server',
+    command: NODE,
+    args: [path.join(ROOT, 'bench/harness/grpc-server.ts'), String(port)],
+    cpus: pinning.upstream,
+    logDir: tmpDir,
+  });
+  const sys = await started(proc, port);
+  await probed(sys);
+  return sys;
 }

@@ -1,11 +1,21 @@
-// Primary thread (bench harness). The external programs a run uses (nginx, haproxy, wrk): found on PATH or in
-// sbin, installed from Debian with apt-get when missing and allowed, and their versions for the report.
+// Primary thread (bench harness). The external programs a run uses (nginx, haproxy, wrk, h2load, openssl): found on
+// PATH or in sbin, installed from Debian with apt-get when missing and allowed, and their versions for the report.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-export type ToolName = 'nginx' | 'haproxy' | 'wrk';
+export type ToolName = 'nginx' | 'haproxy' | 'wrk' | 'h2load' | 'openssl';
+export const TOOL_NAMES: readonly ToolName[] = ['nginx', 'haproxy', 'wrk', 'h2load', 'openssl'];
+
+/** The Debian package that ships each tool. */
+const DEBIAN_PACKAGE: Readonly<Record<ToolName, string>> = {
+  nginx: 'nginx',
+  haproxy: 'haproxy',
+  wrk: 'wrk',
+  h2load: 'nghttp2-client',
+  openssl: 'openssl',
+};
 
 const SEARCH = ['/usr/sbin', '/usr/local/sbin', '/sbin', '/usr/bin', '/usr/local/bin', '/bin'];
 
@@ -31,8 +41,8 @@ export interface InstallOutcome {
 }
 
 /**
- * apt-get update once, then apt-get install -y for the missing tools (Debian package names are the tool names).
- * Root only, or passwordless sudo; output goes to `logFile`.
+ * apt-get update once, then apt-get install -y for the missing tools' Debian packages (h2load is in
+ * nghttp2-client). Root only, or passwordless sudo; output goes to `logFile`.
  */
 export function installTools(missing: readonly ToolName[], logFile: string): InstallOutcome {
   if (missing.length === 0) return { installed: [], problem: undefined };
@@ -40,7 +50,7 @@ export function installTools(missing: readonly ToolName[], logFile: string): Ins
   let prefix: string[] = [];
   if (process.getuid?.() !== 0) {
     if (findTool('sudo') === undefined || spawnSync('sudo', ['-n', 'true']).status !== 0) {
-      return { installed: [], problem: 'not root and no passwordless sudo: install them with apt-get install -y ' + missing.join(' ') };
+      return { installed: [], problem: 'not root and no passwordless sudo: install them with apt-get install -y ' + missing.map((t) => DEBIAN_PACKAGE[t]).join(' ') };
     }
     prefix = ['sudo', '-n'];
   }
@@ -53,7 +63,7 @@ export function installTools(missing: readonly ToolName[], logFile: string): Ins
   process.stderr.write(`bench: installing ${missing.join(', ')} with apt-get (log: ${logFile})\n`);
   try {
     if (run(['apt-get', 'update']) !== 0) return { installed: [], problem: `apt-get update failed (see ${logFile})` };
-    if (run(['apt-get', 'install', '-y', '--no-install-recommends', ...missing]) !== 0) {
+    if (run(['apt-get', 'install', '-y', '--no-install-recommends', ...new Set(missing.map((t) => DEBIAN_PACKAGE[t]))]) !== 0) {
       return { installed: missing.filter((t) => findTool(t) !== undefined), problem: `apt-get install failed (see ${logFile})` };
     }
   } finally {
@@ -78,6 +88,10 @@ export function toolVersion(name: ToolName, bin: string): string | undefined {
       return firstLine(bin, ['-v'], /HA-?Proxy version (\S+)/);
     case 'wrk':
       return firstLine(bin, ['-v'], /wrk (\S+)/);
+    case 'h2load':
+      return firstLine(bin, ['--version'], /nghttp2\/(\S+)/);
+    case 'openssl':
+      return firstLine(bin, ['version'], /OpenSSL (\S+)/);
   }
 }
 

@@ -1,5 +1,6 @@
 // The benchmark harness (bench/run.ts) starts and writes well-formed results on a tiny run, with what is there
-// without apt: a Node upstream, direct and http-proxy (nginx, HAProxy and wrk only when installed). No timings.
+// without apt: a Node upstream, direct and http-proxy (nginx, HAProxy and wrk only when installed), and the gRPC
+// scenario (the grpc-js server direct and through Legate) when h2load is installed. No timings.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { findTool } from '../../bench/harness/tools.ts';
 interface Outcome {
   system: string;
   status: string;
-  loadRuns: { requests: number; requestsPerSecond: number; cpuUsPerRequest?: number; curve: unknown[] }[];
+  loadRuns: { requests: number; requestsPerSecond: number; cpuUsPerRequest?: number; curve: unknown[]; tool: string; negotiated?: string; errors: number }[];
   idleRuns: { connections: number; rssBeforeKiB: number; rssAfterKiB: number }[];
   summary?: Record<string, unknown>;
 }
@@ -44,7 +45,7 @@ describe('bench harness, tiny run', () => {
         [
           path.join(ROOT, 'bench/run.ts'),
           '--quick', '--duration', '1', '--latency-duration', '0.3', '--warmup', '0', '--reps', '1',
-          '--only', 'direct,http-proxy,nginx,haproxy', '--scenarios', 'ka-5b,idle-memory', '--idle-connections', '20',
+          '--only', 'direct,http-proxy,nginx,haproxy,legate-1-grpc', '--scenarios', 'ka-5b,grpc-unary,idle-memory', '--idle-connections', '20',
           '--upstream', 'node', '--no-install', '--connections', '4', '--out', out,
         ],
         { cwd: ROOT, timeout: 90_000 },
@@ -57,6 +58,8 @@ describe('bench harness, tiny run', () => {
       if (findTool(tool) === undefined) assert.match(r.stderr, new RegExp(`skipping ${tool}: ${tool} is not installed`));
     }
     if (findTool('wrk') === undefined) assert.match(r.stderr, /wrk is not installed/);
+    const h2load = findTool('h2load') !== undefined;
+    if (!h2load) assert.match(r.stderr, /skipping legate-1-grpc: h2load is not installed/);
 
     const files = fs.readdirSync(out);
     const json = files.find((f) => /^\d{4}-\d\d-\d\dT.*-quick\.json$/.test(f));
@@ -70,8 +73,8 @@ describe('bench harness, tiny run', () => {
     assert.ok(j.info.machine.nproc >= 1 && j.info.machine.cpuModel.length > 0 && j.info.machine.kernel.length > 0);
     assert.ok(j.info.versions['Node'] !== undefined && j.info.versions['autocannon'] !== undefined);
     assert.ok(j.info.pinning.length > 0);
-    assert.deepEqual(j.targets.map((t) => t.id), ['cpu-5b', 'cpu-16k', 'p99', 'access-log', 'idle-memory']);
-    for (const s of j.skipped) assert.ok(['nginx', 'haproxy'].includes(s.system) && s.reason.length > 0);
+    assert.deepEqual(j.targets.map((t) => t.id), ['cpu-5b', 'cpu-16k', 'p99', 'access-log', 'h2-cpu', 'idle-memory']);
+    for (const s of j.skipped) assert.ok(['nginx', 'haproxy', 'grpc-direct', 'legate-1-grpc'].includes(s.system) && s.reason.length > 0);
 
     const ka = j.scenarios.find((s) => s.id === 'ka-5b');
     assert.ok(ka !== undefined && ka.kind === 'load');
@@ -87,6 +90,27 @@ describe('bench harness, tiny run', () => {
     const proxied = ka.systems.find((s) => s.system === 'http-proxy')!.loadRuns[0]!;
     assert.ok(proxied.cpuUsPerRequest !== undefined && Number.isFinite(proxied.cpuUsPerRequest) && proxied.cpuUsPerRequest > 0, 'proxy CPU per request from /proc');
 
+    const grpcUnary = j.scenarios.find((s) => s.id === 'grpc-unary');
+    assert.ok(grpcUnary !== undefined && grpcUnary.kind === 'h2load');
+    for (const id of ['grpc-direct', 'legate-1-grpc']) {
+      const o: Outcome | undefined = grpcUnary.systems.find((s) => s.system === id);
+      assert.ok(o !== undefined, `${id} in grpc-unary`);
+      if (!h2load) {
+        assert.equal(o.status, 'skipped');
+        continue;
+      }
+      assert.equal(o.status, 'ok', JSON.stringify(o));
+      const first: Outcome['loadRuns'][number] = o.loadRuns[0]!;
+      assert.equal(first.tool, 'h2load');
+      assert.equal(first.negotiated, 'h2c');
+      assert.ok(first.requests > 0 && first.requestsPerSecond > 0 && first.curve.length > 0);
+      assert.equal(first.errors, 0, `${id}: h2load errors`);
+    }
+    if (h2load) {
+      const viaLegate = grpcUnary.systems.find((s) => s.system === 'legate-1-grpc')!.loadRuns[0]!;
+      assert.ok(viaLegate.cpuUsPerRequest !== undefined && viaLegate.cpuUsPerRequest > 0, 'Legate CPU per gRPC call from /proc');
+    }
+
     const idle = j.scenarios.find((s) => s.id === 'idle-memory');
     assert.ok(idle !== undefined && idle.kind === 'idle-memory');
     const hp = idle.systems.find((s) => s.system === 'http-proxy');
@@ -101,6 +125,8 @@ describe('bench harness, tiny run', () => {
     assert.match(md, /\| direct to the upstream \(ceiling\) \| [0-9.]+k \|/);
     assert.match(md, /\| http-proxy \(npm\), Node \| [0-9.]+k \| [0-9.]+ \|/);
     assert.match(md, /\| system \| connections \| RSS before \| RSS after \| KiB per connection \|/);
+    assert.match(md, /## gRPC unary calls .*\(`grpc-unary`\)/);
+    assert.match(md, /\| system \| req\/s \| req\/s × direct \| proxy CPU µs\/req \|/);
     assert.match(fs.readFileSync(path.join(out, 'RESULTS.md'), 'utf8'), /!\[percentile plot\]\(.*\.svg\)/);
     assert.match(fs.readFileSync(path.join(out, 'latest.svg'), 'utf8'), /^<svg[\s\S]*<polyline[\s\S]*<\/svg>\s*$/);
 
@@ -118,7 +144,7 @@ describe('bench harness, tiny run', () => {
       });
     const help = await run(['--help']);
     assert.equal(help.code, 0);
-    for (const opt of ['--quick', '--duration', '--reps', '--only', '--scenarios', '--out', '--no-install', '--idle-connections']) {
+    for (const opt of ['--quick', '--duration', '--reps', '--only', '--scenarios', '--out', '--no-install', '--idle-connections', 'h2-tls', 'grpc-unary']) {
       assert.ok(help.stdout.includes(opt), `help mentions ${opt}`);
     }
     const bad = await run(['--bogus']);
