@@ -58,8 +58,9 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.core.v3.Http2ProtocolOptions': [
     'max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size', 'hpack_table_size',
     'max_outbound_frames', 'max_outbound_control_frames', 'max_consecutive_inbound_frames_with_empty_payload',
-    'stream_error_on_invalid_http_messaging', 'override_stream_error_on_invalid_http_message',
+    'stream_error_on_invalid_http_messaging', 'override_stream_error_on_invalid_http_message', 'connection_keepalive',
   ],
+  'envoy.config.core.v3.KeepaliveSettings': ['interval', 'timeout', 'interval_jitter', 'connection_idle_interval'],
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': ['name', 'typed_config'],
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig': ['upgrade_type', 'enabled'],
   'envoy.config.core.v3.HttpProtocolOptions': [

@@ -13,6 +13,7 @@ export interface Http2OptionsProblem {
 type Obj = Record<string, unknown>;
 
 export const HTTP2_DEFAULTS: Http2Settings = Object.freeze({
+  keepalive: null,
   maxConcurrentStreams: 100,
   initialStreamWindowSize: 65_536,
   initialConnectionWindowSize: 1_048_576,
@@ -30,6 +31,7 @@ function num(o: Obj, key: string, dflt: number): number {
 /** `o` is the normalized Http2ProtocolOptions (the loader has checked types and PGV ranges). */
 export function compileHttp2Options(o: Obj, path: string, problems: Http2OptionsProblem[]): Http2Settings {
   const settings: Http2Settings = {
+    keepalive: compileKeepalive(o['connection_keepalive'], `${path}.connection_keepalive`, problems),
     maxConcurrentStreams: num(o, 'max_concurrent_streams', HTTP2_DEFAULTS.maxConcurrentStreams),
     initialStreamWindowSize: num(o, 'initial_stream_window_size', HTTP2_DEFAULTS.initialStreamWindowSize),
     initialConnectionWindowSize: num(o, 'initial_connection_window_size', HTTP2_DEFAULTS.initialConnectionWindowSize),
@@ -49,4 +51,25 @@ export function compileHttp2Options(o: Obj, path: string, problems: Http2Options
     problems.push({ code: 'bad_value', path: `${path}.max_consecutive_inbound_frames_with_empty_payload`, message: 'must be at least 1' });
   }
   return Object.freeze(settings);
+}
+
+/** connection_keepalive: timeout is required (PGV); interval defaults to... none: Envoy sends PINGs only with one. */
+function compileKeepalive(v: unknown, path: string, problems: Http2OptionsProblem[]): Http2Settings['keepalive'] {
+  if (v === undefined || v === null) return null;
+  const k = v as Obj;
+  for (const key of Object.keys(k)) {
+    if (key === 'connection_idle_interval') {
+      problems.push({ code: 'not_supported', path: `${path}.${key}`, message: `not supported yet: ${path}.${key}` });
+    }
+  }
+  const intervalMs = num(k, 'interval', 0);
+  const timeoutMs = num(k, 'timeout', 0);
+  if (intervalMs <= 0) {
+    // Envoy: without an interval only connection_idle_interval pings, which Legate does not do yet.
+    problems.push({ code: 'not_supported', path: `${path}.interval`, message: `not supported yet: ${path} without an interval (PINGs on idle connections only)` });
+    return null;
+  }
+  if (timeoutMs <= 0) problems.push({ code: 'bad_value', path: `${path}.timeout`, message: 'timeout must be greater than 0' });
+  const jitter = k['interval_jitter'] === undefined ? 15 : Number((k['interval_jitter'] as Obj)['value'] ?? k['interval_jitter']);
+  return Object.freeze({ intervalMs, timeoutMs, intervalJitterPercent: Number.isFinite(jitter) ? Math.min(100, Math.max(0, jitter)) : 15 });
 }

@@ -122,8 +122,17 @@ export interface TcpProxyConfig {
 /** HttpConnectionManager.codec_type: AUTO detects HTTP/2 from ALPN h2 or the client preface. */
 export const CodecType = { AUTO: 0, HTTP1: 1, HTTP2: 2 } as const;
 
+/** Http2ProtocolOptions.connection_keepalive: PING every interval, close without an ACK within timeout. */
+export interface Http2Keepalive {
+  intervalMs: number;
+  timeoutMs: number;
+  intervalJitterPercent: number;
+}
+
 /** Http2ProtocolOptions as compiled (src/snapshot/http2-options.ts). */
 export interface Http2Settings {
+  /** null: no keepalive PINGs. */
+  keepalive: Http2Keepalive | null;
   maxConcurrentStreams: number;
   initialStreamWindowSize: number;
   initialConnectionWindowSize: number;

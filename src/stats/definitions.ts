@@ -120,7 +120,7 @@ export const CLUSTER_STATS = {
     'upstream_cx_connect_attempts_exceeded', 'upstream_flow_control_paused_reading_total',
     'upstream_flow_control_resumed_reading_total',
     // HTTP/2 upstreams (cluster.<name>.http2.* as Envoy's upstream codec stats).
-    'upstream_cx_http2_total', 'upstream_cx_close_notify', 'http2.rx_reset', 'http2.tx_reset',
+    'upstream_cx_http2_total', 'upstream_cx_close_notify', 'http2.rx_reset', 'http2.tx_reset', 'http2.keepalive_timeout',
   ],
   gauges: [
     'upstream_cx_active', 'upstream_rq_active', 'upstream_rq_pending_active', 'membership_healthy',
@@ -136,6 +136,7 @@ export const CLUSTER_STATS = {
 export const HTTP2_CODEC_STATS = {
   counters: [
     'rx_reset', 'tx_reset', 'goaway_sent', 'outbound_flood', 'outbound_control_flood', 'inbound_empty_frames_flood',
+    'keepalive_timeout',
     'rx_messaging_error', 'stream_refused_errors',
   ],
   gauges: ['streams_active'],

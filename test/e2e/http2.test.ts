@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
+import { H2RawClient, FrameType } from '../support/h2-raw-client.ts';
 
 const run = promisify(execFile);
 
@@ -30,7 +31,8 @@ interface Seen {
 }
 
 /** An HTTP/2 upstream recording what it sees; /trailers answers with trailers, /reset resets the stream. */
-async function startH2Upstream(): Promise<{ port: number; seen: Seen[]; server: http2.Http2Server; goawayAfter: { n: number } }> {
+async function startH2Upstream(): Promise<{ port: number; seen: Seen[]; server: http2.Http2Server; goawayAfter: { n: number }; pings: { n: number } }> {
+  const pings = { n: 0 };
   const seen: Seen[] = [];
   const goawayAfter = { n: 0 };
   const goaway: { session: http2.ServerHttp2Session | null; count: number; firstId: number } = { session: null, count: 0, firstId: -1 };
@@ -38,6 +40,7 @@ async function startH2Upstream(): Promise<{ port: number; seen: Seen[]; server: 
   const server = http2.createServer();
   server.on('session', (session) => {
     (session as unknown as { legateId: number }).legateId = ++sessions;
+    session.on('ping', () => pings.n++);
   });
   server.on('stream', (stream, headers) => {
     const session = stream.session as unknown as { legateId: number } & http2.ServerHttp2Session;
@@ -77,7 +80,7 @@ async function startH2Upstream(): Promise<{ port: number; seen: Seen[]; server: 
   });
   const port = await freePort();
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { port, seen, server, goawayAfter };
+  return { port, seen, server, goawayAfter, pings };
 }
 
 async function startH1Upstream(): Promise<{ port: number; seen: Seen[]; server: http.Server }> {
@@ -130,6 +133,7 @@ describe('HTTP/2', () => {
   let autoPort: number;
   let h2OnlyPort: number;
   let slow: http.Server;
+  let keepalivePort: number;
 
   before(async () => {
     h2up = await startH2Upstream();
@@ -137,7 +141,9 @@ describe('HTTP/2', () => {
     autoPort = await freePort();
     h2OnlyPort = await freePort();
     const refusedPort = await freePort();
+    keepalivePort = await freePort();
     const routes = [
+      { match: '{ prefix: "/ka-upstream" }', action: 'route: { cluster: h2_keepalive }' },
       { match: '{ prefix: "/h1" }', action: 'route: { cluster: h1 }' },
       { match: '{ prefix: "/grpc-timeout" }', action: 'route: { cluster: h1_slow, max_stream_duration: { grpc_timeout_header_max: 0s } }' },
       { match: '{ prefix: "/refused" }', action: 'route: { cluster: nowhere }' },
@@ -146,6 +152,7 @@ describe('HTTP/2', () => {
     const listeners = [
       hcmListener({ name: 'auto', port: autoPort, routes }),
       hcmListener({ name: 'h2only', port: h2OnlyPort, routes, hcmExtra: '          codec_type: HTTP2\n          http2_protocol_options: { max_concurrent_streams: 50 }\n' }),
+      hcmListener({ name: 'keepalive', port: keepalivePort, routes, hcmExtra: '          http2_protocol_options: { connection_keepalive: { interval: 0.2s, timeout: 0.3s } }\n' }),
     ];
     const slowPort = await freePort();
     slow = http.createServer(() => {
@@ -156,6 +163,7 @@ describe('HTTP/2', () => {
       config: bootstrap(listeners, [
         cluster({ name: 'h2', endpoints: [{ address: '127.0.0.1', port: h2up.port }], extra: H2_CLUSTER }),
         cluster({ name: 'h1', endpoints: [{ address: '127.0.0.1', port: h1up.port }] }),
+        cluster({ name: 'h2_keepalive', endpoints: [{ address: '127.0.0.1', port: h2up.port }], extra: H2_CLUSTER.replace('http2_protocol_options: {}', 'http2_protocol_options: { connection_keepalive: { interval: 0.1s, timeout: 1s } }') }),
         cluster({ name: 'h1_slow', endpoints: [{ address: '127.0.0.1', port: slowPort }] }),
         cluster({ name: 'nowhere', endpoints: [{ address: '127.0.0.1', port: refusedPort }], extra: H2_CLUSTER }),
       ]),
@@ -260,6 +268,29 @@ describe('HTTP/2', () => {
     assert.equal(timedOut.headers['grpc-status'], '4', String(timedOut.headers['grpc-message']));
     const stats = await legate.statsMap();
     assert.equal(stats.get('http.auto.downstream_rq_max_duration_reached'), 1);
+  });
+
+  it('connection_keepalive: PINGs a client every interval and closes a connection whose PINGs go unanswered', async () => {
+    const before = (await legate.statsMap()).get('http2.keepalive_timeout') ?? 0;
+    const answering = await H2RawClient.connect({ port: keepalivePort });
+    const silent = await H2RawClient.connect({ port: keepalivePort, autoAckPing: false });
+    await silent.waitFor(() => silent.closed, 'the unanswered connection to close', 10_000);
+    // The answering client saw several PINGs by then and is still open.
+    await answering.waitFor(() => answering.count(FrameType.PING) >= 3, 'three PINGs', 10_000);
+    assert.equal(answering.closed, false, answering.describe());
+    assert.ok(silent.count(FrameType.PING) >= 1, silent.describe());
+    answering.destroy();
+    const after = (await legate.statsMap()).get('http2.keepalive_timeout') ?? 0;
+    assert.ok(after > before, `http2.keepalive_timeout ${before} -> ${after}`);
+  });
+
+  it('connection_keepalive on an HTTP/2 cluster PINGs the upstream connection', async () => {
+    const r = await h2request(autoPort, { ':path': '/ka-upstream' });
+    assert.equal(r.status, 200);
+    // Without keepalive nothing PINGs this idle upstream connection; with it, PINGs keep coming.
+    const start = h2up.pings.n;
+    for (let i = 0; i < 200 && h2up.pings.n - start < 2; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(h2up.pings.n - start >= 2, `upstream saw ${h2up.pings.n - start} PINGs`);
   });
 
   it('an HTTP/1.1 Upgrade: h2c request is served as plain HTTP/1.1 and the upgrade never reaches the upstream', async () => {

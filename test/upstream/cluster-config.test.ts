@@ -145,6 +145,11 @@ test('HTTP/2 upstreams: explicit, legacy field, downstream protocol; both option
   assert.match(autoPlain[0]!.path, /auto_config$/);
   assert.match(autoPlain[0]!.message, /TLS transport_socket/);
 
+  const keepalive = ok({ name: 'a', http2_protocol_options: { connection_keepalive: { interval: 200, timeout: 300, interval_jitter: { value: 5 } } } });
+  assert.deepEqual(keepalive.http2.keepalive, { intervalMs: 200, timeoutMs: 300, intervalJitterPercent: 5 });
+  const idleOnly = problems({ name: 'a', http2_protocol_options: { connection_keepalive: { timeout: 300, connection_idle_interval: 1000 } } });
+  assert.deepEqual(idleOnly.map((x) => x.code), ['not_supported', 'not_supported']);
+
   const notYet = problems({ name: 'a', http2_protocol_options: { stream_error_on_invalid_http_messaging: false } });
   assert.deepEqual(notYet.map((x) => [x.code, x.path]), [['not_supported', `${P}.http2_protocol_options.stream_error_on_invalid_http_messaging`]]);
 

@@ -15,6 +15,7 @@ import type { HcmRuntime } from './hcm-runtime.ts';
 import { BodyFraming, type StreamConnection } from './stream-connection.ts';
 import { requestHeadFromHttp2, responseHeadersForHttp2, trailersForHttp2 } from '../../src/http/http2-headers.ts';
 import { nextConnectionId } from './connection-ids.ts';
+import { Http2KeepaliveTimer } from '../http2/keepalive.ts';
 
 const {
   NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM,
@@ -82,6 +83,7 @@ export class Http2Connection implements StreamConnection {
   private pendingStarts: PendingStart[];
   private startScheduled: boolean;
   private idleTimer: NodeJS.Timeout | null;
+  private keepalive: Http2KeepaliveTimer | null;
   private readonly rootSlots: Readonly<Record<string, number>>;
 
   constructor(socket: net.Socket, listener: HcmConnectionOwner) {
@@ -103,6 +105,7 @@ export class Http2Connection implements StreamConnection {
     this.pendingStarts = [];
     this.startScheduled = false;
     this.idleTimer = null;
+    this.keepalive = null;
     this.rootSlots = this.hcm.workerSlots;
 
     const values = this.hcm.stats.values;
@@ -125,6 +128,13 @@ export class Http2Connection implements StreamConnection {
     session.on('close', () => this.onSessionClose());
     socket.on('error', ignoreError);
     socket.on('close', () => this.onSessionClose());
+    if (h2.keepalive !== null) {
+      this.keepalive = new Http2KeepaliveTimer(session, h2.keepalive, () => {
+        this.rootValues()[this.rootSlots['http2.keepalive_timeout']!]++;
+        log.debug(`http2 connection ${this.id}: no PING ACK within ${h2.keepalive!.timeoutMs} ms; closing`);
+        this.session.destroy();
+      });
+    }
     this.armIdleTimer();
   }
 
@@ -368,6 +378,7 @@ export class Http2Connection implements StreamConnection {
     if (this.closed) return;
     this.closed = true;
     this.clearIdleTimer();
+    if (this.keepalive !== null) this.keepalive.stop();
     if (!this.socket.destroyed) this.socket.destroy();
     const values = this.hcm.stats.values;
     const slots = this.hcm.config.slots!;

@@ -10,7 +10,7 @@ import type { CLUSTER_TLS_STATS, ScopeSlots, WorkerStatsStore } from '../../src/
 import { tlsFailureReasonOf, tlsTransportFailureReason, type ClientTlsContext } from '../../src/tls/client-tls-context.ts';
 import type { UpstreamHost } from './upstream-host.ts';
 import { connectUpstream } from './upstream-socket.ts';
-import type { Http2Settings } from '../../src/snapshot/snapshot-types.ts';
+import type { Http2Keepalive, Http2Settings } from '../../src/snapshot/snapshot-types.ts';
 import { UpstreamProtocol } from '../../src/upstream/cluster-config.ts';
 
 /**
@@ -77,6 +77,8 @@ export class PoolContext {
   http2InitialConnectionWindowSize: number;
   /** auto_config: ALPN picks the protocol (HTTP/1.1 connections offer only http/1.1, HTTP/2 ones h2 then http/1.1). */
   autoProtocol: boolean;
+  /** http2_protocol_options.connection_keepalive; null = none. */
+  http2Keepalive: Http2Keepalive | null;
   /** The cluster's upstream TLS (transport_socket), set by WorkerCluster with its `tls`; null = plaintext. */
   tls: ClientTlsContext | null;
   /** cluster.<name>.ssl.*; set with tls. */
@@ -94,6 +96,7 @@ export class PoolContext {
     this.http2InitialStreamWindowSize = 0;
     this.http2InitialConnectionWindowSize = 0;
     this.autoProtocol = false;
+    this.http2Keepalive = null;
     this.tls = null;
     this.tlsSlots = null;
     this.update(slots, settings);
@@ -110,6 +113,7 @@ export class PoolContext {
     this.http2InitialStreamWindowSize = settings.http2.initialStreamWindowSize;
     this.http2InitialConnectionWindowSize = settings.http2.initialConnectionWindowSize;
     this.autoProtocol = settings.upstreamProtocol === UpstreamProtocol.AUTO;
+    this.http2Keepalive = settings.http2.keepalive;
   }
 }
 

@@ -7,6 +7,7 @@
 import http2 from 'node:http2';
 import type net from 'node:net';
 import { connectUpstream } from './upstream-socket.ts';
+import { Http2KeepaliveTimer } from '../http2/keepalive.ts';
 import type { UpstreamHost } from './upstream-host.ts';
 import type { PoolContext, PoolFailureReason, PoolHandle } from './connection-pool.ts';
 
@@ -30,6 +31,7 @@ export class Http2PoolConnection {
   activeStreams: number;
   connectTimer: NodeJS.Timeout | null;
   idleTimer: NodeJS.Timeout | null;
+  keepalive: Http2KeepaliveTimer | null;
   readonly createdMonoMs: number;
 
   constructor(pool: Http2Pool, session: http2.ClientHttp2Session, createdMonoMs: number) {
@@ -39,6 +41,7 @@ export class Http2PoolConnection {
     this.activeStreams = 0;
     this.connectTimer = null;
     this.idleTimer = null;
+    this.keepalive = null;
     this.createdMonoMs = createdMonoMs;
   }
 
@@ -279,6 +282,13 @@ export class Http2Pool {
     const connectMs = performance.now() - conn.createdMonoMs;
     ctx.stats.record(ctx.slots.upstream_cx_connect_ms, connectMs);
     if (ctx.http2InitialConnectionWindowSize > 65_535) conn.session.setLocalWindowSize(ctx.http2InitialConnectionWindowSize);
+    const keepalive = ctx.http2Keepalive;
+    if (keepalive !== null) {
+      conn.keepalive = new Http2KeepaliveTimer(conn.session, keepalive, () => {
+        ctx.stats.values[ctx.slots['http2.keepalive_timeout']]++;
+        conn.session.destroy();
+      });
+    }
     if (conn.state === READY) {
       this.servePending(conn);
       if (conn.activeStreams === 0) this.armIdle(conn);
@@ -317,6 +327,7 @@ export class Http2Pool {
     conn.connectTimer = null;
     if (conn.idleTimer !== null) clearTimeout(conn.idleTimer);
     conn.idleTimer = null;
+    if (conn.keepalive !== null) conn.keepalive.stop();
     if (conn.state !== CLOSED) {
       conn.state = CLOSED;
       if (wasConnecting) {
