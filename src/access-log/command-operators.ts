@@ -369,7 +369,7 @@ export function segmentValue(s: Segment, info: StreamInfo): string | null {
     case OP_STREAM_ID: return nonEmpty(info.requestId);
     case OP_HOSTNAME: return s.present ? s.text : null;
     // No retries yet: one attempt once a host was picked, none before (Envoy prints 0 for "never attempted").
-    case OP_UPSTREAM_REQUEST_ATTEMPT_COUNT: return info.upstreamHost === null ? '0' : '1';
+    case OP_UPSTREAM_REQUEST_ATTEMPT_COUNT: return String(info.upstreamAttemptCount);
     case OP_ENVIRONMENT: return s.present ? truncate(s.text, s.maxLength) : null;
     default: return null;
   }

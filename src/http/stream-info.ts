@@ -52,6 +52,8 @@ export class StreamInfo {
   connectionId: number;
   /** Set by the router: whole upstream service time, ms; -1 when there was no upstream response. */
   upstreamServiceTimeMs: number;
+  /** %UPSTREAM_REQUEST_ATTEMPT_COUNT%: tries upstream (HTTP streams incl. refused-stream retries, TCP connects). */
+  upstreamAttemptCount: number;
 
   constructor() {
     this.startTimeMs = 0;
@@ -83,5 +85,6 @@ export class StreamInfo {
     this.routeName = '';
     this.connectionId = 0;
     this.upstreamServiceTimeMs = -1;
+    this.upstreamAttemptCount = 0;
   }
 }

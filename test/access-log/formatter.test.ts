@@ -42,6 +42,7 @@ function fullInfo(): StreamInfo {
   i.bytesReceived = 154;
   i.bytesSent = 7;
   i.upstreamHost = '10.0.2.1:80';
+  i.upstreamAttemptCount = 1;
   i.upstreamCluster = 'locations_cluster';
   i.upstreamLocalAddress = '10.0.0.5:43210';
   i.upstreamTransportFailureReason = null;

@@ -114,7 +114,7 @@ function tcpListener(name: string, port: number, proxyBody: string): string {
 ${tcpProxyFilter(name, proxyBody)}`;
 }
 
-const LOG_FORMAT = '%UPSTREAM_CLUSTER% %UPSTREAM_HOST% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESPONSE_FLAGS% %PROTOCOL% %UPSTREAM_TRANSPORT_FAILURE_REASON%';
+const LOG_FORMAT = '%UPSTREAM_CLUSTER% %UPSTREAM_HOST% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESPONSE_FLAGS% %PROTOCOL% %UPSTREAM_TRANSPORT_FAILURE_REASON% %UPSTREAM_REQUEST_ATTEMPT_COUNT%';
 
 describe('tcp_proxy', () => {
   let legate: LegateProcess;
@@ -175,7 +175,7 @@ describe('tcp_proxy', () => {
       tcpListener('echo', ports['echo']!, `          cluster: echo\n${log('echo')}`),
       tcpListener('bp', ports['bp']!, '          cluster: echo_bp\n'),
       tcpListener('refused', ports['refused']!, `          cluster: dead\n${log('refused')}`),
-      tcpListener('retry', ports['retry']!, '          cluster: half_dead\n          max_connect_attempts: 2\n'),
+      tcpListener('retry', ports['retry']!, `          cluster: half_dead\n          max_connect_attempts: 2\n${log('retry')}`),
       tcpListener('idle', ports['idle']!, '          cluster: echo\n          idle_timeout: 0.3s\n'),
       tcpListener('weighted', ports['weighted']!, `          weighted_clusters:
             clusters:
@@ -374,6 +374,11 @@ ${tcpProxyFilter('nomatch', '          cluster: echo\n')}`,
     // Round robin over [dead, echo] from one worker: every other connection tries the dead host first.
     assert.ok(s.get('cluster.half_dead.upstream_cx_connect_fail')! >= 1);
     assert.equal(s.get('cluster.half_dead.upstream_cx_connect_attempts_exceeded'), 0);
+    // %UPSTREAM_REQUEST_ATTEMPT_COUNT% counts the connects: 2 where the dead host came first, else 1.
+    const lines = await until('4 retry log lines', () => (logLines('retry').length >= 4 ? logLines('retry') : undefined));
+    const attempts = lines.map((l) => l.split(' ').at(-1)).sort();
+    assert.ok(attempts.includes('2'), attempts.join(','));
+    assert.ok(attempts.every((a) => a === '1' || a === '2'), attempts.join(','));
   });
 
   it('closes both sides after idle_timeout without traffic', async () => {

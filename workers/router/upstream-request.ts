@@ -133,6 +133,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     values[this.slots.upstream_rq_active]++;
     values[this.slots.upstream_rq_pending_total]++;
     host.counters.rqTotal++;
+    info.upstreamAttemptCount = 1;
     host.counters.rqActive++;
     this.activeHost = host;
     this.hostCounters = host.counters;
@@ -155,6 +156,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
       return;
     }
     this.attempts++;
+    this.stream.info.upstreamAttemptCount = this.attempts;
     const stream = this.stream;
     const headers = stream.headers;
     if (this.route.autoHostRewrite && conn.pool.host.hostname !== '') setHeader(headers, H.host, conn.pool.host.hostname);

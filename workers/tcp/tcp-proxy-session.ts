@@ -151,6 +151,7 @@ export class TcpProxySession implements ListenerConnection {
       return;
     }
     this.connectAttempts++;
+    info.upstreamAttemptCount = this.connectAttempts;
     this.host = host;
     info.upstreamHost = host.addressString;
     info.upstreamLocalAddress = null;
