@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import http from 'node:http';
 import { startLegate, freePort, tempDir, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster } from '../support/config-builder.ts';
+import { bootstrap, cluster, directResponseHcm } from '../support/config-builder.ts';
 
 // ---- peers ----
 
@@ -207,20 +207,7 @@ ${tcpProxyFilter('other', '          cluster: other\n')}    - name: http
         destination_port: ${chainsPort}
         source_prefix_ranges: [{ address_prefix: 127.0.0.3, prefix_len: 32 }]
       filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: chains_http
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                direct_response: { status: 200, body: { inline_string: "hcm" } }
-          http_filters:
-          - name: envoy.filters.http.router
-`,
+${directResponseHcm('chains_http', 'hcm')}`,
       // Only a chain for another port and no default chain: every connection is closed.
       `  - name: nomatch
     address:

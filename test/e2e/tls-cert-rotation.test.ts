@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { startLegate, freePort, tempDir, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap } from '../support/config-builder.ts';
+import { bootstrap, directResponseHcm } from '../support/config-builder.ts';
 import { TestPki, opensslAvailable, opensslClient, type IssuedCert } from '../tls/support/test-pki.ts';
 
 const skip = opensslAvailable() ? false : 'openssl is not installed';
@@ -30,20 +30,7 @@ function tlsListener(name: string, port: number, certPath: string, keyPath: stri
             - certificate_chain: { filename: ${certPath} }
               private_key: { filename: ${keyPath} }
       filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ${name}
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                direct_response: { status: 200, body: { inline_string: "${name}" } }
-          http_filters:
-          - name: envoy.filters.http.router
-`;
+${directResponseHcm(name, name)}`;
 }
 
 /** The serial of the certificate the server presented to openssl s_client (upper-case hex, as node:crypto prints). */

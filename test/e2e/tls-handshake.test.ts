@@ -9,13 +9,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap } from '../support/config-builder.ts';
+import { bootstrap, directResponseHcm } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
 import { TestPki, opensslAvailable, opensslClient, type IssuedCert } from '../tls/support/test-pki.ts';
 
 const skip = opensslAvailable() ? false : 'openssl is not installed';
 
-const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
 function listener(name: string, port: number, cert: IssuedCert, tlsExtra: string, chainExtra: string): string {
   return `  - name: ${name}
@@ -36,20 +35,7 @@ ${tlsExtra}          common_tls_context:
               - san_type: DNS
                 matcher: { exact: good-client.test }
       filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": ${HCM}
-          stat_prefix: ${name}
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                direct_response: { status: 200, body: { inline_string: "served" } }
-          http_filters:
-          - name: envoy.filters.http.router
-`;
+${directResponseHcm(name, 'served')}`;
 }
 
 /** Opens a TCP connection, writes `bytes`, and resolves (with what came back) when the server closes it. */

@@ -8,13 +8,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster } from '../support/config-builder.ts';
+import { bootstrap, cluster, directResponseHcm } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
 import { TestPki, opensslAvailable, opensslClient, type IssuedCert } from '../tls/support/test-pki.ts';
 
 const skip = opensslAvailable() ? false : 'openssl is not installed';
 
-const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const TLS_CTX = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
 
 function tlsSocket(cert: IssuedCert, alpn: string[] = []): string {
@@ -34,20 +33,7 @@ function directChain(name: string, match: string, socket: string): string {
   return `    - name: ${name}
       filter_chain_match: ${match}
 ${socket}      filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": ${HCM}
-          stat_prefix: ${name}
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                direct_response: { status: 200, body: { inline_string: "${name}" } }
-          http_filters:
-          - name: envoy.filters.http.router
-`;
+${directResponseHcm(name, name)}`;
 }
 
 /** Writes a greeting first (a server-speaks-first protocol), then echoes. */

@@ -70,3 +70,21 @@ static_resources:
   listeners:
 ${listeners.join('')}${clusters.length > 0 ? `  clusters:\n${clusters.join('')}` : ''}`;
 }
+
+/** A filter-list entry (6-space indent): a connection manager answering every request 200 with `body`. */
+export function directResponseHcm(statPrefix: string, body: string): string {
+  return `      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ${statPrefix}
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: { prefix: "/" }
+                direct_response: { status: 200, body: { inline_string: "${body}" } }
+          http_filters:
+          - name: envoy.filters.http.router
+`;
+}

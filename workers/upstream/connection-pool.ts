@@ -9,6 +9,7 @@ import type { ClusterSlots } from '../../src/snapshot/snapshot-types.ts';
 import type { CLUSTER_TLS_STATS, ScopeSlots, WorkerStatsStore } from '../../src/stats/definitions.ts';
 import { tlsFailureReasonOf, tlsTransportFailureReason, type ClientTlsContext } from '../../src/tls/client-tls-context.ts';
 import type { UpstreamHost } from './upstream-host.ts';
+import { PendingAcquire } from './pending-acquire.ts';
 import { connectUpstream } from './upstream-socket.ts';
 import type { Http2Keepalive, Http2Settings } from '../../src/snapshot/snapshot-types.ts';
 import { UpstreamProtocol } from '../../src/upstream/cluster-config.ts';
@@ -202,23 +203,7 @@ export class UpstreamConnection {
 }
 
 /** A queued acquire(). */
-class PendingRequest implements PoolHandle {
-  readonly pool: ConnectionPool;
-  readonly requester: PoolRequester;
-  waiting: boolean;
-
-  constructor(pool: ConnectionPool, requester: PoolRequester) {
-    this.pool = pool;
-    this.requester = requester;
-    this.waiting = true;
-  }
-
-  cancel(): void {
-    if (!this.waiting) return;
-    this.waiting = false;
-    this.pool.onCancel();
-  }
-}
+type PendingRequest = PendingAcquire<PoolRequester>;
 
 export class ConnectionPool {
   readonly host: UpstreamHost;
@@ -300,7 +285,7 @@ export class ConnectionPool {
       return null;
     }
     this.host.activeRequests++;
-    const waiter = new PendingRequest(this, requester);
+    const waiter: PendingRequest = new PendingAcquire(this, requester);
     this.pending.push(waiter);
     this.pendingCount++;
     values[ctx.slots.upstream_rq_pending_active]++;

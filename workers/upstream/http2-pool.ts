@@ -7,6 +7,7 @@
 import http2 from 'node:http2';
 import type net from 'node:net';
 import { connectUpstream } from './upstream-socket.ts';
+import { PendingAcquire } from './pending-acquire.ts';
 import { Http2KeepaliveTimer } from '../http2/keepalive.ts';
 import type { UpstreamHost } from './upstream-host.ts';
 import type { PoolContext, PoolFailureReason, PoolHandle } from './connection-pool.ts';
@@ -52,23 +53,7 @@ export class Http2PoolConnection {
   }
 }
 
-class PendingStream implements PoolHandle {
-  readonly pool: Http2Pool;
-  readonly requester: Http2StreamRequester;
-  waiting: boolean;
-
-  constructor(pool: Http2Pool, requester: Http2StreamRequester) {
-    this.pool = pool;
-    this.requester = requester;
-    this.waiting = true;
-  }
-
-  cancel(): void {
-    if (!this.waiting) return;
-    this.waiting = false;
-    this.pool.onCancel();
-  }
-}
+type PendingStream = PendingAcquire<Http2StreamRequester>;
 
 export class Http2Pool {
   readonly host: UpstreamHost;
@@ -113,7 +98,7 @@ export class Http2Pool {
       return null;
     }
     this.host.activeRequests++;
-    const waiter = new PendingStream(this, requester);
+    const waiter: PendingStream = new PendingAcquire(this, requester);
     this.pending.push(waiter);
     this.pendingCount++;
     values[ctx.slots.upstream_rq_pending_active]++;
