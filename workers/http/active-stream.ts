@@ -231,8 +231,9 @@ export class ActiveStream {
   }
 
   decodeComplete(): void {
+    // A request that ended with its head was complete at the start: no second clock read.
+    this.info.lastDownstreamRxMonoMs = this.requestComplete && this.info.bytesReceived === 0 ? this.info.startMonoMs : performance.now();
     this.requestComplete = true;
-    this.info.lastDownstreamRxMonoMs = performance.now();
     if (this.requestTimer !== null) {
       clearTimeout(this.requestTimer);
       this.requestTimer = null;
@@ -271,7 +272,8 @@ export class ActiveStream {
       values[cfg.slots!.downstream_cx_upgrades_active]++;
     } else if (status === 204 || status === 304) this.suppressResponseBody = true;
     if (!cfg.suppressEnvoyHeaders && this.upstream !== null) {
-      headers.push(H.xEnvoyUpstreamServiceTime, String(Math.round(performance.now() - this.upstream.startMonoMs)));
+      // The router stamped firstUpstreamRxMonoMs as this head arrived.
+      headers.push(H.xEnvoyUpstreamServiceTime, String(Math.round(info.firstUpstreamRxMonoMs - this.upstream.startMonoMs)));
     }
     applyServerHeader(headers, cfg.serverName, cfg.serverHeaderTransformation);
     if (cfg.alwaysSetRequestIdInResponse && info.requestId !== '') setHeader(headers, H.xRequestId, info.requestId);

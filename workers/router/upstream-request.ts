@@ -458,8 +458,9 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     else if (status >= 200) values[this.slots.upstream_rq_2xx]++;
     else values[this.slots.upstream_rq_1xx]++;
     values[this.slots.upstream_rq_completed]++;
-    this.stream.hcm.stats.record(this.slots.upstream_rq_time, performance.now() - this.startMonoMs);
-    this.stream.info.upstreamServiceTimeMs = performance.now() - this.startMonoMs;
+    const serviceMs = performance.now() - this.startMonoMs;
+    this.stream.hcm.stats.record(this.slots.upstream_rq_time, serviceMs);
+    this.stream.info.upstreamServiceTimeMs = serviceMs;
     if (status >= 500) this.hostCounters!.rqError++;
     else this.hostCounters!.rqSuccess++;
     this.hostCounters = null;
