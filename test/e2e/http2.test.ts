@@ -303,3 +303,56 @@ describe('HTTP/2', () => {
     assert.equal(last.headers['http2-settings'], undefined);
   });
 });
+
+describe('HTTP/2 across reload and shutdown', () => {
+  it('an open HTTP/2 connection takes the new routes after SIGHUP, and SIGTERM lets a stream in flight finish', async () => {
+    let release: (() => void) | null = null;
+    const slowServer = http.createServer((req, res) => {
+      // The slow upstream answers when the test says so (after SIGTERM went out).
+      release = () => res.end(`slow ${req.url}`);
+    });
+    const slowPort = await freePort();
+    await new Promise<void>((r) => slowServer.listen(slowPort, '127.0.0.1', r));
+    const port = await freePort();
+    const config = (body: string): string => bootstrap(
+      [hcmListener({ name: 'gen', port, routes: [
+        { match: '{ prefix: "/slow" }', action: 'route: { cluster: slow }' },
+        { match: '{ prefix: "/" }', action: `direct_response: { status: 200, body: { inline_string: "${body}" } }` },
+      ] })],
+      [cluster({ name: 'slow', endpoints: [{ address: '127.0.0.1', port: slowPort }] })],
+    );
+    const legate = await startLegate({ config: config('v1'), concurrency: 1 });
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    const get = (path: string): Promise<{ status: number; body: string }> => new Promise((resolve) => {
+      const req = client.request({ ':path': path });
+      let status = 0;
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('response', (h) => (status = Number(h[':status'])));
+      req.on('data', (d: string) => (body += d));
+      req.on('error', () => {});
+      req.on('close', () => resolve({ status, body }));
+    });
+    try {
+      assert.deepEqual(await get('/'), { status: 200, body: 'v1' });
+      legate.writeConfig(config('v2'));
+      assert.equal(await legate.reload(), true);
+      // Same HTTP/2 connection, new request: the new route table.
+      assert.deepEqual(await get('/'), { status: 200, body: 'v2' });
+      const inFlight = get('/slow/x');
+      for (let i = 0; i < 200 && release === null; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(release !== null, 'the slow request reached the upstream');
+      const exited = legate.stop('SIGTERM');
+      // The drain sends GOAWAY; the stream in flight still completes.
+      await new Promise((r) => setTimeout(r, 200));
+      (release as unknown as () => void)();
+      assert.deepEqual(await inFlight, { status: 200, body: 'slow /slow/x' });
+      assert.equal(await exited, 0);
+    } finally {
+      client.destroy();
+      slowServer.closeAllConnections();
+      slowServer.close();
+      await legate.stop();
+    }
+  });
+});
