@@ -15,6 +15,10 @@ import { BodyFraming, type StreamConnection } from './stream-connection.ts';
 import { serializeResponseHead } from '../../src/http1/serializer.ts';
 import { H } from '../../src/http/header-names.ts';
 import { nextConnectionId } from './connection-ids.ts';
+import { Http2Connection } from './http2-connection.ts';
+
+/** RFC 9113 §3.4 client connection preface. */
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 const CHUNK_END = '\r\n';
 const LAST_CHUNK = '0\r\n\r\n';
@@ -55,8 +59,18 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   private readonly startMonoMs: number;
   private idleTimer: NodeJS.Timeout | null;
   private readonly onDrainBound: () => void;
+  private readonly onDataBound: (chunk: Buffer) => void;
+  private readonly onEndBound: () => void;
+  private readonly onCloseBound: () => void;
+  /** codec_type AUTO on plain TCP: the first bytes may still turn out to be the HTTP/2 client preface. */
+  private sniffing: boolean;
+  /** A beginning of the preface, waiting for more bytes. */
+  private sniffed: Buffer | null;
+  /** The connection turned out to be HTTP/2 (h2c prior knowledge): it serves it from now on. */
+  private http2: Http2Connection | null;
 
-  constructor(socket: net.Socket, listener: HcmConnectionOwner) {
+  /** `sniffHttp2`: AUTO without TLS — check the first bytes for the HTTP/2 preface and hand over if so. */
+  constructor(socket: net.Socket, listener: HcmConnectionOwner, sniffHttp2 = false) {
     this.id = nextConnectionId();
     this.socket = socket;
     this.listener = listener;
@@ -74,6 +88,12 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.startMonoMs = performance.now();
     this.idleTimer = null;
     this.onDrainBound = this.onSocketDrain.bind(this);
+    this.onDataBound = this.onSocketData.bind(this);
+    this.onEndBound = this.onSocketEnd.bind(this);
+    this.onCloseBound = this.onSocketClose.bind(this);
+    this.sniffing = sniffHttp2;
+    this.sniffed = null;
+    this.http2 = null;
 
     const values = this.hcm.stats.values;
     const slots = this.hcm.config.slots!;
@@ -83,19 +103,66 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     values[slots.downstream_cx_http1_active]++;
 
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      // Bytes behind a request still being answered (pipelining) wait in the parser; stop reading more until
-      // that response is out, so a client that never reads cannot make us buffer without bound.
-      if (this.parser.isPaused()) this.socket.pause();
-      this.parser.execute(chunk);
-    });
-    socket.on('end', () => this.onSocketEnd());
-    socket.on('close', () => this.onSocketClose());
-    socket.on('error', () => {
-      // 'close' follows; resets by the client are counted there.
-    });
+    socket.on('data', this.onDataBound);
+    socket.on('end', this.onEndBound);
+    socket.on('close', this.onCloseBound);
+    socket.on('error', ignoreError); // 'close' follows; resets by the client are counted there.
     socket.on('drain', this.onDrainBound);
     this.armIdleTimer();
+  }
+
+  private onSocketData(chunk: Buffer): void {
+    if (this.sniffing) {
+      const bytes = this.sniffed === null ? chunk : Buffer.concat([this.sniffed, chunk]);
+      const n = bytes.length < PREFACE.length ? bytes.length : PREFACE.length;
+      if (bytes.compare(PREFACE, 0, n, 0, n) === 0) {
+        if (n < PREFACE.length) this.sniffed = bytes;
+        else this.handOverToHttp2(bytes);
+        return;
+      }
+      this.sniffing = false;
+      this.sniffed = null;
+      chunk = bytes;
+    }
+    // Bytes behind a request still being answered (pipelining) wait in the parser; stop reading more until
+    // that response is out, so a client that never reads cannot make us buffer without bound.
+    if (this.parser.isPaused()) this.socket.pause();
+    this.parser.execute(chunk);
+  }
+
+  /**
+   * h2c prior knowledge: the connection becomes an Http2Connection (which counts itself; this one's HTTP/1.1
+   * counts are taken back). The listener keeps tracking this object, which forwards drain and the close.
+   */
+  private handOverToHttp2(bytes: Buffer): void {
+    const socket = this.socket;
+    socket.removeListener('data', this.onDataBound);
+    socket.removeListener('end', this.onEndBound);
+    socket.removeListener('close', this.onCloseBound);
+    socket.removeListener('drain', this.onDrainBound);
+    socket.removeListener('error', ignoreError);
+    this.clearIdleTimer();
+    this.sniffing = false;
+    this.sniffed = null;
+    const values = this.hcm.stats.values;
+    const slots = this.hcm.config.slots!;
+    values[slots.downstream_cx_total]--;
+    values[slots.downstream_cx_http1_total]--;
+    values[slots.downstream_cx_active]--;
+    values[slots.downstream_cx_http1_active]--;
+    socket.pause();
+    socket.unshift(bytes);
+    const listener = this.listener;
+    const self = this;
+    this.http2 = new Http2Connection(socket, {
+      get hcm() {
+        return listener.hcm;
+      },
+      onConnectionClosed() {
+        self.closed = true;
+        listener.onConnectionClosed(self);
+      },
+    });
   }
 
   // ---- parser callbacks ----
@@ -297,6 +364,10 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
 
   /** Drain: close now when idle, else after the response in flight (which carries connection: close). */
   drain(): void {
+    if (this.http2 !== null) {
+      this.http2.drain();
+      return;
+    }
     this.draining = true;
     if (this.stream === null) this.socket.end();
   }
@@ -322,6 +393,8 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.socket.end();
   }
 }
+
+function ignoreError(): void {}
 
 function onConnectionIdle(conn: DownstreamConnection): void {
   conn.onIdleTimeout();
