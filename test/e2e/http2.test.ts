@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
-import { H2RawClient, FrameType } from '../support/h2-raw-client.ts';
+import { CONNECTION_PREFACE, H2RawClient, FrameType, settingsFrame } from '../support/h2-raw-client.ts';
 
 const run = promisify(execFile);
 
@@ -191,6 +191,19 @@ describe('HTTP/2', () => {
     assert.equal(h2.status, 200);
     assert.equal(h2.body, 'h2 GET /b body=02', 'body, then curl saying HTTP version 2');
     assert.deepEqual(h2.headers.get('set-cookie'), ['a=1', 'b=2']);
+  });
+
+  it('AUTO recognises the h2c preface even when it arrives split over several reads', async () => {
+    const c = await H2RawClient.connect({ port: autoPort, preface: false });
+    for (const piece of [CONNECTION_PREFACE.subarray(0, 3), CONNECTION_PREFACE.subarray(3, 17), Buffer.concat([CONNECTION_PREFACE.subarray(17), settingsFrame()])]) {
+      c.write(piece);
+      await new Promise((resolve) => setTimeout(resolve, 30)); // separate writes, so separate reads
+    }
+    c.request(1, '/split');
+    const s = await c.waitForStreamEnd(1);
+    assert.equal(s.rstCode, null, c.describe());
+    assert.equal(s.dataBytes, 'h2 GET /split body=0'.length, c.describe());
+    c.destroy();
   });
 
   it('HTTP/2 client to an HTTP/1.1 upstream (h2->h1): host from :authority, cookies joined, body re-framed', async () => {
