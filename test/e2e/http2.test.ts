@@ -144,6 +144,7 @@ describe('HTTP/2', () => {
     keepalivePort = await freePort();
     const routes = [
       { match: '{ prefix: "/ka-upstream" }', action: 'route: { cluster: h2_keepalive }' },
+      { match: '{ prefix: "/max-rq" }', action: 'route: { cluster: h2_max_rq }' },
       { match: '{ prefix: "/h1" }', action: 'route: { cluster: h1 }' },
       { match: '{ prefix: "/grpc-timeout" }', action: 'route: { cluster: h1_slow, max_stream_duration: { grpc_timeout_header_max: 0s } }' },
       { match: '{ prefix: "/refused" }', action: 'route: { cluster: nowhere }' },
@@ -163,6 +164,7 @@ describe('HTTP/2', () => {
       config: bootstrap(listeners, [
         cluster({ name: 'h2', endpoints: [{ address: '127.0.0.1', port: h2up.port }], extra: H2_CLUSTER }),
         cluster({ name: 'h1', endpoints: [{ address: '127.0.0.1', port: h1up.port }] }),
+        cluster({ name: 'h2_max_rq', endpoints: [{ address: '127.0.0.1', port: h2up.port }], extra: H2_CLUSTER.replace('explicit_http_config:', 'common_http_protocol_options: { max_requests_per_connection: 2 }\n        explicit_http_config:') }),
         cluster({ name: 'h2_keepalive', endpoints: [{ address: '127.0.0.1', port: h2up.port }], extra: H2_CLUSTER.replace('http2_protocol_options: {}', 'http2_protocol_options: { connection_keepalive: { interval: 0.1s, timeout: 1s } }') }),
         cluster({ name: 'h1_slow', endpoints: [{ address: '127.0.0.1', port: slowPort }] }),
         cluster({ name: 'nowhere', endpoints: [{ address: '127.0.0.1', port: refusedPort }], extra: H2_CLUSTER }),
@@ -295,6 +297,13 @@ describe('HTTP/2', () => {
     answering.destroy();
     const after = (await legate.statsMap()).get('http2.keepalive_timeout') ?? 0;
     assert.ok(after > before, `http2.keepalive_timeout ${before} -> ${after}`);
+  });
+
+  it('max_requests_per_connection counts HTTP/2 streams: every two requests take a new upstream connection', async () => {
+    const before = h2up.seen.length;
+    for (let i = 0; i < 6; i++) assert.equal((await h2request(autoPort, { ':path': `/max-rq/${i}` })).status, 200);
+    const sessions = new Set(h2up.seen.slice(before).filter((x) => x.path.startsWith('/max-rq')).map((x) => x.session));
+    assert.equal(sessions.size, 3, `upstream sessions: ${[...sessions].join(',')}`);
   });
 
   it('connection_keepalive on an HTTP/2 cluster PINGs the upstream connection', async () => {

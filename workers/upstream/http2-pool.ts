@@ -30,6 +30,8 @@ export class Http2PoolConnection {
   readonly session: http2.ClientHttp2Session;
   state: number;
   activeStreams: number;
+  /** Streams ever opened on it (max_requests_per_connection). */
+  streamsOpened: number;
   connectTimer: NodeJS.Timeout | null;
   idleTimer: NodeJS.Timeout | null;
   keepalive: Http2KeepaliveTimer | null;
@@ -40,6 +42,7 @@ export class Http2PoolConnection {
     this.session = session;
     this.state = CONNECTING;
     this.activeStreams = 0;
+    this.streamsOpened = 0;
     this.connectTimer = null;
     this.idleTimer = null;
     this.keepalive = null;
@@ -160,6 +163,10 @@ export class Http2Pool {
 
   private hand(conn: Http2PoolConnection, requester: Http2StreamRequester): void {
     conn.activeStreams++;
+    conn.streamsOpened++;
+    // max_requests_per_connection counts streams on HTTP/2: the last one allowed drains the connection.
+    const max = this.context.maxRequestsPerConnection;
+    if (max > 0 && conn.streamsOpened >= max && conn.state === READY) conn.state = DRAINING;
     this.host.activeRequests++;
     if (conn.idleTimer !== null) {
       clearTimeout(conn.idleTimer);
