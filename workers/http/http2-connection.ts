@@ -34,7 +34,6 @@ class Http2StreamState {
   trailers: HeaderList | null;
   /** The response ended with its head (END_STREAM on HEADERS): nothing more is written. */
   ended: boolean;
-  responded: boolean;
   /** A 'drain' listener is pending (registered when a write returned false). */
   waitingDrain: boolean;
   /** We reset it (so its close is not counted as a client reset). */
@@ -48,7 +47,6 @@ class Http2StreamState {
     this.stream = null;
     this.trailers = null;
     this.ended = false;
-    this.responded = false;
     this.waitingDrain = false;
     this.resetLocally = false;
     this.lingerTimer = null;
@@ -242,7 +240,6 @@ export class Http2Connection implements StreamConnection {
     if (h2s.closed || h2s.destroyed) return;
     const endStream = framing === BodyFraming.NONE || stream.suppressResponseBody;
     state.ended = endStream;
-    state.responded = true;
     try {
       h2s.respond(responseHeadersForHttp2(status, headers), { endStream, waitForTrailers: !endStream });
     } catch (err) {

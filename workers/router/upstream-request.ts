@@ -16,7 +16,7 @@ import type { WorkerCluster } from '../upstream/worker-cluster.ts';
 import type { HostCounters, UpstreamHost } from '../upstream/upstream-host.ts';
 import type { PoolFailureReason, PoolHandle, PoolRequester, UpstreamConnection, UpstreamConnectionHandler } from '../upstream/connection-pool.ts';
 import type { ActiveStream } from '../http/active-stream.ts';
-import { LocalReply } from '../http/local-reply.ts';
+import { LocalReply, type LocalReplySpec } from '../http/local-reply.ts';
 import http2 from 'node:http2';
 import type { Http2PoolConnection, Http2StreamRequester } from '../upstream/http2-pool.ts';
 import { UpstreamProtocol } from '../../src/upstream/cluster-config.ts';
@@ -258,7 +258,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
   }
 
   /** A stream the peer never processed: again on a new stream while the body is still held, else fail. */
-  private retryOrFail(spec: typeof LocalReply.upstreamRefused): void {
+  private retryOrFail(spec: LocalReplySpec): void {
     if (this.attempts < MAX_REFUSED_ATTEMPTS && this.retained !== null && this.activeHost !== null) {
       this.h2Trailers = null;
       this.poolHandle = this.activeHost.http2Pool.acquire(this);
