@@ -64,7 +64,8 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': ['name', 'typed_config'],
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig': ['upgrade_type', 'enabled'],
   'envoy.config.core.v3.HttpProtocolOptions': [
-    'idle_timeout', 'max_headers_count', 'headers_with_underscores_action',
+    'idle_timeout', 'max_headers_count', 'headers_with_underscores_action', 'max_connection_duration',
+    'max_requests_per_connection', 'max_stream_duration',
   ],
   'envoy.config.core.v3.Http1ProtocolOptions': ['accept_http_10', 'default_host_for_http_10'],
   'envoy.config.core.v3.SchemeHeaderTransformation': ['scheme_to_overwrite', 'match_upstream'],

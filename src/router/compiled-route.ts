@@ -215,7 +215,7 @@ function hostForRedirect(authority: string, requestScheme: string, newScheme: st
 export const SSL_REDIRECT_ROUTE = new CompiledRoute({
   kind: RouteKind.REDIRECT, routeName: '', clusterName: '', directStatus: 0, directBody: null, redirectStatus: 301,
   hostRewriteLiteral: null, autoHostRewrite: false, hostRewriteHeader: null, timeoutMs: 0, idleTimeoutMs: 0,
-  idleTimeoutConfigured: false, maxStreamDurationSet: false, maxStreamDurationMs: 0, grpcTimeoutHeaderMaxMs: -1,
+  idleTimeoutConfigured: false, maxStreamDurationSet: false, maxStreamDurationMs: -1, grpcTimeoutHeaderMaxMs: -1,
   grpcTimeoutHeaderOffsetMs: 0, upgradeOverrides: null, rewriteKind: PathRewrite.NONE, rewritePrefix: '', matchedLength: -1, rewriteRegex: null,
   rewriteReplacement: '', redirectScheme: 'https', redirectHost: '', redirectPort: '', pathRedirect: '', stripQuery: false,
   sslRedirect: true, requestMutations: [], responseMutations: [],

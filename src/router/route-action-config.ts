@@ -25,7 +25,7 @@ function emptySpec(kind: number, routeName: string, request: HeaderMutationLevel
   return {
     kind, routeName, clusterName: '', directStatus: 0, directBody: null, redirectStatus: 0, hostRewriteLiteral: null,
     autoHostRewrite: false, hostRewriteHeader: null, timeoutMs: 0, idleTimeoutMs: 0, idleTimeoutConfigured: false,
-    maxStreamDurationSet: false, maxStreamDurationMs: 0, grpcTimeoutHeaderMaxMs: -1, grpcTimeoutHeaderOffsetMs: 0,
+    maxStreamDurationSet: false, maxStreamDurationMs: -1, grpcTimeoutHeaderMaxMs: -1, grpcTimeoutHeaderOffsetMs: 0,
     upgradeOverrides: null, rewriteKind: PathRewrite.NONE, rewritePrefix: '', matchedLength: -1, rewriteRegex: null, rewriteReplacement: '',
     redirectScheme: '', redirectHost: '', redirectPort: '', pathRedirect: '', stripQuery: false, sslRedirect: false,
     requestMutations: request, responseMutations: response,
@@ -126,7 +126,8 @@ function compileClusterAction(ra: Obj, path: string, matchedLength: number, spec
     const msdPath = `${path}.max_stream_duration`;
     spec.maxStreamDurationSet = true;
     spec.timeoutMs = 0;
-    spec.maxStreamDurationMs = durationMs(msd, 'max_stream_duration', 0, msdPath, problems);
+    // -1: not given here, the connection manager's max_stream_duration applies; 0 turns it off for the route.
+    spec.maxStreamDurationMs = msd['max_stream_duration'] === undefined ? -1 : durationMs(msd, 'max_stream_duration', 0, msdPath, problems);
     spec.grpcTimeoutHeaderMaxMs = msd['grpc_timeout_header_max'] === undefined ? -1 : durationMs(msd, 'grpc_timeout_header_max', 0, msdPath, problems);
     spec.grpcTimeoutHeaderOffsetMs = durationMs(msd, 'grpc_timeout_header_offset', 0, msdPath, problems);
   }

@@ -45,6 +45,7 @@ export interface Route {
    * request's grpc-timeout when grpcTimeoutHeaderMaxMs >= 0 (capped by it unless 0; minus the offset).
    */
   maxStreamDurationSet: boolean;
+  /** -1 = not set on the route (the connection manager's common max_stream_duration applies); 0 = none. */
   maxStreamDurationMs: number;
   /** -1 = grpc_timeout_header_max not set (grpc-timeout is ignored). */
   grpcTimeoutHeaderMaxMs: number;

@@ -162,6 +162,12 @@ export interface HcmConfig {
   requestTimeoutMs: number;
   streamIdleTimeoutMs: number;
   idleTimeoutMs: number;
+  /** common_http_protocol_options: a connection drains after this long (0 = never). */
+  maxConnectionDurationMs: number;
+  /** common_http_protocol_options: a connection drains after this many requests (0 = unlimited). */
+  maxRequestsPerConnection: number;
+  /** common_http_protocol_options: a stream is ended after this long unless its route sets its own (0 = never). */
+  maxStreamDurationMs: number;
   maxRequestHeadersKb: number;
   maxHeadersCount: number;
   /** normalize_path, then merge_slashes, applied to :path before routing (and sent upstream). */

@@ -7,6 +7,8 @@ import { startLegate, freePort, type LegateProcess } from '../support/legate-pro
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl } from '../support/curl.ts';
+import http2 from 'node:http2';
+import net from 'node:net';
 
 describe('connection manager request options', () => {
   let legate: LegateProcess;
@@ -18,6 +20,7 @@ describe('connection manager request options', () => {
     up = await startUpstream('opts');
     strictPort = await freePort();
     dropPort = await freePort();
+
     const routes = [
       { match: '{ path: "/echo/a/c" }', action: 'route: { cluster: backend }' },
       { match: '{ prefix: "/echo" }', action: 'route: { cluster: backend }' },
@@ -67,5 +70,83 @@ describe('connection manager request options', () => {
     assert.equal(seen.headers['x-good'], '2');
     const stats = await legate.statsMap();
     assert.equal(stats.get('http.drop.dropped_headers_with_underscores'), 1);
+  });
+});
+
+describe('connection manager limits: common_http_protocol_options', () => {
+  let legate: LegateProcess;
+  let up: TestUpstream;
+  let port: number;
+
+  before(async () => {
+    up = await startUpstream('limits');
+    port = await freePort();
+    const routes = [
+      { match: '{ prefix: "/own" }', action: 'route: { cluster: backend, max_stream_duration: { max_stream_duration: 0s } }' },
+      { match: '{ prefix: "/" }', action: 'route: { cluster: backend }' },
+    ];
+    const listener = hcmListener({
+      name: 'limits',
+      port,
+      routes,
+      hcmExtra: '          common_http_protocol_options: { max_requests_per_connection: 2, max_connection_duration: 1s, max_stream_duration: 0.3s }\n',
+    });
+    legate = await startLegate({ config: bootstrap([listener], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 1 });
+  });
+
+  after(async () => {
+    await legate?.stop();
+    await up?.close();
+  });
+
+  it('max_requests_per_connection: the second HTTP/1.1 response says connection: close, the third request needs a new connection', async () => {
+    const before = (await legate.statsMap()).get('http.limits.downstream_cx_total') ?? 0;
+    const r = await curl([`http://127.0.0.1:${port}/echo/1`, `http://127.0.0.1:${port}/echo/2`, `http://127.0.0.1:${port}/echo/3`]);
+    assert.equal(r.exitCode, 0);
+    assert.equal((r.body.match(/connection: close/gi) ?? []).length, 1, r.body);
+    const stats = await legate.statsMap();
+    assert.equal(stats.get('http.limits.downstream_cx_total')! - before, 2, 'three requests over two connections');
+    assert.ok(stats.get('http.limits.downstream_cx_max_requests_reached')! >= 1);
+  });
+
+  it('max_requests_per_connection on HTTP/2: GOAWAY after the second stream, which still completes', async () => {
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    let goaway = false;
+    client.on('goaway', () => (goaway = true));
+    client.on('error', () => {});
+    const one = (path: string): Promise<number> => new Promise((resolve) => {
+      const req = client.request({ ':path': path });
+      let status = 0;
+      req.on('response', (h) => (status = Number(h[':status'])));
+      req.on('error', () => {});
+      req.resume();
+      req.on('close', () => resolve(status));
+    });
+    assert.equal(await one('/echo/a'), 200);
+    assert.equal(await one('/echo/b'), 200);
+    for (let i = 0; i < 100 && !goaway; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(goaway, true, 'GOAWAY after max_requests_per_connection streams');
+    client.destroy();
+  });
+
+  it('max_connection_duration: an idle keep-alive connection is closed once it has lived that long', async () => {
+    const before = (await legate.statsMap()).get('http.limits.downstream_cx_max_duration_reached') ?? 0;
+    const socket = net.connect({ host: '127.0.0.1', port });
+    await new Promise<void>((r) => socket.on('connect', () => r()));
+    socket.write('GET /echo/keep HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.resume();
+    await new Promise<void>((r) => socket.on('close', () => r()));
+    const after = (await legate.statsMap()).get('http.limits.downstream_cx_max_duration_reached') ?? 0;
+    assert.equal(after - before, 1);
+  });
+
+  it('max_stream_duration: a stream is ended (504, DT) unless its route sets its own (0s: none)', async () => {
+    const slow = await curl([`http://127.0.0.1:${port}/delay/3000`]);
+    assert.equal(slow.status, 504);
+    assert.match(slow.body, /downstream duration timeout/);
+    const own = await curl([`http://127.0.0.1:${port}/own/delay/600`]);
+    assert.equal(own.status, 200);
+    const stats = await legate.statsMap();
+    assert.ok(stats.get('http.limits.downstream_rq_max_duration_reached')! >= 1);
   });
 });

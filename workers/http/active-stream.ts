@@ -184,7 +184,7 @@ export class ActiveStream {
       if (route.idleTimeoutMs > 0) this.armIdleTimer(route.idleTimeoutMs);
     }
     info.routeName = route.routeName;
-    if (route.maxStreamDurationSet) this.armDurationTimer(route);
+    if (route.maxStreamDurationSet || cfg.maxStreamDurationMs > 0) this.armDurationTimer(route);
     if (route.kind === RouteKind.DIRECT_RESPONSE) {
       values[slots.rq_direct_response]++;
       return this.sendLocal(route.directStatus, route.directBody ?? EMPTY, 0, 'direct_response', route.directBody === null ? null : 'text/plain');
@@ -420,12 +420,13 @@ export class ActiveStream {
   }
 
   /**
-   * RouteAction.max_stream_duration (Envoy's refreshDurationTimeout): max_stream_duration from the stream's start,
+   * RouteAction.max_stream_duration, else the connection manager's common_http_protocol_options.max_stream_duration
+   * (Envoy's refreshDurationTimeout): max_stream_duration from the stream's start,
    * replaced for a gRPC request by its grpc-timeout when grpc_timeout_header_max is set (capped by it unless 0,
    * less grpc_timeout_header_offset).
    */
   private armDurationTimer(route: Route): void {
-    let ms = route.maxStreamDurationMs;
+    let ms = route.maxStreamDurationMs >= 0 ? route.maxStreamDurationMs : this.hcm.config.maxStreamDurationMs;
     if (this.isGrpc && route.grpcTimeoutHeaderMaxMs >= 0) {
       const grpcMs = parseGrpcTimeout(getHeader(this.headers, 'grpc-timeout'));
       if (grpcMs >= 0) {

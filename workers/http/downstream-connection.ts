@@ -68,6 +68,10 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   private sniffed: Buffer | null;
   /** The connection turned out to be HTTP/2 (h2c prior knowledge): it serves it from now on. */
   private http2: Http2Connection | null;
+  /** Requests begun on this connection (common_http_protocol_options.max_requests_per_connection). */
+  private requestCount: number;
+  /** common_http_protocol_options.max_connection_duration. */
+  private durationTimer: NodeJS.Timeout | null;
 
   /** `sniffHttp2`: AUTO without TLS — check the first bytes for the HTTP/2 preface and hand over if so. */
   constructor(socket: net.Socket, listener: HcmConnectionOwner, sniffHttp2 = false) {
@@ -94,6 +98,9 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.sniffing = sniffHttp2;
     this.sniffed = null;
     this.http2 = null;
+    this.requestCount = 0;
+    const maxDurationMs = this.hcm.config.maxConnectionDurationMs;
+    this.durationTimer = maxDurationMs > 0 ? setTimeout(onMaxConnectionDuration, maxDurationMs, this) : null;
 
     const values = this.hcm.stats.values;
     const slots = this.hcm.config.slots!;
@@ -142,6 +149,8 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     socket.removeListener('drain', this.onDrainBound);
     socket.removeListener('error', ignoreError);
     this.clearIdleTimer();
+    if (this.durationTimer !== null) clearTimeout(this.durationTimer);
+    this.durationTimer = null;
     this.sniffing = false;
     this.sniffed = null;
     const values = this.hcm.stats.values;
@@ -174,6 +183,12 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     const endStream = head.contentLength <= 0 && !head.chunked && !head.upgrade;
     const stream = new ActiveStream(this, this.listener.hcm, head, head.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0', endStream, null);
     this.stream = stream;
+    const maxRequests = this.hcm.config.maxRequestsPerConnection;
+    if (maxRequests > 0 && ++this.requestCount >= maxRequests) {
+      // The last request this connection may carry: its response says connection: close.
+      this.hcm.stats.values[this.hcm.config.slots!.downstream_cx_max_requests_reached]++;
+      stream.closeAfterResponse = true;
+    }
     stream.decodeHeaders();
   }
 
@@ -348,6 +363,8 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   private onSocketClose(): void {
     this.closed = true;
     this.clearIdleTimer();
+    if (this.durationTimer !== null) clearTimeout(this.durationTimer);
+    this.durationTimer = null;
     const stream = this.stream;
     if (stream !== null && !stream.finished) stream.onDownstreamReset();
     this.stream = null;
@@ -392,6 +409,18 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.hcm.stats.values[this.hcm.config.slots!.downstream_cx_idle_timeout]++;
     this.socket.end();
   }
+
+  /** max_connection_duration: drain (close now if idle, else after the response in flight). */
+  onMaxDuration(): void {
+    this.durationTimer = null;
+    if (this.closed || this.http2 !== null) return;
+    this.hcm.stats.values[this.hcm.config.slots!.downstream_cx_max_duration_reached]++;
+    this.drain();
+  }
+}
+
+function onMaxConnectionDuration(conn: DownstreamConnection): void {
+  conn.onMaxDuration();
 }
 
 function ignoreError(): void {}

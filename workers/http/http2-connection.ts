@@ -82,6 +82,9 @@ export class Http2Connection implements StreamConnection {
   private startScheduled: boolean;
   private idleTimer: NodeJS.Timeout | null;
   private keepalive: Http2KeepaliveTimer | null;
+  /** Streams started (common_http_protocol_options.max_requests_per_connection). */
+  private requestCount: number;
+  private durationTimer: NodeJS.Timeout | null;
   private readonly rootSlots: Readonly<Record<string, number>>;
 
   constructor(socket: net.Socket, listener: HcmConnectionOwner) {
@@ -104,6 +107,8 @@ export class Http2Connection implements StreamConnection {
     this.startScheduled = false;
     this.idleTimer = null;
     this.keepalive = null;
+    this.requestCount = 0;
+    this.durationTimer = null;
     this.rootSlots = this.hcm.workerSlots;
 
     const values = this.hcm.stats.values;
@@ -133,7 +138,17 @@ export class Http2Connection implements StreamConnection {
         this.session.destroy();
       });
     }
+    const maxDurationMs = this.hcm.config.maxConnectionDurationMs;
+    if (maxDurationMs > 0) this.durationTimer = setTimeout(onMaxConnectionDuration, maxDurationMs, this);
     this.armIdleTimer();
+  }
+
+  /** max_connection_duration: GOAWAY; the streams in flight finish, then the connection closes. */
+  onMaxDuration(): void {
+    this.durationTimer = null;
+    if (this.closed || this.draining) return;
+    this.hcm.stats.values[this.hcm.config.slots!.downstream_cx_max_duration_reached]++;
+    this.drain();
   }
 
   // ---- streams (client -> proxy) ----
@@ -187,6 +202,12 @@ export class Http2Connection implements StreamConnection {
     }
     const stream = new ActiveStream(this, hcm, head, 'HTTP/2', endStream, state);
     state.stream = stream;
+    const maxRequests = this.hcm.config.maxRequestsPerConnection;
+    if (maxRequests > 0 && ++this.requestCount >= maxRequests && !this.draining) {
+      // The last stream this connection may carry: GOAWAY now, this stream still finishes.
+      this.hcm.stats.values[this.hcm.config.slots!.downstream_cx_max_requests_reached]++;
+      this.drain();
+    }
     if (!endStream) {
       h2s.on('data', (chunk: Buffer) => stream.decodeData(chunk));
       h2s.on('end', () => stream.decodeComplete());
@@ -375,6 +396,8 @@ export class Http2Connection implements StreamConnection {
     if (this.closed) return;
     this.closed = true;
     this.clearIdleTimer();
+    if (this.durationTimer !== null) clearTimeout(this.durationTimer);
+    this.durationTimer = null;
     if (this.keepalive !== null) this.keepalive.stop();
     if (!this.socket.destroyed) this.socket.destroy();
     const values = this.hcm.stats.values;
@@ -416,6 +439,10 @@ export class Http2Connection implements StreamConnection {
 
 function startPendingStreams(conn: Http2Connection): void {
   conn.startPending();
+}
+
+function onMaxConnectionDuration(conn: Http2Connection): void {
+  conn.onMaxDuration();
 }
 
 function onLingerTimeout(conn: Http2Connection, state: Http2StreamState): void {
