@@ -49,7 +49,7 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager': [
     'codec_type', 'stat_prefix', 'route_config', 'http_filters', 'access_log', 'use_remote_address',
     'xff_num_trusted_hops', 'skip_xff_append', 'via', 'generate_request_id', 'preserve_external_request_id',
-    'server_name', 'server_header_transformation', 'request_timeout', 'stream_idle_timeout',
+    'server_name', 'server_header_transformation', 'request_timeout', 'stream_idle_timeout', 'request_headers_timeout',
     // delayed_close_timeout is accepted: Legate closes a connection as soon as its last byte is flushed.
     'delayed_close_timeout', 'common_http_protocol_options', 'http_protocol_options', 'max_request_headers_kb',
     'upgrade_configs', 'normalize_path', 'merge_slashes', 'always_set_request_id_in_response',

@@ -401,6 +401,7 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
     serverName: str(h['server_name'], 'envoy'),
     serverHeaderTransformation: str(h['server_header_transformation'], 'OVERWRITE'),
     requestTimeoutMs: num(h['request_timeout'], 0),
+    requestHeadersTimeoutMs: num(h['request_headers_timeout'], 0),
     streamIdleTimeoutMs: num(h['stream_idle_timeout'], 300_000),
     idleTimeoutMs: num(common['idle_timeout'], 3_600_000),
     maxConnectionDurationMs: num(common['max_connection_duration'], 0),

@@ -160,6 +160,8 @@ export interface HcmConfig {
   serverHeaderTransformation: string;
   /** 0 = disabled. */
   requestTimeoutMs: number;
+  /** request_headers_timeout: from a head's first byte to its last (HTTP/1.1); 0 = disabled. */
+  requestHeadersTimeoutMs: number;
   streamIdleTimeoutMs: number;
   idleTimeoutMs: number;
   /** common_http_protocol_options: a connection drains after this long (0 = never). */

@@ -89,7 +89,7 @@ describe('connection manager limits: common_http_protocol_options', () => {
       name: 'limits',
       port,
       routes,
-      hcmExtra: '          common_http_protocol_options: { max_requests_per_connection: 2, max_connection_duration: 1s, max_stream_duration: 0.3s }\n',
+      hcmExtra: '          request_headers_timeout: 0.3s\n          common_http_protocol_options: { max_requests_per_connection: 2, max_connection_duration: 1s, max_stream_duration: 0.3s }\n',
     });
     legate = await startLegate({ config: bootstrap([listener], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 1 });
   });
@@ -138,6 +138,20 @@ describe('connection manager limits: common_http_protocol_options', () => {
     await new Promise<void>((r) => socket.on('close', () => r()));
     const after = (await legate.statsMap()).get('http.limits.downstream_cx_max_duration_reached') ?? 0;
     assert.equal(after - before, 1);
+  });
+
+  it('request_headers_timeout: a head that never completes gets 408 and the connection closes; nothing reaches the upstream', async () => {
+    const seenBefore = up.seen.length;
+    const socket = net.connect({ host: '127.0.0.1', port });
+    await new Promise<void>((r) => socket.on('connect', () => r()));
+    let answer = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (answer += d));
+    socket.write('GET /echo/slowloris HTTP/1.1\r\nHost: x\r\nX-Slow: '); // and never the rest
+    await new Promise<void>((r) => socket.on('close', () => r()));
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.equal(up.seen.length, seenBefore);
+    assert.ok((await legate.statsMap()).get('http.limits.downstream_rq_header_timeout')! >= 1);
   });
 
   it('max_stream_duration: a stream is ended (504, DT) unless its route sets its own (0s: none)', async () => {

@@ -72,6 +72,8 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   private requestCount: number;
   /** common_http_protocol_options.max_connection_duration. */
   private durationTimer: NodeJS.Timeout | null;
+  /** request_headers_timeout: armed by the first bytes of a head, cleared when the head is complete. */
+  private headersTimer: NodeJS.Timeout | null;
 
   /** `sniffHttp2`: AUTO without TLS — check the first bytes for the HTTP/2 preface and hand over if so. */
   constructor(socket: net.Socket, listener: HcmConnectionOwner, sniffHttp2 = false) {
@@ -99,6 +101,7 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.sniffed = null;
     this.http2 = null;
     this.requestCount = 0;
+    this.headersTimer = null;
     const maxDurationMs = this.hcm.config.maxConnectionDurationMs;
     this.durationTimer = maxDurationMs > 0 ? setTimeout(onMaxConnectionDuration, maxDurationMs, this) : null;
 
@@ -119,6 +122,11 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   }
 
   private onSocketData(chunk: Buffer): void {
+    if (this.stream === null && this.headersTimer === null && !this.parser.isPaused()) {
+      // These bytes begin a request head (between requests nothing else arrives): it must be complete in time.
+      const ms = this.hcm.config.requestHeadersTimeoutMs;
+      if (ms > 0) this.headersTimer = setTimeout(onRequestHeadersTimeout, ms, this);
+    }
     if (this.sniffing) {
       const bytes = this.sniffed === null ? chunk : Buffer.concat([this.sniffed, chunk]);
       const n = bytes.length < PREFACE.length ? bytes.length : PREFACE.length;
@@ -137,6 +145,16 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.parser.execute(chunk);
   }
 
+  /** request_headers_timeout fired: 408 and close, nothing reached an upstream (Envoy's slow-header defence). */
+  onHeadersTimeout(): void {
+    this.headersTimer = null;
+    if (this.closed || this.stream !== null) return;
+    this.hcm.stats.values[this.hcm.config.slots!.downstream_rq_header_timeout]++;
+    const body = 'request headers timeout';
+    this.socket.end(`HTTP/1.1 408 Request Timeout\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`, 'latin1');
+    this.closed = true;
+  }
+
   /**
    * h2c prior knowledge: the connection becomes an Http2Connection (which counts itself; this one's HTTP/1.1
    * counts are taken back). The listener keeps tracking this object, which forwards drain and the close.
@@ -151,6 +169,8 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.clearIdleTimer();
     if (this.durationTimer !== null) clearTimeout(this.durationTimer);
     this.durationTimer = null;
+    if (this.headersTimer !== null) clearTimeout(this.headersTimer);
+    this.headersTimer = null;
     this.sniffing = false;
     this.sniffed = null;
     const values = this.hcm.stats.values;
@@ -177,6 +197,10 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   // ---- parser callbacks ----
 
   onRequestHead(head: RequestHead): void {
+    if (this.headersTimer !== null) {
+      clearTimeout(this.headersTimer);
+      this.headersTimer = null;
+    }
     // The idle timer keeps running (refreshed when the stream ends, not re-created per request): a fire while a
     // stream is active is ignored, and the next continueReading() arms it again.
     // New requests use the listener's current config; this one keeps it until it ends.
@@ -363,6 +387,8 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   private onSocketClose(): void {
     this.closed = true;
     this.clearIdleTimer();
+    if (this.headersTimer !== null) clearTimeout(this.headersTimer);
+    this.headersTimer = null;
     if (this.durationTimer !== null) clearTimeout(this.durationTimer);
     this.durationTimer = null;
     const stream = this.stream;
@@ -417,6 +443,10 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.hcm.stats.values[this.hcm.config.slots!.downstream_cx_max_duration_reached]++;
     this.drain();
   }
+}
+
+function onRequestHeadersTimeout(conn: DownstreamConnection): void {
+  conn.onHeadersTimeout();
 }
 
 function onMaxConnectionDuration(conn: DownstreamConnection): void {
