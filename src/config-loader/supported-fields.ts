@@ -52,7 +52,7 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'server_name', 'server_header_transformation', 'request_timeout', 'stream_idle_timeout', 'request_headers_timeout',
     // delayed_close_timeout is accepted: Legate closes a connection as soon as its last byte is flushed.
     'delayed_close_timeout', 'common_http_protocol_options', 'http_protocol_options', 'max_request_headers_kb',
-    'upgrade_configs', 'normalize_path', 'merge_slashes', 'always_set_request_id_in_response',
+    'upgrade_configs', 'normalize_path', 'merge_slashes', 'path_with_escaped_slashes_action', 'always_set_request_id_in_response',
     'http2_protocol_options',
   ],
   'envoy.config.core.v3.Http2ProtocolOptions': [

@@ -38,3 +38,19 @@ function queryStart(path: string): number {
   const h = path.indexOf('#');
   return q < 0 ? h : h < 0 ? q : Math.min(q, h);
 }
+
+const ESCAPED_SLASH = /%2f|%5c/i;
+
+/** The path part holds %2F or %5C (either case): an escaped slash or backslash. */
+export function hasEscapedSlashes(path: string): boolean {
+  const q = queryStart(path);
+  return ESCAPED_SLASH.test(q < 0 ? path : path.slice(0, q));
+}
+
+/** %2F → '/' and %5C → '\' in the path part (Envoy's path_with_escaped_slashes_action unescaping). */
+export function unescapeSlashes(path: string): string {
+  const q = queryStart(path);
+  const p = q < 0 ? path : path.slice(0, q);
+  const out = p.replace(/%2f/gi, '/').replace(/%5c/gi, '\\');
+  return q < 0 ? out : out + path.slice(q);
+}

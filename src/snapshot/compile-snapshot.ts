@@ -411,6 +411,8 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
     maxHeadersCount: num(common['max_headers_count'], 100),
     normalizePath: bool(h['normalize_path'], false),
     mergeSlashes: bool(h['merge_slashes'], false),
+    // IMPLEMENTATION_SPECIFIC_DEFAULT is KEEP_UNCHANGED in Envoy.
+    pathWithEscapedSlashesAction: str(h['path_with_escaped_slashes_action'], 'KEEP_UNCHANGED').replace('IMPLEMENTATION_SPECIFIC_DEFAULT', 'KEEP_UNCHANGED'),
     headersWithUnderscoresAction: str(common['headers_with_underscores_action'], 'ALLOW'),
     acceptHttp10: bool(h1['accept_http_10'], false),
     defaultHostForHttp10: str(h1['default_host_for_http_10'], ''),

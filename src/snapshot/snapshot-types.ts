@@ -175,6 +175,8 @@ export interface HcmConfig {
   /** normalize_path, then merge_slashes, applied to :path before routing (and sent upstream). */
   normalizePath: boolean;
   mergeSlashes: boolean;
+  /** path_with_escaped_slashes_action: KEEP_UNCHANGED, REJECT_REQUEST, UNESCAPE_AND_REDIRECT, UNESCAPE_AND_FORWARD. */
+  pathWithEscapedSlashesAction: string;
   /** common_http_protocol_options.headers_with_underscores_action: ALLOW, REJECT_REQUEST or DROP_HEADER. */
   headersWithUnderscoresAction: string;
   acceptHttp10: boolean;

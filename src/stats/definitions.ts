@@ -85,7 +85,8 @@ export const HTTP_CONN_MANAGER_STATS = {
     'downstream_rq_response_before_rq_complete', 'no_route', 'no_cluster', 'rq_redirect', 'rq_direct_response',
     'downstream_cx_http2_total', 'downstream_rq_http2_total', 'downstream_rq_max_duration_reached',
     'downstream_rq_too_many_premature_resets', 'downstream_cx_max_duration_reached', 'downstream_cx_max_requests_reached',
-    'downstream_rq_header_timeout',
+    'downstream_rq_header_timeout', 'downstream_rq_failed_path_normalization',
+    'downstream_rq_redirected_with_normalized_path',
   ],
   gauges: [
     'downstream_cx_upgrades_active', 'downstream_cx_active', 'downstream_cx_http1_active', 'downstream_cx_http2_active',

@@ -15,11 +15,13 @@ describe('connection manager request options', () => {
   let up: TestUpstream;
   let strictPort: number;
   let dropPort: number;
+  let escapedPorts: Record<string, number>;
 
   before(async () => {
     up = await startUpstream('opts');
     strictPort = await freePort();
     dropPort = await freePort();
+    escapedPorts = { REJECT_REQUEST: await freePort(), UNESCAPE_AND_REDIRECT: await freePort(), UNESCAPE_AND_FORWARD: await freePort() };
 
     const routes = [
       { match: '{ path: "/echo/a/c" }', action: 'route: { cluster: backend }' },
@@ -38,6 +40,12 @@ describe('connection manager request options', () => {
         routes,
         hcmExtra: '          common_http_protocol_options: { headers_with_underscores_action: DROP_HEADER }\n',
       }),
+      ...Object.entries(escapedPorts).map(([action, p]) => hcmListener({
+        name: `escaped_${action.toLowerCase()}`,
+        port: p,
+        routes,
+        hcmExtra: `          normalize_path: true\n          path_with_escaped_slashes_action: ${action}\n`,
+      })),
     ];
     legate = await startLegate({ config: bootstrap(listeners, [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 1 });
   });
@@ -60,6 +68,24 @@ describe('connection manager request options', () => {
     assert.equal(up.seen.length, before);
     const stats = await legate.statsMap();
     assert.equal(stats.get('http.strict.requests_rejected_with_underscores_in_headers'), 1);
+  });
+
+  it('path_with_escaped_slashes_action: REJECT_REQUEST 400, UNESCAPE_AND_REDIRECT 307 to the plain path, UNESCAPE_AND_FORWARD sends it on', async () => {
+    const before = up.seen.length;
+    const rejected = await curl([`http://127.0.0.1:${escapedPorts['REJECT_REQUEST']}/echo/a%2Fb?q=%2F`]);
+    assert.equal(rejected.status, 400);
+    assert.equal(up.seen.length, before, 'a rejected path never reaches the upstream');
+    const redirected = await curl([`http://127.0.0.1:${escapedPorts['UNESCAPE_AND_REDIRECT']}/echo/x/..%2Fa%5Cb?q=%2F`]);
+    assert.equal(redirected.status, 307);
+    // Unescaped, then normalized again (normalize_path turns the backslash into a slash too); the query is kept.
+    assert.deepEqual(redirected.headers.get('location'), ['/echo/a/b?q=%2F']);
+    assert.equal(up.seen.length, before);
+    const forwarded = await curl([`http://127.0.0.1:${escapedPorts['UNESCAPE_AND_FORWARD']}/echo/a%2fb`]);
+    assert.equal(forwarded.status, 200);
+    assert.equal((JSON.parse(forwarded.body) as { url: string }).url, '/echo/a/b');
+    const stats = await legate.statsMap();
+    assert.equal(stats.get('http.escaped_reject_request.downstream_rq_failed_path_normalization'), 1);
+    assert.equal(stats.get('http.escaped_unescape_and_redirect.downstream_rq_redirected_with_normalized_path'), 1);
   });
 
   it('DROP_HEADER forwards the request without such headers', async () => {

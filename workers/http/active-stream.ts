@@ -12,7 +12,7 @@ import { setHeader, removeHeader } from '../../src/http/header-list.ts';
 import { httpDateNow } from '../../src/http/date-header.ts';
 import { appendForwardedFor } from '../../src/http/forwarded-for.ts';
 import { isInternalAddress } from '../../src/http/internal-address.ts';
-import { mergeSlashes, normalizePath } from '../../src/http/path-normalization.ts';
+import { hasEscapedSlashes, mergeSlashes, normalizePath, unescapeSlashes } from '../../src/http/path-normalization.ts';
 import { RouteKind, type Route } from '../../src/router/route-table.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
 import { BodyFraming, type StreamConnection } from './stream-connection.ts';
@@ -150,6 +150,24 @@ export class ActiveStream {
     // Envoy's path options: %REQ(:PATH)% and routing see the normalized path, which also goes upstream.
     if (cfg.normalizePath) path = normalizePath(path);
     if (cfg.mergeSlashes) path = mergeSlashes(path);
+    if (cfg.pathWithEscapedSlashesAction !== 'KEEP_UNCHANGED' && hasEscapedSlashes(path)) {
+      const action = cfg.pathWithEscapedSlashesAction;
+      if (action === 'REJECT_REQUEST' || (action === 'UNESCAPE_AND_REDIRECT' && this.isGrpc)) {
+        info.path = path;
+        this.hcm.stats.values[slots.downstream_rq_failed_path_normalization]++;
+        return this.localReply(LocalReply.escapedSlashesRejected);
+      }
+      // Unescaped, then normalized again as configured (Envoy's maybeNormalizePath).
+      path = unescapeSlashes(path);
+      if (cfg.normalizePath) path = normalizePath(path);
+      if (cfg.mergeSlashes) path = mergeSlashes(path);
+      if (action === 'UNESCAPE_AND_REDIRECT') {
+        // The client comes back with the plain path, so every hop sees the same one.
+        info.path = path;
+        this.hcm.stats.values[slots.downstream_rq_redirected_with_normalized_path]++;
+        return this.sendLocal(307, EMPTY, 0, 'path_normalization_redirect', null, path);
+      }
+    }
     info.path = path;
     info.authority = authority;
 

@@ -46,6 +46,9 @@ export const LocalReply = Object.freeze({
   requestTimeout: spec(408, 'request timeout', 0, 'request_overall_timeout'),
   requestHeadersTimeout: spec(408, 'request headers timeout', 0, 'request_header_timeout'),
   streamIdleTimeout: spec(408, 'stream timeout', ResponseFlag.StreamIdleTimeout, 'stream_idle_timeout'),
+  // path_with_escaped_slashes_action REJECT_REQUEST (and UNESCAPE_AND_REDIRECT to a gRPC client, which cannot
+  // follow a redirect).
+  escapedSlashesRejected: spec(400, 'Bad Request', ResponseFlag.DownstreamProtocolError, 'path_normalization_failed', GrpcStatus.INTERNAL),
   underscoreInHeaderName: spec(400, 'Bad Request', ResponseFlag.DownstreamProtocolError, 'unexpected_underscore'),
   missingHost: spec(400, 'Bad Request', ResponseFlag.DownstreamProtocolError, 'missing_host_header'),
   http10NotAccepted: spec(426, 'Upgrade Required', ResponseFlag.DownstreamProtocolError, 'low_version'),
