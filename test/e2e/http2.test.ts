@@ -378,3 +378,101 @@ describe('HTTP/2 across reload and shutdown', () => {
     }
   });
 });
+
+describe('HTTP/2 flow control end to end', () => {
+  const TOTAL = 64 * 1024 * 1024;
+  const BOUND = 24 * 1024 * 1024; // far below TOTAL: kernel buffers, windows and per-connection limits only
+
+  /** Resolves once `progress()` has not moved for `quietMs` (the writer is stalled), with its last value. */
+  async function stalled(progress: () => number, quietMs = 600, maxMs = 20_000): Promise<number> {
+    let last = -1;
+    let since = Date.now();
+    const start = Date.now();
+    for (;;) {
+      const now = progress();
+      if (now !== last) {
+        last = now;
+        since = Date.now();
+      } else if (Date.now() - since >= quietMs) return now;
+      if (Date.now() - start > maxMs) return now;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it('a client that does not read its response stops the upstream (download), and an upstream that does not read stops the client (upload)', async (t) => {
+    let written = 0;
+    let readByUpstream = 0;
+    const held: http.IncomingMessage[] = [];
+    const upstream = http.createServer((req, res) => {
+      if (req.url === '/download') {
+        const chunk = Buffer.alloc(64 * 1024, 97);
+        const pump = (): void => {
+          while (written < TOTAL) {
+            written += chunk.length;
+            if (!res.write(chunk)) {
+              res.once('drain', pump);
+              return;
+            }
+          }
+          res.end();
+        };
+        pump();
+      } else {
+        // /upload: read nothing (the request body backs up), answer never.
+        req.pause();
+        held.push(req);
+        req.on('data', (d: Buffer) => (readByUpstream += d.length));
+      }
+    });
+    const upPort = await freePort();
+    await new Promise<void>((r) => upstream.listen(upPort, '127.0.0.1', r));
+    const port = await freePort();
+    const legate = await startLegate({
+      config: bootstrap([hcmListener({ name: 'fc', port, routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: up, timeout: 0s }' }] })],
+        [cluster({ name: 'up', endpoints: [{ address: '127.0.0.1', port: upPort }] })]),
+      concurrency: 1,
+    });
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    client.on('error', () => {});
+    try {
+      // Download: the response is never read; Legate must stop reading the upstream.
+      const down = client.request({ ':path': '/download' });
+      down.on('error', () => {});
+      down.pause();
+      const stalledAt = await stalled(() => written);
+      t.diagnostic(`download stalled at ${stalledAt} bytes`);
+      assert.ok(stalledAt < BOUND, `the upstream wrote ${stalledAt} bytes of ${TOTAL} to a client that reads nothing`);
+      // Upload: the upstream reads nothing; the client's writes must stall.
+      const upReq = client.request({ ':method': 'POST', ':path': '/upload' });
+      upReq.on('error', () => {});
+      let sent = 0;
+      const chunk = Buffer.alloc(64 * 1024, 98);
+      const pump = (): void => {
+        while (sent < TOTAL) {
+          sent += chunk.length;
+          if (!upReq.write(chunk)) {
+            upReq.once('drain', pump);
+            return;
+          }
+        }
+        upReq.end();
+      };
+      pump();
+      const sentAt = await stalled(() => sent);
+      t.diagnostic(`upload stalled at ${sentAt} bytes`);
+      assert.ok(sentAt < BOUND, `the client sent ${sentAt} bytes of ${TOTAL} towards an upstream that reads nothing`);
+      // Both resume once the slow side reads: the download drains to its end.
+      let got = 0;
+      down.on('data', (d: Buffer) => (got += d.length));
+      down.resume();
+      await new Promise<void>((r) => down.on('end', () => r()));
+      assert.equal(got, TOTAL);
+    } finally {
+      client.destroy();
+      for (const r of held) r.socket.destroy();
+      upstream.closeAllConnections();
+      upstream.close();
+      await legate.stop();
+    }
+  });
+});
