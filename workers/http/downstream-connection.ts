@@ -15,6 +15,7 @@ import { BodyFraming, type StreamConnection } from './stream-connection.ts';
 import { serializeResponseHead } from '../../src/http1/serializer.ts';
 import { H } from '../../src/http/header-names.ts';
 import { nextConnectionId } from './connection-ids.ts';
+import { log } from '../../src/common/logger.ts';
 import { Http2Connection } from './http2-connection.ts';
 
 /** RFC 9113 §3.4 client connection preface. */
@@ -183,7 +184,7 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     socket.unshift(bytes);
     const listener = this.listener;
     const self = this;
-    this.http2 = new Http2Connection(socket, {
+    const owner: HcmConnectionOwner = {
       get hcm() {
         return listener.hcm;
       },
@@ -191,7 +192,15 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
         self.closed = true;
         listener.onConnectionClosed(self);
       },
-    });
+    };
+    try {
+      this.http2 = new Http2Connection(socket, owner);
+    } catch (err) {
+      // A bug at a connection boundary: reset this connection only.
+      log.error(`connection ${this.id}: starting HTTP/2 failed: ${(err as Error).stack ?? String(err)}`);
+      socket.destroy();
+      owner.onConnectionClosed(this);
+    }
   }
 
   // ---- parser callbacks ----

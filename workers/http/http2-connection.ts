@@ -111,6 +111,10 @@ export class Http2Connection implements StreamConnection {
     this.durationTimer = null;
     this.rootSlots = this.hcm.workerSlots;
 
+    socket.setNoDelay(true);
+    // First, so a session node refuses to open leaves no gauge behind (the listener resets the connection).
+    this.session = this.hcm.http2Server().accept(socket);
+    const session = this.session;
     const values = this.hcm.stats.values;
     const slots = this.hcm.config.slots!;
     values[slots.downstream_cx_total]++;
@@ -118,9 +122,6 @@ export class Http2Connection implements StreamConnection {
     values[slots.downstream_cx_active]++;
     values[slots.downstream_cx_http2_active]++;
 
-    socket.setNoDelay(true);
-    this.session = this.hcm.http2Server().accept(socket);
-    const session = this.session;
     const h2 = this.hcm.config.http2;
     if (h2.initialConnectionWindowSize > 65_535) session.setLocalWindowSize(h2.initialConnectionWindowSize);
     session.on('stream', (stream: http2.ServerHttp2Stream, _headers: unknown, flags: number, rawHeaders: string[]) => {
