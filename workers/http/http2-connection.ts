@@ -457,8 +457,14 @@ function onConnectionIdle(conn: Http2Connection): void {
 function sendTrailers(state: Http2StreamState): void {
   const h2s = state.h2;
   if (h2s.closed || h2s.destroyed) return;
-  // No trailers: node:http2 ends the stream with an empty DATA frame carrying END_STREAM.
-  h2s.sendTrailers(trailersForHttp2(state.trailers));
+  try {
+    // No trailers: node:http2 ends the stream with an empty DATA frame carrying END_STREAM.
+    h2s.sendTrailers(trailersForHttp2(state.trailers));
+  } catch {
+    // A trailer node:http2 refuses: the stream cannot end cleanly.
+    state.resetLocally = true;
+    h2s.close(NGHTTP2_INTERNAL_ERROR);
+  }
 }
 
 function ignoreError(): void {}
