@@ -41,6 +41,7 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   // TCP proxy
   'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy': [
     'stat_prefix', 'cluster', 'weighted_clusters', 'idle_timeout', 'max_connect_attempts', 'access_log',
+    'max_downstream_connection_duration',
   ],
   'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster': ['clusters'],
   'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster.ClusterWeight': ['name', 'weight'],

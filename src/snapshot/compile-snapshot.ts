@@ -331,6 +331,7 @@ function compileTcpProxy(t: Obj, path: string, out: ProblemCollector, clusterNam
     clusters,
     totalWeight: clusters.reduce((sum, c) => sum + c.weight, 0),
     idleTimeoutMs: num(t['idle_timeout'], 3_600_000),
+    maxDownstreamConnectionDurationMs: num(t['max_downstream_connection_duration'], 0),
     maxConnectAttempts: num(t['max_connect_attempts'], 1),
     accessLogs: logs.config,
     slots: null,

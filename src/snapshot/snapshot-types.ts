@@ -113,6 +113,8 @@ export interface TcpProxyConfig {
   totalWeight: number;
   /** 0 = disabled. Envoy's default is 1 h. */
   idleTimeoutMs: number;
+  /** max_downstream_connection_duration; 0 = none. */
+  maxDownstreamConnectionDurationMs: number;
   /** Envoy's default is 1. */
   maxConnectAttempts: number;
   accessLogs: AccessLogConfig[];

@@ -100,7 +100,7 @@ export const TCP_PROXY_STATS = {
   counters: [
     'downstream_cx_total', 'downstream_cx_no_route', 'downstream_cx_tx_bytes_total', 'downstream_cx_rx_bytes_total',
     'downstream_flow_control_paused_reading_total', 'downstream_flow_control_resumed_reading_total', 'idle_timeout',
-    'upstream_flush_total',
+    'upstream_flush_total', 'max_downstream_connection_duration',
   ],
   gauges: ['upstream_flush_active'],
   histograms: [],

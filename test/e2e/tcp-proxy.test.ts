@@ -165,7 +165,7 @@ describe('tcp_proxy', () => {
       slowSockets.push(s);
     }, true);
     deadPort = await freePort();
-    for (const n of ['echo', 'bp', 'refused', 'retry', 'idle', 'weighted', 'halfclose', 'counter', 'flush', 'noroute', 'chains', 'nomatch']) {
+    for (const n of ['echo', 'bp', 'refused', 'retry', 'idle', 'maxdur', 'weighted', 'halfclose', 'counter', 'flush', 'noroute', 'chains', 'nomatch']) {
       ports[n] = await freePort();
     }
     logFile = path.join(tempDir(), 'tcp.log');
@@ -177,6 +177,7 @@ describe('tcp_proxy', () => {
       tcpListener('refused', ports['refused']!, `          cluster: dead\n${log('refused')}`),
       tcpListener('retry', ports['retry']!, `          cluster: half_dead\n          max_connect_attempts: 2\n${log('retry')}`),
       tcpListener('idle', ports['idle']!, '          cluster: echo\n          idle_timeout: 0.3s\n'),
+      tcpListener('maxdur', ports['maxdur']!, '          cluster: echo\n          max_downstream_connection_duration: 0.4s\n'),
       tcpListener('weighted', ports['weighted']!, `          weighted_clusters:
             clusters:
             - { name: banner_a, weight: 1 }
@@ -366,6 +367,20 @@ ${tcpProxyFilter('nomatch', '          cluster: echo\n')}`,
     const attempts = lines.map((l) => l.split(' ').at(-1)).sort();
     assert.ok(attempts.includes('2'), attempts.join(','));
     assert.ok(attempts.every((a) => a === '1' || a === '2'), attempts.join(','));
+  });
+
+  it('closes both sides at max_downstream_connection_duration even while bytes keep flowing', async () => {
+    const c = net.connect({ host: '127.0.0.1', port: ports['maxdur']! });
+    let echoed = 0;
+    c.on('data', (d: Buffer) => (echoed += d.length));
+    c.on('error', () => {});
+    // Keep the connection busy (the idle timeout of 1 h never applies): only the duration can end it.
+    const ticker = setInterval(() => c.write('tick'), 50);
+    await new Promise<void>((r) => c.on('close', () => r()));
+    clearInterval(ticker);
+    assert.ok(echoed > 0, 'the session carried bytes before it was cut');
+    const s = await legate.statsMap();
+    assert.equal(s.get('tcp.maxdur.max_downstream_connection_duration'), 1);
   });
 
   it('closes both sides after idle_timeout without traffic', async () => {

@@ -45,6 +45,8 @@ export class TcpProxySession implements ListenerConnection {
   private connectedAtMs: number;
   private connectTimer: NodeJS.Timeout | null;
   private idleTimer: NodeJS.Timeout | null;
+  /** max_downstream_connection_duration, from the downstream connection's start. */
+  private durationTimer: NodeJS.Timeout | null;
   private lastActivityMs: number;
   private downstreamClosed: boolean;
   /** The client sent its FIN (forwarded, or to forward once the upstream is connected). */
@@ -77,6 +79,8 @@ export class TcpProxySession implements ListenerConnection {
     this.connectedAtMs = 0;
     this.connectTimer = null;
     this.idleTimer = null;
+    const maxDurationMs = runtime.config.maxDownstreamConnectionDurationMs;
+    this.durationTimer = maxDurationMs > 0 ? setTimeout(onMaxDuration, maxDurationMs, this) : null;
     this.lastActivityMs = 0;
     this.downstreamClosed = false;
     this.downstreamEnded = false;
@@ -364,11 +368,29 @@ export class TcpProxySession implements ListenerConnection {
     this.socket.destroy();
   }
 
+  /** @internal max_downstream_connection_duration reached: both sides close now (Envoy's NoFlush). */
+  onMaxDuration(): void {
+    this.durationTimer = null;
+    if (this.finished) return;
+    const rt = this.runtime;
+    rt.stats.values[rt.slots.max_downstream_connection_duration]++;
+    const up = this.upstream;
+    if (up !== null && this.upstreamState !== UPSTREAM_CLOSED) {
+      this.upstreamClosedLocally = true;
+      up.destroy();
+    }
+    this.socket.destroy();
+  }
+
   private maybeFinish(): void {
     if (this.finished || !this.downstreamClosed) return;
     if (this.upstreamState === CONNECTING || this.upstreamState === CONNECTED) return;
     this.finished = true;
     this.clearConnectTimer();
+    if (this.durationTimer !== null) {
+      clearTimeout(this.durationTimer);
+      this.durationTimer = null;
+    }
     if (this.idleTimer !== null) {
       clearTimeout(this.idleTimer);
       this.idleTimer = null;
@@ -394,6 +416,10 @@ function onConnectTimeout(session: TcpProxySession): void {
 
 function onIdleTimer(session: TcpProxySession): void {
   session.onIdleTimer();
+}
+
+function onMaxDuration(session: TcpProxySession): void {
+  session.onMaxDuration();
 }
 
 function destroyOnFinish(this: net.Socket): void {
