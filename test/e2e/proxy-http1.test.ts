@@ -101,6 +101,19 @@ describe('HTTP/1.1 proxying', () => {
     assert.deepEqual(statuses, [200, 200, 418, 201]);
   });
 
+  it('answers a client that half-closes right after its request (FIN), then closes', async () => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let data = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (data += d));
+    await new Promise<void>((r) => socket.on('connect', () => r()));
+    // The upstream answers later (/delay): the response must still reach the half-closed client.
+    socket.end('GET /delay/50 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise<void>((r) => socket.on('close', () => r()));
+    assert.match(data, /^HTTP\/1\.1 200 /);
+    assert.match(data, /\r\nconnection: close\r\n/i);
+  });
+
   it('answers HEAD without a body', async () => {
     const r = await curl(['-I', `${base}/bytes/1234`]);
     assert.equal(r.status, 200);

@@ -114,6 +114,9 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     values[slots.downstream_cx_http1_active]++;
 
     socket.setNoDelay(true);
+    // A client may half-close right after its request (FIN): the response still goes out, then we close
+    // (onSocketEnd). Without this Node would end our side at once and the response would be lost.
+    socket.allowHalfOpen = true;
     socket.on('data', this.onDataBound);
     socket.on('end', this.onEndBound);
     socket.on('close', this.onCloseBound);
