@@ -10,27 +10,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { startLegate, freePort, tempDir, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, directResponseHcm } from '../support/config-builder.ts';
+import { bootstrap, directResponseHcm, tlsListener } from '../support/config-builder.ts';
 import { TestPki, opensslAvailable, opensslClient, type IssuedCert } from '../tls/support/test-pki.ts';
 
 const skip = opensslAvailable() ? false : 'openssl is not installed';
 const DAY_MS = 86_400_000;
 
-function tlsListener(name: string, port: number, certPath: string, keyPath: string): string {
-  return `  - name: ${name}
-    address:
-      socket_address: { address: 127.0.0.1, port_value: ${port} }
-    filter_chains:
-    - transport_socket:
-        name: envoy.transport_sockets.tls
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
-          common_tls_context:
-            tls_certificates:
-            - certificate_chain: { filename: ${certPath} }
-              private_key: { filename: ${keyPath} }
-      filters:
-${directResponseHcm(name, name)}`;
+/** A TLS listener answering with its own name. */
+function namedTlsListener(name: string, port: number, certPath: string, keyPath: string): string {
+  return tlsListener({ name, port, certPath, keyPath, filters: directResponseHcm(name, name) });
 }
 
 /** The serial of the certificate the server presented to openssl s_client (upper-case hex, as node:crypto prints). */
@@ -119,8 +107,8 @@ describe('certificate rotation', { skip }, () => {
     legate = await startLegate({
       concurrency: 2,
       config: bootstrap([
-        tlsListener('file', filePort, path.join(dir, 'server.crt'), path.join(dir, 'server.key')),
-        tlsListener('k8s', k8sPort, path.join(secret, 'tls.crt'), path.join(secret, 'tls.key')),
+        namedTlsListener('file', filePort, path.join(dir, 'server.crt'), path.join(dir, 'server.key')),
+        namedTlsListener('k8s', k8sPort, path.join(secret, 'tls.crt'), path.join(secret, 'tls.key')),
       ], []),
     });
   });

@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster } from '../support/config-builder.ts';
+import { bootstrap, cluster, routeAllHcm, tlsListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl } from '../support/curl.ts';
 import { TestPki, opensslAvailable } from '../tls/support/test-pki.ts';
@@ -22,34 +22,7 @@ describe('downstream TLS', { skip }, () => {
     const cert = pki.issue('edge', { sans: ['DNS:edge.test', 'IP:127.0.0.1'] });
     up = await startUpstream('tls');
     port = await freePort();
-    const listener = `  - name: https
-    address:
-      socket_address: { address: 127.0.0.1, port_value: ${port} }
-    filter_chains:
-    - transport_socket:
-        name: envoy.transport_sockets.tls
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
-          common_tls_context:
-            alpn_protocols: [http/1.1]
-            tls_certificates:
-            - certificate_chain: { filename: ${cert.certPath} }
-              private_key: { filename: ${cert.keyPath} }
-      filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: https
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                route: { cluster: backend }
-          http_filters:
-          - name: envoy.filters.http.router
-`;
+    const listener = tlsListener({ name: 'https', port, certPath: cert.certPath, keyPath: cert.keyPath, alpn: ['http/1.1'], filters: routeAllHcm('https', 'backend') });
     legate = await startLegate({
       config: bootstrap([listener], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]),
       concurrency: 2,

@@ -88,3 +88,43 @@ export function directResponseHcm(statPrefix: string, body: string): string {
           - name: envoy.filters.http.router
 `;
 }
+
+/**
+ * A listener with one filter chain terminating TLS (DownstreamTlsContext with one certificate, and ALPN when
+ * given) in front of `filters`: a filter-list entry at 6-space indent, e.g. directResponseHcm().
+ */
+export function tlsListener(opts: { name: string; port: number; certPath: string; keyPath: string; alpn?: string[]; filters: string }): string {
+  const alpn = opts.alpn === undefined ? '' : `            alpn_protocols: [${opts.alpn.join(', ')}]\n`;
+  return `  - name: ${opts.name}
+    address:
+      socket_address: { address: 127.0.0.1, port_value: ${opts.port} }
+    filter_chains:
+    - transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          common_tls_context:
+${alpn}            tls_certificates:
+            - certificate_chain: { filename: ${opts.certPath} }
+              private_key: { filename: ${opts.keyPath} }
+      filters:
+${opts.filters}`;
+}
+
+/** A filter-list entry (6-space indent): a connection manager routing everything to `clusterName`. */
+export function routeAllHcm(statPrefix: string, clusterName: string): string {
+  return `      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ${statPrefix}
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: { prefix: "/" }
+                route: { cluster: ${clusterName} }
+          http_filters:
+          - name: envoy.filters.http.router
+`;
+}

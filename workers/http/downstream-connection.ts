@@ -15,6 +15,7 @@ import { BodyFraming, type StreamConnection } from './stream-connection.ts';
 import { serializeResponseHead } from '../../src/http1/serializer.ts';
 import { H } from '../../src/http/header-names.ts';
 import { nextConnectionId } from './connection-ids.ts';
+import { armOrRefresh, cancelTimer } from '../../src/common/timers.ts';
 import { log } from '../../src/common/logger.ts';
 import { Http2Connection } from './http2-connection.ts';
 
@@ -171,10 +172,8 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     socket.removeListener('drain', this.onDrainBound);
     socket.removeListener('error', ignoreError);
     this.clearIdleTimer();
-    if (this.durationTimer !== null) clearTimeout(this.durationTimer);
-    this.durationTimer = null;
-    if (this.headersTimer !== null) clearTimeout(this.headersTimer);
-    this.headersTimer = null;
+    this.durationTimer = cancelTimer(this.durationTimer);
+    this.headersTimer = cancelTimer(this.headersTimer);
     this.sniffing = false;
     this.sniffed = null;
     const values = this.hcm.stats.values;
@@ -209,10 +208,7 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   // ---- parser callbacks ----
 
   onRequestHead(head: RequestHead): void {
-    if (this.headersTimer !== null) {
-      clearTimeout(this.headersTimer);
-      this.headersTimer = null;
-    }
+    this.headersTimer = cancelTimer(this.headersTimer);
     // The idle timer keeps running (refreshed when the stream ends, not re-created per request): a fire while a
     // stream is active is ignored, and the next continueReading() arms it again.
     // New requests use the listener's current config; this one keeps it until it ends.
@@ -399,10 +395,8 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   private onSocketClose(): void {
     this.closed = true;
     this.clearIdleTimer();
-    if (this.headersTimer !== null) clearTimeout(this.headersTimer);
-    this.headersTimer = null;
-    if (this.durationTimer !== null) clearTimeout(this.durationTimer);
-    this.durationTimer = null;
+    this.headersTimer = cancelTimer(this.headersTimer);
+    this.durationTimer = cancelTimer(this.durationTimer);
     const stream = this.stream;
     if (stream !== null && !stream.finished) stream.onDownstreamReset();
     this.stream = null;
@@ -430,15 +424,11 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   private armIdleTimer(): void {
     const ms = this.hcm.config.idleTimeoutMs;
     if (ms <= 0) return;
-    if (this.idleTimer === null) this.idleTimer = setTimeout(onConnectionIdle, ms, this);
-    else this.idleTimer.refresh();
+    this.idleTimer = armOrRefresh(this.idleTimer, ms, onConnectionIdle, this);
   }
 
   private clearIdleTimer(): void {
-    if (this.idleTimer !== null) {
-      clearTimeout(this.idleTimer);
-      this.idleTimer = null;
-    }
+    this.idleTimer = cancelTimer(this.idleTimer);
   }
 
   onIdleTimeout(): void {

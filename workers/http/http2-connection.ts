@@ -15,6 +15,7 @@ import type { HcmRuntime } from './hcm-runtime.ts';
 import { BodyFraming, type StreamConnection } from './stream-connection.ts';
 import { requestHeadFromHttp2, responseHeadersForHttp2, trailersForHttp2 } from '../../src/http/http2-headers.ts';
 import { nextConnectionId } from './connection-ids.ts';
+import { armOrRefresh, cancelTimer } from '../../src/common/timers.ts';
 import { Http2KeepaliveTimer } from '../http2/keepalive.ts';
 
 const {
@@ -223,10 +224,7 @@ export class Http2Connection implements StreamConnection {
   }
 
   private onH2StreamClose(state: Http2StreamState): void {
-    if (state.lingerTimer !== null) {
-      clearTimeout(state.lingerTimer);
-      state.lingerTimer = null;
-    }
+    state.lingerTimer = cancelTimer(state.lingerTimer);
     this.activeStreams--;
     this.closedStreams++;
     this.rootValues()[this.rootSlots['http2.streams_active']!]--;
@@ -397,8 +395,7 @@ export class Http2Connection implements StreamConnection {
     if (this.closed) return;
     this.closed = true;
     this.clearIdleTimer();
-    if (this.durationTimer !== null) clearTimeout(this.durationTimer);
-    this.durationTimer = null;
+    this.durationTimer = cancelTimer(this.durationTimer);
     if (this.keepalive !== null) this.keepalive.stop();
     if (!this.socket.destroyed) this.socket.destroy();
     const values = this.hcm.stats.values;
@@ -415,15 +412,11 @@ export class Http2Connection implements StreamConnection {
   private armIdleTimer(): void {
     const ms = this.hcm.config.idleTimeoutMs;
     if (ms <= 0 || this.closed) return;
-    if (this.idleTimer === null) this.idleTimer = setTimeout(onConnectionIdle, ms, this);
-    else this.idleTimer.refresh();
+    this.idleTimer = armOrRefresh(this.idleTimer, ms, onConnectionIdle, this);
   }
 
   private clearIdleTimer(): void {
-    if (this.idleTimer !== null) {
-      clearTimeout(this.idleTimer);
-      this.idleTimer = null;
-    }
+    this.idleTimer = cancelTimer(this.idleTimer);
   }
 
   onIdleTimeout(): void {

@@ -9,7 +9,7 @@ import type { ClusterSlots } from '../../src/snapshot/snapshot-types.ts';
 import type { CLUSTER_TLS_STATS, ScopeSlots, WorkerStatsStore } from '../../src/stats/definitions.ts';
 import { tlsFailureReasonOf, tlsTransportFailureReason, type ClientTlsContext } from '../../src/tls/client-tls-context.ts';
 import type { UpstreamHost } from './upstream-host.ts';
-import { PendingAcquire } from './pending-acquire.ts';
+import { admitWaiter, type PendingAcquire } from './pending-acquire.ts';
 import { connectUpstream } from './upstream-socket.ts';
 import type { Http2Keepalive, Http2Settings } from '../../src/snapshot/snapshot-types.ts';
 import { UpstreamProtocol } from '../../src/upstream/cluster-config.ts';
@@ -278,17 +278,11 @@ export class ConnectionPool {
       return null;
     }
     const ctx = this.context;
-    const values = ctx.stats.values;
-    if (this.pendingCount >= ctx.maxPendingRequests) {
-      values[ctx.slots.upstream_rq_pending_overflow]++;
-      requester.onPoolFailure('overflow');
-      return null;
-    }
-    this.host.activeRequests++;
-    const waiter: PendingRequest = new PendingAcquire(this, requester);
+    const waiter = admitWaiter(this, ctx, this.host, this.pendingCount, requester);
+    if (waiter === null) return null;
     this.pending.push(waiter);
     this.pendingCount++;
-    values[ctx.slots.upstream_rq_pending_active]++;
+    const values = ctx.stats.values;
     if (this.connectingCount < this.pendingCount) {
       if (this.connections.size < ctx.maxConnections) this.connect();
       else values[ctx.slots.upstream_cx_overflow]++;

@@ -7,7 +7,7 @@
 import http2 from 'node:http2';
 import type net from 'node:net';
 import { connectUpstream } from './upstream-socket.ts';
-import { PendingAcquire } from './pending-acquire.ts';
+import { admitWaiter, type PendingAcquire } from './pending-acquire.ts';
 import { Http2KeepaliveTimer } from '../http2/keepalive.ts';
 import type { UpstreamHost } from './upstream-host.ts';
 import type { PoolContext, PoolFailureReason, PoolHandle } from './connection-pool.ts';
@@ -94,17 +94,11 @@ export class Http2Pool {
       this.hand(conn, requester);
       return null;
     }
-    const values = ctx.stats.values;
-    if (this.pendingCount >= ctx.maxPendingRequests) {
-      values[ctx.slots.upstream_rq_pending_overflow]++;
-      requester.onPoolFailure('overflow');
-      return null;
-    }
-    this.host.activeRequests++;
-    const waiter: PendingStream = new PendingAcquire(this, requester);
+    const waiter = admitWaiter(this, ctx, this.host, this.pendingCount, requester);
+    if (waiter === null) return null;
     this.pending.push(waiter);
     this.pendingCount++;
-    values[ctx.slots.upstream_rq_pending_active]++;
+    const values = ctx.stats.values;
     // A connection still connecting will take up to its expected capacity; open another beyond that.
     let connectingRoom = this.probes.size * Math.min(100, ctx.http2MaxConcurrentStreams);
     for (const c of this.connections) if (c.state === CONNECTING) connectingRoom += c.capacity(ctx.http2MaxConcurrentStreams);

@@ -1,7 +1,8 @@
 // Worker thread. A request waiting for a pool (HTTP/1.1 connection or HTTP/2 stream slot): who asked, whether it
 // still waits, and the pool's count to keep when it gives up. Shared by connection-pool.ts and http2-pool.ts.
 
-import type { PoolHandle } from './connection-pool.ts';
+import type { PoolContext, PoolFailureReason, PoolHandle } from './connection-pool.ts';
+import type { UpstreamHost } from './upstream-host.ts';
 
 /** What a pool counts when a waiter cancels. */
 export interface PendingOwner {
@@ -24,4 +25,23 @@ export class PendingAcquire<R> implements PoolHandle {
     this.waiting = false;
     this.owner.onCancel();
   }
+}
+
+/**
+ * A request no connection can take yet: refused with 'overflow' (null returned) when `waiting` already reaches the
+ * cluster's max pending requests, else a new waiter counted on the host and in upstream_rq_pending_active. The
+ * pool queues it and bumps its own count.
+ */
+export function admitWaiter<R extends { onPoolFailure(reason: PoolFailureReason): void }>(
+  owner: PendingOwner, ctx: PoolContext, host: UpstreamHost, waiting: number, requester: R,
+): PendingAcquire<R> | null {
+  const values = ctx.stats.values;
+  if (waiting >= ctx.maxPendingRequests) {
+    values[ctx.slots.upstream_rq_pending_overflow]++;
+    requester.onPoolFailure('overflow');
+    return null;
+  }
+  host.activeRequests++;
+  values[ctx.slots.upstream_rq_pending_active]++;
+  return new PendingAcquire(owner, requester);
 }
