@@ -71,8 +71,8 @@ static_resources:
 ${listeners.join('')}${clusters.length > 0 ? `  clusters:\n${clusters.join('')}` : ''}`;
 }
 
-/** A filter-list entry (6-space indent): a connection manager answering every request 200 with `body`. */
-export function directResponseHcm(statPrefix: string, body: string): string {
+/** A filter-list entry (6-space indent): a connection manager sending every request to one route `action`. */
+function catchAllHcm(statPrefix: string, action: string): string {
   return `      - name: envoy.filters.network.http_connection_manager
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
@@ -83,10 +83,20 @@ export function directResponseHcm(statPrefix: string, body: string): string {
               domains: ["*"]
               routes:
               - match: { prefix: "/" }
-                direct_response: { status: 200, body: { inline_string: "${body}" } }
+                ${action}
           http_filters:
           - name: envoy.filters.http.router
 `;
+}
+
+/** A connection manager answering every request 200 with `body`. */
+export function directResponseHcm(statPrefix: string, body: string): string {
+  return catchAllHcm(statPrefix, `direct_response: { status: 200, body: { inline_string: "${body}" } }`);
+}
+
+/** A connection manager routing every request to `clusterName`. */
+export function routeAllHcm(statPrefix: string, clusterName: string): string {
+  return catchAllHcm(statPrefix, `route: { cluster: ${clusterName} }`);
 }
 
 /**
@@ -109,22 +119,4 @@ ${alpn}            tls_certificates:
               private_key: { filename: ${opts.keyPath} }
       filters:
 ${opts.filters}`;
-}
-
-/** A filter-list entry (6-space indent): a connection manager routing everything to `clusterName`. */
-export function routeAllHcm(statPrefix: string, clusterName: string): string {
-  return `      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ${statPrefix}
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                route: { cluster: ${clusterName} }
-          http_filters:
-          - name: envoy.filters.http.router
-`;
 }
