@@ -54,12 +54,13 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     // delayed_close_timeout is accepted: Legate closes a connection as soon as its last byte is flushed.
     'delayed_close_timeout', 'common_http_protocol_options', 'http_protocol_options', 'max_request_headers_kb',
     'upgrade_configs', 'normalize_path', 'merge_slashes', 'path_with_escaped_slashes_action', 'always_set_request_id_in_response',
-    'http2_protocol_options',
+    'http2_protocol_options', 'stream_error_on_invalid_http_message',
   ],
   'envoy.config.core.v3.Http2ProtocolOptions': [
     'max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size', 'hpack_table_size',
     'max_outbound_frames', 'max_outbound_control_frames', 'max_consecutive_inbound_frames_with_empty_payload',
     'stream_error_on_invalid_http_messaging', 'override_stream_error_on_invalid_http_message', 'connection_keepalive',
+    'max_inbound_priority_frames_per_stream', 'max_inbound_window_update_frames_per_data_frame_sent',
   ],
   'envoy.config.core.v3.KeepaliveSettings': ['interval', 'timeout', 'interval_jitter', 'connection_idle_interval'],
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': ['name', 'typed_config'],

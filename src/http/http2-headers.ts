@@ -1,4 +1,4 @@
-// Any thread (pure). Header conversion between HTTP/2 (node:http2's raw header arrays with pseudo-headers) and the
+// Any thread (pure). Header conversion between HTTP/2 (flat name/value arrays with pseudo-headers) and the
 // proxy's HTTP/1-shaped heads (RequestHead / ResponseHead with a flat HeaderList), both ways, as Envoy's codecs do:
 // :authority <-> host, cookies joined for HTTP/1, connection-specific headers never sent on HTTP/2.
 
@@ -61,9 +61,13 @@ export function requestHeadFromHttp2(raw: readonly string[], endStream: boolean)
   };
 }
 
-/** A response head for node:http2's respond(): :status first, then every header HTTP/2 allows, in order. */
+/** :status values as strings, made once. */
+const STATUS_TEXT: string[] = [];
+for (let code = 100; code < 600; code++) STATUS_TEXT[code] = String(code);
+
+/** A response head for HTTP/2: :status first, then every header HTTP/2 allows, in order. */
 export function responseHeadersForHttp2(status: number, headers: HeaderList): string[] {
-  const out: string[] = [':status', String(status)];
+  const out: string[] = [':status', STATUS_TEXT[status] ?? String(status)];
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i]!;
     if (CONNECTION_SPECIFIC.has(name)) continue;
@@ -73,18 +77,14 @@ export function responseHeadersForHttp2(status: number, headers: HeaderList): st
   return out;
 }
 
-/** Trailers for node:http2's sendTrailers() (an object; duplicate names become arrays); {} for none. */
-export function trailersForHttp2(trailers: HeaderList | null): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+/** Trailers for HTTP/2 as flat name/value pairs: pseudo-headers and connection-specific fields dropped; [] for none. */
+export function trailerFieldsForHttp2(trailers: HeaderList | null): string[] {
+  const out: string[] = [];
   if (trailers === null) return out;
   for (let i = 0; i < trailers.length; i += 2) {
     const name = trailers[i]!;
     if (CONNECTION_SPECIFIC.has(name) || name.charCodeAt(0) === 58) continue;
-    const prev = out[name];
-    const value = trailers[i + 1]!;
-    if (prev === undefined) out[name] = value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else out[name] = [prev, value];
+    out.push(name, trailers[i + 1]!);
   }
   return out;
 }

@@ -346,7 +346,7 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
     out.add('not_supported', `${path}.codec_type`, `not supported yet: codec_type ${codec} (HTTP/1.1 and HTTP/2 only)`);
   }
   const h2Problems: Http2OptionsProblem[] = [];
-  const http2 = compileHttp2Options(obj(h['http2_protocol_options']), `${path}.http2_protocol_options`, h2Problems);
+  const http2 = compileHttp2Options(obj(h['http2_protocol_options']), `${path}.http2_protocol_options`, h2Problems, h['stream_error_on_invalid_http_message']);
   for (const p of h2Problems) out.add(p.code, p.path, p.message);
   const routeConfig = h['route_config'];
   if (routeConfig === undefined) {

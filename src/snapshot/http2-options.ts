@@ -21,6 +21,9 @@ export const HTTP2_DEFAULTS: Http2Settings = Object.freeze({
   maxOutboundFrames: 10_000,
   maxOutboundControlFrames: 1000,
   maxConsecutiveInboundFramesWithEmptyPayload: 1,
+  maxInboundPriorityFramesPerStream: 100,
+  maxInboundWindowUpdateFramesPerDataFrameSent: 10,
+  streamErrorOnInvalidHttpMessaging: false,
 });
 
 function num(o: Obj, key: string, dflt: number): number {
@@ -28,8 +31,18 @@ function num(o: Obj, key: string, dflt: number): number {
   return v === undefined || v === null ? dflt : Number(v);
 }
 
-/** `o` is the normalized Http2ProtocolOptions (the loader has checked types and PGV ranges). */
-export function compileHttp2Options(o: Obj, path: string, problems: Http2OptionsProblem[]): Http2Settings {
+/**
+ * `o` is the normalized Http2ProtocolOptions (the loader has checked types and PGV ranges). `hcmStreamError` is the
+ * connection manager's stream_error_on_invalid_http_message (undefined when unset or for a cluster): it overrides
+ * the deprecated stream_error_on_invalid_http_messaging, and override_stream_error_on_invalid_http_message overrides
+ * both, as in Envoy.
+ */
+export function compileHttp2Options(o: Obj, path: string, problems: Http2OptionsProblem[], hcmStreamError?: unknown): Http2Settings {
+  const override = o['override_stream_error_on_invalid_http_message'];
+  const legacy = o['stream_error_on_invalid_http_messaging'];
+  const streamError = typeof override === 'boolean' ? override
+    : typeof hcmStreamError === 'boolean' ? hcmStreamError
+      : legacy === true;
   const settings: Http2Settings = {
     keepalive: compileKeepalive(o['connection_keepalive'], `${path}.connection_keepalive`, problems),
     maxConcurrentStreams: num(o, 'max_concurrent_streams', HTTP2_DEFAULTS.maxConcurrentStreams),
@@ -39,13 +52,12 @@ export function compileHttp2Options(o: Obj, path: string, problems: Http2Options
     maxOutboundFrames: num(o, 'max_outbound_frames', HTTP2_DEFAULTS.maxOutboundFrames),
     maxOutboundControlFrames: num(o, 'max_outbound_control_frames', HTTP2_DEFAULTS.maxOutboundControlFrames),
     maxConsecutiveInboundFramesWithEmptyPayload: num(o, 'max_consecutive_inbound_frames_with_empty_payload', HTTP2_DEFAULTS.maxConsecutiveInboundFramesWithEmptyPayload),
+    maxInboundPriorityFramesPerStream: num(o, 'max_inbound_priority_frames_per_stream', HTTP2_DEFAULTS.maxInboundPriorityFramesPerStream),
+    maxInboundWindowUpdateFramesPerDataFrameSent: num(o, 'max_inbound_window_update_frames_per_data_frame_sent', HTTP2_DEFAULTS.maxInboundWindowUpdateFramesPerDataFrameSent),
+    streamErrorOnInvalidHttpMessaging: streamError,
   };
-  // node:http2 (nghttp2) answers invalid HTTP messaging with a stream error; Envoy's default (false) is a
-  // connection error, which Legate cannot produce yet.
-  for (const key of ['stream_error_on_invalid_http_messaging', 'override_stream_error_on_invalid_http_message']) {
-    if (o[key] === false) {
-      problems.push({ code: 'not_supported', path: `${path}.${key}`, message: `not supported yet: ${path}.${key} false (invalid HTTP/2 messaging resets the stream only; set it to true)` });
-    }
+  if (settings.maxInboundWindowUpdateFramesPerDataFrameSent < 1) {
+    problems.push({ code: 'bad_value', path: `${path}.max_inbound_window_update_frames_per_data_frame_sent`, message: 'must be at least 1' });
   }
   if (settings.maxConsecutiveInboundFramesWithEmptyPayload < 1) {
     problems.push({ code: 'bad_value', path: `${path}.max_consecutive_inbound_frames_with_empty_payload`, message: 'must be at least 1' });

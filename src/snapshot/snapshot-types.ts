@@ -142,6 +142,10 @@ export interface Http2Settings {
   maxOutboundFrames: number;
   maxOutboundControlFrames: number;
   maxConsecutiveInboundFramesWithEmptyPayload: number;
+  maxInboundPriorityFramesPerStream: number;
+  maxInboundWindowUpdateFramesPerDataFrameSent: number;
+  /** Invalid HTTP messaging resets the stream (true) or closes the connection with GOAWAY (false, Envoy's default). */
+  streamErrorOnInvalidHttpMessaging: boolean;
 }
 
 export interface HcmConfig {

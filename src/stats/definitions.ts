@@ -138,8 +138,8 @@ export const CLUSTER_STATS = {
 export const HTTP2_CODEC_STATS = {
   counters: [
     'rx_reset', 'tx_reset', 'goaway_sent', 'outbound_flood', 'outbound_control_flood', 'inbound_empty_frames_flood',
-    'keepalive_timeout',
-    'rx_messaging_error', 'stream_refused_errors',
+    'keepalive_timeout', 'inbound_priority_frames_flood', 'inbound_window_update_frames_flood',
+    'rx_messaging_error', 'stream_refused_errors', 'header_overflow', 'trailers',
   ],
   gauges: ['streams_active'],
   histograms: [],

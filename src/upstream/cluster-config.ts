@@ -301,6 +301,19 @@ interface HttpOptions {
 }
 
 /**
+ * An HTTP/2 cluster's options. Its connections are node:http2 sessions, which answer invalid messaging from the
+ * upstream with a stream error only: false (a connection error) is refused rather than silently ignored.
+ */
+function upstreamHttp2Options(o: Obj, at: string, problems: Http2OptionsProblem[]): Http2Settings {
+  for (const key of ['stream_error_on_invalid_http_messaging', 'override_stream_error_on_invalid_http_message']) {
+    if (o[key] === false) {
+      problems.push({ code: 'not_supported', path: `${at}.${key}`, message: `not supported yet: ${at}.${key} false for an upstream (invalid HTTP/2 messaging from an upstream resets the stream only; set it to true)` });
+    }
+  }
+  return compileHttp2Options(o, at, problems);
+}
+
+/**
  * Upstream HTTP options come from the deprecated cluster fields or from typed_extension_protocol_options
  * (envoy.extensions.upstreams.http.v3.HttpProtocolOptions), not both, as Envoy requires.
  */
@@ -315,7 +328,7 @@ function compileHttpOptions(c: Obj, path: string, p: Problems): HttpOptions {
   const h2Problems: Http2OptionsProblem[] = [];
   const http2At = (o: unknown, at: string): void => {
     out.upstreamProtocol = UpstreamProtocol.HTTP2;
-    out.http2 = compileHttp2Options(obj(o), at, h2Problems);
+    out.http2 = upstreamHttp2Options(obj(o), at, h2Problems);
   };
   const typed = obj(c['typed_extension_protocol_options']);
   let typedHttp: Obj | null = null;
@@ -343,13 +356,13 @@ function compileHttpOptions(c: Obj, path: string, p: Problems): HttpOptions {
       const a = obj(v['auto_config']);
       p.unknownFields(a, new Set(['http_protocol_options', 'http2_protocol_options']), `${keyPath}.auto_config`);
       out.upstreamProtocol = UpstreamProtocol.AUTO;
-      out.http2 = compileHttp2Options(obj(a['http2_protocol_options']), `${keyPath}.auto_config.http2_protocol_options`, h2Problems);
+      out.http2 = upstreamHttp2Options(obj(a['http2_protocol_options']), `${keyPath}.auto_config.http2_protocol_options`, h2Problems);
     } else if (v['use_downstream_protocol_config'] !== undefined) {
       // The upstream speaks whatever the downstream request came in with (HTTP/1.1 or HTTP/2).
       const d = obj(v['use_downstream_protocol_config']);
       out.upstreamProtocol = UpstreamProtocol.DOWNSTREAM;
       if (d['http2_protocol_options'] !== undefined) {
-        out.http2 = compileHttp2Options(obj(d['http2_protocol_options']), `${keyPath}.use_downstream_protocol_config.http2_protocol_options`, h2Problems);
+        out.http2 = upstreamHttp2Options(obj(d['http2_protocol_options']), `${keyPath}.use_downstream_protocol_config.http2_protocol_options`, h2Problems);
       }
     }
   }

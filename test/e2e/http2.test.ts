@@ -221,6 +221,27 @@ describe('HTTP/2', () => {
     assert.equal(r.headers['x-upstream'], 'h1');
   });
 
+  it('completed HTTP/2 streams count as completed 2xx/4xx, not as client resets (h2 and h1 upstreams, local replies)', async () => {
+    const stats = async (): Promise<Map<string, number>> => legate.statsMap();
+    const before = await stats();
+    const get = (m: Map<string, number>, name: string): number => m.get(`http.auto.${name}`) ?? 0;
+    const h2 = await h2request(autoPort, { ':method': 'GET', ':path': '/counted' });
+    const h1 = await h2request(autoPort, { ':method': 'POST', ':path': '/h1/counted' }, Buffer.alloc(10, 1));
+    const local = await h2request(autoPort, { ':method': 'GET', ':path': '/refused' });
+    assert.deepEqual([h2.status, h1.status, local.status], [200, 200, 503]);
+    let after = await stats();
+    for (let i = 0; i < 50 && get(after, 'downstream_rq_completed') - get(before, 'downstream_rq_completed') < 3; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      after = await stats();
+    }
+    const delta = (name: string): number => get(after, name) - get(before, name);
+    assert.equal(delta('downstream_rq_completed'), 3, 'every stream completed');
+    assert.equal(delta('downstream_rq_2xx'), 2);
+    assert.equal(delta('downstream_rq_5xx'), 1);
+    assert.equal(delta('downstream_rq_rx_reset'), 0, 'no stream counted as reset by the client');
+    assert.equal((after.get('http2.rx_reset') ?? 0) - (before.get('http2.rx_reset') ?? 0), 0);
+  });
+
   it('HTTP/2 to HTTP/2 (h2->h2) keeps trailers and the message bytes', async () => {
     const r = await h2request(autoPort, { ':method': 'POST', ':path': '/trailers', 'content-type': 'application/grpc', te: 'trailers' }, Buffer.from([0, 0, 0, 0, 1, 7]));
     assert.equal(r.status, 200);

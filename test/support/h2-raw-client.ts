@@ -186,6 +186,14 @@ export function pingFrame(opaque: Buffer | number = 0, ack = false): Buffer {
   return encodeFrame(FrameType.PING, ack ? FrameFlag.ACK : 0, 0, payload);
 }
 
+/** PRIORITY (RFC 9113 §6.3, deprecated but legal): a 5-byte payload, dependency and weight. */
+export function priorityFrame(streamId: number, dependsOn = 0, weight = 16): Buffer {
+  const payload = Buffer.allocUnsafe(5);
+  payload.writeUInt32BE(dependsOn & 0x7fffffff, 0);
+  payload[4] = weight - 1;
+  return encodeFrame(FrameType.PRIORITY, 0, streamId, payload);
+}
+
 export function windowUpdateFrame(streamId: number, increment: number): Buffer {
   const payload = Buffer.allocUnsafe(4);
   payload.writeUInt32BE(increment & 0x7fffffff, 0);

@@ -183,7 +183,6 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     values[slots.downstream_cx_active]--;
     values[slots.downstream_cx_http1_active]--;
     socket.pause();
-    socket.unshift(bytes);
     const listener = this.listener;
     const self = this;
     const owner: HcmConnectionOwner = {
@@ -196,7 +195,7 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
       },
     };
     try {
-      this.http2 = new Http2Connection(socket, owner);
+      this.http2 = new Http2Connection(socket, owner, bytes);
     } catch (err) {
       // A bug at a connection boundary: reset this connection only.
       log.error(`connection ${this.id}: starting HTTP/2 failed: ${(err as Error).stack ?? String(err)}`);

@@ -10,7 +10,6 @@ import type { AccessLogSink } from '../../src/access-log/sink.ts';
 import type { WorkerClusterManager } from '../upstream/cluster-manager.ts';
 import type { WorkerStatsStore } from '../../src/stats/definitions.ts';
 import { withFastProperties } from '../../src/common/fast-properties.ts';
-import { Http2Acceptor } from './http2-acceptor.ts';
 
 export class HcmRuntime {
   readonly config: HcmConfig;
@@ -25,7 +24,6 @@ export class HcmRuntime {
   /** worker.<id>.downstream_rq_total / downstream_rq_active, looked up once. */
   readonly workerRqTotalSlot: number;
   readonly workerRqActiveSlot: number;
-  private http2Acceptor: Http2Acceptor | null;
 
   constructor(
     listener: ListenerConfig,
@@ -50,15 +48,5 @@ export class HcmRuntime {
     this.workerSlots = workerSlots;
     this.workerRqTotalSlot = workerSlots['downstream_rq_total']!;
     this.workerRqActiveSlot = workerSlots['downstream_rq_active']!;
-    this.http2Acceptor = null;
-  }
-
-  /** The HTTP/2 session factory with this connection manager's settings, made on first use. */
-  http2Server(): Http2Acceptor {
-    if (this.http2Acceptor === null) {
-      const cfg = this.config;
-      this.http2Acceptor = new Http2Acceptor(cfg.http2, cfg.maxHeadersCount, cfg.maxRequestHeadersKb * 1024);
-    }
-    return this.http2Acceptor;
   }
 }

@@ -1,26 +1,23 @@
 // Worker thread. One accepted client connection speaking HTTP/2 (h2c prior knowledge, or ALPN h2 under TLS): the
-// framing, HPACK and flow control are node:http2's (nghttp2); this class turns its streams into ActiveStreams, encodes
-// their responses, and adds the protections Envoy has and Node's defaults leave open: the concurrent stream cap,
-// the premature-reset rule (CVE-2023-44487), outbound frame floods, empty-frame floods, and deferred stream starts
-// so a stream reset in the same read never reaches an upstream.
+// protocol is Legate's own codec (workers/http2/server-codec.ts); this class turns its streams into ActiveStreams,
+// encodes their responses, and adds the connection manager's policy on top: the premature-reset rule
+// (CVE-2023-44487), deferred stream starts so a stream reset in the same read never reaches an upstream, drain,
+// idle and duration limits, keepalive, and the connection's stats.
 
-import http2 from 'node:http2';
 import type net from 'node:net';
-import type { HeaderList } from '../../src/http/stream-info.ts';
 import type { RequestHead } from '../../src/http1/types.ts';
+import type { HeaderList } from '../../src/http/stream-info.ts';
 import { log } from '../../src/common/logger.ts';
 import { ActiveStream } from './active-stream.ts';
 import { formatAddress, type HcmConnectionOwner } from '../listener/filter-chain-runtime.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
 import { BodyFraming, type StreamConnection } from './stream-connection.ts';
-import { requestHeadFromHttp2, responseHeadersForHttp2, trailersForHttp2 } from '../../src/http/http2-headers.ts';
+import { requestHeadFromHttp2, responseHeadersForHttp2, trailerFieldsForHttp2 } from '../../src/http/http2-headers.ts';
 import { nextConnectionId } from './connection-ids.ts';
 import { armOrRefresh, cancelTimer } from '../../src/common/timers.ts';
 import { Http2KeepaliveTimer } from '../http2/keepalive.ts';
-
-const {
-  NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM,
-} = http2.constants;
+import { Http2ServerCodec, type Http2ServerCallbacks, type Http2ServerStream } from '../http2/server-codec.ts';
+import { ErrorCode } from '../../src/http2/frames.ts';
 
 /** Envoy's premature-reset rule: judged once a connection has closed this many streams. */
 const PREMATURE_RESET_MIN_STREAMS = 500;
@@ -29,45 +26,41 @@ const PREMATURE_RESET_MAX_LIFETIME_MS = 1000;
 
 /** The per-stream state the connection keeps beside its ActiveStream (on ActiveStream.transport). */
 class Http2StreamState {
-  readonly h2: http2.ServerHttp2Stream;
+  readonly h2: Http2ServerStream;
   readonly openedMonoMs: number;
   stream: ActiveStream | null;
-  trailers: HeaderList | null;
-  /** The response ended with its head (END_STREAM on HEADERS): nothing more is written. */
-  ended: boolean;
-  /** A 'drain' listener is pending (registered when a write returned false). */
-  waitingDrain: boolean;
-  /** We reset it (so its close is not counted as a client reset). */
-  resetLocally: boolean;
+  /** The request head, until the stream starts (deferred to the end of the read). */
+  fields: string[] | null;
+  /** The request ended with its head (END_STREAM on HEADERS). */
+  readonly headEndStream: boolean;
+  /** The request ended (after a body) before the stream started. */
+  endedEarly: boolean;
+  /** Request data that came before the stream started. */
+  early: Buffer[] | null;
+  earlyTrailers: string[] | null;
   /** Bounds how long a finished response may wait on the client (flow control, an unfinished request body). */
   lingerTimer: NodeJS.Timeout | null;
 
-  constructor(h2: http2.ServerHttp2Stream) {
+  constructor(h2: Http2ServerStream, fields: string[], headEndStream: boolean) {
     this.h2 = h2;
     this.openedMonoMs = performance.now();
     this.stream = null;
-    this.trailers = null;
-    this.ended = false;
-    this.waitingDrain = false;
-    this.resetLocally = false;
+    this.fields = fields;
+    this.headEndStream = headEndStream;
+    this.endedEarly = false;
+    this.early = null;
+    this.earlyTrailers = null;
     this.lingerTimer = null;
   }
 }
 
-/** A stream whose start waits for the end of the read that opened it. */
-interface PendingStart {
-  readonly state: Http2StreamState;
-  readonly rawHeaders: string[];
-  readonly endStream: boolean;
-}
-
-export class Http2Connection implements StreamConnection {
+export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
   readonly id: number;
   readonly socket: net.Socket;
   readonly listener: HcmConnectionOwner;
   /** The connection manager config the connection was accepted with (connection-level settings). */
   readonly hcm: HcmRuntime;
-  readonly session: http2.ServerHttp2Session;
+  readonly codec: Http2ServerCodec;
   readonly remoteAddress: string;
   readonly remoteIp: string;
   readonly localAddress: string;
@@ -76,10 +69,9 @@ export class Http2Connection implements StreamConnection {
   draining: boolean;
   closed: boolean;
   private readonly startMonoMs: number;
-  private activeStreams: number;
   private closedStreams: number;
   private prematureResets: number;
-  private pendingStarts: PendingStart[];
+  private pendingStarts: Http2StreamState[];
   private startScheduled: boolean;
   private idleTimer: NodeJS.Timeout | null;
   private keepalive: Http2KeepaliveTimer | null;
@@ -88,7 +80,8 @@ export class Http2Connection implements StreamConnection {
   private durationTimer: NodeJS.Timeout | null;
   private readonly rootSlots: Readonly<Record<string, number>>;
 
-  constructor(socket: net.Socket, listener: HcmConnectionOwner) {
+  /** `initial`: bytes already read from the socket (AUTO's codec detection). */
+  constructor(socket: net.Socket, listener: HcmConnectionOwner, initial: Buffer | null = null) {
     this.id = nextConnectionId();
     this.socket = socket;
     this.listener = listener;
@@ -101,7 +94,6 @@ export class Http2Connection implements StreamConnection {
     this.draining = false;
     this.closed = false;
     this.startMonoMs = performance.now();
-    this.activeStreams = 0;
     this.closedStreams = 0;
     this.prematureResets = 0;
     this.pendingStarts = [];
@@ -113,36 +105,33 @@ export class Http2Connection implements StreamConnection {
     this.rootSlots = this.hcm.workerSlots;
 
     socket.setNoDelay(true);
-    // First, so a session node refuses to open leaves no gauge behind (the listener resets the connection).
-    this.session = this.hcm.http2Server().accept(socket);
-    const session = this.session;
+    const cfg = this.hcm.config;
+    const h2 = cfg.http2;
+    this.codec = new Http2ServerCodec(socket, {
+      settings: h2,
+      maxHeaderListBytes: cfg.maxRequestHeadersKb * 1024,
+      maxHeaders: cfg.maxHeadersCount,
+      streamErrorOnInvalidMessaging: h2.streamErrorOnInvalidHttpMessaging,
+      bufferLimitBytes: this.hcm.listener.perConnectionBufferLimitBytes,
+    }, this);
     const values = this.hcm.stats.values;
-    const slots = this.hcm.config.slots!;
+    const slots = cfg.slots!;
     values[slots.downstream_cx_total]++;
     values[slots.downstream_cx_http2_total]++;
     values[slots.downstream_cx_active]++;
     values[slots.downstream_cx_http2_active]++;
-
-    const h2 = this.hcm.config.http2;
-    if (h2.initialConnectionWindowSize > 65_535) session.setLocalWindowSize(h2.initialConnectionWindowSize);
-    session.on('stream', (stream: http2.ServerHttp2Stream, _headers: unknown, flags: number, rawHeaders: string[]) => {
-      this.onStream(stream, flags, rawHeaders);
-    });
-    session.on('ping', () => this.checkOutboundQueue(this.hcm.config.http2.maxOutboundControlFrames, 'http2.outbound_control_flood'));
-    session.on('error', (err: Error) => this.onSessionError(err));
-    session.on('close', () => this.onSessionClose());
     socket.on('error', ignoreError);
-    socket.on('close', () => this.onSessionClose());
     if (h2.keepalive !== null) {
-      this.keepalive = new Http2KeepaliveTimer(session, h2.keepalive, () => {
-        this.rootValues()[this.rootSlots['http2.keepalive_timeout']!]++;
+      this.keepalive = new Http2KeepaliveTimer(this.codec, h2.keepalive, () => {
+        this.count('keepalive_timeout');
         log.debug(`http2 connection ${this.id}: no PING ACK within ${h2.keepalive!.timeoutMs} ms; closing`);
-        this.session.destroy();
+        this.codec.destroy();
       });
     }
-    const maxDurationMs = this.hcm.config.maxConnectionDurationMs;
+    const maxDurationMs = cfg.maxConnectionDurationMs;
     if (maxDurationMs > 0) this.durationTimer = setTimeout(onMaxConnectionDuration, maxDurationMs, this);
     this.armIdleTimer();
+    this.codec.start(initial);
   }
 
   /** max_connection_duration: GOAWAY; the streams in flight finish, then the connection closes. */
@@ -153,30 +142,46 @@ export class Http2Connection implements StreamConnection {
     this.drain();
   }
 
-  // ---- streams (client -> proxy) ----
+  // ---- codec callbacks (client -> proxy) ----
 
-  private onStream(h2s: http2.ServerHttp2Stream, flags: number, rawHeaders: string[]): void {
-    const state = new Http2StreamState(h2s);
-    h2s.on('error', ignoreError);
-    h2s.on('close', () => this.onH2StreamClose(state));
-    this.activeStreams++;
+  onRequest(h2s: Http2ServerStream, fields: string[], endStream: boolean): void {
+    const state = new Http2StreamState(h2s, fields, endStream);
+    h2s.user = state;
     this.rootValues()[this.rootSlots['http2.streams_active']!]++;
     this.clearIdleTimer();
-    if (this.draining) {
-      // After GOAWAY no new stream is served.
-      state.resetLocally = true;
-      h2s.close(NGHTTP2_REFUSED_STREAM);
-      return;
-    }
     // Started in the check phase, after this loop's I/O: a stream the client resets at once (rapid reset) is
-    // closed by then and never reaches an upstream, even when its RST_STREAM came in the next TCP read (node
-    // already emits 'stream' after the whole read; starting right here let ~90 of 2,500 reset streams through
-    // when HEADERS and RST_STREAM were split across reads — test/e2e/http2-abuse.test.ts (b)).
-    this.pendingStarts.push({ state, rawHeaders, endStream: (flags & 1) !== 0 });
+    // closed by then and never reaches an upstream, even when its RST_STREAM came in the next TCP read
+    // (test/e2e/http2-abuse.test.ts (b)).
+    this.pendingStarts.push(state);
     if (!this.startScheduled) {
       this.startScheduled = true;
       setImmediate(startPendingStreams, this);
     }
+  }
+
+  onRequestData(h2s: Http2ServerStream, chunk: Buffer): void {
+    const state = h2s.user as Http2StreamState;
+    if (state.stream !== null) {
+      state.stream.decodeData(chunk);
+      return;
+    }
+    if (state.early === null) state.early = [];
+    state.early.push(chunk);
+  }
+
+  onRequestEnd(h2s: Http2ServerStream, trailers: string[] | null): void {
+    const state = h2s.user as Http2StreamState;
+    if (state.stream === null) {
+      state.endedEarly = true;
+      state.earlyTrailers = trailers;
+      return;
+    }
+    this.endRequest(state.stream, trailers);
+  }
+
+  /** Request trailers end the request; they are not forwarded (the upstream request has no trailers yet). */
+  private endRequest(stream: ActiveStream, _trailers: string[] | null): void {
+    stream.decodeComplete();
   }
 
   startPending(): void {
@@ -184,25 +189,26 @@ export class Http2Connection implements StreamConnection {
     const pending = this.pendingStarts;
     this.pendingStarts = [];
     for (let i = 0; i < pending.length; i++) {
-      const p = pending[i]!;
-      const h2s = p.state.h2;
-      if (h2s.closed || h2s.destroyed || this.closed) continue;
-      this.startStream(p.state, p.rawHeaders, p.endStream);
+      const state = pending[i]!;
+      // A connection the codec closed in the same read (a protocol error, a flood) starts nothing more.
+      if (state.h2.closed || this.closed || this.codec.closed) continue;
+      this.startStream(state);
     }
   }
 
-  private startStream(state: Http2StreamState, rawHeaders: string[], endStream: boolean): void {
+  private startStream(state: Http2StreamState): void {
     const h2s = state.h2;
-    const hcm = this.listener.hcm;
-    const head: RequestHead | null = requestHeadFromHttp2(rawHeaders, endStream);
+    const fields = state.fields!;
+    state.fields = null;
+    const endStream = state.headEndStream;
+    const head: RequestHead | null = requestHeadFromHttp2(fields, endStream);
     if (head === null) {
-      // A request nghttp2 let through but that cannot be proxied (no :path, ...): a stream error.
-      this.rootValues()[this.rootSlots['http2.rx_messaging_error']!]++;
-      state.resetLocally = true;
-      h2s.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+      // The codec validated the head; what is left (a malformed content-length...) cannot be proxied.
+      this.count('rx_messaging_error');
+      this.codec.reset(h2s, ErrorCode.PROTOCOL_ERROR);
       return;
     }
-    const stream = new ActiveStream(this, hcm, head, 'HTTP/2', endStream, state);
+    const stream = new ActiveStream(this, this.listener.hcm, head, 'HTTP/2', endStream, state);
     state.stream = stream;
     const maxRequests = this.hcm.config.maxRequestsPerConnection;
     if (maxRequests > 0 && ++this.requestCount >= maxRequests && !this.draining) {
@@ -210,37 +216,68 @@ export class Http2Connection implements StreamConnection {
       this.hcm.stats.values[this.hcm.config.slots!.downstream_cx_max_requests_reached]++;
       this.drain();
     }
-    if (!endStream) {
-      h2s.on('data', (chunk: Buffer) => stream.decodeData(chunk));
-      h2s.on('end', () => stream.decodeComplete());
-    }
     try {
       stream.decodeHeaders();
+      if (endStream || h2s.closed) return;
+      const early = state.early;
+      state.early = null;
+      if (early !== null) {
+        for (let i = 0; i < early.length && !stream.finished; i++) stream.decodeData(early[i]!);
+      }
+      if (state.endedEarly && !stream.finished) this.endRequest(stream, state.earlyTrailers);
+      state.earlyTrailers = null;
     } catch (err) {
       log.error(`http2 connection ${this.id}: stream failed: ${(err as Error).stack ?? String(err)}`);
-      state.resetLocally = true;
-      if (!h2s.closed) h2s.close(NGHTTP2_INTERNAL_ERROR);
+      this.codec.reset(h2s, ErrorCode.INTERNAL_ERROR);
     }
   }
 
-  private onH2StreamClose(state: Http2StreamState): void {
+  onStreamClose(h2s: Http2ServerStream): void {
+    const state = h2s.user as Http2StreamState | null;
+    // null: answered by the codec itself (431), never a request.
+    if (state !== null) this.onRequestStreamClose(h2s, state);
+    if (this.codec.activeStreams === 0 && !this.closed) {
+      if (this.draining) this.codec.close();
+      else this.armIdleTimer();
+    }
+  }
+
+  private onRequestStreamClose(h2s: Http2ServerStream, state: Http2StreamState): void {
     state.lingerTimer = cancelTimer(state.lingerTimer);
-    this.activeStreams--;
     this.closedStreams++;
     this.rootValues()[this.rootSlots['http2.streams_active']!]--;
-    const h2s = state.h2;
     const stream = state.stream;
-    const byClient = !state.resetLocally && h2s.rstCode !== NGHTTP2_NO_ERROR && h2s.rstCode !== undefined;
-    if (byClient) this.rootValues()[this.rootSlots['http2.rx_reset']!]++;
-    if (stream !== null && !stream.finished) stream.onDownstreamReset();
+    // A clean close (both sides ended, or our RST_STREAM NO_ERROR after a complete response) happens inside the
+    // stream's own encodeEnd, before it finishes: only a reset ends the ActiveStream from here.
+    const byClient = h2s.resetByPeer;
+    const reset = byClient || h2s.resetCode > ErrorCode.NO_ERROR;
+    if (byClient) this.count('rx_reset');
+    if (reset && stream !== null && !stream.finished) stream.onDownstreamReset();
     if (byClient && (stream === null || stream.info.responseCode === 0) && performance.now() - state.openedMonoMs <= PREMATURE_RESET_MAX_LIFETIME_MS) {
       this.prematureResets++;
       this.checkPrematureResets();
     }
-    if (this.activeStreams === 0) {
-      if (this.draining) this.closeSession();
-      else this.armIdleTimer();
-    }
+  }
+
+  onStreamWritable(h2s: Http2ServerStream): void {
+    const stream = (h2s.user as Http2StreamState).stream;
+    if (stream !== null) stream.resumeUpstream();
+  }
+
+  onPeerGoaway(_code: number): void {
+    // The client will open no more streams: those in flight finish, then the connection closes.
+    this.drain();
+  }
+
+  onConnectionError(code: number, stat: string, detail: string): void {
+    this.count('goaway_sent');
+    if (stat !== '') this.count(stat);
+    else this.hcm.stats.values[this.hcm.config.slots!.downstream_cx_protocol_error]++;
+    log.debug(`http2 connection ${this.id}: closing with GOAWAY(${code}): ${detail}`);
+  }
+
+  count(stat: string): void {
+    this.rootValues()[this.rootSlots[`http2.${stat}`]!]++;
   }
 
   /** Envoy: once 500 streams closed on a connection, close it if at least half were reset prematurely. */
@@ -249,74 +286,40 @@ export class Http2Connection implements StreamConnection {
     if (this.prematureResets * 2 < this.closedStreams) return;
     this.hcm.stats.values[this.hcm.config.slots!.downstream_rq_too_many_premature_resets]++;
     log.debug(`http2 connection ${this.id}: ${this.prematureResets} of ${this.closedStreams} streams reset prematurely; closing`);
-    this.abort(NGHTTP2_ENHANCE_YOUR_CALM);
+    this.count('goaway_sent');
+    this.codec.abort(ErrorCode.ENHANCE_YOUR_CALM, 'too many premature resets');
   }
 
   // ---- response encoding (StreamConnection) ----
 
   encodeHeaders(stream: ActiveStream, status: number, _reason: string, headers: HeaderList, framing: number): void {
-    const state = stream.transport as Http2StreamState;
-    const h2s = state.h2;
-    if (h2s.closed || h2s.destroyed) return;
-    const endStream = framing === BodyFraming.NONE || stream.suppressResponseBody;
-    state.ended = endStream;
-    try {
-      h2s.respond(responseHeadersForHttp2(status, headers), { endStream, waitForTrailers: !endStream });
-    } catch (err) {
-      // A header node:http2 refuses (e.g. a value with a character HTTP/2 forbids): the stream cannot go on.
-      log.debug(`http2 connection ${this.id}: response head refused: ${(err as Error).message}`);
-      state.resetLocally = true;
-      h2s.close(NGHTTP2_INTERNAL_ERROR);
-      return;
-    }
-    if (!endStream) h2s.once('wantTrailers', () => sendTrailers(state));
+    const h2s = (stream.transport as Http2StreamState).h2;
+    this.codec.respond(h2s, responseHeadersForHttp2(status, headers), framing === BodyFraming.NONE || stream.suppressResponseBody);
   }
 
   encodeData(stream: ActiveStream, chunk: Buffer): boolean {
-    const state = stream.transport as Http2StreamState;
-    const h2s = state.h2;
-    if (state.ended || h2s.closed || h2s.destroyed) return true;
-    if (h2s.write(chunk)) return true;
-    if (!this.checkOutboundQueue(this.hcm.config.http2.maxOutboundFrames, 'http2.outbound_flood')) return true;
-    if (!state.waitingDrain) {
-      state.waitingDrain = true;
-      h2s.once('drain', () => {
-        state.waitingDrain = false;
-        stream.resumeUpstream();
-      });
-    }
-    return false;
+    return this.codec.writeData((stream.transport as Http2StreamState).h2, chunk);
   }
 
   encodeEnd(stream: ActiveStream, trailers: HeaderList | null): void {
-    const state = stream.transport as Http2StreamState;
-    if (state.ended) return;
-    state.ended = true;
-    state.trailers = trailers;
-    const h2s = state.h2;
-    if (!h2s.closed && !h2s.destroyed) h2s.end();
+    this.codec.end((stream.transport as Http2StreamState).h2, trailers === null || trailers.length === 0 ? null : trailerFieldsForHttp2(trailers));
   }
 
   flush(_stream: ActiveStream): boolean {
+    // The codec writes once per read and once per event-loop turn; writeData already said whether it is full.
     return true;
   }
 
   onStreamDone(stream: ActiveStream, clean: boolean): void {
     const state = stream.transport as Http2StreamState;
     const h2s = state.h2;
-    if (h2s.closed || h2s.destroyed) return;
+    if (h2s.closed) return;
     if (!clean) {
-      state.resetLocally = true;
-      this.rootValues()[this.rootSlots['http2.tx_reset']!]++;
-      h2s.close(NGHTTP2_INTERNAL_ERROR);
+      this.codec.reset(h2s, ErrorCode.INTERNAL_ERROR);
       return;
     }
-    // The response is complete but the client is still sending: the rest of its body is read and dropped. (An
-    // RST_STREAM NO_ERROR here, as Envoy sends, would overtake node:http2's queued DATA and trailers and lose them:
-    // a gRPC status the server sent before the client finished streaming.)
-    if (!stream.requestComplete) h2s.resume();
-    // What is left (a response queued behind the client's flow-control window, a request body that never ends) is
-    // held at most stream_idle_timeout, as Envoy's idle timer covers a stream blocked on flow control.
+    // The response is complete but still queued behind the client's flow-control window: held at most
+    // stream_idle_timeout, as Envoy's idle timer covers a stream blocked on flow control.
     const ms = stream.hcm.config.streamIdleTimeoutMs;
     if (ms > 0) state.lingerTimer = setTimeout(onLingerTimeout, ms, this, state);
   }
@@ -324,80 +327,36 @@ export class Http2Connection implements StreamConnection {
   /** A finished stream the client did not let close within stream_idle_timeout. */
   onLingerTimeout(state: Http2StreamState): void {
     state.lingerTimer = null;
-    const h2s = state.h2;
-    if (h2s.closed || h2s.destroyed) return;
+    if (state.h2.closed) return;
     this.hcm.stats.values[this.hcm.config.slots!.downstream_rq_idle_timeout]++;
-    this.rootValues()[this.rootSlots['http2.tx_reset']!]++;
-    state.resetLocally = true;
-    h2s.close(http2.constants.NGHTTP2_CANCEL);
+    this.codec.reset(state.h2, ErrorCode.CANCEL);
   }
 
   pauseReading(stream: ActiveStream): void {
-    (stream.transport as Http2StreamState).h2.pause();
+    this.codec.pause((stream.transport as Http2StreamState).h2);
   }
 
   resumeReading(stream: ActiveStream): void {
-    const h2s = (stream.transport as Http2StreamState).h2;
-    if (!h2s.destroyed) h2s.resume();
+    this.codec.resume((stream.transport as Http2StreamState).h2);
   }
 
   // ---- connection ----
-
-  /**
-   * A flood of frames the client makes us queue without reading them (Envoy's max_outbound_frames /
-   * max_outbound_control_frames): close the connection. Returns false when it was closed.
-   */
-  private checkOutboundQueue(limit: number, statName: string): boolean {
-    if (this.closed) return false;
-    if (this.session.destroyed || this.session.state.outboundQueueSize! <= limit) return true;
-    this.rootValues()[this.rootSlots[statName]!]++;
-    log.debug(`http2 connection ${this.id}: ${statName.slice(6)} (more than ${limit} frames queued); closing`);
-    this.abort(NGHTTP2_ENHANCE_YOUR_CALM);
-    return false;
-  }
-
-  private onSessionError(err: Error): void {
-    const code = (err as { code?: string }).code;
-    const values = this.rootValues();
-    // nghttp2's own limits close the session before ours: count them under Envoy's names.
-    if (code === 'ERR_HTTP2_TOO_MANY_INVALID_FRAMES') values[this.rootSlots['http2.inbound_empty_frames_flood']!]++;
-    else if (code === 'ERR_HTTP2_ERROR' && /flood/i.test(err.message)) values[this.rootSlots['http2.outbound_control_flood']!]++;
-    else if (this.prematureResets > 0 && this.prematureResets * 2 >= this.closedStreams) {
-      // A reset flood within single reads fills node:http2's stream table before our 500-stream rule can run;
-      // node then refuses streams until maxSessionRejectedStreams and fails the session. Same attack, same count.
-      this.hcm.stats.values[this.hcm.config.slots!.downstream_rq_too_many_premature_resets]++;
-    } else this.hcm.stats.values[this.hcm.config.slots!.downstream_cx_protocol_error]++;
-    log.debug(`http2 connection ${this.id}: session error ${code ?? ''}: ${err.message}`);
-  }
-
-  /** Closes the connection at once with GOAWAY(code): the abuse limits. */
-  private abort(code: number): void {
-    if (this.closed) return;
-    this.rootValues()[this.rootSlots['http2.goaway_sent']!]++;
-    this.session.goaway(code);
-    this.closeSession();
-    this.session.destroy();
-  }
 
   /** Drain: GOAWAY now; streams in flight finish, then the connection closes. */
   drain(): void {
     if (this.draining || this.closed) return;
     this.draining = true;
-    this.rootValues()[this.rootSlots['http2.goaway_sent']!]++;
-    this.closeSession();
+    this.count('goaway_sent');
+    this.codec.goaway();
+    if (this.codec.activeStreams === 0) this.codec.close();
   }
 
-  private closeSession(): void {
-    if (!this.session.closed && !this.session.destroyed) this.session.close();
-  }
-
-  private onSessionClose(): void {
+  onClose(): void {
     if (this.closed) return;
     this.closed = true;
     this.clearIdleTimer();
     this.durationTimer = cancelTimer(this.durationTimer);
     if (this.keepalive !== null) this.keepalive.stop();
-    if (!this.socket.destroyed) this.socket.destroy();
     const values = this.hcm.stats.values;
     const slots = this.hcm.config.slots!;
     values[slots.downstream_cx_active]--;
@@ -421,7 +380,7 @@ export class Http2Connection implements StreamConnection {
 
   onIdleTimeout(): void {
     this.idleTimer = null;
-    if (this.activeStreams > 0 || this.closed) return;
+    if (this.codec.activeStreams > 0 || this.closed) return;
     this.hcm.stats.values[this.hcm.config.slots!.downstream_cx_idle_timeout]++;
     this.drain();
   }
@@ -447,18 +406,4 @@ function onConnectionIdle(conn: Http2Connection): void {
   conn.onIdleTimeout();
 }
 
-function sendTrailers(state: Http2StreamState): void {
-  const h2s = state.h2;
-  if (h2s.closed || h2s.destroyed) return;
-  try {
-    // No trailers: node:http2 ends the stream with an empty DATA frame carrying END_STREAM.
-    h2s.sendTrailers(trailersForHttp2(state.trailers));
-  } catch {
-    // A trailer node:http2 refuses: the stream cannot end cleanly.
-    state.resetLocally = true;
-    h2s.close(NGHTTP2_INTERNAL_ERROR);
-  }
-}
-
 function ignoreError(): void {}
-

@@ -3,17 +3,24 @@
 // interval_jitter percent), and the session is closed when the ACK does not come within `timeout` (Envoy's
 // keepalive; counted by the caller as http2.keepalive_timeout).
 
-import type http2 from 'node:http2';
 import type { Http2Keepalive } from '../../src/snapshot/snapshot-types.ts';
 
+/** What keepalive needs of a session: node:http2's sessions (upstream) and Legate's server codec (downstream). */
+export interface PingableSession {
+  readonly destroyed: boolean;
+  readonly closed: boolean;
+  /** Sends a PING; the callback runs on its ACK, or with an error when the session goes away first. */
+  ping(callback: (err: Error | null) => void): boolean;
+}
+
 export class Http2KeepaliveTimer {
-  private readonly session: http2.Http2Session;
+  private readonly session: PingableSession;
   private readonly settings: Http2Keepalive;
   private readonly onTimeout: () => void;
   private timer: NodeJS.Timeout | null;
   private stopped: boolean;
 
-  constructor(session: http2.Http2Session, settings: Http2Keepalive, onTimeout: () => void) {
+  constructor(session: PingableSession, settings: Http2Keepalive, onTimeout: () => void) {
     this.session = session;
     this.settings = settings;
     this.onTimeout = onTimeout;

@@ -1,0 +1,1022 @@
+// Worker thread. Legate's own HTTP/2 server codec (RFC 9113) for one accepted connection: frame parsing, HPACK,
+// stream states, flow control both ways, SETTINGS/PING/GOAWAY, message validation and the protocol-level abuse
+// limits (concurrent streams, outbound and control-frame floods, empty-frame, PRIORITY and WINDOW_UPDATE floods,
+// CONTINUATION floods). It knows nothing of proxying: requests go to Http2ServerCallbacks, responses come back
+// through respond/writeData/end/reset. Output of one read (and of one event-loop turn) goes out in one write.
+//
+// Why not node:http2: its per-stream Duplex objects, header object conversion and the JS/C++ crossings cost more CPU
+// per request than the rest of the proxy together, and it hides what Envoy's options need (invalid messaging as a
+// connection error, consecutive empty frames).
+
+import type net from 'node:net';
+import {
+  CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, FRAME_HEADER_BYTES, FrameFlag, FrameType,
+  MAX_ALLOWED_FRAME_SIZE, MAX_WINDOW_SIZE, SettingId,
+} from '../../src/http2/frames.ts';
+import { FrameWriter } from '../../src/http2/frame-writer.ts';
+import { HpackDecoder, HpackDecodeResult } from '../../src/http2/hpack-decoder.ts';
+import { HpackEncoder } from '../../src/http2/hpack-encoder.ts';
+import { checkRequestFields, checkTrailerFields } from '../../src/http2/message-validation.ts';
+import type { Http2Settings } from '../../src/snapshot/snapshot-types.ts';
+
+/** A stream's queued response bytes (waiting on flow control) above which writeData says "full". */
+const STREAM_QUEUE_HIGH_BYTES = 64 * 1024;
+/** Streams we reset remembered, so a frame the client sent before it saw our RST_STREAM is not a protocol error. */
+const RECENT_RESETS = 64;
+/** How long a connection closed for an error may take to send its GOAWAY before the socket is destroyed. */
+const ERROR_CLOSE_GRACE_MS = 1000;
+const EMPTY = Buffer.alloc(0);
+const PING_PAYLOAD = Buffer.from('legate\0\0', 'latin1');
+
+export interface Http2ServerCodecOptions {
+  readonly settings: Http2Settings;
+  /** max_request_headers_kb in bytes (RFC 9113 header list size). */
+  readonly maxHeaderListBytes: number;
+  /** max_headers_count (pseudo-headers not counted). */
+  readonly maxHeaders: number;
+  /** stream_error_on_invalid_http_messaging: true resets the stream only; false (Envoy's default) closes the connection. */
+  readonly streamErrorOnInvalidMessaging: boolean;
+  /** per_connection_buffer_limit_bytes: response bytes buffered for the socket above which writes say "full". */
+  readonly bufferLimitBytes: number;
+}
+
+/**
+ * What the codec tells its owner. Called synchronously from the socket's read (requests, data, resets) or from
+ * respond/writeData/end/reset (stream closes); the owner may call back into the codec from any of them.
+ */
+export interface Http2ServerCallbacks {
+  /** A new, well-formed request head (fields: flat name/value pairs, pseudo-headers first). */
+  onRequest(stream: Http2ServerStream, fields: string[], endStream: boolean): void;
+  /** Request body bytes (a view of the read buffer: copy to keep it past the next read). */
+  onRequestData(stream: Http2ServerStream, chunk: Buffer): void;
+  /** The request ended, with trailers or null. */
+  onRequestEnd(stream: Http2ServerStream, trailers: string[] | null): void;
+  /** The stream is closed: complete both ways, or reset (stream.resetCode, stream.resetByPeer). */
+  onStreamClose(stream: Http2ServerStream): void;
+  /** A stream whose writeData returned false may write again. */
+  onStreamWritable(stream: Http2ServerStream): void;
+  /** The peer sent GOAWAY: no new streams will come. */
+  onPeerGoaway(code: number): void;
+  /** The codec closes the connection (GOAWAY `code` sent): `stat` is the http2.* counter it maps to, or ''. */
+  onConnectionError(code: number, stat: string, detail: string): void;
+  /** A counted protocol event (http2.<name>): rx_messaging_error, header_overflow, trailers, ... */
+  count(stat: string): void;
+  /** The socket closed. */
+  onClose(): void;
+}
+
+/** One stream. Its fields are the codec's; `user` is the owner's. */
+export class Http2ServerStream {
+  readonly id: number;
+  user: unknown;
+  sendWindow: number;
+  recvWindow: number;
+  /** Request bytes delivered to the owner and not yet returned to the peer in a WINDOW_UPDATE. */
+  recvUnacked: number;
+  remoteEnded: boolean;
+  /** The response ended (END_STREAM written, or queued behind flow control). */
+  localEnded: boolean;
+  closed: boolean;
+  /** The RST_STREAM code that closed it, or -1. */
+  resetCode: number;
+  resetByPeer: boolean;
+  paused: boolean;
+  /** Request data that came while paused. */
+  held: Buffer[] | null;
+  heldEnd: boolean;
+  heldTrailers: string[] | null;
+  /** Response data waiting for flow-control window. */
+  queue: Buffer[];
+  queueHead: number;
+  queuedBytes: number;
+  trailersAfterQueue: string[] | null;
+  inSendList: boolean;
+  wantWritable: boolean;
+  /** content-length of the request, or -1. */
+  contentLength: number;
+  receivedBytes: number;
+
+  constructor(id: number, sendWindow: number, recvWindow: number) {
+    this.id = id;
+    this.user = null;
+    this.sendWindow = sendWindow;
+    this.recvWindow = recvWindow;
+    this.recvUnacked = 0;
+    this.remoteEnded = false;
+    this.localEnded = false;
+    this.closed = false;
+    this.resetCode = -1;
+    this.resetByPeer = false;
+    this.paused = false;
+    this.held = null;
+    this.heldEnd = false;
+    this.heldTrailers = null;
+    this.queue = [];
+    this.queueHead = 0;
+    this.queuedBytes = 0;
+    this.trailersAfterQueue = null;
+    this.inSendList = false;
+    this.wantWritable = false;
+    this.contentLength = -1;
+    this.receivedBytes = 0;
+  }
+}
+
+export class Http2ServerCodec {
+  readonly socket: net.Socket;
+  private readonly options: Http2ServerCodecOptions;
+  private readonly callbacks: Http2ServerCallbacks;
+  private readonly writer: FrameWriter;
+  private readonly decoder: HpackDecoder;
+  private readonly encoder: HpackEncoder;
+  readonly streams: Map<number, Http2ServerStream>;
+  activeStreams: number;
+  closed: boolean;
+  /** GOAWAY sent: streams above lastPeerStreamId are not served. */
+  goawaySent: boolean;
+  private lastPeerStreamId: number;
+  private prefaceDone: boolean;
+  private firstFrameSeen: boolean;
+  /** Bytes of an incomplete frame carried over to the next read. */
+  private carry: Buffer | null;
+  private reading: boolean;
+  private flushScheduled: boolean;
+  // Flow control.
+  private connSendWindow: number;
+  private connRecvWindow: number;
+  private connRecvUnacked: number;
+  private peerInitialWindow: number;
+  private localInitialWindow: number;
+  private localSettingsAcked: boolean;
+  private peerMaxFrameSize: number;
+  private sendList: Http2ServerStream[];
+  private writableWaiters: Http2ServerStream[];
+  // A header block spread over CONTINUATION frames.
+  private continuationStream: number;
+  private continuationFlags: number;
+  private continuationChunks: Buffer[];
+  private continuationBytes: number;
+  // Flood accounting.
+  private queuedFrames: number;
+  private queuedControlFrames: number;
+  private consecutiveEmptyFrames: number;
+  private priorityFrames: number;
+  private streamsOpened: number;
+  /** Ring of the stream ids we reset last (RECENT_RESETS). */
+  private readonly recentResets: Int32Array;
+  private recentResetAt: number;
+  private windowUpdateFrames: number;
+  private dataFramesSent: number;
+  private pingCallbacks: Array<(err: Error | null) => void>;
+  private closeTimer: NodeJS.Timeout | null;
+  private readonly onDataBound: (chunk: Buffer) => void;
+  private readonly onDrainBound: () => void;
+
+  constructor(socket: net.Socket, options: Http2ServerCodecOptions, callbacks: Http2ServerCallbacks) {
+    this.socket = socket;
+    this.options = options;
+    this.callbacks = callbacks;
+    const s = options.settings;
+    this.writer = new FrameWriter();
+    // +3 pairs for the pseudo-headers a request carries beyond max_headers_count (:method :scheme :path :authority - 1).
+    this.decoder = new HpackDecoder(s.hpackTableSize, options.maxHeaderListBytes, options.maxHeaders + 4);
+    this.encoder = new HpackEncoder();
+    this.streams = new Map();
+    this.activeStreams = 0;
+    this.closed = false;
+    this.goawaySent = false;
+    this.lastPeerStreamId = 0;
+    this.prefaceDone = false;
+    this.firstFrameSeen = false;
+    this.carry = null;
+    this.reading = false;
+    this.flushScheduled = false;
+    this.connSendWindow = DEFAULT_WINDOW_SIZE;
+    this.connRecvWindow = Math.max(DEFAULT_WINDOW_SIZE, s.initialConnectionWindowSize);
+    this.connRecvUnacked = 0;
+    this.peerInitialWindow = DEFAULT_WINDOW_SIZE;
+    this.localInitialWindow = s.initialStreamWindowSize;
+    this.localSettingsAcked = false;
+    this.peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+    this.sendList = [];
+    this.writableWaiters = [];
+    this.continuationStream = 0;
+    this.continuationFlags = 0;
+    this.continuationChunks = [];
+    this.continuationBytes = 0;
+    this.queuedFrames = 0;
+    this.queuedControlFrames = 0;
+    this.consecutiveEmptyFrames = 0;
+    this.priorityFrames = 0;
+    this.streamsOpened = 0;
+    this.recentResets = new Int32Array(RECENT_RESETS);
+    this.recentResetAt = 0;
+    this.windowUpdateFrames = 0;
+    this.dataFramesSent = 0;
+    this.pingCallbacks = [];
+    this.closeTimer = null;
+    this.onDataBound = this.onData.bind(this);
+    this.onDrainBound = this.onDrain.bind(this);
+  }
+
+  /** Sends our SETTINGS and starts reading; `initial` holds bytes already read (codec detection). */
+  start(initial: Buffer | null): void {
+    const s = this.options.settings;
+    const pairs: number[] = [
+      SettingId.MAX_CONCURRENT_STREAMS, s.maxConcurrentStreams,
+      SettingId.INITIAL_WINDOW_SIZE, s.initialStreamWindowSize,
+      SettingId.MAX_HEADER_LIST_SIZE, this.options.maxHeaderListBytes,
+      SettingId.ENABLE_PUSH, 0,
+    ];
+    if (s.hpackTableSize !== 4096) pairs.push(SettingId.HEADER_TABLE_SIZE, s.hpackTableSize);
+    this.writer.settings(pairs);
+    if (this.connRecvWindow > DEFAULT_WINDOW_SIZE) this.writer.windowUpdate(0, this.connRecvWindow - DEFAULT_WINDOW_SIZE);
+    const socket = this.socket;
+    socket.on('data', this.onDataBound);
+    socket.on('drain', this.onDrainBound);
+    socket.on('end', () => this.onEnd());
+    socket.on('close', () => this.onSocketClose());
+    if (initial !== null && initial.length > 0) this.onData(initial);
+    else this.flush();
+    socket.resume();
+  }
+
+  // ---- input ----
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    let buf = chunk;
+    if (this.carry !== null) {
+      buf = Buffer.concat([this.carry, chunk]);
+      this.carry = null;
+    }
+    this.reading = true;
+    let pos = 0;
+    const len = buf.length;
+    if (!this.prefaceDone) {
+      const n = len < CLIENT_PREFACE.length ? len : CLIENT_PREFACE.length;
+      if (buf.compare(CLIENT_PREFACE, 0, n, 0, n) !== 0) {
+        this.reading = false;
+        this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'invalid connection preface');
+        return;
+      }
+      if (n < CLIENT_PREFACE.length) {
+        this.carry = buf;
+        this.reading = false;
+        return;
+      }
+      this.prefaceDone = true;
+      pos = CLIENT_PREFACE.length;
+    }
+    while (len - pos >= FRAME_HEADER_BYTES) {
+      const length = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
+      if (length > DEFAULT_MAX_FRAME_SIZE) {
+        // We never raise SETTINGS_MAX_FRAME_SIZE above its initial value.
+        this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', `frame of ${length} bytes`);
+        break;
+      }
+      const end = pos + FRAME_HEADER_BYTES + length;
+      if (end > len) break;
+      this.onFrame(buf[pos + 3]!, buf[pos + 4]!, buf.readUInt32BE(pos + 5) & 0x7fffffff, buf, pos + FRAME_HEADER_BYTES, end);
+      pos = end;
+      if (this.closed) break;
+    }
+    this.reading = false;
+    if (this.closed) return;
+    if (pos < len) this.carry = pos === 0 ? buf : buf.subarray(pos);
+    this.flush();
+  }
+
+  private onFrame(type: number, flags: number, sid: number, buf: Buffer, p: number, end: number): void {
+    if (this.continuationStream !== 0 && (type !== FrameType.CONTINUATION || sid !== this.continuationStream)) {
+      this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'expected CONTINUATION');
+      return;
+    }
+    if (!this.firstFrameSeen) {
+      this.firstFrameSeen = true;
+      if (type !== FrameType.SETTINGS || (flags & FrameFlag.ACK) !== 0) {
+        this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'the preface must be followed by SETTINGS');
+        return;
+      }
+    }
+    switch (type) {
+      case FrameType.DATA: this.onDataFrame(flags, sid, buf, p, end); return;
+      case FrameType.HEADERS: this.onHeadersFrame(flags, sid, buf, p, end); return;
+      case FrameType.PRIORITY: this.onPriorityFrame(sid, p, end); return;
+      case FrameType.RST_STREAM: this.onRstStreamFrame(sid, buf, p, end); return;
+      case FrameType.SETTINGS: this.onSettingsFrame(flags, sid, buf, p, end); return;
+      case FrameType.PUSH_PROMISE: this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'PUSH_PROMISE from a client'); return;
+      case FrameType.PING: this.onPingFrame(flags, sid, buf, p, end); return;
+      case FrameType.GOAWAY: this.onGoawayFrame(sid, buf, p, end); return;
+      case FrameType.WINDOW_UPDATE: this.onWindowUpdateFrame(sid, buf, p, end); return;
+      case FrameType.CONTINUATION: this.onContinuationFrame(flags, sid, buf, p, end); return;
+      default: return; // Unknown frame types are ignored (RFC 9113 §4.1).
+    }
+  }
+
+  /** Envoy's max_consecutive_inbound_frames_with_empty_payload: HEADERS, CONTINUATION and DATA without payload or END_STREAM. */
+  private trackEmpty(length: number, endStream: boolean): boolean {
+    if (length > 0 || endStream) {
+      this.consecutiveEmptyFrames = 0;
+      return true;
+    }
+    if (++this.consecutiveEmptyFrames <= this.options.settings.maxConsecutiveInboundFramesWithEmptyPayload) return true;
+    this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'inbound_empty_frames_flood', 'too many consecutive frames with an empty payload');
+    return false;
+  }
+
+  private onDataFrame(flags: number, sid: number, buf: Buffer, p: number, end: number): void {
+    if (sid === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'DATA on stream 0');
+    const frameLength = end - p;
+    const endStream = (flags & FrameFlag.END_STREAM) !== 0;
+    let padding = 0;
+    if ((flags & FrameFlag.PADDED) !== 0) {
+      if (frameLength < 1) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'padded DATA without a pad length');
+      padding = buf[p]! + 1;
+      if (padding > frameLength) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'DATA padding exceeds the payload');
+      p++;
+      end -= padding - 1;
+    }
+    if (!this.trackEmpty(end - p, endStream)) return;
+    // The connection window counts every DATA byte, on any stream.
+    this.connRecvWindow -= frameLength;
+    if (this.connRecvWindow < 0) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, '', 'connection flow-control window exceeded');
+    this.connRecvUnacked += frameLength;
+    if (this.connRecvUnacked >= this.options.settings.initialConnectionWindowSize >>> 1) {
+      this.writer.windowUpdate(0, this.connRecvUnacked);
+      this.connRecvWindow += this.connRecvUnacked;
+      this.connRecvUnacked = 0;
+    }
+    const s = this.streams.get(sid);
+    if (s === undefined) {
+      // A stream not opened yet is a connection error; a closed one's late DATA is dropped (we may have reset it).
+      if (sid > this.lastPeerStreamId) this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `DATA on idle stream ${sid}`);
+      return;
+    }
+    if (s.remoteEnded) return this.resetStream(s, ErrorCode.STREAM_CLOSED);
+    s.recvWindow -= frameLength;
+    if (s.recvWindow < 0) return this.resetStream(s, ErrorCode.FLOW_CONTROL_ERROR);
+    // Padding is consumed at once.
+    s.recvUnacked += padding;
+    const data = end > p ? buf.subarray(p, end) : EMPTY;
+    s.receivedBytes += data.length;
+    if (s.contentLength >= 0 && (s.receivedBytes > s.contentLength || (endStream && s.receivedBytes !== s.contentLength))) {
+      this.messagingError(s, sid, 'request body length differs from content-length');
+      return;
+    }
+    if (endStream) s.remoteEnded = true;
+    if (s.paused) {
+      if (data.length > 0) {
+        if (s.held === null) s.held = [];
+        s.held.push(data);
+      }
+      if (endStream) s.heldEnd = true;
+      return;
+    }
+    if (data.length > 0) {
+      s.recvUnacked += data.length;
+      this.callbacks.onRequestData(s, data);
+      if (s.closed) return;
+    }
+    if (endStream) {
+      this.callbacks.onRequestEnd(s, null);
+      this.afterRemoteEnd(s);
+    } else this.maybeStreamWindowUpdate(s);
+  }
+
+  private onHeadersFrame(flags: number, sid: number, buf: Buffer, p: number, end: number): void {
+    if (sid === 0 || (sid & 1) === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `HEADERS on stream ${sid}`);
+    if ((flags & FrameFlag.PADDED) !== 0) {
+      if (end - p < 1) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'padded HEADERS without a pad length');
+      const padLength = buf[p]!;
+      p++;
+      if (padLength > end - p) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'HEADERS padding exceeds the payload');
+      end -= padLength;
+    }
+    if ((flags & FrameFlag.PRIORITY) !== 0) {
+      if (end - p < 5) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'HEADERS priority fields truncated');
+      p += 5;
+    }
+    const endStream = (flags & FrameFlag.END_STREAM) !== 0;
+    if (!this.trackEmpty(end - p, endStream)) return;
+    if ((flags & FrameFlag.END_HEADERS) === 0) {
+      this.continuationStream = sid;
+      this.continuationFlags = flags;
+      this.continuationChunks = [Buffer.from(buf.subarray(p, end))];
+      this.continuationBytes = end - p;
+      return;
+    }
+    this.onHeaderBlock(sid, flags, buf, p, end);
+  }
+
+  private onContinuationFrame(flags: number, sid: number, buf: Buffer, p: number, end: number): void {
+    if (this.continuationStream === 0 || sid !== this.continuationStream) {
+      return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'CONTINUATION without HEADERS');
+    }
+    if (!this.trackEmpty(end - p, false)) return;
+    this.continuationBytes += end - p;
+    // A header block may be no larger than the header list it could decode to, with room for HPACK overhead: more is
+    // a CONTINUATION flood (CVE-2024-27316), answered before buffering it.
+    if (this.continuationBytes > this.options.maxHeaderListBytes + 16_384) {
+      this.callbacks.count('header_overflow');
+      return this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, '', 'header block larger than max_request_headers_kb');
+    }
+    this.continuationChunks.push(Buffer.from(buf.subarray(p, end)));
+    if ((flags & FrameFlag.END_HEADERS) === 0) return;
+    const block = Buffer.concat(this.continuationChunks, this.continuationBytes);
+    const headersFlags = this.continuationFlags;
+    this.continuationStream = 0;
+    this.continuationChunks = [];
+    this.continuationBytes = 0;
+    this.onHeaderBlock(sid, headersFlags, block, 0, block.length);
+  }
+
+  private onHeaderBlock(sid: number, flags: number, buf: Buffer, p: number, end: number): void {
+    const fields: string[] = [];
+    const rc = this.decoder.decode(buf, p, end, fields);
+    if (rc === HpackDecodeResult.COMPRESSION_ERROR) return this.connectionError(ErrorCode.COMPRESSION_ERROR, '', 'HPACK decoding failed');
+    const endStream = (flags & FrameFlag.END_STREAM) !== 0;
+    const existing = this.streams.get(sid);
+    if (existing !== undefined) return this.onTrailers(existing, rc, fields, endStream);
+    if (sid <= this.lastPeerStreamId) {
+      // Trailers racing our RST_STREAM are decoded for the table and dropped; any other HEADERS on a stream id
+      // not above every stream opened is an unexpected stream identifier (RFC 9113 §5.1.1), as in nghttp2.
+      if (!this.wasResetRecently(sid)) this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `HEADERS on closed stream ${sid}`);
+      return;
+    }
+    this.lastPeerStreamId = sid;
+    if (this.goawaySent) {
+      // Streams above the GOAWAY's last stream id are not served (RFC 9113 §6.8); their later frames are dropped.
+      this.rememberReset(sid);
+      return;
+    }
+    this.streamsOpened++;
+    if (this.activeStreams >= this.options.settings.maxConcurrentStreams) {
+      this.writer.rstStream(sid, ErrorCode.REFUSED_STREAM);
+      this.rememberReset(sid);
+      this.callbacks.count('tx_reset');
+      return;
+    }
+    const s = new Http2ServerStream(sid, this.peerInitialWindow, this.localSettingsAcked ? this.localInitialWindow : Math.max(this.localInitialWindow, DEFAULT_WINDOW_SIZE));
+    if (rc !== HpackDecodeResult.OK) {
+      // Over max_request_headers_kb / max_headers_count: answered 431 as HTTP/1.1 is, never proxied.
+      this.callbacks.count('header_overflow');
+      this.openStream(s, endStream);
+      this.respond(s, HEADERS_431, true);
+      return;
+    }
+    const problem = checkRequestFields(fields);
+    if (problem !== null) return this.messagingError(null, sid, problem);
+    for (let i = 0; i < fields.length; i += 2) {
+      if (fields[i] !== 'content-length') continue;
+      const v = fields[i + 1]!;
+      if (s.contentLength >= 0 || !/^[0-9]{1,15}$/.test(v)) return this.messagingError(null, sid, 'invalid content-length');
+      s.contentLength = Number(v);
+      if (endStream && s.contentLength !== 0) return this.messagingError(null, sid, 'content-length without a body');
+    }
+    this.openStream(s, endStream);
+    this.callbacks.onRequest(s, fields, endStream);
+  }
+
+  private openStream(s: Http2ServerStream, endStream: boolean): void {
+    s.remoteEnded = endStream;
+    this.streams.set(s.id, s);
+    this.activeStreams++;
+  }
+
+  private onTrailers(s: Http2ServerStream, rc: number, fields: string[], endStream: boolean): void {
+    if (s.remoteEnded) return this.resetStream(s, ErrorCode.STREAM_CLOSED);
+    if (!endStream) return this.messagingError(s, s.id, 'a second HEADERS without END_STREAM');
+    if (rc !== HpackDecodeResult.OK) {
+      this.callbacks.count('header_overflow');
+      return this.resetStream(s, ErrorCode.PROTOCOL_ERROR);
+    }
+    const problem = checkTrailerFields(fields);
+    if (problem !== null) return this.messagingError(s, s.id, problem);
+    if (s.contentLength >= 0 && s.receivedBytes !== s.contentLength) return this.messagingError(s, s.id, 'request body length differs from content-length');
+    this.callbacks.count('trailers');
+    s.remoteEnded = true;
+    if (s.paused) {
+      s.heldEnd = true;
+      s.heldTrailers = fields;
+      return;
+    }
+    this.callbacks.onRequestEnd(s, fields);
+    this.afterRemoteEnd(s);
+  }
+
+  private onPriorityFrame(sid: number, p: number, end: number): void {
+    if (sid === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'PRIORITY on stream 0');
+    if (end - p !== 5) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'PRIORITY frame size');
+    // Priorities are not acted on; a flood of them is (Envoy's max_inbound_priority_frames_per_stream).
+    if (++this.priorityFrames > this.options.settings.maxInboundPriorityFramesPerStream * (1 + this.streamsOpened)) {
+      this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'inbound_priority_frames_flood', 'too many PRIORITY frames');
+    }
+  }
+
+  private onRstStreamFrame(sid: number, buf: Buffer, p: number, end: number): void {
+    if (end - p !== 4) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'RST_STREAM frame size');
+    if (sid === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'RST_STREAM on stream 0');
+    const s = this.streams.get(sid);
+    if (s === undefined) {
+      if (sid > this.lastPeerStreamId) this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `RST_STREAM on idle stream ${sid}`);
+      return;
+    }
+    s.resetCode = buf.readUInt32BE(p);
+    s.resetByPeer = true;
+    this.closeStream(s);
+  }
+
+  private onSettingsFrame(flags: number, sid: number, buf: Buffer, p: number, end: number): void {
+    if (sid !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'SETTINGS on a stream');
+    if ((flags & FrameFlag.ACK) !== 0) {
+      if (end !== p) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'SETTINGS ACK with a payload');
+      this.localSettingsAcked = true;
+      return;
+    }
+    if ((end - p) % 6 !== 0) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'SETTINGS frame size');
+    for (let i = p; i < end; i += 6) {
+      const id = buf.readUInt16BE(i);
+      const value = buf.readUInt32BE(i + 2);
+      if (id === SettingId.INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW_SIZE) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, '', 'SETTINGS_INITIAL_WINDOW_SIZE too large');
+        const delta = value - this.peerInitialWindow;
+        this.peerInitialWindow = value;
+        for (const s of this.streams.values()) {
+          s.sendWindow += delta;
+          if (s.sendWindow > MAX_WINDOW_SIZE) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, '', 'stream window overflow');
+        }
+        if (delta > 0) this.drainSendList();
+      } else if (id === SettingId.MAX_FRAME_SIZE) {
+        if (value < DEFAULT_MAX_FRAME_SIZE || value > MAX_ALLOWED_FRAME_SIZE) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'SETTINGS_MAX_FRAME_SIZE out of range');
+        this.peerMaxFrameSize = value;
+      } else if (id === SettingId.HEADER_TABLE_SIZE) {
+        this.encoder.setPeerMaxTableSize(value);
+      } else if (id === SettingId.ENABLE_PUSH) {
+        if (value > 1) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'SETTINGS_ENABLE_PUSH not 0 or 1');
+      }
+    }
+    this.writer.settingsAck();
+    this.checkControlFlood();
+  }
+
+  private onPingFrame(flags: number, sid: number, buf: Buffer, p: number, end: number): void {
+    if (sid !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'PING on a stream');
+    if (end - p !== 8) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'PING frame size');
+    if ((flags & FrameFlag.ACK) !== 0) {
+      const cb = this.pingCallbacks.shift();
+      if (cb !== undefined) cb(null);
+      return;
+    }
+    this.writer.ping(true, buf, p);
+    this.checkControlFlood();
+  }
+
+  private onGoawayFrame(sid: number, buf: Buffer, p: number, end: number): void {
+    if (sid !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'GOAWAY on a stream');
+    if (end - p < 8) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'GOAWAY frame size');
+    this.callbacks.onPeerGoaway(buf.readUInt32BE(p + 4));
+  }
+
+  private onWindowUpdateFrame(sid: number, buf: Buffer, p: number, end: number): void {
+    if (end - p !== 4) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'WINDOW_UPDATE frame size');
+    // Envoy's max_inbound_window_update_frames_per_data_frame_sent: WINDOW_UPDATEs out of proportion to the streams
+    // opened and the DATA we sent (Envoy's formula: 5 + 2 * (streams + limit * DATA frames)).
+    if (++this.windowUpdateFrames > 5 + 2 * (this.streamsOpened + this.options.settings.maxInboundWindowUpdateFramesPerDataFrameSent * this.dataFramesSent)) {
+      return this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'inbound_window_update_frames_flood', 'too many WINDOW_UPDATE frames');
+    }
+    const increment = buf.readUInt32BE(p) & 0x7fffffff;
+    if (sid === 0) {
+      if (increment === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'WINDOW_UPDATE of 0');
+      this.connSendWindow += increment;
+      if (this.connSendWindow > MAX_WINDOW_SIZE) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, '', 'connection window overflow');
+      this.drainSendList();
+      return;
+    }
+    const s = this.streams.get(sid);
+    if (s === undefined) {
+      if (sid > this.lastPeerStreamId) this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `WINDOW_UPDATE on idle stream ${sid}`);
+      return;
+    }
+    if (increment === 0) return this.resetStream(s, ErrorCode.PROTOCOL_ERROR);
+    s.sendWindow += increment;
+    if (s.sendWindow > MAX_WINDOW_SIZE) return this.resetStream(s, ErrorCode.FLOW_CONTROL_ERROR);
+    if (s.queuedBytes > 0) this.drainStream(s);
+  }
+
+  /** Invalid HTTP messaging: the stream (stream_error_on_invalid_http_messaging) or the whole connection. */
+  private messagingError(s: Http2ServerStream | null, sid: number, detail: string): void {
+    this.callbacks.count('rx_messaging_error');
+    if (!this.options.streamErrorOnInvalidMessaging) {
+      this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `invalid HTTP messaging on stream ${sid}: ${detail}`);
+      return;
+    }
+    if (s !== null) this.resetStream(s, ErrorCode.PROTOCOL_ERROR);
+    else {
+      this.writer.rstStream(sid, ErrorCode.PROTOCOL_ERROR);
+      this.rememberReset(sid);
+      this.callbacks.count('tx_reset');
+    }
+  }
+
+  /** max_outbound_control_frames: control frames we queued (PING and SETTINGS ACKs, RST_STREAM...) that the peer does not read. */
+  private checkControlFlood(): void {
+    if (this.queuedControlFrames + this.writer.controlFrames <= this.options.settings.maxOutboundControlFrames) return;
+    this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'outbound_control_flood', 'too many control frames queued');
+  }
+
+  // ---- output ----
+
+  /** The response head (fields: ':status' first, then regular headers; lowercase names). */
+  respond(s: Http2ServerStream, fields: readonly string[], endStream: boolean): void {
+    if (s.closed || s.localEnded) return;
+    this.writer.headers(s.id, this.encoder, fields, 0, fields.length, endStream, this.peerMaxFrameSize);
+    if (endStream) {
+      s.localEnded = true;
+      this.afterLocalEnd(s);
+    }
+    this.needFlush();
+  }
+
+  /** A response body chunk; false when the stream's or the connection's buffer is full (wait for onStreamWritable). */
+  writeData(s: Http2ServerStream, chunk: Buffer): boolean {
+    if (s.closed || s.localEnded || chunk.length === 0) return true;
+    if (s.queuedBytes === 0) {
+      const sent = this.sendData(s, chunk, 0);
+      if (sent < chunk.length) this.enqueue(s, sent === 0 ? chunk : chunk.subarray(sent));
+    } else this.enqueue(s, chunk);
+    this.needFlush();
+    if (this.queuedFrames + this.writer.frames > this.options.settings.maxOutboundFrames) {
+      this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'outbound_flood', 'too many frames queued');
+      return true;
+    }
+    if (s.queuedBytes > STREAM_QUEUE_HIGH_BYTES || this.bufferedBytes() > this.options.bufferLimitBytes) {
+      if (!s.wantWritable) {
+        s.wantWritable = true;
+        this.writableWaiters.push(s);
+      }
+      return false;
+    }
+    return true;
+  }
+
+  /** Ends the response, with trailers (flat pairs) or none; after the queued data when flow control holds it. */
+  end(s: Http2ServerStream, trailers: string[] | null): void {
+    if (s.closed || s.localEnded) return;
+    s.localEnded = true;
+    if (s.queuedBytes > 0) {
+      s.trailersAfterQueue = trailers;
+      return;
+    }
+    this.writeEnd(s, trailers);
+    this.needFlush();
+  }
+
+  /** Resets the stream (RST_STREAM code); onStreamClose follows at once. */
+  reset(s: Http2ServerStream, code: number): void {
+    if (s.closed) return;
+    this.resetStream(s, code);
+    this.needFlush();
+  }
+
+  /** Stop delivering this stream's request body; the peer's window is not refreshed meanwhile. */
+  pause(s: Http2ServerStream): void {
+    s.paused = true;
+  }
+
+  resume(s: Http2ServerStream): void {
+    if (!s.paused || s.closed) return;
+    s.paused = false;
+    const held = s.held;
+    if (held !== null) {
+      s.held = null;
+      for (let i = 0; i < held.length; i++) {
+        const data = held[i]!;
+        s.recvUnacked += data.length;
+        this.callbacks.onRequestData(s, data);
+        if (s.closed) return;
+        if (s.paused) {
+          // Paused again: keep the rest for the next resume.
+          const rest = held.slice(i + 1);
+          if (rest.length > 0) s.held = rest;
+          this.needFlush();
+          return;
+        }
+      }
+    }
+    if (s.heldEnd) {
+      s.heldEnd = false;
+      const trailers = s.heldTrailers;
+      s.heldTrailers = null;
+      this.callbacks.onRequestEnd(s, trailers);
+      this.afterRemoteEnd(s);
+    } else this.maybeStreamWindowUpdate(s);
+    this.needFlush();
+  }
+
+  /** PING the peer; `callback` runs on its ACK (keepalive). False when the connection is closed. */
+  ping(callback: (err: Error | null) => void): boolean {
+    if (this.closed) return false;
+    this.writer.ping(false, PING_PAYLOAD, 0);
+    this.pingCallbacks.push(callback);
+    this.needFlush();
+    return true;
+  }
+
+  /** Graceful: GOAWAY(NO_ERROR) naming the last stream we will serve; streams in flight finish. */
+  goaway(): void {
+    if (this.goawaySent || this.closed) return;
+    this.goawaySent = true;
+    this.writer.goaway(this.lastPeerStreamId, ErrorCode.NO_ERROR, '');
+    this.needFlush();
+  }
+
+  /** Closes the connection once the output is written (after goaway(), with no streams left). */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.socket.end();
+    this.armCloseTimer();
+  }
+
+  /** Closes at once with GOAWAY(code): the owner's abuse limits (premature resets). */
+  abort(code: number, detail: string): void {
+    if (this.closed) return;
+    this.goawaySent = true;
+    this.writer.goaway(this.lastPeerStreamId, code, detail);
+    this.flush();
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  /** Drops the connection without a word. */
+  destroy(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  get destroyed(): boolean {
+    return this.closed;
+  }
+
+  // ---- internals: streams and flow control ----
+
+  private sendData(s: Http2ServerStream, chunk: Buffer, from: number): number {
+    let window = s.sendWindow < this.connSendWindow ? s.sendWindow : this.connSendWindow;
+    let pos = from;
+    const len = chunk.length;
+    const maxFrame = this.peerMaxFrameSize;
+    while (pos < len && window > 0) {
+      let n = len - pos;
+      if (n > window) n = window;
+      if (n > maxFrame) n = maxFrame;
+      this.writer.data(s.id, chunk, pos, pos + n, false);
+      this.dataFramesSent++;
+      pos += n;
+      window -= n;
+    }
+    const sent = pos - from;
+    s.sendWindow -= sent;
+    this.connSendWindow -= sent;
+    return sent;
+  }
+
+  private enqueue(s: Http2ServerStream, chunk: Buffer): void {
+    s.queue.push(chunk);
+    s.queuedBytes += chunk.length;
+    if (!s.inSendList) {
+      s.inSendList = true;
+      this.sendList.push(s);
+    }
+  }
+
+  /** Sends what flow control now allows of a stream's queue; ends the stream if its end was waiting. */
+  private drainStream(s: Http2ServerStream): void {
+    const q = s.queue;
+    while (s.queueHead < q.length) {
+      const chunk = q[s.queueHead]!;
+      const sent = this.sendData(s, chunk, 0);
+      s.queuedBytes -= sent;
+      if (sent < chunk.length) {
+        q[s.queueHead] = chunk.subarray(sent);
+        break;
+      }
+      q[s.queueHead++] = EMPTY;
+    }
+    if (s.queueHead === q.length) {
+      s.queue = [];
+      s.queueHead = 0;
+      if (s.localEnded && !s.closed) {
+        const trailers = s.trailersAfterQueue;
+        s.trailersAfterQueue = null;
+        this.writeEnd(s, trailers);
+      }
+    }
+    this.needFlush();
+    if (s.wantWritable) this.notifyWritable();
+  }
+
+  private drainSendList(): void {
+    const list = this.sendList;
+    if (list.length === 0) return;
+    this.sendList = [];
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i]!;
+      s.inSendList = false;
+      if (s.closed || s.queuedBytes === 0) continue;
+      if (this.connSendWindow > 0) this.drainStream(s);
+      if (!s.closed && s.queuedBytes > 0) {
+        s.inSendList = true;
+        this.sendList.push(s);
+      }
+    }
+  }
+
+  private writeEnd(s: Http2ServerStream, trailers: string[] | null): void {
+    if (trailers !== null && trailers.length > 0) {
+      this.writer.headers(s.id, this.encoder, trailers, 0, trailers.length, true, this.peerMaxFrameSize);
+    } else this.writer.data(s.id, EMPTY, 0, 0, true);
+    this.afterLocalEnd(s);
+  }
+
+  /** END_STREAM written: the stream closes, or (request still coming) is reset with NO_ERROR as RFC 9113 §8.1 asks. */
+  private afterLocalEnd(s: Http2ServerStream): void {
+    if (s.remoteEnded && !s.paused) {
+      this.closeStream(s);
+      return;
+    }
+    if (!s.remoteEnded) {
+      this.writer.rstStream(s.id, ErrorCode.NO_ERROR);
+      this.rememberReset(s.id);
+      s.resetCode = ErrorCode.NO_ERROR;
+      this.closeStream(s);
+    }
+    // Else the request's end is held (paused): the stream closes when it is delivered.
+  }
+
+  private afterRemoteEnd(s: Http2ServerStream): void {
+    if (s.closed) return;
+    if (s.localEnded && s.queuedBytes === 0 && s.trailersAfterQueue === null) this.closeStream(s);
+  }
+
+  private maybeStreamWindowUpdate(s: Http2ServerStream): void {
+    if (s.remoteEnded || s.closed || s.recvUnacked < this.localInitialWindow >>> 1 || s.recvUnacked === 0) return;
+    this.writer.windowUpdate(s.id, s.recvUnacked);
+    s.recvWindow += s.recvUnacked;
+    s.recvUnacked = 0;
+    this.needFlush();
+  }
+
+  private resetStream(s: Http2ServerStream, code: number): void {
+    if (s.closed) return;
+    this.writer.rstStream(s.id, code);
+    this.rememberReset(s.id);
+    this.callbacks.count('tx_reset');
+    s.resetCode = code;
+    this.closeStream(s);
+  }
+
+  private rememberReset(sid: number): void {
+    this.recentResets[this.recentResetAt] = sid;
+    this.recentResetAt = (this.recentResetAt + 1) % RECENT_RESETS;
+  }
+
+  private wasResetRecently(sid: number): boolean {
+    return this.recentResets.includes(sid);
+  }
+
+  private closeStream(s: Http2ServerStream): void {
+    if (s.closed) return;
+    s.closed = true;
+    s.queue = [];
+    s.queuedBytes = 0;
+    s.held = null;
+    this.streams.delete(s.id);
+    this.activeStreams--;
+    this.callbacks.onStreamClose(s);
+  }
+
+  private bufferedBytes(): number {
+    return this.socket.writableLength + this.writer.pendingBytes;
+  }
+
+  /** Streams told "full" that may write again: their queue is short and the socket has room. */
+  private notifyWritable(): void {
+    if (this.writableWaiters.length === 0 || this.bufferedBytes() > this.options.bufferLimitBytes) return;
+    const waiters = this.writableWaiters;
+    this.writableWaiters = [];
+    for (let i = 0; i < waiters.length; i++) {
+      const s = waiters[i]!;
+      if (s.closed) continue;
+      if (s.queuedBytes > STREAM_QUEUE_HIGH_BYTES) {
+        this.writableWaiters.push(s);
+        continue;
+      }
+      s.wantWritable = false;
+      this.callbacks.onStreamWritable(s);
+    }
+  }
+
+  // ---- internals: the socket ----
+
+  private needFlush(): void {
+    if (this.reading || this.flushScheduled || this.closed) return;
+    this.flushScheduled = true;
+    setImmediate(flushCodec, this);
+  }
+
+  /** Writes what the writer holds, in one corked write. */
+  flush(): void {
+    this.flushScheduled = false;
+    const writer = this.writer;
+    if (writer.empty) return;
+    const socket = this.socket;
+    if (socket.destroyed) {
+      writer.take();
+      return;
+    }
+    if (socket.writableLength === 0) {
+      // Everything written before reached the kernel: nothing of ours is queued unread.
+      this.queuedFrames = 0;
+      this.queuedControlFrames = 0;
+    }
+    this.queuedFrames += writer.frames;
+    this.queuedControlFrames += writer.controlFrames;
+    const segments = writer.take();
+    if (segments.length === 1) {
+      socket.write(segments[0]!);
+      return;
+    }
+    socket.cork();
+    for (let i = 0; i < segments.length; i++) socket.write(segments[i]!);
+    socket.uncork();
+  }
+
+  private onDrain(): void {
+    this.queuedFrames = 0;
+    this.queuedControlFrames = 0;
+    this.notifyWritable();
+  }
+
+  /** A protocol error: GOAWAY(code) and close; the owner counts it. */
+  private connectionError(code: number, stat: string, detail: string): void {
+    if (this.closed) return;
+    this.goawaySent = true;
+    this.writer.goaway(this.lastPeerStreamId, code, '');
+    this.callbacks.onConnectionError(code, stat, detail);
+    this.flush();
+    this.closed = true;
+    // A peer that does not read (the floods) would keep an end() pending for ever.
+    if (this.socket.writableLength > 0) this.socket.destroy();
+    else {
+      this.socket.end();
+      this.armCloseTimer();
+    }
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer !== null) return;
+    this.closeTimer = setTimeout(destroySocket, ERROR_CLOSE_GRACE_MS, this.socket);
+    this.closeTimer.unref();
+  }
+
+  private onEnd(): void {
+    // The client finished sending: nothing more can arrive, so the connection is done.
+    if (!this.closed) {
+      this.flush();
+      this.closed = true;
+    }
+    this.socket.end();
+    this.armCloseTimer();
+  }
+
+  private onSocketClose(): void {
+    this.closed = true;
+    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    this.closeTimer = null;
+    const pings = this.pingCallbacks;
+    this.pingCallbacks = [];
+    for (let i = 0; i < pings.length; i++) pings[i]!(new Error('connection closed'));
+    // Streams still open are reset by the close.
+    for (const s of this.streams.values()) {
+      s.resetCode = ErrorCode.CANCEL;
+      s.closed = true;
+      this.activeStreams--;
+      this.callbacks.onStreamClose(s);
+    }
+    this.streams.clear();
+    this.callbacks.onClose();
+  }
+}
+
+/** The 431 answer to a request head over max_request_headers_kb or max_headers_count. */
+const HEADERS_431: readonly string[] = [':status', '431', 'content-length', '0'];
+
+function flushCodec(codec: Http2ServerCodec): void {
+  codec.flush();
+}
+
+function destroySocket(socket: net.Socket): void {
+  socket.destroy();
+}
