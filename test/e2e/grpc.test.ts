@@ -515,6 +515,16 @@ describe('gRPC', () => {
         }
       });
 
+      it('route max_stream_duration on a stream under way: the messages before it, then DEADLINE_EXCEEDED in trailers (not a reset)', async () => {
+        for (const client of [jsClient, pythonClient]) {
+          const callId = `local-duration-stream-${client.kind}-${Date.now()}`;
+          const [o] = await client.run(`127.0.0.1:${edge}`, [{ kind: 'server_stream', sizes: [11, 12], metadata: { 'x-route': 'duration', 'x-call-id': callId, 'x-wait-ack': `never-${callId}` } }]);
+          assert.equal(o!.code, Code.DEADLINE_EXCEEDED, `${client.kind}: ${describeOutcome(o!)}${legateLog()}`);
+          assert.deepEqual(o!.received.map((m) => m.len), [11], `${client.kind}: ${describeOutcome(o!)}`);
+          assert.equal((await jsServer.waitCall(callId)).outcome, 'cancelled', 'the server sees its call reset');
+        }
+      });
+
       it('grpc-timeout honoured (grpc_timeout_header_max: 0s): DEADLINE_EXCEEDED from Legate for an upstream that never answers', async () => {
         // The header is sent as metadata, without a client deadline: only Legate can end this call.
         const before = silent.streams.length;

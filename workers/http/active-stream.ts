@@ -336,11 +336,23 @@ export class ActiveStream {
     if (!this.conn.multiplexed) this.closeAfterResponse = true;
   }
 
-  /** The response can no longer be completed: a reply if nothing was sent yet, else a reset of the client. */
+  /**
+   * The response can no longer be completed: a reply if nothing was sent yet; a gRPC response already under way on
+   * HTTP/2 ends with the error's grpc-status in trailers (a reset would reach the client as INTERNAL, not as the
+   * deadline or unavailability it is); anything else is a reset of the client.
+   */
   upstreamFailed(spec: LocalReplySpec): void {
     if (this.finished) return;
     if (!this.responseStarted) return this.localReply(spec);
     this.info.responseFlags |= spec.flag;
+    if (this.isGrpc && this.conn.multiplexed) {
+      this.info.responseCodeDetails = spec.details;
+      if (this.upstream !== null) this.upstream.reset();
+      const trailers: HeaderList = ['grpc-status', String(spec.grpcStatus >= 0 ? spec.grpcStatus : grpcStatusForHttp(spec.status))];
+      if (spec.body !== '') trailers.push('grpc-message', encodeGrpcMessage(spec.body));
+      this.encodeComplete(trailers);
+      return;
+    }
     this.hcm.stats.values[this.hcm.config.slots!.downstream_rq_tx_reset]++;
     this.finish(false);
   }
