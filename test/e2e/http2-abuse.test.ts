@@ -24,36 +24,9 @@ import {
   requestHeaders,
   rstStreamFrame,
 } from '../support/h2-raw-client.ts';
+import { settle, waitUntil } from '../support/polling.ts';
 
 // ---- helpers -------------------------------------------------------------------------------------------
-
-/** Polls `check` (for conditions that span the client, the upstream and Legate); rejects after timeoutMs. */
-async function waitUntil(check: () => boolean | Promise<boolean>, what: () => string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** Waits until `value()` stops changing for quietMs (bounded by maxMs); used before counting what arrived. */
-async function settle(value: () => number, quietMs = 500, maxMs = 10_000): Promise<number> {
-  const deadline = Date.now() + maxMs;
-  let last = value();
-  let since = Date.now();
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    const v = value();
-    if (v !== last) {
-      last = v;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) {
-      break;
-    }
-  }
-  return last;
-}
 
 /** One write of N request HEADERS (GET, END_STREAM) on streams 1, 3, 5, … */
 function manyRequests(n: number, pathPrefix: string, firstStream = 1): Buffer {
@@ -397,7 +370,7 @@ describe('raw HTTP/2 client against node:http2', () => {
     await waitUntil(() => small.streams - before >= 10, () => `10 streams at the server (saw ${small.streams - before})`);
     assert.equal(c.resetStreams(ErrorCode.REFUSED_STREAM).length, 990, c.describe());
     assert.equal(c.closed, false);
-    assert.equal(await settle(() => small.streams - before), 10);
+    assert.equal(await settle(() => small.streams - before, 500, 10_000), 10);
   });
 
   it('the same 1000 HEADERS after our SETTINGS ACK: nghttp2 ends the connection (PROTOCOL_ERROR), 10 reach the handler', async () => {
@@ -422,7 +395,7 @@ describe('raw HTTP/2 client against node:http2', () => {
     const g = await c.waitForGoaway();
     await c.waitForClose();
     // node:http2 emits 'stream' for streams whose RST_STREAM came in the same read: a proxy must not forward them.
-    const reached = await settle(() => node.streams - before);
+    const reached = await settle(() => node.streams - before, 500, 10_000);
     assert.ok(reached > 0 && reached < 3000, `reached the handler: ${reached}; ${c.describe()}`);
     assert.equal(g.errorCode, ErrorCode.INTERNAL_ERROR, c.describe());
   });
@@ -563,7 +536,7 @@ describe('HTTP/2 abuse against Legate (h2c, codec_type AUTO)', () => {
     // Every stream ends up held at the upstream, refused, answered, or the connection goes.
     const settled = (): number => up.count(prefix) + [...c.streams.values()].filter((s) => s.rstCode !== null || s.ended).length;
     await waitUntil(() => settled() >= N || c.closed, () => `every stream to have an outcome (${settled()}/${N}); upstream held ${up.heldCount}; ${c.describe()}`);
-    const reached = await settle(() => up.count(prefix));
+    const reached = await settle(() => up.count(prefix), 500, 10_000);
     const what = `reached the upstream: ${reached}, max concurrent there: ${up.maxActive}; client: ${c.describe()}`;
     t.diagnostic(what);
     assert.ok(up.maxActive <= limit, `more than ${limit} streams were open at the upstream at once; ${what}`);
@@ -606,7 +579,7 @@ describe('HTTP/2 abuse against Legate (h2c, codec_type AUTO)', () => {
     await c.waitForSettings();
     c.write(rapidResets(N, '/rr/'));
     await c.waitFor(() => c.closed, 'the connection to close', 30_000).catch(() => {});
-    const reached = await settle(() => up.count('/rr/'));
+    const reached = await settle(() => up.count('/rr/'), 500, 10_000);
     const premature = await statAbove(counter, before);
     const what = `client: ${c.describe()}; upstream saw ${reached} of ${N}; ${counter} ${before} -> ${premature}; ` +
       `http2.rx_reset ${rxResetBefore} -> ${await stat('http2.rx_reset')}`;
@@ -638,7 +611,7 @@ describe('HTTP/2 abuse against Legate (h2c, codec_type AUTO)', () => {
       await c.waitFor(() => c.closed || c.pingAcksReceived > acks, 'PING ACK or close');
     }
     await c.waitFor(() => c.closed, 'the connection to close').catch(() => {});
-    const reached = await settle(() => up.count('/rr2/'));
+    const reached = await settle(() => up.count('/rr2/'), 500, 10_000);
     const premature = await statAbove(counter, before);
     const what = `client: ${c.describe()}; streams sent ${sent}; upstream saw ${reached}; ${counter} ${before} -> ${premature}`;
     t.diagnostic(what);

@@ -31,35 +31,10 @@ import {
   windowUpdateFrame,
   type HeaderField,
 } from '../support/h2-raw-client.ts';
+import { settle, waitUntil } from '../support/polling.ts';
 import { HpackDecoder, HpackDecodeResult } from '../../src/http2/hpack-decoder.ts';
 
 // ---- helpers -------------------------------------------------------------------------------------------
-
-/** Polls `check` (conditions spanning the client, the upstream and Legate's stats); rejects after timeoutMs. */
-async function waitUntil(check: () => boolean | Promise<boolean>, what: () => string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** Waits until `value()` stops changing for quietMs; used before asserting what did not arrive. */
-async function settle(value: () => number, quietMs = 200, maxMs = 5000): Promise<number> {
-  const deadline = Date.now() + maxMs;
-  let last = value();
-  let since = Date.now();
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 25));
-    const v = value();
-    if (v !== last) {
-      last = v;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) break;
-  }
-  return last;
-}
 
 /** A PING round trip: whatever the server wrote before reading our PING has arrived once it is answered. */
 async function roundTrip(c: H2RawClient): Promise<void> {
