@@ -6,7 +6,6 @@
 
 import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
@@ -24,6 +23,7 @@ import {
   requestHeaders,
   rstStreamFrame,
 } from '../support/h2-raw-client.ts';
+import { RecordingUpstream } from '../support/recording-upstream.ts';
 import { settle, waitUntil } from '../support/polling.ts';
 
 // ---- helpers -------------------------------------------------------------------------------------------
@@ -93,96 +93,6 @@ function http1Exchange(port: number, bytes: string, timeoutMs = 10_000): Promise
     });
     sock.write(bytes);
   });
-}
-
-// ---- the upstream --------------------------------------------------------------------------------------
-
-interface UpstreamRequest {
-  url: string;
-  headers: http.IncomingHttpHeaders;
-}
-
-/**
- * A real HTTP/1.1 upstream that counts requests as their head arrives and tracks how many are open at once.
- *   /hold...   -> held open until release()
- *   /big/N     -> N bytes of body
- *   otherwise  -> 200 "ok"
- */
-class CountingUpstream {
-  readonly server: http.Server;
-  readonly seen: UpstreamRequest[] = [];
-  port = 0;
-  active = 0;
-  maxActive = 0;
-  private held: http.ServerResponse[] = [];
-
-  constructor() {
-    this.server = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (req, res) => this.handle(req, res));
-  }
-
-  async listen(): Promise<this> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as net.AddressInfo).port;
-    return this;
-  }
-
-  get received(): number {
-    return this.seen.length;
-  }
-
-  /** Requests whose path starts with `prefix`. */
-  count(prefix: string): number {
-    let n = 0;
-    for (const r of this.seen) if (r.url.startsWith(prefix)) n++;
-    return n;
-  }
-
-  get heldCount(): number {
-    this.held = this.held.filter((r) => !r.destroyed && !r.writableEnded);
-    return this.held.length;
-  }
-
-  /** Clears the concurrency high-water mark once nothing is open. */
-  resetConcurrency(): void {
-    this.maxActive = this.active;
-  }
-
-  release(): void {
-    for (const res of this.held) {
-      if (res.destroyed || res.writableEnded) continue;
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('released');
-    }
-    this.held = [];
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    this.seen.push({ url: req.url!, headers: req.headers });
-    this.active++;
-    if (this.active > this.maxActive) this.maxActive = this.active;
-    res.on('close', () => this.active--);
-    req.on('error', () => {});
-    res.on('error', () => {});
-    req.resume();
-    const url = req.url!;
-    const big = /^\/big\/(\d+)/.exec(url);
-    if (url.startsWith('/hold')) {
-      this.held.push(res);
-    } else if (big !== null) {
-      const n = Number(big[1]);
-      res.writeHead(200, { 'content-length': String(n) });
-      res.end(Buffer.alloc(n, 'b'));
-    } else {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('ok');
-    }
-  }
-
-  close(): Promise<void> {
-    this.release();
-    this.server.closeAllConnections();
-    return new Promise((r) => this.server.close(() => r()));
-  }
 }
 
 // ---- the raw client against node:http2 ----------------------------------------------------------------
@@ -427,7 +337,7 @@ describe('raw HTTP/2 client against node:http2', () => {
 
 describe('HTTP/2 abuse against Legate (h2c, codec_type AUTO)', () => {
   let legate: LegateProcess;
-  let up: CountingUpstream;
+  let up: RecordingUpstream;
   let port: number; // max_concurrent_streams 100
   let smallPort: number; // max_concurrent_streams 10
   let stallPort: number; // stream_idle_timeout 1s
@@ -462,7 +372,7 @@ describe('HTTP/2 abuse against Legate (h2c, codec_type AUTO)', () => {
   };
 
   before(async () => {
-    up = await new CountingUpstream().listen();
+    up = await new RecordingUpstream().listen();
     port = await freePort();
     smallPort = await freePort();
     stallPort = await freePort();

@@ -7,8 +7,6 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type net from 'node:net';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
@@ -31,6 +29,7 @@ import {
   windowUpdateFrame,
   type HeaderField,
 } from '../support/h2-raw-client.ts';
+import { RecordingUpstream } from '../support/recording-upstream.ts';
 import { settle, waitUntil } from '../support/polling.ts';
 import { HpackDecoder, HpackDecodeResult } from '../../src/http2/hpack-decoder.ts';
 
@@ -128,79 +127,6 @@ function headerBlockOfSize(path: string, bytes: number): Buffer {
 }
 
 // ---- the upstream --------------------------------------------------------------------------------------
-
-interface UpstreamRequest {
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  /** The whole body, once it ended. */
-  body: Buffer | null;
-}
-
-/**
- * A real HTTP/1.1 upstream recording each request as its head arrives (before any body):
- *   /hold...    -> answered 200 "released" on release()
- *   /bytes/N    -> N bytes of body
- *   otherwise   -> 200 "ok"
- */
-class RecordingUpstream {
-  readonly server: http.Server;
-  readonly seen: UpstreamRequest[] = [];
-  port = 0;
-  private held: http.ServerResponse[] = [];
-
-  constructor() {
-    this.server = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (req, res) => this.handle(req, res));
-  }
-
-  async listen(): Promise<this> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as net.AddressInfo).port;
-    return this;
-  }
-
-  request(url: string): UpstreamRequest | undefined {
-    return this.seen.find((r) => r.url === url);
-  }
-
-  release(): void {
-    for (const res of this.held) {
-      if (res.destroyed || res.writableEnded) continue;
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('released');
-    }
-    this.held = [];
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const rec: UpstreamRequest = { url: req.url!, headers: req.headers, body: null };
-    this.seen.push(rec);
-    req.on('error', () => {});
-    res.on('error', () => {});
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      rec.body = Buffer.concat(chunks);
-      const url = rec.url;
-      const bytes = /^\/bytes\/(\d+)/.exec(url);
-      if (url.startsWith('/hold')) {
-        this.held.push(res);
-      } else if (bytes !== null) {
-        const n = Number(bytes[1]);
-        res.writeHead(200, { 'content-length': String(n) });
-        res.end(Buffer.alloc(n, 'b'));
-      } else {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end('ok');
-      }
-    });
-  }
-
-  close(): Promise<void> {
-    this.release();
-    this.server.closeAllConnections();
-    return new Promise((r) => this.server.close(() => r()));
-  }
-}
 
 // ---- the cases -----------------------------------------------------------------------------------------
 
