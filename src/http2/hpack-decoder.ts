@@ -1,6 +1,7 @@
 // Any thread (pure). HPACK (RFC 7541) header block decoder: one per HTTP/2 connection, fed every complete header
 // block the peer sends, in order (the dynamic table is connection state shared by all of its streams).
 
+import { ENTRY_OVERHEAD as OVERHEAD, HpackDynamicTable } from './hpack-dynamic-table.ts';
 import { STATIC_NAMES as NAMES, STATIC_TABLE_LENGTH, STATIC_VALUES as VALUES } from './hpack-tables.ts';
 import { huffmanDecode, huffmanDecodedCapacity } from './huffman.ts';
 
@@ -17,37 +18,28 @@ const COMPRESSION_ERROR = HpackDecodeResult.COMPRESSION_ERROR;
 const HEADER_LIST_TOO_LARGE = HpackDecodeResult.HEADER_LIST_TOO_LARGE;
 const TOO_MANY_HEADERS = HpackDecodeResult.TOO_MANY_HEADERS;
 
-/** RFC 7541 §4.1: an entry's size is its name and value lengths plus 32; RFC 9113 §6.5.2 counts fields alike. */
-const ENTRY_OVERHEAD = 32;
 /** The dynamic table size the peer's encoder starts with, before any size update (RFC 9113 §6.5.2 initial value). */
 const INITIAL_TABLE_SIZE = 4096;
 /** Integers above this are a COMPRESSION_ERROR: nothing legitimate (an index, a length, a size) comes close. */
 const MAX_INTEGER = 0xffffffff;
-const INITIAL_SLOTS = 32; // power of two; grows by doubling
 const INITIAL_SCRATCH = 256;
 // Module-local aliases: TurboFan folds a module's own consts into constants, which it does not do for imports.
 const STATIC_NAMES = NAMES;
 const STATIC_VALUES = VALUES;
+/** RFC 9113 §6.5.2 counts a header list's fields as §4.1 sizes its entries. */
+const ENTRY_OVERHEAD = OVERHEAD;
 
 export class HpackDecoder {
   private readonly maxTableSize: number;
   private readonly maxHeaderListBytes: number;
   private readonly maxHeaders: number;
   /**
-   * The table's current maximum size: the peer's last size update (≤ maxTableSize), and 4096 before any, whatever
-   * we advertise: the peer's encoder starts at the protocol default and may send blocks before it has seen our
-   * SETTINGS (a smaller value binds it from the first block after it acknowledges them, which must open with an
-   * update); a larger value it may simply never use.
+   * The peer's table as it replays it. Its capacity is the peer's last size update (≤ maxTableSize), and 4096
+   * before any, whatever we advertise: the peer's encoder starts at the protocol default and may send blocks before
+   * it has seen our SETTINGS (a smaller value binds it from the first block after it acknowledges them, which must
+   * open with an update); a larger value it may simply never use.
    */
-  private capacity: number;
-  /** Sum of the entries' sizes. */
-  private size: number;
-  // The dynamic table as a ring: slot `newest` holds dynamic index 1, the slot before it index 2, and so on.
-  private count: number;
-  private newest: number;
-  private mask: number;
-  private names: string[];
-  private values: string[];
+  private readonly table: HpackDynamicTable;
   /** Where the last readInteger/readString stopped (an out-parameter, so they return one number or string). */
   private pos: number;
   /** Holds Huffman-decoded bytes until they become a string; grows to the longest string seen. */
@@ -55,7 +47,7 @@ export class HpackDecoder {
 
   /**
    * maxTableSize: the SETTINGS_HEADER_TABLE_SIZE we advertise (size updates above it are a COMPRESSION_ERROR; the
-   * table starts at 4096 regardless, see `capacity`).
+   * table starts at 4096 regardless, see `table`).
    * maxHeaderListBytes: RFC 9113 header list size limit (name.length + value.length + 32 per field).
    * maxHeaders: the most fields a block may carry, pseudo-headers included.
    */
@@ -63,13 +55,7 @@ export class HpackDecoder {
     this.maxTableSize = maxTableSize;
     this.maxHeaderListBytes = maxHeaderListBytes;
     this.maxHeaders = maxHeaders;
-    this.capacity = INITIAL_TABLE_SIZE;
-    this.size = 0;
-    this.count = 0;
-    this.newest = INITIAL_SLOTS - 1;
-    this.mask = INITIAL_SLOTS - 1;
-    this.names = new Array<string>(INITIAL_SLOTS).fill('');
-    this.values = new Array<string>(INITIAL_SLOTS).fill('');
+    this.table = new HpackDynamicTable(INITIAL_TABLE_SIZE);
     this.pos = 0;
     this.scratch = Buffer.allocUnsafe(INITIAL_SCRATCH);
   }
@@ -100,10 +86,9 @@ export class HpackDecoder {
           value = STATIC_VALUES[index];
         } else {
           const d = index - STATIC_TABLE_LENGTH - 1;
-          if (d >= this.count) return COMPRESSION_ERROR;
-          const slot = (this.newest - d) & this.mask;
-          name = this.names[slot];
-          value = this.values[slot];
+          if (d >= this.table.count) return COMPRESSION_ERROR;
+          name = this.table.nameAt(d);
+          value = this.table.valueAt(d);
         }
       } else if (first >= 0x20 && first < 0x40) {
         // §6.3 dynamic table size update: only before the block's first field (§4.2).
@@ -111,8 +96,7 @@ export class HpackDecoder {
         const size = this.readInteger(buf, p, end, 5);
         if (size < 0 || size > this.maxTableSize) return COMPRESSION_ERROR;
         p = this.pos;
-        this.capacity = size;
-        this.evictTo(size);
+        this.table.setCapacity(size);
         continue;
       } else {
         // §6.2 literals: 01 with incremental indexing (6-bit name index), 0000 without indexing and 0001 never
@@ -130,14 +114,14 @@ export class HpackDecoder {
           name = STATIC_NAMES[nameIndex];
         } else {
           const d = nameIndex - STATIC_TABLE_LENGTH - 1;
-          if (d >= this.count) return COMPRESSION_ERROR;
-          name = this.names[(this.newest - d) & this.mask];
+          if (d >= this.table.count) return COMPRESSION_ERROR;
+          name = this.table.nameAt(d);
         }
         const literal = this.readString(buf, p, end);
         if (literal === null) return COMPRESSION_ERROR;
         value = literal;
         p = this.pos;
-        if (indexing) this.insert(name, value);
+        if (indexing) this.table.insert(name, value);
       }
       fields++;
       if (result === OK) {
@@ -152,22 +136,17 @@ export class HpackDecoder {
 
   /** Test and debug read: the table's current size in bytes (§4.1). */
   get tableSize(): number {
-    return this.size;
+    return this.table.size;
   }
 
   /** Test and debug read: the table's current maximum size (the peer's last size update, initially 4096). */
   get tableCapacity(): number {
-    return this.capacity;
+    return this.table.capacity;
   }
 
   /** Test and debug read: the dynamic table as a flat name, value... list, newest (index 62) first. */
   tableEntries(): string[] {
-    const list: string[] = [];
-    for (let d = 0; d < this.count; d++) {
-      const slot = (this.newest - d) & this.mask;
-      list.push(this.names[slot], this.values[slot]);
-    }
-    return list;
+    return this.table.list();
   }
 
   /**
@@ -213,50 +192,6 @@ export class HpackDecoder {
     const n = huffmanDecode(buf, from, to, this.scratch);
     if (n < 0) return null;
     return latin1(this.scratch, 0, n);
-  }
-
-  /** §4.4: evicts from the oldest end until the new entry fits; an entry bigger than the table empties it. */
-  private insert(name: string, value: string): void {
-    const entrySize = name.length + value.length + ENTRY_OVERHEAD;
-    if (entrySize > this.capacity) {
-      this.evictTo(0);
-      return;
-    }
-    this.evictTo(this.capacity - entrySize);
-    if (this.count === this.names.length) this.grow();
-    const slot = (this.newest + 1) & this.mask;
-    this.newest = slot;
-    this.names[slot] = name;
-    this.values[slot] = value;
-    this.count++;
-    this.size += entrySize;
-  }
-
-  private evictTo(target: number): void {
-    while (this.size > target) {
-      const slot = (this.newest - this.count + 1) & this.mask;
-      this.size -= this.names[slot].length + this.values[slot].length + ENTRY_OVERHEAD;
-      // Drop the references so evicted strings can be collected.
-      this.names[slot] = '';
-      this.values[slot] = '';
-      this.count--;
-    }
-  }
-
-  /** Doubles the ring, unrolling it so the oldest entry lands in slot 0. */
-  private grow(): void {
-    const slots = this.names.length * 2;
-    const names = new Array<string>(slots).fill('');
-    const values = new Array<string>(slots).fill('');
-    for (let d = this.count - 1, i = 0; d >= 0; d--, i++) {
-      const slot = (this.newest - d) & this.mask;
-      names[i] = this.names[slot];
-      values[i] = this.values[slot];
-    }
-    this.names = names;
-    this.values = values;
-    this.mask = slots - 1;
-    this.newest = this.count - 1;
   }
 }
 

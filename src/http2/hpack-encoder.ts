@@ -1,6 +1,7 @@
 // Any thread (pure). HPACK (RFC 7541) header block encoder: one per HTTP/2 connection, encoding every header block
 // we send on it, in the order the blocks go on the wire (the peer's decoder replays our table inserts in that order).
 
+import { ENTRY_OVERHEAD as OVERHEAD, HpackDynamicTable } from './hpack-dynamic-table.ts';
 import { STATIC_NAMES, STATIC_TABLE_LENGTH, STATIC_VALUES } from './hpack-tables.ts';
 import { huffmanEncode, huffmanEncodedLength } from './huffman.ts';
 
@@ -9,10 +10,10 @@ interface Latin1Buffer {
   latin1Write(str: string, offset: number): number;
 }
 
-const ENTRY_OVERHEAD = 32;
+// Module-local alias: TurboFan folds a module's own consts into constants, which it does not do for imports.
+const ENTRY_OVERHEAD = OVERHEAD;
 /** The RFC's initial table size; also the most we use however much the peer allows (memory per connection). */
 const DEFAULT_TABLE_SIZE = 4096;
-const INITIAL_SLOTS = 32; // power of two; grows by doubling
 /** Strings at least this long go through latin1Write; shorter ones are cheaper as a byte loop than a native call. */
 const NATIVE_WRITE_MIN = 16;
 /** Worst case of one §5.1 integer: the prefix byte plus 5 continuation bytes (enough for 2^35). */
@@ -139,34 +140,27 @@ class NameSlot {
 }
 
 export class HpackEncoder {
-  /** The table's maximum size as last signaled (or to be signaled) to the peer. */
-  private capacity: number;
-  /** The lowest capacity since the last block; the peer must see it first if it was below `capacity` (§4.2). */
+  /**
+   * Our table as the peer will replay it; its capacity is the maximum size as last signaled (or to be signaled) to
+   * the peer. Entries leave it only through evictTo here, which keeps `slots` in step.
+   */
+  private readonly table: HpackDynamicTable;
+  /** The lowest capacity since the last block; the peer must see it first if it was below the capacity (§4.2). */
   private pendingMin: number;
   private updatePending: boolean;
-  private size: number;
-  // The dynamic table as a ring: slot `newest` holds dynamic index 1. Each insert takes the next sequence number
-  // (`inserted` counts them), so an entry's HPACK index is STATIC_TABLE_LENGTH + inserted - sequence.
-  private count: number;
-  private newest: number;
-  private mask: number;
+  /**
+   * Each insert takes the next sequence number (this counts them), so an entry's HPACK index is
+   * STATIC_TABLE_LENGTH + inserted - sequence, and the oldest entry's sequence is inserted - table.count.
+   */
   private inserted: number;
-  private names: string[];
-  private values: string[];
   private readonly slots: Map<string, NameSlot>;
 
   /** Dynamic table size 4096 (the RFC default) until setPeerMaxTableSize. */
   constructor() {
-    this.capacity = DEFAULT_TABLE_SIZE;
+    this.table = new HpackDynamicTable(DEFAULT_TABLE_SIZE);
     this.pendingMin = DEFAULT_TABLE_SIZE;
     this.updatePending = false;
-    this.size = 0;
-    this.count = 0;
-    this.newest = INITIAL_SLOTS - 1;
-    this.mask = INITIAL_SLOTS - 1;
     this.inserted = 0;
-    this.names = new Array<string>(INITIAL_SLOTS).fill('');
-    this.values = new Array<string>(INITIAL_SLOTS).fill('');
     this.slots = new Map();
   }
 
@@ -177,11 +171,11 @@ export class HpackEncoder {
    */
   setPeerMaxTableSize(n: number): void {
     const capacity = n < DEFAULT_TABLE_SIZE ? n : DEFAULT_TABLE_SIZE;
-    if (capacity === this.capacity) return;
-    this.capacity = capacity;
+    if (capacity === this.table.capacity) return;
     if (capacity < this.pendingMin) this.pendingMin = capacity;
     this.updatePending = true;
     this.evictTo(capacity);
+    this.table.setCapacity(capacity); // nothing left to evict
   }
 
   /** An upper bound on the encoded size of fields[from, to) (flat name, value array), size updates included. */
@@ -201,9 +195,10 @@ export class HpackEncoder {
   encode(fields: readonly string[], from: number, to: number, target: Buffer, offset: number): number {
     let o = offset;
     if (this.updatePending) {
-      if (this.pendingMin < this.capacity) o = writeInteger(target, o, 0x20, 5, this.pendingMin);
-      o = writeInteger(target, o, 0x20, 5, this.capacity);
-      this.pendingMin = this.capacity;
+      const capacity = this.table.capacity;
+      if (this.pendingMin < capacity) o = writeInteger(target, o, 0x20, 5, this.pendingMin);
+      o = writeInteger(target, o, 0x20, 5, capacity);
+      this.pendingMin = capacity;
       this.updatePending = false;
     }
     for (let i = from; i < to; i += 2) {
@@ -244,7 +239,7 @@ export class HpackEncoder {
           if (nameIndex === 0) nameIndex = STATIC_TABLE_LENGTH + this.inserted - slot.latest;
         }
         if (policy === COOKIE) policy = value.length < MIN_INDEXED_COOKIE ? NEVER_INDEXED : INCREMENTAL;
-        if (policy === INCREMENTAL && entrySize * 2 > this.capacity) policy = WITHOUT_INDEXING;
+        if (policy === INCREMENTAL && entrySize * 2 > this.table.capacity) policy = WITHOUT_INDEXING;
       }
       if (policy === INCREMENTAL) o = writeInteger(target, o, 0x40, 6, nameIndex);
       else if (policy === WITHOUT_INDEXING) o = writeInteger(target, o, 0x00, 4, nameIndex);
@@ -271,34 +266,23 @@ export class HpackEncoder {
 
   /** Test and debug read: the table's current size in bytes (§4.1). */
   get tableSize(): number {
-    return this.size;
+    return this.table.size;
   }
 
   /** Test and debug read: the table's current maximum size. */
   get tableCapacity(): number {
-    return this.capacity;
+    return this.table.capacity;
   }
 
   /** Test and debug read: the dynamic table as a flat name, value... list, newest (index 62) first. */
   tableEntries(): string[] {
-    const list: string[] = [];
-    for (let d = 0; d < this.count; d++) {
-      const slot = (this.newest - d) & this.mask;
-      list.push(this.names[slot], this.values[slot]);
-    }
-    return list;
+    return this.table.list();
   }
 
   /** Only called for entries of at most half the capacity, so one always fits after eviction (§4.4). */
   private insert(name: string, value: string, entrySize: number): void {
-    this.evictTo(this.capacity - entrySize);
-    if (this.count === this.names.length) this.grow();
-    const ring = (this.newest + 1) & this.mask;
-    this.newest = ring;
-    this.names[ring] = name;
-    this.values[ring] = value;
-    this.count++;
-    this.size += entrySize;
+    this.evictTo(this.table.capacity - entrySize);
+    this.table.insert(name, value); // fits now: evicts nothing
     const sequence = this.inserted++;
     // Looked up after the eviction above, which may have dropped this name's slot with its last entry.
     let slot = this.slots.get(name);
@@ -311,39 +295,21 @@ export class HpackEncoder {
     slot.live++;
   }
 
+  /** Evicts from the oldest end until size ≤ target, dropping each entry from `slots` as it goes. */
   private evictTo(target: number): void {
-    while (this.size > target) {
-      const ring = (this.newest - this.count + 1) & this.mask;
-      const name = this.names[ring];
-      const value = this.values[ring];
-      const sequence = this.inserted - this.count;
+    const table = this.table;
+    while (table.size > target) {
+      const name = table.oldestName();
+      const value = table.oldestValue();
+      const sequence = this.inserted - table.count;
       const slot = this.slots.get(name);
       if (slot !== undefined) {
         if (slot.values.get(value) === sequence) slot.values.delete(value);
         // Slots of unknown names go with their last entry, so random names cannot grow the map without bound.
         if (--slot.live === 0 && slot.known === null) this.slots.delete(name);
       }
-      this.size -= name.length + value.length + ENTRY_OVERHEAD;
-      this.names[ring] = '';
-      this.values[ring] = '';
-      this.count--;
+      table.dropOldest();
     }
-  }
-
-  /** Doubles the ring, unrolling it so the oldest entry lands in slot 0. */
-  private grow(): void {
-    const slots = this.names.length * 2;
-    const names = new Array<string>(slots).fill('');
-    const values = new Array<string>(slots).fill('');
-    for (let d = this.count - 1, i = 0; d >= 0; d--, i++) {
-      const ring = (this.newest - d) & this.mask;
-      names[i] = this.names[ring];
-      values[i] = this.values[ring];
-    }
-    this.names = names;
-    this.values = values;
-    this.mask = slots - 1;
-    this.newest = this.count - 1;
   }
 }
 
