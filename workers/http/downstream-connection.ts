@@ -14,7 +14,7 @@ import type { HcmRuntime } from './hcm-runtime.ts';
 import { BodyFraming, type StreamConnection } from './stream-connection.ts';
 import { serializeResponseHead } from '../../src/http1/serializer.ts';
 import { H } from '../../src/http/header-names.ts';
-import { nextConnectionId } from './connection-ids.ts';
+import { nextConnectionId } from '../listener/connection-ids.ts';
 import { armOrRefresh, cancelTimer } from '../../src/common/timers.ts';
 import { log } from '../../src/common/logger.ts';
 import { Http2Connection } from './http2-connection.ts';

@@ -13,7 +13,7 @@ import { formatAddress, type HcmConnectionOwner } from '../listener/filter-chain
 import type { HcmRuntime } from './hcm-runtime.ts';
 import { BodyFraming, type StreamConnection } from './stream-connection.ts';
 import { requestHeadFromHttp2, responseHeadersForHttp2, trailerFieldsForHttp2 } from '../../src/http/http2-headers.ts';
-import { nextConnectionId } from './connection-ids.ts';
+import { nextConnectionId } from '../listener/connection-ids.ts';
 import { armOrRefresh, cancelTimer } from '../../src/common/timers.ts';
 import { Http2KeepaliveTimer } from '../http2/keepalive.ts';
 import { Http2ServerCodec, type Http2ServerCallbacks, type Http2ServerStream } from '../http2/server-codec.ts';

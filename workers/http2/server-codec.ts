@@ -17,7 +17,7 @@ import { FrameWriter } from '../../src/http2/frame-writer.ts';
 import { HpackDecoder, HpackDecodeResult } from '../../src/http2/hpack-decoder.ts';
 import { HpackEncoder } from '../../src/http2/hpack-encoder.ts';
 import { checkRequestFields, checkTrailerFields } from '../../src/http2/message-validation.ts';
-import { StreamTable } from '../../src/http2/stream-table.ts';
+import { IdTable } from '../../src/common/id-table.ts';
 import type { Http2Settings } from '../../src/snapshot/snapshot-types.ts';
 
 /** A stream's queued response bytes (waiting on flow control) above which writeData says "full". */
@@ -130,7 +130,7 @@ export class Http2ServerCodec {
   private readonly writer: FrameWriter;
   private readonly decoder: HpackDecoder;
   private readonly encoder: HpackEncoder;
-  readonly streams: StreamTable<Http2ServerStream>;
+  readonly streams: IdTable<Http2ServerStream>;
   activeStreams: number;
   closed: boolean;
   /** GOAWAY sent: streams above lastPeerStreamId are not served. */
@@ -182,7 +182,7 @@ export class Http2ServerCodec {
     // +3 pairs for the pseudo-headers a request carries beyond max_headers_count (:method :scheme :path :authority - 1).
     this.decoder = new HpackDecoder(s.hpackTableSize, options.maxHeaderListBytes, options.maxHeaders + 4);
     this.encoder = new HpackEncoder();
-    this.streams = new StreamTable<Http2ServerStream>(options.settings.maxConcurrentStreams);
+    this.streams = new IdTable<Http2ServerStream>(options.settings.maxConcurrentStreams, true);
     this.activeStreams = 0;
     this.closed = false;
     this.goawaySent = false;

@@ -8,9 +8,12 @@ import { buildFilterChainMatcher, isAnyMatch, type ConnectionFacts, type FilterC
 import type { AccessLogSink } from '../../src/access-log/sink.ts';
 import type { HcmRuntime } from '../http/hcm-runtime.ts';
 import type { TcpProxyRuntime } from '../tcp/tcp-proxy-runtime.ts';
+import { IdTable } from '../../src/common/id-table.ts';
 
 /** A live connection a listener tracks, whatever network filter serves it. */
 export interface ListenerConnection {
+  /** The connection id (nextConnectionId()): what the listener tracks it by. */
+  readonly id: number;
   readonly socket: net.Socket;
   /** The listener drains: finish what is in flight, then close (a no-op where Envoy does not end early). */
   drain(): void;
@@ -44,18 +47,18 @@ export class HcmChainSlot implements HcmConnectionOwner {
   readonly key: string;
   hcm: HcmRuntime;
   /** The HTTP connections (HTTP/1.1, HTTP/2, or a stand-in still detecting which). */
-  readonly connections: Set<ListenerConnection>;
+  readonly connections: IdTable<ListenerConnection>;
   private readonly owner: ConnectionOwner;
 
   constructor(key: string, hcm: HcmRuntime, owner: ConnectionOwner) {
     this.key = key;
     this.hcm = hcm;
-    this.connections = new Set();
+    this.connections = new IdTable<ListenerConnection>();
     this.owner = owner;
   }
 
   onConnectionClosed(conn: ListenerConnection): void {
-    if (!this.connections.delete(conn)) return;
+    if (!this.connections.delete(conn.id)) return;
     this.owner.onConnectionClosed(conn);
   }
 }

@@ -10,6 +10,7 @@ import type { ConnectionFacts } from '../../src/snapshot/filter-chain-matcher.ts
 import { StreamInfo } from '../../src/http/stream-info.ts';
 import { ResponseFlag } from '../../src/http/response-flags.ts';
 import { log } from '../../src/common/logger.ts';
+import { IdTable } from '../../src/common/id-table.ts';
 import { startHttpConnection } from '../http/http-connection-factory.ts';
 import { TcpProxySession } from '../tcp/tcp-proxy-session.ts';
 import { ServerTlsContext } from '../../src/tls/server-tls-context.ts';
@@ -26,7 +27,7 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
   /** Current filter chains; new connections are placed with them, live ones keep the chain they were given. */
   chains: ListenerChains;
   readonly server: net.Server;
-  readonly connections: Set<ListenerConnection>;
+  readonly connections: IdTable<ListenerConnection>;
   readonly stats: WorkerStatsStore;
   readonly workerSlots: Readonly<Record<string, number>>;
   draining: boolean;
@@ -43,7 +44,7 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
     this.chains = chains;
     this.stats = stats;
     this.workerSlots = workerSlots;
-    this.connections = new Set();
+    this.connections = new IdTable<ListenerConnection>();
     this.draining = false;
     this.hcmSlots = new Map();
     this.tlsContexts = new Map();
@@ -103,7 +104,7 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
     // A chain whose match changed or went away: its HTTP connections finish what they are doing and close.
     for (const [key, slot] of this.hcmSlots) {
       if (next.has(key)) continue;
-      for (const conn of slot.connections) conn.drain();
+      for (const conn of slot.connections.values()) conn.drain();
     }
     this.hcmSlots = next;
   }
@@ -194,7 +195,7 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
       socket.destroy();
       return;
     }
-    this.connections.add(conn);
+    this.connections.set(conn.id, conn);
   }
 
   /**
@@ -206,7 +207,7 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
     if (chain.hcm !== null) {
       const slot = this.hcmSlots.get(chain.config.key)!;
       const conn = startHttpConnection(socket, slot);
-      slot.connections.add(conn);
+      slot.connections.set(conn.id, conn);
       return conn;
     }
     return new TcpProxySession(socket, chain.tcpProxy!, this, facts ?? connectionFactsOf(socket));
@@ -226,7 +227,8 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
       return;
     }
     try {
-      this.connections.add(this.startOnChain(socket, chain, null));
+      const conn = this.startOnChain(socket, chain, null);
+      this.connections.set(conn.id, conn);
     } catch (err) {
       log.error(`listener '${this.config.name}': starting a TLS connection on filter chain '${chain.config.name}' failed: ${(err as Error).stack ?? String(err)}`);
       this.onTlsFailure(chain, 'connection_error', null);
@@ -271,7 +273,7 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
   }
 
   onConnectionClosed(conn: ListenerConnection): void {
-    if (!this.connections.delete(conn)) return;
+    if (!this.connections.delete(conn.id)) return;
     const values = this.stats.values;
     const slots = this.config.slots!;
     values[slots.downstream_cx_active]--;
@@ -289,11 +291,11 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
     this.draining = true;
     this.server.close();
     this.abortInspections();
-    for (const c of this.connections) c.drain();
+    for (const c of this.connections.values()) c.drain();
     if (this.connections.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        for (const c of this.connections) c.socket.destroy();
+        for (const c of this.connections.values()) c.socket.destroy();
         resolve();
       }, maxMs);
       timer.unref();

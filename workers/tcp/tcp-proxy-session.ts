@@ -19,6 +19,7 @@ import { connectUpstream } from '../upstream/upstream-socket.ts';
 import type { UpstreamHost } from '../upstream/upstream-host.ts';
 import type { TcpProxyRuntime } from './tcp-proxy-runtime.ts';
 import { formatAddress, type ConnectionOwner, type ListenerConnection } from '../listener/filter-chain-runtime.ts';
+import { nextConnectionId } from '../listener/connection-ids.ts';
 
 // Upstream connection states.
 const NO_UPSTREAM = 0;
@@ -26,9 +27,9 @@ const CONNECTING = 1;
 const CONNECTED = 2;
 const UPSTREAM_CLOSED = 3;
 
-let nextConnectionId = 1;
 
 export class TcpProxySession implements ListenerConnection {
+  readonly id: number;
   readonly socket: net.Socket;
   readonly runtime: TcpProxyRuntime;
   readonly info: StreamInfo;
@@ -64,6 +65,7 @@ export class TcpProxySession implements ListenerConnection {
   private readonly onUpstreamCloseBound: () => void;
 
   constructor(socket: net.Socket, runtime: TcpProxyRuntime, owner: ConnectionOwner, facts: ConnectionFacts) {
+    this.id = nextConnectionId();
     this.socket = socket;
     this.runtime = runtime;
     this.owner = owner;
@@ -100,7 +102,7 @@ export class TcpProxySession implements ListenerConnection {
     info.startMonoMs = performance.now();
     info.protocol = ''; // Envoy prints %PROTOCOL% as "-" for TCP
     info.scheme = '';
-    info.connectionId = nextConnectionId++;
+    info.connectionId = this.id;
     info.downstreamRemoteAddress = formatAddress(facts.remoteIp, facts.remotePort);
     info.downstreamDirectRemoteAddress = formatAddress(facts.directRemoteIp, facts.remotePort);
     info.downstreamLocalAddress = formatAddress(facts.localIp, facts.localPort);

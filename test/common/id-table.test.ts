@@ -1,14 +1,14 @@
-// StreamTable: the codec's open streams by id. Randomized against a Map (the reference), with the probe runs and
+// IdTable: live streams / connections by id. Randomized against a Map (the reference), with the probe runs and
 // wrap-around that backward-shift deletion must get right; and the property it exists for: no retention of
 // deleted items.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { StreamTable } from '../../src/http2/stream-table.ts';
+import { IdTable } from '../../src/common/id-table.ts';
 
-describe('StreamTable', () => {
+describe('IdTable', () => {
   it('agrees with a Map over 200,000 random inserts, lookups and deletes of odd, increasing ids', () => {
-    const table = new StreamTable<{ id: number }>(8);
+    const table = new IdTable<{ id: number }>(8, true);
     const ref = new Map<number, { id: number }>();
     let next = 1;
     let seed = 12345;
@@ -52,7 +52,7 @@ describe('StreamTable', () => {
   });
 
   it('deleting from a full probe run that wraps the end of the slots keeps every other entry reachable', () => {
-    const table = new StreamTable<number>(8); // 16 slots: ids 29, 31 hash to slots 14, 15; 61, 63 wrap to 14, 15 too
+    const table = new IdTable<number>(8, true); // 16 slots: ids 29, 31 hash to slots 14, 15; 61, 63 wrap to 14, 15 too
     for (const id of [29, 31, 61, 63, 93, 95]) table.set(id, id);
     table.delete(29);
     for (const id of [31, 61, 63, 93, 95]) assert.equal(table.get(id), id);
@@ -62,11 +62,34 @@ describe('StreamTable', () => {
     assert.equal(table.size, 4);
   });
 
+  it('sequential ids (connections) agree with a Map too', () => {
+    const table = new IdTable<number>();
+    const ref = new Map<number, number>();
+    for (let id = 1; id <= 50_000; id++) {
+      table.set(id, id);
+      ref.set(id, id);
+      if (id % 3 !== 0) {
+        const gone = id - (id % 7);
+        if (gone > 0 && ref.has(gone)) {
+          assert.equal(table.delete(gone), true);
+          ref.delete(gone);
+        }
+      }
+      if (id % 5 === 0 && ref.has(id - 4)) {
+        assert.equal(table.delete(id - 4), true);
+        ref.delete(id - 4);
+      }
+    }
+    assert.equal(table.size, ref.size);
+    for (let id = 1; id <= 50_000; id++) assert.equal(table.get(id), ref.get(id), `id ${id}`);
+  });
+
   it('clear() and delete() drop the references to the items', () => {
-    const table = new StreamTable<object>(4);
+    const table = new IdTable<object>(4);
     table.set(1, {});
     table.set(3, {});
-    table.delete(1);
+    assert.equal(table.delete(1), true);
+    assert.equal(table.delete(1), false, 'a second delete finds nothing');
     table.clear();
     assert.equal(table.size, 0);
     assert.deepEqual(table.values(), []);
