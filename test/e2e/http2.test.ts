@@ -8,6 +8,9 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
@@ -240,6 +243,31 @@ describe('HTTP/2', () => {
     assert.equal(delta('downstream_rq_5xx'), 1);
     assert.equal(delta('downstream_rq_rx_reset'), 0, 'no stream counted as reset by the client');
     assert.equal((after.get('http2.rx_reset') ?? 0) - (before.get('http2.rx_reset') ?? 0), 0);
+  });
+
+  it('nghttp (nghttp2\'s client): 20 multiplexed GETs with PRIORITY anchors, and a 100 KB POST with request trailers over a 1 KiB window', async () => {
+    const nghttp = async (args: string[]): Promise<string> => {
+      const { stdout } = await run('nghttp', ['-v', '-n', '-t', '10', ...args], { maxBuffer: 16 * 1024 * 1024 });
+      return stdout;
+    };
+    // -m 20: the same URI 20 times on one connection; nghttp also sends PRIORITY frames on idle streams 3..11.
+    const gets = await nghttp(['-m', '20', `http://127.0.0.1:${autoPort}/nghttp`]);
+    assert.equal((gets.match(/recv \(stream_id=\d+\) :status: 200/g) ?? []).length, 20, gets.slice(0, 4000));
+    assert.match(gets, /send PRIORITY frame/);
+    assert.doesNotMatch(gets, /recv (RST_STREAM|GOAWAY) frame/, 'no stream or connection error');
+    const body = Buffer.alloc(100_000, 0x61);
+    const file = join(tmpdir(), `legate-nghttp-body-${process.pid}.bin`);
+    await writeFile(file, body);
+    const before = h1up.seen.length;
+    const post = await nghttp(['-w', '10', '-d', file, '--trailer', 'x-checksum: 1', `http://127.0.0.1:${autoPort}/h1/nghttp-post`]);
+    assert.match(post, /recv \(stream_id=\d+\) :status: 200/, post.slice(-3000));
+    assert.match(post, /send HEADERS frame <length=\d+, flags=0x05/, 'the trailers went out as HEADERS with END_STREAM');
+    assert.doesNotMatch(post, /recv GOAWAY frame/, post.slice(-3000));
+    // The upstream read the whole body, so the response came after the request ended: no RST_STREAM needed.
+    assert.doesNotMatch(post, /recv RST_STREAM frame/, post.slice(-3000));
+    assert.equal(h1up.seen.length, before + 1);
+    assert.equal(h1up.seen.at(-1)!.body, 100_000, 'the whole body reached the HTTP/1.1 upstream');
+    await rm(file, { force: true });
   });
 
   it('HTTP/2 to HTTP/2 (h2->h2) keeps trailers and the message bytes', async () => {
