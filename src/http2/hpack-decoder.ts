@@ -39,7 +39,8 @@ export class HpackDecoder {
    * it has seen our SETTINGS (a smaller value binds it from the first block after it acknowledges them, which must
    * open with an update); a larger value it may simply never use.
    */
-  private readonly table: HpackDynamicTable;
+  /** Read-only outside this class (tests and debugging read its size, capacity and entries). */
+  readonly table: HpackDynamicTable;
   /** Where the last readInteger/readString stopped (an out-parameter, so they return one number or string). */
   private pos: number;
   /** Holds Huffman-decoded bytes until they become a string; grows to the longest string seen. */
@@ -132,21 +133,6 @@ export class HpackDecoder {
       }
     }
     return result;
-  }
-
-  /** Test and debug read: the table's current size in bytes (§4.1). */
-  get tableSize(): number {
-    return this.table.size;
-  }
-
-  /** Test and debug read: the table's current maximum size (the peer's last size update, initially 4096). */
-  get tableCapacity(): number {
-    return this.table.capacity;
-  }
-
-  /** Test and debug read: the dynamic table as a flat name, value... list, newest (index 62) first. */
-  tableEntries(): string[] {
-    return this.table.list();
   }
 
   /**

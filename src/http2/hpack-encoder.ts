@@ -144,7 +144,8 @@ export class HpackEncoder {
    * Our table as the peer will replay it; its capacity is the maximum size as last signaled (or to be signaled) to
    * the peer. Entries leave it only through evictTo here, which keeps `slots` in step.
    */
-  private readonly table: HpackDynamicTable;
+  /** Read-only outside this class (tests and debugging read its size, capacity and entries). */
+  readonly table: HpackDynamicTable;
   /** The lowest capacity since the last block; the peer must see it first if it was below the capacity (§4.2). */
   private pendingMin: number;
   private updatePending: boolean;
@@ -262,21 +263,6 @@ export class HpackEncoder {
       }
     }
     return o;
-  }
-
-  /** Test and debug read: the table's current size in bytes (§4.1). */
-  get tableSize(): number {
-    return this.table.size;
-  }
-
-  /** Test and debug read: the table's current maximum size. */
-  get tableCapacity(): number {
-    return this.table.capacity;
-  }
-
-  /** Test and debug read: the dynamic table as a flat name, value... list, newest (index 62) first. */
-  tableEntries(): string[] {
-    return this.table.list();
   }
 
   /** Only called for entries of at most half the capacity, so one always fits after eviction (§4.4). */

@@ -428,6 +428,26 @@ describe('HTTP/2 across reload and shutdown', () => {
   });
 });
 
+/**
+ * Writes `chunk` to `out` until `total` bytes went out, waiting for 'drain' whenever a write says the buffer is
+ * full (so the count stops where backpressure stops it), then ends. `counted(n)` sees every chunk handed over.
+ */
+function pumpUntil(out: { write(b: Buffer): boolean; once(e: 'drain', f: () => void): unknown; end(): unknown }, chunk: Buffer, total: number, counted: (n: number) => number): void {
+  let sent = 0;
+  const pump = (): void => {
+    while (sent < total) {
+      sent += chunk.length;
+      counted(chunk.length);
+      if (!out.write(chunk)) {
+        out.once('drain', pump);
+        return;
+      }
+    }
+    out.end();
+  };
+  pump();
+}
+
 describe('HTTP/2 flow control end to end', () => {
   const TOTAL = 64 * 1024 * 1024;
   const BOUND = 24 * 1024 * 1024; // far below TOTAL: kernel buffers, windows and per-connection limits only
@@ -454,18 +474,7 @@ describe('HTTP/2 flow control end to end', () => {
     const held: http.IncomingMessage[] = [];
     const upstream = http.createServer((req, res) => {
       if (req.url === '/download') {
-        const chunk = Buffer.alloc(64 * 1024, 97);
-        const pump = (): void => {
-          while (written < TOTAL) {
-            written += chunk.length;
-            if (!res.write(chunk)) {
-              res.once('drain', pump);
-              return;
-            }
-          }
-          res.end();
-        };
-        pump();
+        pumpUntil(res, Buffer.alloc(64 * 1024, 97), TOTAL, (n) => (written += n));
       } else {
         // /upload: read nothing (the request body backs up), answer never.
         req.pause();
@@ -495,18 +504,7 @@ describe('HTTP/2 flow control end to end', () => {
       const upReq = client.request({ ':method': 'POST', ':path': '/upload' });
       upReq.on('error', () => {});
       let sent = 0;
-      const chunk = Buffer.alloc(64 * 1024, 98);
-      const pump = (): void => {
-        while (sent < TOTAL) {
-          sent += chunk.length;
-          if (!upReq.write(chunk)) {
-            upReq.once('drain', pump);
-            return;
-          }
-        }
-        upReq.end();
-      };
-      pump();
+      pumpUntil(upReq, Buffer.alloc(64 * 1024, 98), TOTAL, (n) => (sent += n));
       const sentAt = await stalled(() => sent);
       t.diagnostic(`upload stalled at ${sentAt} bytes`);
       assert.ok(sentAt < BOUND, `the client sent ${sentAt} bytes of ${TOTAL} towards an upstream that reads nothing`);

@@ -68,8 +68,8 @@ function runSteps(decoder: HpackDecoder, steps: readonly Step[]): void {
     const { result, fields } = decodeBlock(decoder, hex(step.block));
     assert.equal(result, OK, `block ${i + 1}`);
     assert.deepEqual(fields, step.fields, `fields of block ${i + 1}`);
-    assert.deepEqual(decoder.tableEntries(), step.table, `table after block ${i + 1}`);
-    assert.equal(decoder.tableSize, step.size, `table size after block ${i + 1}`);
+    assert.deepEqual(decoder.table.list(), step.table, `table after block ${i + 1}`);
+    assert.equal(decoder.table.size, step.size, `table size after block ${i + 1}`);
   }
 }
 
@@ -129,7 +129,7 @@ function responseDecoder(): HpackDecoder {
   const { result, fields } = decodeBlock(decoder, hex(RESIZE_256));
   assert.equal(result, OK);
   assert.deepEqual(fields, []);
-  assert.equal(decoder.tableCapacity, 256);
+  assert.equal(decoder.table.capacity, 256);
   return decoder;
 }
 
@@ -137,9 +137,9 @@ describe('RFC 7541 Appendix C examples', () => {
   it('C.1: integers with a prefix (through size updates): 10, 1337 with a 5-bit prefix', () => {
     const decoder = new HpackDecoder(4096, 64 * 1024, 100);
     assert.equal(decodeBlock(decoder, hex('2a')).result, OK);
-    assert.equal(decoder.tableCapacity, 10);
+    assert.equal(decoder.table.capacity, 10);
     assert.equal(decodeBlock(decoder, hex('3f9a0a')).result, OK);
-    assert.equal(decoder.tableCapacity, 1337);
+    assert.equal(decoder.table.capacity, 1337);
     const encoder = new HpackEncoder();
     encoder.setPeerMaxTableSize(1337);
     assert.equal(encodeBlock(encoder, []).toString('hex'), '3f9a0a');
@@ -181,8 +181,8 @@ describe('RFC 7541 Appendix C examples', () => {
     const encoder = new HpackEncoder();
     for (const [i, fields] of [REQ1, REQ2, REQ3].entries()) {
       assert.equal(encodeBlock(encoder, fields).toString('hex'), C4[i].replace(/\s+/g, ''), `request ${i + 1}`);
-      assert.deepEqual(encoder.tableEntries(), REQ_TABLES[i].table);
-      assert.equal(encoder.tableSize, REQ_TABLES[i].size);
+      assert.deepEqual(encoder.table.list(), REQ_TABLES[i].table);
+      assert.equal(encoder.table.size, REQ_TABLES[i].size);
     }
   });
 
@@ -309,25 +309,25 @@ describe('HpackDecoder errors', () => {
     const decoder = new HpackDecoder(4096, 64 * 1024, 100);
     // 0 then 256, then a field; the table takes the last size.
     assert.deepEqual(decodeBlock(decoder, hex('20 3fe101 82')), { result: OK, fields: [':method', 'GET'] });
-    assert.equal(decoder.tableCapacity, 256);
+    assert.equal(decoder.table.capacity, 256);
     // An update to exactly the maximum is fine; one above it is not.
     assert.equal(decodeBlock(decoder, hex('3fe11f')).result, OK);
-    assert.equal(decoder.tableCapacity, 4096);
+    assert.equal(decoder.table.capacity, 4096);
     assert.equal(decodeBlock(decoder, hex('3fe21f')).result, COMPRESSION_ERROR);
   });
 
   it('the table starts at 4096 whatever we advertise, until the peer sends an update (≤ what we advertise)', () => {
     const decoder = new HpackDecoder(0, 64 * 1024, 100);
-    assert.equal(decoder.tableCapacity, 4096);
+    assert.equal(decoder.table.capacity, 4096);
     // A peer that has not seen our SETTINGS yet still indexes with the default size.
     runSteps(decoder, steps(C3, [REQ1, REQ2, REQ3], REQ_TABLES));
     assert.equal(decodeBlock(decoder, hex('21')).result, COMPRESSION_ERROR, 'update to 1 > 0 advertised');
     const acked = new HpackDecoder(0, 64 * 1024, 100);
     runSteps(acked, steps(C3, [REQ1, REQ2, REQ3], REQ_TABLES));
     assert.deepEqual(decodeBlock(acked, hex('20 82')), { result: OK, fields: [':method', 'GET'] });
-    assert.equal(acked.tableSize, 0);
+    assert.equal(acked.table.size, 0);
     assert.deepEqual(decodeBlock(acked, hex('40 01 61 01 62')), { result: OK, fields: ['a', 'b'] });
-    assert.deepEqual(acked.tableEntries(), [], 'nothing fits a 0-size table');
+    assert.deepEqual(acked.table.list(), [], 'nothing fits a 0-size table');
   });
 
   it('a size update evicts, and indexes into the evicted part are errors', () => {
@@ -335,14 +335,14 @@ describe('HpackDecoder errors', () => {
     runSteps(decoder, steps(C3, [REQ1, REQ2, REQ3], REQ_TABLES));
     // Down to 111 keeps the two newest (54 + 53 = 107); then to 0 empties it.
     assert.equal(decodeBlock(decoder, hex('3f50')).result, OK);
-    assert.deepEqual(decoder.tableEntries(), ['custom-key', 'custom-value', 'cache-control', 'no-cache']);
-    assert.equal(decoder.tableSize, 107);
+    assert.deepEqual(decoder.table.list(), ['custom-key', 'custom-value', 'cache-control', 'no-cache']);
+    assert.equal(decoder.table.size, 107);
     assert.deepEqual(decodeBlock(decoder, hex('bf')).fields, ['cache-control', 'no-cache']);
     assert.equal(decodeBlock(decoder, hex('c0')).result, COMPRESSION_ERROR);
     const empty = new HpackDecoder(4096, 64 * 1024, 100);
     runSteps(empty, steps(C3, [REQ1, REQ2, REQ3], REQ_TABLES));
     assert.equal(decodeBlock(empty, hex('20')).result, OK);
-    assert.equal(empty.tableSize, 0);
+    assert.equal(empty.table.size, 0);
     assert.equal(decodeBlock(empty, hex('be')).result, COMPRESSION_ERROR);
   });
 
@@ -352,8 +352,8 @@ describe('HpackDecoder errors', () => {
     const big = 'v'.repeat(300);
     const block = Buffer.concat([hex('40 01 78 7f ad 01'), Buffer.from(big, 'latin1')]); // x: 300 bytes of v
     assert.deepEqual(decodeBlock(decoder, block), { result: OK, fields: ['x', big] });
-    assert.deepEqual(decoder.tableEntries(), []);
-    assert.equal(decoder.tableSize, 0);
+    assert.deepEqual(decoder.table.list(), []);
+    assert.equal(decoder.table.size, 0);
   });
 
   it('HEADER_LIST_TOO_LARGE still decodes the whole block, so later blocks indexing it work', () => {
@@ -363,7 +363,7 @@ describe('HpackDecoder errors', () => {
     const first = decodeBlock(decoder, encodeBlock(encoder, big));
     assert.equal(first.result, HEADER_LIST_TOO_LARGE);
     assert.deepEqual(first.fields, big.slice(0, 2), 'fields up to the limit only');
-    assert.deepEqual(decoder.tableEntries(), encoder.tableEntries());
+    assert.deepEqual(decoder.table.list(), encoder.table.list());
     const later = ['x-c', 'c'.repeat(10), 'x-b', 'b'.repeat(40)];
     const block = encodeBlock(encoder, later);
     assert.equal(block.length, 2, 'both fields are dynamic table hits');
@@ -390,7 +390,7 @@ describe('HpackDecoder errors', () => {
     const b = decodeBlock(decoder, hex('be 88')).fields;
     assert.deepEqual(a, [':authority', 'www.example.com', ':status', '200']);
     assert.deepEqual(b, a);
-    assert.equal(decoder.tableSize, 57);
+    assert.equal(decoder.table.size, 57);
   });
 });
 
@@ -399,9 +399,9 @@ describe('HpackDecoder errors', () => {
 function roundTrip(encoder: HpackEncoder, decoder: HpackDecoder, fields: readonly string[]): Buffer {
   const block = encodeBlock(encoder, fields);
   assert.deepEqual(decodeBlock(decoder, block), { result: OK, fields: [...fields] });
-  assert.deepEqual(decoder.tableEntries(), encoder.tableEntries());
-  assert.equal(decoder.tableSize, encoder.tableSize);
-  assert.ok(encoder.tableSize <= encoder.tableCapacity);
+  assert.deepEqual(decoder.table.list(), encoder.table.list());
+  assert.equal(decoder.table.size, encoder.table.size);
+  assert.ok(encoder.table.size <= encoder.table.capacity);
   return block;
 }
 
@@ -439,25 +439,25 @@ describe('HpackEncoder', () => {
     const decoder = new HpackDecoder(4096, 64 * 1024, 100);
     const fields = ['x-one', 'v'.repeat(100), 'x-two', 'w'.repeat(100), 'x-three', 'z'.repeat(100)];
     roundTrip(encoder, decoder, fields);
-    assert.equal(encoder.tableEntries().length, 6);
+    assert.equal(encoder.table.list().length, 6);
     encoder.setPeerMaxTableSize(0);
     encoder.setPeerMaxTableSize(4096);
     const block = roundTrip(encoder, decoder, []);
     assert.equal(block.toString('hex'), '20' + '3fe11f');
-    assert.equal(decoder.tableSize, 0);
+    assert.equal(decoder.table.size, 0);
     roundTrip(encoder, decoder, fields);
     encoder.setPeerMaxTableSize(256);
     assert.equal(roundTrip(encoder, decoder, fields.slice(0, 2))[0], 0x3f, 'starts with the size update');
-    assert.equal(decoder.tableCapacity, 256);
-    assert.ok(encoder.tableSize <= 256);
+    assert.equal(decoder.table.capacity, 256);
+    assert.ok(encoder.table.size <= 256);
     encoder.setPeerMaxTableSize(100_000);
-    assert.equal(encoder.tableCapacity, 4096);
+    assert.equal(encoder.table.capacity, 4096);
     assert.equal(roundTrip(encoder, decoder, [])[0], 0x3f, '256 → 4096 is signaled');
     encoder.setPeerMaxTableSize(65_536);
     assert.equal(roundTrip(encoder, decoder, []).length, 0, 'no change, no update');
     encoder.setPeerMaxTableSize(0);
     roundTrip(encoder, decoder, fields);
-    assert.deepEqual(encoder.tableEntries(), [], 'nothing is inserted into a 0-size table');
+    assert.deepEqual(encoder.table.list(), [], 'nothing is inserted into a 0-size table');
     roundTrip(encoder, decoder, fields);
   });
 
@@ -475,7 +475,7 @@ describe('HpackEncoder', () => {
     assert.ok(second.length * 2 < first.length, `${second.length} vs ${first.length}`);
     assert.equal(roundTrip(encoder, decoder, indexable).length, indexable.length / 2);
     // The volatile ones never enter the table, so they do not churn it.
-    assert.equal(encoder.tableEntries().length, indexable.length - 2, 'all but the static :status 200');
+    assert.equal(encoder.table.list().length, indexable.length - 2, 'all but the static :status 200');
   });
 
   it('sends credentials and short cookies never-indexed, volatile values without indexing', () => {
@@ -489,12 +489,12 @@ describe('HpackEncoder', () => {
     assert.equal(firstByte(['content-length', '42']) & 0xf0, 0x00);
     assert.equal(firstByte(['date', DATE1]) & 0xf0, 0x00);
     assert.equal(firstByte(['x-request-id', 'abc']) & 0xf0, 0x00);
-    assert.deepEqual(encoder.tableEntries(), []);
+    assert.deepEqual(encoder.table.list(), []);
     assert.equal(firstByte(['cookie', 'session=0123456789abcdef']) & 0xc0, 0x40, 'a long cookie is indexed');
-    assert.deepEqual(encoder.tableEntries(), ['cookie', 'session=0123456789abcdef']);
+    assert.deepEqual(encoder.table.list(), ['cookie', 'session=0123456789abcdef']);
     // Larger than half the table: not inserted.
     assert.equal(firstByte(['x-big', 'b'.repeat(2100)]) & 0xf0, 0x00);
-    assert.equal(encoder.tableEntries().length, 2);
+    assert.equal(encoder.table.list().length, 2);
   });
 
   it('uses the dynamic table for names too', () => {
