@@ -1,9 +1,10 @@
 // End to end: the protocol behaviour of Legate's own HTTP/2 server codec (workers/http2/server-codec.ts) through
 // bin/legate — invalid HTTP messaging as a connection or a stream error, the empty-frame, CONTINUATION, PRIORITY and
 // WINDOW_UPDATE limits, header lists over max_request_headers_kb, connection-level protocol errors, request trailers,
-// flow control of our responses, and a client's GOAWAY. Each case asserts what went over the wire (decoded with
-// HPACK where a status matters), the counter that names it, and what the upstream saw; then a real client (curl)
-// must still be served. One Legate process, one listener per config variant.
+// flow control of our responses, a client's GOAWAY, and frames on closed and idle streams (RFC 9113 §5.1). Each
+// case asserts what went over the wire (decoded with HPACK where a status matters), the counter that names it, and
+// what the upstream saw; then a real client (curl) must still be served. One Legate process, one listener per
+// config variant.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +27,7 @@ import {
   pingFrame,
   priorityFrame,
   requestHeaders,
+  rstStreamFrame,
   windowUpdateFrame,
   type HeaderField,
 } from '../support/h2-raw-client.ts';
@@ -164,6 +166,14 @@ const CONNECTION_ERRORS: readonly { what: string; code: number; preface?: boolea
   },
   { what: 'SETTINGS_INITIAL_WINDOW_SIZE 2^31', code: ErrorCode.FLOW_CONTROL_ERROR, settings: [[Setting.INITIAL_WINDOW_SIZE, 2 ** 31]] },
   { what: 'an HPACK indexed field with index 0', code: ErrorCode.COMPRESSION_ERROR, bytes: encodeFrame(FrameType.HEADERS, FrameFlag.END_HEADERS | FrameFlag.END_STREAM, 1, Buffer.from([0x80])) },
+  // RFC 9113 §5.3.1; a connection error as in nghttp2 (Envoy's codec), never an RST_STREAM on an idle stream.
+  {
+    what: 'HEADERS on stream 1 depending on itself',
+    code: ErrorCode.PROTOCOL_ERROR,
+    bytes: encodeFrame(FrameType.HEADERS, FrameFlag.END_HEADERS | FrameFlag.END_STREAM | FrameFlag.PRIORITY, 1,
+      concat(Buffer.from([0, 0, 0, 1, 255]), encodeHeaderBlock(requestHeaders({ path: '/conn-error/self-dependent' })))),
+  },
+  { what: 'PRIORITY on idle stream 1 depending on itself', code: ErrorCode.PROTOCOL_ERROR, bytes: priorityFrame(1, 1) },
 ];
 
 // ---- Legate ------------------------------------------------------------------------------------------
@@ -669,4 +679,105 @@ describe('HTTP/2 server codec protocol behaviour (bin/legate, codec_type HTTP2)'
     await assertStillServing('def', 'the client\'s GOAWAY');
     assert.deepEqual(await upstreamSince(mark), ['/hold/peer-goaway']);
   });
+
+  // ---- 11. frames on closed and idle streams (RFC 9113 §5.1) ----
+
+  it('DATA and HEADERS on a stream the client reset -> RST_STREAM(STREAM_CLOSED), a stream error only; the connection serves on', async () => {
+    const before = await stats();
+    const mark = up.seen.length;
+    const c = await connect('def');
+    c.write(concat(postHead(1, '/closed/peer-reset-1'), rstStreamFrame(1, ErrorCode.CANCEL), dataFrame(1, 'late', { endStream: true })));
+    await c.waitForStreamEnd(1);
+    c.write(concat(postHead(3, '/closed/peer-reset-3'), rstStreamFrame(3, ErrorCode.CANCEL), headersFrame(3, requestHeaders({ path: '/closed/peer-reset-3' }))));
+    await c.waitForStreamEnd(3);
+    c.request(5, '/closed/after-peer-resets');
+    await c.waitForStreamEnd(5);
+    assert.deepEqual(c.resetCodes(), { STREAM_CLOSED: 2 }, c.describe());
+    assert.equal(statusOf(c, 5), 200, c.describe());
+    await assertConnectionOpen(c);
+    await expectCounters(before, { 'http2.tx_reset': 2, 'http.def.downstream_cx_protocol_error': 0 }, () => c.describe());
+    c.destroy();
+    // Reset in the read that opened them, the streams never started.
+    assert.deepEqual(await upstreamSince(mark), ['/closed/after-peer-resets']);
+  });
+
+  for (const [what, late] of [
+    ['DATA', (id: number): Buffer => dataFrame(id, 'late', { endStream: true })],
+    ['HEADERS', (id: number): Buffer => headersFrame(id, requestHeaders({ path: '/closed/ended-again' }))],
+  ] as const) {
+    it(`${what} on a stream closed after the client's END_STREAM -> GOAWAY(STREAM_CLOSED), downstream_cx_protocol_error`, async () => {
+      const before = await stats();
+      const mark = up.seen.length;
+      const c = await connect('def');
+      c.request(1, '/closed/ended');
+      const s = await c.waitForStreamEnd(1);
+      assert.ok(s.ended && s.rstCode === null && statusOf(c, 1) === 200, c.describe());
+      c.write(late(1));
+      await assertGoawayAndClose(c, ErrorCode.STREAM_CLOSED);
+      assert.equal(c.goaways[0]!.lastStreamId, 1, c.describe());
+      await expectCounters(before, { 'http.def.downstream_cx_protocol_error': 1 }, () => c.describe());
+      assert.deepEqual(await upstreamSince(mark), ['/closed/ended']);
+    });
+  }
+
+  it('DATA the client sends after our RST_STREAM(NO_ERROR) (a complete 431 to a request still sending) is ignored', async () => {
+    const before = await stats();
+    const c = await connect('small');
+    c.write(headersFrame(1, requestHeaders({ path: '/closed/ours', method: 'POST', extra: [['x-big', 'v'.repeat(10 * 1024)]] }), { endStream: false, maxFrameSize: 4096 }));
+    await c.waitFor(() => c.streams.get(1)?.rstCode !== null && c.streams.get(1)?.rstCode !== undefined, 'RST_STREAM on stream 1');
+    assert.equal(statusOf(c, 1), 431, c.describe());
+    // The body the client had already sent, then a frame after it saw the reset: neither gets an answer.
+    c.write(concat(dataFrame(1, 'in flight'), dataFrame(1, 'late', { endStream: true })));
+    await assertConnectionOpen(c);
+    assert.equal(c.count(FrameType.RST_STREAM), 1, c.describe());
+    assert.deepEqual(c.resetCodes(), { NO_ERROR: 1 }, c.describe());
+    await expectCounters(before, { 'http.small.downstream_cx_protocol_error': 0 }, () => c.describe());
+    c.destroy();
+  });
+
+  it('the closed-stream record is bounded: DATA on a stream we reset 100 resets ago gets RST_STREAM(STREAM_CLOSED), not a connection error', async () => {
+    const mark = up.seen.length;
+    const c = await connect('serr');
+    // 100 malformed requests, each reset by us (stream errors on this listener); only the latest are remembered.
+    const bad: Buffer[] = [];
+    for (let id = 1; id <= 199; id += 2) bad.push(INVALID_REQUESTS[0]!.frames(id, `/closed/forgotten/${id}`));
+    c.write(concat(...bad));
+    await c.waitFor(() => c.resetStreams().length === 100, '100 resets');
+    // Stream 199 is remembered: its DATA is ignored. Stream 1 is forgotten: a stream error, harmless to a client
+    // whose DATA was in flight, instead of a connection error that would take every stream with it.
+    c.write(concat(dataFrame(199, 'late'), dataFrame(1, 'late')));
+    await c.waitFor(() => c.streams.get(1)?.rstCode === ErrorCode.STREAM_CLOSED, 'RST_STREAM(STREAM_CLOSED) on stream 1');
+    await assertConnectionOpen(c);
+    assert.equal(c.streams.get(199)?.rstCode, ErrorCode.PROTOCOL_ERROR, c.describe());
+    assert.equal(c.count(FrameType.RST_STREAM), 101, c.describe());
+    c.destroy();
+    assert.deepEqual(await upstreamSince(mark), []);
+  });
+
+  it('DATA on stream 1 never opened, below stream 3 (implicitly closed, RFC 9113 §5.1.1) -> RST_STREAM(STREAM_CLOSED)', async () => {
+    const c = await connect('def');
+    c.write(concat(headersFrame(3, requestHeaders({ path: '/closed/skipped' })), dataFrame(1, 'x', { endStream: true })));
+    await c.waitForStreamEnd(3);
+    await c.waitForStreamEnd(1);
+    assert.equal(c.streams.get(1)?.rstCode, ErrorCode.STREAM_CLOSED, c.describe());
+    assert.equal(statusOf(c, 3), 200, c.describe());
+    await assertConnectionOpen(c);
+    c.destroy();
+  });
+
+  for (const [what, frame] of [
+    ['DATA', dataFrame(2, 'x')],
+    ['WINDOW_UPDATE', windowUpdateFrame(2, 100)],
+    ['RST_STREAM', rstStreamFrame(2, ErrorCode.CANCEL)],
+  ] as const) {
+    it(`${what} on even stream 2 below the client's stream 3 (idle: a server's stream) -> GOAWAY(PROTOCOL_ERROR)`, async () => {
+      const before = await stats();
+      const c = await connect('def');
+      c.request(3, '/closed/even');
+      await c.waitForStreamEnd(3);
+      c.write(frame);
+      await assertGoawayAndClose(c, ErrorCode.PROTOCOL_ERROR);
+      await expectCounters(before, { 'http.def.downstream_cx_protocol_error': 1 }, () => c.describe());
+    });
+  }
 });

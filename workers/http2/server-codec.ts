@@ -22,8 +22,18 @@ import type { Http2Settings } from '../../src/snapshot/snapshot-types.ts';
 
 /** A stream's queued response bytes (waiting on flow control) above which writeData says "full". */
 const STREAM_QUEUE_HIGH_BYTES = 64 * 1024;
-/** Streams we reset remembered, so a frame the client sent before it saw our RST_STREAM is not a protocol error. */
+/** Streams we reset remembered, so a frame the client sent before it saw our RST_STREAM is ignored (RFC 9113 §5.1). */
 const RECENT_RESETS = 64;
+/**
+ * Streams the client closed remembered (its END_STREAM answered, or its RST_STREAM), so a frame it sends on one later
+ * gets RFC 9113 §5.1's answer: a connection error after END_STREAM, a stream error after RST_STREAM.
+ */
+const RECENT_PEER_CLOSES = 16;
+/** What a stream id not in the table was, as far as the closed-stream record knows (closedHow). */
+const CLOSED_UNKNOWN = 0;
+const CLOSED_RESET_BY_US = 1;
+const CLOSED_RESET_BY_PEER = 2;
+const CLOSED_ENDED = 3;
 /** How long a connection closed for an error may take to send its GOAWAY before the socket is destroyed. */
 const ERROR_CLOSE_GRACE_MS = 1000;
 const EMPTY = Buffer.alloc(0);
@@ -163,9 +173,13 @@ export class Http2ServerCodec {
   private consecutiveEmptyFrames: number;
   private priorityFrames: number;
   private streamsOpened: number;
-  /** Ring of the stream ids we reset last (RECENT_RESETS). */
-  private readonly recentResets: Int32Array;
+  /**
+   * The closed-stream record, two rings in one array: [0, RECENT_RESETS) the stream ids we reset last; then
+   * RECENT_PEER_CLOSES ids the client closed last, +id after both END_STREAMs, -id after its RST_STREAM.
+   */
+  private readonly recentClosed: Int32Array;
   private recentResetAt: number;
+  private recentPeerCloseAt: number;
   private windowUpdateFrames: number;
   private dataFramesSent: number;
   private pingCallbacks: Array<(err: Error | null) => void>;
@@ -210,8 +224,9 @@ export class Http2ServerCodec {
     this.consecutiveEmptyFrames = 0;
     this.priorityFrames = 0;
     this.streamsOpened = 0;
-    this.recentResets = new Int32Array(RECENT_RESETS);
+    this.recentClosed = new Int32Array(RECENT_RESETS + RECENT_PEER_CLOSES);
     this.recentResetAt = 0;
+    this.recentPeerCloseAt = RECENT_RESETS;
     this.windowUpdateFrames = 0;
     this.dataFramesSent = 0;
     this.pingCallbacks = [];
@@ -303,7 +318,7 @@ export class Http2ServerCodec {
     switch (type) {
       case FrameType.DATA: this.onDataFrame(flags, sid, buf, p, end); return;
       case FrameType.HEADERS: this.onHeadersFrame(flags, sid, buf, p, end); return;
-      case FrameType.PRIORITY: this.onPriorityFrame(sid, p, end); return;
+      case FrameType.PRIORITY: this.onPriorityFrame(sid, buf, p, end); return;
       case FrameType.RST_STREAM: this.onRstStreamFrame(sid, buf, p, end); return;
       case FrameType.SETTINGS: this.onSettingsFrame(flags, sid, buf, p, end); return;
       case FrameType.PUSH_PROMISE: this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'PUSH_PROMISE from a client'); return;
@@ -350,8 +365,9 @@ export class Http2ServerCodec {
     }
     const s = this.streams.get(sid);
     if (s === undefined) {
-      // A stream not opened yet is a connection error; a closed one's late DATA is dropped (we may have reset it).
-      if (sid > this.lastPeerStreamId) this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `DATA on idle stream ${sid}`);
+      // A stream not opened yet is a connection error; a closed one gets RFC 9113 §5.1's answer.
+      if (this.isIdle(sid)) this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `DATA on idle stream ${sid}`);
+      else this.onDataOnClosedStream(sid);
       return;
     }
     if (s.remoteEnded) return this.resetStream(s, ErrorCode.STREAM_CLOSED);
@@ -385,6 +401,27 @@ export class Http2ServerCodec {
     } else this.maybeStreamWindowUpdate(s);
   }
 
+  /**
+   * DATA on a closed stream (RFC 9113 §5.1): ignored when we reset it (the client sent it before it saw our
+   * RST_STREAM); a connection error STREAM_CLOSED after the client's END_STREAM; else (after the client's own
+   * RST_STREAM, or closed too long ago to be remembered) a stream error STREAM_CLOSED, remembered as our reset so
+   * the stream's further frames are ignored.
+   */
+  private onDataOnClosedStream(sid: number): void {
+    const how = this.closedHow(sid);
+    if (how === CLOSED_RESET_BY_US) return;
+    if (how === CLOSED_ENDED) return this.connectionError(ErrorCode.STREAM_CLOSED, '', `DATA on closed stream ${sid}`);
+    this.resetClosedStream(sid);
+  }
+
+  /** A stream error on a stream that is no longer in the table: RST_STREAM(STREAM_CLOSED), remembered. */
+  private resetClosedStream(sid: number): void {
+    this.writer.rstStream(sid, ErrorCode.STREAM_CLOSED);
+    this.rememberReset(sid);
+    this.callbacks.count('tx_reset');
+    this.checkControlFlood();
+  }
+
   private onHeadersFrame(flags: number, sid: number, buf: Buffer, p: number, end: number): void {
     if (sid === 0 || (sid & 1) === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `HEADERS on stream ${sid}`);
     if ((flags & FrameFlag.PADDED) !== 0) {
@@ -396,6 +433,8 @@ export class Http2ServerCodec {
     }
     if ((flags & FrameFlag.PRIORITY) !== 0) {
       if (end - p < 5) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'HEADERS priority fields truncated');
+      // A stream depending on itself (RFC 9113 §5.3.1): a connection error, as nghttp2 (Envoy's codec) treats it.
+      if ((buf.readUInt32BE(p) & 0x7fffffff) === sid) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `stream ${sid} depends on itself`);
       p += 5;
     }
     const endStream = (flags & FrameFlag.END_STREAM) !== 0;
@@ -440,9 +479,15 @@ export class Http2ServerCodec {
     const existing = this.streams.get(sid);
     if (existing !== undefined) return this.onTrailers(existing, rc, fields, endStream);
     if (sid <= this.lastPeerStreamId) {
-      // Trailers racing our RST_STREAM are decoded for the table and dropped; any other HEADERS on a stream id
-      // not above every stream opened is an unexpected stream identifier (RFC 9113 §5.1.1), as in nghttp2.
-      if (!this.wasResetRecently(sid)) this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `HEADERS on closed stream ${sid}`);
+      // A closed stream (the block was decoded for the table; RFC 9113 §5.1): trailers racing our RST_STREAM are
+      // dropped; after the client's RST_STREAM a stream error, after its END_STREAM a connection error, both
+      // STREAM_CLOSED; any other stream id not above every stream opened is an unexpected stream identifier
+      // (§5.1.1), as in nghttp2.
+      const how = this.closedHow(sid);
+      if (how === CLOSED_RESET_BY_US) return;
+      if (how === CLOSED_RESET_BY_PEER) return this.resetClosedStream(sid);
+      if (how === CLOSED_ENDED) return this.connectionError(ErrorCode.STREAM_CLOSED, '', `HEADERS on closed stream ${sid}`);
+      this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `HEADERS on closed stream ${sid}`);
       return;
     }
     this.lastPeerStreamId = sid;
@@ -506,9 +551,12 @@ export class Http2ServerCodec {
     this.afterRemoteEnd(s);
   }
 
-  private onPriorityFrame(sid: number, p: number, end: number): void {
+  private onPriorityFrame(sid: number, buf: Buffer, p: number, end: number): void {
     if (sid === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'PRIORITY on stream 0');
     if (end - p !== 5) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'PRIORITY frame size');
+    // A stream depending on itself (RFC 9113 §5.3.1): a connection error as in nghttp2 (a stream error would mean an
+    // RST_STREAM on a stream that may be idle, which §6.4 forbids).
+    if ((buf.readUInt32BE(p) & 0x7fffffff) === sid) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `stream ${sid} depends on itself`);
     // Priorities are not acted on; a flood of them is (Envoy's max_inbound_priority_frames_per_stream).
     if (++this.priorityFrames > this.options.settings.maxInboundPriorityFramesPerStream * (1 + this.streamsOpened)) {
       this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'inbound_priority_frames_flood', 'too many PRIORITY frames');
@@ -520,7 +568,7 @@ export class Http2ServerCodec {
     if (sid === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'RST_STREAM on stream 0');
     const s = this.streams.get(sid);
     if (s === undefined) {
-      if (sid > this.lastPeerStreamId) this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `RST_STREAM on idle stream ${sid}`);
+      if (this.isIdle(sid)) this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `RST_STREAM on idle stream ${sid}`);
       return;
     }
     s.resetCode = buf.readUInt32BE(p);
@@ -596,7 +644,7 @@ export class Http2ServerCodec {
     }
     const s = this.streams.get(sid);
     if (s === undefined) {
-      if (sid > this.lastPeerStreamId) this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `WINDOW_UPDATE on idle stream ${sid}`);
+      if (this.isIdle(sid)) this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `WINDOW_UPDATE on idle stream ${sid}`);
       return;
     }
     if (increment === 0) return this.resetStream(s, ErrorCode.PROTOCOL_ERROR);
@@ -879,12 +927,33 @@ export class Http2ServerCodec {
   }
 
   private rememberReset(sid: number): void {
-    this.recentResets[this.recentResetAt] = sid;
+    this.recentClosed[this.recentResetAt] = sid;
     this.recentResetAt = (this.recentResetAt + 1) % RECENT_RESETS;
   }
 
-  private wasResetRecently(sid: number): boolean {
-    return this.recentResets.includes(sid);
+  /**
+   * A stream id not in the table that is idle (RFC 9113 §5.1): above every stream the client opened, or even (a
+   * stream only a server could open, and we never push).
+   */
+  private isIdle(sid: number): boolean {
+    return sid > this.lastPeerStreamId || (sid & 1) === 0;
+  }
+
+  /** +sid: closed after both END_STREAMs; -sid: reset by the client. */
+  private rememberPeerClose(entry: number): void {
+    this.recentClosed[this.recentPeerCloseAt] = entry;
+    this.recentPeerCloseAt = this.recentPeerCloseAt + 1 === RECENT_RESETS + RECENT_PEER_CLOSES ? RECENT_RESETS : this.recentPeerCloseAt + 1;
+  }
+
+  /** How a stream id at or below lastPeerStreamId and not in the table closed, as far as the record knows. */
+  private closedHow(sid: number): number {
+    const ring = this.recentClosed;
+    for (let i = 0; i < RECENT_RESETS; i++) if (ring[i] === sid) return CLOSED_RESET_BY_US;
+    for (let i = RECENT_RESETS; i < RECENT_RESETS + RECENT_PEER_CLOSES; i++) {
+      if (ring[i] === sid) return CLOSED_ENDED;
+      if (ring[i] === -sid) return CLOSED_RESET_BY_PEER;
+    }
+    return CLOSED_UNKNOWN;
   }
 
   private closeStream(s: Http2ServerStream): void {
@@ -893,6 +962,9 @@ export class Http2ServerCodec {
     s.queue = [];
     s.queuedBytes = 0;
     s.held = null;
+    // Our resets are remembered where they are sent; the client's closes here.
+    if (s.resetCode === -1) this.rememberPeerClose(s.id);
+    else if (s.resetByPeer) this.rememberPeerClose(-s.id);
     this.streams.delete(s.id);
     this.activeStreams--;
     this.callbacks.onStreamClose(s);
