@@ -97,7 +97,7 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.route.v3.QueryParameterMatcher': ['name', 'string_match', 'present_match'],
   'envoy.type.matcher.v3.StringMatcher': ['exact', 'prefix', 'suffix', 'contains', 'safe_regex', 'ignore_case'],
   'envoy.type.matcher.v3.RegexMatcher': ['regex', 'google_re2'],
-  'envoy.type.matcher.v3.RegexMatcher.GoogleRE2': [],
+  'envoy.type.matcher.v3.RegexMatcher.GoogleRE2': ['max_program_size'],
   'envoy.type.matcher.v3.RegexMatchAndSubstitute': ['pattern', 'substitution'],
   'envoy.config.route.v3.RouteAction': [
     'cluster', 'prefix_rewrite', 'regex_rewrite', 'host_rewrite_literal', 'auto_host_rewrite', 'host_rewrite_header',

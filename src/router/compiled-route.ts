@@ -7,6 +7,7 @@ import { getHeader } from '../http/stream-info.ts';
 import { setHeader } from '../http/header-list.ts';
 import { RouteKind, type Route } from './route-types.ts';
 import type { HeaderMutationLevel } from './header-mutations.ts';
+import type { Re2Rewrite } from './re2.ts';
 
 export const PathRewrite = { NONE: 0, PREFIX: 1, REGEX: 2 } as const;
 
@@ -34,8 +35,7 @@ export interface RouteSpec {
   rewritePrefix: string;
   /** Characters of the path the prefix rewrite replaces: the prefix/path matched; -1 = the whole path (regex match). */
   matchedLength: number;
-  rewriteRegex: RegExp | null;
-  rewriteReplacement: string;
+  rewriteRegex: Re2Rewrite | null;
   /** Redirect: '' keeps the request's scheme. */
   redirectScheme: string;
   /** Redirect: '' keeps the request's host. */
@@ -81,8 +81,7 @@ export class CompiledRoute implements Route {
   private readonly rewriteKind: number;
   private readonly rewritePrefix: string;
   private readonly matchedLength: number;
-  private readonly rewriteRegex: RegExp | null;
-  private readonly rewriteReplacement: string;
+  private readonly rewriteRegex: Re2Rewrite | null;
   private readonly redirectScheme: string;
   private readonly redirectHost: string;
   private readonly redirectPort: string;
@@ -115,7 +114,6 @@ export class CompiledRoute implements Route {
     this.rewritePrefix = s.rewritePrefix;
     this.matchedLength = s.matchedLength;
     this.rewriteRegex = s.rewriteRegex;
-    this.rewriteReplacement = s.rewriteReplacement;
     this.redirectScheme = s.redirectScheme;
     this.redirectHost = s.redirectHost;
     this.redirectPort = s.redirectPort;
@@ -139,7 +137,7 @@ export class CompiledRoute implements Route {
     }
     // regex_rewrite: on the path without query and fragment, which are re-appended.
     const just = end === path.length ? path : path.slice(0, end);
-    const out = just.replace(this.rewriteRegex!, this.rewriteReplacement);
+    const out = this.rewriteRegex!.replaceAll(just);
     // A redirect's rewrite that yields nothing leaves the path alone (Envoy: an empty rewrite is no rewrite).
     if (out === '' && this.kind === RouteKind.REDIRECT) return path;
     return end === path.length ? out : out + path.slice(end);
@@ -217,6 +215,6 @@ export const SSL_REDIRECT_ROUTE = new CompiledRoute({
   hostRewriteLiteral: null, autoHostRewrite: false, hostRewriteHeader: null, timeoutMs: 0, idleTimeoutMs: 0,
   idleTimeoutConfigured: false, maxStreamDurationSet: false, maxStreamDurationMs: -1, grpcTimeoutHeaderMaxMs: -1,
   grpcTimeoutHeaderOffsetMs: 0, upgradeOverrides: null, rewriteKind: PathRewrite.NONE, rewritePrefix: '', matchedLength: -1, rewriteRegex: null,
-  rewriteReplacement: '', redirectScheme: 'https', redirectHost: '', redirectPort: '', pathRedirect: '', stripQuery: false,
+  redirectScheme: 'https', redirectHost: '', redirectPort: '', pathRedirect: '', stripQuery: false,
   sslRedirect: true, requestMutations: [], responseMutations: [],
 });

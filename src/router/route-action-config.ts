@@ -4,7 +4,8 @@
 import { RouteKind } from './route-types.ts';
 import { PathRewrite, type RouteSpec } from './compiled-route.ts';
 import type { HeaderMutationLevel } from './header-mutations.ts';
-import { compileRe2, translateRe2Substitution } from './re2.ts';
+import { compileRe2Rewrite, Re2Rewrite } from './re2.ts';
+import { regexMatcherLimit } from './string-matcher.ts';
 import { readDataSource } from './direct-response-body.ts';
 import { asciiLower } from './ascii.ts';
 import {
@@ -26,7 +27,7 @@ function emptySpec(kind: number, routeName: string, request: HeaderMutationLevel
     kind, routeName, clusterName: '', directStatus: 0, directBody: null, redirectStatus: 0, hostRewriteLiteral: null,
     autoHostRewrite: false, hostRewriteHeader: null, timeoutMs: 0, idleTimeoutMs: 0, idleTimeoutConfigured: false,
     maxStreamDurationSet: false, maxStreamDurationMs: -1, grpcTimeoutHeaderMaxMs: -1, grpcTimeoutHeaderOffsetMs: 0,
-    upgradeOverrides: null, rewriteKind: PathRewrite.NONE, rewritePrefix: '', matchedLength: -1, rewriteRegex: null, rewriteReplacement: '',
+    upgradeOverrides: null, rewriteKind: PathRewrite.NONE, rewritePrefix: '', matchedLength: -1, rewriteRegex: null,
     redirectScheme: '', redirectHost: '', redirectPort: '', pathRedirect: '', stripQuery: false, sslRedirect: false,
     requestMutations: request, responseMutations: response,
   };
@@ -38,19 +39,14 @@ function compileRegexRewrite(rms: Obj, path: string, spec: RouteSpec, problems: 
     problems.push({ path: `${path}.pattern`, message: 'pattern is required' });
     return false;
   }
-  const re = compileRe2(str(obj(rms['pattern'])['regex'], ''));
-  if (typeof re === 'string') {
-    problems.push({ path: `${path}.pattern.regex`, message: `invalid RE2 regex: ${re}` });
-    return false;
-  }
-  const sub = translateRe2Substitution(str(rms['substitution'], ''), re.groups);
-  if (!sub.ok) {
-    problems.push({ path: `${path}.substitution`, message: sub.error });
+  const pattern = obj(rms['pattern']);
+  const re = compileRe2Rewrite(str(pattern['regex'], ''), str(rms['substitution'], ''), regexMatcherLimit(pattern));
+  if (!(re instanceof Re2Rewrite)) {
+    problems.push({ path: re.field === 'pattern' ? `${path}.pattern.regex` : `${path}.substitution`, message: re.error });
     return false;
   }
   spec.rewriteKind = PathRewrite.REGEX;
-  spec.rewriteRegex = re.search;
-  spec.rewriteReplacement = sub.replacement;
+  spec.rewriteRegex = re;
   return true;
 }
 

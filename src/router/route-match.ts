@@ -4,9 +4,9 @@
 import type { HeaderList } from '../http/stream-info.ts';
 import type { CompiledRoute } from './compiled-route.ts';
 import { asciiLower, regionEqualsIgnoreCase } from './ascii.ts';
-import { compileHeaderMatcher, compileQueryParameterMatcher, type HeaderMatcher, type QueryParameterMatcher } from './request-matchers.ts';
-import { compileRegexMatcher } from './string-matcher.ts';
-import { literalPrefixOf } from './re2.ts';
+import { HeaderMatcher, compileHeaderMatcher, compileQueryParameterMatcher, type QueryParameterMatcher } from './request-matchers.ts';
+import { MATCH_GRPC_CONTENT_TYPE, compileRegexMatcher } from './string-matcher.ts';
+import { literalPrefixOf, type Re2Regex } from './re2.ts';
 import { bool, list, obj, oneofSet, str, type Obj, type RouteConfigProblem } from './config-values.ts';
 
 export const PathMatch = { PREFIX: 0, EXACT: 1, REGEX: 2, SEPARATED_PREFIX: 3 } as const;
@@ -22,7 +22,7 @@ export class RouteEntry {
   readonly pathValue: string;
   readonly caseSensitive: boolean;
   /** Whole-path match, for REGEX. */
-  readonly regex: RegExp | null;
+  readonly regex: Re2Regex | null;
   /**
    * A position in pathValue whose character few other routes of the virtual host share (-1: none), tested
    * before the whole prefix: a near miss like /api/v1/service-0/ vs /api/v1/service-3/... fails on one char.
@@ -37,7 +37,7 @@ export class RouteEntry {
   readonly route: CompiledRoute;
 
   constructor(
-    pathKind: number, pathValue: string, caseSensitive: boolean, regex: RegExp | null, probes: PathProbes,
+    pathKind: number, pathValue: string, caseSensitive: boolean, regex: Re2Regex | null, probes: PathProbes,
     headers: HeaderMatcher[], queryParameters: QueryParameterMatcher[], route: CompiledRoute,
   ) {
     this.pathKind = pathKind;
@@ -70,7 +70,7 @@ export class RouteEntry {
       case PathMatch.SEPARATED_PREFIX:
         return n <= pathEnd && (n === pathEnd || path.charCodeAt(n) === 47 /* / */) && this.startsWithValue(path);
       default:
-        return n <= pathEnd && (n === 0 || this.startsWithValue(path)) && this.regex!.test(bareOf(path, pathEnd));
+        return n <= pathEnd && (n === 0 || this.startsWithValue(path)) && this.regex!.fullMatch(bareOf(path, pathEnd));
     }
   }
 
@@ -108,7 +108,7 @@ export interface CompiledMatch {
   pathKind: number;
   pathValue: string;
   caseSensitive: boolean;
-  regex: RegExp | null;
+  regex: Re2Regex | null;
   headers: HeaderMatcher[];
   queryParameters: QueryParameterMatcher[];
   matchedLength: number;
@@ -121,7 +121,7 @@ export function compileRouteMatch(m: Obj, path: string, problems: RouteConfigPro
   let caseSensitive = bool(m['case_sensitive'], true);
   let pathKind: number = PathMatch.PREFIX;
   let pathValue = '';
-  let regex: RegExp | null = null;
+  let regex: Re2Regex | null = null;
   let matchedLength = -1;
   switch (which) {
     case 'prefix':
@@ -160,8 +160,7 @@ export function compileRouteMatch(m: Obj, path: string, problems: RouteConfigPro
   });
   if (m['grpc'] !== undefined) {
     // RouteMatch.grpc: only gRPC requests (content-type application/grpc, or with a +suffix or parameters).
-    const grpc = compileHeaderMatcher({ name: 'content-type', string_match: { safe_regex: { regex: '^application/grpc([+;].*)?$' } } }, `${path}.grpc`, problems);
-    if (grpc !== null) headers.push(grpc);
+    headers.push(new HeaderMatcher('content-type', MATCH_GRPC_CONTENT_TYPE, true, false, false));
   }
   const queryParameters: QueryParameterMatcher[] = [];
   list(m['query_parameters']).forEach((q, i) => {

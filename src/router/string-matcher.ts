@@ -2,10 +2,11 @@
 // and the deprecated HeaderMatcher value fields, as one small object with one method.
 
 import { asciiLower, regionEqualsIgnoreCase } from './ascii.ts';
-import { compileRe2 } from './re2.ts';
-import { obj, oneofSet, str, bool, type Obj, type RouteConfigProblem } from './config-values.ts';
+import { compileRe2, DEFAULT_RE2_LIMIT, type Re2Limit, type Re2Regex } from './re2.ts';
+import { isObj, num, obj, oneofSet, str, bool, type Obj, type RouteConfigProblem } from './config-values.ts';
 
-export const StringMatchKind = { EXACT: 0, PREFIX: 1, SUFFIX: 2, CONTAINS: 3, REGEX: 4, ANY: 5 } as const;
+/** Envoy's kinds, plus GRPC_CONTENT_TYPE: RouteMatch.grpc's content-type test, without a regex. */
+export const StringMatchKind = { EXACT: 0, PREFIX: 1, SUFFIX: 2, CONTAINS: 3, REGEX: 4, ANY: 5, GRPC_CONTENT_TYPE: 6 } as const;
 
 export class StringMatcher {
   readonly kind: number;
@@ -13,9 +14,9 @@ export class StringMatcher {
   readonly value: string;
   readonly ignoreCase: boolean;
   /** Whole-value match (RE2::FullMatch), for REGEX. */
-  readonly regex: RegExp | null;
+  readonly regex: Re2Regex | null;
 
-  constructor(kind: number, value: string, ignoreCase: boolean, regex: RegExp | null) {
+  constructor(kind: number, value: string, ignoreCase: boolean, regex: Re2Regex | null) {
     this.kind = kind;
     this.ignoreCase = ignoreCase;
     this.value = ignoreCase ? asciiLower(value) : value;
@@ -35,7 +36,10 @@ export class StringMatcher {
       case StringMatchKind.CONTAINS:
         return (this.ignoreCase ? asciiLower(s) : s).includes(v);
       case StringMatchKind.REGEX:
-        return this.regex!.test(s);
+        return this.regex!.fullMatch(s);
+      case StringMatchKind.GRPC_CONTENT_TYPE:
+        // application/grpc, or with a +suffix or ;parameters (^application/grpc([+;].*)?$).
+        return s.startsWith(v) && (s.length === v.length || s.charCodeAt(v.length) === 43 /* + */ || s.charCodeAt(v.length) === 59 /* ; */);
       default:
         return true;
     }
@@ -43,15 +47,23 @@ export class StringMatcher {
 }
 
 export const MATCH_ANYTHING = new StringMatcher(StringMatchKind.ANY, '', false, null);
+export const MATCH_GRPC_CONTENT_TYPE = new StringMatcher(StringMatchKind.GRPC_CONTENT_TYPE, 'application/grpc', false, null);
 
-/** A RegexMatcher ({regex, google_re2}) as a whole-string RegExp; null (with a problem at `path`.regex) if invalid. */
-export function compileRegexMatcher(rm: Obj, path: string, problems: RouteConfigProblem[]): RegExp | null {
-  const re = compileRe2(str(rm['regex'], ''));
+/** A RegexMatcher's program-size limit: google_re2.max_program_size (deprecated) when set, else Envoy's default. */
+export function regexMatcherLimit(rm: Obj): Re2Limit {
+  const g = rm['google_re2'];
+  if (!isObj(g) || g['max_program_size'] === undefined) return DEFAULT_RE2_LIMIT;
+  return { maxProgramSize: num(g['max_program_size'], DEFAULT_RE2_LIMIT.maxProgramSize), configured: true };
+}
+
+/** A RegexMatcher ({regex, google_re2}) for whole-value matching; null (with a problem at `path`.regex) if invalid. */
+export function compileRegexMatcher(rm: Obj, path: string, problems: RouteConfigProblem[]): Re2Regex | null {
+  const re = compileRe2(str(rm['regex'], ''), regexMatcherLimit(rm));
   if (typeof re === 'string') {
-    problems.push({ path: `${path}.regex`, message: `invalid RE2 regex: ${re}` });
+    problems.push({ path: `${path}.regex`, message: re });
     return null;
   }
-  return re.full;
+  return re;
 }
 
 const STRING_MATCH_FIELDS = ['exact', 'prefix', 'suffix', 'contains', 'safe_regex'] as const;

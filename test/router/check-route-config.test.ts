@@ -26,6 +26,9 @@ const cases: [string, Obj, [string, string][]][] = [
   ['bad legacy header regex', rc([ok({ match: { prefix: '/', headers: [{ name: 'x', safe_regex_match: { regex: '\\u0041' } }] } })]), [[`${R}.match.headers[0].safe_regex_match.regex`, 'invalid escape sequence \\u']]],
   ['bad query regex', rc([ok({ match: { prefix: '/', query_parameters: [{ name: 'q', string_match: { safe_regex: { regex: 'a{2000}' } } }] } })]), [[`${R}.match.query_parameters[0].string_match.safe_regex.regex`, 'at most 1000']]],
   ['bad regex_rewrite pattern', rc([ok({ route: { cluster: 'c', regex_rewrite: { pattern: { regex: '*' }, substitution: '' } } })]), [[`${R}.route.regex_rewrite.pattern.regex`, 'invalid RE2 regex']]],
+  ['regex over the default program size (100)', rc([{ match: { safe_regex: { regex: '/asdf/.*'.repeat(13) } }, route: { cluster: 'c' } }]), [[`${R}.match.safe_regex.regex`, 'max program size of 100 set for the error level threshold']]],
+  ['regex over google_re2.max_program_size', rc([ok({ match: { prefix: '/', headers: [{ name: 'x', string_match: { safe_regex: { regex: '/asdf/.*', google_re2: { max_program_size: 1 } } } }] } })]), [[`${R}.match.headers[0].string_match.safe_regex.regex`, 'max program size of 1. Increase configured max program size']]],
+  ['regex_rewrite pattern over the program size', rc([ok({ route: { cluster: 'c', regex_rewrite: { pattern: { regex: 'a{200}' }, substitution: '' } } })]), [[`${R}.route.regex_rewrite.pattern.regex`, 'program size of']]],
   ['substitution naming a missing group', rc([ok({ route: { cluster: 'c', regex_rewrite: { pattern: { regex: '^/(a)$' }, substitution: '/\\2' } } })]), [[`${R}.route.regex_rewrite.substitution`, 'refers to group \\2 but the pattern has 1 capture group']]],
   ['substitution with a bad escape', rc([{ match: { prefix: '/' }, redirect: { regex_rewrite: { pattern: { regex: 'a' }, substitution: '\\n' } } }]), [[`${R}.redirect.regex_rewrite.substitution`, 'invalid rewrite']]],
   ['no action', rc([{ match: { prefix: '/' } }]), [[R, 'one of route, redirect, direct_response is required']]],
@@ -106,7 +109,7 @@ test('a valid config using every supported field has no problems', () => {
         response_headers_to_add: [{ header: { key: 'x-vh', value: 'api' } }], response_headers_to_remove: ['x-b'],
         routes: [
           {
-            name: 'users', match: { safe_regex: { regex: '^/users/(?P<id>[0-9]+)$', google_re2: {} }, headers: [
+            name: 'users', match: { safe_regex: { regex: '^/users/(?P<id>[0-9]+)$', google_re2: { max_program_size: 200 } }, headers: [
               { name: 'x-a', exact_match: 'a' }, { name: 'x-b', prefix_match: 'b' }, { name: 'x-c', suffix_match: 'c' },
               { name: 'x-d', contains_match: 'd' }, { name: 'x-e', safe_regex_match: { regex: '\\pL+' } }, { name: 'x-f', present_match: true },
               { name: 'x-g', string_match: { exact: 'G', ignore_case: true }, invert_match: true, treat_missing_header_as_empty: true },

@@ -96,6 +96,23 @@ test('header legacy specifiers: exact_match, prefix_match, suffix_match, contain
   checkHeader({ name: 'x-a', safe_regex_match: { regex: '\\d{3}' } }, [[['x-a', '123'], true], [['x-a', '1234'], false]]);
 });
 
+test('grpc: content-type application/grpc, with a +suffix or ;parameters', () => {
+  const t = routesTable([to('hit', { prefix: '/', grpc: {} })]);
+  const cases: [string[], boolean][] = [
+    [['content-type', 'application/grpc'], true], [['content-type', 'application/grpc+proto'], true],
+    [['content-type', 'application/grpc;charset=utf-8'], true], [['content-type', 'application/grpcx'], false],
+    [['content-type', 'application/grp'], false], [['content-type', 'application/json'], false], [[], false],
+  ];
+  for (const [pairs, expected] of cases) {
+    assert.equal(clusterOf(t.route('example.com', 'POST', '/svc/M', requestHeaders(...pairs))), expected ? 'hit' : null, JSON.stringify(pairs));
+  }
+});
+
+test('safe_regex literal start and end are checked first (a miss in either never runs the regex)', () => {
+  check({ safe_regex: { regex: '^/users/[0-9]+/orders-1$' } }, [['/users/12/orders-1', true], ['/users/12/orders-2', false], ['/user/12/orders-1', false]]);
+  checkHeader({ name: 'x-v', string_match: { safe_regex: { regex: 'v[0-9]+\\.json' } } }, [[['x-v', 'v12.json'], true], [['x-v', 'v12.jsonx'], false], [['x-v', 'v12xjson'], false]]);
+});
+
 test('header presence: present_match, no specifier, and their inversions', () => {
   checkHeader({ name: 'x-a' }, [[['x-a', ''], true], [[], false]]);
   checkHeader({ name: 'x-a', present_match: true }, [[['x-a', 'v'], true], [[], false]]);
