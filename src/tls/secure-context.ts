@@ -15,6 +15,10 @@ export function secureContextOptions(spec: TlsSpec, cert: TlsCertificateSpec | n
     maxVersion: p.maxVersion,
     ciphers: p.ciphers,
     ecdhCurve: p.ecdhCurve,
+    // No TLS 1.2 renegotiation either way, as Envoy (BoringSSL never renegotiates as a server, and its clients
+    // refuse by default): a client's renegotiating ClientHello gets a no_renegotiation alert, which fails the
+    // client's handshake and closes the connection; an upstream's HelloRequest is refused the same way.
+    secureOptions: crypto.constants.SSL_OP_NO_RENEGOTIATION,
   };
   if (p.sigalgs !== null) o.sigalgs = p.sigalgs;
   if (cert !== null) {
@@ -33,7 +37,7 @@ export function secureContextOptions(spec: TlsSpec, cert: TlsCertificateSpec | n
     o.sessionIdContext = sessionIdContextOf(spec.id);
     if (spec.sessionTimeoutSeconds !== null) o.sessionTimeout = spec.sessionTimeoutSeconds;
     if (spec.ticketKeys !== null) o.ticketKeys = Buffer.from(spec.ticketKeys, 'base64');
-    if (spec.disableStatelessSessionResumption) o.secureOptions = crypto.constants.SSL_OP_NO_TICKET;
+    if (spec.disableStatelessSessionResumption) o.secureOptions! |= crypto.constants.SSL_OP_NO_TICKET;
   }
   return o;
 }
