@@ -1,6 +1,7 @@
 // Worker thread entry. Receives config snapshots and host sets from the primary, runs the listeners and
 // upstream pools of this worker, and reports histograms on request. Nothing here waits on the primary to serve.
 
+import v8 from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeMessage, encodeMessage, type PrimaryToWorker, type WorkerInit, type WorkerToPrimary } from '../src/messages/thread-messages.ts';
 import type { Snapshot } from '../src/snapshot/snapshot-types.ts';
@@ -11,15 +12,45 @@ import { WorkerStats } from '../src/stats/worker-stats.ts';
 import { WorkerClusterManager } from './upstream/cluster-manager.ts';
 import { ListenerManager } from './listener/listener-manager.ts';
 import { AccessLogSinkCache } from './listener/access-log-sink-cache.ts';
+import { installTestThrowHooks } from './test-hooks.ts';
+import { attachOverloadShared, overloadShared } from '../src/overload/overload-shared.ts';
+import type { OverloadConfig } from '../src/overload/overload-config.ts';
 
 const init = workerData as WorkerInit;
 setLogLevel(init.logLevel as Level);
+// Tests only (same gate as test_crash): handlers that throw on demand, to prove the exception guards.
+if (init.allowTestCrash && process.env['LEGATE_TEST_THROW'] === '1') installTestThrowHooks();
+attachOverloadShared(init.overloadRegion, init.workerIndex);
+// Test hook: a worker that dies while starting, every time (the primary must back off, not loop).
+if (init.allowTestCrash && process.env['LEGATE_TEST_CRASH_WORKER_AT_START'] === '1') process.exit(70);
 const port = parentPort!;
 const stats = new WorkerStats(init.statsRegion);
 const clusters = new WorkerClusterManager(stats);
 const sinks = new AccessLogSinkCache();
 const listeners = new ListenerManager(stats, init.workerSlots, clusters, sinks);
 let drainTimeMs = 5000;
+let heapTimer: NodeJS.Timeout | null = null;
+
+/** This worker's part of the overload config: reduce_timeouts factors, and its heap use for fixed_heap. */
+function applyOverload(o: OverloadConfig): void {
+  const shared = overloadShared;
+  shared.connectionIdleMinMs = o.connectionIdle?.minTimeoutMs ?? -1;
+  shared.connectionIdleMinScale = o.connectionIdle?.minScale ?? -1;
+  shared.streamIdleMinMs = o.streamIdle?.minTimeoutMs ?? -1;
+  shared.streamIdleMinScale = o.streamIdle?.minScale ?? -1;
+  if (heapTimer !== null) clearInterval(heapTimer);
+  heapTimer = null;
+  shared.heapBytes[init.workerIndex] = 0;
+  if (!o.monitors.some((m) => m.kind === 'fixed_heap')) return;
+  const report = (): void => {
+    const h = v8.getHeapStatistics();
+    shared.heapBytes[init.workerIndex] = h.used_heap_size + h.external_memory;
+  };
+  report();
+  heapTimer = setInterval(report, o.refreshIntervalMs);
+  heapTimer.unref();
+}
+
 /** Snapshots are applied one at a time, in order. */
 let applying: Promise<void> = Promise.resolve();
 
@@ -29,6 +60,7 @@ function send(m: WorkerToPrimary): void {
 
 async function applySnapshot(version: number, bytes: Uint8Array, hostSets: HostSet[]): Promise<void> {
   const snapshot = deepFreeze(decodeMessage<Snapshot>(bytes));
+  applyOverload(snapshot.overload);
   clusters.applyClusters(snapshot.clusters, snapshot.clusterSlots);
   for (const h of hostSets) clusters.applyHostSet(h);
   const problems = await listeners.apply(snapshot, drainTimeMs);
@@ -70,6 +102,10 @@ port.on('message', (bytes: Uint8Array) => {
       break;
     case 'drain_listeners':
       listeners.stopAccepting();
+      break;
+    case 'overload_listeners':
+      // In order with snapshots: listeners bound by a snapshot still being applied are covered too.
+      applying = applying.then(() => listeners.setOverloadStopAccepting(m.stopAccepting));
       break;
     case 'test_crash':
       if (init.allowTestCrash) throw new Error('test hook: worker crash requested');

@@ -7,7 +7,22 @@ import { TLS_SUPPORTED_ENUM_VALUES, TLS_SUPPORTED_FIELDS } from '../tls/tls-supp
 /** Message full name -> fields Legate implements. */
 export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   // Bootstrap
-  'envoy.config.bootstrap.v3.Bootstrap': ['node', 'admin', 'static_resources', 'stats_flush_interval'],
+  'envoy.config.bootstrap.v3.Bootstrap': ['node', 'admin', 'static_resources', 'stats_flush_interval', 'overload_manager'],
+  // Overload manager (src/overload): the fixed_heap and global_downstream_max_connections monitors and the actions
+  // of src/overload/overload-shared.ts; no loadshed_points, no buffer_factory_config (it serves
+  // reset_high_memory_stream, which needs per-stream buffer accounting Legate does not have).
+  'envoy.config.overload.v3.OverloadManager': ['refresh_interval', 'resource_monitors', 'actions'],
+  'envoy.config.overload.v3.ResourceMonitor': ['name', 'typed_config'],
+  'envoy.config.overload.v3.OverloadAction': ['name', 'triggers', 'typed_config'],
+  'envoy.config.overload.v3.Trigger': ['name', 'threshold', 'scaled'],
+  'envoy.config.overload.v3.ThresholdTrigger': ['value'],
+  'envoy.config.overload.v3.ScaledTrigger': ['scaling_threshold', 'saturation_threshold'],
+  'envoy.config.overload.v3.ScaleTimersOverloadActionConfig': ['timer_scale_factors'],
+  'envoy.config.overload.v3.ScaleTimersOverloadActionConfig.ScaleTimer': ['timer', 'min_timeout', 'min_scale'],
+  'envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig': ['max_heap_size_bytes'],
+  'envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig': ['max_active_downstream_connections'],
+  // Before a chain's terminal filter (no runtime_enabled: Legate has no runtime layer).
+  'envoy.extensions.filters.network.connection_limit.v3.ConnectionLimit': ['stat_prefix', 'max_connections', 'delay'],
   'envoy.config.bootstrap.v3.Bootstrap.StaticResources': ['listeners', 'clusters'],
   'envoy.config.bootstrap.v3.Admin': ['address', 'access_log', 'access_log_path', 'profile_path'],
   'envoy.config.core.v3.Node': ['id', 'cluster', 'metadata', 'locality', 'user_agent_name'],
@@ -51,10 +66,12 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'codec_type', 'stat_prefix', 'route_config', 'http_filters', 'access_log', 'use_remote_address',
     'xff_num_trusted_hops', 'skip_xff_append', 'via', 'generate_request_id', 'preserve_external_request_id',
     'server_name', 'server_header_transformation', 'request_timeout', 'stream_idle_timeout', 'request_headers_timeout',
-    // delayed_close_timeout is accepted: Legate closes a connection as soon as its last byte is flushed.
+    // delayed_close_timeout: HTTP/1.1 connections only (workers/http/downstream-connection.ts, closeGracefully).
     'delayed_close_timeout', 'common_http_protocol_options', 'http_protocol_options', 'max_request_headers_kb',
     'upgrade_configs', 'normalize_path', 'merge_slashes', 'path_with_escaped_slashes_action', 'always_set_request_id_in_response',
     'http2_protocol_options', 'stream_error_on_invalid_http_message',
+    // Expect: 100-continue answered by Legate (default) or relayed with the upstream's 100 (ActiveStream).
+    'proxy_100_continue',
   ],
   'envoy.config.core.v3.Http2ProtocolOptions': [
     'max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size', 'hpack_table_size',
@@ -173,6 +190,7 @@ export const SUPPORTED_FIELDS_IN_CONTEXT: Readonly<Record<string, readonly strin
 
 /** `<message full name>.<enum field>` -> the enum values Legate implements (others are not supported yet). */
 export const SUPPORTED_ENUM_VALUES: Readonly<Record<string, readonly string[]>> = {
+  'envoy.config.overload.v3.ScaleTimersOverloadActionConfig.ScaleTimer.timer': ['HTTP_DOWNSTREAM_CONNECTION_IDLE', 'HTTP_DOWNSTREAM_STREAM_IDLE'],
   'envoy.config.core.v3.SocketAddress.protocol': ['TCP'],
 };
 

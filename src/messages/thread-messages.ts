@@ -12,6 +12,8 @@ export interface WorkerInit {
   statsRegion: SharedArrayBuffer;
   /** Slots of the worker_<index>.* scope. */
   workerSlots: Record<string, number>;
+  /** The overload manager's shared memory (src/overload/overload-shared.ts), the same for every worker. */
+  overloadRegion: SharedArrayBuffer;
   logLevel: string;
   /** Test hook: allow the primary to ask this worker to crash (only set by tests). */
   allowTestCrash: boolean;
@@ -30,6 +32,8 @@ export type PrimaryToWorker =
   | { type: 'collect_histograms'; requestId: number }
   | { type: 'drain'; drainTimeMs: number; exit: boolean }
   | { type: 'drain_listeners'; inboundOnly: boolean }
+  /** envoy.overload_actions.stop_accepting_connections became saturated (listen sockets close) or cleared (they reopen). */
+  | { type: 'overload_listeners'; stopAccepting: boolean }
   | { type: 'test_crash' };
 
 /** One worker's counts for one upstream host (summed over workers by the primary for /clusters). */

@@ -3,6 +3,7 @@
 // immutable snapshot; nothing here is on the request path.
 
 import os from 'node:os';
+import v8 from 'node:v8';
 import { Piscina } from 'piscina';
 import type { CliOptions } from '../cli/options.ts';
 import { log } from '../common/logger.ts';
@@ -16,6 +17,8 @@ import { startAdmin, type AdminHandle } from './admin-wiring.ts';
 import { ServerState } from './server-state.ts';
 import { CertificateRotation } from './certificate-rotation.ts';
 import { daysUntilFirstCertExpiring } from '../tls/cert-expiry.ts';
+import { OverloadManager } from '../overload/overload-manager.ts';
+import { overloadShared } from '../overload/overload-shared.ts';
 
 
 export interface CurrentConfig {
@@ -34,6 +37,8 @@ export class Primary {
   readonly memberships: MembershipManager;
   /** Watches the current version's certificate files and rotates them in the workers. */
   readonly certificates: CertificateRotation;
+  /** overload_manager: monitors, action states, the global downstream connection limit. */
+  readonly overload: OverloadManager;
   current: CurrentConfig | null = null;
   state: number = ServerState.PRE_INITIALIZING;
   healthCheckFailed = false;
@@ -55,10 +60,12 @@ export class Primary {
       this.supervisor.broadcast({ type: 'host_set', update });
     });
     this.certificates = new CertificateRotation((m) => this.supervisor.broadcast(m));
+    this.overload = new OverloadManager(overloadShared, this.stats.registry, this.stats.primaryStore.values, options.concurrency, (m) => this.supervisor.broadcast(m));
     this.supervisor = new WorkerSupervisor(
       {
         onWorkerDied: (index) => {
           this.stats.onWorkerDied(index);
+          overloadShared.releaseWorker(index);
         },
         replayFor: (): PrimaryToWorker[] => this.replayMessages(),
       },
@@ -78,6 +85,7 @@ export class Primary {
     return [
       { type: 'snapshot', version: cur.version, snapshot: cur.encoded, hostSets: this.memberships.currentHostSets() },
       ...this.certificates.replay(),
+      ...this.overload.replay(),
     ];
   }
 
@@ -98,7 +106,7 @@ export class Primary {
     this.state = ServerState.INITIALIZING;
     const specs = [];
     for (let i = 0; i < this.options.concurrency; i++) {
-      specs.push({ index: i, statsRegion: this.stats.regionFor(i), workerSlots: this.stats.workerSlots(i) });
+      specs.push({ index: i, statsRegion: this.stats.regionFor(i), workerSlots: this.stats.workerSlots(i), overloadRegion: overloadShared.buffer });
     }
     // Each spawn replays the current snapshot; wait for every worker to report it applied.
     this.supervisor.start(specs);
@@ -108,7 +116,13 @@ export class Primary {
     this.state = ServerState.LIVE;
     this.stats.setServerGauge('live', 1);
     this.stats.setServerGauge('concurrency', this.options.concurrency);
-    this.statsTimer = setInterval(() => this.refreshServerStats(), 1000);
+    this.statsTimer = setInterval(() => {
+      try {
+        this.refreshServerStats();
+      } catch (err) {
+        log.error(`server stats refresh failed: ${(err as Error).message}`);
+      }
+    }, 1000);
     this.statsTimer.unref();
     this.refreshServerStats();
     for (const l of cur.snapshot.listeners) log.info(`listener '${l.name}' on ${l.address}:${l.port}`);
@@ -126,6 +140,7 @@ export class Primary {
       loadedAtMs: Date.now(),
     };
     this.current = cur;
+    this.overload.apply(result.snapshot.overload);
     return cur;
   }
 
@@ -175,10 +190,15 @@ export class Primary {
   }
 
   private refreshServerStats(): void {
-    const mem = process.memoryUsage();
+    // V8's own numbers need no file descriptor; the RSS is read from /proc and fails with EMFILE when the process
+    // is out of descriptors: the gauge then keeps its last value (the primary must never die of fd exhaustion).
     this.stats.setServerGauge('uptime', Math.floor((Date.now() - this.startedAtMs) / 1000));
-    this.stats.setServerGauge('memory_allocated', mem.heapUsed);
-    this.stats.setServerGauge('memory_heap_size', mem.rss);
+    this.stats.setServerGauge('memory_allocated', v8.getHeapStatistics().used_heap_size);
+    try {
+      this.stats.setServerGauge('memory_heap_size', process.memoryUsage.rss());
+    } catch {
+      // EMFILE/ENFILE: keep the last value.
+    }
     this.stats.setServerGauge('state', this.state);
     this.stats.setServerGauge('days_until_first_cert_expiring', daysUntilFirstCertExpiring(this.certificates.currentSpecs()));
   }
@@ -217,6 +237,7 @@ export class Primary {
     this.state = ServerState.DRAINING;
     log.info(`draining (up to ${Math.round(drainMs / 1000)} s) then exiting`);
     this.certificates.stop();
+    this.overload.stop();
     await this.supervisor.drainAndStop(drainMs);
     this.memberships.stopAll();
     if (this.statsTimer !== null) clearInterval(this.statsTimer);

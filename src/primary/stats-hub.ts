@@ -5,10 +5,11 @@ import { StatRegistry } from '../stats/stat-registry.ts';
 import { SharedRegions } from '../stats/shared-regions.ts';
 import type { MergedStats } from '../stats/merged-stats.ts';
 import {
-  CLUSTER_STATS, CLUSTER_TLS_STATS, LISTENER_TLS_STATS, TLS_INSPECTOR_STATS, HTTP2_CODEC_STATS, HTTP_CONN_MANAGER_STATS, LISTENER_STATS, SERVER_STATS, TCP_PROXY_STATS, WORKER_STATS,
+  CLUSTER_STATS, CLUSTER_TLS_STATS, CONNECTION_LIMIT_STATS, LISTENER_TLS_STATS, TLS_INSPECTOR_STATS, HTTP2_CODEC_STATS, HTTP_CONN_MANAGER_STATS, LISTENER_STATS, SERVER_STATS, TCP_PROXY_STATS, WORKER_STATS,
   type ScopeSlots, type WorkerStatsStore,
 } from '../stats/definitions.ts';
 import type { Snapshot } from '../snapshot/snapshot-types.ts';
+import { CONNECTION_LIMIT_BASE, MAX_CONNECTION_LIMIT_COUNTERS } from '../overload/overload-shared.ts';
 
 type ServerSlots = ScopeSlots<typeof SERVER_STATS>;
 
@@ -17,6 +18,7 @@ export class StatsHub {
   readonly regions: SharedRegions;
   private readonly server: ServerSlots;
   private readonly workerScopes: Record<string, number>[] = [];
+  private readonly connectionLimitCounters = new Map<string, number>();
 
   constructor(concurrency: number) {
     this.registry = new StatRegistry();
@@ -56,6 +58,12 @@ export class StatsHub {
       if (l.tls.tlsInspector || chains.some((c) => c.transportSocket !== null)) {
         l.tls.slots = r.allocateScope(`listener.${l.statAddress}.`, LISTENER_TLS_STATS, [['envoy_listener_address', l.statAddress]]);
       }
+      for (const chain of chains) {
+        const cl = chain.connectionLimit;
+        if (cl === null) continue;
+        cl.slots = r.allocateScope(`connection_limit.${cl.statPrefix}.`, CONNECTION_LIMIT_STATS, [['envoy_connection_limit_prefix', cl.statPrefix]]);
+        cl.counterIndex = this.connectionLimitCounter(`${l.bindKey}|${chain.key}|${cl.statPrefix}`);
+      }
       for (const { filter } of chains) {
         if (filter.kind === 'http_connection_manager') {
           const prefix = filter.hcm.statPrefix;
@@ -73,6 +81,20 @@ export class StatsHub {
       if (c.transportSocket !== null) c.tlsSlots = r.allocateScope(`cluster.${statName}.`, CLUSTER_TLS_STATS, [['envoy_cluster_name', statName]]);
     }
     snapshot.clusterSlots = clusterSlots;
+  }
+
+  /**
+   * The overload-region counter of a connection_limit filter: one per listener, chain and stat prefix, the same
+   * across reloads (connections of the old version give back what they took).
+   */
+  private connectionLimitCounter(key: string): number {
+    let index = this.connectionLimitCounters.get(key);
+    if (index === undefined) {
+      if (this.connectionLimitCounters.size >= MAX_CONNECTION_LIMIT_COUNTERS) throw new RangeError('too many connection_limit filters');
+      index = CONNECTION_LIMIT_BASE + this.connectionLimitCounters.size;
+      this.connectionLimitCounters.set(key, index);
+    }
+    return index;
   }
 
   onWorkerDied(workerIndex: number): void {

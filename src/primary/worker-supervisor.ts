@@ -9,6 +9,18 @@ import type { HostStatsReport } from '../messages/thread-messages.ts';
 
 const WORKER_ENTRY = new URL('../../workers/worker-main.ts', import.meta.url);
 
+/** Restart back-off: the first replacement starts at once, then 100 ms doubling up to 10 s while they keep dying. */
+const RESTART_FIRST_DELAY_MS = 100;
+const RESTART_MAX_DELAY_MS = 10_000;
+/** A worker that stayed up this long is healthy: its next death restarts at once again. */
+const RESTART_STABLE_MS = 10_000;
+
+/** The delay before the replacement of a worker that died after `failures` deaths in a row (0 = the first). */
+export function restartDelayMs(failures: number): number {
+  if (failures <= 0) return 0;
+  return Math.min(RESTART_MAX_DELAY_MS, RESTART_FIRST_DELAY_MS * 2 ** Math.min(failures - 1, 20));
+}
+
 export interface WorkerStatsReply {
   index: number;
   delta: Uint8Array | null;
@@ -19,6 +31,7 @@ export interface WorkerSpawnSpec {
   index: number;
   statsRegion: SharedArrayBuffer;
   workerSlots: Record<string, number>;
+  overloadRegion: SharedArrayBuffer;
 }
 
 export interface SupervisorEvents {
@@ -33,12 +46,14 @@ class WorkerHandle {
   worker: Worker;
   appliedVersion: number;
   exited: boolean;
+  readonly startedAtMs: number;
 
   constructor(spec: WorkerSpawnSpec, worker: Worker) {
     this.spec = spec;
     this.worker = worker;
     this.appliedVersion = 0;
     this.exited = false;
+    this.startedAtMs = performance.now();
   }
 }
 
@@ -54,6 +69,9 @@ export class WorkerSupervisor {
   private nextRequestId = 1;
   private readonly histogramWaiters = new Map<number, { remaining: number; replies: WorkerStatsReply[]; resolve: (d: WorkerStatsReply[]) => void }>();
   private drainedWaiters: (() => void)[] = [];
+  /** Per worker index: deaths in a row without staying up RESTART_STABLE_MS, and a pending delayed restart. */
+  private readonly restartFailures: number[] = [];
+  private readonly restartTimers: (NodeJS.Timeout | null)[] = [];
 
   constructor(events: SupervisorEvents, logLevel: string, allowTestCrash: boolean) {
     this.events = events;
@@ -74,6 +92,7 @@ export class WorkerSupervisor {
       workerIndex: spec.index,
       statsRegion: spec.statsRegion,
       workerSlots: spec.workerSlots,
+      overloadRegion: spec.overloadRegion,
       logLevel: this.logLevel,
       allowTestCrash: this.allowTestCrash,
     };
@@ -93,14 +112,32 @@ export class WorkerSupervisor {
       this.checkAllDrained();
       return;
     }
-    log.error(`worker ${handle.spec.index} exited (code ${code}); starting a replacement`);
-    this.events.onWorkerDied(handle.spec.index, code);
-    this.handles[handle.spec.index] = this.spawn(handle.spec);
+    const index = handle.spec.index;
+    const upMs = performance.now() - handle.startedAtMs;
+    if (upMs >= RESTART_STABLE_MS) this.restartFailures[index] = 0;
+    const failures = this.restartFailures[index] ?? 0;
+    this.restartFailures[index] = failures + 1;
+    const delay = restartDelayMs(failures);
+    const when = handle.appliedVersion === 0 ? 'it died during start-up' : `it ran ${Math.round(upMs)} ms`;
+    log.error(`worker ${index} exited (code ${code}); starting a replacement in ${delay} ms (${when})`);
+    this.events.onWorkerDied(index, code);
+    if (delay === 0) {
+      this.handles[index] = this.spawn(handle.spec);
+      return;
+    }
+    // Back off: a worker that keeps dying (at start-up above all) must not make the primary spin.
+    this.restartTimers[index] = setTimeout(() => {
+      this.restartTimers[index] = null;
+      if (!this.stopping) this.handles[index] = this.spawn(handle.spec);
+    }, delay);
   }
 
   private onMessage(handle: WorkerHandle, m: WorkerToPrimary): void {
     switch (m.type) {
       case 'snapshot_applied': {
+        if (handle.appliedVersion === 0 && (this.restartFailures[handle.spec.index] ?? 0) > 0) {
+          log.info(`worker ${handle.spec.index}: replacement serving config version ${m.version}`);
+        }
         handle.appliedVersion = m.version;
         for (const w of this.waiters) {
           if (w.version === m.version && w.remaining.delete(handle.spec.index)) {
@@ -195,6 +232,11 @@ export class WorkerSupervisor {
   /** Graceful stop: every worker drains its listeners and exits; resolves when all are gone or after maxMs. */
   drainAndStop(maxMs: number): Promise<void> {
     this.stopping = true;
+    for (let i = 0; i < this.restartTimers.length; i++) {
+      const t = this.restartTimers[i];
+      if (t !== undefined && t !== null) clearTimeout(t);
+      this.restartTimers[i] = null;
+    }
     this.broadcast({ type: 'drain', drainTimeMs: maxMs, exit: true });
     return new Promise((resolve) => {
       const timer = setTimeout(() => {

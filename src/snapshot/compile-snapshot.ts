@@ -8,7 +8,7 @@ import { compileAccessLogs } from '../access-log/access-log-config.ts';
 import { checkRouteConfig } from '../router/check-route-config.ts';
 import { buildFilterChainMatcher, parseCidr } from './filter-chain-matcher.ts';
 import {
-  CodecType, type CidrSpec, type FilterChainConfig, type FilterChainMatchSpec, type HcmConfig, type ListenerConfig,
+  CodecType, type CidrSpec, type ConnectionLimitConfig, type FilterChainConfig, type FilterChainMatchSpec, type HcmConfig, type ListenerConfig,
   type NetworkFilterConfig, type Snapshot, type TcpProxyConfig,
 } from './snapshot-types.ts';
 import { formatConfigProblem } from '../config-loader/config-error.ts';
@@ -16,6 +16,7 @@ import { compileHttp2Options, type Http2OptionsProblem } from './http2-options.t
 import { compileTransportSocket } from '../tls/compile-tls-context.ts';
 import type { DownstreamTlsSpec } from '../tls/tls-spec.ts';
 import { compileListenerTlsConfig, transportSocketConnectTimeoutOf } from '../tls/listener-tls-config.ts';
+import { compileOverloadManager, type OverloadProblem } from '../overload/overload-config.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -24,6 +25,7 @@ const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3
 const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
 const TLS_INSPECTOR = 'envoy.filters.listener.tls_inspector';
+const CONNECTION_LIMIT_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.connection_limit.v3.ConnectionLimit';
 const DEFAULT_CHAIN = 'default_filter_chain';
 
 class ProblemCollector {
@@ -98,7 +100,12 @@ export function compileSnapshot(loaded: LoadedConfig, version: number): CompileR
     listeners.push(listener);
   });
 
-  return { snapshot: { version, listeners, clusters, clusterSlots: {} }, problems: out.problems, warnings: out.warnings };
+  const overloadProblems: OverloadProblem[] = [];
+  const om = bootstrap['overload_manager'];
+  const overload = compileOverloadManager(om === undefined ? undefined : obj(om), 'overload_manager', overloadProblems);
+  for (const p of overloadProblems) out.add(p.code, p.path, p.message);
+
+  return { snapshot: { version, listeners, clusters, clusterSlots: {}, overload }, problems: out.problems, warnings: out.warnings };
 }
 
 function compileListener(
@@ -209,12 +216,24 @@ function compileFilterChain(
     out.add('missing_field', fpath, 'a filter chain needs a terminal network filter (envoy.filters.network.http_connection_manager or envoy.filters.network.tcp_proxy)');
     return null;
   }
-  if (filters.length > 1) {
-    out.add('not_supported', `${fpath}[0]`, 'not supported yet: network filters before the terminal filter (http_connection_manager or tcp_proxy)');
-    return null;
+  // Before the terminal filter: only envoy.filters.network.connection_limit (at most one).
+  let connectionLimit: ConnectionLimitConfig | null = null;
+  for (let i = 0; i < filters.length - 1; i++) {
+    const ftc = obj(obj(filters[i])['typed_config']);
+    if (ftc['@type'] !== CONNECTION_LIMIT_TYPE || connectionLimit !== null) {
+      out.add('not_supported', `${fpath}[${i}]`, 'not supported yet: network filters before the terminal filter (http_connection_manager or tcp_proxy) other than one envoy.filters.network.connection_limit');
+      return null;
+    }
+    const max = num(ftc['max_connections'], 0);
+    if (max < 1) {
+      out.add('missing_field', `${fpath}[${i}].typed_config.max_connections`, 'connection_limit needs max_connections of at least 1');
+      return null;
+    }
+    connectionLimit = { statPrefix: str(ftc['stat_prefix'], ''), maxConnections: Math.min(max, 0x7fffffff), delayMs: num(ftc['delay'], 0), counterIndex: -1, slots: null };
   }
-  const tpath = `${fpath}[0].typed_config`;
-  const tc = obj(obj(filters[0])['typed_config']);
+  const last = filters.length - 1;
+  const tpath = `${fpath}[${last}].typed_config`;
+  const tc = obj(obj(filters[last])['typed_config']);
   let filter: NetworkFilterConfig;
   if (tc['@type'] === HCM_TYPE) {
     const hcm = compileHcm(tc, tpath, out, clusterNames);
@@ -244,6 +263,7 @@ function compileFilterChain(
     match,
     transportSocket,
     transportSocketConnectTimeoutMs: transportSocketConnectTimeoutOf(c),
+    connectionLimit,
     filter,
   };
 }
@@ -404,6 +424,7 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
     requestTimeoutMs: num(h['request_timeout'], 0),
     requestHeadersTimeoutMs: num(h['request_headers_timeout'], 0),
     streamIdleTimeoutMs: num(h['stream_idle_timeout'], 300_000),
+    delayedCloseTimeoutMs: num(h['delayed_close_timeout'], 1000),
     idleTimeoutMs: num(common['idle_timeout'], 3_600_000),
     maxConnectionDurationMs: num(common['max_connection_duration'], 0),
     maxRequestsPerConnection: num(common['max_requests_per_connection'], 0),
@@ -419,6 +440,7 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
     defaultHostForHttp10: str(h1['default_host_for_http_10'], ''),
     suppressEnvoyHeaders,
     upgradeConfigs,
+    proxy100Continue: bool(h['proxy_100_continue'], false),
     http2,
     slots: null,
   };

@@ -2,12 +2,13 @@
 // resolved, stat slots assigned. Built once per config version by the primary (compile-snapshot.ts), encoded with
 // msgpackr, and frozen by each worker, which builds its runtime objects (route tables, pools, loggers) from it.
 
+import type { OverloadConfig } from '../overload/overload-config.ts';
 import type { CompiledCluster } from '../upstream/cluster-config.ts';
 import type { AccessLogConfig } from '../access-log/access-log-config.ts';
 import type { ScopeSlots } from '../stats/definitions.ts';
 import type { DownstreamTlsSpec } from '../tls/tls-spec.ts';
 import type { ListenerTlsConfig } from '../tls/listener-tls-config.ts';
-import type { HTTP_CONN_MANAGER_STATS, LISTENER_STATS, CLUSTER_STATS, TCP_PROXY_STATS } from '../stats/definitions.ts';
+import type { HTTP_CONN_MANAGER_STATS, LISTENER_STATS, CLUSTER_STATS, TCP_PROXY_STATS, CONNECTION_LIMIT_STATS } from '../stats/definitions.ts';
 
 export type ListenerSlots = ScopeSlots<typeof LISTENER_STATS>;
 export type HcmSlots = ScopeSlots<typeof HTTP_CONN_MANAGER_STATS>;
@@ -21,6 +22,8 @@ export interface Snapshot {
   clusters: CompiledCluster[];
   /** Cluster name -> slots of cluster.<name>.*; filled by the primary (assign-stat-slots.ts). */
   clusterSlots: Record<string, ClusterSlots>;
+  /** The bootstrap's overload_manager (NO_OVERLOAD when absent). */
+  overload: OverloadConfig;
 }
 
 export interface ListenerConfig {
@@ -66,8 +69,25 @@ export interface FilterChainConfig {
   transportSocket: DownstreamTlsSpec | null;
   /** transport_socket_connect_timeout: the TLS handshake deadline in ms; 0 = Node's default (120 s). */
   transportSocketConnectTimeoutMs: number;
-  /** The terminal network filter (the only network filter for now). */
+  /** envoy.filters.network.connection_limit before the terminal filter; null when the chain has none. */
+  connectionLimit: ConnectionLimitConfig | null;
+  /** The terminal network filter. */
   filter: NetworkFilterConfig;
+}
+
+/**
+ * envoy.filters.network.connection_limit: at most maxConnections connections on this chain at once, counted over
+ * every worker in the overload region (counterIndex, assigned by the primary with the stat slots); a connection
+ * over the limit is counted (limited_connections) and closed, after delayMs when set.
+ */
+export interface ConnectionLimitConfig {
+  statPrefix: string;
+  maxConnections: number;
+  delayMs: number;
+  /** Index of its counter in the overload region (src/overload/overload-shared.ts); set by the primary. */
+  counterIndex: number;
+  /** connection_limit.<stat_prefix>.*; set by the primary. */
+  slots: ScopeSlots<typeof CONNECTION_LIMIT_STATS> | null;
 }
 
 export type NetworkFilterConfig =
@@ -169,6 +189,11 @@ export interface HcmConfig {
   /** request_headers_timeout: from a head's first byte to its last (HTTP/1.1); 0 = disabled. */
   requestHeadersTimeoutMs: number;
   streamIdleTimeoutMs: number;
+  /**
+   * delayed_close_timeout (HTTP/1.1): after Legate closes its side, how long what the client still sends is read and
+   * dropped before the socket is closed, counted from the last write progress; 0 = close once flushed.
+   */
+  delayedCloseTimeoutMs: number;
   idleTimeoutMs: number;
   /** common_http_protocol_options: a connection drains after this long (0 = never). */
   maxConnectionDurationMs: number;
@@ -193,6 +218,11 @@ export interface HcmConfig {
    * listed type on or off; a type not listed here is never allowed. CONNECT is not supported yet.
    */
   upgradeConfigs: Record<string, boolean>;
+  /**
+   * proxy_100_continue: Expect: 100-continue goes upstream and the upstream's 100 comes back; false (Envoy's
+   * default): Legate strips Expect and answers 100 itself once the request is on its way to an upstream.
+   */
+  proxy100Continue: boolean;
   /** http2_protocol_options (defaults when absent); used for HTTP/2 connections. */
   http2: Http2Settings;
   slots: HcmSlots | null;

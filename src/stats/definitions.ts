@@ -32,7 +32,11 @@ export const SERVER_STATS = {
 
 /** listener.<address>.* e.g. listener.0.0.0.0_10000.downstream_cx_total */
 export const LISTENER_STATS = {
-  counters: ['downstream_cx_total', 'downstream_cx_destroy', 'downstream_cx_overflow', 'no_filter_chain_match'],
+  counters: [
+    'downstream_cx_total', 'downstream_cx_destroy', 'downstream_cx_overflow', 'no_filter_chain_match',
+    // Refused at accept by the overload manager: over the global connection limit; reject_incoming_connections.
+    'downstream_global_cx_overflow', 'downstream_cx_overload_reject',
+  ],
   gauges: ['downstream_cx_active'],
   histograms: ['downstream_cx_length_ms'],
 } as const satisfies StatScopeDefinition;
@@ -85,8 +89,12 @@ export const HTTP_CONN_MANAGER_STATS = {
     'downstream_rq_response_before_rq_complete', 'no_route', 'no_cluster', 'rq_redirect', 'rq_direct_response',
     'downstream_cx_http2_total', 'downstream_rq_http2_total', 'downstream_rq_max_duration_reached',
     'downstream_rq_too_many_premature_resets', 'downstream_cx_max_duration_reached', 'downstream_cx_max_requests_reached',
-    'downstream_rq_header_timeout', 'downstream_rq_failed_path_normalization',
+    'downstream_rq_header_timeout', 'downstream_rq_failed_path_normalization', 'downstream_rq_invalid_host',
     'downstream_rq_redirected_with_normalized_path',
+    // An exception caught at one of this connection manager's boundaries (a bug): that connection or stream was reset.
+    'internal_error',
+    // Overload manager: stop_accepting_requests (503), disable_http_keepalive.
+    'downstream_rq_overload_close', 'downstream_cx_overload_disable_keepalive',
   ],
   gauges: [
     'downstream_cx_upgrades_active', 'downstream_cx_active', 'downstream_cx_http1_active', 'downstream_cx_http2_active',
@@ -101,8 +109,17 @@ export const TCP_PROXY_STATS = {
     'downstream_cx_total', 'downstream_cx_no_route', 'downstream_cx_tx_bytes_total', 'downstream_cx_rx_bytes_total',
     'downstream_flow_control_paused_reading_total', 'downstream_flow_control_resumed_reading_total', 'idle_timeout',
     'upstream_flush_total', 'max_downstream_connection_duration',
+    // An exception caught at a session's boundary (a bug): both of its connections were reset.
+    'internal_error',
   ],
   gauges: ['upstream_flush_active'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** connection_limit.<stat_prefix>.* (the envoy.filters.network.connection_limit network filter). */
+export const CONNECTION_LIMIT_STATS = {
+  counters: ['limited_connections'],
+  gauges: ['active_connections'],
   histograms: [],
 } as const satisfies StatScopeDefinition;
 
@@ -123,6 +140,8 @@ export const CLUSTER_STATS = {
     'upstream_flow_control_resumed_reading_total',
     // HTTP/2 upstreams (cluster.<name>.http2.* as Envoy's upstream codec stats).
     'upstream_cx_http2_total', 'upstream_cx_close_notify', 'http2.rx_reset', 'http2.tx_reset', 'http2.keepalive_timeout',
+    // An exception caught in a pool's handling of a connection outside any request (a bug): that connection was reset.
+    'internal_error',
   ],
   gauges: [
     'upstream_cx_active', 'upstream_rq_active', 'upstream_rq_pending_active', 'membership_healthy',

@@ -27,8 +27,11 @@ describe('StatRegistry', () => {
   it('numbers counters and gauges together and histograms apart', () => {
     const r = new StatRegistry();
     const s = r.allocateScope('listener.0.0.0.0_10000.', LISTENER_STATS, [['envoy_listener_address', '0.0.0.0_10000']]);
-    const valueSlots = [s.downstream_cx_total, s.downstream_cx_destroy, s.downstream_cx_overflow, s.no_filter_chain_match, s.downstream_cx_active];
-    assert.deepEqual([...valueSlots].sort(), [0, 1, 2, 3, 4]);
+    const valueSlots = [
+      s.downstream_cx_total, s.downstream_cx_destroy, s.downstream_cx_overflow, s.no_filter_chain_match,
+      s.downstream_global_cx_overflow, s.downstream_cx_overload_reject, s.downstream_cx_active,
+    ];
+    assert.deepEqual([...valueSlots].sort(), [0, 1, 2, 3, 4, 5, 6]);
     assert.equal(s.downstream_cx_length_ms, 0);
     assert.equal(r.histogramSlotCount, 1);
     assert.equal(r.valueInfo(s.downstream_cx_active).kind, StatKind.GAUGE);

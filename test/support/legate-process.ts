@@ -29,6 +29,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Wait for the "legate started" line (default true). */
   waitReady?: boolean;
+  /** Run under `ulimit -n fdLimit` (a real file descriptor limit on the child). */
+  fdLimit?: number;
 }
 
 export class LegateProcess {
@@ -138,7 +140,11 @@ export async function startLegate(opts: StartOptions): Promise<LegateProcess> {
   const configPath = path.join(dir, 'legate.yaml');
   fs.writeFileSync(configPath, opts.config);
   const args = ['-c', configPath, '--concurrency', String(opts.concurrency ?? 2), '--drain-time-s', '5', ...(opts.args ?? [])];
-  const proc = spawn(LEGATE_BIN, args, {
+  // With an fd limit, a shell sets it and execs Legate in its place (same pid, so signals reach Legate).
+  const [file, argv] = opts.fdLimit === undefined
+    ? [LEGATE_BIN, args]
+    : ['/bin/sh', ['-c', `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, LEGATE_BIN, ...args]];
+  const proc = spawn(file, argv, {
     cwd: dir,
     env: { ...process.env, LEGATE_TEST_HOOKS: '1', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -22,6 +22,8 @@ export class ListenerManager {
   private readonly sinks: AccessLogSinkCache;
   /** The config version applied last (tls_update messages of another version are stale). */
   private version = 0;
+  /** envoy.overload_actions.stop_accepting_connections is saturated: listen sockets stay closed. */
+  private overloadStopAccepting = false;
 
   constructor(stats: WorkerStatsStore, workerSlots: Readonly<Record<string, number>>, clusters: WorkerClusterManager, sinks: AccessLogSinkCache) {
     this.stats = stats;
@@ -55,6 +57,7 @@ export class ListenerManager {
         runtime.listen().then(
           () => {
             this.listeners.set(config.bindKey, runtime);
+            if (this.overloadStopAccepting) runtime.setOverloadStopAccepting(true);
           },
           (err: Error) => {
             problems.push(`listener '${config.name}' cannot bind ${config.address}:${config.port}: ${err.message}`);
@@ -105,6 +108,12 @@ export class ListenerManager {
       }
     }
     log.debug(`tls: ${spec.id}: new certificates in ${n} context(s)`);
+  }
+
+  /** The primary's overload_listeners: close (or reopen) every listen socket of this worker. */
+  setOverloadStopAccepting(stop: boolean): void {
+    this.overloadStopAccepting = stop;
+    for (const l of this.listeners.values()) l.setOverloadStopAccepting(stop);
   }
 
   stopAccepting(): void {

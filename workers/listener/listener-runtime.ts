@@ -4,7 +4,7 @@
 // that chain's network filter: an HTTP connection manager connection or a tcp_proxy session.
 
 import net from 'node:net';
-import type { ListenerConfig } from '../../src/snapshot/snapshot-types.ts';
+import type { ConnectionLimitConfig, ListenerConfig } from '../../src/snapshot/snapshot-types.ts';
 import type { WorkerStatsStore } from '../../src/stats/definitions.ts';
 import type { ConnectionFacts } from '../../src/snapshot/filter-chain-matcher.ts';
 import { StreamInfo } from '../../src/http/stream-info.ts';
@@ -17,6 +17,7 @@ import { ServerTlsContext } from '../../src/tls/server-tls-context.ts';
 import type { DownstreamTlsSpec, TlsFailureReason } from '../../src/tls/tls-spec.ts';
 import type tls from 'node:tls';
 import { TlsInspection, type ListenerFilterOwner } from './tls-inspector.ts';
+import { OverloadAction, overloadShared, releaseGlobalConnectionOnClose } from '../../src/overload/overload-shared.ts';
 import {
   HcmChainSlot, connectionFactsOf, formatAddress, type ConnectionOwner, type FilterChainRuntime, type ListenerChains,
   type ListenerConnection,
@@ -26,11 +27,14 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
   config: ListenerConfig;
   /** Current filter chains; new connections are placed with them, live ones keep the chain they were given. */
   chains: ListenerChains;
-  readonly server: net.Server;
+  /** The listen socket; replaced when stop_accepting_connections clears (the old one was closed). */
+  server: net.Server;
   readonly connections: IdTable<ListenerConnection>;
   readonly stats: WorkerStatsStore;
   readonly workerSlots: Readonly<Record<string, number>>;
   draining: boolean;
+  /** envoy.overload_actions.stop_accepting_connections: the listen socket is closed until the action clears. */
+  private overloadPaused = false;
   /** Owners of HTTP connections, by FilterChainConfig.key, carried across reloads. */
   private hcmSlots: Map<string, HcmChainSlot>;
   /** The TLS server context of each chain with a TLS transport socket (this config version's chains). */
@@ -38,6 +42,7 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
   /** Connections still in the listener filters (tls_inspector): not yet counted as downstream_cx_*. */
   private readonly inspections: Set<TlsInspection>;
   private onAllClosed: (() => void) | null;
+  private lastAcceptErrorLogMs = -Infinity;
 
   constructor(config: ListenerConfig, chains: ListenerChains, stats: WorkerStatsStore, workerSlots: Readonly<Record<string, number>>) {
     this.config = config;
@@ -51,7 +56,29 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
     this.inspections = new Set();
     this.onAllClosed = null;
     this.installChains(chains);
-    this.server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onAccept(socket));
+    this.server = this.createServer();
+  }
+
+  private createServer(): net.Server {
+    return net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onAccept(socket));
+  }
+
+  /**
+   * stop_accepting_connections (Envoy disables the listen socket's events; Node cannot stop accepting on a
+   * listening socket, so it is closed and bound again when the action clears: meanwhile this worker's share of
+   * new connections goes to no one and is refused by the kernel). Live connections go on.
+   */
+  setOverloadStopAccepting(stop: boolean): void {
+    if (stop === this.overloadPaused || this.draining) return;
+    this.overloadPaused = stop;
+    if (stop) {
+      this.server.close();
+      return;
+    }
+    this.server = this.createServer();
+    this.listen().catch((err: Error) => {
+      log.error(`listener '${this.config.name}': cannot listen again after overload: ${err.message}`);
+    });
   }
 
   /** Binds the port (reusePort: each worker binds its own socket and the kernel spreads connections). */
@@ -61,13 +88,25 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
       this.server.once('error', onError);
       this.server.listen({ host: this.config.address, port: this.config.port, reusePort: true, backlog: 1024 }, () => {
         this.server.off('error', onError);
-        this.server.on('error', () => {
-          // Accept errors (EMFILE) are transient; the server keeps listening.
-        });
+        this.server.on('error', this.onAcceptError);
         resolve();
       });
     });
   }
+
+  /**
+   * accept() failed. With EMFILE/ENFILE (out of file descriptors) libuv has already accepted and closed every
+   * connection pending on the socket (its reserve-descriptor trick), so it does not spin: each refused connection
+   * costs one accept and one close, and the listener keeps listening. Counted as downstream_cx_overflow (the
+   * connection was refused for a limit); logged at most every 10 s per listener.
+   */
+  private readonly onAcceptError = (err: NodeJS.ErrnoException): void => {
+    this.stats.values[this.config.slots!.downstream_cx_overflow]++;
+    const now = performance.now();
+    if (now - this.lastAcceptErrorLogMs < 10_000) return;
+    this.lastAcceptErrorLogMs = now;
+    log.warn(`listener '${this.config.name}': accept failed (${err.code ?? err.message}); refusing connections until descriptors free up`);
+  };
 
   /** A new config version for the same address: the socket stays, new connections use the new chains. */
   update(config: ListenerConfig, chains: ListenerChains): void {
@@ -126,6 +165,20 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
       socket.destroy();
       return;
     }
+    // Overload manager, before anything is spent on the connection: reject_incoming_connections (a reset, as
+    // Envoy), then the global connection limit, which every worker counts in shared memory.
+    const overload = overloadShared;
+    if (overload.fires(OverloadAction.REJECT_INCOMING_CONNECTIONS)) {
+      this.stats.values[this.config.slots!.downstream_cx_overload_reject]++;
+      socket.resetAndDestroy();
+      return;
+    }
+    if (!overload.tryAcquireConnection()) {
+      this.stats.values[this.config.slots!.downstream_global_cx_overflow]++;
+      socket.destroy();
+      return;
+    }
+    socket.on('close', releaseGlobalConnectionOnClose);
     // Listener filters run first; the filter chain is chosen once they are done.
     const tlsConfig = this.config.tls;
     if (tlsConfig.tlsInspector) {
@@ -174,6 +227,8 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
       socket.destroy();
       return;
     }
+    const limit = chain.config.connectionLimit;
+    if (limit !== null && !this.takeConnectionLimit(socket, limit)) return;
     values[slots.downstream_cx_total]++;
     values[slots.downstream_cx_active]++;
     values[this.workerSlots['downstream_cx_total']!]++;
@@ -196,6 +251,34 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
       return;
     }
     this.connections.set(conn.id, conn);
+  }
+
+  /**
+   * envoy.filters.network.connection_limit, first of the chain's network filters: takes one of the chain's
+   * connections (counted over every worker). Over the limit the connection is counted as limited_connections and
+   * closed, after `delay` when set (read paused meanwhile), and false is returned.
+   */
+  private takeConnectionLimit(socket: net.Socket, limit: ConnectionLimitConfig): boolean {
+    const values = this.stats.values;
+    const slots = limit.slots!;
+    const index = limit.counterIndex;
+    if (!overloadShared.tryAcquireAt(index, limit.maxConnections)) {
+      values[slots.limited_connections]++;
+      if (limit.delayMs > 0) {
+        socket.pause();
+        setTimeout(destroySocket, limit.delayMs, socket).unref();
+      } else {
+        socket.destroy();
+      }
+      return false;
+    }
+    values[slots.active_connections]++;
+    // Per connection on a limited chain only.
+    socket.on('close', () => {
+      overloadShared.releaseAt(index);
+      values[slots.active_connections]--;
+    });
+    return true;
   }
 
   /**
@@ -317,4 +400,8 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
   private abortInspections(): void {
     for (const i of [...this.inspections]) i.abort();
   }
+}
+
+function destroySocket(socket: net.Socket): void {
+  socket.destroy();
 }
