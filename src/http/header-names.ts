@@ -30,4 +30,5 @@ export const H = {
   via: 'via',
   date: 'date',
   contentType: 'content-type',
+  expect: 'expect',
 } as const;

@@ -32,6 +32,11 @@ export const E_MISSING_CHUNK_CRLF = 25;
 export const E_INCOMPLETE_MESSAGE = 26;
 export const E_INVALID_STATUS_LINE = 27;
 export const E_INVALID_TRAILER = 28;
+export const E_URI_TOO_LONG = 29;
+export const E_CONNECTION_HEADER = 30;
+export const E_UNEXPECTED_SWITCHING_PROTOCOLS = 31;
+export const E_UNSOLICITED_RESPONSE = 32;
+export const E_BODILESS_STATUS_FRAMING = 33;
 
 interface ErrorSpec {
   code: string;
@@ -88,6 +93,24 @@ const SPECS: readonly ErrorSpec[] = [
   {
     code: 'invalid_trailer', status: 400, details: CODEC,
     message: 'framing or routing field (Host, Content-Length, Transfer-Encoding, Connection, Upgrade) in trailers',
+  },
+  // RFC 9112 §3: a request-line longer than the head limit. Envoy counts the URL in max_request_headers_kb too
+  // (and answers 431); the detail stays Envoy's.
+  {
+    code: 'uri_too_long', status: 414, details: 'http1.headers_too_large',
+    message: 'request-line longer than the head limit',
+  },
+  {
+    code: 'connection_header_rejected', status: 400, details: 'http1.connection_header_rejected',
+    message: 'Connection names X-Forwarded-For/-Host/-Proto, or lists 10 or more options',
+  },
+  // Response side only (an upstream is untrusted): a tunnel nobody asked for, and bytes with no request outstanding.
+  { code: 'unexpected_switching_protocols', status: 502, details: CODEC, message: '101 Switching Protocols to a request that asked for no upgrade' },
+  { code: 'unsolicited_response', status: 502, details: CODEC, message: 'response bytes with no request outstanding' },
+  // Envoy's rule (formerly require_strict_1xx_and_204_response_headers): such a response has no body to frame.
+  {
+    code: 'bodiless_status_framing', status: 502, details: CODEC,
+    message: 'Transfer-Encoding or a non-zero Content-Length on a 1xx or 204 response',
   },
 ];
 

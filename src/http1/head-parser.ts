@@ -6,14 +6,15 @@
 
 import { AUTHORITY, COLON, CR, FIELD_VALUE, HTAB, LF, SP, TARGET, TOKEN } from './char-tables.ts';
 import {
-  E_BARE_CR, E_BARE_LF, E_DUPLICATE_CONTENT_LENGTH, E_DUPLICATE_HOST, E_EMPTY_HEADER_NAME, E_HTTP09,
-  E_INVALID_CONTENT_LENGTH, E_INVALID_HEADER_NAME, E_INVALID_HEADER_VALUE, E_INVALID_METHOD, E_INVALID_STATUS_LINE,
-  E_INVALID_TARGET, E_INVALID_TRAILER, E_INVALID_VERSION, E_OBS_FOLD, E_TOO_MANY_HEADERS, E_UNSUPPORTED_VERSION,
-  E_WHITESPACE_BEFORE_COLON,
+  E_BARE_CR, E_BARE_LF, E_CONNECTION_HEADER, E_DUPLICATE_CONTENT_LENGTH, E_DUPLICATE_HOST, E_EMPTY_HEADER_NAME,
+  E_HTTP09, E_INVALID_CONTENT_LENGTH, E_INVALID_HEADER_NAME, E_INVALID_HEADER_VALUE, E_INVALID_METHOD,
+  E_INVALID_STATUS_LINE, E_INVALID_TARGET, E_INVALID_TRAILER, E_INVALID_VERSION, E_OBS_FOLD, E_TOO_MANY_HEADERS,
+  E_UNSUPPORTED_VERSION, E_WHITESPACE_BEFORE_COLON,
 } from './errors.ts';
 import {
-  CONN_CLOSE, CONN_KEEP_ALIVE, CONN_UPGRADE, type HeadState, UPGRADE_H2C, UPGRADE_PRESENT,
+  CONN_CLOSE, CONN_KEEP_ALIVE, CONN_NOMINATES, CONN_UPGRADE, type HeadState, UPGRADE_H2C, UPGRADE_PRESENT,
 } from './head-state.ts';
+import type { HeaderList } from '../http/stream-info.ts';
 import {
   HEADER_NAME_BY_ID, ID_CONNECTION, ID_CONTENT_LENGTH, ID_HOST, ID_PROXY_CONNECTION, ID_TRANSFER_ENCODING, ID_UPGRADE,
   matchHeaderName, matchMethod,
@@ -193,7 +194,6 @@ export function parseFields(
     while (FIELD_VALUE[c] === 1) c = buf[++i]!;
     if (c !== CR) return c === LF ? -E_BARE_LF : -E_INVALID_HEADER_VALUE;
     if (buf[i + 1] !== LF) return -E_BARE_CR;
-    const cr = i;
     let ve = i;
     while (ve > vs) {
       const last = buf[ve - 1];
@@ -212,7 +212,7 @@ export function parseFields(
       name = HEADER_NAME_BY_ID[id]!;
       if (id <= LAST_FRAMING_ID) {
         if (!framing) return -E_INVALID_TRAILER;
-        const err = noteFramingHeader(h, id, buf, vs, ve, cr, isRequest);
+        const err = noteFramingHeader(h, id, buf, vs, ve, isRequest);
         if (err !== 0) return -err;
       }
     }
@@ -220,10 +220,8 @@ export function parseFields(
   }
 }
 
-/** buf[vs, ve) is the trimmed value; buf[cr] the CR ending the line (the raw trailing whitespace lies between). */
-function noteFramingHeader(
-  h: HeadState, id: number, buf: Buffer, vs: number, ve: number, cr: number, isRequest: boolean,
-): number {
+/** buf[vs, ve) is the value, OWS trimmed. */
+function noteFramingHeader(h: HeadState, id: number, buf: Buffer, vs: number, ve: number, isRequest: boolean): number {
   if (id === ID_CONTENT_LENGTH) {
     if (h.contentLength !== -1) return E_DUPLICATE_CONTENT_LENGTH;
     if (vs === ve) return E_INVALID_CONTENT_LENGTH;
@@ -237,9 +235,9 @@ function noteFramingHeader(
     h.contentLength = n;
   } else if (id === ID_TRANSFER_ENCODING) {
     h.teLines++;
-    noteTransferCodings(h, buf, vs, ve, cr);
+    noteTransferCodings(h, buf, vs, ve);
   } else if (id === ID_CONNECTION || id === ID_PROXY_CONNECTION) {
-    noteConnectionTokens(h, buf, vs, ve);
+    noteConnectionTokens(h, buf, vs, ve, id === ID_CONNECTION);
   } else if (id === ID_HOST) {
     if (isRequest && ++h.hostCount > 1) return E_DUPLICATE_HOST;
   } else if (id === ID_UPGRADE) {
@@ -252,42 +250,43 @@ function noteFramingHeader(
 }
 
 /**
- * Transfer-Encoding = #transfer-coding; an empty element or a non-token (e.g. "chunked ,", "chunked;q=1") is
- * malformed, and so is HTAB after a final "chunked" (llhttp would not take that value as chunked).
+ * Transfer-Encoding = #transfer-coding (RFC 9110 §5.6.1): elements split on commas with OWS around them; empty
+ * elements are ignored (§5.6.1.2: "chunked," and ", chunked" list just chunked). An element that is not a bare
+ * token (e.g. "chunked;q=1", "chunk ed", a quoted string) is malformed, and so is a line that lists no coding at
+ * all: on this smuggling-sensitive field anything a recipient could read two ways is refused.
  */
-function noteTransferCodings(h: HeadState, buf: Buffer, vs: number, ve: number, cr: number): void {
+function noteTransferCodings(h: HeadState, buf: Buffer, vs: number, ve: number): void {
   let i = vs;
+  let listed = 0;
   for (;;) {
+    while (i < ve && (buf[i] === SP || buf[i] === HTAB)) i++;
     const s = i;
     while (i < ve && TOKEN[buf[i]!] !== 0) i++;
-    if (i === s) {
-      h.teMalformed = true;
-      return;
-    }
-    h.teCodings++;
-    const chunked = equalsLower(buf, s, i, LOWER_CHUNKED);
-    if (chunked) h.teChunked++;
-    h.teLastChunked = chunked;
     const e = i;
     while (i < ve && (buf[i] === SP || buf[i] === HTAB)) i++;
-    if (i === ve) {
-      if (chunked) for (let k = e; k < cr; k++) if (buf[k] !== SP) h.teMalformed = true;
-      return;
-    }
-    if (buf[i] !== 0x2c) {
+    if (i < ve && buf[i] !== 0x2c) {
       h.teMalformed = true;
       return;
     }
+    if (e > s) {
+      listed++;
+      h.teCodings++;
+      const chunked = equalsLower(buf, s, e, LOWER_CHUNKED);
+      if (chunked) h.teChunked++;
+      h.teLastChunked = chunked;
+    }
+    if (i >= ve) break;
     i++;
-    while (i < ve && (buf[i] === SP || buf[i] === HTAB)) i++;
   }
+  if (listed === 0) h.teMalformed = true;
 }
 
 /**
  * Connection = #connection-option: elements split on commas, OWS trimmed, each compared whole (so "close foo"
- * is not "close", as llhttp reads it); only close, keep-alive and upgrade matter here.
+ * is not "close", as llhttp reads it); close, keep-alive and upgrade matter here. Any other non-empty element of
+ * a Connection field (not Proxy-Connection, which nominates nothing) marks the head CONN_NOMINATES.
  */
-function noteConnectionTokens(h: HeadState, buf: Buffer, vs: number, ve: number): void {
+function noteConnectionTokens(h: HeadState, buf: Buffer, vs: number, ve: number, nominating: boolean): void {
   let i = vs;
   while (i < ve) {
     while (i < ve && (buf[i] === SP || buf[i] === HTAB)) i++;
@@ -299,8 +298,87 @@ function noteConnectionTokens(h: HeadState, buf: Buffer, vs: number, ve: number)
     if (len === 5 && equalsLower(buf, s, e, LOWER_CLOSE)) h.connection |= CONN_CLOSE;
     else if (len === 10 && equalsLower(buf, s, e, LOWER_KEEP_ALIVE)) h.connection |= CONN_KEEP_ALIVE;
     else if (len === 7 && equalsLower(buf, s, e, LOWER_UPGRADE)) h.connection |= CONN_UPGRADE;
+    else if (len > 0 && nominating) h.connection |= CONN_NOMINATES;
     i++;
   }
+}
+
+/** Envoy's limit: a Connection header with this many options (or more) is refused on a request. */
+const MAX_CONNECTION_OPTIONS = 10;
+
+/**
+ * Options a Connection field may list that name no field to remove here: connection semantics (close,
+ * keep-alive, upgrade), fields the proxy drops or rewrites anyway (te keeps only "trailers"; http2-settings), the
+ * Connection field itself, and the framing fields, which every hop frames for itself (an option must never strip
+ * the Content-Length the proxy forwards with the body it framed).
+ */
+const NOT_NOMINATED = new Set([
+  'close', 'keep-alive', 'upgrade', 'te', 'http2-settings', 'connection', 'content-length', 'transfer-encoding',
+]);
+
+/**
+ * Fields a client may not nominate (Envoy's sanitizeConnectionHeader): removing them would hide where the request
+ * came from from the next hop (https://nathandavison.com/blog/abusing-http-hop-by-hop-request-headers).
+ */
+const NEVER_NOMINATED = new Set(['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
+
+/**
+ * RFC 9110 §7.6.1: a proxy removes the fields each Connection field names before forwarding the message. Puts
+ * into `out` the (lower-case) names the Connection fields of `headers` nominate; only called for a head marked
+ * CONN_NOMINATES. On a request, nominating X-Forwarded-For/-Host/-Proto, or listing MAX_CONNECTION_OPTIONS
+ * options or more, is refused as Envoy does: returns an error id, else 0. Options that are not tokens name no
+ * field and are skipped. Linear in the size of the head.
+ */
+export function collectNominatedFields(headers: HeaderList, isRequest: boolean, out: Set<string>): number {
+  let options = 0;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] !== 'connection') continue;
+    const value = headers[i + 1]!;
+    let s = 0;
+    while (s <= value.length) {
+      let e = value.indexOf(',', s);
+      if (e === -1) e = value.length;
+      const next = e + 1;
+      // OWS only (String.trim would also strip obs-text such as NBSP).
+      while (s < e && isOws(value.charCodeAt(s))) s++;
+      while (e > s && isOws(value.charCodeAt(e - 1))) e--;
+      const option = value.slice(s, e).toLowerCase();
+      s = next;
+      if (option === '') continue;
+      if (isRequest && ++options >= MAX_CONNECTION_OPTIONS) return E_CONNECTION_HEADER;
+      if (NOT_NOMINATED.has(option) || !isToken(option)) continue;
+      if (isRequest && NEVER_NOMINATED.has(option)) return E_CONNECTION_HEADER;
+      out.add(option);
+    }
+  }
+  return 0;
+}
+
+/** Removes every field whose (lower-case) name is in `names`, in place. */
+export function removeFields(headers: HeaderList, names: Set<string>): void {
+  let w = 0;
+  for (let r = 0; r < headers.length; r += 2) {
+    const name = headers[r]!;
+    if (names.has(name)) continue;
+    if (w !== r) {
+      headers[w] = name;
+      headers[w + 1] = headers[r + 1]!;
+    }
+    w += 2;
+  }
+  headers.length = w;
+}
+
+function isOws(c: number): boolean {
+  return c === SP || c === HTAB;
+}
+
+function isToken(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff || TOKEN[c] === 0) return false;
+  }
+  return true;
 }
 
 /** buf[s, e) equals the lower-case ASCII letters `lower`, ignoring case (letters only in `lower`). */

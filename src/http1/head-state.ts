@@ -7,6 +7,12 @@ import type { HeaderList } from '../http/stream-info.ts';
 export const CONN_CLOSE = 1;
 export const CONN_KEEP_ALIVE = 2;
 export const CONN_UPGRADE = 4;
+/**
+ * Connection names an option other than close, keep-alive and upgrade: (most likely) a field meant for this hop
+ * only, which the parser removes before the head is reported (RFC 9110 §7.6.1). Never set without a Connection
+ * field, so the common head pays nothing for it.
+ */
+export const CONN_NOMINATES = 8;
 
 /** Upgrade header: absent, present, or only "h2c" (which Envoy ignores: h2c upgrades are not tunnelled). */
 export const UPGRADE_NONE = 0;

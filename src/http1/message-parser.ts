@@ -8,14 +8,17 @@
 // Bodies are handed out as subarray views of the input, never copied.
 
 import type { HeaderList } from '../http/stream-info.ts';
-import { CR, CRLFCRLF, HEX, LF, QDTEXT, TOKEN } from './char-tables.ts';
+import { CR, CRLFCRLF, HEX, HTAB, LF, QDTEXT, SP, TOKEN } from './char-tables.ts';
 import {
   E_BARE_LF, E_BODY_NOT_ALLOWED, E_CONTENT_LENGTH_AND_CHUNKED, E_HEAD_TOO_LARGE, E_INCOMPLETE_MESSAGE,
   E_INVALID_CHUNK_EXTENSION, E_INVALID_CHUNK_SIZE, E_INVALID_TRANSFER_ENCODING, E_MISSING_CHUNK_CRLF,
-  E_TRANSFER_ENCODING_HTTP10, E_UNSUPPORTED_TRANSFER_ENCODING, requestError, responseError,
+  E_TRANSFER_ENCODING_HTTP10, E_UNEXPECTED_SWITCHING_PROTOCOLS, E_UNSOLICITED_RESPONSE, E_BODILESS_STATUS_FRAMING,
+  E_UNSUPPORTED_TRANSFER_ENCODING, E_URI_TOO_LONG, requestError, responseError,
 } from './errors.ts';
-import { parseFields, parseRequestLine, parseStatusLine } from './head-parser.ts';
-import { CONN_CLOSE, CONN_KEEP_ALIVE, CONN_UPGRADE, HeadState, UPGRADE_PRESENT } from './head-state.ts';
+import {
+  collectNominatedFields, parseFields, parseRequestLine, parseStatusLine, removeFields,
+} from './head-parser.ts';
+import { CONN_CLOSE, CONN_KEEP_ALIVE, CONN_NOMINATES, CONN_UPGRADE, HeadState, UPGRADE_PRESENT } from './head-state.ts';
 import type {
   Http1Limits, Http1RequestCallbacks, Http1ResponseCallbacks, RequestHead, ResponseHead,
 } from './types.ts';
@@ -42,18 +45,34 @@ const S_UNTIL_CLOSE = 10;
 const S_TUNNEL = 11;
 /** After a message that ends the connection (Connection: close): later bytes are ignored, never parsed. */
 const S_DISCARD = 12;
+/**
+ * Response side: a response ended and the connection stays open, but no request is outstanding until the next
+ * expectResponse(). A byte here (other than CR/LF) would answer a request not yet sent: an error, never parsed.
+ */
+const S_AWAIT_REQUEST = 13;
 /** States at or above S_ERROR take no more input. */
-const S_ERROR = 13;
-const S_CLOSED = 14;
+const S_ERROR = 14;
+const S_CLOSED = 15;
 
-// Chunk-extension sub-states: chunk-ext = *( ";" ext-name [ "=" ( token / quoted-string ) ] ), no whitespace.
+// Chunk-extension sub-states (RFC 9112 §7.1.1):
+//   chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ), chunk-ext-val = token / quoted-string
+// BWS is SP / HTAB. Whitespace is allowed only where the grammar has BWS: never before the CRLF, never inside a
+// token, never after the size unless a ";" follows.
+/** After ';' (and BWS): a name must start. */
 const X_NAME_START = 0;
 const X_NAME = 1;
+/** After '=' (and BWS): a value must start. */
 const X_VALUE_START = 2;
 const X_VALUE_TOKEN = 3;
 const X_QUOTED = 4;
 const X_QUOTED_ESCAPE = 5;
 const X_AFTER_QUOTED = 6;
+/** BWS after the chunk size: only more BWS or ';' may follow (anything else is a malformed chunk size). */
+const X_SIZE_BWS = 7;
+/** BWS after a name: '=', ';' or more BWS. */
+const X_NAME_BWS = 8;
+/** BWS after a value: ';' or more BWS. */
+const X_VALUE_BWS = 9;
 
 /** Largest chunk size that can take one more hex digit without passing 2^53. */
 const MAX_CHUNK_SIZE_BEFORE_DIGIT = Math.floor((Number.MAX_SAFE_INTEGER - 15) / 16);
@@ -99,10 +118,13 @@ export class MessageParser {
   private trailers: HeaderList | null;
   /** The current message leaves the connection open for another one. */
   private keepAlive: boolean;
+  /** Fields this message's Connection header nominated (removed from its head and trailers); usually null. */
+  private nominated: Set<string> | null;
 
-  /** Response side: the request was HEAD (no body) / CONNECT (2xx opens a tunnel). */
+  /** Response side: the request was HEAD (no body) / CONNECT (2xx opens a tunnel) / asked for an upgrade (101 may). */
   private expectNoBody: boolean;
   private expectConnect: boolean;
+  private expectUpgrade: boolean;
 
   constructor(
     limits: Http1Limits,
@@ -130,8 +152,10 @@ export class MessageParser {
     this.extState = X_NAME_START;
     this.trailers = null;
     this.keepAlive = true;
+    this.nominated = null;
     this.expectNoBody = false;
     this.expectConnect = false;
+    this.expectUpgrade = false;
   }
 
   // ---- driving ----
@@ -189,13 +213,17 @@ export class MessageParser {
     this.remaining = 0;
     this.trailers = null;
     this.keepAlive = true;
+    this.nominated = null;
     this.expectNoBody = false;
     this.expectConnect = false;
+    this.expectUpgrade = false;
   }
 
-  expectResponse(requestMethod: string): void {
+  expectResponse(requestMethod: string, upgrade: boolean): void {
     this.expectNoBody = requestMethod === 'HEAD';
     this.expectConnect = requestMethod === 'CONNECT';
+    this.expectUpgrade = upgrade;
+    if (this.state === S_AWAIT_REQUEST) this.state = S_HEAD;
   }
 
   private run(first: Buffer): void {
@@ -267,6 +295,10 @@ export class MessageParser {
       case S_TUNNEL:
         this.emitBody(pos === 0 ? buf : buf.subarray(pos));
         return buf.length;
+      case S_AWAIT_REQUEST:
+        // Empty lines between responses are tolerated (as llhttp); anything else is a response to nothing.
+        if (buf[pos] === CR || buf[pos] === LF) return pos + 1;
+        return this.fail(E_UNSOLICITED_RESPONSE, buf);
       default:
         // S_DISCARD: the connection is ending; nothing after that message may be taken as a new one.
         return buf.length;
@@ -303,7 +335,10 @@ export class MessageParser {
     for (;;) {
       const lf = buf.indexOf(LF, pos);
       const stop = lf === -1 ? len : lf + 1;
-      if (this.scratchLen + (stop - pos) > this.maxHeadBytes) return this.fail(E_HEAD_TOO_LARGE, buf);
+      if (this.scratchLen + (stop - pos) > this.maxHeadBytes) {
+        // Still inside a request's first line: its target is what is too long (RFC 9112 §3: 414).
+        return this.fail(this.lineStart === 0 && !trailers && !this.isResponse ? E_URI_TOO_LONG : E_HEAD_TOO_LARGE, buf);
+      }
       this.appendScratch(buf, pos, stop);
       pos = stop;
       if (lf === -1) return pos;
@@ -397,11 +432,35 @@ export class MessageParser {
     return 1;
   }
 
+  /**
+   * Removes the fields the head's Connection header nominates (RFC 9110 §7.6.1), before anyone sees the head, so
+   * the proxy's own fields (x-forwarded-for, x-request-id, route mutations) are added after and never removed.
+   * Returns 0 or an error id (a request nominating what it may not).
+   */
+  private removeNominated(): number {
+    this.nominated = null;
+    const h = this.head;
+    if ((h.connection & CONN_NOMINATES) === 0) return 0;
+    const names = new Set<string>();
+    const err = collectNominatedFields(h.headers, !this.isResponse, names);
+    if (err !== 0) return err;
+    if (names.size > 0) {
+      removeFields(h.headers, names);
+      this.nominated = names;
+    }
+    return 0;
+  }
+
   private dispatchRequestHead(): void {
     const h = this.head;
     const framing = this.transferFraming();
     if (framing < 0) {
       this.fail(-framing, EMPTY);
+      return;
+    }
+    const nominateErr = this.removeNominated();
+    if (nominateErr !== 0) {
+      this.fail(nominateErr, EMPTY);
       return;
     }
     const chunked = framing === 1;
@@ -447,9 +506,15 @@ export class MessageParser {
       this.fail(-framing, EMPTY);
       return;
     }
+    this.removeNominated();
     const chunked = framing === 1;
     const status = h.statusCode;
     const contentLength = h.contentLength;
+    if ((status < 200 || status === 204) && (h.teLines !== 0 || contentLength > 0)) {
+      // No body can follow: a length or coding would frame bytes that belong to nothing (as Envoy, an error).
+      this.fail(E_BODILESS_STATUS_FRAMING, EMPTY);
+      return;
+    }
     let keepAlive = h.versionMinor === 1
       ? (h.connection & CONN_CLOSE) === 0
       : (h.connection & (CONN_CLOSE | CONN_KEEP_ALIVE)) === CONN_KEEP_ALIVE;
@@ -458,6 +523,10 @@ export class MessageParser {
     if (status < 200 && status !== 101) {
       // Interim: reported, no body, the final head follows (state stays S_HEAD, expectations kept).
       this.state = S_HEAD;
+    } else if (status === 101 && !this.expectUpgrade) {
+      // A tunnel the request never asked for: taking it would hand the connection's later bytes to nobody.
+      this.fail(E_UNEXPECTED_SWITCHING_PROTOCOLS, EMPTY);
+      return;
     } else if (status === 101 || (this.expectConnect && status < 300)) {
       this.state = S_TUNNEL;
       keepAlive = false;
@@ -508,7 +577,7 @@ export class MessageParser {
     this.chunkLineBytes = 0;
   }
 
-  /** chunk-size = 1*HEXDIG, then CRLF or ';' extensions (no whitespace, as llhttp's strict default). */
+  /** chunk-size = 1*HEXDIG, then CRLF, or extensions (';', or BWS then ';'). */
   private stepChunkSize(buf: Buffer, pos: number): number {
     const len = buf.length;
     let size = this.remaining;
@@ -528,9 +597,9 @@ export class MessageParser {
         this.state = S_CHUNK_SIZE_LF;
         return pos + 1;
       }
-      if (c === 0x3b) {
+      if (c === 0x3b || c === SP || c === HTAB) {
         this.state = S_CHUNK_EXT;
-        this.extState = X_NAME_START;
+        this.extState = c === 0x3b ? X_NAME_START : X_SIZE_BWS;
         this.chunkLineBytes = this.chunkDigits + 1;
         return pos + 1;
       }
@@ -551,23 +620,32 @@ export class MessageParser {
         this.state = S_CHUNK_SIZE_LF;
         return pos + 1;
       }
+      const ws = c === SP || c === HTAB;
       switch (x) {
+        case X_SIZE_BWS:
+          if (c === 0x3b) x = X_NAME_START;
+          else if (!ws) return this.fail(E_INVALID_CHUNK_SIZE, buf);
+          break;
         case X_NAME_START:
+          if (ws) break;
           if (TOKEN[c] === 0) return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
           x = X_NAME;
           break;
         case X_NAME:
+        case X_NAME_BWS:
           if (c === 0x3d) x = X_VALUE_START;
           else if (c === 0x3b) x = X_NAME_START;
-          else if (TOKEN[c] === 0) return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
+          else if (ws) x = X_NAME_BWS;
+          else if (x === X_NAME_BWS || TOKEN[c] === 0) return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
           break;
         case X_VALUE_START:
           if (c === 0x22) x = X_QUOTED;
           else if (TOKEN[c] !== 0) x = X_VALUE_TOKEN;
-          else return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
+          else if (!ws) return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
           break;
         case X_VALUE_TOKEN:
           if (c === 0x3b) x = X_NAME_START;
+          else if (ws) x = X_VALUE_BWS;
           else if (TOKEN[c] === 0) return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
           break;
         case X_QUOTED:
@@ -581,9 +659,10 @@ export class MessageParser {
           x = X_QUOTED;
           break;
         default:
-          // X_AFTER_QUOTED
-          if (c !== 0x3b) return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
-          x = X_NAME_START;
+          // X_AFTER_QUOTED, X_VALUE_BWS
+          if (c === 0x3b) x = X_NAME_START;
+          else if (ws) x = X_VALUE_BWS;
+          else return this.fail(E_INVALID_CHUNK_EXTENSION, buf);
       }
       pos++;
     }
@@ -639,6 +718,7 @@ export class MessageParser {
       this.fail(-i, buf);
       return;
     }
+    if (this.nominated !== null) removeFields(h.headers, this.nominated);
     this.endTrailers(h.headers);
   }
 
@@ -657,12 +737,14 @@ export class MessageParser {
   private emitComplete(): void {
     const trailers = this.trailers;
     this.trailers = null;
-    this.state = this.keepAlive ? S_HEAD : S_DISCARD;
     if (this.isResponse) {
+      this.state = this.keepAlive ? S_AWAIT_REQUEST : S_DISCARD;
       this.expectNoBody = false;
       this.expectConnect = false;
+      this.expectUpgrade = false;
       this.responseCallbacks!.onResponseComplete(trailers);
     } else {
+      this.state = this.keepAlive ? S_HEAD : S_DISCARD;
       this.requestCallbacks!.onRequestComplete(trailers);
     }
   }
@@ -689,6 +771,7 @@ export class MessageParser {
         this.state = S_CLOSED;
         return;
       case S_DISCARD:
+      case S_AWAIT_REQUEST:
         this.state = S_CLOSED;
         return;
       case S_UNTIL_CLOSE:

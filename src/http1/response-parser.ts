@@ -6,11 +6,14 @@ import type { Http1Limits, Http1ResponseCallbacks } from './types.ts';
 
 /**
  * Parses HTTP/1.1 responses, calling `callbacks` synchronously. Before each request is sent, call
- * expectResponse(method) so the body rules apply: HEAD responses have no body, a 2xx to CONNECT and any 101 open
- * a tunnel (all later bytes go to onResponseBody raw; finish() then reports onResponseComplete(null)), 1xx/204/304
- * have no body. Interim 1xx heads (other than 101) are reported through onResponseHead and followed by the final
- * head. A response with neither Content-Length nor chunked framing reads until finish(), which completes it.
- * Any malformed response is reported once through onResponseError (the proxy answers 502 and drops the connection).
+ * expectResponse(method, upgrade) so the body rules apply: HEAD responses have no body, a 2xx to CONNECT and a 101
+ * to a request that asked for an upgrade open a tunnel (all later bytes go to onResponseBody raw; finish() then
+ * reports onResponseComplete(null)), 1xx/204/304 have no body. Interim 1xx heads (other than 101) are reported
+ * through onResponseHead and followed by the final head. A response with neither Content-Length nor chunked framing
+ * reads until finish(), which completes it. The upstream is untrusted: a 101 nobody asked for, and bytes after a
+ * complete response before the next expectResponse() (a 204 with a body, say), are errors, never parsed as a
+ * response to the next request. Any malformed response is reported once through onResponseError (the proxy
+ * answers 502 and drops the connection).
  */
 export class ResponseParser {
   private readonly core: MessageParser;
@@ -19,9 +22,12 @@ export class ResponseParser {
     this.core = new MessageParser(limits, null, callbacks);
   }
 
-  /** Sets the method of the request whose response comes next (kept across interim 1xx heads). */
-  expectResponse(requestMethod: string): void {
-    this.core.expectResponse(requestMethod);
+  /**
+   * Sets the method of the request whose response comes next, and whether it asked for an upgrade (kept across
+   * interim 1xx heads). Call it before writing the request.
+   */
+  expectResponse(requestMethod: string, upgrade = false): void {
+    this.core.expectResponse(requestMethod, upgrade);
   }
 
   execute(chunk: Buffer): void {

@@ -151,7 +151,8 @@ export interface ResponseRun {
 
 /**
  * Feeds `chunks` to a new ResponseParser. `methods` are the request methods, one per expected response, passed
- * to expectResponse() before the first head and after each completed response.
+ * to expectResponse() before the first head and after each completed response; 'UPGRADE' is a GET that asked for
+ * an upgrade (a 101 may open a tunnel).
  */
 export function runResponses(
   chunks: readonly Buffer[], methods: readonly string[], finish = false, limits: Http1Limits = DEFAULT_LIMITS,
@@ -194,7 +195,7 @@ export function runResponses(
       cur.complete = true;
       log.push(`complete ${JSON.stringify(trailers)}`);
       cur = null;
-      if (next < methods.length) parser.expectResponse(methods[next++]!);
+      if (next < methods.length) expectNext();
     },
     onResponseError(err) {
       errors++;
@@ -203,7 +204,11 @@ export function runResponses(
       log.push(`error ${err.code} ${err.status}`);
     },
   });
-  if (next < methods.length) parser.expectResponse(methods[next++]!);
+  const expectNext = (): void => {
+    const m = methods[next++]!;
+    parser.expectResponse(m === 'UPGRADE' ? 'GET' : m, m === 'UPGRADE');
+  };
+  if (next < methods.length) expectNext();
   for (const c of chunks) parser.execute(c);
   if (finish) parser.finish();
   flushBody();

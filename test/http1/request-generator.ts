@@ -21,13 +21,16 @@ const NAMES = [
 const BAD_NAME_BYTES = [' ', '\t', '(', '\x00', '\x80', '"', '/', '@', '{', '\x7f'];
 const VALUE_CHARS = 'abc XYZ 012 ,;=/"\'()<>@[]{}?*&%$#!~^`|\\';
 const BAD_VALUE_BYTES = ['\x00', '\x01', '\x7f', '\x0b', '\x0c', '\x1b', '\r', '\n', '\x1f'];
-const CONNECTION = ['close', 'keep-alive', 'Keep-Alive', 'upgrade', 'Upgrade', 'keep-alive, close', 'close foo', 'foo, upgrade', 'Close', '', ' close , x', 'TE, close'];
+const CONNECTION = [
+  'close', 'keep-alive', 'Keep-Alive', 'upgrade', 'Upgrade', 'keep-alive, close', 'close foo', 'foo, upgrade', 'Close', '', ' close , x',
+  'TE, close', 'Cookie', 'keep-alive, x-custom', 'a, Authorization', 'X-Forwarded-For', 'Content-Length, Keep-Alive',
+];
 const UPGRADE = ['websocket', 'h2c', '', 'h2c, websocket', 'WebSocket'];
-const TE_GOOD = ['chunked', 'Chunked', ' chunked ', 'CHUNKED'];
-const TE_BAD = ['chunked\t', 'gzip, chunked', 'chunked, gzip', ',chunked', 'chunked,', 'xchunked', 'identity', 'gzip', 'chunked;q=1', 'chunked, chunked', '"chunked"', 'chunk ed', '', 'deflate,chunked'];
+const TE_GOOD = ['chunked', 'Chunked', ' chunked ', 'CHUNKED', 'chunked\t', ',chunked', 'chunked,', ' , chunked ,\t'];
+const TE_BAD = ['gzip, chunked', 'chunked, gzip', ',', 'xchunked', 'identity', 'gzip', 'chunked;q=1', 'chunked;', 'chunked, chunked', 'chunked, ,chunked', '"chunked"', 'chunk ed', '', 'deflate,chunked'];
 const CL_BAD = (n: number): string[] => [`+${n}`, `${n}, ${n}`, `${n},${n + 1}`, `${n} ${n}`, 'x', '', '99999999999999999999', `${n}.0`, `-${n}`, `0x${n}`];
-const EXTS_GOOD = [';a', ';a=b', ';a="q\\"x"', ';n=1;m', ';x=""', ';long-name=tok_en'];
-const EXTS_BAD = ['; a', ';', ';a=', ';a=b c', ';=b', ';a="\x01"', ';a="b"c', ';;'];
+const EXTS_GOOD = [';a', ';a=b', ';a="q\\"x"', ';n=1;m', ';x=""', ';long-name=tok_en', '; a', ' ;a=b', '\t; n = "v w" ;m'];
+const EXTS_BAD = [';', ';a=', ';a=b c', ';=b', ';a="\x01"', ';a="b"c', ';;', ';a ', ' ', ';a=b\t'];
 const TRAILERS_GOOD = ['X-Sum: 1\r\n', 'Grpc-Status: 0\r\nGrpc-Message: ok\r\n', 'Expires: never\r\n'];
 const TRAILERS_BAD = ['X : y\r\n', 'X: y\n', 'Content-Length: 3\r\n', 'Transfer-Encoding: chunked\r\n', 'Host: a\r\n', 'Connection: close\r\n', ' folded\r\n', 'X: \x00\r\n'];
 const MUTATION_BYTES = ['\r', '\n', ' ', '\t', '\x00', ':', ',', ';', '"', '\x7f', '\x80', '0', 'a', '\r\n'];

@@ -87,6 +87,29 @@ const HOSTILE: HostileRow[] = [
   { name: 'closed inside a chunked body', raw: chunkedOk('5\r\nabc'), code: 'incomplete_message', heads: 1, finish: true },
   { name: 'closed before the last chunk', raw: chunkedOk('1\r\nx\r\n'), code: 'incomplete_message', heads: 1, finish: true },
   { name: 'closed after a 100 Continue', raw: 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200', code: 'incomplete_message', heads: 1, finish: true },
+
+  // An untrusted upstream: a tunnel nobody asked for, and responses to requests never sent.
+  { name: '101 to a request that asked for no upgrade', raw: 'HTTP/1.1 101 Switching Protocols\r\n\r\n', code: 'unexpected_switching_protocols' },
+  { name: '101 to a plain GET, then close', raw: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x00', code: 'unexpected_switching_protocols', finish: true },
+  { name: '101 to a POST after a 100', raw: 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n\r\n', code: 'unexpected_switching_protocols', methods: ['POST'], heads: 1 },
+  { name: '101 to a CONNECT', raw: 'HTTP/1.1 101 Switching Protocols\r\n\r\n', code: 'unexpected_switching_protocols', methods: ['CONNECT'] },
+  { name: 'a second response with no request outstanding', raw: ok('Content-Length: 0\r\n') + ok('Content-Length: 0\r\n'), code: 'unsolicited_response', heads: 1 },
+  {
+    name: 'a 304 whose body looks like the next response',
+    raw: 'HTTP/1.1 304 Not Modified\r\nContent-Length: 38\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON',
+    code: 'unsolicited_response', heads: 1,
+  },
+  // Envoy's strict 1xx/204 rule: no body framing where no body can be.
+  {
+    name: 'a 204 with a Content-Length body',
+    raw: 'HTTP/1.1 204 No Content\r\nContent-Length: 38\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON',
+    code: 'bodiless_status_framing',
+  },
+  { name: 'a 204 with Transfer-Encoding', raw: 'HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', code: 'bodiless_status_framing' },
+  { name: 'a 100 with Content-Length', raw: 'HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\n\r\n', code: 'bodiless_status_framing', methods: ['POST'] },
+  { name: 'a 103 with Transfer-Encoding', raw: 'HTTP/1.1 103 Early Hints\r\nTransfer-Encoding: chunked\r\n\r\n', code: 'bodiless_status_framing' },
+  { name: 'a 101 with Content-Length', raw: 'HTTP/1.1 101 Switching Protocols\r\nContent-Length: 3\r\n\r\nabc', code: 'bodiless_status_framing', methods: ['UPGRADE'] },
+  { name: 'a HEAD response followed by its "body"', raw: ok('Content-Length: 3\r\n', 'abc'), code: 'unsolicited_response', methods: ['HEAD'], heads: 1 },
 ];
 
 interface ExpectedResponse {
@@ -144,8 +167,8 @@ const VALID: ValidRow[] = [
     messages: [{ readUntilClose: false, keepAlive: true, complete: true }, { body: 'x' }],
   },
   {
-    name: '204 and 304 have no body',
-    raw: 'HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz',
+    name: '204 and 304 have no body (a 204 may say Content-Length: 0; a 304 any length)',
+    raw: 'HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz',
     methods: ['GET', 'GET', 'GET'],
     messages: [{ statusCode: 204, body: '' }, { statusCode: 304, body: '' }, { statusCode: 200, body: 'z' }],
   },
@@ -162,10 +185,22 @@ const VALID: ValidRow[] = [
     messages: [{ statusCode: 102, complete: false }, { statusCode: 103, headers: ['link', '</a.css>; rel=preload'], complete: false }, { statusCode: 200, body: '', complete: true }],
   },
   {
-    name: '101 Switching Protocols opens a tunnel',
+    name: '101 Switching Protocols to an upgrade request opens a tunnel',
     raw: 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x02hiHTTP/1.1 200 OK\r\n\r\n',
+    methods: ['UPGRADE'],
     messages: [{ statusCode: 101, keepAlive: false, body: '\x81\x02hiHTTP/1.1 200 OK\r\n\r\n', complete: true }],
     finish: true,
+  },
+  {
+    name: 'an upgrade declined (200, keep-alive) is an ordinary response',
+    raw: 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nnoHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n',
+    methods: ['UPGRADE', 'GET'],
+    messages: [{ statusCode: 100 }, { statusCode: 200, keepAlive: true, body: 'no', complete: true }, { statusCode: 200, complete: true }],
+  },
+  {
+    name: 'empty lines after a response are tolerated',
+    raw: ok('Content-Length: 1\r\n', 'x') + '\r\n\r\n\n',
+    messages: [{ body: 'x', complete: true }],
   },
   {
     name: 'CONNECT 200 opens a tunnel, even with Content-Length',
@@ -220,6 +255,16 @@ const VALID: ValidRow[] = [
     raw: 'HTTP/1.1 599 X\r\nContent-Length: 0\r\n\r\nHTTP/1.1 999 Y\r\nContent-Length: 0\r\n\r\n',
     methods: ['GET', 'GET'],
     messages: [{ statusCode: 599 }, { statusCode: 999 }],
+  },
+  {
+    name: 'fields named by Connection are removed from the head and trailers; Content-Length stays (RFC 9110 §7.6.1)',
+    raw: ok('Connection: X-Internal, Content-Length\r\nX-Internal: 1\r\nContent-Length: 1\r\nX-Kept: 2\r\n', 'x') +
+      ok('connection: x-t\r\nTransfer-Encoding: chunked,\r\n', '1 ;e=1\r\ny\r\n0\r\nX-T: 1\r\nX-U: 2\r\n\r\n'),
+    methods: ['GET', 'GET'],
+    messages: [
+      { headers: ['connection', 'X-Internal, Content-Length', 'content-length', '1', 'x-kept', '2'], contentLength: 1, body: 'x' },
+      { chunked: true, body: 'y', trailers: ['x-u', '2'], complete: true },
+    ],
   },
 ];
 

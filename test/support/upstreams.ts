@@ -97,21 +97,28 @@ export async function startUpstream(name: string): Promise<TestUpstream> {
   return new TestUpstream(name).listen();
 }
 
-/** Sends raw bytes on a fresh connection and collects everything until the server closes (or timeoutMs). */
-export function rawExchange(port: number, bytes: string | Buffer, timeoutMs = 5000): Promise<{ data: string; reset: boolean }> {
+/**
+ * Sends raw bytes on a fresh connection and collects everything until the server closes (or timeoutMs).
+ * `closedByServer`: the server ended or reset the connection (false when the timeout ended it).
+ */
+export function rawExchange(port: number, bytes: string | Buffer, timeoutMs = 5000): Promise<{ data: string; reset: boolean; closedByServer: boolean }> {
   return new Promise((resolve) => {
     const sock = net.connect(port, '127.0.0.1');
     let data = '';
     let reset = false;
+    let timedOut = false;
     sock.setEncoding('latin1');
     sock.on('data', (d: string) => (data += d));
     sock.on('error', () => {
       reset = true;
     });
-    const timer = setTimeout(() => sock.destroy(), timeoutMs);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      sock.destroy();
+    }, timeoutMs);
     sock.on('close', () => {
       clearTimeout(timer);
-      resolve({ data, reset });
+      resolve({ data, reset, closedByServer: !timedOut });
     });
     sock.write(bytes);
   });

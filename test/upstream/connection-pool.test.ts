@@ -314,3 +314,81 @@ test('close(): waiters fail, busy handlers see the close', { timeout: 10_000 }, 
     await backend.close();
   }
 });
+
+/** How the backend's side of its first accepted connection ended: 'rst' (ECONNRESET) or 'fin'. */
+function endOf(backend: Backend): Promise<'rst' | 'fin'> {
+  const s = backend.sockets[0]!;
+  return new Promise((resolve) => {
+    s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNRESET' ? 'rst' : 'fin'));
+    s.on('end', () => resolve('fin'));
+  });
+}
+
+test('reset(): an abandoned exchange ends with a RST and never returns to the pool; release(false) with a FIN', { timeout: 10_000 }, async () => {
+  const backend = await new Backend().listen();
+  const { pool, host, stats } = makePool(backend.port);
+  const a = new Requester();
+  pool.acquire(a);
+  await a.settled;
+  await backend.accepted(1);
+  a.conn!.socket.write('POST / HTTP/1.1\r\ncontent-length: 10\r\n\r\nhalf');
+  await until(() => backend.received.endsWith('half'));
+  const ended = endOf(backend);
+  pool.reset(a.conn!);
+  assert.equal(await ended, 'rst');
+  await until(() => stats.get('upstream_cx_active') === 0);
+  assert.equal(a.closed, null, 'a reset connection is no longer its requester\'s: no close callback');
+  assert.equal(pool.idleCount, 0);
+  assert.equal(host.activeRequests, 0);
+  assert.equal(stats.get('upstream_cx_destroy_local'), 1);
+  pool.reset(a.conn!); // a no-op once closed
+
+  const backend2 = await new Backend().listen();
+  const p2 = makePool(backend2.port);
+  const b = new Requester();
+  p2.pool.acquire(b);
+  await b.settled;
+  await backend2.accepted(1);
+  const ended2 = endOf(backend2);
+  p2.pool.release(b.conn!, false);
+  assert.equal(await ended2, 'fin');
+  await backend.close();
+  await backend2.close();
+});
+
+test('an exception in a handler resets its request and its connection only; the pool keeps serving', { timeout: 10_000 }, async () => {
+  const backend = await new Backend().listen();
+  const { pool, host, stats } = makePool(backend.port);
+  const r = new Requester();
+  r.onUpstreamData = () => {
+    throw new Error('handler bug');
+  };
+  pool.acquire(r);
+  await r.settled;
+  await backend.accepted(1);
+  const ended = endOf(backend);
+  backend.sockets[0]!.write('HTTP/1.1 200 OK\r\n\r\n');
+  assert.equal(await ended, 'rst');
+  assert.equal(r.internalErrors.length, 1);
+  assert.equal((r.internalErrors[0] as Error).message, 'handler bug');
+  assert.equal(stats.get('internal_error'), 0, 'the request counts it (http.<prefix>.internal_error), not the cluster');
+  await until(() => stats.get('upstream_cx_active') === 0);
+  assert.equal(host.activeRequests, 0);
+
+  // A requester whose onPoolReady throws: its connection is reset, the next requester gets a new one.
+  const bad = new Requester();
+  bad.onPoolReady = () => {
+    throw new Error('ready bug');
+  };
+  pool.acquire(bad);
+  await until(() => bad.internalErrors.length === 1);
+  await until(() => stats.get('upstream_cx_active') === 0);
+  const good = new Requester();
+  pool.acquire(good);
+  await good.settled;
+  assert.ok(good.conn !== null);
+  pool.release(good.conn!, true);
+  assert.equal(pool.idleCount, 1);
+  pool.close();
+  await backend.close();
+});

@@ -13,6 +13,7 @@ import { httpDateNow } from '../../src/http/date-header.ts';
 import { appendForwardedFor } from '../../src/http/forwarded-for.ts';
 import { isInternalAddress } from '../../src/http/internal-address.ts';
 import { hasEscapedSlashes, mergeSlashes, normalizePath, unescapeSlashes } from '../../src/http/path-normalization.ts';
+import { isValidAuthority } from '../../src/http/authority.ts';
 import { RouteKind, type Route } from '../../src/router/route-table.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
 import { BodyFraming, type StreamConnection } from './stream-connection.ts';
@@ -20,8 +21,13 @@ import { grpcStatusForHttp, isGrpcContentType, parseGrpcTimeout } from '../../sr
 import { LocalReply, type LocalReplySpec } from './local-reply.ts';
 import { reasonPhrase } from '../../src/http1/reason-phrases.ts';
 import { UpstreamRequest } from '../router/upstream-request.ts';
+import { reportInternalError } from '../../src/common/internal-error.ts';
+import { OverloadAction, overloadShared, streamIdleTimeoutMs } from '../../src/overload/overload-shared.ts';
 
 const EMPTY = Buffer.alloc(0);
+/** Interim (1xx) heads passed to one client per request at most; more from the upstream are dropped. */
+const MAX_INTERIM_HEADS = 10;
+const NO_HEADERS: HeaderList = [];
 
 export class ActiveStream {
   readonly conn: StreamConnection;
@@ -48,6 +54,10 @@ export class ActiveStream {
   upgradeType: string | null;
   /** The upstream answered 101: bytes now flow raw both ways until either side closes. */
   upgraded: boolean;
+  /** Interim 1xx heads sent to the client (100 Continue included); at most MAX_INTERIM_HEADS. */
+  interimSent: number;
+  /** A 100 Continue went to the client (Legate's own or the upstream's): at most one. */
+  continueSent: boolean;
   /** The connection's per-stream handle (HTTP/2: the node:http2 stream); null for HTTP/1.1. */
   transport: unknown;
   private idleTimer: NodeJS.Timeout | null;
@@ -77,6 +87,8 @@ export class ActiveStream {
     this.suppressResponseBody = head.method === 'HEAD';
     this.upgradeType = null;
     this.upgraded = false;
+    this.interimSent = 0;
+    this.continueSent = false;
     this.transport = transport;
     this.idleTimer = null;
     this.requestTimer = null;
@@ -110,6 +122,18 @@ export class ActiveStream {
     info.connectionId = this.conn.id;
     if (cfg.streamIdleTimeoutMs > 0) this.armIdleTimer(cfg.streamIdleTimeoutMs);
     if (cfg.requestTimeoutMs > 0) this.requestTimer = setTimeout(onRequestTimeout, cfg.requestTimeoutMs, this);
+    // Overload manager actions (one shared-memory read each while inactive).
+    const overload = overloadShared;
+    if (overload.fires(OverloadAction.STOP_ACCEPTING_REQUESTS)) {
+      values[slots.downstream_rq_overload_close]++;
+      return this.localReply(LocalReply.overloaded);
+    }
+    if (!this.conn.draining && overload.fires(OverloadAction.DISABLE_HTTP_KEEPALIVE)) {
+      values[slots.downstream_cx_overload_disable_keepalive]++;
+      // HTTP/1.1: connection: close on this response; HTTP/2: GOAWAY, the streams in flight finish.
+      if (this.conn.multiplexed) this.conn.drain();
+      else this.closeAfterResponse = true;
+    }
 
     this.isGrpc = isGrpcContentType(getHeader(this.headers, H.contentType));
     if (head.versionMinor === 0 && !cfg.acceptHttp10) return this.localReply(LocalReply.http10NotAccepted);
@@ -128,11 +152,21 @@ export class ActiveStream {
     // :path and :authority, from origin-form or absolute-form.
     let path = head.target;
     let authority = getHeader(this.headers, H.host);
+    // RFC 9112 §3.2, RFC 9113 §8.3.1: Host (HTTP/2 :authority) is uri-host [":" port] without userinfo; anything
+    // else is a 400, never forwarded. Checked even when an absolute-form target replaces it.
+    if (authority !== undefined && authority !== '' && !isValidAuthority(authority)) {
+      values[slots.downstream_rq_invalid_host]++;
+      return this.localReply(LocalReply.invalidHost);
+    }
     if (path.charCodeAt(0) !== 47 /* / */) {
       const parsed = parseAbsoluteForm(path);
       if (parsed === null) {
         values[slots.downstream_rq_non_relative_path]++;
         return this.localReply(badRequest('absolute_path_rejected'));
+      }
+      if (!isValidAuthority(parsed.authority)) {
+        values[slots.downstream_rq_invalid_host]++;
+        return this.localReply(LocalReply.invalidHost);
       }
       path = parsed.path;
       authority = parsed.authority;
@@ -234,12 +268,20 @@ export class ActiveStream {
     const upstreamPath = route.rewritePath(path);
     if (upstreamPath !== path && !cfg.suppressEnvoyHeaders) setHeader(this.headers, H.xEnvoyOriginalPath, path);
     if (route.timeoutMs > 0 && !route.maxStreamDurationSet && !cfg.suppressEnvoyHeaders) setHeader(this.headers, H.xEnvoyExpectedRqTimeoutMs, String(route.timeoutMs));
-    stripHopByHop(this.headers);
+    // Expect: 100-continue (Envoy's proxy_100_continue false): the expectation is Legate's to answer, not the
+    // upstream's: stripped here, answered below once the request is on its way.
+    const expect = stripHopByHop(this.headers);
+    const answerContinue = expect >= 0 && !cfg.proxy100Continue;
+    if (answerContinue) this.headers.splice(expect, 2);
     if (this.upgradeType !== null) this.headers.push(H.connection, 'upgrade', H.upgrade, this.upgradeType);
 
     const upstream = new UpstreamRequest(this, cluster, route, upstreamPath);
     this.upstream = upstream;
     upstream.start();
+    // Only when a body is still to come (RFC 9110 §10.1.1), and not on an upgrade (its bytes are the tunnel's).
+    if (answerContinue && !this.finished && !this.requestComplete && this.upgradeType === null) {
+      this.sendInterim(100, 'Continue', NO_HEADERS);
+    }
   }
 
   decodeData(chunk: Buffer): void {
@@ -259,6 +301,42 @@ export class ActiveStream {
     if (this.upstream !== null && !this.finished) this.upstream.endBody();
   }
 
+  /**
+   * An exception reached one of this stream's boundaries (its timers, its upstream request's callbacks) or its
+   * connection's: a bug. Counted (internal_error), its stack logged once, and the stream reset (HTTP/1.1: its
+   * connection) without trusting its state. Never throws.
+   */
+  onInternalError(err: unknown): void {
+    reportInternalError(`stream of connection ${this.conn.id}`, err);
+    this.hcm.stats.values[this.hcm.config.slots!.internal_error]++;
+    this.resetAfterInternalError();
+  }
+
+  /** Resets the stream after an exception, each step on its own: the upstream request, then the stream. Never throws. */
+  resetAfterInternalError(): void {
+    if (this.finished) return;
+    const upstream = this.upstream;
+    if (upstream !== null) {
+      try {
+        upstream.reset();
+      } catch (err) {
+        reportInternalError('upstream request reset', err);
+      }
+    }
+    try {
+      this.hcm.stats.values[this.hcm.config.slots!.downstream_rq_tx_reset]++;
+      this.finish(false);
+    } catch (err) {
+      reportInternalError('stream reset', err);
+      // finish() failed part of the way: the connection must still reset the stream.
+      try {
+        this.conn.onStreamDone(this, false);
+      } catch (err2) {
+        reportInternalError('stream reset', err2);
+      }
+    }
+  }
+
   /** The client went away (connection closed) before the response finished. */
   onDownstreamReset(): void {
     if (this.finished) return;
@@ -269,6 +347,34 @@ export class ActiveStream {
   }
 
   // ---- encoding (proxy -> client) ----
+
+  /**
+   * An interim head (1xx other than 101) from the upstream, before the final one. A 100 reaches the client only
+   * with proxy_100_continue (otherwise Legate answered the expectation itself and stripped it) and only once;
+   * other 1xx (102, 103 Early Hints...) are forwarded, as RFC 9110 §15.2 asks of a proxy, up to MAX_INTERIM_HEADS
+   * per request, never to an HTTP/1.0 client (Envoy forwards only the first of 100/102/103 and drops other codes).
+   */
+  encode1xxHeaders(rh: ResponseHead): void {
+    if (this.finished || this.responseStarted) return;
+    const status = rh.statusCode;
+    if (status === 100 && (this.continueSent || !this.hcm.config.proxy100Continue)) return;
+    this.sendInterim(status, rh.reason, rh.headers);
+  }
+
+  private sendInterim(status: number, reason: string, headers: HeaderList): void {
+    if (this.head.versionMinor === 0 || this.interimSent >= MAX_INTERIM_HEADS) return;
+    this.interimSent++;
+    if (status === 100) this.continueSent = true;
+    if (this.idleTimer !== null) this.idleTimer.refresh();
+    if (headers.length > 0) {
+      // A 1xx has no body: no framing fields on it (Envoy's strict 1xx rule; an HTTP/1.1 upstream's non-zero
+      // Content-Length or Transfer-Encoding was already refused, a "content-length: 0" or an HTTP/2 one goes here).
+      stripHopByHop(headers);
+      removeHeader(headers, H.contentLength);
+    }
+    this.hcm.stats.values[this.hcm.config.slots!.downstream_rq_1xx]++;
+    this.conn.encode1xxHeaders(this, status, reason, headers);
+  }
 
   /** The response head that came from the upstream (HTTP/1.1 or HTTP/2, as a ResponseHead). */
   encodeHeaders(rh: ResponseHead): void {
@@ -288,7 +394,11 @@ export class ActiveStream {
       const values = this.hcm.stats.values;
       values[cfg.slots!.downstream_cx_upgrades_total]++;
       values[cfg.slots!.downstream_cx_upgrades_active]++;
-    } else if (status === 204 || status === 304) this.suppressResponseBody = true;
+    } else if (status === 204 || status === 304) {
+      this.suppressResponseBody = true;
+      // As Envoy: a 204 goes out without a length (the parser refused any but 0 from an HTTP/1.1 upstream).
+      if (status === 204) removeHeader(headers, H.contentLength);
+    }
     if (!cfg.suppressEnvoyHeaders && this.upstream !== null) {
       // The router stamped firstUpstreamRxMonoMs as this head arrived.
       headers.push(H.xEnvoyUpstreamServiceTime, String(Math.round(info.firstUpstreamRxMonoMs - this.upstream.startMonoMs)));
@@ -357,7 +467,14 @@ export class ActiveStream {
     this.finish(false);
   }
 
+  /**
+   * A local reply from a spec. One that refuses the request as malformed (the DPE flag: missing or invalid Host,
+   * HTTP/1.0 refused, absolute-form refused, a codec error after the head...) also ends an HTTP/1.1 connection, as
+   * Envoy's onLocalReply does for its 400s: whatever the client pipelined behind it is never parsed, let alone
+   * forwarded. Ordinary replies (no route, direct_response, upstream failures) keep the connection.
+   */
   localReply(spec: LocalReplySpec): void {
+    if ((spec.flag & ResponseFlag.DownstreamProtocolError) !== 0 && !this.conn.multiplexed) this.closeAfterResponse = true;
     this.sendLocal(spec.status, spec.body === '' ? EMPTY : Buffer.from(spec.body, 'latin1'), spec.flag, spec.details, spec.body === '' ? null : 'text/plain', undefined, spec.grpcStatus);
   }
 
@@ -430,7 +547,7 @@ export class ActiveStream {
   }
 
   private armIdleTimer(ms: number): void {
-    this.idleTimer = setTimeout(onStreamIdleTimeout, ms, this);
+    this.idleTimer = setTimeout(onStreamIdleTimeout, streamIdleTimeoutMs(ms), this);
   }
 
   onIdleTimeout(): void {
@@ -511,16 +628,29 @@ export class ActiveStream {
   }
 }
 
+// Timer callbacks are boundaries: an exception resets this stream only.
 function onStreamIdleTimeout(stream: ActiveStream): void {
-  stream.onIdleTimeout();
+  try {
+    stream.onIdleTimeout();
+  } catch (err) {
+    stream.onInternalError(err);
+  }
 }
 
 function onRequestTimeout(stream: ActiveStream): void {
-  stream.onRequestTimeout();
+  try {
+    stream.onRequestTimeout();
+  } catch (err) {
+    stream.onInternalError(err);
+  }
 }
 
 function onStreamDurationTimeout(stream: ActiveStream): void {
-  stream.onDurationTimeout();
+  try {
+    stream.onDurationTimeout();
+  } catch (err) {
+    stream.onInternalError(err);
+  }
 }
 
 /** grpc-message is percent-encoded (gRPC over HTTP/2): bytes outside printable ASCII and '%' itself. */
@@ -537,15 +667,23 @@ function badRequest(details: string): LocalReplySpec {
   return { status: 400, body: 'Bad Request', flag: ResponseFlag.DownstreamProtocolError, details, grpcStatus: -1 };
 }
 
-function stripHopByHop(headers: HeaderList): void {
+/**
+ * Removes hop-by-hop fields (te: trailers stays). Returns the index of the first `expect: 100-continue` left in
+ * the list, or -1 (found in the same pass, so a request is scanned once).
+ */
+function stripHopByHop(headers: HeaderList): number {
+  let expect = -1;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i]!;
     if (isHopByHop(name)) {
       if (name === 'te' && headers[i + 1]!.trim().toLowerCase() === 'trailers') continue;
       headers.splice(i, 2);
       i -= 2;
+    } else if (name === H.expect && expect < 0 && headers[i + 1]!.trim().toLowerCase() === '100-continue') {
+      expect = i;
     }
   }
+  return expect;
 }
 
 function appendVia(headers: HeaderList, via: string): void {

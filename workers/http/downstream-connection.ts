@@ -15,9 +15,13 @@ import { BodyFraming, type StreamConnection } from './stream-connection.ts';
 import { serializeResponseHead } from '../../src/http1/serializer.ts';
 import { H } from '../../src/http/header-names.ts';
 import { nextConnectionId } from '../listener/connection-ids.ts';
-import { armOrRefresh, cancelTimer } from '../../src/common/timers.ts';
+import { cancelTimer } from '../../src/common/timers.ts';
+import { TurnSpreadQueue } from '../../src/common/turn-spread-queue.ts';
+import { armConnectionIdleTimer } from '../../src/overload/overload-shared.ts';
 import { log } from '../../src/common/logger.ts';
 import { Http2Connection } from './http2-connection.ts';
+import type { LocalReplySpec } from './local-reply.ts';
+import { reportInternalError } from '../../src/common/internal-error.ts';
 
 /** RFC 9113 §3.4 client connection preface. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -76,6 +80,14 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   private durationTimer: NodeJS.Timeout | null;
   /** request_headers_timeout: armed by the first bytes of a head, cleared when the head is complete. */
   private headersTimer: NodeJS.Timeout | null;
+  /**
+   * This side is closed (FIN sent after the last response) and the connection lingers: what the client still sends
+   * (the rest of a body nobody will read) is read and dropped until it closes too or delayed_close_timeout passes.
+   */
+  private lingering: boolean;
+  private lingerTimer: NodeJS.Timeout | null;
+  /** socket.writableLength when the linger timer was armed: less at its end is progress, worth another period. */
+  private lingerWritable: number;
 
   /** `sniffHttp2`: AUTO without TLS — check the first bytes for the HTTP/2 preface and hand over if so. */
   constructor(socket: net.Socket, listener: HcmConnectionOwner, sniffHttp2 = false) {
@@ -104,6 +116,9 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.http2 = null;
     this.requestCount = 0;
     this.headersTimer = null;
+    this.lingering = false;
+    this.lingerTimer = null;
+    this.lingerWritable = 0;
     const maxDurationMs = this.hcm.config.maxConnectionDurationMs;
     this.durationTimer = maxDurationMs > 0 ? setTimeout(onMaxConnectionDuration, maxDurationMs, this) : null;
 
@@ -126,7 +141,21 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.armIdleTimer();
   }
 
+  // Socket listeners and timer callbacks are this connection's boundaries: an exception in anything they run (the
+  // parser, the stream, the router, the upstream request started from here) resets this connection only
+  // (onInternalError).
+
   private onSocketData(chunk: Buffer): void {
+    try {
+      this.onData(chunk);
+    } catch (err) {
+      this.onInternalError(err);
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    // Closing: the rest of a request nobody will answer is dropped (closeGracefully).
+    if (this.lingering) return;
     if (this.stream === null && this.headersTimer === null && !this.parser.isPaused()) {
       // These bytes begin a request head (between requests nothing else arrives): it must be complete in time.
       const ms = this.hcm.config.requestHeadersTimeoutMs;
@@ -150,13 +179,17 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.parser.execute(chunk);
   }
 
-  /** request_headers_timeout fired: 408 and close, nothing reached an upstream (Envoy's slow-header defence). */
-  onHeadersTimeout(): void {
+  /**
+   * request_headers_timeout fired: 408 and close, nothing reached an upstream (Envoy's slow-header defence). Run
+   * from headerTimeoutCuts, a turn or more after `timer` fired: nothing to do if the head completed meanwhile.
+   */
+  onHeadersTimeout(timer: NodeJS.Timeout): void {
+    if (this.headersTimer !== timer) return;
     this.headersTimer = null;
     if (this.closed || this.stream !== null) return;
     this.hcm.stats.values[this.hcm.config.slots!.downstream_rq_header_timeout]++;
     const body = 'request headers timeout';
-    this.socket.end(`HTTP/1.1 408 Request Timeout\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`, 'latin1');
+    this.closeGracefully(`HTTP/1.1 408 Request Timeout\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`);
     this.closed = true;
   }
 
@@ -239,24 +272,32 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   }
 
   onRequestError(err: Http1ParseError): void {
+    const stream = this.stream;
+    if (stream !== null && !stream.finished && err.code === 'incomplete_message') {
+      // The client closed its side inside the body (Content-Length not reached, no last chunk): it gave up on the
+      // request. As a client reset: the upstream request is reset (a RST, so no upstream takes the truncated body
+      // for a whole one), the stream too, and the connection closes.
+      stream.onDownstreamReset();
+      this.socket.destroy();
+      return;
+    }
     const values = this.hcm.stats.values;
     const slots = this.hcm.config.slots!;
     values[slots.downstream_cx_protocol_error]++;
-    if (err.status === 413 || err.status === 431) values[slots.downstream_rq_too_large]++;
-    const stream = this.stream;
+    if (err.status === 413 || err.status === 414 || err.status === 431) values[slots.downstream_rq_too_large]++;
     if (stream !== null && !stream.finished) {
-      // A body that breaks framing mid-request: the request cannot be completed; reset both sides.
-      stream.info.responseFlags |= ResponseFlag.DownstreamProtocolError;
-      stream.onDownstreamReset();
-      this.socket.destroy();
+      // A body or trailers that break framing after the head went upstream (a bad chunk size, say). As Envoy: the
+      // upstream request is reset (RST), and the client gets the 400 if no response has started, else a reset; the
+      // connection then closes (the rest of what it sends is dropped).
+      if (stream.upstream !== null) stream.upstream.reset();
+      stream.upstreamFailed(codecErrorReply(err));
       return;
     }
     // Nothing of this request reached an upstream: answer it and close.
     const reason = reasonPhrase(err.status);
     const body = reason;
-    this.socket.end(
+    this.closeGracefully(
       `HTTP/1.1 ${err.status} ${reason}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`,
-      'latin1',
     );
     this.closed = true;
   }
@@ -276,14 +317,19 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
         // An HTTP/2 upstream ended the stream with its head: HTTP/1.1 needs the empty body delimited.
         headers.push(H.contentLength, '0');
       }
-    } else if (framing === BodyFraming.UNKNOWN && stream.head.method === 'HEAD') {
-      // A HEAD response keeps the framing header the GET would have had.
+    } else if (framing === BodyFraming.UNKNOWN && stream.head.method === 'HEAD' && status !== 204 && status !== 304) {
+      // A HEAD response keeps the framing header the GET would have had (a 204 or 304 never has one).
       headers.push(H.transferEncoding, 'chunked');
     }
     if (this.draining) stream.closeAfterResponse = true;
     if (stream.closeAfterResponse && !stream.upgraded) headers.push(H.connection, 'close');
     // The head waits in pendingOut for the body bytes of the same upstream read.
     this.pendingOut = serializeResponseHead(stream.head.versionMinor, status, reason, headers);
+  }
+
+  encode1xxHeaders(stream: ActiveStream, status: number, reason: string, headers: HeaderList): void {
+    // Out at once (a client waiting for 100 Continue must get it now); nothing of this response is pending yet.
+    this.socket.write(serializeResponseHead(stream.head.versionMinor, status, reason, headers), 'latin1');
   }
 
   encodeData(stream: ActiveStream, chunk: Buffer): boolean {
@@ -349,7 +395,7 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
       return;
     }
     if (stream.closeAfterResponse || this.draining) {
-      this.socket.end();
+      this.closeGracefully();
       return;
     }
     if (this.socket.writableNeedDrain) {
@@ -360,13 +406,22 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   }
 
   private continueReading(): void {
-    if (this.closed) return;
+    // Closing (lingering): nothing more is parsed, whatever the client pipelined.
+    if (this.closed || this.lingering) return;
     this.armIdleTimer();
     if (this.socket.isPaused()) this.socket.resume();
     if (this.parser.isPaused()) this.parser.resume();
   }
 
   private onSocketDrain(): void {
+    try {
+      this.onDrain();
+    } catch (err) {
+      this.onInternalError(err);
+    }
+  }
+
+  private onDrain(): void {
     const stream = this.stream;
     if (stream !== null) {
       stream.resumeUpstream();
@@ -385,17 +440,43 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   }
 
   private onSocketEnd(): void {
+    try {
+      this.onEnd();
+    } catch (err) {
+      this.onInternalError(err);
+    }
+  }
+
+  private onEnd(): void {
+    // Lingering: both sides are now closed, and the socket with them.
+    if (this.lingering) return;
     // The client half-closed: finish the response in flight, then close.
     this.parser.finish();
+    if (this.socket.destroyed || this.lingering) return;
     if (this.stream === null) this.socket.end();
     else this.draining = true;
   }
 
   private onSocketClose(): void {
+    try {
+      this.onClose();
+    } catch (err) {
+      this.onInternalError(err);
+      // The listener must still let go of this connection (it is idempotent), or a drain would wait for it.
+      try {
+        this.listener.onConnectionClosed(this);
+      } catch (err2) {
+        reportInternalError(`HTTP/1.1 connection ${this.id} close`, err2);
+      }
+    }
+  }
+
+  private onClose(): void {
     this.closed = true;
     this.clearIdleTimer();
     this.headersTimer = cancelTimer(this.headersTimer);
     this.durationTimer = cancelTimer(this.durationTimer);
+    this.lingerTimer = cancelTimer(this.lingerTimer);
     const stream = this.stream;
     if (stream !== null && !stream.finished) stream.onDownstreamReset();
     this.stream = null;
@@ -417,13 +498,13 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
       return;
     }
     this.draining = true;
-    if (this.stream === null) this.socket.end();
+    if (this.stream === null) this.closeGracefully();
   }
 
   private armIdleTimer(): void {
     const ms = this.hcm.config.idleTimeoutMs;
     if (ms <= 0) return;
-    this.idleTimer = armOrRefresh(this.idleTimer, ms, onConnectionIdle, this);
+    this.idleTimer = armConnectionIdleTimer(this.idleTimer, ms, onConnectionIdle, this);
   }
 
   private clearIdleTimer(): void {
@@ -434,7 +515,7 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.idleTimer = null;
     if (this.stream !== null || this.closed) return;
     this.hcm.stats.values[this.hcm.config.slots!.downstream_cx_idle_timeout]++;
-    this.socket.end();
+    this.closeGracefully();
   }
 
   /** max_connection_duration: drain (close now if idle, else after the response in flight). */
@@ -444,20 +525,123 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.hcm.stats.values[this.hcm.config.slots!.downstream_cx_max_duration_reached]++;
     this.drain();
   }
+
+  /**
+   * Closes this side after what is written (a FIN) and lingers, as Envoy's delayed close and nginx's lingering
+   * close: what the client still sends (the rest of a body nobody will read, e.g. after an early response or a
+   * local reply to an upload) is read and dropped, so the client is neither left blocked writing nor sent a RST
+   * that could destroy the response in its receive buffer before it read it. The socket is closed for good when the
+   * client closes too, or delayed_close_timeout after the response went out (a period that restarts while the
+   * response is still being taken); with delayed_close_timeout 0, once the response is flushed.
+   */
+  private closeGracefully(data?: string): void {
+    if (this.lingering) return;
+    this.lingering = true;
+    // Nothing behind the last response is parsed, not even the rest of the read in progress (a request pipelined
+    // behind a refused one would otherwise still be routed and forwarded).
+    this.parser.pause();
+    const socket = this.socket;
+    if (data === undefined) socket.end();
+    else socket.end(data, 'latin1');
+    if (socket.destroyed) return;
+    // Reading may be paused (backpressure from the upstream, pipelining): drop the rest instead.
+    if (socket.isPaused()) socket.resume();
+    const ms = this.hcm.config.delayedCloseTimeoutMs;
+    if (ms > 0) {
+      this.lingerWritable = socket.writableLength;
+      this.lingerTimer = setTimeout(onDelayedClose, ms, this);
+    } else if (socket.writableFinished) {
+      socket.destroy();
+    } else {
+      socket.once('finish', destroyOnFinish);
+    }
+  }
+
+  /** delayed_close_timeout passed while lingering: close now, unless the response is still going out. */
+  onDelayedCloseTimeout(): void {
+    this.lingerTimer = null;
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    const left = socket.writableLength;
+    if (!socket.writableFinished && left < this.lingerWritable) {
+      // The client is still taking the response: another period from here (Envoy restarts it on write progress).
+      this.lingerWritable = left;
+      this.lingerTimer = setTimeout(onDelayedClose, this.hcm.config.delayedCloseTimeoutMs, this);
+      return;
+    }
+    socket.destroy();
+  }
+
+  /**
+   * An exception reached one of this connection's boundaries (a bug): counted (internal_error), its stack logged
+   * once, the stream in flight reset (its upstream request too), and the connection closed. Never throws.
+   */
+  onInternalError(err: unknown): void {
+    reportInternalError(`HTTP/1.1 connection ${this.id}`, err);
+    try {
+      this.hcm.stats.values[this.hcm.config.slots!.internal_error]++;
+      const stream = this.stream;
+      if (stream !== null) stream.resetAfterInternalError();
+    } catch (err2) {
+      reportInternalError(`HTTP/1.1 connection ${this.id}`, err2);
+    }
+    this.stream = null;
+    this.pendingOut = '';
+    this.socket.destroy();
+  }
 }
 
-function onRequestHeadersTimeout(conn: DownstreamConnection): void {
-  conn.onHeadersTimeout();
+/** A LocalReplySpec for a request the HTTP/1.1 codec rejected after its head (status and details from the codec). */
+function codecErrorReply(err: Http1ParseError): LocalReplySpec {
+  return { status: err.status, body: reasonPhrase(err.status), flag: ResponseFlag.DownstreamProtocolError, details: err.details, grpcStatus: -1 };
 }
+
+function destroyOnFinish(this: net.Socket): void {
+  this.destroy();
+}
+
+// Timer callbacks are boundaries too. A request_headers_timeout does not cut there: thousands armed together (a
+// slowloris wave) expire in one timer pass, and cutting them all at once stalls the worker; they are queued (the
+// timer is `this`) and cut HEADER_TIMEOUT_CUTS_PER_TURN per event-loop turn, other connections served in between.
+function onRequestHeadersTimeout(this: NodeJS.Timeout, conn: DownstreamConnection): void {
+  headerTimeoutCuts.push(conn, this);
+}
+
+function cutOnHeadersTimeout(conn: DownstreamConnection, timer: NodeJS.Timeout): void {
+  try {
+    conn.onHeadersTimeout(timer);
+  } catch (err) {
+    conn.onInternalError(err);
+  }
+}
+
+const HEADER_TIMEOUT_CUTS_PER_TURN = 8;
+const headerTimeoutCuts = new TurnSpreadQueue(cutOnHeadersTimeout, HEADER_TIMEOUT_CUTS_PER_TURN);
 
 function onMaxConnectionDuration(conn: DownstreamConnection): void {
-  conn.onMaxDuration();
+  try {
+    conn.onMaxDuration();
+  } catch (err) {
+    conn.onInternalError(err);
+  }
+}
+
+function onDelayedClose(conn: DownstreamConnection): void {
+  try {
+    conn.onDelayedCloseTimeout();
+  } catch (err) {
+    conn.onInternalError(err);
+  }
 }
 
 function ignoreError(): void {}
 
 function onConnectionIdle(conn: DownstreamConnection): void {
-  conn.onIdleTimeout();
+  try {
+    conn.onIdleTimeout();
+  } catch (err) {
+    conn.onInternalError(err);
+  }
 }
 
 function formatAddress(ip: string, port: number): string {

@@ -14,7 +14,8 @@ import type { HcmRuntime } from './hcm-runtime.ts';
 import { BodyFraming, type StreamConnection } from './stream-connection.ts';
 import { requestHeadFromHttp2, responseHeadersForHttp2, trailerFieldsForHttp2 } from '../../src/http/http2-headers.ts';
 import { nextConnectionId } from '../listener/connection-ids.ts';
-import { armOrRefresh, cancelTimer } from '../../src/common/timers.ts';
+import { cancelTimer } from '../../src/common/timers.ts';
+import { armConnectionIdleTimer } from '../../src/overload/overload-shared.ts';
 import { Http2KeepaliveTimer } from '../http2/keepalive.ts';
 import { Http2ServerCodec, type Http2ServerCallbacks, type Http2ServerStream } from '../http2/server-codec.ts';
 import { ErrorCode } from '../../src/http2/frames.ts';
@@ -297,6 +298,11 @@ export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
     this.codec.respond(h2s, responseHeadersForHttp2(status, headers), framing === BodyFraming.NONE || stream.suppressResponseBody);
   }
 
+  encode1xxHeaders(stream: ActiveStream, status: number, _reason: string, headers: HeaderList): void {
+    // A HEADERS frame without END_STREAM; the final head follows on the same stream.
+    this.codec.respond((stream.transport as Http2StreamState).h2, responseHeadersForHttp2(status, headers), false);
+  }
+
   encodeData(stream: ActiveStream, chunk: Buffer): boolean {
     return this.codec.writeData((stream.transport as Http2StreamState).h2, chunk);
   }
@@ -371,7 +377,7 @@ export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
   private armIdleTimer(): void {
     const ms = this.hcm.config.idleTimeoutMs;
     if (ms <= 0 || this.closed) return;
-    this.idleTimer = armOrRefresh(this.idleTimer, ms, onConnectionIdle, this);
+    this.idleTimer = armConnectionIdleTimer(this.idleTimer, ms, onConnectionIdle, this);
   }
 
   private clearIdleTimer(): void {

@@ -51,6 +51,10 @@ export const LocalReply = Object.freeze({
   escapedSlashesRejected: spec(400, 'Bad Request', ResponseFlag.DownstreamProtocolError, 'path_normalization_failed', GrpcStatus.INTERNAL),
   underscoreInHeaderName: spec(400, 'Bad Request', ResponseFlag.DownstreamProtocolError, 'unexpected_underscore'),
   missingHost: spec(400, 'Bad Request', ResponseFlag.DownstreamProtocolError, 'missing_host_header'),
+  // Host / :authority / an absolute-form authority that is not uri-host [":" port] (Envoy's codecs' detail).
+  invalidHost: spec(400, 'Bad Request', ResponseFlag.DownstreamProtocolError, 'http.invalid_authority'),
   http10NotAccepted: spec(426, 'Upgrade Required', ResponseFlag.DownstreamProtocolError, 'low_version'),
   upgradeNotAllowed: spec(403, 'Upgrade Required', 0, 'upgrade_failed'),
+  // envoy.overload_actions.stop_accepting_requests.
+  overloaded: spec(503, 'envoy overloaded', ResponseFlag.OverloadManager, 'overload'),
 });

@@ -27,12 +27,19 @@ export interface StreamConnection {
   readonly draining: boolean;
   /** True for HTTP/2: no connection-level framing headers (connection, transfer-encoding) and trailers pass. */
   readonly multiplexed: boolean;
+  /** Graceful close: HTTP/2 sends GOAWAY and lets streams in flight finish; HTTP/1.1 closes after the response in flight. */
+  drain(): void;
 
   /**
    * Writes the response head. `headers` are final (hop-by-hop removed, proxy headers added); `framing` is a
    * BodyFraming. Called once per stream (never for a stream already reset).
    */
   encodeHeaders(stream: ActiveStream, status: number, reason: string, headers: HeaderList, framing: number): void;
+  /**
+   * Writes an interim 1xx head (never 101) at once, before the final head: HTTP/1.1 a head of its own (no body),
+   * HTTP/2 a HEADERS frame without END_STREAM. `headers` are final (no framing fields). Any number of times.
+   */
+  encode1xxHeaders(stream: ActiveStream, status: number, reason: string, headers: HeaderList): void;
   /** A body chunk; false when the client's buffer is full (the caller pauses its source until resumeUpstream). */
   encodeData(stream: ActiveStream, chunk: Buffer): boolean;
   /** The end of the response, with trailers (null or empty: none). */

@@ -21,6 +21,7 @@ import http2 from 'node:http2';
 import type { Http2PoolConnection, Http2StreamRequester } from '../upstream/http2-pool.ts';
 import { UpstreamProtocol } from '../../src/upstream/cluster-config.ts';
 import { requestHeadersForHttp2, responseHeadFromHttp2 } from '../../src/http/http2-headers.ts';
+import { reportInternalError } from '../../src/common/internal-error.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 /** Request body bytes held for re-sending when an HTTP/2 stream is refused (beyond this, no retry). */
@@ -34,10 +35,12 @@ const LAST_CHUNK = '0\r\n\r\n';
 /** Per upstream connection: its response parser, dispatching to whichever request uses the connection now. */
 export class UpstreamCodec implements Http1ResponseCallbacks {
   readonly parser: ResponseParser;
+  readonly conn: UpstreamConnection;
   current: UpstreamRequest | null;
 
-  constructor(maxHeadersCount: number) {
+  constructor(maxHeadersCount: number, conn: UpstreamConnection) {
     this.current = null;
+    this.conn = conn;
     this.parser = new ResponseParser({ maxHeadBytes: 60 * 1024, maxHeadersCount }, this);
   }
   onResponseHead(head: ResponseHead): void {
@@ -50,7 +53,16 @@ export class UpstreamCodec implements Http1ResponseCallbacks {
     if (this.current !== null) this.current.onResponseComplete(trailers);
   }
   onResponseError(err: Http1ParseError): void {
-    if (this.current !== null) this.current.onResponseError(err);
+    if (this.current !== null) {
+      this.current.onResponseError(err);
+      return;
+    }
+    // Bytes after the response just completed, in the same read (a 204 or HEAD response with a body, say): the
+    // connection, already back in the pool, must not answer the next request with them.
+    const ctx = this.conn.pool.context;
+    ctx.stats.values[ctx.slots.upstream_cx_protocol_error]++;
+    this.conn.closedLocally = true;
+    this.conn.socket.destroy();
   }
 }
 
@@ -87,6 +99,12 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
   private attempts: number;
   private h2Trailers: HeaderList | null;
   private responseDone: boolean;
+  /**
+   * An allowed upgrade still waiting for the upstream's 101: the client's bytes after the head are held (they are
+   * the tunnel's, and an upstream that declines would take them for a request Legate never routed). Stays set
+   * when the upgrade is declined: those bytes then go nowhere.
+   */
+  private awaitingUpgrade: boolean;
 
   constructor(stream: ActiveStream, cluster: WorkerCluster, route: Route, path: string) {
     this.stream = stream;
@@ -116,6 +134,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     this.attempts = 0;
     this.h2Trailers = null;
     this.responseDone = false;
+    this.awaitingUpgrade = stream.upgradeType !== null;
   }
 
   start(): void {
@@ -173,14 +192,48 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     }
     this.h2conn = conn;
     this.h2stream = s;
-    s.on('response', (_h: unknown, flags: number, raw: string[]) => this.onH2Response(s, flags, raw));
-    s.on('data', (chunk: Buffer) => this.onH2Data(s, chunk));
+    // Each listener is a boundary: node:http2 calls them from its session's socket reads, where an exception would
+    // take the worker down; it resets this request only (onInternalError).
+    s.on('response', (_h: unknown, flags: number, raw: string[]) => {
+      try {
+        this.onH2Response(s, flags, raw);
+      } catch (err) {
+        this.onInternalError(err);
+      }
+    });
+    // Interim 1xx heads (node:http2 reports them as 'headers' before 'response').
+    s.on('headers', (_h: unknown, _flags: number, raw: string[]) => {
+      try {
+        this.onH2Interim(s, raw);
+      } catch (err) {
+        this.onInternalError(err);
+      }
+    });
+    s.on('data', (chunk: Buffer) => {
+      try {
+        this.onH2Data(s, chunk);
+      } catch (err) {
+        this.onInternalError(err);
+      }
+    });
     s.on('trailers', (_h: unknown, _flags: number, raw: string[]) => {
       if (s === this.h2stream) this.h2Trailers = raw;
     });
-    s.on('end', () => this.onH2End(s));
+    s.on('end', () => {
+      try {
+        this.onH2End(s);
+      } catch (err) {
+        this.onInternalError(err);
+      }
+    });
     s.on('error', ignoreError);
-    s.on('close', () => this.onH2Close(conn, s));
+    s.on('close', () => {
+      try {
+        this.onH2Close(conn, s);
+      } catch (err) {
+        this.onInternalError(err);
+      }
+    });
     // Body that arrived before the stream (and, on a retry, what the refused stream had sent).
     const retained = this.retained;
     if (retained !== null && this.retainedBytes > 0) for (let i = 0; i < retained.length; i++) s.write(retained[i]!);
@@ -208,7 +261,11 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     const s = this.h2stream!;
     if (s.write(chunk)) return true;
     s.once('drain', () => {
-      if (!this.done) this.stream.conn.resumeReading(this.stream);
+      try {
+        if (!this.done) this.stream.conn.resumeReading(this.stream);
+      } catch (err) {
+        this.onInternalError(err);
+      }
     });
     return false;
   }
@@ -223,6 +280,13 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     this.onResponseHead(head);
     if (!this.done && endStream) this.completeH2();
     else if (!this.done && !this.stream.flushResponse()) s.pause();
+  }
+
+  private onH2Interim(s: http2.ClientHttp2Stream, raw: string[]): void {
+    if (this.done || s !== this.h2stream || this.responseHead !== null) return;
+    const head = responseHeadFromHttp2(raw, false);
+    // HTTP/2 has no 101 (RFC 9113 §8.6); anything but an interim status here is not ours to pass.
+    if (head !== null && head.statusCode < 200 && head.statusCode !== 101) this.onResponseHead(head);
   }
 
   private onH2Data(s: http2.ClientHttp2Stream, chunk: Buffer): void {
@@ -280,14 +344,14 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     conn.handler = this;
     let codec = conn.codec as UpstreamCodec | null;
     if (codec === null) {
-      codec = new UpstreamCodec(this.cluster.config.maxHeadersCount);
+      codec = new UpstreamCodec(this.cluster.config.maxHeadersCount, conn);
       conn.codec = codec;
     }
     codec.current = this;
     this.codec = codec;
     const stream = this.stream;
     const head = stream.head;
-    codec.parser.expectResponse(head.method);
+    codec.parser.expectResponse(head.method, this.awaitingUpgrade);
 
     const headers = stream.headers;
     if (this.route.autoHostRewrite && conn.host.hostname !== '') setHeader(headers, H.host, conn.host.hostname);
@@ -302,7 +366,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     socket.cork();
     socket.write(serializeRequestHead(head.method, this.path, headers), 'latin1');
     const pending = this.pending;
-    if (pending !== null) {
+    if (pending !== null && !this.awaitingUpgrade) {
       for (let i = 0; i < pending.length; i++) this.writeBody(pending[i]!);
       this.pending = null;
       this.pendingBytes = 0;
@@ -339,7 +403,9 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
 
   sendBody(chunk: Buffer): void {
     if (this.done) return;
-    if (this.conn === null && this.h2stream === null) {
+    if (this.awaitingUpgrade || (this.conn === null && this.h2stream === null)) {
+      // The upgrade was declined: the connection closes after that response; these bytes go nowhere.
+      if (this.responseHead !== null) return;
       if (this.pending === null) this.pending = [];
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
@@ -424,19 +490,44 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
 
   onResponseHead(head: ResponseHead): void {
     if (this.done) return;
-    if (head.statusCode === 101 && this.stream.upgradeType !== null) {
+    const status = head.statusCode;
+    if (status < 200) {
+      if (status !== 101) {
+        // Interim (100, 102, 103...): counted as Envoy does; the stream decides what reaches the client.
+        this.stream.hcm.stats.values[this.slots.upstream_rq_1xx]++;
+        this.stream.encode1xxHeaders(head);
+        return;
+      }
+      // A 101 is a tunnel only for an allowed upgrade (the HTTP/1.1 parser already refuses any other).
+      if (!this.awaitingUpgrade) return this.onResponseError(null);
       // An accepted upgrade: the route timeout covered getting here; the tunnel lives until either side closes
       // (the stream idle timeout still applies).
       if (this.timer !== null) {
         clearTimeout(this.timer);
         this.timer = null;
       }
-    } else if (head.statusCode < 200) {
-      return; // 100-continue and other interim heads are not proxied (Envoy's default).
     }
     this.responseHead = head;
     this.stream.info.firstUpstreamRxMonoMs = performance.now();
     this.stream.encodeHeaders(head);
+    if (status === 101 && !this.done) this.openTunnel();
+  }
+
+  /** The 101 is on its way to the client: the bytes held since the upgrade head go upstream, then the client's. */
+  private openTunnel(): void {
+    this.awaitingUpgrade = false;
+    const socket = this.conn!.socket;
+    const pending = this.pending;
+    if (pending !== null) {
+      socket.cork();
+      for (let i = 0; i < pending.length; i++) socket.write(pending[i]!);
+      socket.uncork();
+      this.pending = null;
+      this.pendingBytes = 0;
+    }
+    // The client may have ended its side before the 101: pass its FIN on after its bytes.
+    if (this.stream.requestComplete) socket.end();
+    else this.stream.conn.resumeReading(this.stream);
   }
 
   onResponseBody(chunk: Buffer): void {
@@ -449,7 +540,10 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
 
   onResponseComplete(trailers: HeaderList | null): void {
     if (this.done) return;
-    const head = this.responseHead!;
+    this.responseDone = true;
+    const head = this.responseHead;
+    // Never without a final head (the parser reports none); if it ever did, the upstream is at fault, not the worker.
+    if (head === null) return this.onResponseError(null);
     const values = this.stream.hcm.stats.values;
     const status = head.statusCode;
     if (status >= 500) values[this.slots.upstream_rq_5xx]++;
@@ -464,17 +558,31 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     if (status >= 500) this.hostCounters!.rqError++;
     else this.hostCounters!.rqSuccess++;
     this.hostCounters = null;
-    // Reuse only a connection whose both messages ended cleanly.
-    this.finishUpstream(head.keepAlive && !head.readUntilClose && this.requestEnded && status !== 101);
+    // Reuse only a connection whose both messages ended cleanly (never one that declined an upgrade).
+    this.finishUpstream(head.keepAlive && !head.readUntilClose && this.requestEnded && status !== 101 && !this.awaitingUpgrade);
     this.stream.encodeComplete(trailers);
   }
 
-  onResponseError(_err: Http1ParseError): void {
+  onResponseError(_err: Http1ParseError | null): void {
     if (this.done) return;
     const values = this.stream.hcm.stats.values;
     values[this.slots.upstream_cx_protocol_error]++;
     this.finishUpstream(false);
     this.stream.upstreamFailed(LocalReply.upstreamProtocolError);
+  }
+
+  /**
+   * An exception escaped one of this request's callbacks (socket or stream events, the pool's, the route timeout):
+   * a bug. The upstream exchange is abandoned (reset) and the downstream stream is reset, counted and logged
+   * (ActiveStream.onInternalError). Never throws.
+   */
+  onInternalError(err: unknown): void {
+    try {
+      this.reset();
+    } catch (err2) {
+      reportInternalError('upstream request reset', err2);
+    }
+    this.stream.onInternalError(err);
   }
 
   /** The downstream side is gone or answered locally: abandon the upstream exchange. */
@@ -516,13 +624,22 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
       // Still set: the exchange ended without a complete response (reset, timeout, protocol error).
       if (this.hostCounters !== null) this.hostCounters.rqError++;
     }
+    this.pending = null;
+    this.pendingBytes = 0;
     const conn = this.conn;
     if (conn !== null) {
       this.conn = null;
       conn.handler = null;
       if (this.codec !== null) this.codec.current = null;
-      if (conn.socket.isPaused()) conn.socket.resume();
-      conn.pool.release(conn, reusable);
+      if (reusable || (this.responseDone && (this.requestEnded || this.stream.upgraded || this.awaitingUpgrade))) {
+        // Both messages ended (a tunnel: its upstream side; a declined upgrade: its head): reused, or a FIN.
+        if (conn.socket.isPaused()) conn.socket.resume();
+        conn.pool.release(conn, reusable);
+      } else {
+        // Abandoned mid-exchange (the client left or broke its body, a local reply, a timeout, a response before the
+        // request was all sent): a RST, so no upstream can take a request cut short for a complete one.
+        conn.pool.reset(conn);
+      }
     }
     const s = this.h2stream;
     if (s !== null && !s.closed && !s.destroyed && !(reusable && this.requestEnded)) {
@@ -535,7 +652,11 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
 }
 
 function onUpstreamTimeout(req: UpstreamRequest): void {
-  req.onTimeout();
+  try {
+    req.onTimeout();
+  } catch (err) {
+    req.onInternalError(err);
+  }
 }
 
 function ignoreError(): void {}

@@ -4,10 +4,14 @@
 // - the downstream is not read until the upstream is connected;
 // - a FIN from one side is forwarded as a FIN (half-close); the session ends when both connections are closed;
 // - when one side closes, the other gets what is still buffered for it and is then closed (FlushWrite); an
-//   upstream still flushing after the downstream went away counts upstream_flush_total;
+//   upstream still flushing after the downstream went away counts upstream_flush_total (not after a reset: below);
 // - connect failures and timeouts set UF and retry on a newly chosen host; running out of attempts sets URX
 //   (Envoy logs "UF,URX" for a refused upstream with the default single attempt); no host UH, no cluster NC;
-// - idle_timeout (no bytes either way, counted from the upstream connect) closes both without flushing.
+// - idle_timeout (no bytes either way, counted from the upstream connect) closes both without flushing;
+// - a connection reset (RST) on one side is passed on as a RST to the other, not as a FIN (Envoy's
+//   propagate_downstream_rst_to_upstream and its upstream counterpart), so a peer never takes a stream the other
+//   side aborted for one that ended;
+// - an exception in any handler (a bug) resets both connections of this session only (tcp.<prefix>.internal_error).
 // No per-chunk allocation: handlers are bound once per session, counters are plain slot writes.
 
 import net from 'node:net';
@@ -15,7 +19,8 @@ import { StreamInfo } from '../../src/http/stream-info.ts';
 import { ResponseFlag } from '../../src/http/response-flags.ts';
 import type { ConnectionFacts } from '../../src/snapshot/filter-chain-matcher.ts';
 import type { WorkerCluster } from '../upstream/worker-cluster.ts';
-import { connectUpstream } from '../upstream/upstream-socket.ts';
+import { connectUpstream, resetSocket } from '../upstream/upstream-socket.ts';
+import { reportInternalError } from '../../src/common/internal-error.ts';
 import type { UpstreamHost } from '../upstream/upstream-host.ts';
 import type { TcpProxyRuntime } from './tcp-proxy-runtime.ts';
 import { formatAddress, type ConnectionOwner, type ListenerConnection } from '../listener/filter-chain-runtime.ts';
@@ -57,6 +62,10 @@ export class TcpProxySession implements ListenerConnection {
   /** The upstream is writing out what the downstream sent before closing (upstream_flush_active). */
   private flushing: boolean;
   private finished: boolean;
+  /** The client reset its connection (ECONNRESET): the upstream is reset too. */
+  private downstreamReset: boolean;
+  /** The upstream reset its connection after connecting: the client is reset too. */
+  private upstreamReset: boolean;
   private readonly onUpstreamConnectBound: () => void;
   private readonly onUpstreamDataBound: (chunk: Buffer) => void;
   private readonly onUpstreamEndBound: () => void;
@@ -90,12 +99,46 @@ export class TcpProxySession implements ListenerConnection {
     this.upstreamReadPaused = false;
     this.flushing = false;
     this.finished = false;
-    this.onUpstreamConnectBound = this.onUpstreamConnect.bind(this);
-    this.onUpstreamDataBound = this.onUpstreamData.bind(this);
-    this.onUpstreamEndBound = this.onUpstreamEnd.bind(this);
-    this.onUpstreamDrainBound = this.onUpstreamDrain.bind(this);
+    this.downstreamReset = false;
+    this.upstreamReset = false;
+    // Every listener and timer callback is a boundary: an exception resets this session only (onInternalError).
+    this.onUpstreamConnectBound = () => {
+      try {
+        this.onUpstreamConnect();
+      } catch (err) {
+        this.onInternalError(err);
+      }
+    };
+    this.onUpstreamDataBound = (chunk: Buffer) => {
+      try {
+        this.onUpstreamData(chunk);
+      } catch (err) {
+        this.onInternalError(err);
+      }
+    };
+    this.onUpstreamEndBound = () => {
+      try {
+        this.onUpstreamEnd();
+      } catch (err) {
+        this.onInternalError(err);
+      }
+    };
+    this.onUpstreamDrainBound = () => {
+      try {
+        this.onUpstreamDrain();
+      } catch (err) {
+        this.onInternalError(err);
+      }
+    };
     this.onUpstreamErrorBound = this.onUpstreamError.bind(this);
-    this.onUpstreamCloseBound = this.onUpstreamClose.bind(this);
+    this.onUpstreamCloseBound = () => {
+      try {
+        this.onUpstreamClose();
+      } catch (err) {
+        this.onInternalError(err);
+        this.forceFinish();
+      }
+    };
 
     const info = new StreamInfo();
     info.startTimeMs = Date.now();
@@ -114,14 +157,44 @@ export class TcpProxySession implements ListenerConnection {
     socket.setNoDelay(true);
     // Not read until there is an upstream to write to (paused before 'data' is attached, so it stays paused).
     socket.pause();
-    socket.on('data', (chunk: Buffer) => this.onDownstreamData(chunk));
-    socket.on('end', () => this.onDownstreamEnd());
-    socket.on('drain', () => this.onDownstreamDrain());
-    socket.on('error', () => {
-      // 'close' follows.
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.onDownstreamData(chunk);
+      } catch (err) {
+        this.onInternalError(err);
+      }
     });
-    socket.on('close', () => this.onDownstreamClose());
-    this.connect();
+    socket.on('end', () => {
+      try {
+        this.onDownstreamEnd();
+      } catch (err) {
+        this.onInternalError(err);
+      }
+    });
+    socket.on('drain', () => {
+      try {
+        this.onDownstreamDrain();
+      } catch (err) {
+        this.onInternalError(err);
+      }
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // 'close' follows.
+      if (err.code === 'ECONNRESET') this.downstreamReset = true;
+    });
+    socket.on('close', () => {
+      try {
+        this.onDownstreamClose();
+      } catch (err) {
+        this.onInternalError(err);
+        this.forceFinish();
+      }
+    });
+    try {
+      this.connect();
+    } catch (err) {
+      this.onInternalError(err);
+    }
   }
 
   /** Listener drain: Envoy does not end TCP sessions early; the listener closes what is left at its deadline. */
@@ -217,6 +290,7 @@ export class TcpProxySession implements ListenerConnection {
   private onUpstreamError(err: NodeJS.ErrnoException): void {
     // 'close' follows; keep why, for %UPSTREAM_TRANSPORT_FAILURE_REASON%.
     if (this.upstreamState === CONNECTING) this.connectError = err.code ?? err.message;
+    else if (err.code === 'ECONNRESET') this.upstreamReset = true;
   }
 
   private onUpstreamClose(): void {
@@ -252,8 +326,12 @@ export class TcpProxySession implements ListenerConnection {
       this.flushing = false;
       values[this.runtime.slots.upstream_flush_active]--;
     }
-    // FlushWrite: the client gets what is still buffered for it, then the connection closes.
-    if (!this.downstreamClosed) closeAfterFlush(this.socket);
+    if (!this.downstreamClosed) {
+      // The upstream's RST goes on as a RST (what is buffered for the client is dropped, as Envoy's AbortReset);
+      // otherwise FlushWrite: the client gets what is still buffered for it, then the connection closes.
+      if (this.upstreamReset) resetSocket(this.socket);
+      else closeAfterFlush(this.socket);
+    }
     this.maybeFinish();
   }
 
@@ -334,6 +412,10 @@ export class TcpProxySession implements ListenerConnection {
       if (this.upstreamState === CONNECTING) {
         this.upstreamClosedLocally = true;
         up.destroy();
+      } else if (this.upstreamState === CONNECTED && this.downstreamReset) {
+        // The client's RST goes on as a RST: the upstream must not take an aborted stream for a finished one.
+        this.upstreamClosedLocally = true;
+        resetSocket(up);
       } else if (this.upstreamState === CONNECTED) {
         if (up.writableLength > 0) {
           const rt = this.runtime;
@@ -404,6 +486,43 @@ export class TcpProxySession implements ListenerConnection {
     this.owner.onConnectionClosed(this);
   }
 
+  /**
+   * An exception reached one of this session's boundaries (a bug): counted, its stack logged once, and both
+   * connections reset; their 'close' events end the session as usual. Never throws.
+   */
+  onInternalError(err: unknown): void {
+    reportInternalError(`tcp_proxy session ${this.id}`, err);
+    try {
+      const rt = this.runtime;
+      rt.stats.values[rt.slots.internal_error]++;
+      const up = this.upstream;
+      if (up !== null && !up.destroyed) {
+        this.upstreamClosedLocally = true;
+        resetSocket(up);
+      }
+      resetSocket(this.socket);
+    } catch (err2) {
+      reportInternalError(`tcp_proxy session ${this.id}`, err2);
+      this.socket.destroy();
+      if (this.upstream !== null) this.upstream.destroy();
+    }
+  }
+
+  /** A close handler failed part of the way: the listener must still let go of this session. Never throws. */
+  private forceFinish(): void {
+    if (this.finished || !this.socket.destroyed) return;
+    if (this.upstream !== null && !this.upstream.destroyed) return;
+    this.finished = true;
+    this.clearConnectTimer();
+    this.durationTimer = cancel(this.durationTimer);
+    this.idleTimer = cancel(this.idleTimer);
+    try {
+      this.owner.onConnectionClosed(this);
+    } catch (err) {
+      reportInternalError(`tcp_proxy session ${this.id} close`, err);
+    }
+  }
+
   private clearConnectTimer(): void {
     if (this.connectTimer !== null) {
       clearTimeout(this.connectTimer);
@@ -413,15 +532,32 @@ export class TcpProxySession implements ListenerConnection {
 }
 
 function onConnectTimeout(session: TcpProxySession): void {
-  session.onConnectTimeout();
+  try {
+    session.onConnectTimeout();
+  } catch (err) {
+    session.onInternalError(err);
+  }
 }
 
 function onIdleTimer(session: TcpProxySession): void {
-  session.onIdleTimer();
+  try {
+    session.onIdleTimer();
+  } catch (err) {
+    session.onInternalError(err);
+  }
 }
 
 function onMaxDuration(session: TcpProxySession): void {
-  session.onMaxDuration();
+  try {
+    session.onMaxDuration();
+  } catch (err) {
+    session.onInternalError(err);
+  }
+}
+
+function cancel(timer: NodeJS.Timeout | null): null {
+  if (timer !== null) clearTimeout(timer);
+  return null;
 }
 
 function destroyOnFinish(this: net.Socket): void {

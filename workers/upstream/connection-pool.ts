@@ -10,7 +10,8 @@ import type { CLUSTER_TLS_STATS, ScopeSlots, WorkerStatsStore } from '../../src/
 import { tlsFailureReasonOf, tlsTransportFailureReason, type ClientTlsContext } from '../../src/tls/client-tls-context.ts';
 import type { UpstreamHost } from './upstream-host.ts';
 import { admitWaiter, type PendingAcquire } from './pending-acquire.ts';
-import { connectUpstream } from './upstream-socket.ts';
+import { connectUpstream, resetSocket } from './upstream-socket.ts';
+import { reportInternalError } from '../../src/common/internal-error.ts';
 import type { Http2Keepalive, Http2Settings } from '../../src/snapshot/snapshot-types.ts';
 import { UpstreamProtocol } from '../../src/upstream/cluster-config.ts';
 
@@ -38,6 +39,11 @@ export interface PoolRequester {
    * %UPSTREAM_TRANSPORT_FAILURE_REASON%; null otherwise.
    */
   onPoolFailure(reason: PoolFailureReason, transportFailureReason?: string | null): void;
+  /**
+   * An exception escaped onPoolReady or onPoolFailure (a bug): fail the request as after a reset, count it and log
+   * it. The pool resets the connection itself. Must not throw.
+   */
+  onInternalError(err: unknown): void;
 }
 
 /** A pending acquire(). */
@@ -58,6 +64,11 @@ export interface UpstreamConnectionHandler {
   onUpstreamClose(hadError: boolean): void;
   /** The socket's write buffer drained (after a write() that returned false). */
   onUpstreamDrain(): void;
+  /**
+   * An exception escaped one of the callbacks above (a bug): reset the request using the connection, count it and
+   * log it. The pool resets the connection itself afterwards. Must not throw.
+   */
+  onInternalError(err: unknown): void;
 }
 
 /** The cluster-wide part of every pool of one cluster; updated in place when the cluster's config changes. */
@@ -185,20 +196,42 @@ export class UpstreamConnection {
     this.tcpConnected = false;
     this.lastError = null;
     // Bound once per connection, not per request. A TLS connection is ready once its handshake is done and the
-    // peer checks passed (connectUpstream's own 'secureConnect' listener runs first and may destroy it).
+    // peer checks passed (connectUpstream's own 'secureConnect' listener runs first and may destroy it). Each is a
+    // boundary: an exception resets this connection (and the request on it) only (ConnectionPool.onInternalError).
     socket.on('connect', () => {
       this.tcpConnected = true;
-      if (!secure) pool.onConnect(this);
+      if (!secure) guarded(pool.onConnect, pool, this);
     });
-    if (secure) socket.on('secureConnect', () => pool.onConnect(this));
-    socket.on('data', (chunk: Buffer) => pool.onData(this, chunk));
-    socket.on('end', () => pool.onEnd(this));
-    socket.on('drain', () => pool.onDrain(this));
+    if (secure) socket.on('secureConnect', () => guarded(pool.onConnect, pool, this));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        pool.onData(this, chunk);
+      } catch (err) {
+        pool.onInternalError(this, err);
+      }
+    });
+    socket.on('end', () => guarded(pool.onEnd, pool, this));
+    socket.on('drain', () => guarded(pool.onDrain, pool, this));
     // 'close' follows with hadError = true.
     socket.on('error', (err: Error) => {
       this.lastError = err;
     });
-    socket.on('close', (hadError: boolean) => pool.onClose(this, hadError));
+    socket.on('close', (hadError: boolean) => {
+      try {
+        pool.onClose(this, hadError);
+      } catch (err) {
+        pool.onInternalError(this, err);
+      }
+    });
+  }
+}
+
+/** Runs one of the pool's per-connection event handlers as a boundary. */
+function guarded(handler: (conn: UpstreamConnection) => void, pool: ConnectionPool, conn: UpstreamConnection): void {
+  try {
+    handler.call(pool, conn);
+  } catch (err) {
+    pool.onInternalError(conn, err);
   }
 }
 
@@ -315,6 +348,22 @@ export class ConnectionPool {
       this.handoffScheduled = true;
       process.nextTick(handOffIdle, this);
     }
+  }
+
+  /**
+   * Gives back a connection whose exchange was abandoned before both messages ended (the client left or sent a
+   * broken body, a local reply, a timeout, a response that came before the request was all sent): it is closed
+   * with a TCP RST, never a FIN, so the upstream cannot take a request cut short for a complete one. It never
+   * returns to the pool. A no-op once the connection is no longer handed out.
+   */
+  reset(conn: UpstreamConnection): void {
+    if (conn.state !== BUSY) return;
+    conn.handler = null;
+    this.busyCount--;
+    this.host.activeRequests--;
+    conn.state = CLOSING;
+    conn.closedLocally = true;
+    resetSocket(conn.socket);
   }
 
   /**
@@ -453,7 +502,14 @@ export class ConnectionPool {
       this.host.activeRequests--;
       const handler = conn.handler;
       conn.handler = null;
-      if (handler !== null) handler.onUpstreamClose(hadError);
+      if (handler !== null) {
+        try {
+          handler.onUpstreamClose(hadError);
+        } catch (err) {
+          // The request's bug: it is reset; the pool's bookkeeping below still runs.
+          handlerFailed(handler, err, this);
+        }
+      }
     } else if (previous === IDLE) {
       this.removeIdle(conn);
     }
@@ -468,6 +524,46 @@ export class ConnectionPool {
     const ctx = this.context;
     ctx.stats.values[ctx.slots.upstream_rq_pending_active]--;
     this.checkDrained();
+  }
+
+  /**
+   * @internal An exception escaped the handling of one of this connection's events or timers (a bug): the request
+   * using it (if any) is reset and counts it (http.<prefix>.internal_error), otherwise the cluster counts it
+   * (internal_error); the connection is reset. Never throws.
+   */
+  onInternalError(conn: UpstreamConnection, err: unknown): void {
+    const handler = conn.state === BUSY ? conn.handler : null;
+    if (handler !== null) handlerFailed(handler, err, this);
+    else this.countInternalError(err);
+    try {
+      switch (conn.state) {
+        case BUSY:
+          this.reset(conn);
+          break;
+        case IDLE:
+          this.removeIdle(conn);
+          conn.state = CLOSING;
+          conn.closedLocally = true;
+          resetSocket(conn.socket);
+          break;
+        case CONNECTING:
+          this.destroyLocally(conn);
+          break;
+        default:
+          if (!conn.socket.destroyed) resetSocket(conn.socket);
+      }
+    } catch (err2) {
+      // The pool's own state is what failed: at least the socket goes.
+      this.countInternalError(err2);
+      conn.socket.destroy();
+    }
+  }
+
+  /** @internal A bug outside any request (or in a request's failure handling): counted and logged. */
+  countInternalError(err: unknown): void {
+    reportInternalError(`connection pool of ${this.host.addressString}`, err);
+    const ctx = this.context;
+    ctx.stats.values[ctx.slots.internal_error]++;
   }
 
   /** @internal Idle connections go to waiters (deferred from release()). */
@@ -506,7 +602,14 @@ export class ConnectionPool {
     conn.state = BUSY;
     conn.requestCount++;
     this.busyCount++;
-    requester.onPoolReady(conn);
+    try {
+      requester.onPoolReady(conn);
+    } catch (err) {
+      // A boundary whatever called this (acquire, a connect, a deferred handoff): only this request and this
+      // connection are reset.
+      requesterFailed(requester, err, this);
+      this.reset(conn);
+    }
   }
 
   /** Removes and returns the first live waiter, keeping its count on host.activeRequests. */
@@ -546,7 +649,14 @@ export class ConnectionPool {
       this.host.activeRequests--;
       failed.push(w);
     }
-    for (let i = 0; i < failed.length; i++) failed[i]!.requester.onPoolFailure(reason, transportFailure);
+    for (let i = 0; i < failed.length; i++) {
+      const requester = failed[i]!.requester;
+      try {
+        requester.onPoolFailure(reason, transportFailure);
+      } catch (err) {
+        requesterFailed(requester, err, this);
+      }
+    }
   }
 
   /** Opens connections while waiters outnumber connections being opened, within max connections. */
@@ -630,13 +740,42 @@ export class ConnectionPool {
 }
 
 function onConnectTimeout(conn: UpstreamConnection): void {
-  conn.pool.onConnectTimeout(conn);
+  try {
+    conn.pool.onConnectTimeout(conn);
+  } catch (err) {
+    conn.pool.onInternalError(conn, err);
+  }
 }
 
 function onIdleTimer(pool: ConnectionPool): void {
-  pool.onIdleTimer();
+  try {
+    pool.onIdleTimer();
+  } catch (err) {
+    pool.countInternalError(err);
+  }
 }
 
 function handOffIdle(pool: ConnectionPool): void {
-  pool.handOffIdle();
+  try {
+    pool.handOffIdle();
+  } catch (err) {
+    pool.countInternalError(err);
+  }
+}
+
+/** A handler's callback threw: it resets its request (and counts it); if that throws too, the cluster counts it. */
+function handlerFailed(handler: UpstreamConnectionHandler, err: unknown, pool: ConnectionPool): void {
+  try {
+    handler.onInternalError(err);
+  } catch (err2) {
+    pool.countInternalError(err2);
+  }
+}
+
+function requesterFailed(requester: PoolRequester, err: unknown, pool: ConnectionPool): void {
+  try {
+    requester.onInternalError(err);
+  } catch (err2) {
+    pool.countInternalError(err2);
+  }
 }

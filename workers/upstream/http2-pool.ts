@@ -11,12 +11,15 @@ import { admitWaiter, type PendingAcquire } from './pending-acquire.ts';
 import { Http2KeepaliveTimer } from '../http2/keepalive.ts';
 import type { UpstreamHost } from './upstream-host.ts';
 import type { PoolContext, PoolFailureReason, PoolHandle } from './connection-pool.ts';
+import { reportInternalError } from '../../src/common/internal-error.ts';
 
 /** Whoever asked for a stream. Called at most once, and never after cancel(). */
 export interface Http2StreamRequester {
   /** A connection with room for one more stream: open it now with conn.session.request(); release it on close. */
   onHttp2Ready(conn: Http2PoolConnection): void;
   onPoolFailure(reason: PoolFailureReason): void;
+  /** An exception escaped onHttp2Ready or onPoolFailure (a bug): fail the request, count it, log it. Must not throw. */
+  onInternalError(err: unknown): void;
 }
 
 const CONNECTING = 0;
@@ -166,7 +169,37 @@ export class Http2Pool {
       clearTimeout(conn.idleTimer);
       conn.idleTimer = null;
     }
-    requester.onHttp2Ready(conn);
+    try {
+      requester.onHttp2Ready(conn);
+    } catch (err) {
+      // Only this request fails (a stream it opened is cancelled by its reset and released on close).
+      this.requesterFailed(requester, err);
+    }
+  }
+
+  private requesterFailed(requester: Http2StreamRequester, err: unknown): void {
+    try {
+      requester.onInternalError(err);
+    } catch (err2) {
+      this.countInternalError(err2);
+    }
+  }
+
+  /** @internal A bug in the pool's own handling of a connection (not a request's): counted and logged. */
+  countInternalError(err: unknown): void {
+    reportInternalError(`HTTP/2 connection pool of ${this.host.addressString}`, err);
+    const ctx = this.context;
+    ctx.stats.values[ctx.slots.internal_error]++;
+  }
+
+  /** @internal An exception escaped one of a session's event handlers: counted, and that session is destroyed. */
+  onSessionError(conn: Http2PoolConnection, err: unknown): void {
+    this.countInternalError(err);
+    try {
+      conn.session.destroy();
+    } catch (err2) {
+      reportInternalError(`HTTP/2 connection pool of ${this.host.addressString}`, err2);
+    }
   }
 
   private servePending(conn: Http2PoolConnection): void {
@@ -214,7 +247,12 @@ export class Http2Pool {
       if (socket.destroyed || !this.probes.delete(socket)) return;
       clearTimeout(timer);
       if ((socket as unknown as { alpnProtocol?: string | false }).alpnProtocol === 'h2') {
-        this.openSession(socket, startedMs);
+        try {
+          this.openSession(socket, startedMs);
+        } catch (err) {
+          this.countInternalError(err);
+          socket.destroy();
+        }
         return;
       }
       host.negotiatedHttp1 = true;
@@ -249,13 +287,37 @@ export class Http2Pool {
     host.counters.cxTotal++;
     host.counters.cxActive++;
     conn.connectTimer = setTimeout(onConnectTimeout, Math.max(1, ctx.connectTimeoutMs - (performance.now() - startedMs)), conn);
-    session.on('connect', () => this.onConnected(conn));
-    session.on('remoteSettings', () => {
-      if (conn.state === READY) this.servePending(conn);
+    // Boundaries: an exception in the pool's handling destroys this session only (requests' own exceptions are
+    // caught where they are handed a stream or a failure).
+    session.on('connect', () => {
+      try {
+        this.onConnected(conn);
+      } catch (err) {
+        this.onSessionError(conn, err);
+      }
     });
-    session.on('goaway', () => this.onGoaway(conn));
+    session.on('remoteSettings', () => {
+      try {
+        if (conn.state === READY) this.servePending(conn);
+      } catch (err) {
+        this.onSessionError(conn, err);
+      }
+    });
+    session.on('goaway', () => {
+      try {
+        this.onGoaway(conn);
+      } catch (err) {
+        this.onSessionError(conn, err);
+      }
+    });
     session.on('error', ignoreError);
-    session.on('close', () => this.onClosed(conn));
+    session.on('close', () => {
+      try {
+        this.onClosed(conn);
+      } catch (err) {
+        this.countInternalError(err);
+      }
+    });
     socket.on('error', ignoreError);
   }
 
@@ -378,7 +440,11 @@ export class Http2Pool {
       this.host.activeRequests--;
       values[this.context.slots.upstream_rq_pending_active]--;
       values[this.context.slots.upstream_rq_pending_failure_eject]++;
-      w.requester.onPoolFailure(reason);
+      try {
+        w.requester.onPoolFailure(reason);
+      } catch (err) {
+        this.requesterFailed(w.requester, err);
+      }
     }
   }
 }
@@ -387,11 +453,19 @@ const H2_ALPN: readonly string[] = Object.freeze(['h2']);
 const AUTO_ALPN: readonly string[] = Object.freeze(['h2', 'http/1.1']);
 
 function onConnectTimeout(conn: Http2PoolConnection): void {
-  conn.pool.onConnectTimeout(conn);
+  try {
+    conn.pool.onConnectTimeout(conn);
+  } catch (err) {
+    conn.pool.onSessionError(conn, err);
+  }
 }
 
 function onIdleTimeout(conn: Http2PoolConnection): void {
-  conn.pool.onIdleTimeout(conn);
+  try {
+    conn.pool.onIdleTimeout(conn);
+  } catch (err) {
+    conn.pool.onSessionError(conn, err);
+  }
 }
 
 function ignoreError(): void {}
