@@ -10,6 +10,17 @@ import type { Type, Field, OneOf, Enum } from 'protobufjs';
 
 const BOOTSTRAP_FILE = 'envoy/config/bootstrap/v3/bootstrap.proto';
 
+/**
+ * Which Envoy API the bundled schema is: the envoy-api protos @grpc/grpc-js-xds ships (the newest release on npm,
+ * the best-kept packaged source of Envoy's .proto files). Their newest additions (e.g. the proto_message_logging
+ * filter, renamed in 1.32; no api_key_auth, added in 1.32) date them to Envoy 1.31. Shown by --version and in
+ * "needs a newer Envoy API" problems.
+ */
+export const SCHEMA_ENVOY_API_VERSION = '1.31';
+export const SCHEMA_SOURCE = `Envoy API v${SCHEMA_ENVOY_API_VERSION}, from @grpc/grpc-js-xds 1.14.1`;
+/** A protobuf full name without the leading dot: identifiers joined by single dots. */
+const FULL_NAME = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
 /** Include directories, located from this module (not the cwd), in protoc's search order. */
 function includeDirs(): string[] {
   const require = createRequire(import.meta.url);
@@ -124,6 +135,9 @@ export class ProtoSchema {
     const found = this.lookupLoaded(fullName);
     if (found !== undefined) return this.info(found);
     if (this.missing.has(fullName)) return undefined;
+    // Only a protobuf full name can name a file to load: anything else (an @type is user input) names no type,
+    // and never reaches findFileDefining's RegExps and directory paths.
+    if (!FULL_NAME.test(fullName)) return undefined;
     const file = this.findFileDefining(fullName);
     if (file !== undefined) {
       try {

@@ -48,7 +48,9 @@ function result(status: ClientHelloStatus, reason = ''): ClientHelloResult {
  * TOO_LARGE. An early verdict on the first bytes (not 0x16 0x03) makes plaintext protocols cheap to tell apart.
  */
 export function parseClientHello(data: Uint8Array, maxBytes: number = MAX_CLIENT_HELLO_BYTES): ClientHelloResult {
-  const n = data.length;
+  // Never past the limit, however much one read brought (as Envoy's inspector, which peeks at most that much): the
+  // verdict must not depend on how the bytes arrived.
+  const n = data.length < maxBytes ? data.length : maxBytes;
   if (n === 0) return result(ClientHelloStatus.NEED_MORE);
   if (data[0] !== CONTENT_HANDSHAKE) return result(ClientHelloStatus.NOT_TLS, 'not a TLS handshake record');
   if (n >= 2 && data[1] !== 0x03) return result(ClientHelloStatus.NOT_TLS, 'record version is not 3.x');

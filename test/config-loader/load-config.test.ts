@@ -359,6 +359,20 @@ test('@type: unknown, removed v2 (with the v3 replacement), missing, and a name 
   ]);
 });
 
+// Found by fuzzing (test/fuzz/targets/config-loader.ts): an @type that is no protobuf name went into the RegExp
+// and the directory path the loader uses to find a .proto file: "[" or "(" threw a raw SyntaxError out of
+// loadConfig (not a config problem), "../" walked out of the proto directories, and a pattern could backtrack.
+test('@type that is not a protobuf full name: unknown_type, never a raw exception, a RegExp or a path', () => {
+  const names = ['[envoy.a.B', 'envoy.a.(B', 'envoy.config.bootstrap.v3.(\\s|\\S)*Q', '../../envoy.a.B', 'envoy..a.B', 'envoy.a.B*'];
+  const file = writeConfig('types-not-names.yaml', FILTERS_PREFIX + names.map((n, i) => `          - name: f${i}
+            typed_config:
+              "@type": 'type.googleapis.com/${n}'
+`).join(''));
+  const problems = problemsOf(file);
+  assert.equal(problems.length, names.length, problems.map(brief).join('\n'));
+  for (const p of problems) assert.equal(p.code, 'unknown_type', brief(p));
+});
+
 test('not supported yet: a field, a whole message behind an @type, an enum value; one problem per subtree', () => {
   const file = writeConfig('unsupported.yaml', `static_resources:
   listeners:

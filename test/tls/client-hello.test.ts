@@ -160,3 +160,15 @@ test('a plaintext record inside a fragmented hello is not TLS', () => {
   broken[55] = 0x17; // the second record's content type
   assert.equal(parseClientHello(broken).status, ClientHelloStatus.NOT_TLS);
 });
+
+// Found by fuzzing (test/fuzz/targets/tls-client-hello.ts): the verdict on a fragmented hello that ends past the
+// limit depends on how much of it one read brought: its first `maxBytes` bytes are TOO_LARGE, but all of it in one
+// buffer was TLS, since parseClientHello walked records beyond maxBytes. Envoy's inspector never looks past the
+// limit (it peeks at most that much), so such a hello is too large however it arrives.
+test('a hello that ends past the limit is too large however much of it one read brings', () => {
+  const framed = reframe(fixture('node-sni-alpn'), 8);
+  assert.ok(framed.length > 2000);
+  assert.equal(parseClientHello(framed.subarray(0, 2000), 2000).status, ClientHelloStatus.TOO_LARGE);
+  assert.equal(parseClientHello(framed, 2000).status, ClientHelloStatus.TOO_LARGE);
+  assert.equal(parseClientHello(framed.subarray(0, 2100), 2000).status, ClientHelloStatus.TOO_LARGE);
+});
