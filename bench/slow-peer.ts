@@ -11,27 +11,14 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePort } from './harness/bench-process.ts';
+import { rssKiB } from './harness/proc-stats.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({ options: { mib: { type: 'string', default: '100' }, 'rate-mib-s': { type: 'string', default: '25' } } });
 const TOTAL = Number(args.mib) * 1024 * 1024;
 const RATE = Number(args['rate-mib-s']) * 1024 * 1024;
 const CHUNK = 64 * 1024;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-function rssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m === null ? 0 : Number(m[1]);
-}
 
 /** Reads `stream` at about RATE bytes/s (pausing it between slices); resolves with the byte count at its end. */
 function readSlowly(stream: NodeJS.ReadableStream & { pause(): void; resume(): void }): Promise<number> {
