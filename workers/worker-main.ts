@@ -7,7 +7,7 @@ import { decodeMessage, encodeMessage, type PrimaryToWorker, type WorkerInit, ty
 import type { Snapshot } from '../src/snapshot/snapshot-types.ts';
 import type { HostSet } from '../src/upstream/cluster-membership.ts';
 import { deepFreeze } from '../src/common/deep-freeze.ts';
-import { log, setLogLevel, type Level } from '../src/common/logger.ts';
+import { configureLogger, log, reopenLogFile } from '../src/common/logger.ts';
 import { WorkerStats } from '../src/stats/worker-stats.ts';
 import { WorkerClusterManager } from './upstream/cluster-manager.ts';
 import { ListenerManager } from './listener/listener-manager.ts';
@@ -17,7 +17,13 @@ import { attachOverloadShared, overloadShared } from '../src/overload/overload-s
 import type { OverloadConfig } from '../src/overload/overload-config.ts';
 
 const init = workerData as WorkerInit;
-setLogLevel(init.logLevel as Level);
+try {
+  configureLogger(init.log);
+} catch (err) {
+  // The primary opened the same file a moment ago: log to stderr rather than not at all.
+  configureLogger({ ...init.log, path: undefined });
+  log.error(`worker ${init.workerIndex}: cannot open the log file ${init.log.path}: ${(err as Error).message}`);
+}
 // Tests only (same gate as test_crash): handlers that throw on demand, to prove the exception guards.
 if (init.allowTestCrash && process.env['LEGATE_TEST_THROW'] === '1') installTestThrowHooks();
 attachOverloadShared(init.overloadRegion, init.workerIndex);
@@ -26,7 +32,7 @@ if (init.allowTestCrash && process.env['LEGATE_TEST_CRASH_WORKER_AT_START'] === 
 const port = parentPort!;
 const stats = new WorkerStats(init.statsRegion);
 const clusters = new WorkerClusterManager(stats);
-const sinks = new AccessLogSinkCache();
+const sinks = new AccessLogSinkCache(init.accessLogFlushIntervalMs);
 const listeners = new ListenerManager(stats, init.workerSlots, clusters, sinks);
 let drainTimeMs = 5000;
 let heapTimer: NodeJS.Timeout | null = null;
@@ -106,6 +112,10 @@ port.on('message', (bytes: Uint8Array) => {
     case 'overload_listeners':
       // In order with snapshots: listeners bound by a snapshot still being applied are covered too.
       applying = applying.then(() => listeners.setOverloadStopAccepting(m.stopAccepting));
+      break;
+    case 'reopen_logs':
+      reopenLogFile();
+      sinks.reopenAll();
       break;
     case 'test_crash':
       if (init.allowTestCrash) throw new Error('test hook: worker crash requested');

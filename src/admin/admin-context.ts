@@ -62,6 +62,8 @@ export interface AdminContext {
   serverInfo(): object;
   /** envoy.admin.v3.ConfigDump as JSON-ready data ({ configs: [...] }). */
   configDump(): object;
+  /** /runtime: layered_runtime's layers and values (src/admin/format-runtime.ts). Optional: absent is none. */
+  runtime?(): object;
   clusters(): readonly ClusterView[];
   listeners(): readonly ListenerView[];
   /** /ready answers 200 only when this is true. */

@@ -59,6 +59,9 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = Object.freeze([
     const live = ctx.isLive();
     return textReply(`${live ? 'LIVE' : ctx.serverState()}\n`, live ? 200 : 503);
   }),
+  endpoint('/runtime', 'runtime values: each layer of layered_runtime and the final value of every key', false, (ctx) =>
+    jsonReply(ctx.runtime?.() ?? { layers: [], entries: {} }),
+  ),
   endpoint('/server_info', 'server version and state', false, (ctx) => jsonReply(ctx.serverInfo())),
   endpoint('/stats', 'server stats (?filter=<regex>, ?usedonly, ?type=, ?format=json|prometheus)', false, async (ctx, params) => {
     const query = parseStatsQuery(params, StatsFormat.TEXT);

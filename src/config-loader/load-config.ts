@@ -23,6 +23,8 @@ export interface ConfigInputs {
   configPath: string | undefined;
   /** The --config-yaml text, merged over the file as Envoy does. Empty means not given. */
   configYaml: string | undefined;
+  /** Envoy's --allow-unknown-static-fields: unknown fields are skipped and listed, not problems. */
+  allowUnknownFields?: boolean;
 }
 
 /** Loads and validates the bootstrap. Throws ConfigErrorList (every problem, sorted) when it is not valid. */
@@ -91,9 +93,9 @@ export function loadConfig(inputs: ConfigInputs): LoadedConfig {
     root = (base ?? overlay)!;
   }
 
-  const walked = walkDocument(root, bootstrapType, schema, { checkSupport: true });
+  const walked = walkDocument(root, bootstrapType, schema, { checkSupport: true, allowUnknownFields: inputs.allowUnknownFields === true });
   if (walked.problems.length > 0) throw new ConfigErrorList(sortProblems(walked.problems, fileOrder));
-  return { bootstrap: walked.value, positions: walked.positions, files };
+  return { bootstrap: walked.value, positions: walked.positions, files, ignoredUnknownFields: sortProblems(walked.ignoredUnknownFields, fileOrder) };
 }
 
 function isNull(node: SourceNode): boolean {

@@ -42,7 +42,25 @@ export function wellKnownKindOf(fullName: string): WellKnownKind | undefined {
   return Object.prototype.hasOwnProperty.call(WELL_KNOWN, fullName) ? WELL_KNOWN[fullName] : undefined;
 }
 
-export type ValueKind = 'message' | 'enum' | 'scalar';
+/** 'unresolved': the field's type is not in Legate's bundled schema (see proto-schema.ts SCHEMA_SOURCE). */
+export type ValueKind = 'message' | 'enum' | 'scalar' | 'unresolved';
+
+const enumNamesByUpper = new WeakMap<Enum, Map<string, string>>();
+
+/**
+ * The canonical name of enum value `given`, or undefined. Envoy parses JSON/YAML with protobuf's
+ * case_insensitive_enum_parsing, so `codec_type: auto` is AUTO: an exact match first, then any case.
+ */
+export function canonicalEnumName(e: Enum, given: string): string | undefined {
+  if (Object.prototype.hasOwnProperty.call(e.values, given)) return given;
+  let byUpper = enumNamesByUpper.get(e);
+  if (byUpper === undefined) {
+    byUpper = new Map();
+    for (const name of Object.keys(e.values)) if (!byUpper.has(name.toUpperCase())) byUpper.set(name.toUpperCase(), name);
+    enumNamesByUpper.set(e, byUpper);
+  }
+  return byUpper.get(given.toUpperCase());
+}
 
 /** One field, with everything resolved. */
 export class FieldFacts {
@@ -69,12 +87,22 @@ export class FieldFacts {
   readonly rules: FieldRules | null;
   /** `<message full name>.<field>`: the key supported-fields.ts uses for this field. */
   readonly contextKey: string;
+  /** The type name protobufjs could not resolve, when valueKind is 'unresolved'; else ''. */
+  readonly unresolvedType: string;
 
   constructor(field: Field, messageFullName: string, schema: ProtoSchema) {
     this.field = field;
     this.name = field.name;
     this.contextKey = `${messageFullName}.${field.name}`;
-    field.resolve();
+    let unresolvedType = '';
+    try {
+      field.resolve();
+    } catch {
+      // A type from a .proto the bundled API does not ship (opentelemetry.proto.common.v1.KeyValueList): the
+      // walk reports such a field only when a config sets it.
+      unresolvedType = field.type;
+    }
+    this.unresolvedType = unresolvedType;
     const fb = field as Field & { map?: boolean; keyType?: string };
     this.isMap = fb.map === true;
     this.mapKeyType = this.isMap ? String(fb.keyType) : '';
@@ -83,7 +111,9 @@ export class FieldFacts {
     let message: MessageInfo | undefined;
     let enumType: Enum | undefined;
     let valueKind: ValueKind = 'scalar';
-    if (isMessageType(rt)) {
+    if (unresolvedType !== '') {
+      valueKind = 'unresolved';
+    } else if (isMessageType(rt)) {
       valueKind = 'message';
       message = schema.info(rt);
     } else if (isEnum(rt)) {
@@ -98,7 +128,7 @@ export class FieldFacts {
     const partOf = field.partOf;
     const synthetic = partOf !== null && partOf !== undefined && field.options?.['proto3_optional'] === true;
     this.oneof = partOf === null || partOf === undefined || synthetic ? undefined : partOf;
-    this.hasPresence = valueKind === 'message' || this.oneof !== undefined || synthetic;
+    this.hasPresence = valueKind === 'message' || valueKind === 'unresolved' || this.oneof !== undefined || synthetic;
     this.rules = rulesOf(field);
   }
 }

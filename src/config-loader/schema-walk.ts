@@ -9,11 +9,11 @@
 
 import { makeProblem } from './config-error.ts';
 import { didYouMean } from './did-you-mean.ts';
-import { messageFacts, type FieldFacts, type MessageFacts, type WellKnownKind } from './message-facts.ts';
+import { canonicalEnumName, messageFacts, type FieldFacts, type MessageFacts, type WellKnownKind } from './message-facts.ts';
 import { absentViolation, countViolation, valueViolation } from './pgv-check.ts';
 import type { FieldRules } from './pgv-rules.ts';
 import { fieldPath, itemPath, mapEntryPath, MapPositionIndex } from './position-index.ts';
-import type { MessageInfo, ProtoSchema } from './proto-schema.ts';
+import { SCHEMA_SOURCE, type MessageInfo, type ProtoSchema } from './proto-schema.ts';
 import { readProtoScalar } from './scalar-values.ts';
 import { describeNode, SourceNode, type SourceEntry } from './source-node.ts';
 import { extensionKindOf, isEffectivelyUnset, notSupportedMessage } from './support-check.ts';
@@ -32,6 +32,15 @@ const REMOVED_FIELD_HINTS: Readonly<Record<string, string>> = {
   'envoy.config.listener.v3.FilterChain.tls_context': "use 'transport_socket' with envoy.transport_sockets.tls",
 };
 
+/**
+ * Fields real configs use that Envoy added after the API Legate's schema holds (proto-schema.ts SCHEMA_SOURCE):
+ * reported as needing a newer Envoy API rather than as a typo. `<message full name>.<field>` -> the field's
+ * replacement in the bundled API, if any.
+ */
+const NEWER_API_FIELDS: Readonly<Record<string, string>> = {
+  'envoy.extensions.filters.http.jwt_authn.v3.JwtClaimToHeader.claim_path': "the bundled API names the claim with 'claim_name' (a dotted path)",
+};
+
 /** Extension messages whose factory Envoy finds by `name` when typed_config is left out. */
 const NAME_DISPATCHED: ReadonlySet<string> = new Set([
   'envoy.config.listener.v3.Filter',
@@ -45,6 +54,8 @@ const NAME_DISPATCHED: ReadonlySet<string> = new Set([
 export interface WalkOptions {
   /** Report fields and messages Legate does not implement (supported-fields.ts); off for schema-only checks. */
   checkSupport: boolean;
+  /** Envoy's --allow-unknown-static-fields: an unknown field is skipped and listed in ignoredUnknownFields. */
+  allowUnknownFields?: boolean;
 }
 
 export interface WalkResult {
@@ -52,11 +63,13 @@ export interface WalkResult {
   value: Obj;
   problems: ConfigProblem[];
   positions: MapPositionIndex;
+  /** With allowUnknownFields: the unknown fields skipped, each as the problem it would have been. */
+  ignoredUnknownFields: ConfigProblem[];
 }
 
 /** Checks and normalizes `root` as message `type` (e.g. envoy.config.bootstrap.v3.Bootstrap). */
 export function walkDocument(root: SourceNode, type: MessageInfo, schema: ProtoSchema, options: WalkOptions): WalkResult {
-  const w = new SchemaWalker(schema);
+  const w = new SchemaWalker(schema, options.allowUnknownFields === true);
   w.positions.record('', root.position);
   const facts = messageFacts(type, schema);
   let value: Obj = {};
@@ -70,18 +83,21 @@ export function walkDocument(root: SourceNode, type: MessageInfo, schema: ProtoS
     }
     value = w.message(root, facts, '', supported, {}, false);
   }
-  return { value, problems: w.problems, positions: w.positions };
+  return { value, problems: w.problems, positions: w.positions, ignoredUnknownFields: w.ignoredUnknownFields };
 }
 
 class SchemaWalker {
   readonly schema: ProtoSchema;
   readonly problems: ConfigProblem[] = [];
+  readonly ignoredUnknownFields: ConfigProblem[] = [];
   readonly positions = new MapPositionIndex();
+  private readonly allowUnknownFields: boolean;
   /** Bound once: the well-known readers record Struct keys and list items through it. */
   readonly recordPosition: RecordPosition;
 
-  constructor(schema: ProtoSchema) {
+  constructor(schema: ProtoSchema, allowUnknownFields: boolean) {
     this.schema = schema;
+    this.allowUnknownFields = allowUnknownFields;
     const positions = this.positions;
     this.recordPosition = (path, pos) => positions.record(path, pos);
   }
@@ -104,13 +120,15 @@ class SchemaWalker {
   message(node: SourceNode, facts: MessageFacts, path: FieldPath, supported: ReadonlySet<string> | null, out: Obj, skipTypeKey: boolean): Obj {
     const seen = new Map<FieldFacts, SourceEntry>();
     let oneofs: Map<unknown, FieldFacts> | undefined;
+    // A field of a newer API here: this message's rules in that API may differ, so absent fields are not judged.
+    let newerApi = false;
     const entries = node.entries;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       if (skipTypeKey && entry.key === '@type') continue;
       const f = facts.field(entry.key);
       if (f === undefined) {
-        this.unknownField(entry, facts, path);
+        if (this.unknownField(entry, facts, path)) newerApi = true;
         continue;
       }
       const p = fieldPath(path, f.name);
@@ -154,6 +172,7 @@ class SchemaWalker {
       if (value !== undefined) out[f.name] = value;
     }
     if (facts.info.isNamedExtension) this.defaultTypedConfig(facts, path, out, seen, supported);
+    if (newerApi) return out;
     this.absentFields(facts, path, seen);
     const required = facts.info.requiredOneofs;
     for (let i = 0; i < required.length; i++) {
@@ -164,7 +183,17 @@ class SchemaWalker {
     return out;
   }
 
-  private unknownField(entry: SourceEntry, facts: MessageFacts, path: FieldPath): void {
+  /** Reports a key that names no field; true when it is a known field of a newer Envoy API. */
+  private unknownField(entry: SourceEntry, facts: MessageFacts, path: FieldPath): boolean {
+    if (!this.allowUnknownFields) return this.reportUnknownField(entry, facts, path);
+    // --allow-unknown-static-fields: the field is skipped; what would have been reported is kept for a warning.
+    const before = this.problems.length;
+    const newer = this.reportUnknownField(entry, facts, path);
+    for (const p of this.problems.splice(before)) this.ignoredUnknownFields.push(p);
+    return newer;
+  }
+
+  private reportUnknownField(entry: SourceEntry, facts: MessageFacts, path: FieldPath): boolean {
     const key = entry.key;
     const p = fieldPath(path, key);
     const pos = entry.keyPosition ?? entry.value.position;
@@ -175,17 +204,29 @@ class SchemaWalker {
       const name = info.reservedNames.has(key) ? key : snake;
       this.problem('unknown_field', p, `'${name}' was removed from Envoy's API (it is reserved in ${info.fullName})`,
         REMOVED_FIELD_HINTS[`${info.fullName}.${name}`], pos);
-      return;
+      return false;
+    }
+    const newer = NEWER_API_FIELDS[`${info.fullName}.${snake}`];
+    if (newer !== undefined) {
+      this.problem('newer_api', p, `'${snake}' in ${info.fullName} needs a newer Envoy API than Legate's schema (${SCHEMA_SOURCE})`, newer, pos);
+      return true;
     }
     let suggestion = didYouMean(key, info.fieldNames);
     if (suggestion === undefined && key === 'resources' && info.fullName === 'envoy.config.bootstrap.v3.Bootstrap') {
       suggestion = 'this looks like an xDS resource file; a bootstrap names it in dynamic_resources (path_config_source)';
     }
     this.problem('unknown_field', p, `unknown field '${key}' in ${info.fullName}`, suggestion, pos);
+    return false;
   }
 
   /** A value of field `f` (a list, a map or one value). */
   private field(node: SourceNode, f: FieldFacts, parent: MessageFacts, p: FieldPath, childSupported: ReadonlySet<string> | null, checking: boolean): unknown {
+    if (f.valueKind === 'unresolved') {
+      // Never protobufjs's own "no such type" error: say which type is missing and why.
+      this.problem('newer_api', p,
+        `this field needs a newer Envoy API than Legate's schema (${SCHEMA_SOURCE}): its type ${f.unresolvedType} is not in it`);
+      return undefined;
+    }
     if (f.isMap) {
       if (node.kind !== 'map') {
         this.problem('wrong_type', p, `expected an object (a map of ${f.mapKeyType} to ${valueTypeName(f)}), got ${describeNode(node)}`);
@@ -271,7 +312,8 @@ class SchemaWalker {
     const e = f.enumType!;
     let name: string | undefined;
     if (node.kind === 'scalar' && typeof node.scalar === 'string') {
-      if (Object.prototype.hasOwnProperty.call(e.values, node.scalar)) name = node.scalar;
+      // Any case, normalised to the canonical spelling (Envoy's case-insensitive enum parsing).
+      name = canonicalEnumName(e, node.scalar);
     } else if (node.kind === 'scalar' && typeof node.scalar === 'number' && Number.isInteger(node.scalar)) {
       name = e.valuesById[node.scalar];
     } else {

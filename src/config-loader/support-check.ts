@@ -1,7 +1,7 @@
 // Any thread (pure). How "not supported yet" is decided and worded: the schema walk asks these once a field is
 // known to be valid Envoy (supported-fields.ts says what Legate implements).
 
-import type { FieldFacts } from './message-facts.ts';
+import { canonicalEnumName, type FieldFacts } from './message-facts.ts';
 import type { SourceNode } from './source-node.ts';
 import type { SourcePosition } from './types.ts';
 
@@ -23,7 +23,9 @@ export function isEffectivelyUnset(f: FieldFacts, node: SourceNode): boolean {
   const v = node.scalar;
   if (f.valueKind === 'enum') {
     if (typeof v === 'number') return v === 0;
-    return typeof v === 'string' && f.enumType !== undefined && f.enumType.values[v] === 0;
+    if (typeof v !== 'string' || f.enumType === undefined) return false;
+    const name = canonicalEnumName(f.enumType, v);
+    return name !== undefined && f.enumType.values[name] === 0;
   }
   if (f.scalarType === 'bool') return v === false;
   if (f.scalarType === 'string' || f.scalarType === 'bytes') return v === '';

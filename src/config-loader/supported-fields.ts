@@ -6,8 +6,35 @@ import { TLS_SUPPORTED_ENUM_VALUES, TLS_SUPPORTED_FIELDS } from '../tls/tls-supp
 
 /** Message full name -> fields Legate implements. */
 export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  // Bootstrap
-  'envoy.config.bootstrap.v3.Bootstrap': ['node', 'admin', 'static_resources', 'stats_flush_interval', 'overload_manager'],
+  // Bootstrap. Beside what is implemented, the fields every generated bootstrap carries are looked at one by one:
+  // - cluster_manager, layered_runtime, default_regex_engine, application_log_config, bootstrap_extensions: below.
+  // - stats_config, stats_sinks: not supported yet (stats tags and sinks come with the stats work).
+  // - header_prefix: not supported yet (the x-envoy- headers are built into the data path).
+  // - use_tcp_for_dns_lookups: not supported yet when true (Node's resolvers offer no TCP-only mode); false is the
+  //   default and accepted. typed_dns_resolver_config and dns_resolution_config: not supported yet (cluster DNS
+  //   goes through the system resolver, getaddrinfo).
+  'envoy.config.bootstrap.v3.Bootstrap': [
+    'node', 'admin', 'static_resources', 'stats_flush_interval', 'overload_manager', 'cluster_manager', 'layered_runtime',
+    'default_regex_engine', 'application_log_config',
+    // Each extension is checked by its @type: none is supported yet, so any given is "not supported yet: extension …".
+    'bootstrap_extensions',
+  ],
+  // local_cluster_name: checked to name a static cluster, as Envoy does; no other effect (no zone-aware routing).
+  // outlier_detection.event_log_path: accepted; no effect: Legate has no outlier detection, so no event is logged.
+  // enable_deferred_cluster_creation: accepted; no effect: a memory optimisation Envoy makes, Legate does not need.
+  'envoy.config.bootstrap.v3.ClusterManager': ['local_cluster_name', 'outlier_detection', 'enable_deferred_cluster_creation'],
+  'envoy.config.bootstrap.v3.ClusterManager.OutlierDetection': ['event_log_path'],
+  // Static and admin layers are read and shown by /runtime (Envoy's shape); Legate reads no runtime key yet, so a
+  // value there changes nothing (the loader warns which). Disk and RTDS layers: not supported yet.
+  'envoy.config.bootstrap.v3.LayeredRuntime': ['layers'],
+  'envoy.config.bootstrap.v3.RuntimeLayer': ['name', 'static_layer', 'admin_layer'],
+  'envoy.config.bootstrap.v3.RuntimeLayer.AdminLayer': [],
+  // The application log's format (src/common/logger.ts), as --log-format gives it; read at start-up.
+  'envoy.config.bootstrap.v3.Bootstrap.ApplicationLogConfig': ['log_format'],
+  'envoy.config.bootstrap.v3.Bootstrap.ApplicationLogConfig.LogFormat': ['json_format', 'text_format'],
+  // default_regex_engine: RE2 is what Legate runs every regex as (src/router/re2.ts), so google_re2 is accepted.
+  'envoy.config.core.v3.TypedExtensionConfig': ['name', 'typed_config'],
+  'envoy.extensions.regex_engines.v3.GoogleRE2': [],
   // Overload manager (src/overload): the fixed_heap and global_downstream_max_connections monitors and the actions
   // of src/overload/overload-shared.ts; no loadshed_points, no buffer_factory_config (it serves
   // reset_high_memory_stream, which needs per-stream buffer accounting Legate does not have).
@@ -25,7 +52,11 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.extensions.filters.network.connection_limit.v3.ConnectionLimit': ['stat_prefix', 'max_connections', 'delay'],
   'envoy.config.bootstrap.v3.Bootstrap.StaticResources': ['listeners', 'clusters'],
   'envoy.config.bootstrap.v3.Admin': ['address', 'access_log', 'access_log_path', 'profile_path'],
-  'envoy.config.core.v3.Node': ['id', 'cluster', 'metadata', 'locality', 'user_agent_name'],
+  // user_agent_version / user_agent_build_version: accepted; no effect: a node reports them to xDS management
+  // servers, and Legate talks to none.
+  'envoy.config.core.v3.Node': ['id', 'cluster', 'metadata', 'locality', 'user_agent_name', 'user_agent_version', 'user_agent_build_version'],
+  'envoy.config.core.v3.BuildVersion': ['version', 'metadata'],
+  'envoy.type.v3.SemanticVersion': ['major_number', 'minor_number', 'patch'],
   'envoy.config.core.v3.Locality': ['region', 'zone', 'sub_zone'],
   'envoy.config.core.v3.Metadata': ['filter_metadata'],
 

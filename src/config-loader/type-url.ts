@@ -1,7 +1,7 @@
 // Any thread (pure). An `@type` URL -> the Envoy message it names, or why it names none (unknown, or a removed
 // v2 type and its v3 replacement).
 
-import type { MessageInfo, ProtoSchema } from './proto-schema.ts';
+import { SCHEMA_SOURCE, type MessageInfo, type ProtoSchema } from './proto-schema.ts';
 import { isRemovedV2Type, v3Replacement } from './removed-types.ts';
 import { TYPE_URL_PREFIX } from './well-known-extensions.ts';
 
@@ -43,7 +43,9 @@ export function resolveTypeUrl(url: string, schema: ProtoSchema): TypeUrlResult 
   }
   const info = schema.lookupMessage(name);
   if (info === undefined) {
-    return { ok: false, code: 'unknown_type', message: `unknown @type ${name}: no such message in Envoy's v3 API`, suggestion: undefined };
+    // An envoy.* type may be newer than the bundled API rather than a typo: say which API Legate's schema is.
+    const newer = name.startsWith('envoy.') ? ` (Legate's schema: ${SCHEMA_SOURCE}; a type added later needs a newer Envoy API than that)` : '';
+    return { ok: false, code: 'unknown_type', message: `unknown @type ${name}: no such message in Envoy's v3 API${newer}`, suggestion: undefined };
   }
   return { ok: true, info, url: typeUrlOf(info.fullName) };
 }

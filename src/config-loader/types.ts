@@ -41,6 +41,7 @@ export type ConfigErrorCode =
   | 'unknown_type' // an @type URL that is not a known message
   | 'removed_type' // a v2/deprecated @type; message suggests the v3 replacement
   | 'not_supported' // valid Envoy, not implemented by Legate yet
+  | 'newer_api' // valid in a newer Envoy API than the one Legate's schema holds (proto-schema.ts SCHEMA_SOURCE)
   | 'missing_field' // a required field is absent
   | 'duplicate_name'
   | 'unknown_reference' // e.g. a route naming a cluster that does not exist
@@ -63,4 +64,6 @@ export interface LoadedConfig {
   positions: PositionIndex;
   /** Files read (for reload and watch). */
   files: string[];
+  /** Unknown fields let through (ConfigInputs.allowUnknownFields), each as the problem it would have been. */
+  ignoredUnknownFields: ConfigProblem[];
 }

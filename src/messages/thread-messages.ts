@@ -4,6 +4,7 @@
 import { Packr } from 'msgpackr';
 import type { HostSet } from '../upstream/cluster-membership.ts';
 import type { TlsSpec } from '../tls/tls-spec.ts';
+import type { LogSettings } from '../common/logger.ts';
 
 /** workerData given to each worker thread at start. */
 export interface WorkerInit {
@@ -14,7 +15,10 @@ export interface WorkerInit {
   workerSlots: Record<string, number>;
   /** The overload manager's shared memory (src/overload/overload-shared.ts), the same for every worker. */
   overloadRegion: SharedArrayBuffer;
-  logLevel: string;
+  /** The application log's level, format and file, as the primary's (each thread opens the file itself). */
+  log: LogSettings;
+  /** --file-flush-interval-msec for access log writers; -1 keeps their default. */
+  accessLogFlushIntervalMs: number;
   /** Test hook: allow the primary to ask this worker to crash (only set by tests). */
   allowTestCrash: boolean;
 }
@@ -34,6 +38,8 @@ export type PrimaryToWorker =
   | { type: 'drain_listeners'; inboundOnly: boolean }
   /** envoy.overload_actions.stop_accepting_connections became saturated (listen sockets close) or cleared (they reopen). */
   | { type: 'overload_listeners'; stopAccepting: boolean }
+  /** SIGUSR1: reopen the application log file and every access log file (log rotation). */
+  | { type: 'reopen_logs' }
   | { type: 'test_crash' };
 
 /** One worker's counts for one upstream host (summed over workers by the primary for /clusters). */

@@ -7,13 +7,14 @@ import type { MergedStats } from '../stats/merged-stats.ts';
 import type { Primary } from './primary.ts';
 import { certificatesReport, type AdminCertificates } from '../tls/cert-expiry.ts';
 import { ServerState } from './server-state.ts';
+import { versionString } from './version-info.ts';
+import { runtimeView } from '../admin/format-runtime.ts';
 
 export interface AdminHandle {
   port: number;
   close(): Promise<void>;
 }
 
-const VERSION = '0.1.0';
 const STATE_NAMES: Record<number, ServerStateName> = {
   [ServerState.LIVE]: 'LIVE',
   [ServerState.DRAINING]: 'DRAINING',
@@ -48,23 +49,51 @@ class PrimaryAdminContext implements AdminContext {
     const p = this.primary;
     const o = p.options;
     const uptime = durationString(Date.now() - p.startedAtMs);
+    const format = p.logSettings.format;
     return {
-      version: `legate/${VERSION}`,
+      version: versionString(),
       state: this.serverState(),
       hot_restart_version: 'disabled',
+      // envoy.admin.v3.CommandLineOptions, as given (hot restart options included, though they do nothing).
       command_line_options: {
+        base_id: o.baseId,
+        use_dynamic_base_id: o.useDynamicBaseId,
+        base_id_path: o.baseIdPath ?? '',
+        concurrency: o.concurrency,
         config_path: o.configPath ?? '',
         config_yaml: o.configYaml ?? '',
-        mode: o.mode === 'validate' ? 'Validate' : 'Serve',
-        concurrency: o.concurrency,
-        log_level: o.logLevel,
+        allow_unknown_static_fields: o.allowUnknownStaticFields,
+        reject_unknown_dynamic_fields: o.rejectUnknownDynamicFields,
+        ignore_unknown_dynamic_fields: o.ignoreUnknownDynamicFields,
+        admin_address_path: o.adminAddressPath ?? '',
+        local_address_ip_version: o.localAddressIpVersion,
+        log_level: o.logLevel === 'warn' ? 'warning' : o.logLevel,
+        component_log_level: o.componentLogLevels.map(([c, l]) => `${c}:${l}`).join(','),
+        log_format: format.kind === 'text' ? format.pattern : JSON.stringify(format.struct),
+        log_format_escaped: o.logFormatEscaped,
+        log_path: o.logPath ?? '',
+        service_cluster: o.serviceCluster ?? '',
+        service_node: o.serviceNode ?? '',
+        service_zone: o.serviceZone ?? '',
+        mode: o.mode === 'validate' ? 'Validate' : o.mode === 'init_only' ? 'InitOnly' : 'Serve',
+        disable_hot_restart: o.disableHotRestart,
+        restart_epoch: o.restartEpoch,
+        enable_core_dump: o.enableCoreDump,
+        stats_tag: o.statsTags.map(([n, v]) => `${n}:${v}`),
+        file_flush_interval: o.fileFlushIntervalMs === undefined ? '0.100s' : `${o.fileFlushIntervalMs / 1000}s`,
         drain_time: `${o.drainTimeS}s`,
+        drain_strategy: o.drainStrategy === 'immediate' ? 'Immediate' : 'Gradual',
+        parent_shutdown_time: `${o.parentShutdownTimeS}s`,
       },
       node: (p.current?.bootstrap['node'] as object | undefined) ?? {},
       uptime_current_epoch: uptime,
       uptime_all_epochs: uptime,
       health_check_failed: p.healthCheckFailed,
     };
+  }
+
+  runtime(): object {
+    return runtimeView(this.primary.current?.bootstrap ?? {});
   }
 
   configDump(): object {

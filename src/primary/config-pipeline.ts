@@ -2,14 +2,22 @@
 // The one path every config takes: load + validate (file:line:col errors) -> compile -> Snapshot.
 
 import { loadConfig } from '../config-loader/load-config.ts';
-import type { ConfigProblem } from '../config-loader/types.ts';
+import type { ConfigProblem, LoadedConfig } from '../config-loader/types.ts';
 import { formatConfigProblem, sortProblems } from '../config-loader/config-error.ts';
 import { compileSnapshot } from '../snapshot/compile-snapshot.ts';
+import { flattenRuntimeLayer } from '../admin/format-runtime.ts';
 import type { Snapshot } from '../snapshot/snapshot-types.ts';
 
+/** What to load, and the command line's say over it (plain data: it crosses to the compile thread). */
 export interface ConfigSources {
   configPath: string | undefined;
   configYaml: string | undefined;
+  /** --allow-unknown-static-fields: unknown fields are warnings, not errors. */
+  allowUnknownStaticFields?: boolean;
+  /** --service-node / --service-cluster / --service-zone: override node.id, node.cluster, node.locality.zone. */
+  serviceNode?: string | undefined;
+  serviceCluster?: string | undefined;
+  serviceZone?: string | undefined;
 }
 
 export type PipelineResult =
@@ -19,24 +27,74 @@ export type PipelineResult =
       warnings: string[];
       /** The normalized bootstrap, for /config_dump and the admin address. */
       bootstrap: Record<string, unknown>;
+      /** Unknown fields let through by --allow-unknown-static-fields (server.static_unknown_fields). */
+      staticUnknownFields: number;
     }
   | { ok: false; message: string; problemCount: number };
+
+/** The sources the command line names. */
+export function sourcesOf(o: {
+  configPath: string | undefined;
+  configYaml: string | undefined;
+  allowUnknownStaticFields: boolean;
+  serviceNode: string | undefined;
+  serviceCluster: string | undefined;
+  serviceZone: string | undefined;
+}): ConfigSources {
+  return {
+    configPath: o.configPath,
+    configYaml: o.configYaml,
+    allowUnknownStaticFields: o.allowUnknownStaticFields,
+    serviceNode: o.serviceNode,
+    serviceCluster: o.serviceCluster,
+    serviceZone: o.serviceZone,
+  };
+}
 
 export function runConfigPipeline(sources: ConfigSources, version: number): PipelineResult {
   let loaded;
   try {
-    loaded = loadConfig({ configPath: sources.configPath, configYaml: sources.configYaml });
+    loaded = loadConfig({ configPath: sources.configPath, configYaml: sources.configYaml, allowUnknownFields: sources.allowUnknownStaticFields === true });
   } catch (err) {
     const problems = (err as { problems?: ConfigProblem[] }).problems;
     if (Array.isArray(problems)) return { ok: false, message: problems.map(formatConfigProblem).join('\n'), problemCount: problems.length };
     return { ok: false, message: (err as Error).message, problemCount: 1 };
   }
+  overrideNode(loaded.bootstrap, sources);
   const compiled = compileSnapshot(loaded, version);
   if (compiled.problems.length > 0) {
     const sorted = sortProblems(compiled.problems, fileOrder(loaded.files));
     return { ok: false, message: sorted.map(formatConfigProblem).join('\n'), problemCount: sorted.length };
   }
-  return { ok: true, snapshot: compiled.snapshot, warnings: compiled.warnings, bootstrap: loaded.bootstrap };
+  const warnings = loaded.ignoredUnknownFields.map((p) => `${formatConfigProblem(p)} (ignored: --allow-unknown-static-fields)`);
+  for (const w of compiled.warnings) warnings.push(w);
+  runtimeWarnings(loaded, warnings);
+  return { ok: true, snapshot: compiled.snapshot, warnings, bootstrap: loaded.bootstrap, staticUnknownFields: loaded.ignoredUnknownFields.length };
+}
+
+/** Envoy: --service-node/--service-cluster/--service-zone win over the bootstrap's node. */
+function overrideNode(bootstrap: Record<string, unknown>, s: ConfigSources): void {
+  if (s.serviceNode === undefined && s.serviceCluster === undefined && s.serviceZone === undefined) return;
+  const node = { ...((bootstrap['node'] as Record<string, unknown> | undefined) ?? {}) };
+  if (s.serviceNode !== undefined) node['id'] = s.serviceNode;
+  if (s.serviceCluster !== undefined) node['cluster'] = s.serviceCluster;
+  if (s.serviceZone !== undefined) node['locality'] = { ...((node['locality'] as Record<string, unknown> | undefined) ?? {}), zone: s.serviceZone };
+  bootstrap['node'] = node;
+}
+
+/** Static runtime layers are shown by /runtime, but no key changes what Legate does: say so, key by key. */
+function runtimeWarnings(loaded: LoadedConfig, warnings: string[]): void {
+  const layers = ((loaded.bootstrap['layered_runtime'] as { layers?: Record<string, unknown>[] } | undefined)?.layers) ?? [];
+  layers.forEach((layer, i) => {
+    if (layer['static_layer'] === undefined) return;
+    const keys = [...flattenRuntimeLayer(layer['static_layer']).keys()];
+    if (keys.length === 0) return;
+    const path = `layered_runtime.layers[${i}].static_layer`;
+    warnings.push(formatConfigProblem({
+      code: 'not_supported', path, position: loaded.positions.at(path), suggestion: undefined,
+      message: `Legate reads no runtime key yet: shown by /runtime, without effect: ${keys.join(', ')}`,
+    }));
+  });
 }
 
 /** The order problems are reported in: the config file(s), then the command-line overlay. */

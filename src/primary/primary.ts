@@ -2,14 +2,17 @@
 // admin server and the stats aggregation. Compiles each config version once and hands every worker the same
 // immutable snapshot; nothing here is on the request path.
 
+import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import v8 from 'node:v8';
 import { Piscina } from 'piscina';
 import type { CliOptions } from '../cli/options.ts';
-import { log } from '../common/logger.ts';
+import { configureLogger, log, reopenLogFile, type LogSettings } from '../common/logger.ts';
 import { encodeMessage, type HostStatsReport, type PrimaryToWorker } from '../messages/thread-messages.ts';
 import type { Snapshot } from '../snapshot/snapshot-types.ts';
-import { runConfigPipeline, type ConfigSources, type PipelineResult } from './config-pipeline.ts';
+import { runConfigPipeline, sourcesOf, type ConfigSources, type PipelineResult } from './config-pipeline.ts';
+import { applicationLogFormat } from './application-log.ts';
 import { WorkerSupervisor } from './worker-supervisor.ts';
 import { StatsHub } from './stats-hub.ts';
 import { MembershipManager } from './membership-manager.ts';
@@ -31,6 +34,8 @@ export interface CurrentConfig {
 
 export class Primary {
   readonly options: CliOptions;
+  /** The application log's settings: the command line's, then application_log_config's format at start. */
+  logSettings: LogSettings;
   readonly startedAtMs = Date.now();
   readonly stats: StatsHub;
   readonly supervisor: WorkerSupervisor;
@@ -53,9 +58,10 @@ export class Primary {
   private shuttingDown = false;
   private statsTimer: NodeJS.Timeout | null = null;
 
-  constructor(options: CliOptions) {
+  constructor(options: CliOptions, logSettings: LogSettings) {
     this.options = options;
-    this.stats = new StatsHub(options.concurrency);
+    this.logSettings = logSettings;
+    this.stats = new StatsHub(options.concurrency, options.statsTags);
     this.memberships = new MembershipManager(this.stats, (update) => {
       this.supervisor.broadcast({ type: 'host_set', update });
     });
@@ -69,13 +75,14 @@ export class Primary {
         },
         replayFor: (): PrimaryToWorker[] => this.replayMessages(),
       },
-      options.logLevel,
+      () => this.logSettings,
+      options.fileFlushIntervalMs ?? -1,
       process.env['LEGATE_TEST_HOOKS'] === '1',
     );
   }
 
   private sources(): ConfigSources {
-    return { configPath: this.options.configPath, configYaml: this.options.configYaml };
+    return sourcesOf(this.options);
   }
 
   /** What brings a fresh worker to the current state: the snapshot with every cluster's host set. */
@@ -93,13 +100,23 @@ export class Primary {
   async start(): Promise<void> {
     const result = runConfigPipeline(this.sources(), this.nextVersion++);
     if (!result.ok) throw new StartupError(result.message);
+    this.applyApplicationLogConfig(result.bootstrap);
     for (const w of result.warnings) log.warn(w);
+    this.stats.incServerCounter('static_unknown_fields', result.staticUnknownFields);
     const cur = this.install(result);
 
     const adminAddress = adminSocketAddress(result.bootstrap);
     if (adminAddress !== null) {
       this.admin = await startAdmin(this, adminAddress.address, adminAddress.port);
       log.info(`admin listening on ${adminAddress.address}:${this.admin.port}`);
+      if (this.options.adminAddressPath !== undefined) {
+        // Envoy's --admin-address-path: the address the admin really listens on (port 0 resolved).
+        try {
+          fs.writeFileSync(this.options.adminAddressPath, `${adminAddress.address}:${this.admin.port}\n`);
+        } catch (err) {
+          throw new StartupError(`cannot write --admin-address-path ${this.options.adminAddressPath}: ${(err as Error).message}`);
+        }
+      }
     }
 
     await this.memberships.apply(cur.snapshot.clusters, cur.snapshot.clusterSlots);
@@ -127,6 +144,24 @@ export class Primary {
     this.refreshServerStats();
     for (const l of cur.snapshot.listeners) log.info(`listener '${l.name}' on ${l.address}:${l.port}`);
     log.info(`legate started: ${this.options.concurrency} worker(s), config version ${cur.version}`);
+  }
+
+  /**
+   * The bootstrap's application_log_config, read at start-up as Envoy reads its bootstrap once: its format
+   * replaces the default for the primary and every worker. Conflicts with --log-format fail the start.
+   */
+  private applyApplicationLogConfig(bootstrap: Record<string, unknown>): void {
+    const r = applicationLogFormat(bootstrap, this.options.logFormat !== undefined);
+    if (!r.ok) throw new StartupError(r.message);
+    if (r.spec === null) return;
+    this.logSettings = { ...this.logSettings, format: r.spec };
+    configureLogger(this.logSettings);
+  }
+
+  /** SIGUSR1: this thread's log file and, in every worker, the log file and every access log file reopen. */
+  reopenLogs(): void {
+    reopenLogFile();
+    this.supervisor.broadcast({ type: 'reopen_logs' });
   }
 
   /** Stat slots, encoding, membership bookkeeping for a compiled config; becomes the current config. */
@@ -166,12 +201,19 @@ export class Primary {
     } catch (err) {
       result = { ok: false, message: `config compile failed: ${(err as Error).message}`, problemCount: 1 };
     }
+    if (result.ok) {
+      // A listener the new version adds must be able to bind, or the whole version is refused: applied, it would
+      // go live half-applied with a listener /listeners shows but nobody serves.
+      const bindProblems = await checkNewListenersBind(this.current?.snapshot ?? null, result.snapshot);
+      if (bindProblems.length > 0) result = { ok: false, message: bindProblems.join('\n'), problemCount: bindProblems.length };
+    }
     if (!result.ok) {
       this.stats.incServerCounter('reload_failed');
       log.error(`reload rejected, the running config (version ${this.current?.version}) stays:\n${result.message}`);
       return false;
     }
     for (const w of result.warnings) log.warn(w);
+    this.stats.incServerCounter('static_unknown_fields', result.staticUnknownFields);
     // The new version read its files afresh; rotations of the old one's must not follow its snapshot.
     this.certificates.stop();
     const cur = this.install(result);
@@ -256,6 +298,24 @@ export class Primary {
 
 export class StartupError extends Error {
   override name = 'StartupError';
+}
+
+/**
+ * Binds, once and at once released, every address `next` listens on that `current` does not, with the options
+ * the workers use (reusePort): an address another process holds fails here. Returns one line per failure.
+ */
+export async function checkNewListenersBind(current: Snapshot | null, next: Snapshot): Promise<string[]> {
+  const bound = new Set(current?.listeners.map((l) => l.bindKey) ?? []);
+  const checks = next.listeners
+    .filter((l) => !bound.has(l.bindKey))
+    .map((l) => new Promise<string | null>((resolve) => {
+      // A client that connects in the moment this socket listens is dropped (the listener is not live yet).
+      const server = net.createServer((socket) => socket.destroy());
+      server.once('error', (err) => resolve(`listener '${l.name}' cannot bind ${l.address}:${l.port}: ${err.message}`));
+      server.listen({ host: l.address, port: l.port, reusePort: true }, () => server.close(() => resolve(null)));
+    }));
+  const results = await Promise.all(checks);
+  return results.filter((r): r is string => r !== null);
 }
 
 function adminSocketAddress(bootstrap: Record<string, unknown>): { address: string; port: number } | null {

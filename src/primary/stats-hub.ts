@@ -20,8 +20,9 @@ export class StatsHub {
   private readonly workerScopes: Record<string, number>[] = [];
   private readonly connectionLimitCounters = new Map<string, number>();
 
-  constructor(concurrency: number) {
-    this.registry = new StatRegistry();
+  /** `fixedTags`: --stats-tag, on every stat. */
+  constructor(concurrency: number, fixedTags: readonly (readonly [string, string])[] = []) {
+    this.registry = new StatRegistry({ fixedTags });
     this.regions = new SharedRegions(this.registry);
     this.server = this.registry.allocateScope('server.', SERVER_STATS);
     // Root scopes every worker writes whatever the config: handed to workers with their worker_<i>.* slots,
@@ -106,8 +107,8 @@ export class StatsHub {
     this.primaryStore.values[this.server[name]] = value;
   }
 
-  incServerCounter(name: (typeof SERVER_STATS.counters)[number]): void {
-    this.primaryStore.values[this.server[name]]++;
+  incServerCounter(name: (typeof SERVER_STATS.counters)[number], by = 1): void {
+    this.primaryStore.values[this.server[name]] += by;
   }
 
   mergeHistogramDelta(workerIndex: number, delta: Uint8Array): void {

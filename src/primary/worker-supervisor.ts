@@ -3,7 +3,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { decodeMessage, encodeMessage, type PrimaryToWorker, type WorkerInit, type WorkerToPrimary } from '../messages/thread-messages.ts';
-import { log } from '../common/logger.ts';
+import { log, type LogSettings } from '../common/logger.ts';
 import type { HostSet } from '../upstream/cluster-membership.ts';
 import type { HostStatsReport } from '../messages/thread-messages.ts';
 
@@ -62,7 +62,9 @@ type Waiter = { version: number; remaining: Set<number>; problems: string[]; res
 export class WorkerSupervisor {
   private readonly handles: WorkerHandle[] = [];
   private readonly events: SupervisorEvents;
-  private readonly logLevel: string;
+  /** The application log settings a worker starts with (read at each spawn: start-up may change them). */
+  private readonly logSettings: () => LogSettings;
+  private readonly accessLogFlushIntervalMs: number;
   private readonly allowTestCrash: boolean;
   private stopping = false;
   private waiters: Waiter[] = [];
@@ -73,9 +75,10 @@ export class WorkerSupervisor {
   private readonly restartFailures: number[] = [];
   private readonly restartTimers: (NodeJS.Timeout | null)[] = [];
 
-  constructor(events: SupervisorEvents, logLevel: string, allowTestCrash: boolean) {
+  constructor(events: SupervisorEvents, logSettings: () => LogSettings, accessLogFlushIntervalMs: number, allowTestCrash: boolean) {
     this.events = events;
-    this.logLevel = logLevel;
+    this.logSettings = logSettings;
+    this.accessLogFlushIntervalMs = accessLogFlushIntervalMs;
     this.allowTestCrash = allowTestCrash;
   }
 
@@ -93,7 +96,8 @@ export class WorkerSupervisor {
       statsRegion: spec.statsRegion,
       workerSlots: spec.workerSlots,
       overloadRegion: spec.overloadRegion,
-      logLevel: this.logLevel,
+      log: this.logSettings(),
+      accessLogFlushIntervalMs: this.accessLogFlushIntervalMs,
       allowTestCrash: this.allowTestCrash,
     };
     const worker = new Worker(WORKER_ENTRY, { workerData: init, name: `legate-worker-${spec.index}` });

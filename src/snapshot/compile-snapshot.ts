@@ -2,6 +2,7 @@
 // Normalized Envoy bootstrap -> Snapshot: Envoy's defaults applied, every reference resolved, every problem the
 // schema cannot see reported with its field path and position.
 
+import net from 'node:net';
 import type { ConfigProblem, LoadedConfig } from '../config-loader/types.ts';
 import { compileCluster, type CompiledCluster } from '../upstream/cluster-config.ts';
 import { compileAccessLogs } from '../access-log/access-log-config.ts';
@@ -78,22 +79,50 @@ export function compileSnapshot(loaded: LoadedConfig, version: number): CompileR
   const sr = obj(bootstrap['static_resources']);
 
   const clusters: CompiledCluster[] = [];
+  const clusterIndex = new Map<string, number>();
   list(sr['clusters']).forEach((c, i) => {
     const path = `static_resources.clusters[${i}]`;
+    // Envoy's cluster manager refuses a second cluster of the same name.
+    const name = obj(c)['name'];
+    if (typeof name === 'string' && name !== '') {
+      const first = clusterIndex.get(name);
+      if (first !== undefined) {
+        out.add('duplicate_name', `${path}.name`, `cluster name '${name}' is already used by static_resources.clusters[${first}]`);
+        return;
+      }
+      clusterIndex.set(name, i);
+    }
     const r = compileCluster(obj(c) as never, path);
     for (const p of r.problems) out.add(p.code, p.path, p.message);
     if (r.cluster !== null) clusters.push(r.cluster);
   });
   const clusterNames = new Set(clusters.map((c) => c.name));
+  // Envoy: "local cluster '<name>' must be defined".
+  const localCluster = obj(bootstrap['cluster_manager'])['local_cluster_name'];
+  if (typeof localCluster === 'string' && localCluster !== '' && !clusterIndex.has(localCluster)) {
+    out.add('unknown_reference', 'cluster_manager.local_cluster_name', `local cluster '${localCluster}' must be defined in static_resources.clusters`);
+  }
 
   const listeners: ListenerConfig[] = [];
   const bindKeys = new Map<string, string>();
+  const listenerIndex = new Map<string, number>();
   list(sr['listeners']).forEach((l, i) => {
-    const listener = compileListener(obj(l), `static_resources.listeners[${i}]`, i, out, clusterNames);
+    const path = `static_resources.listeners[${i}]`;
+    // Envoy's listener manager refuses a second listener of the same name.
+    const name = obj(l)['name'];
+    if (typeof name === 'string' && name !== '') {
+      const first = listenerIndex.get(name);
+      if (first !== undefined) {
+        out.add('duplicate_name', `${path}.name`, `listener name '${name}' is already used by static_resources.listeners[${first}]`);
+        return;
+      }
+      listenerIndex.set(name, i);
+    }
+    const listener = compileListener(obj(l), path, i, out, clusterNames);
     if (listener === null) return;
     const other = bindKeys.get(listener.bindKey);
     if (other !== undefined) {
-      out.add('duplicate_name', `static_resources.listeners[${i}].address`, `listener '${listener.name}' binds ${listener.address}:${listener.port}, already bound by listener '${other}'`);
+      out.add('duplicate_name', `${path}.address`, `listener '${listener.name}' binds ${listener.address}:${listener.port}, already bound by listener '${other}'`);
       return;
     }
     bindKeys.set(listener.bindKey, listener.name);
@@ -116,10 +145,16 @@ function compileListener(
   clusterNames: ReadonlySet<string>,
 ): ListenerConfig | null {
   const sa = obj(obj(l['address'])['socket_address']);
-  const address = str(sa['address'], '');
+  const given = str(sa['address'], '');
   const port = num(sa['port_value'], -1);
-  if (address === '' || port < 0 || port > 65535) {
+  if (given === '' || port < 0 || port > 65535) {
     out.add('missing_field', `${path}.address`, 'a listener needs address.socket_address with address and port_value');
+    return null;
+  }
+  // Envoy binds a listener to an IP literal only (no name resolution): anything else is refused at load.
+  const address = canonicalIp(given);
+  if (address === null) {
+    out.add('bad_value', `${path}.address.socket_address.address`, `malformed IP address: ${given} (a listener binds an IPv4 or IPv6 address, not a host name)`);
     return null;
   }
   const name = str(l['name'], `listener_${index}_${statAddressOf(address, port)}`);
@@ -191,6 +226,21 @@ function compileListener(
     accessLogs: logs.config,
     slots: null,
   };
+}
+
+/**
+ * One spelling per IP address (so two listeners on "::1" and "0:0::1" are seen to be the same): IPv4 as given,
+ * IPv6 compressed and lower-case; null when `s` is not an IP literal.
+ */
+function canonicalIp(s: string): string | null {
+  const family = net.isIP(s);
+  if (family === 4) return s;
+  if (family !== 6 || s.includes('%')) return family === 6 ? s : null;
+  try {
+    return new URL(`http://[${s}]/`).hostname.slice(1, -1);
+  } catch {
+    return s;
+  }
 }
 
 /** The criteria of a match only the tls_inspector can satisfy. */

@@ -25,7 +25,8 @@ export interface WorkerStatsStore {
 
 /** server.* (the primary writes these into its own region). */
 export const SERVER_STATS = {
-  counters: ['reload_success', 'reload_failed', 'worker_restarts', 'dropped_stat_flushes'],
+  // static_unknown_fields: unknown bootstrap fields let through by --allow-unknown-static-fields (each load).
+  counters: ['reload_success', 'reload_failed', 'worker_restarts', 'dropped_stat_flushes', 'static_unknown_fields'],
   gauges: ['live', 'concurrency', 'uptime', 'memory_allocated', 'memory_heap_size', 'total_connections', 'state', 'hot_restart_epoch', 'days_until_first_cert_expiring'],
   histograms: [],
 } as const satisfies StatScopeDefinition;

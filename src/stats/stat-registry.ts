@@ -27,10 +27,13 @@ export const DEFAULT_MAX_VALUE_SLOTS = 1 << 20;
 export interface StatRegistryOptions {
   /** How many counters and gauges the shared regions hold. Default DEFAULT_MAX_VALUE_SLOTS. */
   readonly maxValueSlots?: number;
+  /** Envoy's --stats-tag: [name, value] tags every stat carries after its own (Prometheus labels). */
+  readonly fixedTags?: readonly (readonly [string, string])[];
 }
 
 export class StatRegistry {
   readonly maxValueSlots: number;
+  private readonly fixedTags: readonly StatTag[];
   private readonly byName = new Map<string, StatInfo>();
   private readonly valueInfos: StatInfo[] = [];
   private readonly histogramInfos: StatInfo[] = [];
@@ -40,6 +43,7 @@ export class StatRegistry {
 
   constructor(options: StatRegistryOptions = {}) {
     this.maxValueSlots = options.maxValueSlots ?? DEFAULT_MAX_VALUE_SLOTS;
+    this.fixedTags = (options.fixedTags ?? []).map(([name, value]) => Object.freeze({ name, value }));
   }
 
   /**
@@ -134,15 +138,16 @@ export class StatRegistry {
       );
     }
     const extracted = extractTags(name, tags);
+    const allTags = this.fixedTags.length === 0 ? extracted.tags : Object.freeze([...extracted.tags, ...this.fixedTags]);
     const info: StatInfo = Object.freeze({
       name,
       kind,
       slot: table.length,
       importMode,
       tagExtractedName: extracted.tagExtractedName,
-      tags: extracted.tags,
+      tags: allTags,
       prometheusName: prometheusMetricName(extracted.tagExtractedName),
-      prometheusLabels: prometheusLabels(extracted.tags),
+      prometheusLabels: prometheusLabels(allTags),
     });
     table.push(info);
     this.byName.set(name, info);

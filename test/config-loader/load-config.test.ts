@@ -352,7 +352,7 @@ test('@type: unknown, removed v2 (with the v3 replacement), missing, and a name 
 `);
   const F = `${HCM}.http_filters`;
   assert.deepEqual(problemsOf(file).map(brief), [
-    `14:13 unknown_type ${F}[0].typed_config: unknown @type envoy.extensions.filters.http.nope.v3.Nope: no such message in Envoy's v3 API`,
+    `14:13 unknown_type ${F}[0].typed_config: unknown @type envoy.extensions.filters.http.nope.v3.Nope: no such message in Envoy's v3 API (Legate's schema: Envoy API v1.31, from @grpc/grpc-js-xds 1.14.1; a type added later needs a newer Envoy API than that)`,
     `17:13 removed_type ${F}[1].typed_config: @type envoy.config.filter.http.router.v2.Router is from Envoy's v2 API, which was removed in Envoy 1.18 (did you mean type.googleapis.com/envoy.extensions.filters.http.router.v3.Router?)`,
     `20:13 missing_field ${F}[2].typed_config: "@type" is required: a typed config names its message, e.g. "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router`,
     `21:13 missing_field ${F}[3].typed_config: typed_config is required: 'envoy.filters.http.routr' is not an extension Legate can configure by name alone; give typed_config with its "@type" (did you mean 'envoy.filters.http.router'?)`,

@@ -3,6 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
@@ -103,5 +104,44 @@ describe('reload on SIGHUP', () => {
     const after = await legate.statsMap();
     assert.equal(after.get('server.reload_failed'), (before.get('server.reload_failed') ?? 0) + 1);
     assert.equal(after.get('server.reload_success'), before.get('server.reload_success'));
+  });
+});
+
+describe('a reload whose new listener cannot bind', () => {
+  it('is rejected whole: the old config keeps serving, /listeners does not list it, server.reload_failed counts it', async () => {
+    const a = await startUpstream('a');
+    const port = await freePort();
+    const takenPort = await freePort();
+    const listenerOn = (p: number, name: string): string => hcmListener({ name, port: p, routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: cluster_a }' }] });
+    const clusterA = cluster({ name: 'cluster_a', endpoints: [{ address: '127.0.0.1', port: a.port }] });
+    const legate = await startLegate({ config: bootstrap([listenerOn(port, 'main')], [clusterA]), concurrency: 2 });
+    // Another process holds the port (no SO_REUSEPORT): no worker of Legate could bind it.
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(takenPort, '127.0.0.1', r));
+    try {
+      const before = await legate.statsMap();
+      // The new version also changes the route of the listener that stays: none of it may go live.
+      legate.writeConfig(bootstrap([hcmListener({ name: 'main', port, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 201 }' }] }), listenerOn(takenPort, 'blocked')], [clusterA]));
+      const from = legate.stderr.length;
+      assert.equal(await legate.reload(), false);
+      assert.match(legate.stderr.slice(from), new RegExp(`reload rejected[^]*listener 'blocked' cannot bind 127\\.0\\.0\\.1:${takenPort}: .*EADDRINUSE`));
+      const r = await curl([`http://127.0.0.1:${port}/`]);
+      assert.equal(r.status, 200, 'the old route still serves');
+      assert.equal(r.headers.get('x-upstream')?.[0], 'a');
+      const listeners = await legate.admin('/listeners?format=json');
+      assert.doesNotMatch(listeners.body, /blocked/);
+      const after = await legate.statsMap();
+      assert.equal(after.get('server.reload_failed'), (before.get('server.reload_failed') ?? 0) + 1);
+      assert.equal(after.get('server.reload_success'), before.get('server.reload_success'));
+      // Once the port is free the same file applies.
+      await new Promise<void>((res) => holder.close(() => res()));
+      assert.equal(await legate.reload(), true);
+      assert.equal((await curl([`http://127.0.0.1:${takenPort}/`])).headers.get('x-upstream')?.[0], 'a');
+      assert.equal((await curl([`http://127.0.0.1:${port}/`])).status, 201);
+    } finally {
+      if (holder.listening) await new Promise<void>((res) => holder.close(() => res()));
+      await legate.stop();
+      await a.close();
+    }
   });
 });

@@ -4,18 +4,25 @@
 
 import type { AccessLogConfig } from '../../src/access-log/access-log-config.ts';
 import { createAccessLogSink, type AccessLogSink } from '../../src/access-log/sink.ts';
+import { DEFAULT_LOG_WRITER_OPTIONS, type LogWriterOptions } from '../../src/access-log/log-writer.ts';
 import type { Snapshot } from '../../src/snapshot/snapshot-types.ts';
 
 const CLOSE_GRACE_MS = 30_000;
 
 export class AccessLogSinkCache {
   private readonly sinks = new Map<string, AccessLogSink>();
+  private readonly writerOptions: LogWriterOptions;
+
+  /** `flushIntervalMs`: --file-flush-interval-msec (how long a line may wait in memory); -1 keeps the default. */
+  constructor(flushIntervalMs = -1) {
+    this.writerOptions = flushIntervalMs < 0 ? DEFAULT_LOG_WRITER_OPTIONS : Object.freeze({ ...DEFAULT_LOG_WRITER_OPTIONS, flushIntervalMs });
+  }
 
   get(config: AccessLogConfig): AccessLogSink {
     const key = JSON.stringify(config);
     let sink = this.sinks.get(key);
     if (sink === undefined) {
-      sink = createAccessLogSink(config);
+      sink = createAccessLogSink(config, this.writerOptions);
       this.sinks.set(key, sink);
     }
     return sink;
@@ -35,6 +42,11 @@ export class AccessLogSinkCache {
       this.sinks.delete(key);
       setTimeout(() => void sink.close(), CLOSE_GRACE_MS).unref();
     }
+  }
+
+  /** SIGUSR1 (log rotation): every file sink closes its file and opens the path again; lines are kept. */
+  reopenAll(): void {
+    for (const sink of this.sinks.values()) void sink.reopen();
   }
 
   async flushAll(): Promise<void> {
