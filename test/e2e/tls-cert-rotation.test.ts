@@ -179,7 +179,7 @@ describe('certificate rotation', { skip }, () => {
     const garbage = path.join(dir, 'garbage.crt');
     fs.writeFileSync(garbage, 'this is not a certificate\n');
     copyAtomically(garbage, path.join(dir, 'server.crt'));
-    await legate.waitForLog(/\[error\] tls: .*certificate reload failed, keeping the current certificates/, 20_000, logFrom);
+    await legate.waitForLog(/\[error\]\[main\] tls: .*certificate reload failed, keeping the current certificates/, 20_000, logFrom);
     assert.equal(await servedSerial(filePort), certs[1]!.serialNumber);
   });
 });
