@@ -2,7 +2,9 @@
 // protocol is Legate's own codec (workers/http2/server-codec.ts); this class turns its streams into ActiveStreams,
 // encodes their responses, and adds the connection manager's policy on top: the premature-reset rule
 // (CVE-2023-44487), deferred stream starts so a stream reset in the same read never reaches an upstream, drain,
-// idle and duration limits, keepalive, and the connection's stats.
+// idle and duration limits, keepalive, and the connection's stats. Exceptions (bugs) stop at its entry points: the
+// codec's (onStreamInternalError, onInternalError) and its own timers'; one about a stream resets that stream, any
+// other ends this connection; both count http.<stat_prefix>.internal_error and log the stack once.
 
 import type net from 'node:net';
 import type { RequestHead } from '../../src/http1/types.ts';
@@ -19,6 +21,7 @@ import { armConnectionIdleTimer } from '../../src/overload/overload-shared.ts';
 import { Http2KeepaliveTimer } from '../http2/keepalive.ts';
 import { Http2ServerCodec, type Http2ServerCallbacks, type Http2ServerStream } from '../http2/server-codec.ts';
 import { ErrorCode } from '../../src/http2/frames.ts';
+import { reportInternalError } from '../../src/common/internal-error.ts';
 
 /** Envoy's premature-reset rule: judged once a connection has closed this many streams. */
 const PREMATURE_RESET_MIN_STREAMS = 500;
@@ -127,7 +130,7 @@ export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
         this.count('keepalive_timeout');
         log.debug(`http2 connection ${this.id}: no PING ACK within ${h2.keepalive!.timeoutMs} ms; closing`);
         this.codec.destroy();
-      });
+      }, (err) => this.failOnInternalError(err));
     }
     const maxDurationMs = cfg.maxConnectionDurationMs;
     if (maxDurationMs > 0) this.durationTimer = setTimeout(onMaxConnectionDuration, maxDurationMs, this);
@@ -193,7 +196,12 @@ export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
       const state = pending[i]!;
       // A connection the codec closed in the same read (a protocol error, a flood) starts nothing more.
       if (state.h2.closed || this.closed || this.codec.closed) continue;
-      this.startStream(state);
+      // Each start is a boundary of its own: an exception resets that stream, the others still start.
+      try {
+        this.startStream(state);
+      } catch (err) {
+        this.onStreamError(state, err);
+      }
     }
   }
 
@@ -217,26 +225,26 @@ export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
       this.hcm.stats.values[this.hcm.config.slots!.downstream_cx_max_requests_reached]++;
       this.drain();
     }
-    try {
-      stream.decodeHeaders();
-      if (endStream || h2s.closed) return;
-      const early = state.early;
-      state.early = null;
-      if (early !== null) {
-        for (let i = 0; i < early.length && !stream.finished; i++) stream.decodeData(early[i]!);
-      }
-      if (state.endedEarly && !stream.finished) this.endRequest(stream, state.earlyTrailers);
-      state.earlyTrailers = null;
-    } catch (err) {
-      log.error(`http2 connection ${this.id}: stream failed: ${(err as Error).stack ?? String(err)}`);
-      this.codec.reset(h2s, ErrorCode.INTERNAL_ERROR);
+    stream.decodeHeaders();
+    if (endStream || h2s.closed) return;
+    const early = state.early;
+    state.early = null;
+    if (early !== null) {
+      for (let i = 0; i < early.length && !stream.finished; i++) stream.decodeData(early[i]!);
     }
+    if (state.endedEarly && !stream.finished) this.endRequest(stream, state.earlyTrailers);
+    state.earlyTrailers = null;
   }
 
   onStreamClose(h2s: Http2ServerStream): void {
     const state = h2s.user as Http2StreamState | null;
     // null: answered by the codec itself (431), never a request.
     if (state !== null) this.onRequestStreamClose(h2s, state);
+    this.afterStreamClose();
+  }
+
+  /** No stream left: a draining connection closes, another one starts its idle timer. */
+  private afterStreamClose(): void {
     if (this.codec.activeStreams === 0 && !this.closed) {
       if (this.draining) this.codec.close();
       else this.armIdleTimer();
@@ -279,6 +287,65 @@ export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
 
   count(stat: string): void {
     this.rootValues()[this.rootSlots[`http2.${stat}`]!]++;
+  }
+
+  // ---- exception guards ----
+
+  /**
+   * The codec caught an exception from one of this stream's callbacks (a bug): counted, its stack logged once, and
+   * the ActiveStream (with its upstream request) reset without trusting its state; the codec then resets the HTTP/2
+   * stream. Never throws.
+   */
+  onStreamInternalError(h2s: Http2ServerStream, err: unknown): void {
+    try {
+      const state = h2s.user as Http2StreamState | null;
+      const stream = state === null ? null : state.stream;
+      if (stream !== null) stream.onInternalError(err);
+      else {
+        reportInternalError(`HTTP/2 stream ${h2s.id} of connection ${this.id}`, err);
+        this.hcm.stats.values[this.hcm.config.slots!.internal_error]++;
+      }
+      // Thrown from onStreamClose: what it did not get to.
+      if (h2s.closed) this.afterStreamClose();
+    } catch (err2) {
+      reportInternalError(`HTTP/2 connection ${this.id}`, err2);
+    }
+  }
+
+  /**
+   * The codec caught an exception outside any one stream (frame handling, HPACK, a flush, a callback about the
+   * connection) and ended the connection (GOAWAY INTERNAL_ERROR, destroyed): counted, its stack logged once, and the
+   * streams in flight reset with their upstream requests. Never throws.
+   */
+  onInternalError(err: unknown): void {
+    reportInternalError(`HTTP/2 connection ${this.id}`, err);
+    try {
+      this.hcm.stats.values[this.hcm.config.slots!.internal_error]++;
+      const open = this.codec.streams.values();
+      for (let i = 0; i < open.length; i++) {
+        const state = open[i]!.user as Http2StreamState | null;
+        if (state !== null && state.stream !== null) state.stream.resetAfterInternalError();
+      }
+    } catch (err2) {
+      reportInternalError(`HTTP/2 connection ${this.id}`, err2);
+    }
+  }
+
+  /** @internal An exception in one of this connection's own timers: it ends as the codec would end it. Never throws. */
+  failOnInternalError(err: unknown): void {
+    this.codec.fail();
+    this.onInternalError(err);
+  }
+
+  /** @internal An exception while starting or holding one stream (its deferred start, its linger timer). Never throws. */
+  onStreamError(state: Http2StreamState, err: unknown): void {
+    const h2s = state.h2;
+    this.onStreamInternalError(h2s, err);
+    try {
+      if (!h2s.closed) this.codec.reset(h2s, ErrorCode.INTERNAL_ERROR);
+    } catch (err2) {
+      this.failOnInternalError(err2);
+    }
   }
 
   /** Envoy: once 500 streams closed on a connection, close it if at least half were reset prematurely. */
@@ -360,17 +427,22 @@ export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
   onClose(): void {
     if (this.closed) return;
     this.closed = true;
-    this.clearIdleTimer();
-    this.durationTimer = cancelTimer(this.durationTimer);
-    if (this.keepalive !== null) this.keepalive.stop();
-    const values = this.hcm.stats.values;
-    const slots = this.hcm.config.slots!;
-    values[slots.downstream_cx_active]--;
-    values[slots.downstream_cx_http2_active]--;
-    values[slots.downstream_cx_destroy]++;
-    values[slots.downstream_cx_rx_bytes_total] += this.socket.bytesRead;
-    values[slots.downstream_cx_tx_bytes_total] += this.socket.bytesWritten;
-    this.hcm.stats.record(slots.downstream_cx_length_ms, performance.now() - this.startMonoMs);
+    try {
+      this.clearIdleTimer();
+      this.durationTimer = cancelTimer(this.durationTimer);
+      if (this.keepalive !== null) this.keepalive.stop();
+      const values = this.hcm.stats.values;
+      const slots = this.hcm.config.slots!;
+      values[slots.downstream_cx_active]--;
+      values[slots.downstream_cx_http2_active]--;
+      values[slots.downstream_cx_destroy]++;
+      values[slots.downstream_cx_rx_bytes_total] += this.socket.bytesRead;
+      values[slots.downstream_cx_tx_bytes_total] += this.socket.bytesWritten;
+      this.hcm.stats.record(slots.downstream_cx_length_ms, performance.now() - this.startMonoMs);
+    } catch (err) {
+      this.onInternalError(err);
+    }
+    // Whatever happened above, the listener must let go of this connection, or a drain would wait for it.
     this.listener.onConnectionClosed(this);
   }
 
@@ -396,20 +468,37 @@ export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
   }
 }
 
+// Timer callbacks are boundaries: an exception in a stream's resets that stream, in the connection's ends it.
 function startPendingStreams(conn: Http2Connection): void {
-  conn.startPending();
+  try {
+    conn.startPending();
+  } catch (err) {
+    conn.failOnInternalError(err);
+  }
 }
 
 function onMaxConnectionDuration(conn: Http2Connection): void {
-  conn.onMaxDuration();
+  try {
+    conn.onMaxDuration();
+  } catch (err) {
+    conn.failOnInternalError(err);
+  }
 }
 
 function onLingerTimeout(conn: Http2Connection, state: Http2StreamState): void {
-  conn.onLingerTimeout(state);
+  try {
+    conn.onLingerTimeout(state);
+  } catch (err) {
+    conn.onStreamError(state, err);
+  }
 }
 
 function onConnectionIdle(conn: Http2Connection): void {
-  conn.onIdleTimeout();
+  try {
+    conn.onIdleTimeout();
+  } catch (err) {
+    conn.failOnInternalError(err);
+  }
 }
 
 function ignoreError(): void {}

@@ -1,7 +1,8 @@
 // Worker thread, shared by the downstream HTTP/2 connection and the upstream HTTP/2 pool.
 // Http2ProtocolOptions.connection_keepalive for one HTTP/2 session: a PING every `interval` (less up to
 // interval_jitter percent), and the session is closed when the ACK does not come within `timeout` (Envoy's
-// keepalive; counted by the caller as http2.keepalive_timeout).
+// keepalive; counted by the caller as http2.keepalive_timeout). Its timers and the PING callback are entry points: an
+// exception there (a bug) stops keepalive and goes to the owner's onError, which ends that session only.
 
 import type { Http2Keepalive } from '../../src/snapshot/snapshot-types.ts';
 
@@ -17,13 +18,16 @@ export class Http2KeepaliveTimer {
   private readonly session: PingableSession;
   private readonly settings: Http2Keepalive;
   private readonly onTimeout: () => void;
+  private readonly onError: (err: unknown) => void;
   private timer: NodeJS.Timeout | null;
   private stopped: boolean;
 
-  constructor(session: PingableSession, settings: Http2Keepalive, onTimeout: () => void) {
+  /** `onError`: an exception escaped a keepalive timer or callback; the owner counts it and ends the session. Must not throw. */
+  constructor(session: PingableSession, settings: Http2Keepalive, onTimeout: () => void, onError: (err: unknown) => void) {
     this.session = session;
     this.settings = settings;
     this.onTimeout = onTimeout;
+    this.onError = onError;
     this.timer = null;
     this.stopped = false;
     this.schedule();
@@ -39,7 +43,13 @@ export class Http2KeepaliveTimer {
     if (this.stopped) return;
     const s = this.settings;
     const jitter = s.intervalMs * (s.intervalJitterPercent / 100) * Math.random();
-    this.timer = setTimeout(() => this.ping(), Math.max(1, s.intervalMs - jitter));
+    this.timer = setTimeout(() => {
+      try {
+        this.ping();
+      } catch (err) {
+        this.fail(err);
+      }
+    }, Math.max(1, s.intervalMs - jitter));
     this.timer.unref();
   }
 
@@ -50,14 +60,29 @@ export class Http2KeepaliveTimer {
     const deadline = setTimeout(() => {
       if (answered || this.stopped) return;
       this.stop();
-      this.onTimeout();
+      try {
+        this.onTimeout();
+      } catch (err) {
+        this.fail(err);
+      }
     }, this.settings.timeoutMs);
     deadline.unref();
     // A PING node:http2 refuses to send (too many outstanding) stays unanswered: the deadline decides.
     this.session.ping((err) => {
       answered = true;
       clearTimeout(deadline);
-      if (err === null) this.schedule();
+      if (err !== null) return;
+      try {
+        this.schedule();
+      } catch (err2) {
+        this.fail(err2);
+      }
     });
+  }
+
+  /** An exception in a timer or the PING callback: keepalive stops and the owner ends the session. */
+  private fail(err: unknown): void {
+    this.stop();
+    this.onError(err);
   }
 }

@@ -4,6 +4,11 @@
 // CONTINUATION floods). It knows nothing of proxying: requests go to Http2ServerCallbacks, responses come back
 // through respond/writeData/end/reset. Output of one read (and of one event-loop turn) goes out in one write.
 //
+// Exceptions (bugs) stop at the codec's entry points (socket 'data'/'drain'/'end'/'close', the turn's flush): one
+// thrown by the owner's callback about one stream resets that stream and the read goes on; anywhere else the
+// connection ends (GOAWAY INTERNAL_ERROR, then destroyed). The owner counts both (onStreamInternalError,
+// onInternalError); the worker keeps serving every other connection.
+//
 // Why not node:http2: its per-stream Duplex objects, header object conversion and the JS/C++ crossings cost more CPU
 // per request than the rest of the proxy together, and it hides what Envoy's options need (invalid messaging as a
 // connection error, consecutive empty frames).
@@ -74,6 +79,18 @@ export interface Http2ServerCallbacks {
   count(stat: string): void;
   /** The socket closed. */
   onClose(): void;
+  /**
+   * An exception escaped the owner's handling of one of this stream's callbacks (a bug). The owner counts it and
+   * lets go of the stream; the codec then resets it (RST_STREAM INTERNAL_ERROR) unless it is closed already, and
+   * goes on with the connection. Must not throw.
+   */
+  onStreamInternalError(stream: Http2ServerStream, err: unknown): void;
+  /**
+   * An exception escaped the codec's own processing (frame handling, HPACK, a flush) or a callback about the whole
+   * connection (a bug): the codec has ended the connection (GOAWAY INTERNAL_ERROR best effort, socket destroyed;
+   * onStreamClose and onClose follow from the socket's 'close'). The owner counts it. Must not throw.
+   */
+  onInternalError(err: unknown): void;
 }
 
 /** One stream. Its fields are the codec's; `user` is the owner's. */
@@ -184,8 +201,21 @@ export class Http2ServerCodec {
   private dataFramesSent: number;
   private pingCallbacks: Array<(err: Error | null) => void>;
   private closeTimer: NodeJS.Timeout | null;
+  // Exception guards (readThrew, streamThrew).
+  /** The stream whose request callback (onRequest, onRequestData, onRequestEnd) runs inside the read, or null. */
+  private current: Http2ServerStream | null;
+  /**
+   * A header block is being encoded. HPACK state advances as it goes: left true by an exception, our table and the
+   * peer's are out of step and no further header block can be sent, so the connection ends (fail).
+   */
+  private encoding: boolean;
+  /** The buffer being read, and where the frame being handled ends: where a read cut short by a stream's exception goes on. */
+  private readBuf: Buffer | null;
+  private frameEnd: number;
   private readonly onDataBound: (chunk: Buffer) => void;
   private readonly onDrainBound: () => void;
+  private readonly onEndBound: () => void;
+  private readonly onCloseBound: () => void;
 
   constructor(socket: net.Socket, options: Http2ServerCodecOptions, callbacks: Http2ServerCallbacks) {
     this.socket = socket;
@@ -231,8 +261,14 @@ export class Http2ServerCodec {
     this.dataFramesSent = 0;
     this.pingCallbacks = [];
     this.closeTimer = null;
+    this.current = null;
+    this.encoding = false;
+    this.readBuf = null;
+    this.frameEnd = 0;
     this.onDataBound = this.onData.bind(this);
-    this.onDrainBound = this.onDrain.bind(this);
+    this.onDrainBound = this.onSocketDrain.bind(this);
+    this.onEndBound = this.onSocketEnd.bind(this);
+    this.onCloseBound = this.onSocketClose.bind(this);
   }
 
   /** Sends our SETTINGS and starts reading; `initial` holds bytes already read (codec detection). */
@@ -250,8 +286,8 @@ export class Http2ServerCodec {
     const socket = this.socket;
     socket.on('data', this.onDataBound);
     socket.on('drain', this.onDrainBound);
-    socket.on('end', () => this.onEnd());
-    socket.on('close', () => this.onSocketClose());
+    socket.on('end', this.onEndBound);
+    socket.on('close', this.onCloseBound);
     if (initial !== null && initial.length > 0) this.onData(initial);
     else this.flush();
     socket.resume();
@@ -259,31 +295,46 @@ export class Http2ServerCodec {
 
   // ---- input ----
 
+  /** socket 'data', an entry point: see readThrew. */
   private onData(chunk: Buffer): void {
+    try {
+      this.read(chunk);
+    } catch (err) {
+      this.readThrew(err);
+    }
+  }
+
+  private read(chunk: Buffer): void {
     if (this.closed) return;
     let buf = chunk;
     if (this.carry !== null) {
       buf = Buffer.concat([this.carry, chunk]);
       this.carry = null;
     }
-    this.reading = true;
     let pos = 0;
-    const len = buf.length;
     if (!this.prefaceDone) {
+      const len = buf.length;
       const n = len < CLIENT_PREFACE.length ? len : CLIENT_PREFACE.length;
       if (buf.compare(CLIENT_PREFACE, 0, n, 0, n) !== 0) {
-        this.reading = false;
         this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'invalid connection preface');
         return;
       }
       if (n < CLIENT_PREFACE.length) {
         this.carry = buf;
-        this.reading = false;
         return;
       }
       this.prefaceDone = true;
       pos = CLIENT_PREFACE.length;
     }
+    this.readFrames(buf, pos);
+  }
+
+  /** Handles the whole frames in buf from `pos`, keeps the rest for the next read, and writes what they produced. */
+  private readFrames(buf: Buffer, from: number): void {
+    this.reading = true;
+    this.readBuf = buf;
+    let pos = from;
+    const len = buf.length;
     while (len - pos >= FRAME_HEADER_BYTES) {
       const length = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
       if (length > DEFAULT_MAX_FRAME_SIZE) {
@@ -293,14 +344,45 @@ export class Http2ServerCodec {
       }
       const end = pos + FRAME_HEADER_BYTES + length;
       if (end > len) break;
+      this.frameEnd = end;
       this.onFrame(buf[pos + 3]!, buf[pos + 4]!, buf.readUInt32BE(pos + 5) & 0x7fffffff, buf, pos + FRAME_HEADER_BYTES, end);
       pos = end;
       if (this.closed) break;
     }
     this.reading = false;
+    this.readBuf = null;
     if (this.closed) return;
     if (pos < len) this.carry = pos === 0 ? buf : buf.subarray(pos);
     this.flush();
+  }
+
+  /**
+   * An exception escaped a read. Thrown by the owner's request callback about one stream (`current`), the frame
+   * handler it cut short had nothing left to do but for that stream: the stream is reset (streamThrew) and the
+   * read goes on with the next frame. Thrown anywhere else (frame parsing, HPACK, flow control, a callback about
+   * the connection) the codec's state is in doubt: the connection ends (internalError). Never throws.
+   */
+  private readThrew(err: unknown): void {
+    let e = err;
+    for (;;) {
+      const s = this.current;
+      const buf = this.readBuf;
+      this.current = null;
+      this.readBuf = null;
+      this.reading = false;
+      if (s === null || buf === null) {
+        this.internalError(e);
+        return;
+      }
+      this.streamThrew(s, e);
+      if (this.closed) return;
+      try {
+        this.readFrames(buf, this.frameEnd);
+        return;
+      } catch (err2) {
+        e = err2;
+      }
+    }
   }
 
   private onFrame(type: number, flags: number, sid: number, buf: Buffer, p: number, end: number): void {
@@ -392,11 +474,15 @@ export class Http2ServerCodec {
     }
     if (data.length > 0) {
       s.recvUnacked += data.length;
+      this.current = s;
       this.callbacks.onRequestData(s, data);
+      this.current = null;
       if (s.closed) return;
     }
     if (endStream) {
+      this.current = s;
       this.callbacks.onRequestEnd(s, null);
+      this.current = null;
       this.afterRemoteEnd(s);
     } else this.maybeStreamWindowUpdate(s);
   }
@@ -521,7 +607,9 @@ export class Http2ServerCodec {
       if (endStream && s.contentLength !== 0) return this.messagingError(null, sid, 'content-length without a body');
     }
     this.openStream(s, endStream);
+    this.current = s;
     this.callbacks.onRequest(s, fields, endStream);
+    this.current = null;
   }
 
   private openStream(s: Http2ServerStream, endStream: boolean): void {
@@ -547,7 +635,9 @@ export class Http2ServerCodec {
       s.heldTrailers = fields;
       return;
     }
+    this.current = s;
     this.callbacks.onRequestEnd(s, fields);
+    this.current = null;
     this.afterRemoteEnd(s);
   }
 
@@ -679,7 +769,7 @@ export class Http2ServerCodec {
   /** The response head (fields: ':status' first, then regular headers; lowercase names). */
   respond(s: Http2ServerStream, fields: readonly string[], endStream: boolean): void {
     if (s.closed || s.localEnded) return;
-    this.writer.headers(s.id, this.encoder, fields, 0, fields.length, endStream, this.peerMaxFrameSize);
+    this.writeHeaders(s.id, fields, endStream);
     if (endStream) {
       s.localEnded = true;
       this.afterLocalEnd(s);
@@ -724,6 +814,8 @@ export class Http2ServerCodec {
   /** Resets the stream (RST_STREAM code); onStreamClose follows at once. */
   reset(s: Http2ServerStream, code: number): void {
     if (s.closed) return;
+    // After an exception that cut a header block short (the owner resets the stream it was for): the connection too.
+    if (this.encoding) this.fail();
     this.resetStream(s, code);
     this.needFlush();
   }
@@ -797,6 +889,28 @@ export class Http2ServerCodec {
     this.flush();
     this.closed = true;
     this.socket.destroy();
+  }
+
+  /**
+   * Ends the connection after an internal error (a bug, here or in the owner): GOAWAY(INTERNAL_ERROR) best effort,
+   * then the socket is destroyed; streams still open close with it ('close': onStreamClose each, then onClose).
+   * Never throws.
+   */
+  fail(): void {
+    this.closed = true;
+    this.encoding = false;
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (!socket.writableEnded) {
+      try {
+        this.goawaySent = true;
+        this.writer.goaway(this.lastPeerStreamId, ErrorCode.INTERNAL_ERROR, '');
+        this.flush();
+      } catch {
+        // Best effort: the writer may be what failed.
+      }
+    }
+    socket.destroy();
   }
 
   /** Drops the connection without a word. */
@@ -884,9 +998,17 @@ export class Http2ServerCodec {
 
   private writeEnd(s: Http2ServerStream, trailers: string[] | null): void {
     if (trailers !== null && trailers.length > 0) {
-      this.writer.headers(s.id, this.encoder, trailers, 0, trailers.length, true, this.peerMaxFrameSize);
+      this.writeHeaders(s.id, trailers, true);
     } else this.writer.data(s.id, EMPTY, 0, 0, true);
     this.afterLocalEnd(s);
+  }
+
+  /** One header block (HPACK state advances: see `encoding`). */
+  private writeHeaders(sid: number, fields: readonly string[], endStream: boolean): void {
+    if (this.encoding) return this.fail();
+    this.encoding = true;
+    this.writer.headers(sid, this.encoder, fields, 0, fields.length, endStream, this.peerMaxFrameSize);
+    this.encoding = false;
   }
 
   /** END_STREAM written: the stream closes, or (request still coming) is reset with NO_ERROR as RFC 9113 §8.1 asks. */
@@ -967,7 +1089,12 @@ export class Http2ServerCodec {
     else if (s.resetByPeer) this.rememberPeerClose(-s.id);
     this.streams.delete(s.id);
     this.activeStreams--;
-    this.callbacks.onStreamClose(s);
+    // A boundary of its own (once per stream): closes happen inside loops over other streams (drainSendList).
+    try {
+      this.callbacks.onStreamClose(s);
+    } catch (err) {
+      this.streamThrew(s, err);
+    }
   }
 
   private bufferedBytes(): number {
@@ -987,7 +1114,12 @@ export class Http2ServerCodec {
         continue;
       }
       s.wantWritable = false;
-      this.callbacks.onStreamWritable(s);
+      // Only streams that were told "full" get here: a boundary per stream, so the others are still notified.
+      try {
+        this.callbacks.onStreamWritable(s);
+      } catch (err) {
+        this.streamThrew(s, err);
+      }
     }
   }
 
@@ -999,9 +1131,20 @@ export class Http2ServerCodec {
     setImmediate(flushCodec, this);
   }
 
+  /** @internal The turn's flush (setImmediate), an entry point. */
+  flushTurn(): void {
+    try {
+      this.flush();
+    } catch (err) {
+      this.internalError(err);
+    }
+  }
+
   /** Writes what the writer holds, in one corked write. */
   flush(): void {
     this.flushScheduled = false;
+    // A header block cut short by an exception that nobody reset (see `encoding`): nothing more can be sent.
+    if (this.encoding) return this.fail();
     const writer = this.writer;
     if (writer.empty) return;
     const socket = this.socket;
@@ -1024,6 +1167,14 @@ export class Http2ServerCodec {
     socket.cork();
     for (let i = 0; i < segments.length; i++) socket.write(segments[i]!);
     socket.uncork();
+  }
+
+  private onSocketDrain(): void {
+    try {
+      this.onDrain();
+    } catch (err) {
+      this.internalError(err);
+    }
   }
 
   private onDrain(): void {
@@ -1054,6 +1205,14 @@ export class Http2ServerCodec {
     this.closeTimer.unref();
   }
 
+  private onSocketEnd(): void {
+    try {
+      this.onEnd();
+    } catch (err) {
+      this.internalError(err);
+    }
+  }
+
   private onEnd(): void {
     // The client finished sending: nothing more can arrive, so the connection is done.
     if (!this.closed) {
@@ -1064,8 +1223,23 @@ export class Http2ServerCodec {
     this.armCloseTimer();
   }
 
+  /** socket 'close', an entry point: the owner hears onClose whatever happened before it. */
   private onSocketClose(): void {
+    try {
+      this.closeStreams();
+    } catch (err) {
+      this.internalError(err);
+    }
+    try {
+      this.callbacks.onClose();
+    } catch (err) {
+      this.internalError(err);
+    }
+  }
+
+  private closeStreams(): void {
     this.closed = true;
+    this.encoding = false;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.closeTimer = null;
     const pings = this.pingCallbacks;
@@ -1076,10 +1250,43 @@ export class Http2ServerCodec {
       s.resetCode = ErrorCode.CANCEL;
       s.closed = true;
       this.activeStreams--;
-      this.callbacks.onStreamClose(s);
+      try {
+        this.callbacks.onStreamClose(s);
+      } catch (err) {
+        this.streamThrew(s, err);
+      }
     }
     this.streams.clear();
-    this.callbacks.onClose();
+  }
+
+  // ---- internals: exception guards ----
+
+  /**
+   * The owner's callback about stream `s` threw: the owner counts it and lets go of the stream, which is reset
+   * (RST_STREAM INTERNAL_ERROR); the connection goes on. Thrown while a header block was being encoded, HPACK state
+   * is in doubt and the connection ends instead. Never throws.
+   */
+  private streamThrew(s: Http2ServerStream, err: unknown): void {
+    if (this.encoding) return this.internalError(err);
+    try {
+      this.callbacks.onStreamInternalError(s, err);
+      if (!s.closed) {
+        this.resetStream(s, ErrorCode.INTERNAL_ERROR);
+        this.needFlush();
+      }
+    } catch (err2) {
+      this.internalError(err2);
+    }
+  }
+
+  /** An exception outside any one stream: the connection ends (fail) and the owner counts it. Never throws. */
+  private internalError(err: unknown): void {
+    this.fail();
+    try {
+      this.callbacks.onInternalError(err);
+    } catch {
+      // The owner's handler must not throw; the connection is gone either way.
+    }
   }
 }
 
@@ -1087,7 +1294,7 @@ export class Http2ServerCodec {
 const HEADERS_431: readonly string[] = [':status', '431', 'content-length', '0'];
 
 function flushCodec(codec: Http2ServerCodec): void {
-  codec.flush();
+  codec.flushTurn();
 }
 
 function destroySocket(socket: net.Socket): void {

@@ -335,7 +335,7 @@ export class Http2Pool {
       conn.keepalive = new Http2KeepaliveTimer(conn.session, keepalive, () => {
         ctx.stats.values[ctx.slots['http2.keepalive_timeout']]++;
         conn.session.destroy();
-      });
+      }, (err) => this.onSessionError(conn, err));
     }
     if (conn.state === READY) {
       this.servePending(conn);

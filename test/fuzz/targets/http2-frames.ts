@@ -3,9 +3,10 @@
 // separable from the codec: the codec runs on a socket-free stand-in (it only needs on/write/cork/end/destroy) and
 // a tiny owner that answers, resets or leaves each stream. Byte 0: bit 0 prepends the client preface and an empty
 // SETTINGS (so inputs start deep), bit 1 is stream_error_on_invalid_http_messaging, bit 2 small limits; the rest is
-// what the client sends, fed in hash-chosen pieces. Invariants: no exception out of a read; what the codec writes
-// is a well-formed frame sequence starting with SETTINGS whose header blocks decode (HPACK) on a client-side
-// decoder; each stream closes at most once and gets no callbacks after; active streams stay within the limit.
+// what the client sends, fed in hash-chosen pieces. Invariants: no exception out of a read, nor one the codec's
+// guards caught; what the codec writes is a well-formed frame sequence starting with SETTINGS whose header blocks
+// decode (HPACK) on a client-side decoder; each stream closes at most once and gets no callbacks after; active
+// streams stay within the limit.
 
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
@@ -99,6 +100,13 @@ class Owner implements Http2ServerCallbacks {
   }
   count(): void {}
   onClose(): void {}
+  // The codec's exception guards: any exception it caught is a bug for the fuzzer.
+  onStreamInternalError(stream: Http2ServerStream, err: unknown): void {
+    this.fail(`exception on stream ${stream.id}: ${(err as Error).stack ?? String(err)}`);
+  }
+  onInternalError(err: unknown): void {
+    this.fail(`exception: ${(err as Error).stack ?? String(err)}`);
+  }
   private fail(why: string): void {
     if (this.failure === '') this.failure = why;
   }
