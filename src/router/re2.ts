@@ -10,9 +10,15 @@
 import { setFlagsFromString } from 'node:v8';
 import { RE2JS } from 're2js';
 
-// Lets `new RegExp(source, 'l')` run on V8's linear-time (automaton) engine. Process-wide and only read when a
-// RegExp with the `l` flag is created, so setting it when this module loads, before any pattern compiles, is enough.
+// V8's linear-time (automaton) engine: `--enable-experimental-regexp-engine` lets `new RegExp(source, 'l')` ask for
+// it (how a pattern is checked to be one it can run), and `--enable-experimental-regexp-engine-on-excessive-backtracks`
+// makes every RegExp that engine can run start on the (fast) backtracking engine and move to the linear one once it
+// has backtracked more than `--regexp-backtracks-before-fallback` times (V8's default, 50,000): ordinary inputs cost
+// what a plain RegExp costs (tens of ns, against about a microsecond on the automaton), and the worst input is
+// bounded by that budget plus linear time. Process-wide, and read when a RegExp is created, so setting them when
+// this module loads, before any pattern compiles, is enough.
 setFlagsFromString('--enable-experimental-regexp-engine');
+setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 
 function linearEngineWorks(): boolean {
   try {
@@ -677,13 +683,19 @@ function check(pattern: string, limit: Re2Limit): Checked | string {
   return { re2, programSize };
 }
 
+/**
+ * A RegExp for `source` that is linear in the worst case: only for a pattern V8's linear engine can run (else null:
+ * re2js runs it), and then without the `l` flag, so it starts on the backtracking engine and falls back to the
+ * linear one on excessive backtracking (the flags set above).
+ */
 function linearRegExp(source: string, flags: string): RegExp | null {
   if (!LINEAR_ENGINE_AVAILABLE) return null;
   try {
-    return new RegExp(source, flags + 'l');
+    new RegExp(source, flags + 'l');
   } catch {
     return null; // "Cannot be executed in linear time": re2js runs it.
   }
+  return new RegExp(source, flags);
 }
 
 /**
