@@ -7,14 +7,17 @@ import { decodeMessage, encodeMessage, type PrimaryToWorker, type WorkerInit, ty
 import type { Snapshot } from '../src/snapshot/snapshot-types.ts';
 import type { HostSet } from '../src/upstream/cluster-membership.ts';
 import { deepFreeze } from '../src/common/deep-freeze.ts';
-import { configureLogger, log, reopenLogFile } from '../src/common/logger.ts';
+import { configureLogger, log, reopenLogFile, setLogLevel } from '../src/common/logger.ts';
 import { WorkerStats } from '../src/stats/worker-stats.ts';
 import { WorkerClusterManager } from './upstream/cluster-manager.ts';
 import { ListenerManager } from './listener/listener-manager.ts';
 import { AccessLogSinkCache } from './listener/access-log-sink-cache.ts';
 import { installTestThrowHooks } from './test-hooks.ts';
-import { attachOverloadShared, overloadShared } from '../src/overload/overload-shared.ts';
+import { OverloadAction, attachOverloadShared, overloadShared } from '../src/overload/overload-shared.ts';
 import type { OverloadConfig } from '../src/overload/overload-config.ts';
+import { answerAdminRequest } from './admin-requests.ts';
+import { enableShrinkHeap, shrinkHeap } from '../src/overload/shrink-heap.ts';
+import { HighMemoryStreamReset } from './listener/high-memory-streams.ts';
 
 const init = workerData as WorkerInit;
 try {
@@ -34,16 +37,22 @@ const stats = new WorkerStats(init.statsRegion);
 const clusters = new WorkerClusterManager(stats);
 const sinks = new AccessLogSinkCache(init.accessLogFlushIntervalMs);
 const listeners = new ListenerManager(stats, init.workerSlots, clusters, sinks);
+const highMemoryStreams = new HighMemoryStreamReset(listeners, stats);
 let drainTimeMs = 5000;
 let heapTimer: NodeJS.Timeout | null = null;
 
-/** This worker's part of the overload config: reduce_timeouts factors, and its heap use for fixed_heap. */
+/**
+ * This worker's part of the overload config: reduce_timeouts factors, reset_high_memory_stream's runs, shrink_heap's
+ * gc(), and its heap use for fixed_heap.
+ */
 function applyOverload(o: OverloadConfig): void {
   const shared = overloadShared;
   shared.connectionIdleMinMs = o.connectionIdle?.minTimeoutMs ?? -1;
   shared.connectionIdleMinScale = o.connectionIdle?.minScale ?? -1;
   shared.streamIdleMinMs = o.streamIdle?.minTimeoutMs ?? -1;
   shared.streamIdleMinScale = o.streamIdle?.minScale ?? -1;
+  highMemoryStreams.apply(o);
+  if (o.actions.some((a) => a.id === OverloadAction.SHRINK_HEAP)) enableShrinkHeap();
   if (heapTimer !== null) clearInterval(heapTimer);
   heapTimer = null;
   shared.heapBytes[init.workerIndex] = 0;
@@ -107,15 +116,28 @@ port.on('message', (bytes: Uint8Array) => {
       void applying.then(() => drain(m.drainTimeMs, m.exit));
       break;
     case 'drain_listeners':
-      listeners.stopAccepting();
+      // In order with snapshots: listeners bound by a snapshot still being applied are drained too.
+      applying = applying.then(() => listeners.drainListeners(m.bindKeys, m.graceful, m.skipExit, m.drainTimeMs));
       break;
     case 'overload_listeners':
       // In order with snapshots: listeners bound by a snapshot still being applied are covered too.
       applying = applying.then(() => listeners.setOverloadStopAccepting(m.stopAccepting));
       break;
+    case 'shrink_heap':
+      shrinkHeap();
+      break;
     case 'reopen_logs':
       reopenLogFile();
       sinks.reopenAll();
+      break;
+    case 'log_level':
+      setLogLevel(m.level);
+      break;
+    case 'admin_request':
+      void answerAdminRequest(m.request, stats.values, init.workerIndex).then(
+        (reply) => send({ type: 'admin_reply', requestId: m.requestId, reply }),
+        (err: Error) => log.error(`worker ${init.workerIndex}: admin request ${m.request.kind} failed: ${err.stack ?? err.message}`),
+      );
       break;
     case 'test_crash':
       if (init.allowTestCrash) throw new Error('test hook: worker crash requested');

@@ -1,20 +1,31 @@
-// Primary thread. The admin HTTP server (node:http): exact-path endpoints from admin-endpoints.ts, mutating
-// ones POST only (405 otherwise, as Envoy), unknown paths 404 with the endpoint list.
+// Primary thread. The admin HTTP server (node:http): exact-path endpoints from admin-endpoints.ts, those that
+// change state POST only (405 "Method GET not allowed, POST required." otherwise, as Envoy), unknown paths 404 with
+// the endpoint list. Parameters come from the query or, when it has none, from a form-encoded POST body (as
+// Envoy). Beyond Envoy (opt-in): with a token, endpoints that change state (and /heap_dump) need
+// `Authorization: Bearer <token>` (401 without it, 403 with another); a bind address that is not loopback is
+// warned about at start.
 
+import crypto from 'node:crypto';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { AdminContext } from './admin-context.ts';
 import { findEndpoint, ADMIN_ENDPOINTS } from './admin-endpoints.ts';
-import { textReply, type AdminReply } from './admin-reply.ts';
+import { reply, textReply, ContentType, type AdminReply } from './admin-reply.ts';
 import { helpText } from './admin-help.ts';
 import { StatsQueryError } from '../stats/stats-query.ts';
 import { log } from '../common/logger.ts';
+
+/** Request bodies are read for form parameters only; larger ones are refused (413). */
+const MAX_BODY_BYTES = 64 * 1024;
 
 export interface AdminServerOptions {
   readonly address: string;
   /** 0 picks a free port (see AdminServer.port). */
   readonly port: number;
   readonly context: AdminContext;
+  /** --admin-token-path's token: endpoints that need it answer 401/403 without it. null: no token (Envoy's way). */
+  readonly token?: string | null;
 }
 
 export interface AdminServer {
@@ -28,9 +39,17 @@ export class AdminListenError extends Error {
   readonly code = 'ADMIN_LISTEN_FAILED';
 }
 
+/** Whether the admin may be reached only from this host: 127.0.0.0/8, ::1, ::ffff:127.x. */
+export function isLoopbackAddress(address: string): boolean {
+  if (net.isIPv4(address)) return address.startsWith('127.');
+  const a = address.toLowerCase();
+  return a === '::1' || a === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(a);
+}
+
 export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
+  const token = opts.token === undefined || opts.token === null ? null : tokenDigest(opts.token);
   const server = http.createServer((req, res) => {
-    void handle(opts.context, req, res);
+    void handle(opts.context, token, req, res);
   });
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => {
@@ -44,6 +63,12 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   });
   server.on('error', (err) => log.error(`admin server: ${err.message}`));
   const bound = server.address() as AddressInfo;
+  if (!isLoopbackAddress(bound.address)) {
+    log.warn(
+      `admin: listening on ${bound.address}:${bound.port}, which is not a loopback address: whoever reaches it can ` +
+        `drain, stop and reconfigure this server${token === null ? ' (no --admin-token-path is set)' : ''}; bind the admin to 127.0.0.1 unless it must be reached from elsewhere`,
+    );
+  }
   return {
     address: bound.address,
     port: bound.port,
@@ -55,11 +80,26 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   };
 }
 
-async function handle(ctx: AdminContext, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  req.resume(); // request bodies are not used
+function tokenDigest(token: string): Buffer {
+  return crypto.createHash('sha256').update(token).digest();
+}
+
+/** 401 without a bearer token, 403 with a wrong one, null when it is the token (compared in constant time). */
+function checkToken(token: Buffer, authorization: string | undefined): AdminReply | null {
+  const m = authorization === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+  if (m === null) {
+    return reply(401, ContentType.TEXT, 'this admin endpoint needs the admin token: Authorization: Bearer <token>\n', {
+      'www-authenticate': 'Bearer realm="legate-admin"',
+    });
+  }
+  if (!crypto.timingSafeEqual(tokenDigest(m[1]!), token)) return textReply('the admin token does not match\n', 403);
+  return null;
+}
+
+async function handle(ctx: AdminContext, token: Buffer | null, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   let result: AdminReply;
   try {
-    result = await dispatch(ctx, req.method ?? 'GET', req.url ?? '/');
+    result = await dispatch(ctx, token, req);
   } catch (err) {
     if (err instanceof StatsQueryError) {
       result = textReply(`${err.message}\n`, 400);
@@ -69,28 +109,76 @@ async function handle(ctx: AdminContext, req: http.IncomingMessage, res: http.Se
       result = textReply(`internal error: ${e.message}\n`, 500);
     }
   }
-  res.writeHead(result.status, {
+  const headers: Record<string, string | number> = {
+    ...(result.headers ?? {}),
     'content-type': result.contentType,
-    'content-length': Buffer.byteLength(result.body),
     'cache-control': 'no-cache, max-age=0',
     'x-content-type-options': 'nosniff',
-  });
+  };
   const after = result.afterSend;
   if (after !== null) res.once('finish', after);
+  const stream = result.stream;
+  if (stream !== null) {
+    res.writeHead(result.status, headers);
+    res.once('close', () => stream.destroy());
+    stream.on('error', (err) => {
+      log.error(`admin ${req.url}: ${err.message}`);
+      res.destroy();
+    });
+    stream.pipe(res);
+    return;
+  }
+  headers['content-length'] = Buffer.byteLength(result.body);
+  res.writeHead(result.status, headers);
   res.end(result.body);
 }
 
-async function dispatch(ctx: AdminContext, method: string, rawUrl: string): Promise<AdminReply> {
+async function dispatch(ctx: AdminContext, token: Buffer | null, req: http.IncomingMessage): Promise<AdminReply> {
+  const method = req.method ?? 'GET';
   let url: URL;
   try {
-    url = new URL(rawUrl, 'http://admin');
+    url = new URL(req.url ?? '/', 'http://admin');
   } catch {
+    req.resume();
     return textReply('invalid request target\n', 400);
   }
+  const body = await readBody(req);
   const ep = findEndpoint(url.pathname);
   if (ep === undefined) return textReply(`invalid path. ${helpText(ADMIN_ENDPOINTS)}`, 404);
   if (ep.mutatesState && method !== 'POST') {
-    return textReply(`Method ${method} not allowed, POST required.\n`, 405);
+    log.error(`admin path "${ep.path}" mutates state, method=${method} rather than POST`);
+    return textReply(`Method ${method} not allowed, POST required.`, 405);
   }
-  return ep.handle(ctx, url.searchParams);
+  if (token !== null && ep.tokenRequired) {
+    const refused = checkToken(token, req.headers.authorization);
+    if (refused !== null) {
+      log.warn(`admin ${method} ${ep.path} refused: ${refused.status === 401 ? 'no admin token' : 'wrong admin token'}`);
+      return refused;
+    }
+  }
+  if (body === null) return textReply(`request body larger than ${MAX_BODY_BYTES} bytes\n`, 413);
+  return ep.handle(ctx, paramsOf(url, req, body));
+}
+
+/** The query's parameters or, when it has none, a form-encoded body's (Envoy's AdminFilter::queryParams). */
+function paramsOf(url: URL, req: http.IncomingMessage, body: string): URLSearchParams {
+  if (url.searchParams.size > 0 || body === '') return url.searchParams;
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  return type === 'application/x-www-form-urlencoded' ? new URLSearchParams(body) : url.searchParams;
+}
+
+/** The request body as text; null when it is larger than MAX_BODY_BYTES (the rest is read and dropped). */
+function readBody(req: http.IncomingMessage): Promise<string | null> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? null : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', () => resolve(null));
+  });
 }

@@ -16,15 +16,45 @@ export function flattenRuntimeLayer(value: unknown, prefix = '', out: Map<string
   return out;
 }
 
-/** /runtime for a normalized bootstrap (no layered_runtime: no layers). Admin layers are empty (no /runtime_modify). */
-export function runtimeView(bootstrap: Record<string, unknown>): RuntimeView {
+/**
+ * The layers of a normalized bootstrap's layered_runtime. As Envoy: a layered_runtime without layers gets one
+ * admin layer; no layered_runtime at all has no layers (and no admin layer for /runtime_modify).
+ */
+function runtimeLayers(bootstrap: Record<string, unknown>): Record<string, unknown>[] {
   const lr = bootstrap['layered_runtime'] as { layers?: Record<string, unknown>[] } | undefined;
-  const layers = lr?.layers ?? [];
+  if (lr === undefined) return [];
+  const layers = lr.layers ?? [];
+  return layers.length === 0 ? [{ name: '', admin_layer: {} }] : layers;
+}
+
+/** Whether /runtime_modify has a layer to write to (Envoy: "No admin layer specified" otherwise). */
+export function hasAdminLayer(bootstrap: Record<string, unknown>): boolean {
+  return runtimeLayers(bootstrap).some((l) => l['admin_layer'] !== undefined);
+}
+
+/**
+ * /runtime_modify's merge into the admin layer's values: each key set to its value, an empty value removes the
+ * key (Envoy's AdminLayer::mergeValues).
+ */
+export function mergeAdminValues(values: Map<string, string>, changes: Iterable<[string, string]>): void {
+  for (const [k, v] of changes) {
+    if (v === '') values.delete(k);
+    else values.set(k, v);
+  }
+}
+
+/**
+ * /runtime for a normalized bootstrap: every layer's values (an admin layer holds `adminValues`, what
+ * /runtime_modify set), and per key its value in each layer and the final value (the last non-empty one).
+ */
+export function runtimeView(bootstrap: Record<string, unknown>, adminValues: ReadonlyMap<string, string> = new Map()): RuntimeView {
+  const layers = runtimeLayers(bootstrap);
   const names: string[] = [];
-  const values: Map<string, string>[] = [];
+  const values: ReadonlyMap<string, string>[] = [];
   for (const layer of layers) {
     names.push(String(layer['name'] ?? ''));
-    values.push(layer['static_layer'] === undefined ? new Map() : flattenRuntimeLayer(layer['static_layer']));
+    if (layer['admin_layer'] !== undefined) values.push(adminValues);
+    else values.push(layer['static_layer'] === undefined ? new Map() : flattenRuntimeLayer(layer['static_layer']));
   }
   const keys = new Set<string>();
   for (const v of values) for (const k of v.keys()) keys.add(k);
@@ -32,7 +62,7 @@ export function runtimeView(bootstrap: Record<string, unknown>): RuntimeView {
   for (const key of [...keys].sort()) {
     const layerValues = values.map((v) => v.get(key) ?? '');
     let final = '';
-    for (const v of values) if (v.has(key)) final = v.get(key)!;
+    for (const v of layerValues) if (v !== '') final = v;
     entries[key] = { layer_values: layerValues, final_value: final };
   }
   return { layers: names, entries };

@@ -41,6 +41,8 @@ export interface CliOptions {
   /** --stats-tag name:value, repeatable: a fixed tag on every stat. */
   statsTags: [string, string][];
   adminAddressPath: string | undefined;
+  /** --admin-token-path (Legate's extension): the file holding the token the admin's mutating endpoints require. */
+  adminTokenPath: string | undefined;
   // Hot restart (no-ops in Legate, kept so /server_info shows what was given).
   baseId: number;
   useDynamicBaseId: boolean;
@@ -109,6 +111,9 @@ Statistics:
 
 Admin:
       --admin-address-path FILE  Write the admin address (ip:port) to FILE once it listens.
+      --admin-token-path FILE    Legate's extension: the admin endpoints that change state (POST) and /heap_dump
+                                 require "Authorization: Bearer <token>", the token being FILE's content (read
+                                 at start; 401 without it, 403 with another).
 
 Hot restart (Legate has none; it reloads on SIGHUP). Accepted and checked, no effect:
       --base-id N, --use-dynamic-base-id, --base-id-path FILE (the base id is written to it), --restart-epoch N,
@@ -185,6 +190,7 @@ export function defaultCliOptions(): CliOptions {
     enableCoreDump: false,
     statsTags: [],
     adminAddressPath: undefined,
+    adminTokenPath: undefined,
     baseId: 0,
     useDynamicBaseId: false,
     baseIdPath: undefined,
@@ -285,6 +291,9 @@ export function parseCliOptions(argv: readonly string[]): CliOptions {
         break;
       case '--admin-address-path':
         opts.adminAddressPath = value();
+        break;
+      case '--admin-token-path':
+        opts.adminTokenPath = value();
         break;
       case '--base-id':
         opts.baseId = parseUint(value(), '--base-id');

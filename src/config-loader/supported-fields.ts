@@ -36,9 +36,10 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.core.v3.TypedExtensionConfig': ['name', 'typed_config'],
   'envoy.extensions.regex_engines.v3.GoogleRE2': [],
   // Overload manager (src/overload): the fixed_heap and global_downstream_max_connections monitors and the actions
-  // of src/overload/overload-shared.ts; no loadshed_points, no buffer_factory_config (it serves
-  // reset_high_memory_stream, which needs per-stream buffer accounting Legate does not have).
-  'envoy.config.overload.v3.OverloadManager': ['refresh_interval', 'resource_monitors', 'actions'],
+  // of src/overload/overload-shared.ts; buffer_factory_config serves reset_high_memory_stream (streams measured by
+  // what they hold when the action runs, not by Envoy's per-slice accounts); no loadshed_points.
+  'envoy.config.overload.v3.OverloadManager': ['refresh_interval', 'resource_monitors', 'actions', 'buffer_factory_config'],
+  'envoy.config.overload.v3.BufferFactoryConfig': ['minimum_account_to_track_power_of_two'],
   'envoy.config.overload.v3.ResourceMonitor': ['name', 'typed_config'],
   'envoy.config.overload.v3.OverloadAction': ['name', 'triggers', 'typed_config'],
   'envoy.config.overload.v3.Trigger': ['name', 'threshold', 'scaled'],

@@ -191,6 +191,11 @@ export class MessageParser {
     return this.paused;
   }
 
+  /** Unparsed input held while paused (overload accounting; not for the request path). */
+  keptBytes(): number {
+    return this.kept === null ? 0 : this.kept.length;
+  }
+
   finish(): void {
     if (this.state >= S_ERROR) return;
     if (this.paused || this.executing) {

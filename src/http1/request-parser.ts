@@ -37,6 +37,11 @@ export class RequestParser {
     return this.core.isPaused();
   }
 
+  /** Bytes received and not parsed yet (held while paused): what reset_high_memory_stream counts of the parser. */
+  keptBytes(): number {
+    return this.core.keptBytes();
+  }
+
   /** The client closed its side: an incomplete request is an error; a tunnel ends with onRequestComplete(null). */
   finish(): void {
     this.core.finish();

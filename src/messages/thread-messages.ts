@@ -4,7 +4,7 @@
 import { Packr } from 'msgpackr';
 import type { HostSet } from '../upstream/cluster-membership.ts';
 import type { TlsSpec } from '../tls/tls-spec.ts';
-import type { LogSettings } from '../common/logger.ts';
+import type { Level, LogSettings } from '../common/logger.ts';
 
 /** workerData given to each worker thread at start. */
 export interface WorkerInit {
@@ -35,11 +35,22 @@ export type PrimaryToWorker =
   | { type: 'tls_update'; version: number; spec: TlsSpec }
   | { type: 'collect_histograms'; requestId: number }
   | { type: 'drain'; drainTimeMs: number; exit: boolean }
-  | { type: 'drain_listeners'; inboundOnly: boolean }
+  /**
+   * /drain_listeners: the listeners whose bind keys are listed (null: all) stop accepting. Graceful: they first
+   * keep accepting for drainTimeMs while their connections are asked to close (Envoy's drain sequence); with
+   * skipExit they are left accepting after it.
+   */
+  | { type: 'drain_listeners'; bindKeys: string[] | null; graceful: boolean; skipExit: boolean; drainTimeMs: number }
   /** envoy.overload_actions.stop_accepting_connections became saturated (listen sockets close) or cleared (they reopen). */
   | { type: 'overload_listeners'; stopAccepting: boolean }
+  /** envoy.overload_actions.shrink_heap is saturated: a full memory-reducing GC of this worker's heap (every 10 s). */
+  | { type: 'shrink_heap' }
   /** SIGUSR1: reopen the application log file and every access log file (log rotation). */
   | { type: 'reopen_logs' }
+  /** /logging: this thread's application log level from now on. */
+  | { type: 'log_level'; level: Level }
+  /** An admin request a worker answers with admin_reply (same requestId). */
+  | { type: 'admin_request'; requestId: number; request: WorkerAdminRequest }
   | { type: 'test_crash' };
 
 /** One worker's counts for one upstream host (summed over workers by the primary for /clusters). */
@@ -57,8 +68,32 @@ export interface HostStatsReport {
   rqTimeout: number;
 }
 
+/** What the admin asks of every worker (src/primary/admin-wiring.ts; answered in workers/admin-requests.ts). */
+export type WorkerAdminRequest =
+  /** /memory: this worker's V8 heap statistics. */
+  | { kind: 'memory' }
+  /** /reset_counters: zero these value slots (every counter) in this worker's stats region (it is their only writer). */
+  | { kind: 'reset_counters'; slots: number[] }
+  /** /cpuprofiler, /heapprofiler: start, or stop and write the profile beside `fileBase` (v8-profiler.ts profileFile). */
+  | { kind: 'profiler'; profiler: 'cpu' | 'heap'; enable: boolean; fileBase: string };
+
+/** A worker's V8 heap statistics (v8.getHeapStatistics(), the fields /memory maps). */
+export interface ThreadHeapStats {
+  usedHeapSize: number;
+  totalHeapSize: number;
+  externalMemory: number;
+  mallocedMemory: number;
+}
+
+export type WorkerAdminReply =
+  | { kind: 'memory'; heap: ThreadHeapStats }
+  | { kind: 'reset_counters' }
+  /** `file` is set when a profile was written; `error` when starting or writing failed. */
+  | { kind: 'profiler'; file: string | null; error: string | null };
+
 export type WorkerToPrimary =
   | { type: 'snapshot_applied'; version: number; problems: string[] }
+  | { type: 'admin_reply'; requestId: number; reply: WorkerAdminReply }
   | { type: 'histograms'; requestId: number; delta: Uint8Array | null; hosts: HostStatsReport[] }
   | { type: 'drained' }
   | { type: 'fatal'; message: string };

@@ -1,6 +1,7 @@
 // Any thread (pure). The bootstrap's overload_manager -> OverloadConfig, carried in the snapshot: the primary
 // evaluates its monitors and triggers (src/overload/overload-manager.ts), workers take the reduce_timeouts
-// factors. Monitors, actions and timers Legate does not implement are "not supported yet", never ignored.
+// factors and buffer_factory_config. Monitors, actions and timers Legate does not implement are "not supported
+// yet", never ignored.
 
 import { OVERLOAD_ACTION_NAMES, type OverloadActionId } from './overload-shared.ts';
 
@@ -42,6 +43,16 @@ export interface OverloadConfig {
   maxActiveDownstreamConnections: number;
   connectionIdle: TimerScaleConfig | null;
   streamIdle: TimerScaleConfig | null;
+  /**
+   * buffer_factory_config.minimum_account_to_track_power_of_two: reset_high_memory_stream looks at streams holding
+   * at least 2^this bytes, in Envoy's 8 power-of-two classes from there; 0 = not configured.
+   */
+  minimumAccountToTrackPowerOfTwo: number;
+  /**
+   * Value slot of the root counter envoy.overload_actions.reset_high_memory_stream.count, which workers write; set
+   * by the primary with the other stat slots (StatsHub.assignSlots) when the action is configured, else -1.
+   */
+  resetStreamsCountSlot: number;
 }
 
 export const NO_OVERLOAD: OverloadConfig = {
@@ -51,7 +62,16 @@ export const NO_OVERLOAD: OverloadConfig = {
   maxActiveDownstreamConnections: 0,
   connectionIdle: null,
   streamIdle: null,
+  minimumAccountToTrackPowerOfTwo: 0,
+  resetStreamsCountSlot: -1,
 };
+
+export const RESET_HIGH_MEMORY_STREAM = 'envoy.overload_actions.reset_high_memory_stream';
+/** Envoy's root counter of the streams reset_high_memory_stream reset (not under overload.). */
+export const RESET_STREAMS_COUNT_STAT = 'envoy.overload_actions.reset_high_memory_stream.count';
+export const SHRINK_HEAP = 'envoy.overload_actions.shrink_heap';
+/** Envoy's HeapShrinker counter: one per 10 s tick on which the saturated action shrank the heap. */
+export const SHRINK_COUNT_STAT = `overload.${SHRINK_HEAP}.shrink_count`;
 
 export interface OverloadProblem {
   code: 'not_supported' | 'bad_value' | 'duplicate_name' | 'missing_field';
@@ -176,6 +196,17 @@ export function compileOverloadManager(om: Obj | undefined, path: string, proble
     }
   });
 
+  // Envoy refuses reset_high_memory_stream without buffer_factory_config (there would be no accounts to reset).
+  const minimumAccount = int(obj(om['buffer_factory_config'])['minimum_account_to_track_power_of_two']);
+  const resetIndex = list(om['actions']).findIndex((a) => obj(a)['name'] === RESET_HIGH_MEMORY_STREAM);
+  if (resetIndex >= 0 && minimumAccount === 0) {
+    problems.push({
+      code: 'missing_field',
+      path: `${path}.actions[${resetIndex}].name`,
+      message: `${RESET_HIGH_MEMORY_STREAM} needs buffer_factory_config.minimum_account_to_track_power_of_two`,
+    });
+  }
+
   const cx = monitors.find((m) => m.kind === 'global_downstream_max_connections');
   return {
     refreshIntervalMs: om['refresh_interval'] === undefined ? 1000 : Math.max(10, Number(om['refresh_interval'])),
@@ -184,5 +215,7 @@ export function compileOverloadManager(om: Obj | undefined, path: string, proble
     maxActiveDownstreamConnections: cx === undefined ? 0 : cx.maxConnections,
     connectionIdle,
     streamIdle,
+    minimumAccountToTrackPowerOfTwo: minimumAccount,
+    resetStreamsCountSlot: -1,
   };
 }

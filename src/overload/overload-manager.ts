@@ -1,21 +1,29 @@
 // Primary thread. Envoy's overload manager: every refresh_interval it reads each resource monitor's pressure,
 // turns the triggers into action states (threshold: 0 or 1; scaled: linear between scaling and saturation) and
 // writes them into the shared overload region, where workers read them per connection or request. Actions a
-// worker must act on (stop_accepting_connections closes and reopens listen sockets) also get a message. It sets
-// the global downstream connection limit: the configured one, else one derived from the process's fd limit so
-// that Legate refuses connections itself before accept() runs out of descriptors.
+// worker must act on (stop_accepting_connections closes and reopens listen sockets, shrink_heap's periodic GC)
+// also get a message. It sets the global downstream connection limit: the configured one, else one derived from
+// the process's fd limit so that Legate refuses connections itself before accept() runs out of descriptors.
 
 import fs from 'node:fs';
 import v8 from 'node:v8';
 import { log } from '../common/logger.ts';
 import type { StatRegistry } from '../stats/stat-registry.ts';
 import type { PrimaryToWorker } from '../messages/thread-messages.ts';
-import { NO_OVERLOAD, type OverloadConfig, type OverloadMonitorConfig } from './overload-config.ts';
+import { NO_OVERLOAD, SHRINK_COUNT_STAT, type OverloadConfig, type OverloadMonitorConfig } from './overload-config.ts';
 import { MAX_WORKERS, OverloadAction, type OverloadShared } from './overload-shared.ts';
+import { enableShrinkHeap, shrinkHeap } from './shrink-heap.ts';
 
 /** Descriptors kept out of the connection budget: stdio, admin, epoll/eventfds and pipes of each thread, files. */
 const FD_RESERVE_BASE = 64;
 const FD_RESERVE_PER_WORKER = 16;
+/**
+ * shrink_heap runs every 10 s while saturated (Envoy's HeapShrinker interval; the bundled API has no
+ * ShrinkHeapConfig). Tests only (LEGATE_TEST_HOOKS=1) may shorten it with LEGATE_TEST_SHRINK_HEAP_INTERVAL_MS.
+ */
+const SHRINK_HEAP_INTERVAL_MS = process.env['LEGATE_TEST_HOOKS'] === '1' && Number(process.env['LEGATE_TEST_SHRINK_HEAP_INTERVAL_MS']) > 0
+  ? Number(process.env['LEGATE_TEST_SHRINK_HEAP_INTERVAL_MS'])
+  : 10_000;
 
 interface MonitorState {
   config: OverloadMonitorConfig;
@@ -60,6 +68,9 @@ export class OverloadManager {
   private actions: ActionState[] = [];
   private timer: NodeJS.Timeout | null = null;
   private stopAccepting = false;
+  /** shrink_heap is configured: its 10 s timer and its shrink_count slot. */
+  private shrinkTimer: NodeJS.Timeout | null = null;
+  private shrinkCountSlot = -1;
 
   constructor(shared: OverloadShared, registry: StatRegistry, values: Float64Array, concurrency: number, broadcast: (m: PrimaryToWorker) => void) {
     this.shared = shared;
@@ -112,8 +123,35 @@ export class OverloadManager {
       this.timer = setInterval(this.refresh, config.refreshIntervalMs);
       this.timer.unref();
     }
+    this.applyShrinkHeap(config);
     this.refresh();
   }
+
+  /** envoy.overload_actions.shrink_heap: Envoy's HeapShrinker, one timer in the primary for every thread. */
+  private applyShrinkHeap(config: OverloadConfig): void {
+    const configured = config.actions.some((a) => a.id === OverloadAction.SHRINK_HEAP);
+    if (!configured) {
+      if (this.shrinkTimer !== null) clearInterval(this.shrinkTimer);
+      this.shrinkTimer = null;
+      return;
+    }
+    this.shrinkCountSlot = this.registry.counter(SHRINK_COUNT_STAT);
+    if (this.shrinkTimer !== null) return;
+    enableShrinkHeap();
+    this.shrinkTimer = setInterval(this.shrinkTick, SHRINK_HEAP_INTERVAL_MS);
+    this.shrinkTimer.unref();
+  }
+
+  /**
+   * Every 10 s: while shrink_heap is saturated (Envoy's isSaturated()), a full memory-reducing GC here and, by
+   * message, in every worker; counted once per tick as Envoy's shrink_count.
+   */
+  private readonly shrinkTick = (): void => {
+    if (this.shared.actions[OverloadAction.SHRINK_HEAP]! < 1) return;
+    this.values[this.shrinkCountSlot]++;
+    this.broadcast({ type: 'shrink_heap' });
+    shrinkHeap();
+  };
 
   /** Messages that bring a fresh worker to the current action states. */
   replay(): PrimaryToWorker[] {
@@ -123,6 +161,8 @@ export class OverloadManager {
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    if (this.shrinkTimer !== null) clearInterval(this.shrinkTimer);
+    this.shrinkTimer = null;
   }
 
   private readonly refresh = (): void => {

@@ -16,6 +16,8 @@ export const OverloadAction = {
   STOP_ACCEPTING_CONNECTIONS: 2,
   REJECT_INCOMING_CONNECTIONS: 3,
   REDUCE_TIMEOUTS: 4,
+  RESET_HIGH_MEMORY_STREAM: 5,
+  SHRINK_HEAP: 6,
 } as const;
 export type OverloadActionId = (typeof OverloadAction)[keyof typeof OverloadAction];
 
@@ -26,6 +28,8 @@ export const OVERLOAD_ACTION_NAMES: Readonly<Record<string, OverloadActionId>> =
   'envoy.overload_actions.stop_accepting_connections': OverloadAction.STOP_ACCEPTING_CONNECTIONS,
   'envoy.overload_actions.reject_incoming_connections': OverloadAction.REJECT_INCOMING_CONNECTIONS,
   'envoy.overload_actions.reduce_timeouts': OverloadAction.REDUCE_TIMEOUTS,
+  'envoy.overload_actions.reset_high_memory_stream': OverloadAction.RESET_HIGH_MEMORY_STREAM,
+  'envoy.overload_actions.shrink_heap': OverloadAction.SHRINK_HEAP,
 };
 
 /** Int32 counters: [0] active downstream connections (all workers), [1] their limit (0 = none), then connection_limit filters. */

@@ -1,14 +1,26 @@
 // Primary thread. The AdminContext the admin server reads: the running config, server state, stats and
-// cluster/host views, backed by the Primary.
+// cluster/host views, backed by the Primary; what the admin changes (log levels, counters, runtime's admin layer,
+// profilers) in the primary and, by message, in every worker.
 
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import v8 from 'node:v8';
 import { startAdminServer } from '../admin/admin-server.ts';
 import type { AdminContext, ClusterView, HostView, ListenerView, ServerStateName } from '../admin/admin-context.ts';
 import type { MergedStats } from '../stats/merged-stats.ts';
+import type { RecentLookups } from '../stats/recent-lookups.ts';
 import type { Primary } from './primary.ts';
 import { certificatesReport, type AdminCertificates } from '../tls/cert-expiry.ts';
 import { ServerState } from './server-state.ts';
 import { versionString } from './version-info.ts';
-import { runtimeView } from '../admin/format-runtime.ts';
+import { hasAdminLayer, mergeAdminValues, runtimeView } from '../admin/format-runtime.ts';
+import type { ConfigDumpInput } from '../admin/config-dump.ts';
+import type { MemorySample, ThreadMemory } from '../admin/format-memory.ts';
+import { LoggerLevels } from '../admin/logging-levels.ts';
+import { log, setLogLevel } from '../common/logger.ts';
+import { profileFile, profilerRunning, setProfiler, type ProfilerKind } from '../common/v8-profiler.ts';
+import type { ThreadHeapStats } from '../messages/thread-messages.ts';
 
 export interface AdminHandle {
   port: number;
@@ -29,11 +41,35 @@ function durationString(ms: number): string {
   return `${Math.floor(ms / 1000)}s`;
 }
 
+/** How long the admin waits for the workers' answers (a worker that does not answer in time is left out). */
+const WORKER_ANSWER_TIMEOUT_MS = 2000;
+/** Writing a profile can take a while for a long run. */
+const PROFILE_WRITE_TIMEOUT_MS = 30_000;
+
+/**
+ * admin.profile_path when the bootstrap gives none (Envoy's is /var/log/envoy/envoy.prof, rarely writable): the
+ * profiles of each thread go beside it as <path>.<thread>.cpuprofile / .heapprofile.
+ */
+export function defaultProfilePath(): string {
+  return path.join(os.tmpdir(), 'legate.prof');
+}
+
+function heapStats(): ThreadHeapStats {
+  const h = v8.getHeapStatistics();
+  return { usedHeapSize: h.used_heap_size, totalHeapSize: h.total_heap_size, externalMemory: h.external_memory, mallocedMemory: h.malloced_memory };
+}
+
 class PrimaryAdminContext implements AdminContext {
   private readonly primary: Primary;
+  readonly loggers: LoggerLevels;
+  /** The values /runtime_modify put in the admin layer (kept across reloads, as the admin layer is Envoy's). */
+  private readonly adminRuntime = new Map<string, string>();
+  /** The profilers the admin started, with the base path their files go to. */
+  private readonly profiling: Record<ProfilerKind, string | null> = { cpu: null, heap: null };
 
   constructor(primary: Primary) {
     this.primary = primary;
+    this.loggers = new LoggerLevels(primary.options.logLevel, primary.options.componentLogLevels);
   }
 
   async stats(): Promise<MergedStats> {
@@ -42,7 +78,10 @@ class PrimaryAdminContext implements AdminContext {
   }
 
   serverState(): ServerStateName {
-    return STATE_NAMES[this.primary.state] ?? 'PRE_INITIALIZING';
+    const p = this.primary;
+    // Envoy's Utility::serverState: an initialized server failing health checks is DRAINING.
+    if (p.state === ServerState.LIVE && p.healthCheckFailed) return 'DRAINING';
+    return STATE_NAMES[p.state] ?? 'PRE_INITIALIZING';
   }
 
   serverInfo(): object {
@@ -93,41 +132,110 @@ class PrimaryAdminContext implements AdminContext {
   }
 
   runtime(): object {
-    return runtimeView(this.primary.current?.bootstrap ?? {});
+    return runtimeView(this.primary.current?.bootstrap ?? {}, this.adminRuntime);
   }
 
-  configDump(): object {
+  runtimeModify(changes: readonly [string, string][]): string | null {
+    if (!hasAdminLayer(this.primary.current?.bootstrap ?? {})) return 'No admin layer specified';
+    mergeAdminValues(this.adminRuntime, changes);
+    const set = changes.filter(([, v]) => v !== '').map(([k]) => k);
+    if (set.length > 0) log.warn(`runtime: ${set.join(', ')} set in the admin layer: shown by /runtime, without effect (Legate reads no runtime key yet)`);
+    return null;
+  }
+
+  loggingChanged(messages: readonly string[]): void {
+    const level = this.loggers.effective;
+    setLogLevel(level);
+    // New and replacement workers start at it too.
+    this.primary.logSettings = { ...this.primary.logSettings, level, componentLevels: [] };
+    this.primary.supervisor.broadcast({ type: 'log_level', level });
+    for (const m of messages) log.info(m);
+  }
+
+  reopenLogs(): void {
+    this.primary.reopenLogs();
+    log.info('/reopen_logs: reopened the application log and the access logs');
+  }
+
+  async resetCounters(): Promise<void> {
+    const p = this.primary;
+    const registry = p.stats.registry;
+    const slots = registry.counterSlots();
+    const running = new Set(p.supervisor.runningIndexes());
+    // The primary's own region, and the regions of worker indexes with no worker now, have no other writer.
+    p.stats.regions.zeroCounters(0, slots);
+    for (let i = 0; i < p.stats.regions.workerRegionCount; i++) if (!running.has(i)) p.stats.regions.zeroCounters(i + 1, slots);
+    await p.supervisor.askWorkers({ kind: 'reset_counters', slots: Array.from(slots) }, WORKER_ANSWER_TIMEOUT_MS);
+    registry.recentLookups.clear();
+  }
+
+  async memory(): Promise<MemorySample> {
+    const threads: ThreadMemory[] = [{ thread: 'main', heap: heapStats() }];
+    const answers = await this.primary.supervisor.askWorkers({ kind: 'memory' }, WORKER_ANSWER_TIMEOUT_MS);
+    answers.sort((a, b) => a.index - b.index);
+    for (const a of answers) if (a.reply.kind === 'memory') threads.push({ thread: `worker_${a.index}`, heap: a.reply.heap });
+    let rssBytes = 0;
+    try {
+      rssBytes = process.memoryUsage.rss();
+    } catch {
+      // EMFILE (the RSS is read from /proc): 0 rather than failing the request.
+    }
+    return { threads, rssBytes };
+  }
+
+  recentLookups(): RecentLookups {
+    return this.primary.stats.registry.recentLookups;
+  }
+
+  heapSnapshot(worker: number | null): Promise<Readable> | null {
+    if (worker === null) return Promise.resolve(v8.getHeapSnapshot());
+    return this.primary.supervisor.heapSnapshot(worker);
+  }
+
+  profilerRunning(kind: ProfilerKind): boolean {
+    // A thread's profiler stops itself after MAX_PROFILE_MS: the primary's tells whether the run is still on.
+    if (this.profiling[kind] !== null && !profilerRunning(kind)) this.profiling[kind] = null;
+    return this.profiling[kind] !== null;
+  }
+
+  async setProfiler(kind: ProfilerKind, enable: boolean): Promise<{ files: string[]; errors: string[] }> {
+    const base = enable ? this.profilePath() : (this.profiling[kind] ?? this.profilePath());
+    const files: string[] = [];
+    const errors: string[] = [];
+    const main = await setProfiler(kind, enable, profileFile(base, 'main', kind));
+    if (main.file !== null) files.push(main.file);
+    if (main.error !== null) errors.push(`main: ${main.error}`);
+    const answers = await this.primary.supervisor.askWorkers(
+      { kind: 'profiler', profiler: kind, enable, fileBase: base },
+      enable ? WORKER_ANSWER_TIMEOUT_MS : PROFILE_WRITE_TIMEOUT_MS,
+    );
+    answers.sort((a, b) => a.index - b.index);
+    for (const a of answers) {
+      if (a.reply.kind !== 'profiler') continue;
+      if (a.reply.file !== null) files.push(a.reply.file);
+      if (a.reply.error !== null) errors.push(`worker_${a.index}: ${a.reply.error}`);
+    }
+    if (enable && errors.length > 0) {
+      // All or nothing: the threads that did start stop again (their partial profiles are not kept).
+      await setProfiler(kind, false, profileFile(base, 'main', kind));
+      await this.primary.supervisor.askWorkers({ kind: 'profiler', profiler: kind, enable: false, fileBase: base }, PROFILE_WRITE_TIMEOUT_MS);
+    }
+    this.profiling[kind] = enable && errors.length === 0 ? base : null;
+    if (enable && errors.length === 0) log.info(`${kind} profiler started in every thread; profiles go to ${profileFile(base, '<thread>', kind)}`);
+    if (!enable && files.length > 0) log.info(`${kind} profiler stopped; profiles written to ${files.join(', ')}`);
+    return { files, errors };
+  }
+
+  private profilePath(): string {
+    const admin = this.primary.current?.bootstrap['admin'] as Record<string, unknown> | undefined;
+    const p = admin?.['profile_path'];
+    return typeof p === 'string' && p !== '' ? p : defaultProfilePath();
+  }
+
+  configDumpInput(): ConfigDumpInput | null {
     const cur = this.primary.current;
-    if (cur === null) return { configs: [] };
-    const lastUpdated = new Date(cur.loadedAtMs).toISOString();
-    const sr = (cur.bootstrap['static_resources'] ?? {}) as Record<string, unknown>;
-    const listeners = (sr['listeners'] ?? []) as Record<string, unknown>[];
-    const clusters = (sr['clusters'] ?? []) as Record<string, unknown>[];
-    return {
-      configs: [
-        { '@type': 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump', bootstrap: cur.bootstrap, last_updated: lastUpdated },
-        {
-          '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
-          version_info: String(cur.version),
-          static_clusters: clusters.map((c) => ({ cluster: { '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', ...c }, last_updated: lastUpdated })),
-        },
-        {
-          '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
-          version_info: String(cur.version),
-          static_listeners: listeners.map((l) => ({ listener: { '@type': 'type.googleapis.com/envoy.config.listener.v3.Listener', ...l }, last_updated: lastUpdated })),
-        },
-        {
-          '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
-          static_route_configs: cur.snapshot.listeners.flatMap((l) =>
-            [...l.filterChains, ...(l.defaultFilterChain === null ? [] : [l.defaultFilterChain])].flatMap((c) =>
-              c.filter.kind === 'http_connection_manager'
-                ? [{ route_config: { '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', ...c.filter.hcm.routeConfig }, last_updated: lastUpdated }]
-                : [],
-            ),
-          ),
-        },
-      ],
-    };
+    if (cur === null) return null;
+    return { bootstrap: cur.bootstrap, lastUpdatedMs: cur.loadedAtMs, clusters: this.clusters() };
   }
 
   clusters(): readonly ClusterView[] {
@@ -178,15 +286,15 @@ class PrimaryAdminContext implements AdminContext {
   }
 
   setHealthCheckFailed(failed: boolean): void {
-    this.primary.healthCheckFailed = failed;
+    this.primary.setHealthCheckFailed(failed);
   }
 
   quit(): void {
     this.primary.onQuit();
   }
 
-  drainListeners(opts: { inboundOnly: boolean; graceful: boolean }): void {
-    this.primary.drainListeners(opts.inboundOnly);
+  drainListeners(opts: { inboundOnly: boolean; graceful: boolean; skipExit: boolean }): void {
+    this.primary.drainListeners(opts.inboundOnly, opts.graceful, opts.skipExit);
   }
 
   certificates(): AdminCertificates {
@@ -194,7 +302,8 @@ class PrimaryAdminContext implements AdminContext {
   }
 }
 
-export async function startAdmin(primary: Primary, address: string, port: number): Promise<AdminHandle> {
-  const server = await startAdminServer({ address, port, context: new PrimaryAdminContext(primary) });
+/** `token`: --admin-token-path's, or null. */
+export async function startAdmin(primary: Primary, address: string, port: number, token: string | null): Promise<AdminHandle> {
+  const server = await startAdminServer({ address, port, context: new PrimaryAdminContext(primary), token });
   return { port: server.port, close: () => server.close() };
 }

@@ -46,6 +46,7 @@ export class Primary {
   readonly overload: OverloadManager;
   current: CurrentConfig | null = null;
   state: number = ServerState.PRE_INITIALIZING;
+  /** /healthcheck/fail: set through setHealthCheckFailed (server.live, server.state follow). */
   healthCheckFailed = false;
   /** Per-host counts summed over workers at the last stats collection ("cluster|address:port"). */
   hostStats = new Map<string, HostStatsReport>();
@@ -107,7 +108,7 @@ export class Primary {
 
     const adminAddress = adminSocketAddress(result.bootstrap);
     if (adminAddress !== null) {
-      this.admin = await startAdmin(this, adminAddress.address, adminAddress.port);
+      this.admin = await startAdmin(this, adminAddress.address, adminAddress.port, this.adminToken());
       log.info(`admin listening on ${adminAddress.address}:${this.admin.port}`);
       if (this.options.adminAddressPath !== undefined) {
         // Envoy's --admin-address-path: the address the admin really listens on (port 0 resolved).
@@ -131,7 +132,7 @@ export class Primary {
     const problems = await this.supervisor.waitForVersion(cur.version);
     if (problems.length > 0) throw new StartupError(problems.join('\n'));
     this.state = ServerState.LIVE;
-    this.stats.setServerGauge('live', 1);
+    this.stats.setServerGauge('live', this.healthCheckFailed ? 0 : 1);
     this.stats.setServerGauge('concurrency', this.options.concurrency);
     this.statsTimer = setInterval(() => {
       try {
@@ -241,7 +242,8 @@ export class Primary {
     } catch {
       // EMFILE/ENFILE: keep the last value.
     }
-    this.stats.setServerGauge('state', this.state);
+    // As Envoy: a server failing health checks (/healthcheck/fail) reports DRAINING.
+    this.stats.setServerGauge('state', this.state === ServerState.LIVE && this.healthCheckFailed ? ServerState.DRAINING : this.state);
     this.stats.setServerGauge('days_until_first_cert_expiring', daysUntilFirstCertExpiring(this.certificates.currentSpecs()));
   }
 
@@ -277,6 +279,7 @@ export class Primary {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     this.state = ServerState.DRAINING;
+    this.stats.setServerGauge('live', 0);
     log.info(`draining (up to ${Math.round(drainMs / 1000)} s) then exiting`);
     this.certificates.stop();
     this.overload.stop();
@@ -287,8 +290,40 @@ export class Primary {
     if (this.compilePool !== null) await this.compilePool.destroy();
   }
 
-  drainListeners(inboundOnly: boolean): void {
-    this.supervisor.broadcast({ type: 'drain_listeners', inboundOnly });
+  /**
+   * /drain_listeners: every listener, or with inboundOnly those whose traffic_direction is INBOUND (as Envoy), stops
+   * accepting; graceful first drains their connections for --drain-time-s while still accepting.
+   */
+  drainListeners(inboundOnly: boolean, graceful: boolean, skipExit: boolean): void {
+    let bindKeys: string[] | null = null;
+    const cur = this.current;
+    if (inboundOnly) {
+      const sr = (cur?.bootstrap['static_resources'] ?? {}) as { listeners?: Record<string, unknown>[] };
+      const inbound = new Set((sr.listeners ?? []).filter((l) => l['traffic_direction'] === 'INBOUND').map((l) => String(l['name'])));
+      bindKeys = (cur?.snapshot.listeners ?? []).filter((l) => inbound.has(l.name)).map((l) => l.bindKey);
+    }
+    this.supervisor.broadcast({ type: 'drain_listeners', bindKeys, graceful, skipExit, drainTimeMs: this.options.drainTimeS * 1000 });
+  }
+
+  /** /healthcheck/fail (true) and /healthcheck/ok: /ready, server.live and server.state follow, as Envoy. */
+  setHealthCheckFailed(failed: boolean): void {
+    this.healthCheckFailed = failed;
+    if (this.state === ServerState.LIVE) this.stats.setServerGauge('live', failed ? 0 : 1);
+    this.refreshServerStats();
+  }
+
+  /** --admin-token-path's token (Legate's extension), read once at start; null without the flag. */
+  private adminToken(): string | null {
+    const file = this.options.adminTokenPath;
+    if (file === undefined) return null;
+    let token: string;
+    try {
+      token = fs.readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new StartupError(`cannot read --admin-token-path ${file}: ${(err as Error).message}`);
+    }
+    if (token === '' || /\s/.test(token)) throw new StartupError(`--admin-token-path ${file}: the token must be one word, not empty`);
+    return token;
   }
 
   hostname(): string {

@@ -10,6 +10,7 @@ import {
 } from '../stats/definitions.ts';
 import type { Snapshot } from '../snapshot/snapshot-types.ts';
 import { CONNECTION_LIMIT_BASE, MAX_CONNECTION_LIMIT_COUNTERS } from '../overload/overload-shared.ts';
+import { RESET_HIGH_MEMORY_STREAM, RESET_STREAMS_COUNT_STAT } from '../overload/overload-config.ts';
 
 type ServerSlots = ScopeSlots<typeof SERVER_STATS>;
 
@@ -82,6 +83,11 @@ export class StatsHub {
       if (c.transportSocket !== null) c.tlsSlots = r.allocateScope(`cluster.${statName}.`, CLUSTER_TLS_STATS, [['envoy_cluster_name', statName]]);
     }
     snapshot.clusterSlots = clusterSlots;
+    // Workers count the streams reset_high_memory_stream resets in a root counter (Envoy makes it with the action).
+    const overload = snapshot.overload;
+    if (overload.actions.some((a) => a.name === RESET_HIGH_MEMORY_STREAM)) {
+      overload.resetStreamsCountSlot = r.counter(RESET_STREAMS_COUNT_STAT);
+    }
   }
 
   /**

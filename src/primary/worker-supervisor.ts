@@ -1,8 +1,11 @@
 // Primary thread. Starts the worker threads, sends them config versions and host sets, collects their replies,
 // and replaces a worker that dies (same index, same stats region, current config), as Envoy's main thread would.
 
+import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { decodeMessage, encodeMessage, type PrimaryToWorker, type WorkerInit, type WorkerToPrimary } from '../messages/thread-messages.ts';
+import {
+  decodeMessage, encodeMessage, type PrimaryToWorker, type WorkerAdminReply, type WorkerAdminRequest, type WorkerInit, type WorkerToPrimary,
+} from '../messages/thread-messages.ts';
 import { log, type LogSettings } from '../common/logger.ts';
 import type { HostSet } from '../upstream/cluster-membership.ts';
 import type { HostStatsReport } from '../messages/thread-messages.ts';
@@ -57,6 +60,13 @@ class WorkerHandle {
   }
 }
 
+export interface WorkerAdminAnswer {
+  index: number;
+  reply: WorkerAdminReply;
+}
+
+type AdminWaiter = { remaining: Set<number>; answers: WorkerAdminAnswer[]; resolve: (a: WorkerAdminAnswer[]) => void };
+
 type Waiter = { version: number; remaining: Set<number>; problems: string[]; resolve: (problems: string[]) => void };
 
 export class WorkerSupervisor {
@@ -71,6 +81,7 @@ export class WorkerSupervisor {
   private nextRequestId = 1;
   private readonly histogramWaiters = new Map<number, { remaining: number; replies: WorkerStatsReply[]; resolve: (d: WorkerStatsReply[]) => void }>();
   private drainedWaiters: (() => void)[] = [];
+  private readonly adminWaiters = new Map<number, AdminWaiter>();
   /** Per worker index: deaths in a row without staying up RESTART_STABLE_MS, and a pending delayed restart. */
   private readonly restartFailures: number[] = [];
   private readonly restartTimers: (NodeJS.Timeout | null)[] = [];
@@ -162,6 +173,17 @@ export class WorkerSupervisor {
         }
         break;
       }
+      case 'admin_reply': {
+        const w = this.adminWaiters.get(m.requestId);
+        if (w !== undefined && w.remaining.delete(handle.spec.index)) {
+          w.answers.push({ index: handle.spec.index, reply: m.reply });
+          if (w.remaining.size === 0) {
+            this.adminWaiters.delete(m.requestId);
+            w.resolve(w.answers);
+          }
+        }
+        break;
+      }
       case 'drained':
         break;
       case 'fatal':
@@ -185,6 +207,12 @@ export class WorkerSupervisor {
       if (--w.remaining === 0) {
         this.histogramWaiters.delete(id);
         w.resolve(w.replies);
+      }
+    }
+    for (const [id, w] of this.adminWaiters) {
+      if (w.remaining.delete(index) && w.remaining.size === 0) {
+        this.adminWaiters.delete(id);
+        w.resolve(w.answers);
       }
     }
   }
@@ -225,6 +253,37 @@ export class WorkerSupervisor {
         if (this.histogramWaiters.delete(requestId)) resolve(entry.replies);
       }, timeoutMs).unref();
     });
+  }
+
+  /** Indexes of the workers running now (not exited, not waiting for a restart). */
+  runningIndexes(): number[] {
+    return this.handles.filter((h) => !h.exited).map((h) => h.spec.index);
+  }
+
+  /**
+   * An admin request to every running worker; resolves with the answers (bounded: a worker that has not answered
+   * within timeoutMs, or that exits, is left out).
+   */
+  askWorkers(request: WorkerAdminRequest, timeoutMs: number): Promise<WorkerAdminAnswer[]> {
+    const live = this.handles.filter((h) => !h.exited);
+    if (live.length === 0) return Promise.resolve([]);
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve) => {
+      const w: AdminWaiter = { remaining: new Set(live.map((h) => h.spec.index)), answers: [], resolve };
+      this.adminWaiters.set(requestId, w);
+      const bytes = encodeMessage({ type: 'admin_request', requestId, request } satisfies PrimaryToWorker);
+      for (const h of live) h.worker.postMessage(bytes);
+      setTimeout(() => {
+        if (this.adminWaiters.delete(requestId)) resolve(w.answers);
+      }, timeoutMs).unref();
+    });
+  }
+
+  /** /heap_dump?worker=<index>: V8's heap snapshot of that worker, streamed; null when it is not running. */
+  heapSnapshot(index: number): Promise<Readable> | null {
+    const h = this.handles[index];
+    if (h === undefined || h.exited) return null;
+    return h.worker.getHeapSnapshot();
   }
 
   /** Test hook: make one worker throw (only when started with test hooks). */

@@ -48,6 +48,17 @@ export class SharedRegions {
     for (let i = 0; i < gauges.length; i++) view[gauges[i]!] = 0;
   }
 
+  /**
+   * /reset_counters for a region nobody else writes now: the primary's own, or that of a worker index with no
+   * running worker (region 0 is the primary's, i + 1 worker i's). A running worker zeroes its own region (it is
+   * its only writer).
+   */
+  zeroCounters(regionIndex: number, counterSlots: Int32Array): void {
+    const view = this.views[regionIndex];
+    if (view === undefined) return;
+    for (let i = 0; i < counterSlots.length; i++) view[counterSlots[i]!] = 0;
+  }
+
   /** Folds a worker's histogram delta (WorkerStats.takeHistogramDelta) into the cumulative histograms. */
   mergeHistogramDelta(workerIndex: number, bytes: Uint8Array): void {
     if (workerIndex < 0 || workerIndex + 1 >= this.regions.length) {

@@ -6,6 +6,7 @@ import { GaugeImportMode, StatKind, statKindName } from './stat-kind.ts';
 import { StatsError, StatsErrorCode } from './stats-error.ts';
 import { extractTags, type ExplicitTags, type StatTag } from './tag-extractor.ts';
 import { prometheusLabels, prometheusMetricName } from './prometheus-naming.ts';
+import { RecentLookups } from './recent-lookups.ts';
 
 /** Everything the formatters need to name one stat, computed once at allocation. */
 export interface StatInfo {
@@ -37,7 +38,10 @@ export class StatRegistry {
   private readonly byName = new Map<string, StatInfo>();
   private readonly valueInfos: StatInfo[] = [];
   private readonly histogramInfos: StatInfo[] = [];
+  /** /stats/recentlookups: every name allocation is a lookup. */
+  readonly recentLookups = new RecentLookups();
   private gaugeSlotsCache: Int32Array | null = null;
+  private counterSlotsCache: Int32Array | null = null;
   private valueOrderCache: Int32Array | null = null;
   private histogramOrderCache: Int32Array | null = null;
 
@@ -97,12 +101,20 @@ export class StatRegistry {
 
   /** Value slots that are gauges (zeroed in a dead worker's region). */
   gaugeSlots(): Int32Array {
-    if (this.gaugeSlotsCache === null) {
-      const out: number[] = [];
-      for (const info of this.valueInfos) if (info.kind === StatKind.GAUGE) out.push(info.slot);
-      this.gaugeSlotsCache = Int32Array.from(out);
-    }
+    this.gaugeSlotsCache ??= this.valueSlotsOfKind(StatKind.GAUGE);
     return this.gaugeSlotsCache;
+  }
+
+  /** Value slots that are counters (zeroed by /reset_counters). */
+  counterSlots(): Int32Array {
+    this.counterSlotsCache ??= this.valueSlotsOfKind(StatKind.COUNTER);
+    return this.counterSlotsCache;
+  }
+
+  private valueSlotsOfKind(kind: StatKind): Int32Array {
+    const out: number[] = [];
+    for (const info of this.valueInfos) if (info.kind === kind) out.push(info.slot);
+    return Int32Array.from(out);
   }
 
   /** Counter and gauge slots in name order (byte order, as Envoy's /stats). */
@@ -118,6 +130,7 @@ export class StatRegistry {
   }
 
   private allocate(name: string, kind: StatKind, tags: ExplicitTags, importMode: GaugeImportMode): number {
+    this.recentLookups.lookup(name);
     const existing = this.byName.get(name);
     if (existing !== undefined) {
       if (existing.kind !== kind) {
@@ -156,6 +169,7 @@ export class StatRegistry {
     } else {
       this.valueOrderCache = null;
       if (kind === StatKind.GAUGE) this.gaugeSlotsCache = null;
+      else this.counterSlotsCache = null;
     }
     return info.slot;
   }

@@ -79,6 +79,11 @@ test('--version, --hot-restart-version and --help need no configuration; anythin
   assert.match(usageError(['-c']), /-c needs a value/);
 });
 
+test('--admin-token-path (Legate\'s extension) names the token file', () => {
+  assert.equal(parseCliOptions(['-c', 'x', '--admin-token-path', '/etc/legate/admin-token']).adminTokenPath, '/etc/legate/admin-token');
+  assert.equal(parseCliOptions(['-c', 'x']).adminTokenPath, undefined);
+});
+
 test('--help lists every flag the parser takes', () => {
   const flags = [
     '--config-path', '--config-yaml', '--mode', '--concurrency', '--cpuset-threads', '--log-level', '--component-log-level',
@@ -86,7 +91,7 @@ test('--help lists every flag the parser takes', () => {
     '--drain-time-s', '--drain-strategy', '--parent-shutdown-time-s', '--file-flush-interval-msec',
     '--allow-unknown-static-fields', '--allow-unknown-fields', '--reject-unknown-dynamic-fields',
     '--ignore-unknown-dynamic-fields', '--local-address-ip-version', '--enable-core-dump', '--stats-tag',
-    '--admin-address-path', '--base-id', '--use-dynamic-base-id', '--base-id-path', '--restart-epoch',
+    '--admin-address-path', '--admin-token-path', '--base-id', '--use-dynamic-base-id', '--base-id-path', '--restart-epoch',
     '--disable-hot-restart', '--skip-hot-restart-on-no-parent', '--skip-hot-restart-parent-stats',
     '--enable-mutex-tracing', '--hot-restart-version', '--version', '--help',
   ];

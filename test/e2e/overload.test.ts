@@ -3,13 +3,18 @@
 // which drives each action deterministically: stop_accepting_requests (503 "envoy overloaded", OM),
 // disable_http_keepalive, reject_incoming_connections, stop_accepting_connections, reduce_timeouts. The
 // global_downstream_max_connections monitor is counted across workers in shared memory, and its pressure drives a
-// scaled trigger. The admin answers throughout.
+// scaled trigger. The admin answers throughout. reset_high_memory_stream resets the streams that hold the most
+// bytes (a download nobody reads, an upload nobody takes) and no other; shrink_heap's periodic GC is counted.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
-import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, directResponseHcm } from '../support/config-builder.ts';
+import path from 'node:path';
+import { startLegate, freePort, tempDir, type LegateProcess } from '../support/legate-process.ts';
+import { bootstrap, cluster, directResponseHcm, hcmListener } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
 import { rawExchange } from '../support/upstreams.ts';
 import { waitUntil } from '../support/polling.ts';
@@ -251,6 +256,230 @@ describe('connection_limit network filter', () => {
       assert.equal((await curl([`http://127.0.0.1:${port}/`])).body, 'served');
     } finally {
       for (const s of sockets) s.destroy();
+      await legate.stop();
+    }
+  });
+});
+
+/**
+ * An HTTP/1.1 upstream for reset_high_memory_stream: /endless answers a body that never ends (written as fast as the
+ * connection takes it), /sink reads the request head and never the body nor answers, anything else is 200 "small".
+ */
+class MemoryHungryUpstream {
+  readonly server: http.Server;
+  port = 0;
+  /** /sink requests whose connection Legate has closed (seen once the sink reads again: see readSinks). */
+  sinksClosed = 0;
+  sinksSeen = 0;
+  private readonly sinks: http.IncomingMessage[] = [];
+
+  constructor() {
+    this.server = http.createServer({ requestTimeout: 0, keepAliveTimeout: 60_000 }, (req, res) => {
+      res.on('error', () => undefined);
+      req.on('error', () => undefined);
+      if (req.url === '/endless') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        const chunk = Buffer.alloc(64 * 1024, 'e');
+        const pump = (): void => {
+          while (!res.destroyed && res.write(chunk));
+        };
+        res.on('drain', pump);
+        pump();
+      } else if (req.url === '/sink') {
+        this.sinksSeen++;
+        this.sinks.push(req);
+        req.pause();
+        req.socket.on('close', () => this.sinksClosed++);
+      } else {
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.end('small');
+        });
+      }
+    });
+  }
+
+  async listen(): Promise<this> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this;
+  }
+
+  /** The sinks read again (a socket that does not read does not see its peer close). */
+  readSinks(): void {
+    for (const req of this.sinks) req.resume();
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((r) => this.server.close(() => r()));
+  }
+}
+
+const RESET_COUNT = 'envoy.overload_actions.reset_high_memory_stream.count';
+
+/**
+ * Legate routing to `upstreamPort` with reset_high_memory_stream saturated from the start (a fixed_heap limit of one
+ * byte) and buffer_factory_config's smallest minimum (2^10): any stream holding 1 KiB or more is reset, a stream
+ * whose bytes all went out holds none. Access log: path, response flags, details.
+ */
+async function startResetting(port: number, upstreamPort: number, accessLog: string): Promise<LegateProcess> {
+  const om = `overload_manager:
+  refresh_interval: 0.05s
+  buffer_factory_config: { minimum_account_to_track_power_of_two: 10 }
+  resource_monitors:
+${heapMonitor(1)}  actions:
+${action('reset_high_memory_stream', saturated)}`;
+  const listenerYaml = hcmListener({
+    name: 'edge',
+    port,
+    routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }],
+    hcmExtra: `          access_log:
+          - name: envoy.access_loggers.file
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: ${accessLog}
+              log_format:
+                text_format_source:
+                  inline_string: "%REQ(:PATH)% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%\\n"
+`,
+  });
+  const legate = await startLegate({ config: om + bootstrap([listenerYaml], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: upstreamPort }] })]), concurrency: 2 });
+  await waitUntil(async () => (await stat(legate, 'overload.envoy.overload_actions.reset_high_memory_stream.active')) === 1, () => 'action never active');
+  return legate;
+}
+
+function readLog(file: string): string {
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+}
+
+describe('reset_high_memory_stream', () => {
+  it('HTTP/1.1: a download the client does not read is reset (its connection closed), flag OM; a small request is served', async () => {
+    const upstream = await new MemoryHungryUpstream().listen();
+    const port = await freePort();
+    const accessLog = path.join(tempDir(), 'access.log');
+    const legate = await startResetting(port, upstream.port, accessLog);
+    const client = net.connect(port, '127.0.0.1');
+    try {
+      assert.equal(await stat(legate, RESET_COUNT), 0);
+      // The client asks for an endless body and reads nothing: Legate's buffers towards it fill.
+      client.on('error', () => undefined);
+      client.pause();
+      client.write('GET /endless HTTP/1.1\r\nHost: x\r\n\r\n');
+      const small = await curl([`http://127.0.0.1:${port}/small`]);
+      assert.equal(small.status, 200);
+      assert.equal(small.body, 'small');
+      await waitUntil(async () => (await stat(legate, RESET_COUNT)) === 1, () => 'the download was never reset');
+      // Reading now, the client gets what was already in flight, then the end of the connection.
+      let received = 0;
+      let closed = false;
+      client.on('close', () => (closed = true));
+      client.on('data', (d: Buffer) => (received += d.length));
+      client.resume();
+      await waitUntil(() => closed, () => `the client connection is still open (${received} bytes read)`);
+      assert.ok(received > 0);
+      assert.equal(await stat(legate, 'http.edge.downstream_rq_rx_reset'), 1);
+      await waitUntil(() => /^\/endless OM overload$/m.test(readLog(accessLog)), () => `access log: ${readLog(accessLog)}`);
+      await waitUntil(() => /^\/small - via_upstream$/m.test(readLog(accessLog)), () => `access log: ${readLog(accessLog)}`);
+      assert.equal((await curl([`http://127.0.0.1:${port}/small`])).body, 'small');
+      assert.equal(await stat(legate, RESET_COUNT), 1);
+    } finally {
+      client.destroy();
+      await legate.stop();
+      await upstream.close();
+    }
+  });
+
+  it('HTTP/1.1: an upload to an upstream that does not read is reset, and so is its upstream connection', async () => {
+    const upstream = await new MemoryHungryUpstream().listen();
+    const port = await freePort();
+    const accessLog = path.join(tempDir(), 'access.log');
+    const legate = await startResetting(port, upstream.port, accessLog);
+    const client = net.connect(port, '127.0.0.1');
+    try {
+      let clientClosed = false;
+      client.on('error', () => undefined);
+      client.on('close', () => (clientClosed = true));
+      client.write('POST /sink HTTP/1.1\r\nHost: x\r\ntransfer-encoding: chunked\r\n\r\n');
+      const chunk = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(0x10000, 'u'), Buffer.from('\r\n')]);
+      const pump = (): void => {
+        while (!client.destroyed && client.write(chunk));
+      };
+      client.on('drain', pump);
+      pump();
+      assert.equal((await curl([`http://127.0.0.1:${port}/small`])).body, 'small');
+      await waitUntil(async () => (await stat(legate, RESET_COUNT)) === 1, () => 'the upload was never reset');
+      await waitUntil(() => clientClosed, () => 'the client connection is still open');
+      upstream.readSinks();
+      await waitUntil(() => upstream.sinksSeen === 1 && upstream.sinksClosed === 1, () => `the upstream connection is still open (${upstream.sinksSeen} seen, ${upstream.sinksClosed} closed)`);
+      await waitUntil(() => /^\/sink OM overload$/m.test(readLog(accessLog)), () => `access log: ${readLog(accessLog)}`);
+      assert.equal((await curl([`http://127.0.0.1:${port}/small`])).body, 'small');
+    } finally {
+      client.destroy();
+      await legate.stop();
+      await upstream.close();
+    }
+  });
+
+  it('HTTP/2: only the stream that holds the bytes is reset (RST_STREAM); the connection serves on', async () => {
+    const upstream = await new MemoryHungryUpstream().listen();
+    const port = await freePort();
+    const accessLog = path.join(tempDir(), 'access.log');
+    const legate = await startResetting(port, upstream.port, accessLog);
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => undefined);
+    const get = (p: string): Promise<string> => new Promise((resolve, reject) => {
+      const req = session.request({ ':path': p });
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (d: string) => (body += d));
+      req.on('end', () => resolve(body));
+      req.on('error', reject);
+      // After 'end' this changes nothing; without it (a reset, no answer in 10 s) the request fails.
+      req.on('close', () => reject(new Error(`${p}: stream closed (RST_STREAM ${req.rstCode})`)));
+      req.setTimeout(10_000, () => req.close(http2.constants.NGHTTP2_CANCEL));
+    });
+    try {
+      // A connection window big enough that the stuck stream cannot starve the others of it.
+      let connected = false;
+      session.once('connect', () => (connected = true));
+      await waitUntil(() => connected, () => 'no HTTP/2 session');
+      session.setLocalWindowSize(8 << 20);
+      // Never read: its stream window fills, then Legate's codec queues its data.
+      const big = session.request({ ':path': '/endless' });
+      big.on('error', () => undefined);
+      let bigRstCode = -1;
+      big.on('close', () => (bigRstCode = big.rstCode));
+      assert.equal(await get('/small'), 'small');
+      await waitUntil(async () => (await stat(legate, RESET_COUNT)) === 1, () => 'the stream was never reset');
+      await waitUntil(() => bigRstCode >= 0, () => 'the stream is still open');
+      assert.equal(bigRstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
+      assert.equal(await get('/small'), 'small');
+      assert.equal(session.destroyed, false);
+      assert.equal(await stat(legate, 'http.edge.downstream_cx_http2_active'), 1);
+      await waitUntil(() => /^\/endless OM overload$/m.test(readLog(accessLog)), () => `access log: ${readLog(accessLog)}`);
+    } finally {
+      session.destroy();
+      await legate.stop();
+      await upstream.close();
+    }
+  });
+});
+
+describe('shrink_heap', () => {
+  it('while saturated, every thread runs a full GC each interval (10 s; shortened by a test hook), counted in shrink_count', async () => {
+    const port = await freePort();
+    const legate = await startLegate({
+      config: overload(heapMonitor(1), action('shrink_heap', saturated)) + bootstrap([listener(port)], []),
+      concurrency: 2,
+      env: { LEGATE_TEST_SHRINK_HEAP_INTERVAL_MS: '300' },
+    });
+    try {
+      await waitUntil(async () => ((await stat(legate, 'overload.envoy.overload_actions.shrink_heap.shrink_count')) ?? 0) >= 2, () => 'no shrink counted');
+      assert.equal(await stat(legate, 'overload.envoy.overload_actions.shrink_heap.active'), 1);
+      assert.equal((await curl([`http://127.0.0.1:${port}/`])).body, 'served');
+    } finally {
       await legate.stop();
     }
   });

@@ -337,6 +337,21 @@ export class ActiveStream {
     }
   }
 
+  /**
+   * envoy.overload_actions.reset_high_memory_stream chose this stream (it holds the most memory): reset as Envoy's
+   * onResetStream(OverloadManager) does it — flag OM, details "overload", counted as downstream_rq_rx_reset (Envoy
+   * counts every codec reset there) — with its upstream request. HTTP/1.1 then closes the connection; HTTP/2 resets
+   * the stream.
+   */
+  resetByOverloadManager(): void {
+    if (this.finished) return;
+    this.info.responseFlags |= ResponseFlag.OverloadManager;
+    this.info.responseCodeDetails = 'overload';
+    this.hcm.stats.values[this.hcm.config.slots!.downstream_rq_rx_reset]++;
+    if (this.upstream !== null) this.upstream.reset();
+    this.finish(false);
+  }
+
   /** The client went away (connection closed) before the response finished. */
   onDownstreamReset(): void {
     if (this.finished) return;

@@ -22,6 +22,7 @@ import { log } from '../../src/common/logger.ts';
 import { Http2Connection } from './http2-connection.ts';
 import type { LocalReplySpec } from './local-reply.ts';
 import { reportInternalError } from '../../src/common/internal-error.ts';
+import type { HighMemorySweep } from '../../src/overload/high-memory-streams.ts';
 
 /** RFC 9113 §3.4 client connection preface. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -489,6 +490,34 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     values[slots.downstream_cx_tx_bytes_total] += this.socket.bytesWritten;
     this.hcm.stats.record(slots.downstream_cx_length_ms, performance.now() - this.startMonoMs);
     this.listener.onConnectionClosed(this);
+  }
+
+  /**
+   * reset_high_memory_stream (once per overload refresh while the action is active, never per request): offers the
+   * stream in flight with what this connection holds for it — unsent response bytes (socket buffer, pending text),
+   * request bytes read or kept unparsed while reading is paused — and what its upstream request holds.
+   */
+  offerHighMemoryStreams(sweep: HighMemorySweep<ActiveStream>): void {
+    if (this.http2 !== null) {
+      this.http2.offerHighMemoryStreams(sweep);
+      return;
+    }
+    const stream = this.stream;
+    if (stream === null || stream.finished) return;
+    const socket = this.socket;
+    let bytes = socket.writableLength + socket.readableLength + this.pendingOut.length + this.parser.keptBytes();
+    if (stream.upstream !== null) bytes += stream.upstream.heldBytes();
+    sweep.offer(this, stream, bytes);
+  }
+
+  /** The stream offered above was chosen: reset it, which closes this connection (HTTP/1.1 has no stream reset). */
+  resetStreamForOverload(stream: ActiveStream): void {
+    if (this.stream !== stream) return;
+    try {
+      stream.resetByOverloadManager();
+    } catch (err) {
+      this.onInternalError(err);
+    }
   }
 
   /** Drain: close now when idle, else after the response in flight (which carries connection: close). */

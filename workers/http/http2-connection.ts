@@ -22,6 +22,7 @@ import { Http2KeepaliveTimer } from '../http2/keepalive.ts';
 import { Http2ServerCodec, type Http2ServerCallbacks, type Http2ServerStream } from '../http2/server-codec.ts';
 import { ErrorCode } from '../../src/http2/frames.ts';
 import { reportInternalError } from '../../src/common/internal-error.ts';
+import type { HighMemorySweep } from '../../src/overload/high-memory-streams.ts';
 
 /** Envoy's premature-reset rule: judged once a connection has closed this many streams. */
 const PREMATURE_RESET_MIN_STREAMS = 500;
@@ -411,6 +412,36 @@ export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
 
   resumeReading(stream: ActiveStream): void {
     this.codec.resume((stream.transport as Http2StreamState).h2);
+  }
+
+  // ---- overload ----
+
+  /**
+   * reset_high_memory_stream (once per overload refresh while the action is active, never per request): offers each
+   * started stream with what the codec holds for it (response data waiting on flow control, request data held while
+   * paused) and what its upstream request holds. The socket's buffer, shared by every stream, is charged to none.
+   */
+  offerHighMemoryStreams(sweep: HighMemorySweep<ActiveStream>): void {
+    if (this.closed) return;
+    const open = this.codec.streams.values();
+    for (let i = 0; i < open.length; i++) {
+      const h2s = open[i]!;
+      const state = h2s.user as Http2StreamState | null;
+      const stream = state === null ? null : state.stream;
+      if (stream === null || stream.finished) continue;
+      let bytes = this.codec.streamBufferedBytes(h2s);
+      if (stream.upstream !== null) bytes += stream.upstream.heldBytes();
+      sweep.offer(this, stream, bytes);
+    }
+  }
+
+  /** The stream offered above was chosen: RST_STREAM for it alone (through onStreamDone); the connection stays. */
+  resetStreamForOverload(stream: ActiveStream): void {
+    try {
+      stream.resetByOverloadManager();
+    } catch (err) {
+      this.onStreamError(stream.transport as Http2StreamState, err);
+    }
   }
 
   // ---- connection ----

@@ -820,6 +820,17 @@ export class Http2ServerCodec {
     this.needFlush();
   }
 
+  /**
+   * The bytes this codec holds for one stream: response data waiting for flow-control window, request data held
+   * while the stream is paused (reset_high_memory_stream's measure; not for the request path).
+   */
+  streamBufferedBytes(s: Http2ServerStream): number {
+    let n = s.queuedBytes;
+    const held = s.held;
+    if (held !== null) for (let i = 0; i < held.length; i++) n += held[i]!.length;
+    return n;
+  }
+
   /** Stop delivering this stream's request body; the peer's window is not refreshed meanwhile. */
   pause(s: Http2ServerStream): void {
     s.paused = true;

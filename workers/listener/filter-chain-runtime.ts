@@ -9,6 +9,8 @@ import type { AccessLogSink } from '../../src/access-log/sink.ts';
 import type { HcmRuntime } from '../http/hcm-runtime.ts';
 import type { TcpProxyRuntime } from '../tcp/tcp-proxy-runtime.ts';
 import { IdTable } from '../../src/common/id-table.ts';
+import type { HighMemorySweep } from '../../src/overload/high-memory-streams.ts';
+import type { ActiveStream } from '../http/active-stream.ts';
 
 /** A live connection a listener tracks, whatever network filter serves it. */
 export interface ListenerConnection {
@@ -17,6 +19,11 @@ export interface ListenerConnection {
   readonly socket: net.Socket;
   /** The listener drains: finish what is in flight, then close (a no-op where Envoy does not end early). */
   drain(): void;
+  /**
+   * reset_high_memory_stream: offers each HTTP stream in flight with the bytes held for it. HTTP connections only
+   * (tcp_proxy sessions have no stream, as in Envoy, whose buffer accounts are per HTTP stream).
+   */
+  offerHighMemoryStreams?(sweep: HighMemorySweep<ActiveStream>): void;
 }
 
 /** Who a connection tells when it is gone. */

@@ -13,6 +13,8 @@ import { FilterChainRuntime, ListenerChains } from './filter-chain-runtime.ts';
 import type { WorkerClusterManager } from '../upstream/cluster-manager.ts';
 import type { AccessLogSinkCache } from './access-log-sink-cache.ts';
 import type { TlsSpec } from '../../src/tls/tls-spec.ts';
+import type { HighMemorySweep } from '../../src/overload/high-memory-streams.ts';
+import type { ActiveStream } from '../http/active-stream.ts';
 
 export class ListenerManager {
   private readonly listeners = new Map<string, ListenerRuntime>();
@@ -116,8 +118,33 @@ export class ListenerManager {
     for (const l of this.listeners.values()) l.setOverloadStopAccepting(stop);
   }
 
-  stopAccepting(): void {
-    for (const l of this.listeners.values()) l.stopAccepting();
+  /** reset_high_memory_stream: every HTTP stream of this worker's listeners, with what it holds. */
+  offerHighMemoryStreams(sweep: HighMemorySweep<ActiveStream>): void {
+    for (const l of this.listeners.values()) l.offerHighMemoryStreams(sweep);
+  }
+
+  /**
+   * /drain_listeners: the listeners with these bind keys (null: every one) stop accepting; their connections go
+   * on. Graceful, as Envoy's drain sequence: for drainTimeMs they keep accepting while their connections are asked
+   * to close (at once: Legate's drain strategy is immediate), then they stop accepting (unless skipExit) and the
+   * connections taken meanwhile are asked to close too.
+   */
+  drainListeners(bindKeys: readonly string[] | null, graceful: boolean, skipExit: boolean, drainTimeMs: number): void {
+    const selected: ListenerRuntime[] = [];
+    for (const [key, l] of this.listeners) if (bindKeys === null || bindKeys.includes(key)) selected.push(l);
+    if (!graceful) {
+      for (const l of selected) l.stopAccepting();
+      return;
+    }
+    for (const l of selected) l.drainConnections();
+    const timer = setTimeout(() => {
+      for (const l of selected) {
+        if (l.draining) continue;
+        if (!skipExit) l.stopAccepting();
+        l.drainConnections();
+      }
+    }, drainTimeMs);
+    timer.unref();
   }
 
   /** Graceful shutdown: every listener stops accepting and its connections finish (bounded by maxMs). */

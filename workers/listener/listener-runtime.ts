@@ -18,6 +18,8 @@ import type { DownstreamTlsSpec, TlsFailureReason } from '../../src/tls/tls-spec
 import type tls from 'node:tls';
 import { TlsInspection, type ListenerFilterOwner } from './tls-inspector.ts';
 import { OverloadAction, overloadShared, releaseGlobalConnectionOnClose } from '../../src/overload/overload-shared.ts';
+import type { HighMemorySweep } from '../../src/overload/high-memory-streams.ts';
+import type { ActiveStream } from '../http/active-stream.ts';
 import {
   HcmChainSlot, connectionFactsOf, formatAddress, type ConnectionOwner, type FilterChainRuntime, type ListenerChains,
   type ListenerConnection,
@@ -387,6 +389,20 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
         resolve();
       };
     });
+  }
+
+  /** reset_high_memory_stream: every HTTP stream of this listener's connections, with what it holds. */
+  offerHighMemoryStreams(sweep: HighMemorySweep<ActiveStream>): void {
+    const conns = this.connections.values();
+    for (let i = 0; i < conns.length; i++) conns[i]!.offerHighMemoryStreams?.(sweep);
+  }
+
+  /**
+   * drain_listeners?graceful: every connection of this listener is asked to finish (HTTP/1.1 `connection: close`
+   * on the response in flight, or closed when idle; HTTP/2 GOAWAY); the listener keeps accepting.
+   */
+  drainConnections(): void {
+    for (const c of this.connections.values()) c.drain();
   }
 
   /** Stops accepting only (drain_listeners); existing connections go on. */

@@ -585,6 +585,20 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     this.stream.onInternalError(err);
   }
 
+  /**
+   * The bytes this request holds in the process: body waiting for a connection or kept for a retry, and what its
+   * upstream socket (or HTTP/2 stream) has not sent yet or received and not delivered. For
+   * reset_high_memory_stream, once per overload refresh while the action is active; never on the request path.
+   */
+  heldBytes(): number {
+    let n = this.pendingBytes + this.retainedBytes;
+    const conn = this.conn;
+    if (conn !== null) n += conn.socket.writableLength + conn.socket.readableLength;
+    const s = this.h2stream;
+    if (s !== null && !s.destroyed) n += s.writableLength + s.readableLength;
+    return n;
+  }
+
   /** The downstream side is gone or answered locally: abandon the upstream exchange. */
   reset(): void {
     if (this.done) return;
