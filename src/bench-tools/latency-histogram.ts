@@ -66,16 +66,19 @@ export function summarizeHistogram(h: Histogram): LatencySummary {
   if (h.totalCount === 0) {
     return { count: 0, minUs: NaN, meanUs: NaN, stdevUs: NaN, p50Us: NaN, p90Us: NaN, p99Us: NaN, p999Us: NaN, maxUs: NaN };
   }
+  // A percentile is its bucket's highest equivalent value, which can lie above the largest value recorded: never
+  // report a p99.9 above the max.
+  const max = h.maxValue;
   return {
     count: h.totalCount,
     minUs: h.minNonZeroValue,
     meanUs: round1(h.mean),
     stdevUs: round1(h.stdDeviation),
-    p50Us: h.getValueAtPercentile(50),
-    p90Us: h.getValueAtPercentile(90),
-    p99Us: h.getValueAtPercentile(99),
-    p999Us: h.getValueAtPercentile(99.9),
-    maxUs: h.maxValue,
+    p50Us: Math.min(h.getValueAtPercentile(50), max),
+    p90Us: Math.min(h.getValueAtPercentile(90), max),
+    p99Us: Math.min(h.getValueAtPercentile(99), max),
+    p999Us: Math.min(h.getValueAtPercentile(99.9), max),
+    maxUs: max,
   };
 }
 
