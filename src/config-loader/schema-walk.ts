@@ -51,6 +51,17 @@ const NAME_DISPATCHED: ReadonlySet<string> = new Set([
   'envoy.config.cluster.v3.Filter',
 ]);
 
+/**
+ * Messages whose `is_optional: true` lets Legate skip the extension they hold when it cannot run it, as Envoy skips
+ * an optional filter it has no factory for: the field holding the extension. The compiler then leaves it out.
+ */
+const OPTIONAL_EXTENSION_FIELD: Readonly<Record<string, string>> = {
+  'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': 'typed_config',
+  'envoy.config.route.v3.FilterConfig': 'config',
+};
+/** What an optional extension is forgiven: that Legate does not know or run it. */
+const FORGIVEN_WHEN_OPTIONAL: ReadonlySet<string> = new Set(['not_supported', 'unknown_type', 'newer_api', 'missing_field']);
+
 export interface WalkOptions {
   /** Report fields and messages Legate does not implement (supported-fields.ts); off for schema-only checks. */
   checkSupport: boolean;
@@ -118,6 +129,7 @@ class SchemaWalker {
    * skips the '@type' of an Any whose fields these are.
    */
   message(node: SourceNode, facts: MessageFacts, path: FieldPath, supported: ReadonlySet<string> | null, out: Obj, skipTypeKey: boolean): Obj {
+    const firstProblem = this.problems.length;
     const seen = new Map<FieldFacts, SourceEntry>();
     let oneofs: Map<unknown, FieldFacts> | undefined;
     // A field of a newer API here: this message's rules in that API may differ, so absent fields are not judged.
@@ -172,6 +184,8 @@ class SchemaWalker {
       if (value !== undefined) out[f.name] = value;
     }
     if (facts.info.isNamedExtension) this.defaultTypedConfig(facts, path, out, seen, supported);
+    const optionalField = OPTIONAL_EXTENSION_FIELD[facts.fullName];
+    if (optionalField !== undefined && out['is_optional'] === true && supported !== null) this.forgiveOptional(firstProblem, fieldPath(path, optionalField));
     if (newerApi) return out;
     this.absentFields(facts, path, seen);
     const required = facts.info.requiredOneofs;
@@ -181,6 +195,25 @@ class SchemaWalker {
       this.problem('missing_field', path, `one of ${o.fieldsArray.map((x) => `'${x.name}'`).join(', ')} is required (oneof '${o.name}')`);
     }
     return out;
+  }
+
+  /**
+   * The optional extension at `p`, when Legate does not know or run it (a problem says so at `p` itself): drops, from
+   * problem `from` on, what was reported of it being unknown or unsupported. One Legate runs is checked in full.
+   */
+  private forgiveOptional(from: number, p: FieldPath): void {
+    const problems = this.problems;
+    let notRun = false;
+    for (let i = from; i < problems.length && !notRun; i++) notRun = problems[i]!.path === p && FORGIVEN_WHEN_OPTIONAL.has(problems[i]!.code);
+    if (!notRun) return;
+    let kept = from;
+    for (let i = from; i < problems.length; i++) {
+      const q = problems[i]!;
+      const under = q.path === p || q.path.startsWith(`${p}.`) || q.path.startsWith(`${p}[`);
+      if (under && FORGIVEN_WHEN_OPTIONAL.has(q.code)) continue;
+      problems[kept++] = q;
+    }
+    problems.length = kept;
   }
 
   /** Reports a key that names no field; true when it is a known field of a newer Envoy API. */

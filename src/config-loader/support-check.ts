@@ -43,6 +43,7 @@ const EXTENSION_KINDS: Readonly<Record<string, string>> = {
   'envoy.config.cluster.v3.Filter.typed_config': 'upstream network filter',
   'envoy.config.trace.v3.Tracing.Http.typed_config': 'tracer',
   'envoy.config.core.v3.TypedExtensionConfig.typed_config': 'extension',
+  'envoy.config.route.v3.FilterConfig.config': 'per-route filter config',
 };
 
 /** What a person calls the extension an Any field configures: "http filter", "access logger", ... */

@@ -112,7 +112,9 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'max_inbound_priority_frames_per_stream', 'max_inbound_window_update_frames_per_data_frame_sent',
   ],
   'envoy.config.core.v3.KeepaliveSettings': ['interval', 'timeout', 'interval_jitter', 'connection_idle_interval'],
-  'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': ['name', 'typed_config'],
+  // is_optional: a filter Legate does not run is skipped (a warning), as Envoy skips one it has no factory for;
+  // disabled: the filter runs only where a route's typed_per_filter_config enables it (src/filters).
+  'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': ['name', 'typed_config', 'is_optional', 'disabled'],
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig': ['upgrade_type', 'enabled'],
   'envoy.config.core.v3.HttpProtocolOptions': [
     'idle_timeout', 'max_headers_count', 'headers_with_underscores_action', 'max_connection_duration',
@@ -127,14 +129,41 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'name', 'virtual_hosts', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add',
     'response_headers_to_remove', 'internal_only_headers', 'validate_clusters', 'most_specific_header_mutations_wins',
   ],
+  // typed_per_filter_config: per-route config of the HTTP filters Legate runs (the route's entry wins over the
+  // virtual host's), or FilterConfig (disabled, is_optional). Each value is checked by its @type like any extension.
+  // cors (deprecated, on a virtual host or route action): the CORS filter's fallback policy (src/filters/cors-config.ts).
   'envoy.config.route.v3.VirtualHost': [
     'name', 'domains', 'routes', 'require_tls', 'request_headers_to_add', 'request_headers_to_remove',
-    'response_headers_to_add', 'response_headers_to_remove',
+    'response_headers_to_add', 'response_headers_to_remove', 'typed_per_filter_config', 'cors',
   ],
   'envoy.config.route.v3.Route': [
     'name', 'match', 'route', 'redirect', 'direct_response', 'request_headers_to_add', 'request_headers_to_remove',
-    'response_headers_to_add', 'response_headers_to_remove',
+    'response_headers_to_add', 'response_headers_to_remove', 'typed_per_filter_config',
   ],
+  'envoy.config.route.v3.FilterConfig': ['config', 'is_optional', 'disabled'],
+  // envoy.filters.http.cors (src/filters/cors-config.ts, workers/http/filters/cors-filter.ts). filter_enabled and
+  // shadow_enabled are their default_value: Legate reads no runtime, so a runtime_key overrides nothing.
+  'envoy.extensions.filters.http.cors.v3.Cors': [],
+  'envoy.extensions.filters.http.cors.v3.CorsPolicy': [
+    'allow_origin_string_match', 'allow_methods', 'allow_headers', 'expose_headers', 'max_age', 'allow_credentials',
+    'filter_enabled', 'shadow_enabled', 'allow_private_network_access', 'forward_not_matching_preflights',
+  ],
+  'envoy.config.route.v3.CorsPolicy': [
+    'allow_origin_string_match', 'allow_methods', 'allow_headers', 'expose_headers', 'max_age', 'allow_credentials',
+    'filter_enabled', 'shadow_enabled', 'allow_private_network_access', 'forward_not_matching_preflights',
+  ],
+  // envoy.filters.http.local_ratelimit (src/filters/local-ratelimit-config.ts, workers/http/filters/
+  // local-ratelimit-filter.ts), as the filter's config and per route; one token bucket per worker. descriptors
+  // (with stage and vh_rate_limits) need route rate_limits actions, per-connection and cluster-wide buckets other
+  // sharing: not supported yet. always_consume_default_token_bucket only matters with descriptors: accepted.
+  'envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit': [
+    'stat_prefix', 'status', 'token_bucket', 'filter_enabled', 'filter_enforced', 'request_headers_to_add_when_not_enforced',
+    'response_headers_to_add', 'enable_x_ratelimit_headers', 'always_consume_default_token_bucket', 'rate_limited_as_resource_exhausted',
+  ],
+  'envoy.type.v3.TokenBucket': ['max_tokens', 'tokens_per_fill', 'fill_interval'],
+  'envoy.type.v3.HttpStatus': ['code'],
+  'envoy.config.core.v3.RuntimeFractionalPercent': ['default_value', 'runtime_key'],
+  'envoy.type.v3.FractionalPercent': ['numerator', 'denominator'],
   'envoy.config.route.v3.RouteMatch': [
     'prefix', 'path', 'safe_regex', 'path_separated_prefix', 'case_sensitive', 'headers', 'query_parameters', 'grpc',
   ],
@@ -150,7 +179,7 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.type.matcher.v3.RegexMatchAndSubstitute': ['pattern', 'substitution'],
   'envoy.config.route.v3.RouteAction': [
     'cluster', 'prefix_rewrite', 'regex_rewrite', 'host_rewrite_literal', 'auto_host_rewrite', 'host_rewrite_header',
-    'timeout', 'idle_timeout', 'upgrade_configs', 'max_stream_duration',
+    'timeout', 'idle_timeout', 'upgrade_configs', 'max_stream_duration', 'cors',
   ],
   'envoy.config.route.v3.RouteAction.MaxStreamDuration': ['max_stream_duration', 'grpc_timeout_header_max', 'grpc_timeout_header_offset'],
   'envoy.config.route.v3.RouteAction.UpgradeConfig': ['upgrade_type', 'enabled'],
@@ -224,6 +253,8 @@ export const SUPPORTED_FIELDS_IN_CONTEXT: Readonly<Record<string, readonly strin
 export const SUPPORTED_ENUM_VALUES: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.overload.v3.ScaleTimersOverloadActionConfig.ScaleTimer.timer': ['HTTP_DOWNSTREAM_CONNECTION_IDLE', 'HTTP_DOWNSTREAM_STREAM_IDLE'],
   'envoy.config.core.v3.SocketAddress.protocol': ['TCP'],
+  // X-RateLimit headers: not supported yet.
+  'envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit.enable_x_ratelimit_headers': ['OFF'],
 };
 
 function toSets(...tables: Readonly<Record<string, readonly string[]>>[]): ReadonlyMap<string, ReadonlySet<string>> {

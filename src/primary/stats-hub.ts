@@ -5,7 +5,7 @@ import { StatRegistry } from '../stats/stat-registry.ts';
 import { SharedRegions } from '../stats/shared-regions.ts';
 import type { MergedStats } from '../stats/merged-stats.ts';
 import {
-  CLUSTER_STATS, CLUSTER_TLS_STATS, CONNECTION_LIMIT_STATS, LISTENER_TLS_STATS, TLS_INSPECTOR_STATS, HTTP2_CODEC_STATS, HTTP_CONN_MANAGER_STATS, LISTENER_STATS, SERVER_STATS, TCP_PROXY_STATS, WORKER_STATS,
+  CLUSTER_STATS, CLUSTER_TLS_STATS, HTTP_FILTER_STATS, CONNECTION_LIMIT_STATS, LISTENER_TLS_STATS, TLS_INSPECTOR_STATS, HTTP2_CODEC_STATS, HTTP_CONN_MANAGER_STATS, LISTENER_STATS, SERVER_STATS, TCP_PROXY_STATS, WORKER_STATS,
   type ScopeSlots, type WorkerStatsStore,
 } from '../stats/definitions.ts';
 import type { Snapshot } from '../snapshot/snapshot-types.ts';
@@ -70,6 +70,11 @@ export class StatsHub {
         if (filter.kind === 'http_connection_manager') {
           const prefix = filter.hcm.statPrefix;
           filter.hcm.slots = r.allocateScope(`http.${prefix}.`, HTTP_CONN_MANAGER_STATS, [['envoy_http_conn_manager_prefix', prefix]]);
+          // Each HTTP filter's own stats (cors.*, http_local_rate_limit.*), as its compiler named them.
+          for (const hf of filter.hcm.httpFilters) {
+            if (hf.stats !== null) hf.slots = r.allocateScope(hf.stats.prefix, HTTP_FILTER_STATS[hf.stats.definition]!, hf.stats.tags);
+          }
+          for (const rf of filter.hcm.routeFilterStats) rf.slots = r.allocateScope(rf.stats.prefix, HTTP_FILTER_STATS[rf.stats.definition]!, rf.stats.tags);
         } else {
           const prefix = filter.tcpProxy.statPrefix;
           filter.tcpProxy.slots = r.allocateScope(`tcp.${prefix}.`, TCP_PROXY_STATS, [['envoy_tcp_prefix', prefix]]);

@@ -8,6 +8,8 @@ import { setHeader } from '../http/header-list.ts';
 import { RouteKind, type Route } from './route-types.ts';
 import type { HeaderMutationLevel } from './header-mutations.ts';
 import type { Re2Rewrite } from './re2.ts';
+import type { RouteFilterConfig } from '../filters/http-filter-config.ts';
+import type { CorsPolicy } from '../filters/cors-config.ts';
 
 export const PathRewrite = { NONE: 0, PREFIX: 1, REGEX: 2 } as const;
 
@@ -49,6 +51,10 @@ export interface RouteSpec {
   sslRedirect: boolean;
   requestMutations: HeaderMutationLevel[];
   responseMutations: HeaderMutationLevel[];
+  /** typed_per_filter_config of the virtual host and the route (the route's entry wins), by filter name; null: none. */
+  perFilterConfigs: Readonly<Record<string, RouteFilterConfig>> | null;
+  /** The deprecated `cors` of the route action, then of the virtual host (those given). */
+  corsPolicies: CorsPolicy[];
 }
 
 /** End of the path proper: the first '?' or '#', else the length (Envoy's PathUtil::removeQueryAndFragment). */
@@ -78,6 +84,8 @@ export class CompiledRoute implements Route {
   readonly grpcTimeoutHeaderMaxMs: number;
   readonly grpcTimeoutHeaderOffsetMs: number;
   readonly upgradeOverrides: Readonly<Record<string, boolean>> | null;
+  readonly perFilterConfigs: Readonly<Record<string, RouteFilterConfig>> | null;
+  readonly corsPolicies: readonly CorsPolicy[];
   private readonly rewriteKind: number;
   private readonly rewritePrefix: string;
   private readonly matchedLength: number;
@@ -110,6 +118,8 @@ export class CompiledRoute implements Route {
     this.grpcTimeoutHeaderMaxMs = s.grpcTimeoutHeaderMaxMs;
     this.grpcTimeoutHeaderOffsetMs = s.grpcTimeoutHeaderOffsetMs;
     this.upgradeOverrides = s.upgradeOverrides;
+    this.perFilterConfigs = s.perFilterConfigs;
+    this.corsPolicies = Object.freeze(s.corsPolicies.slice());
     this.rewriteKind = s.rewriteKind;
     this.rewritePrefix = s.rewritePrefix;
     this.matchedLength = s.matchedLength;
@@ -216,5 +226,5 @@ export const SSL_REDIRECT_ROUTE = new CompiledRoute({
   idleTimeoutConfigured: false, maxStreamDurationSet: false, maxStreamDurationMs: -1, grpcTimeoutHeaderMaxMs: -1,
   grpcTimeoutHeaderOffsetMs: 0, upgradeOverrides: null, rewriteKind: PathRewrite.NONE, rewritePrefix: '', matchedLength: -1, rewriteRegex: null,
   redirectScheme: 'https', redirectHost: '', redirectPort: '', pathRedirect: '', stripQuery: false,
-  sslRedirect: true, requestMutations: [], responseMutations: [],
+  sslRedirect: true, requestMutations: [], responseMutations: [], perFilterConfigs: null, corsPolicies: [],
 });

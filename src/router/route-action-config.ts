@@ -29,7 +29,7 @@ function emptySpec(kind: number, routeName: string, request: HeaderMutationLevel
     maxStreamDurationSet: false, maxStreamDurationMs: -1, grpcTimeoutHeaderMaxMs: -1, grpcTimeoutHeaderOffsetMs: 0,
     upgradeOverrides: null, rewriteKind: PathRewrite.NONE, rewritePrefix: '', matchedLength: -1, rewriteRegex: null,
     redirectScheme: '', redirectHost: '', redirectPort: '', pathRedirect: '', stripQuery: false, sslRedirect: false,
-    requestMutations: request, responseMutations: response,
+    requestMutations: request, responseMutations: response, perFilterConfigs: null, corsPolicies: [],
   };
 }
 

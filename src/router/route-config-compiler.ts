@@ -10,6 +10,8 @@ import { RouteEntry, choosePathProbes, compileRouteMatch, type CompiledMatch } f
 import { compileRouteAction } from './route-action-config.ts';
 import { compileMutationLevel, type HeaderMutationLevel, type HeaderValueFormatter } from './header-mutations.ts';
 import { asciiLower } from './ascii.ts';
+import type { RouteFilterConfig } from '../filters/http-filter-config.ts';
+import type { CorsPolicy } from '../filters/cors-config.ts';
 import {
   bool, checkHeaderName, isHeaderValue, isObj, list, obj, str, type Obj, type RouteConfigProblem,
 } from './config-values.ts';
@@ -17,6 +19,12 @@ import {
 export interface RouteCompileDeps {
   /** Compiles a header value holding %COMMAND% operators; throws on a bad format. Called for values with '%'. */
   compileHeaderValue(template: string): HeaderValueFormatter;
+  /**
+   * The HTTP filters' per-route config (src/filters/route-filter-deps.ts): a virtual host's or route's
+   * typed_per_filter_config, and the deprecated CorsPolicy `cors`. Absent (tests of routing alone): not compiled.
+   */
+  compilePerFilterConfigs?(map: Obj, path: string, problems: RouteConfigProblem[]): Record<string, RouteFilterConfig> | null;
+  compileLegacyCorsPolicy?(owner: Obj, path: string, problems: RouteConfigProblem[]): CorsPolicy | null;
 }
 
 const TLS_REQUIREMENTS: Readonly<Record<string, number>> = TlsRequirement;
@@ -99,9 +107,11 @@ export function compileRouteConfig(rc: Obj, path: string, deps: RouteCompileDeps
     if (tls === undefined) problems.push({ path: `${vp}.require_tls`, message: `unknown require_tls ${String(tlsName)} (NONE, EXTERNAL_ONLY or ALL)` });
 
     const levels = compileLevels(vh, vp, deps, problems);
+    const vhostFilters = deps.compilePerFilterConfigs?.(obj(vh['typed_per_filter_config']), `${vp}.typed_per_filter_config`, problems) ?? null;
+    const vhostCors = deps.compileLegacyCorsPolicy?.(vh, vp, problems) ?? null;
     const compiled: { match: CompiledMatch; route: CompiledRoute }[] = [];
     list(vh['routes']).forEach((r, i) => {
-      const c = compileRoute(obj(r), `${vp}.routes[${i}]`, levels, global, mostSpecificWins, deps, problems);
+      const c = compileRoute(obj(r), `${vp}.routes[${i}]`, levels, global, mostSpecificWins, deps, problems, vhostFilters, vhostCors);
       if (c !== null) compiled.push(c);
     });
     const probes = choosePathProbes(compiled.map((c) => (c.match.caseSensitive ? c.match.pathValue : asciiLower(c.match.pathValue))));
@@ -144,7 +154,7 @@ export function compileRouteConfig(rc: Obj, path: string, deps: RouteCompileDeps
 
 function compileRoute(
   r: Obj, path: string, vhost: LevelPair, global: LevelPair, mostSpecificWins: boolean, deps: RouteCompileDeps,
-  problems: RouteConfigProblem[],
+  problems: RouteConfigProblem[], vhostFilters: Record<string, RouteFilterConfig> | null, vhostCors: CorsPolicy | null,
 ): { match: CompiledMatch; route: CompiledRoute } | null {
   const before = problems.length;
   if (!isObj(r['match'])) {
@@ -158,7 +168,29 @@ function compileRoute(
     ordered(own.response, vhost.response, global.response, mostSpecificWins),
     problems,
   );
+  const ownFilters = deps.compilePerFilterConfigs?.(obj(r['typed_per_filter_config']), `${path}.typed_per_filter_config`, problems) ?? null;
+  const routeCors = isObj(r['route']) ? (deps.compileLegacyCorsPolicy?.(obj(r['route']), `${path}.route`, problems) ?? null) : null;
   if (match === null || spec === null || problems.length !== before) return null;
   if (spec.kind !== RouteKind.CLUSTER) spec.requestMutations = [];
+  spec.perFilterConfigs = mergePerFilterConfigs(ownFilters, vhostFilters);
+  if (routeCors !== null) spec.corsPolicies.push(routeCors);
+  if (vhostCors !== null) spec.corsPolicies.push(vhostCors);
   return { match, route: new CompiledRoute(spec) };
+}
+
+/**
+ * A route's typed_per_filter_config over its virtual host's: most specific wins per filter, and a route entry lists
+ * the virtual host's config for the same filter after its own in `allConfigs` (Envoy's per-filter configs of every
+ * level, most specific first).
+ */
+function mergePerFilterConfigs(own: Record<string, RouteFilterConfig> | null, vhost: Record<string, RouteFilterConfig> | null): Record<string, RouteFilterConfig> | null {
+  if (own === null) return vhost;
+  if (vhost === null) return own;
+  const out: Record<string, RouteFilterConfig> = { ...vhost };
+  for (const key of Object.keys(own)) {
+    const less = vhost[key];
+    const mine = own[key]!;
+    out[key] = less === undefined ? mine : { ...mine, allConfigs: [...mine.allConfigs, ...less.allConfigs] };
+  }
+  return out;
 }

@@ -1,6 +1,8 @@
 // Any thread (pure). The route table's interface: what a worker's connection manager and router read per request.
 
 import type { HeaderList, StreamInfo } from '../http/stream-info.ts';
+import type { RouteFilterConfig } from '../filters/http-filter-config.ts';
+import type { CorsPolicy } from '../filters/cors-config.ts';
 
 export const RouteKind = { CLUSTER: 0, DIRECT_RESPONSE: 1, REDIRECT: 2 } as const;
 
@@ -55,6 +57,16 @@ export interface Route {
    * upgrade_configs for this route; null when the route has none.
    */
   upgradeOverrides: Readonly<Record<string, boolean>> | null;
+  /**
+   * typed_per_filter_config of the virtual host and the route, by HTTP filter name (the route's entry replaces the
+   * virtual host's): whether the filter runs for this route, and its per-route config. null when neither has any.
+   */
+  perFilterConfigs: Readonly<Record<string, RouteFilterConfig>> | null;
+  /**
+   * The deprecated CorsPolicy `cors` of the route action, then of the virtual host (those given): what the CORS
+   * filter uses when no typed_per_filter_config names it.
+   */
+  corsPolicies: readonly CorsPolicy[];
   /** request_headers_to_add/remove of route, virtual host and route configuration, in Envoy's order; then host_rewrite_header. */
   applyRequestHeaderMutations(headers: HeaderList, info: StreamInfo): void;
   /** response_headers_to_add/remove of the three levels. `info.responseHeaders` should be `headers` for %RESP()%. */

@@ -18,11 +18,12 @@ import { compileTransportSocket } from '../tls/compile-tls-context.ts';
 import type { DownstreamTlsSpec } from '../tls/tls-spec.ts';
 import { compileListenerTlsConfig, transportSocketConnectTimeoutOf } from '../tls/listener-tls-config.ts';
 import { compileOverloadManager, type OverloadProblem } from '../overload/overload-config.ts';
+import { compileHttpFilters, perRouteFilterStats, type FilterConfigProblem } from '../filters/http-filter-config.ts';
+import { ROUTE_FILTER_DEPS } from '../filters/route-filter-deps.ts';
 
 type Obj = Record<string, unknown>;
 
 const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
 const TLS_INSPECTOR = 'envoy.filters.listener.tls_inspector';
@@ -423,24 +424,16 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
     out.add('missing_field', `${path}.route_config`, 'an inline route_config is required (rds is not supported yet)');
     return null;
   }
-  for (const p of checkRouteConfig(obj(routeConfig), `${path}.route_config`)) out.add('bad_value', p.path, p.message);
+  for (const p of checkRouteConfig(obj(routeConfig), `${path}.route_config`, ROUTE_FILTER_DEPS)) {
+    out.add((p as FilterConfigProblem).code ?? 'bad_value', p.path, p.message);
+  }
   checkRouteClusters(obj(routeConfig), `${path}.route_config`, out, clusterNames);
 
-  const filters = list(h['http_filters']);
-  let suppressEnvoyHeaders = false;
-  if (filters.length === 0) {
-    out.add('missing_field', `${path}.http_filters`, 'http_filters must end with envoy.filters.http.router');
-  }
-  filters.forEach((f, i) => {
-    const tc = obj(obj(f)['typed_config']);
-    const fp = `${path}.http_filters[${i}]`;
-    if (tc['@type'] === ROUTER_TYPE) {
-      if (i !== filters.length - 1) out.add('bad_value', fp, 'envoy.filters.http.router must be the last http filter');
-      suppressEnvoyHeaders = bool(tc['suppress_envoy_headers'], false);
-    } else {
-      out.add('not_supported', `${fp}.typed_config`, `not supported yet: http filter @type ${String(tc['@type'])}`);
-    }
-  });
+  const filterProblems: FilterConfigProblem[] = [];
+  const filterWarnings: FilterConfigProblem[] = [];
+  const httpFilters = compileHttpFilters(list(h['http_filters']), `${path}.http_filters`, statPrefix, filterProblems, filterWarnings);
+  for (const p of filterProblems) out.add(p.code ?? 'bad_value', p.path, p.message);
+  for (const w of filterWarnings) out.warn(w.path, w.message);
 
   const common = obj(h['common_http_protocol_options']);
   const h1 = obj(h['http_protocol_options']);
@@ -461,6 +454,8 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
     statPrefix,
     codecType: codec === 'HTTP1' ? CodecType.HTTP1 : codec === 'HTTP2' ? CodecType.HTTP2 : CodecType.AUTO,
     routeConfig: obj(routeConfig),
+    httpFilters: httpFilters.filters,
+    routeFilterStats: perRouteFilterStats(obj(routeConfig)).map((stats) => ({ stats, slots: null })),
     accessLogs: logs.config,
     useRemoteAddress: bool(h['use_remote_address'], false),
     xffNumTrustedHops: num(h['xff_num_trusted_hops'], 0),
@@ -488,7 +483,7 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
     headersWithUnderscoresAction: str(common['headers_with_underscores_action'], 'ALLOW'),
     acceptHttp10: bool(h1['accept_http_10'], false),
     defaultHostForHttp10: str(h1['default_host_for_http_10'], ''),
-    suppressEnvoyHeaders,
+    suppressEnvoyHeaders: httpFilters.suppressEnvoyHeaders,
     upgradeConfigs,
     proxy100Continue: bool(h['proxy_100_continue'], false),
     http2,

@@ -8,6 +8,7 @@ import type { AccessLogConfig } from '../access-log/access-log-config.ts';
 import type { ScopeSlots } from '../stats/definitions.ts';
 import type { DownstreamTlsSpec } from '../tls/tls-spec.ts';
 import type { ListenerTlsConfig } from '../tls/listener-tls-config.ts';
+import type { HttpFilterConfig, HttpFilterStats } from '../filters/http-filter-config.ts';
 import type { HTTP_CONN_MANAGER_STATS, LISTENER_STATS, CLUSTER_STATS, TCP_PROXY_STATS, CONNECTION_LIMIT_STATS } from '../stats/definitions.ts';
 
 export type ListenerSlots = ScopeSlots<typeof LISTENER_STATS>;
@@ -173,6 +174,13 @@ export interface HcmConfig {
   codecType: number;
   /** Normalized envoy.config.route.v3.RouteConfiguration (the worker builds its RouteTable from it). */
   routeConfig: Record<string, unknown>;
+  /** http_filters before the router, compiled (src/filters); [] when the router is the only one. */
+  httpFilters: HttpFilterConfig[];
+  /**
+   * The stats of the route configuration's per-filter configs (a per-route local rate limit's stat_prefix), with
+   * the slots the primary gives them; workers find them by prefix when those configs are first used.
+   */
+  routeFilterStats: { stats: HttpFilterStats; slots: Record<string, number> | null }[];
   accessLogs: AccessLogConfig[];
   useRemoteAddress: boolean;
   xffNumTrustedHops: number;

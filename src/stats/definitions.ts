@@ -96,6 +96,8 @@ export const HTTP_CONN_MANAGER_STATS = {
     'internal_error',
     // Overload manager: stop_accepting_requests (503), disable_http_keepalive.
     'downstream_rq_overload_close', 'downstream_cx_overload_disable_keepalive',
+    // A response an HTTP filter buffered past the connection's buffer limit (500, or a reset once under way).
+    'rs_too_large',
   ],
   gauges: [
     'downstream_cx_upgrades_active', 'downstream_cx_active', 'downstream_cx_http1_active', 'downstream_cx_http2_active',
@@ -123,6 +125,26 @@ export const CONNECTION_LIMIT_STATS = {
   gauges: ['active_connections'],
   histograms: [],
 } as const satisfies StatScopeDefinition;
+
+/** http.<stat_prefix>.cors.* (envoy.filters.http.cors; requests without Origin are not counted). */
+export const CORS_STATS = {
+  counters: ['origin_valid', 'origin_invalid'],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** <stat_prefix>.http_local_rate_limit.* (envoy.filters.http.local_ratelimit). */
+export const HTTP_LOCAL_RATE_LIMIT_STATS = {
+  counters: ['enabled', 'enforced', 'rate_limited', 'ok'],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** The stats of HTTP filters, by the name their compiled config gives (HttpFilterConfig.stats.definition). */
+export const HTTP_FILTER_STATS: Readonly<Record<string, StatScopeDefinition>> = {
+  cors: CORS_STATS,
+  http_local_rate_limit: HTTP_LOCAL_RATE_LIMIT_STATS,
+};
 
 /** cluster.<name>.* */
 export const CLUSTER_STATS = {

@@ -1,33 +1,36 @@
 // Worker thread. One downstream request and its response, whatever the protocol: Envoy's ActiveStream. It applies
-// the connection manager's request rules (host, x-forwarded-*, x-request-id), routes, answers locally (as a gRPC
-// error to a gRPC client) or hands the request to the router's UpstreamRequest, and hands the response to its
-// connection (StreamConnection) to encode: HTTP/1.1 or HTTP/2.
+// the connection manager's request rules (host, x-forwarded-*, x-request-id, path normalisation, overload), routes,
+// and hands the request to the HTTP filters, the router last (workers/router/router-filter.ts; called directly when
+// it is the only one). The response (the upstream's, or a local reply, as a gRPC error to a gRPC client) comes back
+// through the filters' encoders, then the connection manager's response rules, to its connection
+// (StreamConnection) to encode: HTTP/1.1 or HTTP/2.
 
 import { randomUUID } from 'node:crypto';
 import type { RequestHead, ResponseHead } from '../../src/http1/types.ts';
 import { StreamInfo, getHeader, type HeaderList } from '../../src/http/stream-info.ts';
 import { ResponseFlag } from '../../src/http/response-flags.ts';
 import { H, isHopByHop } from '../../src/http/header-names.ts';
-import { setHeader, removeHeader } from '../../src/http/header-list.ts';
+import { setHeader, removeHeader, hasHeader, stripHopByHop } from '../../src/http/header-list.ts';
 import { httpDateNow } from '../../src/http/date-header.ts';
 import { appendForwardedFor } from '../../src/http/forwarded-for.ts';
 import { isInternalAddress } from '../../src/http/internal-address.ts';
 import { hasEscapedSlashes, mergeSlashes, normalizePath, unescapeSlashes } from '../../src/http/path-normalization.ts';
 import { isValidAuthority } from '../../src/http/authority.ts';
-import { RouteKind, type Route } from '../../src/router/route-table.ts';
+import type { Route } from '../../src/router/route-table.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
 import { BodyFraming, type StreamConnection } from './stream-connection.ts';
 import { grpcStatusForHttp, isGrpcContentType, parseGrpcTimeout } from '../../src/http/grpc.ts';
 import { LocalReply, type LocalReplySpec } from './local-reply.ts';
 import { reasonPhrase } from '../../src/http1/reason-phrases.ts';
-import { UpstreamRequest } from '../router/upstream-request.ts';
+import type { UpstreamRequest } from '../router/upstream-request.ts';
+import { routeRequest } from '../router/router-filter.ts';
+import type { FilterManager } from './filters/filter-manager.ts';
 import { reportInternalError } from '../../src/common/internal-error.ts';
 import { OverloadAction, overloadShared, streamIdleTimeoutMs } from '../../src/overload/overload-shared.ts';
 
 const EMPTY = Buffer.alloc(0);
 /** Interim (1xx) heads passed to one client per request at most; more from the upstream are dropped. */
 const MAX_INTERIM_HEADS = 10;
-const NO_HEADERS: HeaderList = [];
 
 export class ActiveStream {
   readonly conn: StreamConnection;
@@ -36,8 +39,12 @@ export class ActiveStream {
   readonly head: RequestHead;
   /** Headers as they will go upstream (the request head's list, mutated in place). */
   readonly headers: HeaderList;
+  /** The route (null: none matched); recomputed by currentRoute() after a filter's clearRouteCache(). */
   route: Route | null;
+  /** The router's upstream request (set by the router), so the stream can reset it. */
   upstream: UpstreamRequest | null;
+  /** The stream's HTTP filters; null when the router is the only one (it is then called directly). */
+  filters: FilterManager | null;
   /** The downstream request has been fully received. */
   requestComplete: boolean;
   responseStarted: boolean;
@@ -60,6 +67,14 @@ export class ActiveStream {
   continueSent: boolean;
   /** The connection's per-stream handle (HTTP/2: the node:http2 stream); null for HTTP/1.1. */
   transport: unknown;
+  /** The response head in flight is a local reply (the connection manager's rules for those apply to it). */
+  private localResponse: boolean;
+  /** How the response body is framed (BodyFraming), from the upstream's head or the local reply. */
+  private responseFraming: number;
+  /** The reason phrase that goes with info.responseCode. */
+  private responseReason: string;
+  /** false after clearRouteCache(): the next currentRoute() matches again. */
+  private routeCached: boolean;
   private idleTimer: NodeJS.Timeout | null;
   private requestTimer: NodeJS.Timeout | null;
   private durationTimer: NodeJS.Timeout | null;
@@ -76,6 +91,7 @@ export class ActiveStream {
     this.info = new StreamInfo();
     this.route = null;
     this.upstream = null;
+    this.filters = null;
     // A request without a body ends with its head (Envoy's end_stream on decodeHeaders): a local reply to it
     // keeps the connection, and the route timeout starts now.
     this.requestComplete = endStream;
@@ -90,6 +106,10 @@ export class ActiveStream {
     this.interimSent = 0;
     this.continueSent = false;
     this.transport = transport;
+    this.localResponse = false;
+    this.responseFraming = BodyFraming.NONE;
+    this.responseReason = '';
+    this.routeCached = false;
     this.idleTimer = null;
     this.requestTimer = null;
     this.durationTimer = null;
@@ -223,74 +243,62 @@ export class ActiveStream {
 
     // Envoy removes internal_only_headers from requests whose source is not internal.
     if (!(cfg.useRemoteAddress && isInternalAddress(peerIp))) hcm.routeTable.removeInternalOnlyHeaders(this.headers);
-    const route = hcm.routeTable.route(authority, head.method, path, this.headers);
-    if (route === null) {
-      values[slots.no_route]++;
-      return this.localReply(LocalReply.noRoute);
+    this.setRoute(hcm.routeTable.route(authority, head.method, path, this.headers));
+
+    // The HTTP filters, the router last. Without any (or with every one disabled for this route), the router is
+    // called directly: a chain that is not there costs nothing.
+    const chain = hcm.filterChain;
+    if (chain !== null) {
+      const filters = chain.createFilterManager(this, this.route);
+      if (filters !== null) {
+        this.filters = filters;
+        filters.decodeHeaders(this.headers, this.requestComplete);
+        return;
+      }
     }
+    routeRequest(this);
+  }
+
+  /** The route the request has now: matched again after clearRouteCache() (host and info.path as they are now). */
+  currentRoute(): Route | null {
+    if (!this.routeCached) {
+      const authority = getHeader(this.headers, H.host) ?? this.info.authority;
+      this.info.authority = authority;
+      this.setRoute(this.hcm.routeTable.route(authority, this.head.method, this.info.path, this.headers));
+    }
+    return this.route;
+  }
+
+  /** A filter changed what routing looks at (Envoy's clearRouteCache): the next currentRoute() matches again. */
+  clearRouteCache(): void {
+    this.routeCached = false;
+  }
+
+  /** The route's timers (idle_timeout, max_stream_duration) replace the connection manager's (refreshCachedRoute). */
+  private setRoute(route: Route | null): void {
     this.route = route;
+    this.routeCached = true;
+    if (route === null) return;
     if (route.idleTimeoutConfigured) {
       // The route's idle_timeout replaces the connection manager's stream_idle_timeout; 0 disables it (Envoy).
       if (this.idleTimer !== null) clearTimeout(this.idleTimer);
       this.idleTimer = null;
       if (route.idleTimeoutMs > 0) this.armIdleTimer(route.idleTimeoutMs);
     }
-    info.routeName = route.routeName;
-    if (route.maxStreamDurationSet || cfg.maxStreamDurationMs > 0) this.armDurationTimer(route);
-    if (route.kind === RouteKind.DIRECT_RESPONSE) {
-      values[slots.rq_direct_response]++;
-      return this.sendLocal(route.directStatus, route.directBody ?? EMPTY, 0, 'direct_response', route.directBody === null ? null : 'text/plain');
-    }
-    if (route.kind === RouteKind.REDIRECT) {
-      values[slots.rq_redirect]++;
-      const location = route.redirectLocation(info.scheme, authority, path);
-      return this.sendLocal(route.redirectStatus, EMPTY, 0, 'via_upstream', null, location);
-    }
-
-    const cluster = hcm.clusters.get(route.clusterName);
-    if (cluster === undefined) {
-      values[slots.no_cluster]++;
-      return this.localReply(LocalReply.noCluster);
-    }
-    info.upstreamCluster = route.clusterName;
-    if (this.upgradeType !== null) {
-      const type = this.upgradeType.toLowerCase();
-      const override = route.upgradeOverrides === null ? undefined : route.upgradeOverrides[type];
-      if (!(override ?? cfg.upgradeConfigs[type]!)) {
-        values[slots.downstream_rq_ws_on_non_ws_route]++;
-        return this.localReply(LocalReply.upgradeNotAllowed);
-      }
-    }
-
-    // Route-level request rewriting, then hop-by-hop removal: the upstream hop is framed by the proxy.
-    route.applyRequestHeaderMutations(this.headers, info);
-    if (route.hostRewriteLiteral !== null) setHeader(this.headers, H.host, route.hostRewriteLiteral);
-    const upstreamPath = route.rewritePath(path);
-    if (upstreamPath !== path && !cfg.suppressEnvoyHeaders) setHeader(this.headers, H.xEnvoyOriginalPath, path);
-    if (route.timeoutMs > 0 && !route.maxStreamDurationSet && !cfg.suppressEnvoyHeaders) setHeader(this.headers, H.xEnvoyExpectedRqTimeoutMs, String(route.timeoutMs));
-    // Expect: 100-continue (Envoy's proxy_100_continue false): the expectation is Legate's to answer, not the
-    // upstream's: stripped here, answered below once the request is on its way.
-    const expect = stripHopByHop(this.headers);
-    const answerContinue = expect >= 0 && !cfg.proxy100Continue;
-    if (answerContinue) this.headers.splice(expect, 2);
-    if (this.upgradeType !== null) this.headers.push(H.connection, 'upgrade', H.upgrade, this.upgradeType);
-
-    const upstream = new UpstreamRequest(this, cluster, route, upstreamPath);
-    this.upstream = upstream;
-    upstream.start();
-    // Only when a body is still to come (RFC 9110 §10.1.1), and not on an upgrade (its bytes are the tunnel's).
-    if (answerContinue && !this.finished && !this.requestComplete && this.upgradeType === null) {
-      this.sendInterim(100, 'Continue', NO_HEADERS);
-    }
+    this.info.routeName = route.routeName;
+    if (route.maxStreamDurationSet || this.hcm.config.maxStreamDurationMs > 0) this.armDurationTimer(route);
   }
 
   decodeData(chunk: Buffer): void {
     this.info.bytesReceived += chunk.length;
     if (this.idleTimer !== null) this.idleTimer.refresh();
-    if (this.upstream !== null && !this.finished) this.upstream.sendBody(chunk);
+    if (this.finished) return;
+    if (this.filters !== null) this.filters.decodeData(chunk, false);
+    else if (this.upstream !== null) this.upstream.sendBody(chunk);
   }
 
-  decodeComplete(): void {
+  /** The request ended (with `trailers`, or null): end of stream through the filters to the router. */
+  decodeComplete(trailers: HeaderList | null = null): void {
     // A request that ended with its head was complete at the start: no second clock read.
     this.info.lastDownstreamRxMonoMs = this.requestComplete && this.info.bytesReceived === 0 ? this.info.startMonoMs : performance.now();
     this.requestComplete = true;
@@ -298,7 +306,14 @@ export class ActiveStream {
       clearTimeout(this.requestTimer);
       this.requestTimer = null;
     }
-    if (this.upstream !== null && !this.finished) this.upstream.endBody();
+    if (this.finished) return;
+    const filters = this.filters;
+    if (filters !== null) {
+      if (trailers !== null && trailers.length > 0) filters.decodeTrailers(trailers);
+      else filters.decodeData(EMPTY, true);
+    } else if (this.upstream !== null) {
+      this.upstream.endBody();
+    }
   }
 
   /**
@@ -335,6 +350,13 @@ export class ActiveStream {
         reportInternalError('stream reset', err2);
       }
     }
+  }
+
+  /** Bytes held for this stream by its HTTP filters' buffers and its upstream request (reset_high_memory_stream). */
+  heldBytes(): number {
+    let bytes = this.upstream === null ? 0 : this.upstream.heldBytes();
+    if (this.filters !== null) bytes += this.filters.heldBytes();
+    return bytes;
   }
 
   /**
@@ -376,7 +398,8 @@ export class ActiveStream {
     this.sendInterim(status, rh.reason, rh.headers);
   }
 
-  private sendInterim(status: number, reason: string, headers: HeaderList): void {
+  /** An interim head to the client (the router's own 100 Continue, or an upstream's 1xx); filters do not see it. */
+  sendInterim(status: number, reason: string, headers: HeaderList): void {
     if (this.head.versionMinor === 0 || this.interimSent >= MAX_INTERIM_HEADS) return;
     this.interimSent++;
     if (status === 100) this.continueSent = true;
@@ -418,27 +441,89 @@ export class ActiveStream {
       // The router stamped firstUpstreamRxMonoMs as this head arrived.
       headers.push(H.xEnvoyUpstreamServiceTime, String(Math.round(info.firstUpstreamRxMonoMs - this.upstream.startMonoMs)));
     }
-    applyServerHeader(headers, cfg.serverName, cfg.serverHeaderTransformation);
-    if (cfg.alwaysSetRequestIdInResponse && info.requestId !== '') setHeader(headers, H.xRequestId, info.requestId);
+    // The route's response headers (the router's, in Envoy), then the encoder filters, then the connection
+    // manager's own rules (server, x-request-id) in encodeHeadersToCodec.
     if (this.route !== null) this.route.applyResponseHeaderMutations(headers, info);
-    this.noteResponseBeforeRequest();
-    this.responseStarted = true;
-    const framing = rh.chunked || rh.readUntilClose ? BodyFraming.UNKNOWN : rh.contentLength >= 0 ? BodyFraming.LENGTH : BodyFraming.NONE;
-    this.conn.encodeHeaders(this, status, rh.reason, headers, framing);
+    this.localResponse = false;
+    this.responseReason = rh.reason;
+    this.responseFraming = rh.chunked || rh.readUntilClose ? BodyFraming.UNKNOWN : rh.contentLength >= 0 ? BodyFraming.LENGTH : BodyFraming.NONE;
+    if (this.filters !== null) this.filters.encodeHeaders(headers, false);
+    else this.encodeHeadersToCodec(headers, false);
   }
 
+  /**
+   * The response head past the encoder filters (or straight from encodeHeaders without any): the connection
+   * manager's response rules, then the codec. The status is info.responseCode.
+   */
+  encodeHeadersToCodec(headers: HeaderList, endStream: boolean): void {
+    if (this.finished) return;
+    const cfg = this.hcm.config;
+    const info = this.info;
+    info.responseHeaders = headers;
+    if (this.localResponse) {
+      if (!this.requestComplete && !this.conn.multiplexed) this.closeAfterResponse = true;
+    } else {
+      applyServerHeader(headers, cfg.serverName, cfg.serverHeaderTransformation);
+      this.noteResponseBeforeRequest();
+    }
+    if (cfg.alwaysSetRequestIdInResponse && info.requestId !== '') setHeader(headers, H.xRequestId, info.requestId);
+    this.responseStarted = true;
+    const framing = this.filters === null ? this.responseFraming : reframe(this.responseFraming, headers, endStream);
+    this.conn.encodeHeaders(this, info.responseCode, this.responseReason, headers, framing);
+    if (endStream) this.endResponse(null);
+  }
+
+  /** A response body chunk from the upstream; false when the upstream should pause (see flushResponse). */
   encodeData(chunk: Buffer): boolean {
-    if (this.finished || this.suppressResponseBody || chunk.length === 0) return true;
+    if (this.finished) return true;
+    if (this.filters !== null) {
+      // Upstream data keeps the stream alive even while a filter holds it.
+      if (this.idleTimer !== null) this.idleTimer.refresh();
+      return this.filters.encodeData(chunk, false);
+    }
+    if (this.suppressResponseBody || chunk.length === 0) return true;
     if (this.idleTimer !== null) this.idleTimer.refresh();
     this.info.bytesSent += chunk.length;
     return this.conn.encodeData(this, chunk);
   }
 
+  /** Response data past the encoder filters. */
+  encodeDataToCodec(data: Buffer, endStream: boolean): boolean {
+    if (this.finished) return true;
+    let writable = true;
+    if (data.length > 0 && !this.suppressResponseBody) {
+      if (this.idleTimer !== null) this.idleTimer.refresh();
+      this.info.bytesSent += data.length;
+      writable = this.conn.encodeData(this, data);
+    }
+    if (endStream) this.endResponse(null);
+    return writable;
+  }
+
+  /** The end of the upstream's response, with its trailers (null or empty: none). */
   encodeComplete(trailers: HeaderList | null): void {
     if (this.finished) return;
+    const filters = this.filters;
+    if (filters === null) return this.endResponse(trailers);
+    if (trailers !== null && trailers.length > 0) filters.encodeTrailers(trailers);
+    else filters.encodeData(EMPTY, true);
+  }
+
+  /** Response trailers past the encoder filters: the end of the response. */
+  encodeTrailersToCodec(trailers: HeaderList): void {
+    if (!this.finished) this.endResponse(trailers);
+  }
+
+  private endResponse(trailers: HeaderList | null): void {
     this.info.responseTrailers = trailers;
     this.conn.encodeEnd(this, trailers);
     this.finish(true);
+  }
+
+  /** A filter's new response status (FilterCallbacks.setResponseStatus). */
+  setResponseStatus(status: number): void {
+    this.info.responseCode = status;
+    this.responseReason = reasonPhrase(status);
   }
 
   /**
@@ -494,10 +579,13 @@ export class ActiveStream {
   }
 
   /**
-   * A response made by the proxy. To a gRPC client it is a gRPC error as Envoy sends it: HTTP 200, content-type
-   * application/grpc, grpc-status (from the HTTP status unless the reply names one) and grpc-message, no body.
+   * A response made by the proxy (the connection manager's, the router's or a filter's). To a gRPC client it is a
+   * gRPC error as Envoy sends it: HTTP 200, content-type application/grpc, grpc-status (from the HTTP status unless
+   * the reply names one) and grpc-message, no body. With HTTP filters it goes through the encoders of those whose
+   * decodeHeaders ran, unless a response head is already inside them (then around them, as Envoy's
+   * sendDirectLocalReply); after the head went out, the stream is reset.
    */
-  private sendLocal(status: number, body: Buffer, flag: number, details: string, contentType: string | null, location?: string, grpcStatus = -1): void {
+  sendLocal(status: number, body: Buffer, flag: number, details: string, contentType: string | null, location?: string, grpcStatus = -1, extraHeaders: HeaderList | null = null): void {
     if (this.finished) return;
     if (this.responseStarted) {
       // Headers already went out: the only honest signal left is a reset.
@@ -527,8 +615,22 @@ export class ActiveStream {
     }
     headers.push(H.date, httpDateNow(Date.now()));
     headers.push(H.server, cfg.serverName);
+    if (extraHeaders !== null) for (let i = 0; i < extraHeaders.length; i++) headers.push(extraHeaders[i]!);
     info.responseHeaders = headers;
     if (this.route !== null) this.route.applyResponseHeaderMutations(headers, info);
+    const filters = this.filters;
+    if (filters !== null) {
+      if (!filters.encodeStarted) {
+        this.localResponse = true;
+        info.responseCode = status;
+        this.responseReason = reasonPhrase(status);
+        this.responseFraming = framing;
+        if (this.upstream !== null) this.upstream.reset();
+        filters.encodeLocalReply(headers, body);
+        return;
+      }
+      filters.abort();
+    }
     if (cfg.alwaysSetRequestIdInResponse && info.requestId !== '') setHeader(headers, H.xRequestId, info.requestId);
     if (!this.requestComplete && !this.conn.multiplexed) this.closeAfterResponse = true;
     this.responseStarted = true;
@@ -608,6 +710,16 @@ export class ActiveStream {
     this.upstreamFailed(this.requestComplete ? LocalReply.maxDurationReached : LocalReply.maxDurationReachedBeforeRequestEnd);
   }
 
+  /** The filters' onDestroy; one that throws is a bug, counted and logged, and the stream still ends. */
+  private destroyFilters(): void {
+    try {
+      this.filters!.destroy();
+    } catch (err) {
+      reportInternalError(`http filter of connection ${this.conn.id}`, err);
+      this.hcm.stats.values[this.hcm.config.slots!.internal_error]++;
+    }
+  }
+
   /** Ends the stream: stats, access log, then the connection goes on (clean) or is reset (not clean). */
   private finish(clean: boolean): void {
     if (this.finished) return;
@@ -639,8 +751,20 @@ export class ActiveStream {
     hcm.stats.record(slots.downstream_rq_time, now - info.startMonoMs);
     const logs = hcm.accessLogs;
     for (let i = 0; i < logs.length; i++) logs[i]!.log(info);
+    if (this.filters !== null) this.destroyFilters();
     this.conn.onStreamDone(this, clean);
   }
+}
+
+/**
+ * The response's framing after the encoder filters: as the upstream's or the local reply's, unless a filter removed
+ * or added content-length (a body it rewrote).
+ */
+function reframe(framing: number, headers: HeaderList, endStream: boolean): number {
+  const hasLength = hasHeader(headers, H.contentLength);
+  if (framing === BodyFraming.LENGTH && !hasLength) return endStream ? BodyFraming.NONE : BodyFraming.UNKNOWN;
+  if (framing !== BodyFraming.LENGTH && hasLength) return BodyFraming.LENGTH;
+  return framing;
 }
 
 // Timer callbacks are boundaries: an exception resets this stream only.
@@ -680,25 +804,6 @@ function encodeGrpcMessage(message: string): string {
 
 function badRequest(details: string): LocalReplySpec {
   return { status: 400, body: 'Bad Request', flag: ResponseFlag.DownstreamProtocolError, details, grpcStatus: -1 };
-}
-
-/**
- * Removes hop-by-hop fields (te: trailers stays). Returns the index of the first `expect: 100-continue` left in
- * the list, or -1 (found in the same pass, so a request is scanned once).
- */
-function stripHopByHop(headers: HeaderList): number {
-  let expect = -1;
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i]!;
-    if (isHopByHop(name)) {
-      if (name === 'te' && headers[i + 1]!.trim().toLowerCase() === 'trailers') continue;
-      headers.splice(i, 2);
-      i -= 2;
-    } else if (name === H.expect && expect < 0 && headers[i + 1]!.trim().toLowerCase() === '100-continue') {
-      expect = i;
-    }
-  }
-  return expect;
 }
 
 function appendVia(headers: HeaderList, via: string): void {

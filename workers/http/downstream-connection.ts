@@ -262,14 +262,14 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     if (stream !== null) stream.decodeData(chunk);
   }
 
-  onRequestComplete(_trailers: HeaderList | null): void {
+  onRequestComplete(trailers: HeaderList | null): void {
     const stream = this.stream;
     if (stream === null) return;
     if (!stream.finished) {
       // Pipelined requests wait until this response is out (HTTP/1.1 answers in order).
       this.parser.pause();
     }
-    stream.decodeComplete();
+    stream.decodeComplete(trailers);
   }
 
   onRequestError(err: Http1ParseError): void {
@@ -506,7 +506,7 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     if (stream === null || stream.finished) return;
     const socket = this.socket;
     let bytes = socket.writableLength + socket.readableLength + this.pendingOut.length + this.parser.keptBytes();
-    if (stream.upstream !== null) bytes += stream.upstream.heldBytes();
+    bytes += stream.heldBytes();
     sweep.offer(this, stream, bytes);
   }
 

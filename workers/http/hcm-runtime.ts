@@ -1,5 +1,5 @@
 // Worker thread. The runtime of one http_connection_manager for one config version: its frozen config plus the
-// objects built from it once (route table, access log sinks). Streams capture it at their start, so a reload
+// objects built from it once (route table, HTTP filter factories, access log sinks). Streams capture it at their start, so a reload
 // never changes a stream in flight.
 
 import type { HcmConfig, ListenerConfig } from '../../src/snapshot/snapshot-types.ts';
@@ -10,6 +10,8 @@ import type { AccessLogSink } from '../../src/access-log/sink.ts';
 import type { WorkerClusterManager } from '../upstream/cluster-manager.ts';
 import type { WorkerStatsStore } from '../../src/stats/definitions.ts';
 import { withFastProperties } from '../../src/common/fast-properties.ts';
+import { HttpFilterChain } from './filters/http-filter-chain.ts';
+import { ROUTE_FILTER_DEPS } from '../../src/filters/route-filter-deps.ts';
 
 export class HcmRuntime {
   readonly config: HcmConfig;
@@ -20,6 +22,8 @@ export class HcmRuntime {
   readonly accessLogs: readonly AccessLogSink[];
   readonly clusters: WorkerClusterManager;
   readonly stats: WorkerStatsStore;
+  /** http_filters before the router; null when the router is the only one (the stream then calls it directly). */
+  readonly filterChain: HttpFilterChain | null;
   readonly workerSlots: Readonly<Record<string, number>>;
   /** worker.<id>.downstream_rq_total / downstream_rq_active, looked up once. */
   readonly workerRqTotalSlot: number;
@@ -37,7 +41,7 @@ export class HcmRuntime {
     this.listener = listener;
     // Read on every request: fast-property copies of the decoded config and its slot table.
     this.config = Object.freeze(withFastProperties({ ...hcm, slots: hcm.slots === null ? null : withFastProperties(hcm.slots) }));
-    this.routeTable = buildRouteTable(this.config.routeConfig as never, { compileHeaderValue: compileHeaderValueFormat });
+    this.routeTable = buildRouteTable(this.config.routeConfig as never, { compileHeaderValue: compileHeaderValueFormat, ...ROUTE_FILTER_DEPS });
     this.limits = Object.freeze({
       maxHeadBytes: hcm.maxRequestHeadersKb * 1024,
       maxHeadersCount: hcm.maxHeadersCount,
@@ -45,6 +49,9 @@ export class HcmRuntime {
     this.accessLogs = accessLogs;
     this.clusters = clusters;
     this.stats = stats;
+    this.filterChain = hcm.httpFilters.length === 0
+      ? null
+      : new HttpFilterChain(hcm, listener.perConnectionBufferLimitBytes, { stats, clusters });
     this.workerSlots = workerSlots;
     this.workerRqTotalSlot = workerSlots['downstream_rq_total']!;
     this.workerRqActiveSlot = workerSlots['downstream_rq_active']!;

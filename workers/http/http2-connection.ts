@@ -184,9 +184,9 @@ export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
     this.endRequest(state.stream, trailers);
   }
 
-  /** Request trailers end the request; they are not forwarded (the upstream request has no trailers yet). */
-  private endRequest(stream: ActiveStream, _trailers: string[] | null): void {
-    stream.decodeComplete();
+  /** Request trailers end the request (HTTP filters see them); the router does not forward them yet. */
+  private endRequest(stream: ActiveStream, trailers: string[] | null): void {
+    stream.decodeComplete(trailers);
   }
 
   startPending(): void {
@@ -430,7 +430,7 @@ export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
       const stream = state === null ? null : state.stream;
       if (stream === null || stream.finished) continue;
       let bytes = this.codec.streamBufferedBytes(h2s);
-      if (stream.upstream !== null) bytes += stream.upstream.heldBytes();
+      bytes += stream.heldBytes();
       sweep.offer(this, stream, bytes);
     }
   }

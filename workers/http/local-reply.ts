@@ -57,4 +57,7 @@ export const LocalReply = Object.freeze({
   upgradeNotAllowed: spec(403, 'Upgrade Required', 0, 'upgrade_failed'),
   // envoy.overload_actions.stop_accepting_requests.
   overloaded: spec(503, 'envoy overloaded', ResponseFlag.OverloadManager, 'overload'),
+  // An HTTP filter buffered more than the connection's buffer limit (Envoy's requestDataTooLarge/responseDataTooLarge).
+  requestPayloadTooLarge: spec(413, 'Payload Too Large', 0, 'request_payload_too_large'),
+  responsePayloadTooLarge: spec(500, 'Internal Server Error', 0, 'response_payload_too_large'),
 });

@@ -1,0 +1,170 @@
+// End to end: envoy.filters.http.local_ratelimit through bin/legate (one worker: buckets are per worker). The
+// corpus's example runs as it is (addresses changed) and limits as its README says; a second config covers
+// per-route buckets, filter_enforced, status, headers both ways and gRPC. The token bucket's arithmetic is tested
+// in process with a clock the test sets.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startLegate, freePort, tempDir, ROOT, type LegateProcess } from '../support/legate-process.ts';
+import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
+import { curl, type CurlResult } from '../support/curl.ts';
+import { waitUntil } from '../support/polling.ts';
+import { TokenBucket } from '../../src/filters/local-ratelimit-config.ts';
+
+const EXAMPLE = path.resolve(ROOT, '../shared/compat/envoy-configs/envoyproxy-examples__local_ratelimit-envoy.yaml');
+const LRL = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
+
+function header(r: CurlResult, name: string): string | undefined {
+  return r.headers.get(name)?.join(', ');
+}
+
+describe('local rate limit: the token bucket', () => {
+  it('starts full, refills tokens_per_fill per whole fill_interval, never above max_tokens', () => {
+    const b = new TokenBucket(3, 2, 100, 1000);
+    assert.deepEqual([b.consume(1000), b.consume(1001), b.consume(1002), b.consume(1003)], [true, true, true, false]);
+    assert.equal(b.consume(1099), false); // not a whole interval yet
+    assert.deepEqual([b.consume(1100), b.consume(1100), b.consume(1100)], [true, true, false]);
+    // Ten intervals later: full (3), not 20.
+    assert.deepEqual([b.consume(2100), b.consume(2100), b.consume(2100), b.consume(2100)], [true, true, true, false]);
+  });
+});
+
+describe('local rate limit: the corpus example (local_ratelimit/envoy.yaml)', { skip: fs.existsSync(EXAMPLE) ? false : `no corpus at ${EXAMPLE}` }, () => {
+  let legate: LegateProcess;
+  let up: TestUpstream;
+  let base: string;
+
+  before(async () => {
+    up = await startUpstream('lrl-service');
+    const port = await freePort();
+    const statsPort = await freePort();
+    const adminPort = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    const yaml = fs.readFileSync(EXAMPLE, 'utf8')
+      .replaceAll('address: 0.0.0.0', 'address: 127.0.0.1')
+      .replace('port_value: 9902', `port_value: ${statsPort}`)
+      .replace('port_value: 10000', `port_value: ${port}`)
+      .replaceAll('port_value: 9901', `port_value: ${adminPort}`)
+      .replace('address: service', 'address: 127.0.0.1')
+      .replace('port_value: 80', `port_value: ${up.port}`);
+    legate = await startLegate({ config: yaml, concurrency: 1 });
+  });
+
+  after(async () => {
+    await legate?.stop();
+    await up?.close();
+  });
+
+  it('lets 2 requests through per 5 s, then answers 429 with x-local-rate-limit: true, and counts them', async () => {
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await curl([`${base}/service`]));
+    assert.deepEqual(results.map((r) => r.status), [200, 200, 429, 429]);
+    assert.equal(results[2]!.body, 'local_rate_limited');
+    assert.equal(header(results[2]!, 'x-local-rate-limit'), 'true');
+    assert.equal(header(results[0]!, 'x-local-rate-limit'), undefined);
+    assert.equal(up.seen.length, 2);
+    const stats = await legate.statsMap();
+    assert.equal(stats.get('http_local_rate_limiter.http_local_rate_limit.enabled'), 4);
+    assert.equal(stats.get('http_local_rate_limiter.http_local_rate_limit.ok'), 2);
+    assert.equal(stats.get('http_local_rate_limiter.http_local_rate_limit.rate_limited'), 2);
+    assert.equal(stats.get('http_local_rate_limiter.http_local_rate_limit.enforced'), 2);
+    const prom = await legate.admin('/stats/prometheus');
+    assert.match(prom.body, /envoy_http_local_rate_limit_enforced\{envoy_local_http_ratelimit_prefix="http_local_rate_limiter"\} 2/);
+  });
+});
+
+describe('local rate limit: per-route buckets, enforcement, status and headers', () => {
+  let legate: LegateProcess;
+  let up: TestUpstream;
+  let base: string;
+  let logPath: string;
+
+  before(async () => {
+    up = await startUpstream('lrl');
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    logPath = path.join(tempDir(), 'access.log');
+    const always = '{ default_value: { numerator: 100 } }';
+    const never = '{ default_value: { numerator: 0 } }';
+    const routeLrl = (fields: string): string => `{ "@type": ${LRL}, ${fields} }`;
+    const routes = [
+      // Its own bucket of 1, its own stats; 503 instead of 429, headers on the limited response.
+      { match: '{ prefix: "/own" }', action: `route: { cluster: backend }\n                typed_per_filter_config:\n                  lrl: ${routeLrl(`stat_prefix: own, token_bucket: { max_tokens: 1, fill_interval: 3600s }, filter_enabled: ${always}, filter_enforced: ${always}, status: { code: ServiceUnavailable }, response_headers_to_add: [{ header: { key: x-limited, value: "%RESPONSE_CODE%" } }]`)}` },
+      // Limited but never enforced: the request goes on, marked.
+      { match: '{ prefix: "/shadow" }', action: `route: { cluster: backend }\n                typed_per_filter_config:\n                  lrl: ${routeLrl(`stat_prefix: shadow, token_bucket: { max_tokens: 1, fill_interval: 3600s }, filter_enabled: ${always}, filter_enforced: ${never}, request_headers_to_add_when_not_enforced: [{ header: { key: x-would-be-limited, value: "yes" } }]`)}` },
+      // Refills every 100 ms.
+      { match: '{ prefix: "/refill" }', action: `route: { cluster: backend }\n                typed_per_filter_config:\n                  lrl: ${routeLrl(`stat_prefix: refill, token_bucket: { max_tokens: 1, fill_interval: 0.1s }, filter_enabled: ${always}, filter_enforced: ${always}, rate_limited_as_resource_exhausted: true`)}` },
+      { match: '{ prefix: "/" }', action: 'route: { cluster: backend }' },
+    ];
+    const listener = hcmListener({
+      name: 'lrl', port, routes,
+      hcmExtra: `          access_log:
+          - name: envoy.access_loggers.file
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: ${logPath}
+              log_format: { text_format: "%RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%\\n" }
+`,
+    }).replace('          http_filters:\n', `          http_filters:
+          - name: lrl
+            typed_config:
+              "@type": ${LRL}
+              stat_prefix: main
+              token_bucket: { max_tokens: 3, tokens_per_fill: 3, fill_interval: 3600s }
+              filter_enabled: ${always}
+              filter_enforced: ${always}
+`);
+    legate = await startLegate({ config: bootstrap([listener], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 1 });
+  });
+
+  after(async () => {
+    await legate?.stop();
+    await up?.close();
+    fs.rmSync(path.dirname(logPath), { recursive: true, force: true });
+  });
+
+  it('a per-route config has its own bucket, stats, status and response headers; the filter bucket is not touched', async () => {
+    const a = await curl([`${base}/own/1`]);
+    const b = await curl([`${base}/own/2`]);
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 503);
+    assert.equal(b.body, 'local_rate_limited');
+    assert.equal(header(b, 'x-limited'), '503');
+    const stats = await legate.statsMap();
+    assert.equal(stats.get('own.http_local_rate_limit.enforced'), 1);
+    assert.equal(stats.get('own.http_local_rate_limit.ok'), 1);
+    assert.equal(stats.get('main.http_local_rate_limit.enabled') ?? 0, 0);
+    await waitUntil(() => fs.existsSync(logPath) && /^503 /m.test(fs.readFileSync(logPath, 'utf8')), () => 'the 503 in the access log');
+    assert.match(fs.readFileSync(logPath, 'utf8'), /^503 RL local_rate_limited$/m);
+  });
+
+  it('limited but not enforced: the request goes upstream with request_headers_to_add_when_not_enforced', async () => {
+    await curl([`${base}/shadow/1`]);
+    const r = await curl([`${base}/shadow/2`]);
+    assert.equal(r.status, 200);
+    const seen = up.seen.filter((s) => s.url.startsWith('/shadow'));
+    assert.equal(seen[0]!.headers['x-would-be-limited'], undefined);
+    assert.equal(seen[1]!.headers['x-would-be-limited'], 'yes');
+    const stats = await legate.statsMap();
+    assert.equal(stats.get('shadow.http_local_rate_limit.rate_limited'), 1);
+    assert.equal(stats.get('shadow.http_local_rate_limit.enforced') ?? 0, 0);
+  });
+
+  it('the filter bucket limits the other routes; a gRPC call is answered RESOURCE_EXHAUSTED when asked', async () => {
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await curl([`${base}/main/${i}`])).status);
+    assert.deepEqual(statuses, [200, 200, 200, 429]);
+    // /refill's bucket: one token; the second call is limited, as a gRPC error (HTTP 200, grpc-status 8).
+    await curl(['-H', 'content-type: application/grpc', `${base}/refill/a`]);
+    const g = await curl(['-H', 'content-type: application/grpc', `${base}/refill/b`]);
+    assert.equal(g.status, 200);
+    assert.equal(header(g, 'grpc-status'), '8');
+    // After more than a fill interval there is a token again.
+    await new Promise((r) => setTimeout(r, 250));
+    const again = await curl([`${base}/refill/c`]);
+    assert.equal(again.status, 200);
+  });
+});

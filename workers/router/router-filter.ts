@@ -1,0 +1,108 @@
+// Worker thread. envoy.filters.http.router, the terminal HTTP filter: it answers what its route says locally (no
+// route, direct_response, redirect, unknown cluster, a refused upgrade) or applies the route's request rules (header
+// mutations, host and path rewrites, Expect: 100-continue) and starts the UpstreamRequest. A connection manager with
+// no other filter calls routeRequest() directly; in a chain, RouterFilter is its last filter.
+
+import type { HeaderList } from '../../src/http/stream-info.ts';
+import { H } from '../../src/http/header-names.ts';
+import { setHeader, stripHopByHop } from '../../src/http/header-list.ts';
+import { RouteKind } from '../../src/router/route-table.ts';
+import type { ActiveStream } from '../http/active-stream.ts';
+import { LocalReply } from '../http/local-reply.ts';
+import { PassThroughFilter, FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus } from '../http/filters/http-filter.ts';
+import { UpstreamRequest } from './upstream-request.ts';
+
+const EMPTY = Buffer.alloc(0);
+const NO_HEADERS: HeaderList = [];
+
+/** The router's decodeHeaders: the stream's route (null: 404 NR) to a local reply or an upstream request. */
+export function routeRequest(stream: ActiveStream): void {
+  const hcm = stream.hcm;
+  const cfg = hcm.config;
+  const values = hcm.stats.values;
+  const slots = cfg.slots!;
+  const info = stream.info;
+  const route = stream.currentRoute();
+  if (route === null) {
+    values[slots.no_route]++;
+    return stream.localReply(LocalReply.noRoute);
+  }
+  const path = info.path;
+  if (route.kind === RouteKind.DIRECT_RESPONSE) {
+    values[slots.rq_direct_response]++;
+    return stream.sendLocal(route.directStatus, route.directBody ?? EMPTY, 0, 'direct_response', route.directBody === null ? null : 'text/plain');
+  }
+  if (route.kind === RouteKind.REDIRECT) {
+    values[slots.rq_redirect]++;
+    const location = route.redirectLocation(info.scheme, info.authority, path);
+    return stream.sendLocal(route.redirectStatus, EMPTY, 0, 'via_upstream', null, location);
+  }
+
+  const cluster = hcm.clusters.get(route.clusterName);
+  if (cluster === undefined) {
+    values[slots.no_cluster]++;
+    return stream.localReply(LocalReply.noCluster);
+  }
+  info.upstreamCluster = route.clusterName;
+  if (stream.upgradeType !== null) {
+    const type = stream.upgradeType.toLowerCase();
+    const override = route.upgradeOverrides === null ? undefined : route.upgradeOverrides[type];
+    if (!(override ?? cfg.upgradeConfigs[type]!)) {
+      values[slots.downstream_rq_ws_on_non_ws_route]++;
+      return stream.localReply(LocalReply.upgradeNotAllowed);
+    }
+  }
+
+  // Route-level request rewriting, then hop-by-hop removal: the upstream hop is framed by the proxy.
+  const headers = stream.headers;
+  route.applyRequestHeaderMutations(headers, info);
+  if (route.hostRewriteLiteral !== null) setHeader(headers, H.host, route.hostRewriteLiteral);
+  const upstreamPath = route.rewritePath(path);
+  if (upstreamPath !== path && !cfg.suppressEnvoyHeaders) setHeader(headers, H.xEnvoyOriginalPath, path);
+  if (route.timeoutMs > 0 && !route.maxStreamDurationSet && !cfg.suppressEnvoyHeaders) setHeader(headers, H.xEnvoyExpectedRqTimeoutMs, String(route.timeoutMs));
+  // Expect: 100-continue (Envoy's proxy_100_continue false): the expectation is Legate's to answer, not the
+  // upstream's: stripped here, answered below once the request is on its way.
+  const expect = stripHopByHop(headers);
+  const answerContinue = expect >= 0 && !cfg.proxy100Continue;
+  if (answerContinue) headers.splice(expect, 2);
+  if (stream.upgradeType !== null) headers.push(H.connection, 'upgrade', H.upgrade, stream.upgradeType);
+
+  const upstream = new UpstreamRequest(stream, cluster, route, upstreamPath);
+  stream.upstream = upstream;
+  upstream.start();
+  // Only when a body is still to come (RFC 9110 §10.1.1), and not on an upgrade (its bytes are the tunnel's).
+  if (answerContinue && !stream.finished && !stream.requestComplete && stream.upgradeType === null) {
+    stream.sendInterim(100, 'Continue', NO_HEADERS);
+  }
+}
+
+/** The router as the last filter of a chain: the request's head, body and end go to its upstream request. */
+export class RouterFilter extends PassThroughFilter {
+  private readonly stream: ActiveStream;
+
+  constructor(stream: ActiveStream) {
+    super();
+    this.stream = stream;
+  }
+
+  override decodeHeaders(_headers: HeaderList, _endStream: boolean): number {
+    routeRequest(this.stream);
+    return FilterHeadersStatus.StopIteration;
+  }
+
+  override decodeData(data: Buffer, endStream: boolean): number {
+    const upstream = this.stream.upstream;
+    if (upstream !== null && !this.stream.finished) {
+      if (data.length > 0) upstream.sendBody(data);
+      if (endStream) upstream.endBody();
+    }
+    return FilterDataStatus.StopIterationNoBuffer;
+  }
+
+  override decodeTrailers(_trailers: HeaderList): number {
+    // Request trailers end the request; they are not forwarded upstream yet.
+    const upstream = this.stream.upstream;
+    if (upstream !== null && !this.stream.finished) upstream.endBody();
+    return FilterTrailersStatus.StopIteration;
+  }
+}
