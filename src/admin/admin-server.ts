@@ -15,6 +15,8 @@ import { reply, textReply, ContentType, type AdminReply } from './admin-reply.ts
 import { helpText } from './admin-help.ts';
 import { StatsQueryError } from '../stats/stats-query.ts';
 import { log } from '../common/logger.ts';
+import type { AccessLogSink } from '../access-log/sink.ts';
+import { StreamInfo } from '../http/stream-info.ts';
 
 /** Request bodies are read for form parameters only; larger ones are refused (413). */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -26,6 +28,8 @@ export interface AdminServerOptions {
   readonly context: AdminContext;
   /** --admin-token-path's token: endpoints that need it answer 401/403 without it. null: no token (Envoy's way). */
   readonly token?: string | null;
+  /** admin.access_log: each finished admin request, as a StreamInfo (none: nothing is logged). */
+  readonly accessLogs?: readonly AccessLogSink[];
 }
 
 export interface AdminServer {
@@ -48,7 +52,9 @@ export function isLoopbackAddress(address: string): boolean {
 
 export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
   const token = opts.token === undefined || opts.token === null ? null : tokenDigest(opts.token);
+  const accessLogs = opts.accessLogs ?? [];
   const server = http.createServer((req, res) => {
+    if (accessLogs.length > 0) logWhenDone(accessLogs, req, res);
     void handle(opts.context, token, req, res);
   });
   await new Promise<void>((resolve, reject) => {
@@ -78,6 +84,40 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
         server.closeAllConnections();
       }),
   };
+}
+
+/** Response body bytes handed to each admin response (for %BYTES_SENT%), while admin.access_log is on. */
+const bodyBytes = new WeakMap<http.ServerResponse, number>();
+
+/** Logs the admin request to admin.access_log when its response has gone out, or the client went away. */
+function logWhenDone(sinks: readonly AccessLogSink[], req: http.IncomingMessage, res: http.ServerResponse): void {
+  const info = new StreamInfo();
+  info.startTimeMs = Date.now();
+  info.startMonoMs = performance.now();
+  info.protocol = `HTTP/${req.httpVersion}`;
+  info.method = req.method ?? '';
+  info.path = req.url ?? '';
+  info.authority = req.headers.host ?? '';
+  const raw = req.rawHeaders;
+  const headers: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.push(raw[i]!.toLowerCase(), raw[i + 1]!);
+  info.requestHeaders = headers;
+  const socket = req.socket;
+  info.downstreamRemoteAddress = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
+  info.downstreamDirectRemoteAddress = info.downstreamRemoteAddress;
+  info.downstreamLocalAddress = `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`;
+  let received = 0;
+  req.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+  });
+  res.once('close', () => {
+    info.lastDownstreamTxMonoMs = performance.now();
+    info.responseCode = res.headersSent ? res.statusCode : 0;
+    info.bytesReceived = received;
+    info.bytesSent = res.writableFinished ? (bodyBytes.get(res) ?? 0) : 0;
+    if (!res.writableFinished) info.responseCodeDetails = 'downstream_remote_disconnect';
+    for (const sink of sinks) sink.log(info);
+  });
 }
 
 function tokenDigest(token: string): Buffer {
@@ -121,6 +161,9 @@ async function handle(ctx: AdminContext, token: Buffer | null, req: http.Incomin
   if (stream !== null) {
     res.writeHead(result.status, headers);
     res.once('close', () => stream.destroy());
+    stream.on('data', (chunk: Buffer | string) => {
+      bodyBytes.set(res, (bodyBytes.get(res) ?? 0) + Buffer.byteLength(chunk));
+    });
     stream.on('error', (err) => {
       log.error(`admin ${req.url}: ${err.message}`);
       res.destroy();
@@ -128,7 +171,9 @@ async function handle(ctx: AdminContext, token: Buffer | null, req: http.Incomin
     stream.pipe(res);
     return;
   }
-  headers['content-length'] = Buffer.byteLength(result.body);
+  const length = Buffer.byteLength(result.body);
+  headers['content-length'] = length;
+  bodyBytes.set(res, length);
   res.writeHead(result.status, headers);
   res.end(result.body);
 }

@@ -7,6 +7,8 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import v8 from 'node:v8';
 import { startAdminServer } from '../admin/admin-server.ts';
+import type { AccessLogConfig } from '../access-log/access-log-config.ts';
+import { createAccessLogSink } from '../access-log/sink.ts';
 import type { AdminContext, ClusterView, HostView, ListenerView, ServerStateName } from '../admin/admin-context.ts';
 import type { MergedStats } from '../stats/merged-stats.ts';
 import type { RecentLookups } from '../stats/recent-lookups.ts';
@@ -24,6 +26,8 @@ import type { ThreadHeapStats } from '../messages/thread-messages.ts';
 
 export interface AdminHandle {
   port: number;
+  /** SIGUSR1: admin.access_log files reopen (log rotation). */
+  reopenLogs(): void;
   close(): Promise<void>;
 }
 
@@ -303,7 +307,19 @@ class PrimaryAdminContext implements AdminContext {
 }
 
 /** `token`: --admin-token-path's, or null. */
-export async function startAdmin(primary: Primary, address: string, port: number, token: string | null): Promise<AdminHandle> {
-  const server = await startAdminServer({ address, port, context: new PrimaryAdminContext(primary), token });
-  return { port: server.port, close: () => server.close() };
+export async function startAdmin(
+  primary: Primary, address: string, port: number, token: string | null, accessLogs: readonly AccessLogConfig[],
+): Promise<AdminHandle> {
+  const sinks = accessLogs.map((c) => createAccessLogSink(c));
+  const server = await startAdminServer({ address, port, context: new PrimaryAdminContext(primary), token, accessLogs: sinks });
+  return {
+    port: server.port,
+    reopenLogs: () => {
+      for (const s of sinks) void s.reopen();
+    },
+    close: async () => {
+      await server.close();
+      await Promise.all(sinks.map((s) => s.close()));
+    },
+  };
 }

@@ -108,7 +108,7 @@ export class Primary {
 
     const adminAddress = adminSocketAddress(result.bootstrap);
     if (adminAddress !== null) {
-      this.admin = await startAdmin(this, adminAddress.address, adminAddress.port, this.adminToken());
+      this.admin = await startAdmin(this, adminAddress.address, adminAddress.port, this.adminToken(), cur.snapshot.adminAccessLogs);
       log.info(`admin listening on ${adminAddress.address}:${this.admin.port}`);
       if (this.options.adminAddressPath !== undefined) {
         // Envoy's --admin-address-path: the address the admin really listens on (port 0 resolved).
@@ -162,6 +162,7 @@ export class Primary {
   /** SIGUSR1: this thread's log file and, in every worker, the log file and every access log file reopen. */
   reopenLogs(): void {
     reopenLogFile();
+    if (this.admin !== null) this.admin.reopenLogs();
     this.supervisor.broadcast({ type: 'reopen_logs' });
   }
 

@@ -5,7 +5,8 @@
 import net from 'node:net';
 import type { ConfigProblem, LoadedConfig } from '../config-loader/types.ts';
 import { compileCluster, type CompiledCluster } from '../upstream/cluster-config.ts';
-import { compileAccessLogs } from '../access-log/access-log-config.ts';
+import { compileAccessLogs, type AccessLogConfig } from '../access-log/access-log-config.ts';
+import { DEFAULT_FORMAT } from '../access-log/formatter.ts';
 import { checkRouteConfig } from '../router/check-route-config.ts';
 import { buildFilterChainMatcher, parseCidr } from './filter-chain-matcher.ts';
 import {
@@ -135,7 +136,23 @@ export function compileSnapshot(loaded: LoadedConfig, version: number): CompileR
   const overload = compileOverloadManager(om === undefined ? undefined : obj(om), 'overload_manager', overloadProblems);
   for (const p of overloadProblems) out.add(p.code, p.path, p.message);
 
-  return { snapshot: { version, listeners, clusters, clusterSlots: {}, overload }, problems: out.problems, warnings: out.warnings };
+  const adminAccessLogs = compileAdminAccessLogs(obj(bootstrap['admin']), out);
+
+  return { snapshot: { version, listeners, clusters, clusterSlots: {}, overload, adminAccessLogs }, problems: out.problems, warnings: out.warnings };
+}
+
+/** admin.access_log, then the deprecated admin.access_log_path ('/dev/null', Envoy's old default, logs nothing). */
+function compileAdminAccessLogs(admin: Obj, out: ProblemCollector): AccessLogConfig[] {
+  const logs = compileAccessLogs(list(admin['access_log']) as never, 'admin.access_log');
+  for (const p of logs.problems) out.add(p.code, p.path, p.message);
+  const legacyPath = str(admin['access_log_path'], '');
+  if (legacyPath !== '' && legacyPath !== '/dev/null') {
+    logs.config.push({
+      logger: 'envoy.access_loggers.file', kind: 'file', path: legacyPath, format: 'text', text: DEFAULT_FORMAT, json: null,
+      jsonTyped: true, omitEmptyValues: false, sortProperties: false, textEndsWithNewline: true,
+    });
+  }
+  return logs.config;
 }
 
 function compileListener(

@@ -25,6 +25,11 @@ export interface Snapshot {
   clusterSlots: Record<string, ClusterSlots>;
   /** The bootstrap's overload_manager (NO_OVERLOAD when absent). */
   overload: OverloadConfig;
+  /**
+   * admin.access_log (and the deprecated admin.access_log_path, a file log in Envoy's default format): one entry per
+   * admin request, written by the primary. Read at start only: the admin, like Envoy's, is not reconfigured by a reload.
+   */
+  adminAccessLogs: AccessLogConfig[];
 }
 
 export interface ListenerConfig {

@@ -71,6 +71,17 @@ describe('/stats text', () => {
     assert.throws(() => q('type=Bogus'), StatsQueryError);
     assert.throws(() => q('format=xml'), StatsQueryError);
   });
+
+  it('takes the filter as RE2 (as Envoy): no backreferences, and a catastrophic pattern stays linear', () => {
+    // A backreference is not RE2; a backtracking RegExp would accept it.
+    assert.throws(() => q(String.raw`filter=(backend)\1`), StatsQueryError);
+    // An unbalanced pattern must not close the partial-match wrapper's group.
+    assert.throws(() => q('filter=a)|(b'), StatsQueryError);
+    // (a|a)*$ against 'aaaa…b' backtracks exponentially in a backtracking engine.
+    const query = q(`filter=${encodeURIComponent('^(a|a)*$')}`);
+    assert.equal(query.filter!.fullMatch('a'.repeat(40) + 'b'), false);
+    assert.equal(query.filter!.fullMatch('a'.repeat(40)), true);
+  });
 });
 
 describe('/stats?format=json', () => {
