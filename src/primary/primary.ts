@@ -17,6 +17,7 @@ import { WorkerSupervisor } from './worker-supervisor.ts';
 import { StatsHub } from './stats-hub.ts';
 import { MembershipManager } from './membership-manager.ts';
 import { startAdmin, type AdminHandle } from './admin-wiring.ts';
+import { reloadSummary } from './reload-summary.ts';
 import { ServerState } from './server-state.ts';
 import { CertificateRotation } from './certificate-rotation.ts';
 import { daysUntilFirstCertExpiring } from '../tls/cert-expiry.ts';
@@ -218,6 +219,7 @@ export class Primary {
     this.stats.incServerCounter('static_unknown_fields', result.staticUnknownFields);
     // The new version read its files afresh; rotations of the old one's must not follow its snapshot.
     this.certificates.stop();
+    const summary = reloadSummary(this.current?.bootstrap ?? {}, result.bootstrap);
     const cur = this.install(result);
     await this.memberships.apply(cur.snapshot.clusters, cur.snapshot.clusterSlots);
     const applied = this.supervisor.applySnapshot(cur.version, cur.encoded, this.memberships.currentHostSets());
@@ -229,7 +231,7 @@ export class Primary {
       return false;
     }
     this.stats.incServerCounter('reload_success');
-    log.info(`reloaded: config version ${cur.version}`);
+    log.info(`reloaded: config version ${cur.version}: ${summary}`);
     return true;
   }
 

@@ -71,7 +71,13 @@ describe('reload on SIGHUP', () => {
     const loops = [loop(keepAlive), loop(keepAlive), loop(keepAlive), loop(false), loop(false)];
     for (let gen = 1; gen <= 12; gen++) {
       legate.writeConfig(config(gen));
+      const logFrom = legate.stderr.length;
       assert.equal(await legate.reload(), true, `reload ${gen} applied`);
+      // One line says what changed, by name (+ added, ~ changed, - removed).
+      const summary = gen % 2 === 1
+        ? 'listeners +extra ~main; clusters +cluster_b; routes +extra_routes ~main_routes'
+        : 'listeners ~main -extra; clusters -cluster_b; routes ~main_routes -extra_routes';
+      assert.match(legate.stderr.slice(logFrom), new RegExp(`reloaded: config version \\d+: ${summary.replace(/[+~]/g, '\\$&')}\\n`));
       const extra = await curl([`http://127.0.0.1:${extraPort}/`]);
       const viaB = await curl([`http://127.0.0.1:${port}/b`]);
       if (gen % 2 === 1) {
