@@ -18,6 +18,7 @@ import type { OverloadConfig } from '../src/overload/overload-config.ts';
 import { answerAdminRequest } from './admin-requests.ts';
 import { enableShrinkHeap, shrinkHeap } from '../src/overload/shrink-heap.ts';
 import { HighMemoryStreamReset } from './listener/high-memory-streams.ts';
+import { preloadTypeScriptFilters } from './http/filters/typescript-filter-loader.ts';
 
 const init = workerData as WorkerInit;
 try {
@@ -78,8 +79,10 @@ async function applySnapshot(version: number, bytes: Uint8Array, hostSets: HostS
   applyOverload(snapshot.overload);
   clusters.applyClusters(snapshot.clusters, snapshot.clusterSlots);
   for (const h of hostSets) clusters.applyHostSet(h);
+  // User filter modules load before the version goes live: its factories are then built from loaded modules.
+  const filterProblems = await preloadTypeScriptFilters(snapshot);
   const problems = await listeners.apply(snapshot, drainTimeMs);
-  send({ type: 'snapshot_applied', version, problems });
+  send({ type: 'snapshot_applied', version, problems: filterProblems.length === 0 ? problems : [...filterProblems, ...problems] });
 }
 
 async function drain(ms: number, exit: boolean): Promise<void> {

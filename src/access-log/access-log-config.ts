@@ -4,6 +4,7 @@
 
 import { BUILTIN_ACCESS_LOGGERS } from './builtin-loggers.ts';
 import { accessLoggerByName, accessLoggerByType, registerAccessLogger } from './logger-registry.ts';
+import { compileAccessLogFilter, type AccessLogFilterData, type AccessLogFilterProblem } from './access-log-filter.ts';
 
 for (const factory of BUILTIN_ACCESS_LOGGERS) registerAccessLogger(factory);
 
@@ -33,6 +34,8 @@ export interface AccessLogConfig {
    * writes a text entry exactly as formatted, so a template without "\n" runs entries together; Legate does too.
    */
   textEndsWithNewline: boolean;
+  /** AccessLog.filter: only requests it passes are logged; absent: every request. */
+  filter?: AccessLogFilterData;
 }
 
 export type AccessLogProblemCode = 'bad_value' | 'not_supported' | 'missing_field' | 'unknown_type';
@@ -56,9 +59,12 @@ export function compileAccessLogs(
   for (let i = 0; i < list.length; i++) {
     const path = `${basePath}[${i}]`;
     const entry = list[i] ?? {};
+    let filter: AccessLogFilterData | null = null;
     if (entry['filter'] !== undefined) {
-      problems.push({ code: 'not_supported', path: `${path}.filter`, message: 'not supported yet: access log filters' });
-      continue;
+      const filterProblems: AccessLogFilterProblem[] = [];
+      filter = compileAccessLogFilter(asObject(entry['filter']) ?? {}, `${path}.filter`, filterProblems);
+      for (const p of filterProblems) problems.push({ code: p.code ?? 'bad_value', path: p.path, message: p.message });
+      if (filter === null || filterProblems.length > 0) continue;
     }
     const name = typeof entry['name'] === 'string' ? entry['name'] : '';
     const typedConfig = asObject(entry['typed_config']);
@@ -75,7 +81,9 @@ export function compileAccessLogs(
       continue;
     }
     const compiled = factory.compile(typedConfig ?? {}, `${path}.typed_config`, problems);
-    if (compiled !== null) config.push(compiled);
+    if (compiled === null) continue;
+    if (filter !== null) compiled.filter = filter;
+    config.push(compiled);
   }
   return { config, problems };
 }

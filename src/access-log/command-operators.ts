@@ -49,6 +49,10 @@ const OP_STREAM_ID = 35;
 const OP_HOSTNAME = 36;
 const OP_UPSTREAM_REQUEST_ATTEMPT_COUNT = 37;
 const OP_ENVIRONMENT = 38;
+const OP_DYNAMIC_METADATA = 39;
+const OP_FILTER_STATE = 40;
+const OP_FILTER_STATE_PLAIN = 41;
+const OP_LOCAL_REPLY_BODY = 42;
 
 // Pseudo-headers %REQ()%/%RESP()% read from StreamInfo fields rather than the header list.
 const PSEUDO_NONE = 0;
@@ -118,6 +122,10 @@ const OPERATORS: ReadonlyMap<string, OperatorSpec> = new Map([
   ['HOSTNAME', spec(OP_HOSTNAME, COMMAND_ONLY, false)],
   ['UPSTREAM_REQUEST_ATTEMPT_COUNT', spec(OP_UPSTREAM_REQUEST_ATTEMPT_COUNT, COMMAND_ONLY, true)],
   ['ENVIRONMENT', spec(OP_ENVIRONMENT, PARAMS_REQUIRED | LENGTH_ALLOWED, false)],
+  ['DYNAMIC_METADATA', spec(OP_DYNAMIC_METADATA, PARAMS_REQUIRED | LENGTH_ALLOWED, false)],
+  ['FILTER_STATE', spec(OP_FILTER_STATE, PARAMS_REQUIRED | LENGTH_ALLOWED, false)],
+  // Only in local_reply_config's body_format (the body the reply would have had); empty elsewhere.
+  ['LOCAL_REPLY_BODY', spec(OP_LOCAL_REPLY_BODY, COMMAND_ONLY, false)],
 ]);
 
 /** Envoy operators Legate does not implement yet: named as such instead of "unknown". */
@@ -126,15 +134,15 @@ const NOT_SUPPORTED_YET: ReadonlySet<string> = new Set([
   'UPSTREAM_PROTOCOL', 'UPSTREAM_WIRE_BYTES_SENT', 'UPSTREAM_WIRE_BYTES_RECEIVED', 'UPSTREAM_HEADER_BYTES_SENT',
   'UPSTREAM_HEADER_BYTES_RECEIVED', 'DOWNSTREAM_WIRE_BYTES_SENT', 'DOWNSTREAM_WIRE_BYTES_RECEIVED',
   'DOWNSTREAM_HEADER_BYTES_SENT', 'DOWNSTREAM_HEADER_BYTES_RECEIVED', 'CONNECTION_TERMINATION_DETAILS',
-  'VIRTUAL_CLUSTER_NAME', 'GRPC_STATUS', 'GRPC_STATUS_NUMBER', 'DYNAMIC_METADATA', 'CLUSTER_METADATA',
-  'UPSTREAM_METADATA', 'METADATA', 'FILTER_STATE', 'UPSTREAM_FILTER_STATE', 'REQUESTED_SERVER_NAME',
+  'VIRTUAL_CLUSTER_NAME', 'GRPC_STATUS', 'GRPC_STATUS_NUMBER', 'CLUSTER_METADATA',
+  'UPSTREAM_METADATA', 'METADATA', 'UPSTREAM_FILTER_STATE', 'REQUESTED_SERVER_NAME',
   'DOWNSTREAM_LOCAL_URI_SAN', 'DOWNSTREAM_PEER_URI_SAN', 'DOWNSTREAM_LOCAL_DNS_SAN', 'DOWNSTREAM_PEER_DNS_SAN',
   'DOWNSTREAM_LOCAL_SUBJECT', 'DOWNSTREAM_PEER_SUBJECT', 'DOWNSTREAM_PEER_ISSUER', 'DOWNSTREAM_TLS_SESSION_ID',
   'DOWNSTREAM_TLS_CIPHER', 'DOWNSTREAM_TLS_VERSION', 'DOWNSTREAM_PEER_FINGERPRINT_256',
   'DOWNSTREAM_PEER_FINGERPRINT_1', 'DOWNSTREAM_PEER_SERIAL', 'DOWNSTREAM_PEER_CERT', 'DOWNSTREAM_PEER_CERT_V_START',
   'DOWNSTREAM_PEER_CERT_V_END', 'UPSTREAM_PEER_SUBJECT', 'UPSTREAM_PEER_ISSUER', 'UPSTREAM_TLS_SESSION_ID',
   'UPSTREAM_TLS_CIPHER', 'UPSTREAM_TLS_VERSION', 'UPSTREAM_PEER_CERT', 'UPSTREAM_PEER_CERT_V_START',
-  'UPSTREAM_PEER_CERT_V_END', 'LOCAL_REPLY_BODY', 'FILTER_CHAIN_NAME', 'CEL', 'UPSTREAM_CONNECTION_ID',
+  'UPSTREAM_PEER_CERT_V_END', 'FILTER_CHAIN_NAME', 'CEL', 'UPSTREAM_CONNECTION_ID',
   'DOWNSTREAM_TRANSPORT_FAILURE_REASON', 'UPSTREAM_CLUSTER_RAW', 'ACCESS_LOG_TYPE', 'TRACE_ID', 'UNIQUE_ID',
   'COMMON_DURATION', 'CUSTOM_FLAGS', 'REQ_WITHOUT_QUERY', 'PATH', 'DOWNSTREAM_DIRECT_LOCAL_ADDRESS',
   'DOWNSTREAM_DIRECT_LOCAL_ADDRESS_WITHOUT_PORT', 'DOWNSTREAM_DIRECT_LOCAL_PORT', 'DOWNSTREAM_HANDSHAKE_DURATION',
@@ -174,8 +182,13 @@ export class Segment {
   readonly numeric: boolean;
   /** ENVIRONMENT: whether the variable was set. */
   readonly present: boolean;
+  /** DYNAMIC_METADATA: the key path inside the namespace (`text`); empty for the whole namespace. */
+  readonly keys: readonly string[];
+  /** Typed JSON renders the value with segmentJson (a struct, a JSON string...) instead of a string. */
+  readonly structured: boolean;
 
-  constructor(op: number, text: string, alt: string, maxLength: number, time: StartTimeFormat | null, numeric: boolean, present: boolean) {
+  constructor(op: number, text: string, alt: string, maxLength: number, time: StartTimeFormat | null, numeric: boolean, present: boolean,
+    keys: readonly string[] = NO_KEYS) {
     this.op = op;
     this.text = text;
     this.alt = alt;
@@ -185,8 +198,12 @@ export class Segment {
     this.time = time;
     this.numeric = numeric;
     this.present = present;
+    this.keys = keys;
+    this.structured = op === OP_DYNAMIC_METADATA || op === OP_FILTER_STATE;
   }
 }
+
+const NO_KEYS: readonly string[] = Object.freeze([]);
 
 export function literalSegment(text: string): Segment {
   return new Segment(OP_LITERAL, text, '', -1, null, false, true);
@@ -246,6 +263,24 @@ export function compileOperator(name: string, param: string | undefined, maxLeng
       return new Segment(entry.op, '', '', -1, new StartTimeFormat(param ?? ''), false, true);
     case OP_HOSTNAME:
       return new Segment(entry.op, HOST_NAME, '', -1, null, false, HOST_NAME !== '');
+    case OP_DYNAMIC_METADATA: {
+      // NAMESPACE:KEY*, as Envoy's; the namespace may hold dots (envoy.filters.http.jwt_authn), not colons.
+      const parts = param!.split(':');
+      if (parts.some((p) => p === '')) {
+        throw new FormatError('bad_syntax', name, `%${name}(${param})%: expected NAMESPACE:KEY*, with no empty part`);
+      }
+      return new Segment(entry.op, parts[0]!, '', maxLength, null, false, true, Object.freeze(parts.slice(1)));
+    }
+    case OP_FILTER_STATE: {
+      // KEY, KEY:PLAIN (the string as is) or KEY:TYPED (the default: the object serialized as JSON).
+      const parts = param!.split(':');
+      const mode = parts[1] ?? 'TYPED';
+      if (parts.length > 2 || parts[0] === '' || (mode !== 'PLAIN' && mode !== 'TYPED')) {
+        if (mode === 'FIELD') throw new FormatError('operator_not_supported', name, `%${name}(${param})%: FIELD is not supported yet`);
+        throw new FormatError('bad_syntax', name, `%${name}(${param})%: expected KEY, KEY:PLAIN or KEY:TYPED`);
+      }
+      return new Segment(mode === 'PLAIN' ? OP_FILTER_STATE_PLAIN : OP_FILTER_STATE, parts[0]!, '', maxLength, null, false, true);
+    }
     case OP_ENVIRONMENT: {
       // Read at compile time, as Envoy does.
       const value = process.env[param!];
@@ -371,8 +406,51 @@ export function segmentValue(s: Segment, info: StreamInfo): string | null {
     // No retries yet: one attempt once a host was picked, none before (Envoy prints 0 for "never attempted").
     case OP_UPSTREAM_REQUEST_ATTEMPT_COUNT: return String(info.upstreamAttemptCount);
     case OP_ENVIRONMENT: return s.present ? truncate(s.text, s.maxLength) : null;
+    case OP_DYNAMIC_METADATA: {
+      const v = metadataValue(s, info);
+      if (v === undefined || v === null) return null;
+      return truncate(typeof v === 'string' ? v : JSON.stringify(v), s.maxLength);
+    }
+    case OP_FILTER_STATE: {
+      // A string object serialized as its JSON (a quoted string), as Envoy's StringAccessor.
+      const v = info.getFilterState(s.text);
+      return v === undefined ? null : truncate(JSON.stringify(v), s.maxLength);
+    }
+    case OP_FILTER_STATE_PLAIN: {
+      const v = info.getFilterState(s.text);
+      return v === undefined ? null : truncate(v, s.maxLength);
+    }
+    // Always a string, as Envoy's: empty for a request not answered locally.
+    case OP_LOCAL_REPLY_BODY: return info.localReplyBody === null ? '' : info.localReplyBody;
     default: return null;
   }
+}
+
+/** The dynamic metadata a DYNAMIC_METADATA segment names (undefined when absent). */
+function metadataValue(s: Segment, info: StreamInfo): unknown {
+  const all = info.dynamicMetadata;
+  if (all === null) return undefined;
+  let v: unknown = all[s.text];
+  const keys = s.keys;
+  for (let i = 0; i < keys.length && v !== undefined; i++) {
+    v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[keys[i]!] : undefined;
+  }
+  return v;
+}
+
+/**
+ * Typed JSON of a `structured` segment: the metadata value itself (a struct stays a struct; a string is truncated
+ * to the length), or null when unset.
+ */
+export function segmentJson(s: Segment, info: StreamInfo): string | null {
+  if (s.op === OP_FILTER_STATE) {
+    // Typed, a string object is its string (not its JSON text).
+    const fs = info.getFilterState(s.text);
+    return fs === undefined ? null : JSON.stringify(truncate(fs, s.maxLength));
+  }
+  const v = metadataValue(s, info);
+  if (v === undefined || v === null) return null;
+  return JSON.stringify(typeof v === 'string' ? truncate(v, s.maxLength) : v);
 }
 
 /** Renders segments as text; unset values become `emptyValue` ("-", or "" with omit_empty_values). */

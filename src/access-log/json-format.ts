@@ -4,7 +4,7 @@
 // string and unset is "-". Output is one JSON object and a newline, as Envoy writes it.
 
 import type { StreamInfo } from '../http/stream-info.ts';
-import { formatSegments, OP_LITERAL, segmentValue, type Segment } from './command-operators.ts';
+import { formatSegments, OP_LITERAL, segmentJson, segmentValue, type Segment } from './command-operators.ts';
 import { FormatError } from './format-error.ts';
 import { parseFormat } from './substitution-parser.ts';
 
@@ -79,6 +79,10 @@ export class JsonFormat {
       case NODE_VALUE: {
         const single = node.single;
         if (single === null) return jsonString(formatSegments(node.segments, info, this.emptyValue));
+        if (single.structured && this.typed) {
+          const j = segmentJson(single, info);
+          return j !== null ? j : this.omitEmpty ? null : 'null';
+        }
         const v = segmentValue(single, info);
         if (v === null) return this.omitEmpty ? null : this.typed ? 'null' : '"-"';
         return this.typed && single.numeric ? v : jsonString(v);

@@ -5,6 +5,7 @@ import { log as processLog } from '../common/logger.ts';
 import type { StreamInfo } from '../http/stream-info.ts';
 import type { AccessLogConfig } from './access-log-config.ts';
 import { compileJsonFormat, compileTextFormat, type Formatter } from './formatter.ts';
+import { AccessLogFilter } from './access-log-filter.ts';
 import { BufferedLogWriter, DEFAULT_LOG_WRITER_OPTIONS, type LogTarget, type LogWriterOptions } from './log-writer.ts';
 
 export interface AccessLogSink {
@@ -26,11 +27,14 @@ export interface AccessLogSink {
 class BufferedAccessLogSink implements AccessLogSink {
   private readonly formatter: Formatter;
   private readonly writer: BufferedLogWriter;
+  /** AccessLog.filter; null: every request is logged. */
+  private readonly filter: AccessLogFilter | null;
   private formatErrors: number;
 
-  constructor(formatter: Formatter, writer: BufferedLogWriter) {
+  constructor(formatter: Formatter, writer: BufferedLogWriter, filter: AccessLogFilter | null) {
     this.formatter = formatter;
     this.writer = writer;
+    this.filter = filter;
     this.formatErrors = 0;
   }
 
@@ -39,6 +43,7 @@ class BufferedAccessLogSink implements AccessLogSink {
   }
 
   log(info: StreamInfo): void {
+    if (this.filter !== null && !this.filter.evaluate(info, info.requestHeaders)) return;
     let line: string;
     try {
       line = this.formatter.format(info);
@@ -87,5 +92,6 @@ function formatterOf(config: AccessLogConfig): Formatter {
  * `writerOptions` is for tests and benchmarks; production uses the defaults (100 ms / 64 KiB / 4 MiB).
  */
 export function createAccessLogSink(config: AccessLogConfig, writerOptions: LogWriterOptions = DEFAULT_LOG_WRITER_OPTIONS): AccessLogSink {
-  return new BufferedAccessLogSink(formatterOf(config), new BufferedLogWriter(targetOf(config), writerOptions));
+  const filter = config.filter === undefined ? null : new AccessLogFilter(config.filter);
+  return new BufferedAccessLogSink(formatterOf(config), new BufferedLogWriter(targetOf(config), writerOptions), filter);
 }

@@ -18,6 +18,10 @@ async function main(argv: string[]): Promise<number> {
     const { runBenchCommand } = await import('./bench-command.ts');
     return runBenchCommand(argv.slice(1));
   }
+  if (argv[0] === 'filter') {
+    const { runFilterCommand } = await import('./filter-command.ts');
+    return runFilterCommand(argv.slice(1));
+  }
   let opts: CliOptions;
   try {
     opts = parseCliOptions(argv);
@@ -90,9 +94,11 @@ async function serve(opts: CliOptions, logSettings: LogSettings): Promise<number
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // --watch-filters: set once started; it watches again after every reload (the files may have changed).
+  let filterWatcher: { refresh(): void } | null = null;
   process.on('SIGHUP', () => {
     log.info('SIGHUP: reloading configuration');
-    void primary.reload();
+    void primary.reload().finally(() => filterWatcher?.refresh());
   });
   onReopenLogs = () => {
     primary.reopenLogs();
@@ -120,6 +126,13 @@ async function serve(opts: CliOptions, logSettings: LogSettings): Promise<number
     return 0;
   }
   primary.onQuit = () => stop('/quitquitquit');
+  if (opts.watchFilters) {
+    const { TypeScriptFilterWatcher } = await import('../filters/typescript-filter-watcher.ts');
+    const { typeScriptFiltersOf } = await import('../filters/typescript-filter-config.ts');
+    const filesOf = (): string[] => (primary.current === null ? [] : typeScriptFiltersOf(primary.current.snapshot).map((f) => f.file));
+    filterWatcher = new TypeScriptFilterWatcher(filesOf, () => primary.reload());
+    filterWatcher.refresh();
+  }
   return -1; // keep running
 }
 

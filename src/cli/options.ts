@@ -43,6 +43,8 @@ export interface CliOptions {
   adminAddressPath: string | undefined;
   /** --admin-token-path (Legate's extension): the file holding the token the admin's mutating endpoints require. */
   adminTokenPath: string | undefined;
+  /** --watch-filters (Legate's extension): a change to a TypeScript filter's file reloads as SIGHUP does. */
+  watchFilters: boolean;
   // Hot restart (no-ops in Legate, kept so /server_info shows what was given).
   baseId: number;
   useDynamicBaseId: boolean;
@@ -60,6 +62,7 @@ export class CliUsageError extends Error {
 
 export const HELP_TEXT = `Usage: legate [options]
        legate bench [options] URL | --config FILE   (load benchmark; see 'legate bench --help')
+       legate filter new NAME [--dir DIR]          (a TypeScript filter to start from; see docs/FILTERS.md)
 
 Runs Legate, an HTTP/TCP proxy configured with Envoy v3 bootstrap YAML or JSON. It takes Envoy's command line:
 a systemd unit or Kubernetes manifest written for Envoy starts Legate unchanged.
@@ -114,6 +117,11 @@ Admin:
       --admin-token-path FILE    Legate's extension: the admin endpoints that change state (POST) and /heap_dump
                                  require "Authorization: Bearer <token>", the token being FILE's content (read
                                  at start; 401 without it, 403 with another).
+
+TypeScript filters (Legate's extension, docs/FILTERS.md):
+      --watch-filters            Watch the files of the running config's TypeScript filters; a change reloads
+                                 the configuration as SIGHUP does (a file that does not load is refused and the
+                                 running version stays).
 
 Hot restart (Legate has none; it reloads on SIGHUP). Accepted and checked, no effect:
       --base-id N, --use-dynamic-base-id, --base-id-path FILE (the base id is written to it), --restart-epoch N,
@@ -191,6 +199,7 @@ export function defaultCliOptions(): CliOptions {
     statsTags: [],
     adminAddressPath: undefined,
     adminTokenPath: undefined,
+    watchFilters: false,
     baseId: 0,
     useDynamicBaseId: false,
     baseIdPath: undefined,
@@ -294,6 +303,9 @@ export function parseCliOptions(argv: readonly string[]): CliOptions {
         break;
       case '--admin-token-path':
         opts.adminTokenPath = value();
+        break;
+      case '--watch-filters':
+        opts.watchFilters = true;
         break;
       case '--base-id':
         opts.baseId = parseUint(value(), '--base-id');

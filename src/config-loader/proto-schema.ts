@@ -33,6 +33,8 @@ function includeDirs(): string[] {
     path.join(deps, 'googleapis'),
     path.join(deps, 'protoc-gen-validate'),
     pbRoot, // google/protobuf/descriptor.proto (the other google/protobuf files are bundled in protobufjs)
+    // Legate's own extension messages (legate.filters.http.typescript.v1, ...), validated like Envoy's.
+    path.join(import.meta.dirname, 'protos'),
   ];
 }
 

@@ -19,6 +19,7 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     // Each extension is checked by its @type: none is supported yet, so any given is "not supported yet: extension …".
     'bootstrap_extensions',
   ],
+  'envoy.config.core.v3.GrpcService.EnvoyGrpc': ['cluster_name'],
   // local_cluster_name: checked to name a static cluster, as Envoy does; no other effect (no zone-aware routing).
   // outlier_detection.event_log_path: accepted; no effect: Legate has no outlier detection, so no event is logged.
   // enable_deferred_cluster_creation: accepted; no effect: a memory optimisation Envoy makes, Legate does not need.
@@ -104,6 +105,8 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'http2_protocol_options', 'stream_error_on_invalid_http_message',
     // Expect: 100-continue answered by Legate (default) or relayed with the upstream's 100 (ActiveStream).
     'proxy_100_continue',
+    // Mappers and body_format applied to every local reply (workers/http/local-reply-rewriter.ts).
+    'local_reply_config',
   ],
   'envoy.config.core.v3.Http2ProtocolOptions': [
     'max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size', 'hpack_table_size',
@@ -161,6 +164,187 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'response_headers_to_add', 'enable_x_ratelimit_headers', 'always_consume_default_token_bucket', 'rate_limited_as_resource_exhausted',
   ],
   'envoy.type.v3.TokenBucket': ['max_tokens', 'tokens_per_fill', 'fill_interval'],
+  // envoy.filters.http.ext_authz (src/filters/ext-authz-config.ts, workers/http/filters/ext-authz-filter.ts): http_service
+  // or grpc_service (envoy_grpc) through the worker's async client. Not supported yet: metadata context namespaces,
+  // filter_enabled_metadata, deny_at_disable, peer certificate / TLS session, mutation rules and validation, dynamic
+  // metadata, encode_raw_headers, charge_cluster_response_stats, a per-route with_request_body.
+  'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz': [
+    'grpc_service', 'http_service', 'transport_api_version', 'failure_mode_allow', 'failure_mode_allow_header_add',
+    'with_request_body', 'clear_route_cache', 'status_on_error', 'stat_prefix', 'filter_enabled', 'allowed_headers',
+    'disallowed_headers',
+  ],
+  'envoy.extensions.filters.http.ext_authz.v3.BufferSettings': ['max_request_bytes', 'allow_partial_message', 'pack_as_bytes'],
+  'envoy.extensions.filters.http.ext_authz.v3.HttpService': ['server_uri', 'path_prefix', 'authorization_request', 'authorization_response'],
+  'envoy.extensions.filters.http.ext_authz.v3.AuthorizationRequest': ['allowed_headers', 'headers_to_add'],
+  'envoy.extensions.filters.http.ext_authz.v3.AuthorizationResponse': [
+    'allowed_upstream_headers', 'allowed_upstream_headers_to_append', 'allowed_client_headers', 'allowed_client_headers_on_success',
+  ],
+  'envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute': ['disabled', 'check_settings'],
+  'envoy.extensions.filters.http.ext_authz.v3.CheckSettings': ['context_extensions', 'disable_request_body_buffering'],
+  // envoy.filters.http.ext_proc (src/filters/ext-proc-config.ts, workers/http/filters/ext-proc-filter.ts): headers,
+  // BUFFERED bodies both ways, response trailers, over envoy_grpc; STREAMED / BUFFERED_PARTIAL bodies and sending
+  // request trailers are refused (SUPPORTED_ENUM_VALUES), as are attributes, metadata options, mutation rules, forward_rules, mode overrides from
+  // the processor, observability mode and the per-route overrides other than processing_mode.
+  'envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor': [
+    'grpc_service', 'failure_mode_allow', 'processing_mode', 'message_timeout', 'stat_prefix',
+  ],
+  'envoy.extensions.filters.http.ext_proc.v3.ProcessingMode': [
+    'request_header_mode', 'response_header_mode', 'request_body_mode', 'response_body_mode', 'request_trailer_mode',
+    'response_trailer_mode',
+  ],
+  'envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute': ['disabled', 'overrides'],
+  'envoy.extensions.filters.http.ext_proc.v3.ExtProcOverrides': ['processing_mode'],
+  // envoy.filters.http.fault (src/filters/fault-config.ts, workers/http/filters/fault-filter.ts), as the filter's
+  // config and per route. max_active_faults counts per worker. The *_runtime keys: accepted; Legate reads no
+  // runtime, so they act as in an Envoy whose runtime lacks them. disable_downstream_cluster_stats: accepted; no
+  // effect (Legate writes no per-downstream-cluster fault stats). response_rate_limit and filter_metadata: not
+  // supported yet.
+  'envoy.extensions.filters.http.fault.v3.HTTPFault': [
+    'delay', 'abort', 'upstream_cluster', 'headers', 'downstream_nodes', 'max_active_faults', 'delay_percent_runtime',
+    'abort_percent_runtime', 'delay_duration_runtime', 'abort_http_status_runtime', 'max_active_faults_runtime',
+    'abort_grpc_status_runtime', 'disable_downstream_cluster_stats', 'response_rate_limit_percent_runtime',
+  ],
+  'envoy.extensions.filters.common.fault.v3.FaultDelay': ['fixed_delay', 'header_delay', 'percentage'],
+  'envoy.extensions.filters.common.fault.v3.FaultDelay.HeaderDelay': [],
+  'envoy.extensions.filters.http.fault.v3.FaultAbort': ['http_status', 'grpc_status', 'header_abort', 'percentage'],
+  'envoy.extensions.filters.http.fault.v3.FaultAbort.HeaderAbort': [],
+  // envoy.filters.http.buffer (src/filters/buffer-config.ts, workers/http/filters/buffer-filter.ts).
+  'envoy.extensions.filters.http.buffer.v3.Buffer': ['max_request_bytes'],
+  'envoy.extensions.filters.http.buffer.v3.BufferPerRoute': ['disabled', 'buffer'],
+  // envoy.filters.http.health_check (src/filters/health-check-config.ts, workers/http/filters/health-check-filter.ts):
+  // the cache is per worker.
+  'envoy.extensions.filters.http.health_check.v3.HealthCheck': ['pass_through_mode', 'cache_time', 'cluster_min_healthy_percentages', 'headers'],
+  // envoy.filters.http.header_mutation (src/filters/header-mutation-config.ts, workers/http/filters/
+  // header-mutation-filter.ts), as the filter's config and per route.
+  'envoy.extensions.filters.http.header_mutation.v3.HeaderMutation': ['mutations', 'most_specific_header_mutations_wins'],
+  'envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute': ['mutations'],
+  'envoy.extensions.filters.http.header_mutation.v3.Mutations': ['request_mutations', 'response_mutations'],
+  'envoy.config.common.mutation_rules.v3.HeaderMutation': ['remove', 'append'],
+  // envoy.filters.http.compressor (src/filters/compressor-config.ts, workers/http/filters/compressor-filter.ts):
+  // both directions; `enabled` is its default_value (no runtime).
+  'envoy.extensions.filters.http.compressor.v3.Compressor': [
+    'compressor_library', 'response_direction_config', 'request_direction_config', 'choose_first', 'content_length',
+    'content_type', 'disable_on_etag_header', 'remove_accept_encoding_header', 'runtime_enabled',
+  ],
+  'envoy.extensions.filters.http.compressor.v3.Compressor.RequestDirectionConfig': ['common_config'],
+  'envoy.extensions.filters.http.compressor.v3.Compressor.ResponseDirectionConfig': ['common_config', 'disable_on_etag_header', 'remove_accept_encoding_header'],
+  'envoy.extensions.filters.http.compressor.v3.Compressor.CommonDirectionConfig': ['enabled', 'min_content_length', 'content_type'],
+  'envoy.config.core.v3.RuntimeFeatureFlag': ['default_value', 'runtime_key'],
+  'envoy.extensions.filters.http.compressor.v3.CompressorPerRoute': ['disabled', 'overrides'],
+  'envoy.extensions.filters.http.compressor.v3.CompressorOverrides': ['response_direction_config'],
+  'envoy.extensions.filters.http.compressor.v3.ResponseDirectionOverrides': ['remove_accept_encoding_header'],
+  'envoy.extensions.compression.gzip.compressor.v3.Gzip': ['memory_level', 'compression_level', 'compression_strategy', 'window_bits', 'chunk_size'],
+  'envoy.extensions.compression.brotli.compressor.v3.Brotli': [
+    'quality', 'encoder_mode', 'window_bits', 'input_block_bits', 'chunk_size', 'disable_literal_context_modeling',
+  ],
+  // zstd: no dictionary, the DEFAULT strategy only (the compiler refuses others).
+  'envoy.extensions.compression.zstd.compressor.v3.Zstd': ['compression_level', 'enable_checksum', 'strategy', 'chunk_size'],
+  // envoy.filters.http.decompressor (src/filters/decompressor-config.ts, workers/http/filters/decompressor-filter.ts).
+  // brotli's disable_ring_buffer_reallocation is a memory hint to the library, which Node's brotli does not take:
+  // accepted without effect. zstd dictionaries: not supported yet.
+  'envoy.extensions.filters.http.decompressor.v3.Decompressor': ['decompressor_library', 'request_direction_config', 'response_direction_config'],
+  'envoy.extensions.filters.http.decompressor.v3.Decompressor.RequestDirectionConfig': ['common_config', 'advertise_accept_encoding'],
+  'envoy.extensions.filters.http.decompressor.v3.Decompressor.ResponseDirectionConfig': ['common_config'],
+  'envoy.extensions.filters.http.decompressor.v3.Decompressor.CommonDirectionConfig': ['enabled', 'ignore_no_transform_header'],
+  'envoy.extensions.compression.gzip.decompressor.v3.Gzip': ['window_bits', 'chunk_size', 'max_inflate_ratio'],
+  'envoy.extensions.compression.brotli.decompressor.v3.Brotli': ['disable_ring_buffer_reallocation', 'chunk_size'],
+  'envoy.extensions.compression.zstd.decompressor.v3.Zstd': ['chunk_size'],
+  // envoy.filters.http.grpc_web (src/filters/grpc-web-config.ts, workers/http/filters/grpc-web-filter.ts): no settings.
+  'envoy.extensions.filters.http.grpc_web.v3.GrpcWeb': [],
+  // envoy.filters.http.grpc_http1_bridge (src/filters/grpc-http1-bridge-config.ts, workers/http/filters/
+  // grpc-http1-bridge-filter.ts): upgrade_protobuf_to_grpc and ignore_query_parameters are not supported yet.
+  'envoy.extensions.filters.http.grpc_http1_bridge.v3.Config': [],
+  // envoy.filters.http.basic_auth (src/filters/basic-auth-config.ts, workers/http/filters/basic-auth-filter.ts):
+  // htpasswd users with {SHA} only (other schemes are refused, as Envoy's), per route users.
+  'envoy.extensions.filters.http.basic_auth.v3.BasicAuth': ['users', 'forward_username_header'],
+  'envoy.extensions.filters.http.basic_auth.v3.BasicAuthPerRoute': ['users'],
+  // envoy.filters.http.jwt_authn (src/filters/jwt-authn/, workers/http/filters/jwt-authn/). Not supported yet: a
+  // provider's failed_status_in_metadata (its codes are jwt_verify_lib's enum numbers, which differ between
+  // versions), a remote_jwks retry_policy's retry_priority / retry_host_predicate / host_selection_retry_max_attempts
+  // (its retries are below, in SUPPORTED_FIELDS_IN_CONTEXT).
+  'envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication': [
+    'providers', 'rules', 'bypass_cors_preflight', 'requirement_map', 'filter_state_rules', 'strip_failure_response',
+  ],
+  'envoy.extensions.filters.http.jwt_authn.v3.FilterStateRule': ['name', 'requires'],
+  'envoy.extensions.filters.http.jwt_authn.v3.JwtProvider.NormalizePayload': ['space_delimited_claims'],
+  'envoy.extensions.filters.http.jwt_authn.v3.JwtProvider': [
+    'issuer', 'audiences', 'subjects', 'require_expiration', 'max_lifetime', 'remote_jwks', 'local_jwks', 'forward',
+    'from_headers', 'from_params', 'from_cookies',
+    'forward_payload_header', 'pad_forward_payload_header', 'payload_in_metadata', 'normalize_payload_in_metadata',
+    'header_in_metadata',
+    'clock_skew_seconds', 'jwt_cache_config', 'claim_to_headers', 'clear_route_cache',
+  ],
+  'envoy.extensions.filters.http.jwt_authn.v3.RemoteJwks': ['http_uri', 'cache_duration', 'async_fetch', 'retry_policy'],
+  'envoy.extensions.filters.http.jwt_authn.v3.JwksAsyncFetch': ['fast_listener', 'failed_refetch_duration'],
+  'envoy.config.core.v3.HttpUri': ['uri', 'cluster', 'timeout'],
+  'envoy.extensions.filters.http.jwt_authn.v3.JwtHeader': ['name', 'value_prefix'],
+  'envoy.extensions.filters.http.jwt_authn.v3.JwtCacheConfig': ['jwt_cache_size'],
+  'envoy.extensions.filters.http.jwt_authn.v3.JwtClaimToHeader': ['header_name', 'claim_name'],
+  'envoy.extensions.filters.http.jwt_authn.v3.ProviderWithAudiences': ['provider_name', 'audiences'],
+  'envoy.extensions.filters.http.jwt_authn.v3.JwtRequirement': [
+    'provider_name', 'provider_and_audiences', 'requires_any', 'requires_all', 'allow_missing_or_failed', 'allow_missing',
+  ],
+  'envoy.extensions.filters.http.jwt_authn.v3.JwtRequirementOrList': ['requirements'],
+  'envoy.extensions.filters.http.jwt_authn.v3.JwtRequirementAndList': ['requirements'],
+  'envoy.extensions.filters.http.jwt_authn.v3.RequirementRule': ['match', 'requires', 'requirement_name'],
+  'envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig': ['disabled', 'requirement_name'],
+  'google.protobuf.Empty': [],
+  // Legate's TypeScript filter (src/filters/typescript-filter-config.ts, workers/http/filters/typescript-filter*.ts,
+  // its message in src/config-loader/protos/): a user's filter module, its config and CPU budget; per route, a config.
+  'legate.filters.http.typescript.v1.TypeScriptFilter': ['filter_path', 'config', 'cpu_budget_ms'],
+  'legate.filters.http.typescript.v1.TypeScriptFilterPerRoute': ['config'],
+  // envoy.filters.http.rbac and envoy.filters.network.rbac (src/filters/rbac-*.ts, workers/http/filters/rbac-filter.ts,
+  // workers/listener/rbac-network-filter.ts): rules and shadow_rules; the unified matcher API (matcher,
+  // shadow_matcher), CEL conditions, metadata/filter_state matchers and audit logging are not supported yet. The
+  // network filter decides once, when the connection is placed on its chain (both enforcement types).
+  'envoy.extensions.filters.http.rbac.v3.RBAC': [
+    'rules', 'shadow_rules', 'rules_stat_prefix', 'shadow_rules_stat_prefix', 'matcher', 'shadow_matcher',
+  ],
+  'envoy.extensions.filters.http.rbac.v3.RBACPerRoute': ['rbac'],
+  'envoy.extensions.filters.network.rbac.v3.RBAC': [
+    'rules', 'shadow_rules', 'shadow_rules_stat_prefix', 'stat_prefix', 'enforcement_type', 'matcher', 'shadow_matcher',
+  ],
+  // The RBAC filters' matcher / shadow_matcher (src/filters/rbac-matcher.ts): a matcher_list of single predicates on
+  // the inputs below, and/or/not, with envoy.config.rbac.v3.Action actions. No matcher_tree, nested matchers,
+  // keep_matching or custom_match yet.
+  'xds.type.matcher.v3.Matcher': ['matcher_list', 'on_no_match'],
+  'xds.type.matcher.v3.Matcher.OnMatch': ['action'],
+  'xds.type.matcher.v3.Matcher.MatcherList': ['matchers'],
+  'xds.type.matcher.v3.Matcher.MatcherList.FieldMatcher': ['predicate', 'on_match'],
+  'xds.type.matcher.v3.Matcher.MatcherList.Predicate': ['single_predicate', 'or_matcher', 'and_matcher', 'not_matcher'],
+  'xds.type.matcher.v3.Matcher.MatcherList.Predicate.SinglePredicate': ['input', 'value_match'],
+  'xds.type.matcher.v3.Matcher.MatcherList.Predicate.PredicateList': ['predicate'],
+  'xds.type.matcher.v3.StringMatcher': ['exact', 'prefix', 'suffix', 'contains', 'safe_regex', 'ignore_case'],
+  'xds.type.matcher.v3.RegexMatcher': ['google_re2', 'regex'],
+  'xds.type.matcher.v3.RegexMatcher.GoogleRE2': [],
+  'xds.core.v3.TypedExtensionConfig': ['name', 'typed_config'],
+  'envoy.config.rbac.v3.Action': ['name', 'action'],
+  'envoy.type.matcher.v3.HttpRequestHeaderMatchInput': ['header_name'],
+  'envoy.extensions.matching.common_inputs.network.v3.DestinationIPInput': [],
+  'envoy.extensions.matching.common_inputs.network.v3.DestinationPortInput': [],
+  'envoy.extensions.matching.common_inputs.network.v3.SourceIPInput': [],
+  'envoy.extensions.matching.common_inputs.network.v3.DirectSourceIPInput': [],
+  'envoy.extensions.matching.common_inputs.network.v3.ServerNameInput': [],
+  'envoy.extensions.matching.common_inputs.ssl.v3.UriSanInput': [],
+  'envoy.extensions.matching.common_inputs.ssl.v3.DnsSanInput': [],
+  'envoy.extensions.matching.common_inputs.ssl.v3.SubjectInput': [],
+  'envoy.config.rbac.v3.RBAC': ['action', 'policies'],
+  'envoy.config.rbac.v3.Policy': ['permissions', 'principals'],
+  'envoy.config.rbac.v3.Permission': [
+    'and_rules', 'or_rules', 'any', 'header', 'url_path', 'destination_ip', 'destination_port', 'destination_port_range',
+    'not_rule', 'requested_server_name',
+  ],
+  'envoy.config.rbac.v3.Permission.Set': ['rules'],
+  'envoy.config.rbac.v3.Principal': [
+    'and_ids', 'or_ids', 'any', 'authenticated', 'source_ip', 'direct_remote_ip', 'remote_ip', 'header', 'url_path', 'not_id',
+  ],
+  'envoy.config.rbac.v3.Principal.Set': ['ids'],
+  'envoy.config.rbac.v3.Principal.Authenticated': ['principal_name'],
+  'envoy.type.matcher.v3.PathMatcher': ['path'],
+  'envoy.type.v3.Int32Range': ['start', 'end'],
+  // envoy.filters.http.csrf (src/filters/csrf-config.ts, workers/http/filters/csrf-filter.ts): filter_enabled and
+  // shadow_enabled are their default_value (Legate reads no runtime).
+  'envoy.extensions.filters.http.csrf.v3.CsrfPolicy': ['filter_enabled', 'shadow_enabled', 'additional_origins'],
   'envoy.type.v3.HttpStatus': ['code'],
   'envoy.config.core.v3.RuntimeFractionalPercent': ['default_value', 'runtime_key'],
   'envoy.type.v3.FractionalPercent': ['numerator', 'denominator'],
@@ -202,6 +386,8 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'least_request_lb_config', 'round_robin_lb_config', 'common_lb_config', 'metadata', 'wait_for_warm_on_init',
     // envoy.transport_sockets.tls with an UpstreamTlsContext (src/tls), or raw_buffer.
     'transport_socket',
+    // type EDS over ADS (src/xds/merge-resources.ts gives it the ClusterLoadAssignment the control plane sent).
+    'eds_cluster_config',
   ],
   'envoy.config.cluster.v3.Cluster.RefreshRate': ['base_interval', 'max_interval'],
   'envoy.config.cluster.v3.Cluster.LeastRequestLbConfig': ['choice_count', 'active_request_bias'],
@@ -223,7 +409,7 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.endpoint.v3.Endpoint.HealthCheckConfig': ['port_value', 'hostname', 'address', 'disable_active_health_check'],
 
   // Access logs
-  'envoy.config.accesslog.v3.AccessLog': ['name', 'typed_config'],
+  'envoy.config.accesslog.v3.AccessLog': ['name', 'typed_config', 'filter'],
   'envoy.extensions.access_loggers.stream.v3.StdoutAccessLog': ['log_format'],
   'envoy.extensions.access_loggers.stream.v3.StderrAccessLog': ['log_format'],
   'envoy.extensions.access_loggers.file.v3.FileAccessLog': ['path', 'format', 'json_format', 'typed_json_format', 'log_format'],
@@ -231,6 +417,26 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'text_format', 'text_format_source', 'json_format', 'omit_empty_values', 'content_type', 'json_format_options',
   ],
   'envoy.config.core.v3.JsonFormatOptions': ['sort_properties'],
+  // local_reply_config (src/snapshot/local-reply-config.ts). AccessLogFilter (src/access-log/access-log-filter.ts)
+  // serves its mappers and AccessLog.filter; RuntimeUInt32's runtime_key is read by nobody (no runtime keys yet):
+  // default_value applies.
+  'envoy.extensions.filters.network.http_connection_manager.v3.LocalReplyConfig': ['mappers', 'body_format'],
+  'envoy.extensions.filters.network.http_connection_manager.v3.ResponseMapper': [
+    'filter', 'status_code', 'body', 'body_format_override', 'headers_to_add',
+  ],
+  'envoy.config.accesslog.v3.AccessLogFilter': [
+    'status_code_filter', 'duration_filter', 'header_filter', 'response_flag_filter', 'and_filter', 'or_filter',
+    'not_health_check_filter',
+  ],
+  'envoy.config.accesslog.v3.StatusCodeFilter': ['comparison'],
+  'envoy.config.accesslog.v3.DurationFilter': ['comparison'],
+  'envoy.config.accesslog.v3.ComparisonFilter': ['op', 'value'],
+  'envoy.config.core.v3.RuntimeUInt32': ['default_value', 'runtime_key'],
+  'envoy.config.accesslog.v3.HeaderFilter': ['header'],
+  'envoy.config.accesslog.v3.ResponseFlagFilter': ['flags'],
+  'envoy.config.accesslog.v3.AndFilter': ['filters'],
+  'envoy.config.accesslog.v3.OrFilter': ['filters'],
+  'envoy.config.accesslog.v3.NotHealthCheckFilter': [],
 };
 
 /**
@@ -245,8 +451,24 @@ export const SUPPORTED_FIELDS_IN_CONTEXT: Readonly<Record<string, readonly strin
   // HTTP/1.1 upstream with Envoy's defaults: none of Http1ProtocolOptions' knobs are implemented yet.
   'envoy.config.cluster.v3.Cluster.http_protocol_options': [],
   'envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig.http_protocol_options': [],
+  // jwt_authn's remote JWKS fetch retries (workers/http/filters/jwt-authn/jwks.ts).
+  'envoy.extensions.filters.http.jwt_authn.v3.RemoteJwks.retry_policy': ['retry_back_off', 'num_retries', 'retry_on'],
+  'envoy.config.core.v3.RetryPolicy.retry_back_off': ['base_interval', 'max_interval'],
   // What access-log/log-format-config.ts reads without file I/O.
+  'envoy.extensions.filters.network.http_connection_manager.v3.ResponseMapper.body': [
+    'inline_string', 'inline_bytes', 'filename', 'environment_variable',
+  ],
   'envoy.config.core.v3.SubstitutionFormatString.text_format_source': ['inline_string', 'inline_bytes', 'environment_variable'],
+  // ext_authz (src/filters/ext-authz-config.ts): its gRPC service's timeout and initial_metadata; header-name lists.
+  'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz.grpc_service': ['envoy_grpc', 'timeout', 'initial_metadata'],
+  'envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor.grpc_service': ['envoy_grpc', 'initial_metadata'],
+  'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz.allowed_headers': ['patterns'],
+  'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz.disallowed_headers': ['patterns'],
+  'envoy.extensions.filters.http.ext_authz.v3.AuthorizationRequest.allowed_headers': ['patterns'],
+  'envoy.extensions.filters.http.ext_authz.v3.AuthorizationResponse.allowed_upstream_headers': ['patterns'],
+  'envoy.extensions.filters.http.ext_authz.v3.AuthorizationResponse.allowed_upstream_headers_to_append': ['patterns'],
+  'envoy.extensions.filters.http.ext_authz.v3.AuthorizationResponse.allowed_client_headers': ['patterns'],
+  'envoy.extensions.filters.http.ext_authz.v3.AuthorizationResponse.allowed_client_headers_on_success': ['patterns'],
 };
 
 /** `<message full name>.<enum field>` -> the enum values Legate implements (others are not supported yet). */
@@ -255,6 +477,12 @@ export const SUPPORTED_ENUM_VALUES: Readonly<Record<string, readonly string[]>> 
   'envoy.config.core.v3.SocketAddress.protocol': ['TCP'],
   // X-RateLimit headers: not supported yet.
   'envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit.enable_x_ratelimit_headers': ['OFF'],
+  // ext_authz speaks envoy.service.auth.v3 only.
+  'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz.transport_api_version': ['V3'],
+  // ext_proc: bodies NONE or BUFFERED (not STREAMED, BUFFERED_PARTIAL); request trailers not sent.
+  'envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.request_body_mode': ['NONE', 'BUFFERED'],
+  'envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.response_body_mode': ['NONE', 'BUFFERED'],
+  'envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.request_trailer_mode': ['DEFAULT', 'SKIP'],
 };
 
 function toSets(...tables: Readonly<Record<string, readonly string[]>>[]): ReadonlyMap<string, ReadonlySet<string>> {

@@ -4,10 +4,28 @@
 // filter's factory from that data by the filter's Envoy name (workers/http/filters/filter-registry.ts).
 
 import { bool, list, obj, str, type Obj } from '../router/config-values.ts';
+import { COMPRESSOR_FILTER, COMPRESSOR_PER_ROUTE_TYPE, COMPRESSOR_TYPE, compileCompressorPerRoute } from './compressor-config.ts';
+import { DECOMPRESSOR_FILTER, DECOMPRESSOR_TYPE } from './decompressor-config.ts';
+import { GRPC_WEB_FILTER, GRPC_WEB_TYPE } from './grpc-web-config.ts';
+import { GRPC_HTTP1_BRIDGE_FILTER, GRPC_HTTP1_BRIDGE_TYPE } from './grpc-http1-bridge-config.ts';
 import { CORS_CONFIG_TYPE, CORS_FILTER, CORS_POLICY_TYPE, compileCorsPolicy } from './cors-config.ts';
+import { EXT_AUTHZ_FILTER, EXT_AUTHZ_PER_ROUTE_TYPE, EXT_AUTHZ_TYPE, compileExtAuthzPerRoute } from './ext-authz-config.ts';
+import { EXT_PROC_FILTER, EXT_PROC_PER_ROUTE_TYPE, EXT_PROC_TYPE, compileExtProcPerRoute } from './ext-proc-config.ts';
+import { FAULT_FILTER, FAULT_TYPE, compilePerRouteFault } from './fault-config.ts';
+import { BUFFER_FILTER, BUFFER_PER_ROUTE_TYPE, BUFFER_TYPE, compileBufferPerRoute } from './buffer-config.ts';
+import { HEALTH_CHECK_FILTER, HEALTH_CHECK_TYPE } from './health-check-config.ts';
+import {
+  HEADER_MUTATION_FILTER, HEADER_MUTATION_PER_ROUTE_TYPE, HEADER_MUTATION_TYPE, compileHeaderMutationPerRoute,
+} from './header-mutation-config.ts';
 import {
   LOCAL_RATELIMIT_FILTER, LOCAL_RATELIMIT_TYPE, compilePerRouteLocalRateLimit, perRouteLocalRateLimitStats,
 } from './local-ratelimit-config.ts';
+import { BASIC_AUTH_FILTER, BASIC_AUTH_PER_ROUTE_TYPE, BASIC_AUTH_TYPE, compileBasicAuthPerRoute } from './basic-auth-config.ts';
+import { JWT_AUTHN_FILTER, JWT_AUTHN_PER_ROUTE_TYPE, JWT_AUTHN_TYPE, compileJwtAuthnPerRoute } from './jwt-authn/jwt-authn-config.ts';
+import { TYPESCRIPT_FILTER, TYPESCRIPT_FILTER_PER_ROUTE_TYPE, TYPESCRIPT_FILTER_TYPE, compileTypeScriptPerRoute } from './typescript-filter-config.ts';
+import { HTTP_RBAC_FILTER, HTTP_RBAC_PER_ROUTE_TYPE, HTTP_RBAC_TYPE, compileRbacPerRoute } from './rbac-config.ts';
+import { CSRF_FILTER, CSRF_POLICY_TYPE, compileCsrfPolicy } from './csrf-config.ts';
+import type { StatScopeDefinition } from '../stats/definitions.ts';
 
 /** One problem, at an Envoy field path; `code` as the config loader's ('bad_value' when not given). */
 export interface FilterConfigProblem {
@@ -37,6 +55,14 @@ export interface HttpFilterStats {
   prefix: string;
   definition: string;
   tags: [string, string][];
+  /** The scope's stats when they are not a fixed HTTP_FILTER_STATS entry (a TypeScript filter declares its own). */
+  scope?: StatScopeDefinition;
+}
+
+/** Where a filter entry sits: its HttpFilter.name and the directory a file it names is relative to (the config's). */
+export interface FilterCompileContext {
+  filterName: string;
+  baseDir: string;
 }
 
 /** One entry of a virtual host's or route's typed_per_filter_config, compiled. */
@@ -56,7 +82,7 @@ export interface RouteFilterConfig {
 export interface HttpFilterType {
   /** Envoy extension name. */
   readonly name: string;
-  compile(typedConfig: Obj, path: string, problems: FilterConfigProblem[], hcmStatPrefix: string): { config: unknown; stats: HttpFilterStats | null };
+  compile(typedConfig: Obj, path: string, problems: FilterConfigProblem[], hcmStatPrefix: string, context?: FilterCompileContext): { config: unknown; stats: HttpFilterStats | null };
 }
 
 /** A per-route config message and its compiler. */
@@ -68,13 +94,39 @@ const TYPE_URL_PREFIX = 'type.googleapis.com/';
 
 /** Config message full name -> the filter Legate runs for it. */
 const FILTER_TYPES: ReadonlyMap<string, HttpFilterType> = new Map([
+  [COMPRESSOR_TYPE, COMPRESSOR_FILTER],
+  [DECOMPRESSOR_TYPE, DECOMPRESSOR_FILTER],
+  [GRPC_WEB_TYPE, GRPC_WEB_FILTER],
+  [GRPC_HTTP1_BRIDGE_TYPE, GRPC_HTTP1_BRIDGE_FILTER],
+  [HTTP_RBAC_TYPE, HTTP_RBAC_FILTER],
+  [CSRF_POLICY_TYPE, CSRF_FILTER],
   [CORS_CONFIG_TYPE, CORS_FILTER],
+  [EXT_AUTHZ_TYPE, EXT_AUTHZ_FILTER],
+  [EXT_PROC_TYPE, EXT_PROC_FILTER],
+  [FAULT_TYPE, FAULT_FILTER],
+  [BUFFER_TYPE, BUFFER_FILTER],
+  [HEALTH_CHECK_TYPE, HEALTH_CHECK_FILTER],
+  [HEADER_MUTATION_TYPE, HEADER_MUTATION_FILTER],
   [LOCAL_RATELIMIT_TYPE, LOCAL_RATELIMIT_FILTER],
+  [BASIC_AUTH_TYPE, BASIC_AUTH_FILTER],
+  [JWT_AUTHN_TYPE, JWT_AUTHN_FILTER],
+  [TYPESCRIPT_FILTER_TYPE, TYPESCRIPT_FILTER],
 ]);
 /** Per-route config message full name -> its compiler (the compiled value may hold matchers: it never crosses threads). */
 const PER_ROUTE_TYPES: ReadonlyMap<string, PerRouteCompiler> = new Map<string, PerRouteCompiler>([
+  [COMPRESSOR_PER_ROUTE_TYPE, compileCompressorPerRoute],
+  [HTTP_RBAC_PER_ROUTE_TYPE, compileRbacPerRoute],
+  [CSRF_POLICY_TYPE, compileCsrfPolicy],
   [CORS_POLICY_TYPE, compileCorsPolicy],
+  [EXT_AUTHZ_PER_ROUTE_TYPE, compileExtAuthzPerRoute],
+  [EXT_PROC_PER_ROUTE_TYPE, compileExtProcPerRoute],
+  [FAULT_TYPE, compilePerRouteFault],
+  [BUFFER_PER_ROUTE_TYPE, compileBufferPerRoute],
+  [HEADER_MUTATION_PER_ROUTE_TYPE, compileHeaderMutationPerRoute],
   [LOCAL_RATELIMIT_TYPE, compilePerRouteLocalRateLimit],
+  [BASIC_AUTH_PER_ROUTE_TYPE, compileBasicAuthPerRoute],
+  [JWT_AUTHN_PER_ROUTE_TYPE, compileJwtAuthnPerRoute],
+  [TYPESCRIPT_FILTER_PER_ROUTE_TYPE, compileTypeScriptPerRoute],
 ]);
 /** Per-route config messages whose filter writes stats of the config's own (a per-route local rate limit's stat_prefix). */
 const PER_ROUTE_STATS: ReadonlyMap<string, (typedConfig: Obj) => HttpFilterStats> = new Map([
@@ -100,6 +152,8 @@ export interface CompiledHttpFilters {
  */
 export function compileHttpFilters(
   entries: readonly unknown[], path: string, hcmStatPrefix: string, problems: FilterConfigProblem[], warnings: FilterConfigProblem[],
+  /** The directory files named by filters are relative to (the config file's); the working directory when not given. */
+  baseDir: string = process.cwd(),
 ): CompiledHttpFilters {
   const filters: HttpFilterConfig[] = [];
   let suppressEnvoyHeaders = false;
@@ -135,7 +189,7 @@ export function compileHttpFilters(
     if (last) problems.push({ path: fp, message: 'http_filters must end with envoy.filters.http.router' });
     if (name === '') problems.push({ code: 'missing_field', path: `${fp}.name`, message: 'an http filter needs a name' });
     else if (filters.some((x) => x.name === name)) problems.push({ path: `${fp}.name`, message: `http filter name '${name}' is used twice` });
-    const compiled = known.compile(tc, `${fp}.typed_config`, problems, hcmStatPrefix);
+    const compiled = known.compile(tc, `${fp}.typed_config`, problems, hcmStatPrefix, { filterName: name, baseDir });
     filters.push({ name, filter: known.name, config: compiled.config, disabled, stats: compiled.stats, slots: null });
   });
   return { filters, suppressEnvoyHeaders };

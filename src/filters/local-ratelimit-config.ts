@@ -8,6 +8,7 @@ import { compileMutationLevel, type HeaderMutationLevel } from '../router/header
 import { durationMs, num, obj, str, type Obj } from '../router/config-values.ts';
 import { GrpcStatus } from '../http/grpc.ts';
 import { fractionOf } from './cors-config.ts';
+import type { SharedTokenBucket } from './shared-token-bucket.ts';
 import type { FilterConfigProblem, HttpFilterStats, HttpFilterType } from './http-filter-config.ts';
 
 export const LOCAL_RATELIMIT_TYPE = 'envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
@@ -29,7 +30,7 @@ const STATUS_CODES: Readonly<Record<string, number>> = {
 };
 
 /**
- * A token bucket, per worker: max_tokens to start with, tokens_per_fill added every fill_interval (counted from its
+ * A token bucket of one worker's own (when the shared table has no room, and for tests): max_tokens to start with, tokens_per_fill added every fill_interval (counted from its
  * creation, refilled when next asked, which is Envoy's timer refill without a timer), never above max_tokens.
  */
 export class TokenBucket {
@@ -76,12 +77,18 @@ export class LocalRateLimitPolicy {
   readonly fillIntervalMs: number;
   readonly responseHeaders: HeaderMutationLevel | null;
   readonly requestHeadersWhenNotEnforced: HeaderMutationLevel | null;
-  /** This worker's bucket, made on first use (a per-route policy: one per route, as Envoy's). */
-  bucket: TokenBucket | null;
+  /**
+   * Where the config sits (its field path as compiled): with the connection manager and filter names, the key of its
+   * bucket in the table all workers share (src/filters/shared-token-bucket.ts).
+   */
+  readonly bucketKey: string;
+  /** The bucket, found (or claimed) on first use (a per-route policy: one per route, as Envoy's). */
+  bucket: TokenBucket | SharedTokenBucket | null;
   /** This worker's stat slots for statsPrefix, resolved on first use; null until then. */
   slots: Readonly<Record<string, number>> | null;
 
   constructor(o: Omit<LocalRateLimitPolicy, 'bucket' | 'slots' | 'hasBucket'>) {
+    this.bucketKey = o.bucketKey;
     this.statsPrefix = o.statsPrefix;
     this.status = o.status;
     this.grpcStatus = o.grpcStatus;
@@ -156,6 +163,7 @@ export function compileLocalRateLimit(o: Obj, path: string, problems: FilterConf
     fillIntervalMs,
     responseHeaders,
     requestHeadersWhenNotEnforced: requestHeaders,
+    bucketKey: path,
   });
 }
 

@@ -35,6 +35,8 @@ export const OVERLOAD_ACTION_NAMES: Readonly<Record<string, OverloadActionId>> =
 /** Int32 counters: [0] active downstream connections (all workers), [1] their limit (0 = none), then connection_limit filters. */
 const GLOBAL_CX = 0;
 const GLOBAL_CX_MAX = 1;
+/** 1 while the server fails health checks (admin /healthcheck/fail); written by the primary, read by the health_check filter. */
+const HEALTH_CHECK_FAILED = 2;
 /** First counter of the envoy.filters.network.connection_limit instances (index assigned by the primary). */
 export const CONNECTION_LIMIT_BASE = 8;
 export const MAX_CONNECTION_LIMIT_COUNTERS = 1016;
@@ -42,7 +44,15 @@ const COUNTER_SLOTS = CONNECTION_LIMIT_BASE + MAX_CONNECTION_LIMIT_COUNTERS;
 const ACTION_SLOTS = 8;
 export const MAX_WORKERS = 256;
 const HELD_OFFSET = COUNTER_SLOTS * 4 + (ACTION_SLOTS + MAX_WORKERS) * 8;
-const BYTES = HELD_OFFSET + MAX_WORKERS * COUNTER_SLOTS * 4;
+/**
+ * Then the token buckets every worker shares (envoy.filters.http.local_ratelimit: Envoy's bucket is one per process):
+ * a table of TOKEN_BUCKET_ENTRIES entries of TOKEN_BUCKET_ENTRY_INTS Int32 cells, used by
+ * src/filters/shared-token-bucket.ts.
+ */
+const TOKEN_BUCKET_OFFSET = HELD_OFFSET + MAX_WORKERS * COUNTER_SLOTS * 4;
+export const TOKEN_BUCKET_ENTRIES = 4096;
+export const TOKEN_BUCKET_ENTRY_INTS = 8;
+const BYTES = TOKEN_BUCKET_OFFSET + TOKEN_BUCKET_ENTRIES * TOKEN_BUCKET_ENTRY_INTS * 4;
 
 export class OverloadShared {
   readonly buffer: SharedArrayBuffer;
@@ -54,6 +64,9 @@ export class OverloadShared {
   readonly heapBytes: Float64Array;
   /** This thread's part of every counter (a worker's row of the held table; the primary's is never used). */
   private readonly held: Int32Array;
+  /** The shared token bucket table (src/filters/shared-token-bucket.ts); Float64 cells through tokenBucketTimes. */
+  readonly tokenBuckets: Int32Array;
+  readonly tokenBucketTimes: Float64Array;
 
   /**
    * reduce_timeouts (ScaleTimersOverloadActionConfig) for this thread's timers, from the current snapshot: the
@@ -71,6 +84,8 @@ export class OverloadShared {
     this.counters = new Int32Array(buffer, 0, COUNTER_SLOTS);
     this.actions = new Float64Array(buffer, COUNTER_SLOTS * 4, ACTION_SLOTS);
     this.heapBytes = new Float64Array(buffer, COUNTER_SLOTS * 4 + ACTION_SLOTS * 8, MAX_WORKERS);
+    this.tokenBuckets = new Int32Array(buffer, TOKEN_BUCKET_OFFSET, TOKEN_BUCKET_ENTRIES * TOKEN_BUCKET_ENTRY_INTS);
+    this.tokenBucketTimes = new Float64Array(buffer, TOKEN_BUCKET_OFFSET, TOKEN_BUCKET_ENTRIES * TOKEN_BUCKET_ENTRY_INTS / 2);
   }
 
   /**
@@ -105,6 +120,16 @@ export class OverloadShared {
   /** Primary: the global limit in force (0 = none). */
   setMaxConnections(max: number): void {
     Atomics.store(this.counters, GLOBAL_CX_MAX, Math.max(0, Math.min(max, 0x7fffffff)));
+  }
+
+  /** Whether the server fails health checks (/healthcheck/fail): one load, per health check request. */
+  get healthCheckFailed(): boolean {
+    return this.counters[HEALTH_CHECK_FAILED] !== 0;
+  }
+
+  /** Primary: /healthcheck/fail (true) and /healthcheck/ok (false). */
+  setHealthCheckFailed(failed: boolean): void {
+    Atomics.store(this.counters, HEALTH_CHECK_FAILED, failed ? 1 : 0);
   }
 
   /** connection_limit filter: takes one of `max` at counter `index`; false when full (nothing taken). */

@@ -311,6 +311,8 @@ export class Primary {
   /** /healthcheck/fail (true) and /healthcheck/ok: /ready, server.live and server.state follow, as Envoy. */
   setHealthCheckFailed(failed: boolean): void {
     this.healthCheckFailed = failed;
+    // Workers' health_check filters read it from the overload region (no message, nothing per request).
+    overloadShared.setHealthCheckFailed(failed);
     if (this.state === ServerState.LIVE) this.stats.setServerGauge('live', failed ? 0 : 1);
     this.refreshServerStats();
   }

@@ -6,6 +6,7 @@ import { SharedRegions } from '../stats/shared-regions.ts';
 import type { MergedStats } from '../stats/merged-stats.ts';
 import {
   CLUSTER_STATS, CLUSTER_TLS_STATS, HTTP_FILTER_STATS, CONNECTION_LIMIT_STATS, LISTENER_TLS_STATS, TLS_INSPECTOR_STATS, HTTP2_CODEC_STATS, HTTP_CONN_MANAGER_STATS, LISTENER_STATS, SERVER_STATS, TCP_PROXY_STATS, WORKER_STATS,
+  NETWORK_RBAC_STATS, NETWORK_RBAC_SHADOW_STATS,
   type ScopeSlots, type WorkerStatsStore,
 } from '../stats/definitions.ts';
 import type { Snapshot } from '../snapshot/snapshot-types.ts';
@@ -61,6 +62,13 @@ export class StatsHub {
         l.tls.slots = r.allocateScope(`listener.${l.statAddress}.`, LISTENER_TLS_STATS, [['envoy_listener_address', l.statAddress]]);
       }
       for (const chain of chains) {
+        // envoy.filters.network.rbac: <stat_prefix>.rbac.* and <stat_prefix>.rbac.<shadow_rules_stat_prefix>shadow_*.
+        for (const rb of chain.networkRbac ?? []) {
+          rb.slots = {
+            ...r.allocateScope(`${rb.statPrefix}.rbac.`, NETWORK_RBAC_STATS),
+            ...r.allocateScope(`${rb.statPrefix}.rbac.${rb.shadowStatPrefix}`, NETWORK_RBAC_SHADOW_STATS),
+          };
+        }
         const cl = chain.connectionLimit;
         if (cl === null) continue;
         cl.slots = r.allocateScope(`connection_limit.${cl.statPrefix}.`, CONNECTION_LIMIT_STATS, [['envoy_connection_limit_prefix', cl.statPrefix]]);
@@ -72,7 +80,7 @@ export class StatsHub {
           filter.hcm.slots = r.allocateScope(`http.${prefix}.`, HTTP_CONN_MANAGER_STATS, [['envoy_http_conn_manager_prefix', prefix]]);
           // Each HTTP filter's own stats (cors.*, http_local_rate_limit.*), as its compiler named them.
           for (const hf of filter.hcm.httpFilters) {
-            if (hf.stats !== null) hf.slots = r.allocateScope(hf.stats.prefix, HTTP_FILTER_STATS[hf.stats.definition]!, hf.stats.tags);
+            if (hf.stats !== null) hf.slots = r.allocateScope(hf.stats.prefix, hf.stats.scope ?? HTTP_FILTER_STATS[hf.stats.definition]!, hf.stats.tags);
           }
           for (const rf of filter.hcm.routeFilterStats) rf.slots = r.allocateScope(rf.stats.prefix, HTTP_FILTER_STATS[rf.stats.definition]!, rf.stats.tags);
         } else {

@@ -3,6 +3,7 @@
 // schema cannot see reported with its field path and position.
 
 import net from 'node:net';
+import { dirname, resolve } from 'node:path';
 import type { ConfigProblem, LoadedConfig } from '../config-loader/types.ts';
 import { compileCluster, type CompiledCluster } from '../upstream/cluster-config.ts';
 import { compileAccessLogs, type AccessLogConfig } from '../access-log/access-log-config.ts';
@@ -21,6 +22,8 @@ import { compileListenerTlsConfig, transportSocketConnectTimeoutOf } from '../tl
 import { compileOverloadManager, type OverloadProblem } from '../overload/overload-config.ts';
 import { compileHttpFilters, perRouteFilterStats, type FilterConfigProblem } from '../filters/http-filter-config.ts';
 import { ROUTE_FILTER_DEPS } from '../filters/route-filter-deps.ts';
+import { compileNetworkRbac, NETWORK_RBAC_TYPE, type NetworkRbacConfig } from '../filters/rbac-config.ts';
+import { compileLocalReplyConfig } from './local-reply-config.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -28,6 +31,7 @@ const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_conn
 const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
 const TLS_INSPECTOR = 'envoy.filters.listener.tls_inspector';
+const NETWORK_RBAC_TYPE_URL = `type.googleapis.com/${NETWORK_RBAC_TYPE}`;
 const CONNECTION_LIMIT_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.connection_limit.v3.ConnectionLimit';
 const DEFAULT_CHAIN = 'default_filter_chain';
 
@@ -284,10 +288,20 @@ function compileFilterChain(
     out.add('missing_field', fpath, 'a filter chain needs a terminal network filter (envoy.filters.network.http_connection_manager or envoy.filters.network.tcp_proxy)');
     return null;
   }
-  // Before the terminal filter: only envoy.filters.network.connection_limit (at most one).
+  // Before the terminal filter: only envoy.filters.network.connection_limit (at most one) and envoy.filters.network.rbac.
   let connectionLimit: ConnectionLimitConfig | null = null;
+  let networkRbac: NetworkRbacConfig[] | null = null;
   for (let i = 0; i < filters.length - 1; i++) {
     const ftc = obj(obj(filters[i])['typed_config']);
+    // envoy.filters.network.rbac, any number (workers/listener/rbac-network-filter.ts).
+    if (ftc['@type'] === NETWORK_RBAC_TYPE_URL) {
+      const rbacProblems: FilterConfigProblem[] = [];
+      const rbac = compileNetworkRbac(ftc, `${fpath}[${i}].typed_config`, rbacProblems);
+      for (const p of rbacProblems) out.add(p.code ?? 'bad_value', p.path, p.message);
+      if (rbac === null) return null;
+      (networkRbac ??= []).push(rbac);
+      continue;
+    }
     if (ftc['@type'] !== CONNECTION_LIMIT_TYPE || connectionLimit !== null) {
       out.add('not_supported', `${fpath}[${i}]`, 'not supported yet: network filters before the terminal filter (http_connection_manager or tcp_proxy) other than one envoy.filters.network.connection_limit');
       return null;
@@ -332,6 +346,7 @@ function compileFilterChain(
     transportSocket,
     transportSocketConnectTimeoutMs: transportSocketConnectTimeoutOf(c),
     connectionLimit,
+    networkRbac,
     filter,
   };
 }
@@ -448,7 +463,9 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
 
   const filterProblems: FilterConfigProblem[] = [];
   const filterWarnings: FilterConfigProblem[] = [];
-  const httpFilters = compileHttpFilters(list(h['http_filters']), `${path}.http_filters`, statPrefix, filterProblems, filterWarnings);
+  // A file a filter names (a TypeScript filter's module) is relative to the config file's directory.
+  const filterBaseDir = out.loaded.files.length > 0 ? dirname(resolve(out.loaded.files[0]!)) : process.cwd();
+  const httpFilters = compileHttpFilters(list(h['http_filters']), `${path}.http_filters`, statPrefix, filterProblems, filterWarnings, filterBaseDir);
   for (const p of filterProblems) out.add(p.code ?? 'bad_value', p.path, p.message);
   for (const w of filterWarnings) out.warn(w.path, w.message);
 
@@ -464,6 +481,9 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
     else if (type === 'connect') out.add('not_supported', `${up}.upgrade_type`, `not supported yet: ${up}.upgrade_type CONNECT`);
     else upgradeConfigs[type] = bool(obj(u)['enabled'], true);
   });
+  const localReplyProblems: FilterConfigProblem[] = [];
+  const localReplyConfig = compileLocalReplyConfig(h['local_reply_config'], `${path}.local_reply_config`, localReplyProblems);
+  for (const p of localReplyProblems) out.add(p.code ?? 'bad_value', p.path, p.message);
   const maxKb = num(h['max_request_headers_kb'], 60);
   if (maxKb < 1 || maxKb > 8192) out.add('bad_value', `${path}.max_request_headers_kb`, 'must be between 1 and 8192');
 
@@ -504,6 +524,7 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
     upgradeConfigs,
     proxy100Continue: bool(h['proxy_100_continue'], false),
     http2,
+    localReplyConfig,
     slots: null,
   };
 }

@@ -9,6 +9,8 @@ import type { ScopeSlots } from '../stats/definitions.ts';
 import type { DownstreamTlsSpec } from '../tls/tls-spec.ts';
 import type { ListenerTlsConfig } from '../tls/listener-tls-config.ts';
 import type { HttpFilterConfig, HttpFilterStats } from '../filters/http-filter-config.ts';
+import type { NetworkRbacConfig } from '../filters/rbac-config.ts';
+import type { LocalReplyConfigData } from './local-reply-config.ts';
 import type { HTTP_CONN_MANAGER_STATS, LISTENER_STATS, CLUSTER_STATS, TCP_PROXY_STATS, CONNECTION_LIMIT_STATS } from '../stats/definitions.ts';
 
 export type ListenerSlots = ScopeSlots<typeof LISTENER_STATS>;
@@ -77,6 +79,8 @@ export interface FilterChainConfig {
   transportSocketConnectTimeoutMs: number;
   /** envoy.filters.network.connection_limit before the terminal filter; null when the chain has none. */
   connectionLimit: ConnectionLimitConfig | null;
+  /** envoy.filters.network.rbac filters before the terminal filter, in order; null when the chain has none. */
+  networkRbac: NetworkRbacConfig[] | null;
   /** The terminal network filter. */
   filter: NetworkFilterConfig;
 }
@@ -238,5 +242,7 @@ export interface HcmConfig {
   proxy100Continue: boolean;
   /** http2_protocol_options (defaults when absent); used for HTTP/2 connections. */
   http2: Http2Settings;
+  /** local_reply_config as plain data (src/snapshot/local-reply-config.ts); null when not configured. */
+  localReplyConfig: LocalReplyConfigData | null;
   slots: HcmSlots | null;
 }

@@ -126,6 +126,59 @@ export const CONNECTION_LIMIT_STATS = {
   histograms: [],
 } as const satisfies StatScopeDefinition;
 
+/**
+ * http.<stat_prefix>.compressor.<library name>.<library stat prefix>.* (envoy.filters.http.compressor): the response
+ * stats at the scope's root (Envoy's legacy tree, COMPRESSOR_STATS) or, with response_direction_config, under
+ * "response." (COMPRESSOR_DIRECTIONAL_STATS); the request stats under "request.".
+ */
+const COMPRESSOR_RESPONSE_COUNTERS = [
+  'compressed', 'not_compressed', 'no_accept_header', 'header_identity', 'header_compressor_used',
+  'header_compressor_overshadowed', 'header_wildcard', 'header_not_valid', 'total_uncompressed_bytes',
+  'total_compressed_bytes', 'content_length_too_small', 'not_compressed_etag',
+] as const;
+const COMPRESSOR_REQUEST_COUNTERS = [
+  'request.compressed', 'request.not_compressed', 'request.total_uncompressed_bytes', 'request.total_compressed_bytes',
+  'request.content_length_too_small',
+] as const;
+export const COMPRESSOR_STATS = {
+  counters: [...COMPRESSOR_RESPONSE_COUNTERS, ...COMPRESSOR_REQUEST_COUNTERS],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+export const COMPRESSOR_DIRECTIONAL_STATS = {
+  counters: [...COMPRESSOR_RESPONSE_COUNTERS.map((n) => `response.${n}` as const), ...COMPRESSOR_REQUEST_COUNTERS],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** http.<stat_prefix>.decompressor.<library name>.<library stat prefix>.* (envoy.filters.http.decompressor), per library. */
+const DECOMPRESSOR_DIRECTION_STATS = [
+  'request.decompressed', 'request.not_decompressed', 'request.total_uncompressed_bytes', 'request.total_compressed_bytes',
+  'response.decompressed', 'response.not_decompressed', 'response.total_uncompressed_bytes', 'response.total_compressed_bytes',
+] as const;
+export const DECOMPRESSOR_GZIP_STATS = {
+  counters: [
+    ...DECOMPRESSOR_DIRECTION_STATS, 'decompressor_library.zlib_errno', 'decompressor_library.zlib_stream_error',
+    'decompressor_library.zlib_data_error', 'decompressor_library.zlib_mem_error', 'decompressor_library.zlib_buf_error',
+    'decompressor_library.zlib_version_error',
+  ],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+export const DECOMPRESSOR_BROTLI_STATS = {
+  counters: [...DECOMPRESSOR_DIRECTION_STATS, 'decompressor_library.brotli_error', 'decompressor_library.brotli_redundant_input'],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+export const DECOMPRESSOR_ZSTD_STATS = {
+  counters: [
+    ...DECOMPRESSOR_DIRECTION_STATS, 'decompressor_library.zstd_generic_error', 'decompressor_library.zstd_dictionary_error',
+    'decompressor_library.zstd_checksum_wrong_error', 'decompressor_library.zstd_memory_error',
+  ],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
 /** http.<stat_prefix>.cors.* (envoy.filters.http.cors; requests without Origin are not counted). */
 export const CORS_STATS = {
   counters: ['origin_valid', 'origin_invalid'],
@@ -140,10 +193,99 @@ export const HTTP_LOCAL_RATE_LIMIT_STATS = {
   histograms: [],
 } as const satisfies StatScopeDefinition;
 
+/** http.<stat_prefix>.basic_auth.* (envoy.filters.http.basic_auth). */
+export const BASIC_AUTH_STATS = {
+  counters: ['allowed', 'denied'],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** http.<stat_prefix>.jwt_authn.* (envoy.filters.http.jwt_authn). */
+export const JWT_AUTHN_STATS = {
+  counters: ['allowed', 'cors_preflight_bypassed', 'denied', 'jwks_fetch_success', 'jwks_fetch_failed', 'jwt_cache_hit', 'jwt_cache_miss'],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** http.<stat_prefix>.rbac.<rules_stat_prefix>* (envoy.filters.http.rbac). */
+export const RBAC_STATS = {
+  counters: ['allowed', 'denied', 'shadow_allowed', 'shadow_denied'],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** <stat_prefix>.rbac.{allowed,denied} (envoy.filters.network.rbac). */
+export const NETWORK_RBAC_STATS = {
+  counters: ['allowed', 'denied'],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** <stat_prefix>.rbac.<shadow_rules_stat_prefix>{shadow_allowed,shadow_denied} (envoy.filters.network.rbac). */
+export const NETWORK_RBAC_SHADOW_STATS = {
+  counters: ['shadow_allowed', 'shadow_denied'],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** http.<stat_prefix>.csrf.* (envoy.filters.http.csrf). */
+export const CSRF_STATS = {
+  counters: ['missing_source_origin', 'request_invalid', 'request_valid'],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** http.<stat_prefix>.ext_authz.[<filter stat_prefix>.]* (envoy.filters.http.ext_authz). */
+export const EXT_AUTHZ_STATS = {
+  counters: ['ok', 'denied', 'error', 'disabled', 'failure_mode_allowed'],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** http.<stat_prefix>.ext_proc.[<filter stat_prefix>.]* (envoy.filters.http.ext_proc). */
+export const EXT_PROC_STATS = {
+  counters: [
+    'streams_started', 'stream_msgs_sent', 'stream_msgs_received', 'spurious_msgs_received', 'streams_closed',
+    'streams_failed', 'failure_mode_allowed', 'message_timeouts',
+  ],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** http.<stat_prefix>.fault.* (envoy.filters.http.fault); active_faults is this worker's share, summed. */
+export const FAULT_STATS = {
+  counters: ['delays_injected', 'aborts_injected', 'faults_overflow', 'response_rl_injected'],
+  gauges: ['active_faults'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** http.<stat_prefix>.health_check.* (envoy.filters.http.health_check; the checks answered by the filter). */
+export const HEALTH_CHECK_STATS = {
+  counters: [
+    'request_total', 'failed', 'ok', 'cached_response', 'failed_cluster_not_found', 'failed_cluster_empty',
+    'failed_cluster_unhealthy', 'degraded',
+  ],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
 /** The stats of HTTP filters, by the name their compiled config gives (HttpFilterConfig.stats.definition). */
 export const HTTP_FILTER_STATS: Readonly<Record<string, StatScopeDefinition>> = {
+  fault: FAULT_STATS,
+  health_check: HEALTH_CHECK_STATS,
+  compressor: COMPRESSOR_STATS,
+  compressor_directional: COMPRESSOR_DIRECTIONAL_STATS,
+  decompressor_gzip: DECOMPRESSOR_GZIP_STATS,
+  decompressor_brotli: DECOMPRESSOR_BROTLI_STATS,
+  decompressor_zstd: DECOMPRESSOR_ZSTD_STATS,
   cors: CORS_STATS,
   http_local_rate_limit: HTTP_LOCAL_RATE_LIMIT_STATS,
+  basic_auth: BASIC_AUTH_STATS,
+  jwt_authn: JWT_AUTHN_STATS,
+  rbac: RBAC_STATS,
+  csrf: CSRF_STATS,
+  ext_authz: EXT_AUTHZ_STATS,
+  ext_proc: EXT_PROC_STATS,
 };
 
 /** cluster.<name>.* */

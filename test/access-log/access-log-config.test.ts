@@ -94,11 +94,11 @@ test('problems carry field paths and codes; good loggers beside bad ones still c
       { typed_config: { '@type': STDOUT, log_format: { text_format: '%BOGUS%' } } },
       { typed_config: { '@type': STDOUT } },
       { typed_config: { '@type': FILE } },
-      { typed_config: { '@type': STDOUT, log_format: { json_format: { a: '%FILTER_STATE(x)%' } } } },
+      { typed_config: { '@type': STDOUT, log_format: { json_format: { a: '%UPSTREAM_FILTER_STATE(x)%' } } } },
       { typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig' } },
       { typed_config: { '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster' } },
       { name: 'my.logger' },
-      { typed_config: { '@type': STDOUT }, filter: { status_code_filter: {} } },
+      { typed_config: { '@type': STDOUT }, filter: { runtime_filter: { runtime_key: 'k' } } },
       { typed_config: { '@type': STDOUT, log_format: {} } },
       { typed_config: { '@type': STDOUT, log_format: { text_format_source: { filename: '/etc/fmt' } } } },
       { typed_config: { '@type': FILE, path: '/x', format: 'a', log_format: { text_format: 'b' } } },
@@ -116,12 +116,12 @@ test('problems carry field paths and codes; good loggers beside bad ones still c
     ['not_supported', `${BASE}[4].typed_config`],
     ['unknown_type', `${BASE}[5].typed_config`],
     ['missing_field', `${BASE}[6].typed_config`],
-    ['not_supported', `${BASE}[7].filter`],
+    ['not_supported', `${BASE}[7].filter.runtime_filter`],
     ['missing_field', `${BASE}[8].typed_config.log_format`],
     ['not_supported', `${BASE}[9].typed_config.log_format.text_format_source.filename`],
     ['bad_value', `${BASE}[10].typed_config`],
     ['not_supported', `${BASE}[11].typed_config.log_format.text_format`],
   ]);
   assert.match(r.problems[0]!.message, /%BOGUS%/);
-  assert.match(r.problems[2]!.message, /FILTER_STATE/);
+  assert.match(r.problems[2]!.message, /UPSTREAM_FILTER_STATE/);
 });

@@ -338,9 +338,9 @@ test('unknown operators are a typed error naming the operator', () => {
 });
 
 test('Envoy operators not implemented yet say so', () => {
-  const e = formatError(() => compileTextFormat('%DYNAMIC_METADATA(com.test:key)%'));
+  const e = formatError(() => compileTextFormat('%CLUSTER_METADATA(com.test:key)%'));
   assert.equal(e.code, 'operator_not_supported');
-  assert.equal(e.operator, 'DYNAMIC_METADATA');
+  assert.equal(e.operator, 'CLUSTER_METADATA');
   assert.match(e.message, /not supported yet/);
 });
 

@@ -391,9 +391,9 @@ test('not supported yet: a field, a whole message behind an @type, an enum value
           stat_prefix: x
           route_config: { virtual_hosts: [{ name: v, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: a } }] }] }
           http_filters:
-          - name: envoy.filters.http.fault
+          - name: envoy.filters.http.kill_request
             typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault
+              "@type": type.googleapis.com/envoy.extensions.filters.http.kill_request.v3.KillRequest
           - name: envoy.filters.http.router
   clusters:
   - name: a
@@ -406,7 +406,7 @@ test('not supported yet: a field, a whole message behind an @type, an enum value
     '7:7 not_supported static_resources.listeners[0].listener_filters[0].typed_config: not supported yet: listener filter envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol (line 7)',
     // Inside an unsupported subtree Envoy's schema still applies: a typo is still a typo.
     "9:9 unknown_field static_resources.listeners[0].listener_filters[0].typed_config.allow_requests_without_proxy_protocl: unknown field 'allow_requests_without_proxy_protocl' in envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol (did you mean 'allow_requests_without_proxy_protocol'?)",
-    `19:13 not_supported ${HCM}.http_filters[0].typed_config: not supported yet: http filter envoy.extensions.filters.http.fault.v3.HTTPFault (line 19)`,
+    `19:13 not_supported ${HCM}.http_filters[0].typed_config: not supported yet: http filter envoy.extensions.filters.http.kill_request.v3.KillRequest (line 19)`,
     '24:5 not_supported static_resources.clusters[0].circuit_breakers: not supported yet: static_resources.clusters[0].circuit_breakers (line 24)',
   ]);
 });

@@ -76,4 +76,60 @@ describe('access logs', () => {
       await up.close();
     }
   });
+
+  it('AccessLog.filter: only the requests it passes are logged (status code, header, response flags, and/or)', async () => {
+    const up = await startUpstream('backend');
+    const port = await freePort();
+    const dir = tempDir();
+    const errors = path.join(dir, 'errors.log');
+    const tagged = path.join(dir, 'tagged.log');
+    const logger = (file: string, filter: string): string => `          - name: envoy.access_loggers.file
+            filter: ${filter}
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: ${file}
+              log_format: { text_format: "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS%\\n" }
+`;
+    const listener = `  - name: filtered
+    address:
+      socket_address: { address: 127.0.0.1, port_value: ${port} }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: filtered
+          access_log:
+${logger(errors, '{ or_filter: { filters: [{ status_code_filter: { comparison: { op: GE, value: { default_value: 500, runtime_key: a } } } }, { response_flag_filter: { flags: [NR] } }] } }')}${logger(tagged, '{ and_filter: { filters: [{ header_filter: { header: { name: x-log, present_match: true } } }, { duration_filter: { comparison: { op: GE, value: { default_value: 0, runtime_key: d } } } }] } }')}          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: { prefix: "/none" }
+                route: { cluster: refused }
+              - match: { prefix: "/ok" }
+                route: { cluster: backend }
+          http_filters:
+          - name: envoy.filters.http.router
+`;
+    const legate = await startLegate({
+      concurrency: 1,
+      config: bootstrap([listener], [
+        cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] }),
+        cluster({ name: 'refused', endpoints: [{ address: '127.0.0.1', port: await freePort() }] }),
+      ]),
+    });
+    try {
+      assert.equal((await curl([`http://127.0.0.1:${port}/ok/plain`])).status, 200);
+      assert.equal((await curl(['-H', 'x-log: 1', `http://127.0.0.1:${port}/ok/tagged`])).status, 200);
+      assert.equal((await curl([`http://127.0.0.1:${port}/none`])).status, 503);
+      assert.equal((await curl([`http://127.0.0.1:${port}/nowhere`])).status, 404);
+      await legate.stop(); // a clean stop flushes the buffered logs
+      assert.deepEqual(fs.readFileSync(errors, 'utf8').trim().split('\n').sort(), ['/none 503 UF', '/nowhere 404 NR']);
+      assert.deepEqual(fs.readFileSync(tagged, 'utf8').trim().split('\n'), ['/ok/tagged 200 -']);
+    } finally {
+      await legate.stop();
+      await up.close();
+    }
+  });
 });

@@ -1,7 +1,7 @@
-// End to end: envoy.filters.http.local_ratelimit through bin/legate (one worker: buckets are per worker). The
-// corpus's example runs as it is (addresses changed) and limits as its README says; a second config covers
-// per-route buckets, filter_enforced, status, headers both ways and gRPC. The token bucket's arithmetic is tested
-// in process with a clock the test sets.
+// End to end: envoy.filters.http.local_ratelimit through bin/legate. The corpus's example runs as it is (addresses
+// changed) and limits as its README says; a second config covers per-route buckets, filter_enforced, status, headers
+// both ways and gRPC; a third runs two workers and checks that they share each bucket, as Envoy's one per process.
+// The token bucket's arithmetic is tested in process with a clock the test sets, the shared one too.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +13,8 @@ import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl, type CurlResult } from '../support/curl.ts';
 import { waitUntil } from '../support/polling.ts';
 import { TokenBucket } from '../../src/filters/local-ratelimit-config.ts';
+import { sharedTokenBucket } from '../../src/filters/shared-token-bucket.ts';
+import { OverloadShared } from '../../src/overload/overload-shared.ts';
 
 const EXAMPLE = path.resolve(ROOT, '../shared/compat/envoy-configs/envoyproxy-examples__local_ratelimit-envoy.yaml');
 const LRL = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
@@ -29,6 +31,24 @@ describe('local rate limit: the token bucket', () => {
     assert.deepEqual([b.consume(1100), b.consume(1100), b.consume(1100)], [true, true, false]);
     // Ten intervals later: full (3), not 20.
     assert.deepEqual([b.consume(2100), b.consume(2100), b.consume(2100), b.consume(2100)], [true, true, true, false]);
+  });
+});
+
+describe('local rate limit: the shared token bucket', () => {
+  it('one entry per key and settings, found again by another thread\'s view; lazy refill as the per-worker one', () => {
+    const region = new OverloadShared();
+    const other = new OverloadShared(region.buffer, 1);
+    const a = sharedTokenBucket(region.tokenBuckets, region.tokenBucketTimes, 'hcm|lrl|path', 3, 2, 100, 1000)!;
+    const b = sharedTokenBucket(other.tokenBuckets, other.tokenBucketTimes, 'hcm|lrl|path', 3, 2, 100, 5000)!;
+    assert.deepEqual([a.consume(1000), b.consume(1001), a.consume(1002), b.consume(1003)], [true, true, true, false]);
+    assert.equal(a.consume(1099), false);
+    assert.deepEqual([b.consume(1100), a.consume(1100), b.consume(1100)], [true, true, false]);
+    assert.deepEqual([a.consume(2100), b.consume(2100), a.consume(2100), b.consume(2100)], [true, true, true, false]);
+    // Other settings or another key: a bucket of its own, full.
+    const c = sharedTokenBucket(region.tokenBuckets, region.tokenBucketTimes, 'hcm|lrl|path', 4, 2, 100, 2100)!;
+    const d = sharedTokenBucket(region.tokenBuckets, region.tokenBucketTimes, 'hcm|lrl|other', 3, 2, 100, 2100)!;
+    assert.equal(c.tokens, 4);
+    assert.equal(d.tokens, 3);
   });
 });
 
@@ -166,5 +186,65 @@ describe('local rate limit: per-route buckets, enforcement, status and headers',
     await new Promise((r) => setTimeout(r, 250));
     const again = await curl([`${base}/refill/c`]);
     assert.equal(again.status, 200);
+  });
+});
+
+describe('local rate limit: two workers share each bucket (Envoy\'s bucket is one per process)', () => {
+  let legate: LegateProcess;
+  let up: TestUpstream;
+  let base: string;
+
+  before(async () => {
+    up = await startUpstream('lrl-shared');
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    const always = '{ default_value: { numerator: 100 } }';
+    const routes = [
+      { match: '{ prefix: "/own" }', action: `route: { cluster: backend }\n                typed_per_filter_config:\n                  lrl: { "@type": ${LRL}, stat_prefix: own, token_bucket: { max_tokens: 4, fill_interval: 3600s }, filter_enabled: ${always}, filter_enforced: ${always} }` },
+      { match: '{ prefix: "/" }', action: 'route: { cluster: backend }' },
+    ];
+    const listener = hcmListener({ name: 'lrl2', port, routes }).replace('          http_filters:\n', `          http_filters:
+          - name: lrl
+            typed_config:
+              "@type": ${LRL}
+              stat_prefix: main
+              token_bucket: { max_tokens: 10, tokens_per_fill: 10, fill_interval: 3600s }
+              filter_enabled: ${always}
+              filter_enforced: ${always}
+`);
+    legate = await startLegate({ config: bootstrap([listener], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 2 });
+  });
+
+  after(async () => {
+    await legate?.stop();
+    await up?.close();
+  });
+
+  /** `n` requests to `path`, each on a connection of its own (the kernel spreads them over both workers), 8 at a time. */
+  async function statuses(path: string, n: number): Promise<number[]> {
+    const out: number[] = [];
+    for (let i = 0; i < n; i += 8) {
+      const batch = [];
+      for (let j = i; j < Math.min(n, i + 8); j++) batch.push(curl([`${base}${path}/${j}`]));
+      for (const r of await Promise.all(batch)) out.push(r.status);
+    }
+    return out;
+  }
+
+  it('the filter\'s bucket and a route\'s bucket let through what they hold, in total over both workers', async () => {
+    const main = await statuses('/main', 80);
+    const own = await statuses('/own', 40);
+    const stats = await legate.statsMap();
+    // Both workers served enough requests that buckets of their own would have let more through.
+    const perWorker = [stats.get('worker_0.downstream_rq_total') ?? 0, stats.get('worker_1.downstream_rq_total') ?? 0];
+    assert.ok(perWorker[0]! > 14 && perWorker[1]! > 14, `requests per worker: ${perWorker.join(', ')}`);
+    assert.equal(main.filter((s) => s === 200).length, 10, main.join(' '));
+    assert.equal(main.filter((s) => s === 429).length, 70);
+    assert.equal(own.filter((s) => s === 200).length, 4, own.join(' '));
+    assert.equal(up.seen.filter((r) => r.url.startsWith('/main')).length, 10);
+    assert.equal(up.seen.filter((r) => r.url.startsWith('/own')).length, 4);
+    assert.equal(stats.get('main.http_local_rate_limit.ok'), 10);
+    assert.equal(stats.get('main.http_local_rate_limit.rate_limited'), 70);
+    assert.equal(stats.get('own.http_local_rate_limit.ok'), 4);
   });
 });

@@ -9,8 +9,9 @@ import { buildRouteTable } from '../../src/router/route-table.ts';
 import { compileHeaderValueFormat } from '../../src/access-log/formatter.ts';
 import { ROUTE_FILTER_DEPS } from '../../src/filters/route-filter-deps.ts';
 
-const FAULT = `          - name: envoy.filters.http.fault
-            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault }
+// A filter Legate does not run (kill_request).
+const UNRUN = `          - name: envoy.filters.http.kill_request
+            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.kill_request.v3.KillRequest }
 `;
 const ROUTER = `          - name: envoy.filters.http.router
             typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
@@ -57,11 +58,11 @@ describe('http_filters and typed_per_filter_config', () => {
   });
 
   it('a filter Legate does not run is "not supported yet"; with is_optional it is skipped and a warning says so', () => {
-    const refused = run(config(`${FAULT}${ROUTER}`));
+    const refused = run(config(`${UNRUN}${ROUTER}`));
     assert.ok(!refused.ok);
-    assert.match(refused.message, /http_filters\[0\]\.typed_config: not supported yet: http filter envoy\.extensions\.filters\.http\.fault\.v3\.HTTPFault/);
+    assert.match(refused.message, /http_filters\[0\]\.typed_config: not supported yet: http filter envoy\.extensions\.filters\.http\.kill_request\.v3\.KillRequest/);
 
-    const skipped = run(config(`${FAULT}            is_optional: true
+    const skipped = run(config(`${UNRUN}            is_optional: true
           - name: acme.custom
             is_optional: true
             typed_config: { "@type": type.googleapis.com/acme.filters.Custom }
@@ -78,7 +79,7 @@ ${ROUTER}`));
   });
 
   it('the router must be last and cannot be disabled', () => {
-    const notLast = run(config(`${ROUTER}${FAULT}            is_optional: true\n`));
+    const notLast = run(config(`${ROUTER}${UNRUN}            is_optional: true\n`));
     assert.ok(!notLast.ok);
     assert.match(notLast.message, /envoy\.filters\.http\.router must be the last http filter/);
     const disabled = run(config(ROUTER.replace('typed_config:', 'disabled: true\n            typed_config:')));
@@ -90,7 +91,7 @@ ${ROUTER}`));
     const filterConfig = (extra: string): string => `{ "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig${extra} }`;
     const r = run(config(ROUTER,
       `              typed_per_filter_config:\n                f_one: ${filterConfig(', disabled: true')}\n                f_two: ${filterConfig('')}\n`,
-      `                typed_per_filter_config:\n                  f_one: ${filterConfig('')}\n                  f_opt: ${filterConfig(', is_optional: true, config: { "@type": type.googleapis.com/envoy.extensions.filters.http.csrf.v3.CsrfPolicy }')}\n`));
+      `                typed_per_filter_config:\n                  f_one: ${filterConfig('')}\n                  f_opt: ${filterConfig(', is_optional: true, config: { "@type": type.googleapis.com/envoy.extensions.filters.http.lua.v3.LuaPerRoute, disabled: true }')}\n`));
     const table = buildRouteTable(hcmOf(r).routeConfig, { compileHeaderValue: compileHeaderValueFormat, ...ROUTE_FILTER_DEPS });
     const a = table.route('x', 'GET', '/a', [])!;
     assert.deepEqual(a.perFilterConfigs, {
@@ -100,8 +101,8 @@ ${ROUTER}`));
     const other = table.route('x', 'GET', '/b', [])!;
     assert.deepEqual(other.perFilterConfigs, { f_one: { disabled: true, config: null, allConfigs: [] }, f_two: { disabled: false, config: null, allConfigs: [] } });
 
-    const refused = run(config(ROUTER, '', `                typed_per_filter_config:\n                  f_opt: ${filterConfig(', config: { "@type": type.googleapis.com/envoy.extensions.filters.http.csrf.v3.CsrfPolicy }')}\n`));
+    const refused = run(config(ROUTER, '', `                typed_per_filter_config:\n                  f_opt: ${filterConfig(', config: { "@type": type.googleapis.com/envoy.extensions.filters.http.lua.v3.LuaPerRoute, disabled: true }')}\n`));
     assert.ok(!refused.ok);
-    assert.match(refused.message, /typed_per_filter_config\["f_opt"\]\.config: not supported yet: per-route filter config envoy\.extensions\.filters\.http\.csrf\.v3\.CsrfPolicy/);
+    assert.match(refused.message, /typed_per_filter_config\["f_opt"\]\.config: not supported yet: per-route filter config envoy\.extensions\.filters\.http\.lua\.v3\.LuaPerRoute/);
   });
 });

@@ -118,13 +118,12 @@ export class ActiveStream {
 
   // ---- decoding (client -> proxy) ----
 
-  decodeHeaders(): void {
+  /** The stream begins: counted, and what StreamInfo knows from the connection and the head. */
+  private begin(): void {
     const hcm = this.hcm;
-    const cfg = hcm.config;
     const values = hcm.stats.values;
-    const slots = cfg.slots!;
+    const slots = hcm.config.slots!;
     const info = this.info;
-    const head = this.head;
     values[slots.downstream_rq_total]++;
     values[this.conn.multiplexed ? slots.downstream_rq_http2_total : slots.downstream_rq_http1_total]++;
     values[slots.downstream_rq_active]++;
@@ -133,13 +132,35 @@ export class ActiveStream {
 
     info.startTimeMs = Date.now();
     info.startMonoMs = performance.now();
-    info.method = head.method;
+    info.method = this.head.method;
     info.requestHeaders = this.headers;
     info.downstreamRemoteAddress = this.conn.remoteAddress;
     info.downstreamDirectRemoteAddress = this.conn.remoteAddress;
     info.downstreamLocalAddress = this.conn.localAddress;
     info.scheme = this.conn.scheme;
     info.connectionId = this.conn.id;
+  }
+
+  /**
+   * A request the HTTP/1.1 codec refused before its head was whole (a 400, 413, 414, 431, 501 with the codec's
+   * details), or whose head did not arrive in time (request_headers_timeout, 408): as Envoy's stream for a message
+   * it could not decode, it is counted and access-logged like any request and answered through sendLocal (so
+   * local_reply_config applies); the connection closes after it. `head` is an empty placeholder.
+   */
+  rejectBeforeHead(spec: LocalReplySpec): void {
+    this.begin();
+    this.closeAfterResponse = true;
+    this.localReply(spec);
+  }
+
+  decodeHeaders(): void {
+    const hcm = this.hcm;
+    const cfg = hcm.config;
+    const values = hcm.stats.values;
+    const slots = cfg.slots!;
+    const info = this.info;
+    const head = this.head;
+    this.begin();
     if (cfg.streamIdleTimeoutMs > 0) this.armIdleTimer(cfg.streamIdleTimeoutMs);
     if (cfg.requestTimeoutMs > 0) this.requestTimer = setTimeout(onRequestTimeout, cfg.requestTimeoutMs, this);
     // Overload manager actions (one shared-memory read each while inactive).
@@ -256,7 +277,7 @@ export class ActiveStream {
         return;
       }
     }
-    routeRequest(this);
+    routeRequest(this, this.requestComplete);
   }
 
   /** The route the request has now: matched again after clearRouteCache() (host and info.path as they are now). */
@@ -312,7 +333,7 @@ export class ActiveStream {
       if (trailers !== null && trailers.length > 0) filters.decodeTrailers(trailers);
       else filters.decodeData(EMPTY, true);
     } else if (this.upstream !== null) {
-      this.upstream.endBody();
+      this.upstream.endBody(trailers);
     }
   }
 
@@ -598,10 +619,22 @@ export class ActiveStream {
     info.responseFlags |= flag;
     info.responseCodeDetails = details;
     const headers: HeaderList = [];
+    if (location !== undefined) headers.push('location', location);
+    if (extraHeaders !== null) for (let i = 0; i < extraHeaders.length; i++) headers.push(extraHeaders[i]!);
+    const rewriter = this.hcm.localReply;
+    if (rewriter !== null) {
+      // local_reply_config: mappers and body_format, before the reply becomes a gRPC error (as Envoy's).
+      const r = rewriter.rewrite(info, this.headers, headers, status, body.length === 0 ? '' : body.toString(), contentType ?? 'text/plain');
+      status = r.status;
+      body = r.body === '' ? EMPTY : Buffer.from(r.body);
+      contentType = r.contentType;
+    } else if (body.length > 0) {
+      info.localReplyBody = body.toString();
+    }
     let framing: number = BodyFraming.LENGTH;
     if (this.isGrpc && location === undefined) {
       info.responseCode = 200;
-      headers.push(H.contentType, 'application/grpc');
+      setHeader(headers, H.contentType, 'application/grpc');
       headers.push('grpc-status', String(grpcStatus >= 0 ? grpcStatus : grpcStatusForHttp(status)));
       if (body.length > 0) headers.push('grpc-message', encodeGrpcMessage(body.toString('latin1')));
       body = EMPTY;
@@ -609,13 +642,12 @@ export class ActiveStream {
       status = 200;
     } else {
       info.responseCode = status;
-      if (location !== undefined) headers.push('location', location);
-      if (body.length > 0 && contentType !== null) headers.push(H.contentType, contentType);
+      // A content-type a mapper's headers_to_add set stays (Envoy's has_custom_content_type).
+      if (body.length > 0 && contentType !== null && (rewriter === null || !hasHeader(headers, H.contentType))) headers.push(H.contentType, contentType);
       headers.push(H.contentLength, String(body.length));
     }
     headers.push(H.date, httpDateNow(Date.now()));
     headers.push(H.server, cfg.serverName);
-    if (extraHeaders !== null) for (let i = 0; i < extraHeaders.length; i++) headers.push(extraHeaders[i]!);
     info.responseHeaders = headers;
     if (this.route !== null) this.route.applyResponseHeaderMutations(headers, info);
     const filters = this.filters;

@@ -20,7 +20,7 @@ import { TurnSpreadQueue } from '../../src/common/turn-spread-queue.ts';
 import { armConnectionIdleTimer } from '../../src/overload/overload-shared.ts';
 import { log } from '../../src/common/logger.ts';
 import { Http2Connection } from './http2-connection.ts';
-import type { LocalReplySpec } from './local-reply.ts';
+import { LocalReply, type LocalReplySpec } from './local-reply.ts';
 import { reportInternalError } from '../../src/common/internal-error.ts';
 import type { HighMemorySweep } from '../../src/overload/high-memory-streams.ts';
 
@@ -189,9 +189,21 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.headersTimer = null;
     if (this.closed || this.stream !== null) return;
     this.hcm.stats.values[this.hcm.config.slots!.downstream_rq_header_timeout]++;
-    const body = 'request headers timeout';
-    this.closeGracefully(`HTTP/1.1 408 Request Timeout\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`);
+    this.rejectBeforeHead(LocalReply.requestHeadersTimeout);
     this.closed = true;
+  }
+
+  /**
+   * Answers a request whose head never became whole (a codec error, request_headers_timeout) through a stream of
+   * its own (ActiveStream.rejectBeforeHead: counted, local_reply_config, access log), then closes.
+   */
+  private rejectBeforeHead(spec: LocalReplySpec): void {
+    const head: RequestHead = {
+      method: '', target: '', versionMinor: 1, headers: [], contentLength: -1, chunked: false, keepAlive: false, upgrade: false,
+    };
+    const stream = new ActiveStream(this, this.listener.hcm, head, 'HTTP/1.1', true, null);
+    this.stream = stream;
+    stream.rejectBeforeHead(spec);
   }
 
   /**
@@ -294,12 +306,8 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
       stream.upstreamFailed(codecErrorReply(err));
       return;
     }
-    // Nothing of this request reached an upstream: answer it and close.
-    const reason = reasonPhrase(err.status);
-    const body = reason;
-    this.closeGracefully(
-      `HTTP/1.1 ${err.status} ${reason}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`,
-    );
+    // Nothing of this request reached an upstream: answer it (a stream of its own) and close.
+    this.rejectBeforeHead(codecErrorReply(err));
     this.closed = true;
   }
 

@@ -12,6 +12,7 @@ import type { WorkerStatsStore } from '../../src/stats/definitions.ts';
 import { withFastProperties } from '../../src/common/fast-properties.ts';
 import { HttpFilterChain } from './filters/http-filter-chain.ts';
 import { ROUTE_FILTER_DEPS } from '../../src/filters/route-filter-deps.ts';
+import { LocalReplyRewriter } from './local-reply-rewriter.ts';
 
 export class HcmRuntime {
   readonly config: HcmConfig;
@@ -24,6 +25,8 @@ export class HcmRuntime {
   readonly stats: WorkerStatsStore;
   /** http_filters before the router; null when the router is the only one (the stream then calls it directly). */
   readonly filterChain: HttpFilterChain | null;
+  /** local_reply_config; null when not configured (local replies are then sent as made). */
+  readonly localReply: LocalReplyRewriter | null;
   readonly workerSlots: Readonly<Record<string, number>>;
   /** worker.<id>.downstream_rq_total / downstream_rq_active, looked up once. */
   readonly workerRqTotalSlot: number;
@@ -52,6 +55,7 @@ export class HcmRuntime {
     this.filterChain = hcm.httpFilters.length === 0
       ? null
       : new HttpFilterChain(hcm, listener.perConnectionBufferLimitBytes, { stats, clusters });
+    this.localReply = hcm.localReplyConfig === null ? null : new LocalReplyRewriter(hcm.localReplyConfig);
     this.workerSlots = workerSlots;
     this.workerRqTotalSlot = workerSlots['downstream_rq_total']!;
     this.workerRqActiveSlot = workerSlots['downstream_rq_active']!;

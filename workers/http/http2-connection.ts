@@ -184,7 +184,7 @@ export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
     this.endRequest(state.stream, trailers);
   }
 
-  /** Request trailers end the request (HTTP filters see them); the router does not forward them yet. */
+  /** Request trailers end the request (HTTP filters see them; the router forwards them upstream). */
   private endRequest(stream: ActiveStream, trailers: string[] | null): void {
     stream.decodeComplete(trailers);
   }

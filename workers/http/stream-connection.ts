@@ -5,6 +5,7 @@
 
 import type { HeaderList } from '../../src/http/stream-info.ts';
 import type { ActiveStream } from './active-stream.ts';
+import type net from 'node:net';
 
 /** How the response body of a head is framed upstream-side, so each codec can frame it for its client. */
 export const BodyFraming = {
@@ -20,6 +21,8 @@ export interface StreamConnection {
   readonly id: number;
   readonly remoteAddress: string;
   readonly remoteIp: string;
+  /** The downstream socket (a tls.TLSSocket on TLS): what filters read the peer certificate and SNI from. */
+  readonly socket: net.Socket;
   readonly localAddress: string;
   /** "https" on a TLS transport socket, else "http". */
   readonly scheme: string;

@@ -17,6 +17,7 @@ import { ServerTlsContext } from '../../src/tls/server-tls-context.ts';
 import type { DownstreamTlsSpec, TlsFailureReason } from '../../src/tls/tls-spec.ts';
 import type tls from 'node:tls';
 import { TlsInspection, type ListenerFilterOwner } from './tls-inspector.ts';
+import { networkRbacAllows } from './rbac-network-filter.ts';
 import { OverloadAction, overloadShared, releaseGlobalConnectionOnClose } from '../../src/overload/overload-shared.ts';
 import type { HighMemorySweep } from '../../src/overload/high-memory-streams.ts';
 import type { ActiveStream } from '../http/active-stream.ts';
@@ -241,6 +242,8 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
       tls.accept(socket);
       return;
     }
+    const rbac = chain.config.networkRbac;
+    if (rbac !== null && !networkRbacAllows(rbac, socket, facts, this.stats)) return this.closeDenied(socket);
     let conn: ListenerConnection;
     try {
       conn = this.startOnChain(socket, chain, facts);
@@ -283,6 +286,15 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
     return true;
   }
 
+  /** envoy.filters.network.rbac denied a connection counted as active (the filter counted the deny): it closes. */
+  private closeDenied(socket: net.Socket): void {
+    const values = this.stats.values;
+    values[this.config.slots!.downstream_cx_active]--;
+    values[this.workerSlots['downstream_cx_active']!]--;
+    values[this.config.slots!.downstream_cx_destroy]++;
+    socket.destroy();
+  }
+
   /**
    * Hands an accepted socket to the chain's network filter. Where a chain's transport socket applies: with TLS,
    * `socket` is wrapped here (tls.TLSSocket with the chain's secure context and handshake timeout) and the wrapped
@@ -311,6 +323,8 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
       socket.destroy();
       return;
     }
+    const rbac = chain.config.networkRbac;
+    if (rbac !== null && !networkRbacAllows(rbac, socket, null, this.stats)) return this.closeDenied(socket);
     try {
       const conn = this.startOnChain(socket, chain, null);
       this.connections.set(conn.id, conn);

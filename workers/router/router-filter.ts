@@ -16,7 +16,7 @@ const EMPTY = Buffer.alloc(0);
 const NO_HEADERS: HeaderList = [];
 
 /** The router's decodeHeaders: the stream's route (null: 404 NR) to a local reply or an upstream request. */
-export function routeRequest(stream: ActiveStream): void {
+export function routeRequest(stream: ActiveStream, endStream: boolean): void {
   const hcm = stream.hcm;
   const cfg = hcm.config;
   const values = hcm.stats.values;
@@ -67,11 +67,12 @@ export function routeRequest(stream: ActiveStream): void {
   if (answerContinue) headers.splice(expect, 2);
   if (stream.upgradeType !== null) headers.push(H.connection, 'upgrade', H.upgrade, stream.upgradeType);
 
-  const upstream = new UpstreamRequest(stream, cluster, route, upstreamPath);
+  const upstream = new UpstreamRequest(stream, cluster, route, upstreamPath, endStream);
   stream.upstream = upstream;
   upstream.start();
-  // Only when a body is still to come (RFC 9110 §10.1.1), and not on an upgrade (its bytes are the tunnel's).
-  if (answerContinue && !stream.finished && !stream.requestComplete && stream.upgradeType === null) {
+  // Only when a body is still to come from the client (RFC 9110 §10.1.1), once (a filter that holds the body may
+  // have answered it already), and not on an upgrade (its bytes are the tunnel's).
+  if (answerContinue && !stream.finished && !endStream && !stream.requestComplete && !stream.continueSent && stream.upgradeType === null) {
     stream.sendInterim(100, 'Continue', NO_HEADERS);
   }
 }
@@ -85,8 +86,8 @@ export class RouterFilter extends PassThroughFilter {
     this.stream = stream;
   }
 
-  override decodeHeaders(_headers: HeaderList, _endStream: boolean): number {
-    routeRequest(this.stream);
+  override decodeHeaders(_headers: HeaderList, endStream: boolean): number {
+    routeRequest(this.stream, endStream);
     return FilterHeadersStatus.StopIteration;
   }
 
@@ -99,10 +100,10 @@ export class RouterFilter extends PassThroughFilter {
     return FilterDataStatus.StopIterationNoBuffer;
   }
 
-  override decodeTrailers(_trailers: HeaderList): number {
-    // Request trailers end the request; they are not forwarded upstream yet.
+  override decodeTrailers(trailers: HeaderList): number {
+    // Request trailers end the request and go upstream after its body.
     const upstream = this.stream.upstream;
-    if (upstream !== null && !this.stream.finished) upstream.endBody();
+    if (upstream !== null && !this.stream.finished) upstream.endBody(trailers);
     return FilterTrailersStatus.StopIteration;
   }
 }

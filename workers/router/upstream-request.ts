@@ -6,8 +6,8 @@
 
 import { ResponseParser } from '../../src/http1/response-parser.ts';
 import type { Http1ParseError, Http1ResponseCallbacks, ResponseHead } from '../../src/http1/types.ts';
-import { serializeRequestHead } from '../../src/http1/serializer.ts';
-import type { HeaderList } from '../../src/http/stream-info.ts';
+import { serializeLastChunk, serializeRequestHead } from '../../src/http1/serializer.ts';
+import { getHeader, type HeaderList } from '../../src/http/stream-info.ts';
 import { H } from '../../src/http/header-names.ts';
 import { setHeader } from '../../src/http/header-list.ts';
 import type { Route } from '../../src/router/route-table.ts';
@@ -20,7 +20,7 @@ import { LocalReply, type LocalReplySpec } from '../http/local-reply.ts';
 import http2 from 'node:http2';
 import type { Http2PoolConnection, Http2StreamRequester } from '../upstream/http2-pool.ts';
 import { UpstreamProtocol } from '../../src/upstream/cluster-config.ts';
-import { requestHeadersForHttp2, responseHeadFromHttp2 } from '../../src/http/http2-headers.ts';
+import { requestHeadersForHttp2, responseHeadFromHttp2, trailerFieldsForHttp2 } from '../../src/http/http2-headers.ts';
 import { reportInternalError } from '../../src/common/internal-error.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
@@ -85,6 +85,8 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
   private pendingBytes: number;
   private bodyChunked: boolean;
   private requestEnded: boolean;
+  /** The request's trailers (endBody), forwarded after the body: HTTP/1.1 chunked, or HTTP/2; null: none. */
+  private requestTrailers: HeaderList | null;
   private responseHead: ResponseHead | null;
   private done: boolean;
   private timer: NodeJS.Timeout | null;
@@ -105,8 +107,15 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
    * when the upgrade is declined: those bytes then go nowhere.
    */
   private awaitingUpgrade: boolean;
+  /**
+   * The router has the whole request: its head came with end of stream, or endBody() was called. Not the
+   * downstream's own end (ActiveStream.requestComplete): a filter may still hold body the router has not been given.
+   */
+  private downstreamEnded: boolean;
 
-  constructor(stream: ActiveStream, cluster: WorkerCluster, route: Route, path: string) {
+  /** `endStream`: the head the router got ends the request (no body will be passed to sendBody/endBody). */
+  constructor(stream: ActiveStream, cluster: WorkerCluster, route: Route, path: string, endStream: boolean) {
+    this.downstreamEnded = endStream;
     this.stream = stream;
     this.cluster = cluster;
     this.route = route;
@@ -122,6 +131,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     this.pendingBytes = 0;
     this.bodyChunked = false;
     this.requestEnded = false;
+    this.requestTrailers = null;
     this.responseHead = null;
     this.done = false;
     this.timer = null;
@@ -157,7 +167,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     this.activeHost = host;
     this.hostCounters = host.counters;
     this.active = true;
-    if (this.route.timeoutMs > 0 && this.stream.requestComplete) this.armTimeout();
+    if (this.route.timeoutMs > 0 && this.downstreamEnded) this.armTimeout();
     const protocol = this.cluster.config.upstreamProtocol;
     this.http2 = this.stream.upgradeType === null && (
       protocol === UpstreamProtocol.HTTP2 ||
@@ -181,10 +191,14 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     if (this.route.autoHostRewrite && conn.pool.host.hostname !== '') setHeader(headers, H.host, conn.pool.host.hostname);
     const scheme = this.cluster.config.transportSocket !== null ? 'https' : 'http';
     const pending = this.pending;
-    const endStream = stream.requestComplete && (pending === null || pending.length === 0) && this.retainedBytes === 0;
+    const endStream = this.downstreamEnded && (pending === null || pending.length === 0) && this.retainedBytes === 0 && this.requestTrailers === null;
     let s: http2.ClientHttp2Stream;
     try {
-      s = conn.session.request(requestHeadersForHttp2(stream.head.method, this.path, scheme, headers) as never, { endStream });
+      // A body still to come may end with trailers: the stream then stays open after the last DATA for them
+      // ('wantTrailers'; none is an empty DATA frame with END_STREAM).
+      const waitForTrailers = !endStream && (!this.downstreamEnded || this.requestTrailers !== null);
+      s = conn.session.request(requestHeadersForHttp2(stream.head.method, this.path, scheme, headers) as never, { endStream, waitForTrailers });
+      if (waitForTrailers) s.on('wantTrailers', () => sendH2Trailers(s, this.requestTrailers));
     } catch {
       // The session went away between the pool's check and now (GOAWAY, close): try another connection.
       conn.pool.release(conn);
@@ -243,8 +257,8 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
       this.pendingBytes = 0;
       stream.conn.resumeReading(stream);
     }
-    if (stream.requestComplete && !endStream) s.end();
-    if (stream.requestComplete) this.requestEnded = true;
+    if (this.downstreamEnded && !endStream) s.end();
+    if (this.downstreamEnded) this.requestEnded = true;
   }
 
   private writeH2Body(chunk: Buffer): boolean {
@@ -358,7 +372,8 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     // Framing of the upstream hop: keep a known length, re-chunk an unknown one.
     if (head.contentLength >= 0) {
       setHeader(headers, H.contentLength, String(head.contentLength));
-    } else if (head.chunked) {
+    } else if (head.chunked && (stream.filters === null || getHeader(headers, H.contentLength) === undefined)) {
+      // (A content-length here was set by a filter that holds the whole body, envoy.filters.http.buffer.)
       this.bodyChunked = true;
       headers.push(H.transferEncoding, 'chunked');
     }
@@ -372,7 +387,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
       this.pendingBytes = 0;
       stream.conn.resumeReading(stream);
     }
-    if (stream.requestComplete) this.writeEnd();
+    if (this.downstreamEnded) this.writeEnd();
     socket.uncork();
   }
 
@@ -416,8 +431,11 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     if (!(this.h2stream !== null ? this.writeH2Body(chunk) : this.writeBody(chunk))) this.stream.conn.pauseReading(this.stream);
   }
 
-  endBody(): void {
+  /** The request's end, with its trailers (null or empty: none). */
+  endBody(trailers: HeaderList | null = null): void {
+    this.downstreamEnded = true;
     if (this.done) return;
+    if (trailers !== null && trailers.length > 0) this.requestTrailers = trailers;
     if (this.stream.upgraded) {
       // The client ended its side of the tunnel: pass the FIN on.
       if (this.conn !== null) this.conn.socket.end();
@@ -445,7 +463,8 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
   private writeEnd(): void {
     if (this.requestEnded) return;
     this.requestEnded = true;
-    if (this.bodyChunked) this.conn!.socket.write(LAST_CHUNK, 'latin1');
+    // Trailers go out only on a chunked body (with a content-length there is no place for them, as Envoy's codec).
+    if (this.bodyChunked) this.conn!.socket.write(this.requestTrailers === null ? LAST_CHUNK : serializeLastChunk(this.requestTrailers), 'latin1');
   }
 
   // ---- socket events while this request owns the connection ----
@@ -526,7 +545,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
       this.pendingBytes = 0;
     }
     // The client may have ended its side before the 101: pass its FIN on after its bytes.
-    if (this.stream.requestComplete) socket.end();
+    if (this.downstreamEnded) socket.end();
     else this.stream.conn.resumeReading(this.stream);
   }
 
@@ -674,3 +693,19 @@ function onUpstreamTimeout(req: UpstreamRequest): void {
 }
 
 function ignoreError(): void {}
+
+/** 'wantTrailers' of an upstream HTTP/2 request: its trailers (minus connection-specific fields), or none. */
+function sendH2Trailers(s: http2.ClientHttp2Stream, trailers: HeaderList | null): void {
+  const fields = trailerFieldsForHttp2(trailers);
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!;
+    const prev = out[name];
+    out[name] = prev === undefined ? fields[i + 1]! : Array.isArray(prev) ? [...prev, fields[i + 1]!] : [prev, fields[i + 1]!];
+  }
+  try {
+    s.sendTrailers(out);
+  } catch {
+    // The stream closed meanwhile (reset, session gone): nothing left to end.
+  }
+}

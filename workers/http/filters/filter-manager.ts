@@ -12,12 +12,17 @@
 import type { HeaderList, StreamInfo } from '../../../src/http/stream-info.ts';
 import type { Route } from '../../../src/router/route-table.ts';
 import type { ActiveStream } from '../active-stream.ts';
+import type net from 'node:net';
+import { getHeader } from '../../../src/http/stream-info.ts';
+import { trustedClientAddress } from '../../../src/http/forwarded-for.ts';
 import { LocalReply } from '../local-reply.ts';
+import { removeHeader } from '../../../src/http/header-list.ts';
 import {
   FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, type FilterCallbacks, type StreamFilter,
 } from './http-filter.ts';
 
 const EMPTY = Buffer.alloc(0);
+const NO_INTERIM_HEADERS: HeaderList = [];
 
 /** Where iteration stands at one filter, one direction. */
 const CONTINUE = 0;
@@ -132,12 +137,70 @@ export class ActiveFilter implements FilterCallbacks {
     return this.manager.peekBuffer(false);
   }
 
+  replaceDecodingBuffer(data: Buffer): void {
+    this.manager.replaceBuffer(true, data);
+  }
+
+  requestBodyLength(length: number): void {
+    const stream = this.manager.stream;
+    const head = stream.head;
+    head.contentLength = length;
+    head.chunked = false;
+    removeHeader(stream.headers, 'transfer-encoding');
+    removeHeader(stream.headers, 'content-length');
+    stream.headers.push('content-length', String(length));
+  }
+
+  replaceEncodingBuffer(data: Buffer): void {
+    this.manager.replaceBuffer(false, data);
+  }
+
   injectDecodedDataToFilterChain(data: Buffer, endStream: boolean): void {
     this.manager.decodeDataFrom(this.index + 1, data, endStream);
   }
 
   injectEncodedDataToFilterChain(data: Buffer, endStream: boolean): void {
-    this.manager.encodeDataFrom(this.index - 1, data, endStream);
+    // Injected from inside an encodeData call, the source pauses when the client (or a buffer) is full.
+    if (!this.manager.encodeDataFrom(this.index - 1, data, endStream)) this.manager.injectedBlocked = true;
+  }
+
+  requestBodyRewritten(): void {
+    const stream = this.manager.stream;
+    const head = stream.head;
+    if (head.contentLength > 0) {
+      head.contentLength = -1;
+      head.chunked = true;
+    }
+    removeHeader(stream.headers, 'content-length');
+  }
+
+  setDecoderBufferLimit(limit: number): void {
+    this.manager.decodeLimit = limit;
+  }
+
+  sendContinue(): void {
+    const stream = this.manager.stream;
+    if (stream.hcm.config.proxy100Continue || stream.requestComplete || stream.continueSent || stream.finished) return;
+    stream.sendInterim(100, 'Continue', NO_INTERIM_HEADERS);
+  }
+
+  setDynamicMetadata(ns: string, fields: Readonly<Record<string, unknown>>): void {
+    this.streamInfo.setDynamicMetadata(ns, fields);
+  }
+
+  downstreamSocket(): net.Socket {
+    return this.manager.stream.conn.socket;
+  }
+
+  trustedRemoteIp(): string {
+    const stream = this.manager.stream;
+    const cfg = stream.hcm.config;
+    const peer = stream.conn.remoteIp;
+    if (cfg.useRemoteAddress && cfg.xffNumTrustedHops === 0) return peer;
+    // With use_remote_address the peer was appended to x-forwarded-for already (unless skip_xff_append): counted
+    // from the right it is then one of the trusted hops.
+    const appended = cfg.useRemoteAddress && !cfg.skipXffAppend;
+    return trustedClientAddress(getHeader(stream.headers, 'x-forwarded-for'), peer, cfg.useRemoteAddress && !appended, cfg.xffNumTrustedHops);
   }
 }
 
@@ -171,8 +234,12 @@ export class FilterManager {
   readonly filters: ActiveFilter[];
   /** The connection's buffer limit (per_connection_buffer_limit_bytes). */
   readonly limit: number;
+  /** The limit of buffered request data: `limit` unless a filter set its own (setDecoderBufferLimit). */
+  decodeLimit: number;
   /** The last filter whose decodeHeaders ran: encoding starts there. */
   latestDecoder: number;
+  /** A filter's injectEncodedDataToFilterChain met a full client: the encodeData in progress reports it (pause). */
+  injectedBlocked: boolean;
   /** A local reply was sent: the request goes no further. */
   decodeAborted: boolean;
   /** The response head entered the encoder filters (a later local reply bypasses them, as Envoy's). */
@@ -196,7 +263,9 @@ export class FilterManager {
     this.stream = stream;
     this.filters = [];
     this.limit = limit;
+    this.decodeLimit = limit;
     this.latestDecoder = -1;
+    this.injectedBlocked = false;
     this.decodeAborted = false;
     this.encodeStarted = false;
     this.responseEnded = false;
@@ -364,7 +433,7 @@ export class FilterManager {
       this.decodeTrailersFrom(from, trailers);
       if (this.stopped()) return;
     }
-    if (this.decodeWatermarked && this.decodeBufferBytes <= this.limit) {
+    if (this.decodeWatermarked && this.decodeBufferBytes <= this.decodeLimit) {
       this.decodeWatermarked = false;
       this.stream.conn.resumeReading(this.stream);
     }
@@ -372,7 +441,7 @@ export class FilterManager {
 
   private bufferRequestData(data: Buffer, watermark: boolean): void {
     if (data.length > 0) this.appendBuffer(true, data);
-    if (this.decodeBufferBytes <= this.limit) return;
+    if (this.decodeBufferBytes <= this.decodeLimit) return;
     if (watermark) {
       if (!this.decodeWatermarked) {
         this.decodeWatermarked = true;
@@ -399,7 +468,9 @@ export class FilterManager {
   /** Response data; false when the source should pause (the client, or a *Watermark filter's buffer, is full). */
   encodeData(data: Buffer, endStream: boolean): boolean {
     if (endStream) this.responseEnded = true;
-    return this.encodeDataFrom(this.latestDecoder, data, endStream);
+    this.injectedBlocked = false;
+    const writable = this.encodeDataFrom(this.latestDecoder, data, endStream);
+    return writable && !this.injectedBlocked;
   }
 
   encodeTrailers(trailers: HeaderList): void {
@@ -591,6 +662,17 @@ export class FilterManager {
     }
     if (chunks === null) return EMPTY;
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  }
+
+  /** Replaces what is buffered (a filter's body mutation: Envoy's modifyDecodingBuffer / modifyEncodingBuffer). */
+  replaceBuffer(request: boolean, data: Buffer): void {
+    if (request) {
+      this.decodeBuffer = [data];
+      this.decodeBufferBytes = data.length;
+    } else {
+      this.encodeBuffer = [data];
+      this.encodeBufferBytes = data.length;
+    }
   }
 
   /** What is buffered (one Buffer, kept as the buffer's only chunk so a second look does not copy again). */

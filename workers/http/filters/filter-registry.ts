@@ -6,6 +6,7 @@
 import type { FilterCallbacks, StreamFilter } from './http-filter.ts';
 import type { WorkerStatsStore } from '../../../src/stats/definitions.ts';
 import type { WorkerClusterManager } from '../../upstream/cluster-manager.ts';
+import type { AsyncClient } from '../../upstream/async-client.ts';
 
 /** Made once per config version and connection manager; createFilter runs per stream (no config work there). */
 export interface HttpFilterFactory {
@@ -27,6 +28,8 @@ export interface HttpFilterFactoryContext {
    */
   statSlotsFor(prefix: string): Readonly<Record<string, number>> | null;
   readonly clusters: WorkerClusterManager;
+  /** This worker's async HTTP client (through the cluster pools), for filters that call out (ext_authz, ...). */
+  readonly asyncClient: AsyncClient;
 }
 
 /** Builds a factory from the filter's compiled, frozen config (src/filters). */

@@ -8,6 +8,7 @@ import type { ActiveStream } from '../active-stream.ts';
 import { FilterManager } from './filter-manager.ts';
 import { httpFilterFactoryBuilder, type HttpFilterFactory, type HttpFilterFactoryContext } from './filter-registry.ts';
 import { RouterFilter } from '../../router/router-filter.ts';
+import { asyncClientFor } from '../../upstream/async-client.ts';
 import './builtin-filters.ts';
 
 const ROUTER_NAME = 'envoy.filters.http.router';
@@ -36,11 +37,12 @@ export class HttpFilterChain {
       for (const r of hcm.routeFilterStats) if (r.stats.prefix === prefix) return r.slots;
       return null;
     };
+    const asyncClient = asyncClientFor(context.clusters);
     this.entries = Object.freeze(hcm.httpFilters.map((c) => {
       const builder = httpFilterFactoryBuilder(c.filter);
       if (builder === undefined) throw new Error(`http filter '${c.name}': no factory for ${c.filter}`);
       return new ChainEntry(c.name, c.disabled, builder(c.config, {
-        configName: c.name, statPrefix: hcm.statPrefix, stats: context.stats, clusters: context.clusters, slots: c.slots, statSlotsFor,
+        configName: c.name, statPrefix: hcm.statPrefix, stats: context.stats, clusters: context.clusters, asyncClient, slots: c.slots, statSlotsFor,
       }));
     }));
     this.bufferLimit = bufferLimit;

@@ -5,6 +5,7 @@
 
 import type { HeaderList, StreamInfo } from '../../../src/http/stream-info.ts';
 import type { Route } from '../../../src/router/route-table.ts';
+import type net from 'node:net';
 
 /** What decodeHeaders/encodeHeaders return (Envoy's FilterHeadersStatus). */
 export const FilterHeadersStatus = Object.freeze({
@@ -108,11 +109,58 @@ export interface FilterCallbacks {
   decodingBuffer(): Buffer | null;
   /** Response data buffered at this filter, or null. */
   encodingBuffer(): Buffer | null;
+  /**
+   * Replaces the request (response) data buffered at this filter, e.g. with what an external processor returned
+   * (Envoy's modifyDecodingBuffer / modifyEncodingBuffer). Optional so that wrappers need not forward it; the filter
+   * manager's callbacks always have it.
+   */
+  replaceDecodingBuffer?(data: Buffer): void;
+  replaceEncodingBuffer?(data: Buffer): void;
+  /**
+   * The whole request body, buffered at this filter, is now `length` bytes (it replaced it): the upstream request
+   * goes with that content-length. Call it before continueDecoding(), once the request is complete.
+   */
+  requestBodyLength?(length: number): void;
   /** Passes `data` to the filters after this one (a filter that returned StopIterationNoBuffer and transformed it). */
   injectDecodedDataToFilterChain(data: Buffer, endStream: boolean): void;
   injectEncodedDataToFilterChain(data: Buffer, endStream: boolean): void;
   /** The connection's buffer limit (per_connection_buffer_limit_bytes), for what a filter holds itself. */
   readonly bufferLimit: number;
+  /**
+   * A decoder filter changes the request body's length (it decompresses or re-encodes what it passes on): the
+   * upstream request goes without content-length (HTTP/1.1: chunked). Call it from decodeHeaders. (Optional so that
+   * wrappers of these callbacks need not forward it; the filter manager's callbacks always have it.)
+   */
+  requestBodyRewritten?(): void;
+  /**
+   * Envoy's setDecoderBufferLimit: this stream's limit for buffered request data (StopIterationAndBuffer, StopAll*)
+   * from now on, instead of the connection's (past it: 413). The buffer filter sets its max_request_bytes.
+   */
+  setDecoderBufferLimit(limit: number): void;
+  /**
+   * For a filter that holds the request body before it goes upstream (the buffer filter): answers the client's
+   * `Expect: 100-continue` now, as Envoy's connection manager does before any filter, unless proxy_100_continue
+   * leaves it to the upstream, the request already ended, or a 100 went out. The caller checks the request asked.
+   * Optional: callbacks that wrap another filter's (a user filter's) may leave it out.
+   */
+  sendContinue?(): void;
+  /**
+   * Merges `fields` into dynamic metadata namespace `ns` (by convention the filter's Envoy name), for later filters,
+   * the router and %DYNAMIC_METADATA(ns:key)%: the same as streamInfo.setDynamicMetadata. Read it back from
+   * streamInfo.dynamicMetadata (null until something was set). Filter state: streamInfo.setFilterState(name, value,
+   * readOnly) / streamInfo.getFilterState(name) (%FILTER_STATE(name)%). Either may be called from any callback.
+   */
+  setDynamicMetadata(ns: string, fields: Readonly<Record<string, unknown>>): void;
+  /**
+   * The downstream connection's socket (a tls.TLSSocket on a TLS filter chain): for its addresses, SNI and peer
+   * certificate. Read only: never write to, pause or end it.
+   */
+  downstreamSocket(): net.Socket;
+  /**
+   * The client IP the connection manager trusts (Envoy's downstream remote address): the peer, or the
+   * x-forwarded-for entry use_remote_address and xff_num_trusted_hops select. Computed per call.
+   */
+  trustedRemoteIp(): string;
 }
 
 /**

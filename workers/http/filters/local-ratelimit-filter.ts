@@ -3,12 +3,16 @@
 // filter's); without one the request is rate limited, and for the fraction filter_enforced says it is answered here
 // (429 or the configured status, "local_rate_limited", RL, response_headers_to_add); otherwise it goes on with
 // request_headers_to_add_when_not_enforced. Stats <stat_prefix>.http_local_rate_limit.{enabled,ok,rate_limited,
-// enforced}. Buckets are per worker: Envoy shares one bucket between its workers, so with N workers Legate lets up
-// to N times the configured rate through (see docs/ARCHITECTURE.md).
+// enforced}. Each bucket is shared by all workers, as Envoy's is one per process: it lives in shared memory
+// (src/filters/shared-token-bucket.ts), keyed by the connection manager's stat_prefix, the filter's name and where
+// the config sits (the filter's, or a route's).
+
 
 import type { HeaderList } from '../../../src/http/stream-info.ts';
 import { ResponseFlag } from '../../../src/http/response-flags.ts';
 import { compileLocalRateLimit, LocalRateLimitPolicy, TokenBucket } from '../../../src/filters/local-ratelimit-config.ts';
+import { sharedNowMs, sharedTokenBucket } from '../../../src/filters/shared-token-bucket.ts';
+import { overloadShared } from '../../../src/overload/overload-shared.ts';
 import type { Obj } from '../../../src/router/config-values.ts';
 import { FilterHeadersStatus, PassThroughFilter, type FilterCallbacks } from './http-filter.ts';
 import type { HttpFilterFactory, HttpFilterFactoryContext } from './filter-registry.ts';
@@ -19,6 +23,8 @@ class LocalRateLimitShared {
   readonly policy: LocalRateLimitPolicy;
   readonly stats: WorkerStatsStore;
   private readonly context: HttpFilterFactoryContext;
+  /** "<hcm stat_prefix>|<filter name>|": the start of every bucket key of this filter. */
+  readonly keyPrefix: string;
 
   constructor(config: Obj, context: HttpFilterFactoryContext) {
     // Checked by the primary already (src/filters/local-ratelimit-config.ts); compiled here for this worker.
@@ -26,6 +32,7 @@ class LocalRateLimitShared {
     this.policy.slots = context.slots;
     this.stats = context.stats;
     this.context = context;
+    this.keyPrefix = `${context.statPrefix}|${context.configName}|`;
   }
 
   /** The policy's slots: the filter's, or a per-route config's (looked up once per route table). */
@@ -82,10 +89,13 @@ class LocalRateLimitFilter extends PassThroughFilter {
   }
 
   private takeToken(policy: LocalRateLimitPolicy): boolean {
-    const now = performance.now();
+    const now = sharedNowMs();
     let bucket = policy.bucket;
     if (bucket === null) {
-      bucket = new TokenBucket(policy.maxTokens, policy.tokensPerFill, policy.fillIntervalMs, now);
+      // Once per policy and worker: the bucket every worker shares, else (table full) one of this worker's own.
+      const o = overloadShared;
+      bucket = sharedTokenBucket(o.tokenBuckets, o.tokenBucketTimes, this.shared.keyPrefix + policy.bucketKey, policy.maxTokens, policy.tokensPerFill, policy.fillIntervalMs, now)
+        ?? new TokenBucket(policy.maxTokens, policy.tokensPerFill, policy.fillIntervalMs, now);
       policy.bucket = bucket;
     }
     return bucket.consume(now);
