@@ -10,12 +10,17 @@ import { messageInfo, timestampJson, toProtoJson, typeUrl } from './proto-json.t
 import { messageFacts, type FieldFacts } from '../config-loader/message-facts.ts';
 import { protoSchema, type MessageInfo } from '../config-loader/proto-schema.ts';
 import { compileRe2, type Re2Regex } from '../router/re2.ts';
+import type { DynamicResourceSet, XdsKind, XdsRejection, XdsResource } from '../xds/resource-types.ts';
 
 /** What the dump is made of: the normalized bootstrap in use, when it was loaded, and the host sets (include_eds). */
 export interface ConfigDumpInput {
   readonly bootstrap: Record<string, unknown>;
   readonly lastUpdatedMs: number;
   readonly clusters: readonly ClusterView[];
+  /** What an xDS control plane sent and is applied (src/xds): the dynamic_* sections; absent without xDS. */
+  readonly dynamic?: DynamicResourceSet | null;
+  /** xDS resources refused and not accepted since: error_state (and client_status NACKED). */
+  readonly rejected?: readonly XdsRejection[];
 }
 
 export interface ConfigDumpQuery {
@@ -119,23 +124,70 @@ function trackedDumps(input: ConfigDumpInput, matcher: Re2Regex | null, includeE
     route_config: anyOf('envoy.config.route.v3.RouteConfiguration', r),
     last_updated: lastUpdated,
   }));
+  const dyn = input.dynamic ?? null;
+  const dynamicOf = (rs: readonly XdsResource[] | undefined, field: string, fullName: string): Json[] =>
+    (rs ?? []).filter((r) => named(r.name)).map((r) => ({ version_info: r.version, [field]: anyOf(fullName, r.value as Json), last_updated: timestampJson(r.lastUpdatedMs) }));
+  const rejected = input.rejected ?? [];
+  const dynamicClusters = withErrors(dynamicOf(dyn?.clusters, 'cluster', 'envoy.config.cluster.v3.Cluster'), 'cluster', 'cds', rejected, named);
+  const dynamicListeners = withErrors((dyn?.listeners ?? []).filter((r) => named(r.name)).map((r): Json => ({
+    name: r.name,
+    active_state: { version_info: r.version, listener: anyOf('envoy.config.listener.v3.Listener', r.value as Json), last_updated: timestampJson(r.lastUpdatedMs) },
+  })), null, 'lds', rejected, named);
+  const dynamicRoutes = withErrors(dynamicOf(dyn?.routes, 'route_config', 'envoy.config.route.v3.RouteConfiguration'), 'route_config', 'rds', rejected, named);
+  const versionOf = (v: string | undefined): Json => (v === undefined || v === '' ? {} : { version_info: v });
   const out: TrackedDump[] = [
     { type: 'BootstrapConfigDump', body: { bootstrap: toProtoJson(b, 'envoy.config.bootstrap.v3.Bootstrap'), last_updated: lastUpdated } },
-    { type: 'ClustersConfigDump', body: nonEmpty({ static_clusters: staticClusters }) },
+    { type: 'ClustersConfigDump', body: { ...versionOf(dyn?.versions.cds), ...nonEmpty({ static_clusters: staticClusters, dynamic_active_clusters: dynamicClusters }) } },
   ];
   if (includeEds && input.clusters.length > 0) {
-    const endpoints = input.clusters.filter((c) => named(c.name)).map((c) => ({ endpoint_config: loadAssignment(c) }));
-    out.push({ type: 'EndpointsConfigDump', body: nonEmpty({ static_endpoint_configs: endpoints }) });
+    // Clusters of type EDS show what EDS sent; the others the hosts they resolved to.
+    const edsClusters = new Set((dyn?.clusters ?? []).filter((c) => c.value['type'] === 'EDS').map((c) => c.name));
+    const endpoints = input.clusters.filter((c) => named(c.name) && !edsClusters.has(c.name)).map((c) => ({ endpoint_config: loadAssignment(c) }));
+    const dynamicEndpoints = withErrors(dynamicOf(dyn?.endpoints, 'endpoint_config', 'envoy.config.endpoint.v3.ClusterLoadAssignment'), 'endpoint_config', 'eds', rejected, named);
+    out.push({ type: 'EndpointsConfigDump', body: nonEmpty({ static_endpoint_configs: endpoints, dynamic_endpoint_configs: dynamicEndpoints }) });
   }
   out.push(
-    { type: 'ListenersConfigDump', body: nonEmpty({ static_listeners: staticListeners }) },
+    { type: 'ListenersConfigDump', body: { ...versionOf(dyn?.versions.lds), ...nonEmpty({ static_listeners: staticListeners, dynamic_listeners: dynamicListeners }) } },
     { type: 'ScopedRoutesConfigDump', body: {} },
-    { type: 'RoutesConfigDump', body: nonEmpty({ static_route_configs: staticRoutes }) },
+    { type: 'RoutesConfigDump', body: nonEmpty({ static_route_configs: staticRoutes, dynamic_route_configs: dynamicRoutes }) },
     // Legate takes TLS material inline or from files in the transport sockets (shown redacted in the listeners
     // and clusters); it has no static_resources.secrets, so no secret is tracked here.
     { type: 'SecretsConfigDump', body: {} },
   );
   return out;
+}
+
+const XDS_MESSAGE: Readonly<Record<XdsKind, string>> = {
+  lds: 'envoy.config.listener.v3.Listener', cds: 'envoy.config.cluster.v3.Cluster',
+  rds: 'envoy.config.route.v3.RouteConfiguration', eds: 'envoy.config.endpoint.v3.ClusterLoadAssignment',
+};
+
+/**
+ * Adds error_state + client_status NACKED (Envoy's UpdateFailureState) to the dynamic entries of `kind` that the
+ * control plane's last update of them refused; a refused resource with no accepted version gets an entry of its own.
+ * `field` holds the resource in an entry (null: a listener, named by `name`).
+ */
+function withErrors(entries: Json[], field: string | null, kind: XdsKind, rejected: readonly XdsRejection[], named: (n: unknown) => boolean): Json[] {
+  const nameOf = (e: Json): unknown => (field === null ? e['name'] : (e[field] as Json | undefined)?.[kind === 'eds' ? 'cluster_name' : 'name']);
+  for (const r of rejected) {
+    if (r.kind !== kind || !named(r.name)) continue;
+    const errorState: Json = { details: r.details, last_update_attempt: timestampJson(r.atMs), version_info: r.version };
+    if (r.config !== null) {
+      try {
+        errorState['failed_configuration'] = anyOf(XDS_MESSAGE[kind], r.config as Json);
+      } catch {
+        // A refused resource normalized only in part: shown without it rather than not at all.
+      }
+    }
+    let entry = entries.find((e) => nameOf(e) === r.name);
+    if (entry === undefined) {
+      entry = field === null ? { name: r.name } : {};
+      entries.push(entry);
+    }
+    entry['error_state'] = errorState;
+    entry['client_status'] = 'NACKED';
+  }
+  return entries;
 }
 
 /** proto3 JSON leaves out empty repeated fields. */

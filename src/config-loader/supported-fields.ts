@@ -18,8 +18,21 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'default_regex_engine', 'application_log_config',
     // Each extension is checked by its @type: none is supported yet, so any given is "not supported yet: extension …".
     'bootstrap_extensions',
+    // xDS over ADS (src/xds): LDS/CDS from a control plane, RDS/EDS as they reference.
+    'dynamic_resources',
   ],
+  // xDS (src/xds, docs/XDS.md): ADS over gRPC (GRPC and DELTA_GRPC), or LDS/CDS from files (path_config_source); a
+  // per-type api_config_source and REST are not supported yet.
+  'envoy.config.bootstrap.v3.Bootstrap.DynamicResources': ['lds_config', 'cds_config', 'ads_config'],
+  'envoy.config.core.v3.ConfigSource': ['ads', 'initial_fetch_timeout', 'resource_api_version', 'path_config_source'],
+  // File-based LDS/CDS (src/xds/file-subscription.ts); not beside an ADS stream, not for RDS/EDS yet.
+  'envoy.config.core.v3.PathConfigSource': ['path', 'watched_directory'],
+  'envoy.config.core.v3.WatchedDirectory': ['path'],
+  'envoy.config.core.v3.AggregatedConfigSource': [],
+  'envoy.config.core.v3.ApiConfigSource': ['api_type', 'transport_api_version', 'grpc_services', 'set_node_on_first_message_only'],
   'envoy.config.core.v3.GrpcService.EnvoyGrpc': ['cluster_name'],
+  'envoy.extensions.filters.network.http_connection_manager.v3.Rds': ['config_source', 'route_config_name'],
+  'envoy.config.cluster.v3.Cluster.EdsClusterConfig': ['eds_config', 'service_name'],
   // local_cluster_name: checked to name a static cluster, as Envoy does; no other effect (no zone-aware routing).
   // outlier_detection.event_log_path: accepted; no effect: Legate has no outlier detection, so no event is logged.
   // enable_deferred_cluster_creation: accepted; no effect: a memory optimisation Envoy makes, Legate does not need.
@@ -54,8 +67,8 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.extensions.filters.network.connection_limit.v3.ConnectionLimit': ['stat_prefix', 'max_connections', 'delay'],
   'envoy.config.bootstrap.v3.Bootstrap.StaticResources': ['listeners', 'clusters'],
   'envoy.config.bootstrap.v3.Admin': ['address', 'access_log', 'access_log_path', 'profile_path'],
-  // user_agent_version / user_agent_build_version: accepted; no effect: a node reports them to xDS management
-  // servers, and Legate talks to none.
+  // user_agent_version / user_agent_build_version: accepted; what a node reports to an xDS management server
+  // (Legate sends its own user agent, as Envoy does).
   'envoy.config.core.v3.Node': ['id', 'cluster', 'metadata', 'locality', 'user_agent_name', 'user_agent_version', 'user_agent_build_version'],
   'envoy.config.core.v3.BuildVersion': ['version', 'metadata'],
   'envoy.type.v3.SemanticVersion': ['major_number', 'minor_number', 'patch'],
@@ -107,6 +120,8 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'proxy_100_continue',
     // Mappers and body_format applied to every local reply (workers/http/local-reply-rewriter.ts).
     'local_reply_config',
+    // RDS over ADS (src/xds/merge-resources.ts turns it into the route_config the control plane sent).
+    'rds',
   ],
   'envoy.config.core.v3.Http2ProtocolOptions': [
     'max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size', 'hpack_table_size',
@@ -460,6 +475,8 @@ export const SUPPORTED_FIELDS_IN_CONTEXT: Readonly<Record<string, readonly strin
   ],
   'envoy.config.core.v3.SubstitutionFormatString.text_format_source': ['inline_string', 'inline_bytes', 'environment_variable'],
   // ext_authz (src/filters/ext-authz-config.ts): its gRPC service's timeout and initial_metadata; header-name lists.
+  // The ADS stream's gRPC service (src/xds/ads-settings.ts): a static cluster by name.
+  'envoy.config.core.v3.ApiConfigSource.grpc_services': ['envoy_grpc'],
   'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz.grpc_service': ['envoy_grpc', 'timeout', 'initial_metadata'],
   'envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor.grpc_service': ['envoy_grpc', 'initial_metadata'],
   'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz.allowed_headers': ['patterns'],
@@ -475,6 +492,10 @@ export const SUPPORTED_FIELDS_IN_CONTEXT: Readonly<Record<string, readonly strin
 export const SUPPORTED_ENUM_VALUES: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.overload.v3.ScaleTimersOverloadActionConfig.ScaleTimer.timer': ['HTTP_DOWNSTREAM_CONNECTION_IDLE', 'HTTP_DOWNSTREAM_STREAM_IDLE'],
   'envoy.config.core.v3.SocketAddress.protocol': ['TCP'],
+  // xDS (src/xds): ADS over gRPC, v3 only.
+  'envoy.config.core.v3.ApiConfigSource.api_type': ['GRPC', 'DELTA_GRPC'],
+  'envoy.config.core.v3.ApiConfigSource.transport_api_version': ['V3'],
+  'envoy.config.core.v3.ConfigSource.resource_api_version': ['V3'],
   // X-RateLimit headers: not supported yet.
   'envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit.enable_x_ratelimit_headers': ['OFF'],
   // ext_authz speaks envoy.service.auth.v3 only.

@@ -239,13 +239,15 @@ class PrimaryAdminContext implements AdminContext {
   configDumpInput(): ConfigDumpInput | null {
     const cur = this.primary.current;
     if (cur === null) return null;
-    return { bootstrap: cur.bootstrap, lastUpdatedMs: cur.loadedAtMs, clusters: this.clusters() };
+    return { bootstrap: cur.bootstrap, lastUpdatedMs: cur.loadedAtMs, clusters: this.clusters(), dynamic: this.primary.xdsDynamic, rejected: this.primary.xdsRejections() };
   }
 
   clusters(): readonly ClusterView[] {
     const cur = this.primary.current;
     if (cur === null) return [];
     const hostSets = new Map(this.primary.memberships.currentHostSets().map((h) => [h.cluster, h]));
+    // Clusters from CDS (src/xds).
+    const viaApi = new Set((this.primary.xdsDynamic?.clusters ?? []).map((r) => r.name));
     const hostStats = this.primary.hostStats;
     return cur.snapshot.clusters.map((c): ClusterView => {
       const set = hostSets.get(c.name);
@@ -275,7 +277,7 @@ class PrimaryAdminContext implements AdminContext {
           localOriginSuccessRate: -1,
         };
       });
-      return { name: c.name, observabilityName: c.name, addedViaApi: false, defaultPriority: DEFAULT_THRESHOLDS, highPriority: DEFAULT_THRESHOLDS, hosts };
+      return { name: c.name, observabilityName: c.name, addedViaApi: viaApi.has(c.name), defaultPriority: DEFAULT_THRESHOLDS, highPriority: DEFAULT_THRESHOLDS, hosts };
     });
   }
 

@@ -7,6 +7,9 @@ import { formatConfigProblem, sortProblems } from '../config-loader/config-error
 import { compileSnapshot } from '../snapshot/compile-snapshot.ts';
 import { flattenRuntimeLayer } from '../admin/format-runtime.ts';
 import type { Snapshot } from '../snapshot/snapshot-types.ts';
+import type { DynamicResourceSet } from '../xds/resource-types.ts';
+import { EMPTY_DYNAMIC_SET, mergeDynamicResources } from '../xds/merge-resources.ts';
+import { adsSettingsOf, type AdsSettings, type FileXdsSettings } from '../xds/ads-settings.ts';
 
 /** What to load, and the command line's say over it (plain data: it crosses to the compile thread). */
 export interface ConfigSources {
@@ -29,6 +32,8 @@ export type PipelineResult =
       bootstrap: Record<string, unknown>;
       /** Unknown fields let through by --allow-unknown-static-fields (server.static_unknown_fields). */
       staticUnknownFields: number;
+      /** dynamic_resources' ADS stream or xDS files (src/xds), null without dynamic_resources. */
+      ads: AdsSettings | FileXdsSettings | null;
     }
   | { ok: false; message: string; problemCount: number };
 
@@ -51,7 +56,8 @@ export function sourcesOf(o: {
   };
 }
 
-export function runConfigPipeline(sources: ConfigSources, version: number): PipelineResult {
+/** `dynamic`: what an xDS control plane sent, merged with static_resources before compiling (src/xds). */
+export function runConfigPipeline(sources: ConfigSources, version: number, dynamic?: DynamicResourceSet): PipelineResult {
   let loaded;
   try {
     loaded = loadConfig({ configPath: sources.configPath, configYaml: sources.configYaml, allowUnknownFields: sources.allowUnknownStaticFields === true });
@@ -61,15 +67,23 @@ export function runConfigPipeline(sources: ConfigSources, version: number): Pipe
     return { ok: false, message: (err as Error).message, problemCount: 1 };
   }
   overrideNode(loaded.bootstrap, sources);
-  const compiled = compileSnapshot(loaded, version);
+  const ads = adsSettingsOf(loaded);
+  if (ads.problems.length > 0) {
+    const sorted = sortProblems(ads.problems, fileOrder(loaded.files));
+    return { ok: false, message: sorted.map(formatConfigProblem).join('\n'), problemCount: sorted.length };
+  }
+  // With an ADS stream, static resources may use rds / EDS too: merged with what arrived (nothing yet at first).
+  const merged = dynamic === undefined && ads.settings === null ? null : mergeDynamicResources(loaded, dynamic ?? EMPTY_DYNAMIC_SET);
+  const compiled = compileSnapshot(merged === null ? loaded : merged.loaded, version);
   if (compiled.problems.length > 0) {
-    const sorted = sortProblems(compiled.problems, fileOrder(loaded.files));
+    const problems = merged === null ? compiled.problems : compiled.problems.map((p) => merged.renameProblem(p));
+    const sorted = sortProblems(problems, fileOrder(loaded.files));
     return { ok: false, message: sorted.map(formatConfigProblem).join('\n'), problemCount: sorted.length };
   }
   const warnings = loaded.ignoredUnknownFields.map((p) => `${formatConfigProblem(p)} (ignored: --allow-unknown-static-fields)`);
   for (const w of compiled.warnings) warnings.push(w);
   runtimeWarnings(loaded, warnings);
-  return { ok: true, snapshot: compiled.snapshot, warnings, bootstrap: loaded.bootstrap, staticUnknownFields: loaded.ignoredUnknownFields.length };
+  return { ok: true, snapshot: compiled.snapshot, warnings, bootstrap: loaded.bootstrap, staticUnknownFields: loaded.ignoredUnknownFields.length, ads: ads.settings };
 }
 
 /** Envoy: --service-node/--service-cluster/--service-zone win over the bootstrap's node. */

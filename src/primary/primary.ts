@@ -23,6 +23,10 @@ import { CertificateRotation } from './certificate-rotation.ts';
 import { daysUntilFirstCertExpiring } from '../tls/cert-expiry.ts';
 import { OverloadManager } from '../overload/overload-manager.ts';
 import { overloadShared } from '../overload/overload-shared.ts';
+import { startXds, type XdsHandle } from '../xds/xds-wiring.ts';
+import type { DynamicResourceSet, XdsRejection } from '../xds/resource-types.ts';
+import type { ApplyOutcome } from '../xds/ads-client.ts';
+import { dynamicAsBootstrap } from '../xds/merge-resources.ts';
 
 
 export interface CurrentConfig {
@@ -59,6 +63,9 @@ export class Primary {
   private nextVersion = 1;
   private shuttingDown = false;
   private statsTimer: NodeJS.Timeout | null = null;
+  /** dynamic_resources: the ADS client and the resource set last applied (src/xds); null without xDS. */
+  private xds: XdsHandle | null = null;
+  xdsDynamic: DynamicResourceSet | null = null;
 
   constructor(options: CliOptions, logSettings: LogSettings) {
     this.options = options;
@@ -100,8 +107,20 @@ export class Primary {
 
   /** Start-up: load, compile, resolve clusters, start workers, bind listeners, serve admin. Throws on failure. */
   async start(): Promise<void> {
-    const result = runConfigPipeline(this.sources(), this.nextVersion++);
+    let result = runConfigPipeline(this.sources(), this.nextVersion++);
     if (!result.ok) throw new StartupError(result.message);
+    // dynamic_resources: the first config waits for the control plane's LDS+CDS (+RDS/EDS) or initial_fetch_timeout.
+    if (result.ads !== null) {
+      this.xds = startXds(result.ads, this.stats.registry, this.stats.primaryStore.values, {
+        compileFirst: (set) => {
+          const r = runConfigPipeline(this.sources(), this.nextVersion++, set);
+          if (r.ok) this.xdsDynamic = set;
+          return r;
+        },
+        apply: (set) => this.applyDynamic(set),
+      });
+      result = await this.xds.firstResult;
+    }
     this.applyApplicationLogConfig(result.bootstrap);
     for (const w of result.warnings) log.warn(w);
     this.stats.incServerCounter('static_unknown_fields', result.staticUnknownFields);
@@ -146,6 +165,7 @@ export class Primary {
     this.refreshServerStats();
     for (const l of cur.snapshot.listeners) log.info(`listener '${l.name}' on ${l.address}:${l.port}`);
     log.info(`legate started: ${this.options.concurrency} worker(s), config version ${cur.version}`);
+    this.xds?.markLive();
   }
 
   /**
@@ -190,7 +210,24 @@ export class Primary {
   }
 
   private async reloadOnce(): Promise<boolean> {
-    if (this.shuttingDown) return false;
+    return (await this.compileAndApply(this.xdsDynamic ?? undefined, true)).ok;
+  }
+
+  /** xDS resources refused and not accepted since (/config_dump's error_state). */
+  xdsRejections(): XdsRejection[] {
+    return this.xds?.client.rejections() ?? [];
+  }
+
+  /** Compiles `dynamic` (src/xds) with the bootstrap in the pipeline and applies it as a reload does. */
+  applyDynamic(dynamic: DynamicResourceSet): Promise<ApplyOutcome> {
+    const run = this.reloadChain.then(() => this.compileAndApply(dynamic, false));
+    this.reloadChain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The one apply path of SIGHUP (`isReload`, counted in server.reload_*) and of xDS updates. */
+  private async compileAndApply(dynamic: DynamicResourceSet | undefined, isReload: boolean): Promise<ApplyOutcome> {
+    if (this.shuttingDown) return { ok: false, message: 'shutting down' };
     const version = this.nextVersion++;
     let result: PipelineResult;
     try {
@@ -200,7 +237,7 @@ export class Primary {
         maxThreads: 1,
         idleTimeout: 30_000,
       });
-      result = (await this.compilePool.run({ sources: this.sources(), version })) as PipelineResult;
+      result = (await this.compilePool.run({ sources: this.sources(), version, dynamic })) as PipelineResult;
     } catch (err) {
       result = { ok: false, message: `config compile failed: ${(err as Error).message}`, problemCount: 1 };
     }
@@ -211,28 +248,32 @@ export class Primary {
       if (bindProblems.length > 0) result = { ok: false, message: bindProblems.join('\n'), problemCount: bindProblems.length };
     }
     if (!result.ok) {
+      if (!isReload) return { ok: false, message: result.message };
       this.stats.incServerCounter('reload_failed');
       log.error(`reload rejected, the running config (version ${this.current?.version}) stays:\n${result.message}`);
-      return false;
+      return { ok: false, message: result.message };
     }
+    // An xDS update is summed up by the resources it changed (the bootstrap is the same).
+    const xdsSummary = isReload ? null : reloadSummary(dynamicAsBootstrap(this.xdsDynamic), dynamicAsBootstrap(dynamic ?? null));
+    if (!isReload) this.xdsDynamic = dynamic ?? null;
     for (const w of result.warnings) log.warn(w);
     this.stats.incServerCounter('static_unknown_fields', result.staticUnknownFields);
     // The new version read its files afresh; rotations of the old one's must not follow its snapshot.
     this.certificates.stop();
-    const summary = reloadSummary(this.current?.bootstrap ?? {}, result.bootstrap);
+    const summary = xdsSummary ?? reloadSummary(this.current?.bootstrap ?? {}, result.bootstrap);
     const cur = this.install(result);
     await this.memberships.apply(cur.snapshot.clusters, cur.snapshot.clusterSlots);
     const applied = this.supervisor.applySnapshot(cur.version, cur.encoded, this.memberships.currentHostSets());
     this.certificates.start(cur.snapshot);
     const problems = await applied;
     if (problems.length > 0) {
-      this.stats.incServerCounter('reload_failed');
-      log.error(`reload to version ${cur.version} applied with problems:\n${problems.join('\n')}`);
-      return false;
+      if (isReload) this.stats.incServerCounter('reload_failed');
+      log.error(`${isReload ? 'reload' : 'xds update'} to version ${cur.version} applied with problems:\n${problems.join('\n')}`);
+      return { ok: false, message: problems.join('\n') };
     }
-    this.stats.incServerCounter('reload_success');
-    log.info(`reloaded: config version ${cur.version}: ${summary}`);
-    return true;
+    if (isReload) this.stats.incServerCounter('reload_success');
+    log.info(`${isReload ? 'reloaded' : 'xds update applied'}: config version ${cur.version}: ${summary}`);
+    return { ok: true, message: '' };
   }
 
   private refreshServerStats(): void {
@@ -286,6 +327,7 @@ export class Primary {
     log.info(`draining (up to ${Math.round(drainMs / 1000)} s) then exiting`);
     this.certificates.stop();
     this.overload.stop();
+    this.xds?.stop();
     await this.supervisor.drainAndStop(drainMs);
     this.memberships.stopAll();
     if (this.statsTimer !== null) clearInterval(this.statsTimer);

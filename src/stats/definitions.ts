@@ -343,6 +343,24 @@ export const LISTENER_MANAGER_STATS = {
   histograms: [],
 } as const satisfies StatScopeDefinition;
 
+/** control_plane.* : the ADS stream to the xDS control plane (src/xds, written by the primary). */
+export const CONTROL_PLANE_STATS = {
+  counters: ['rate_limit_enforced'],
+  gauges: ['connected_state', 'pending_requests'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/**
+ * One xDS subscription (src/xds, written by the primary), under Envoy's scopes: listener_manager.lds.*,
+ * cluster_manager.cds.*, http.<stat_prefix>.rds.<route_config_name>.*, cluster.<name>.* (EDS). version: a hash of
+ * the last accepted version_info; update_time: when it was accepted (ms since the epoch).
+ */
+export const XDS_SUBSCRIPTION_STATS = {
+  counters: ['update_attempt', 'update_success', 'update_rejected', 'update_failure', 'update_empty', 'init_fetch_timeout'],
+  gauges: ['version', 'update_time'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
 /** worker_<index>.* : per-worker totals so imbalance between workers shows (Envoy has listener.<addr>.worker_<n>.*). */
 export const WORKER_STATS = {
   counters: ['downstream_cx_total', 'downstream_rq_total'],

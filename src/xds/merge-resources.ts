@@ -1,0 +1,175 @@
+// Any thread (pure; runs inside the config pipeline, on the primary or its compile thread). The bootstrap's
+// static_resources plus the resources a control plane sent -> one normalized bootstrap the snapshot compiler reads
+// as it reads a file: LDS listeners and CDS clusters are appended after the static ones, an HCM's `rds` becomes the
+// RouteConfiguration RDS sent (inline route_config), an EDS cluster becomes a STATIC one holding the
+// ClusterLoadAssignment EDS sent. Compile problems in a dynamic resource are renamed to the resource.
+
+import type { ConfigProblem, LoadedConfig, PositionIndex } from '../config-loader/types.ts';
+import type { DynamicResourceSet } from './resource-types.ts';
+
+type Obj = Record<string, unknown>;
+
+const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+
+function obj(v: unknown): Obj {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {};
+}
+function list(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/** The HCMs of a normalized listener (every filter chain and the default one). */
+function hcmsOf(listener: Obj): Obj[] {
+  const chains = list(listener['filter_chains']).map(obj);
+  if (listener['default_filter_chain'] !== undefined) chains.push(obj(listener['default_filter_chain']));
+  const out: Obj[] = [];
+  for (const chain of chains) {
+    for (const f of list(chain['filters']).map(obj)) {
+      const tc = obj(f['typed_config']);
+      if (tc['@type'] === HCM_TYPE) out.push(tc);
+    }
+  }
+  return out;
+}
+
+/** RDS names the listeners reference (rds.route_config_name), sorted. */
+export function routeNamesOf(listeners: readonly Obj[]): string[] {
+  const names = new Set<string>();
+  for (const l of listeners) {
+    for (const h of hcmsOf(l)) {
+      const rds = h['rds'];
+      if (rds === undefined) continue;
+      const name = obj(rds)['route_config_name'];
+      if (typeof name === 'string' && name !== '') names.add(name);
+    }
+  }
+  return [...names].sort();
+}
+
+/** The EDS name of a cluster of type EDS (eds_cluster_config.service_name or the cluster's name), else undefined. */
+export function edsNameOf(cluster: Obj): string | undefined {
+  if (cluster['type'] !== 'EDS') return undefined;
+  const service = obj(cluster['eds_cluster_config'])['service_name'];
+  return typeof service === 'string' && service !== '' ? service : String(cluster['name'] ?? '');
+}
+
+export function edsNamesOf(clusters: readonly Obj[]): string[] {
+  const names = new Set<string>();
+  for (const c of clusters) {
+    const n = edsNameOf(c);
+    if (n !== undefined && n !== '') names.add(n);
+  }
+  return [...names].sort();
+}
+
+/** RDS names -> the stat prefixes of the connection managers that use them (their http.<prefix>.rds.<name>.*). */
+export function routeUsersOf(listeners: readonly Obj[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const l of listeners) {
+    for (const h of hcmsOf(l)) {
+      if (h['rds'] === undefined) continue;
+      const name = String(obj(h['rds'])['route_config_name'] ?? '');
+      const prefix = String(h['stat_prefix'] ?? '');
+      const users = out.get(name) ?? [];
+      if (!users.includes(prefix)) users.push(prefix);
+      out.set(name, users);
+    }
+  }
+  return out;
+}
+
+function resolveListener(l: Obj, routes: ReadonlyMap<string, Obj>): Obj {
+  if (hcmsOf(l).every((h) => h['rds'] === undefined)) return l;
+  const copy = structuredClone(l);
+  for (const h of hcmsOf(copy)) {
+    const rds = h['rds'];
+    if (rds === undefined) continue;
+    const name = String(obj(rds)['route_config_name'] ?? '');
+    delete h['rds'];
+    // Not arrived (its initial_fetch_timeout passed): an empty route table, every request a 404, as Envoy.
+    const rc = { ...(routes.get(name) ?? { name }) };
+    // Envoy checks the clusters of an RDS route table only when asked (validate_clusters defaults to false).
+    if (rc['validate_clusters'] === undefined) rc['validate_clusters'] = false;
+    h['route_config'] = rc;
+  }
+  return copy;
+}
+
+function resolveCluster(c: Obj, endpoints: ReadonlyMap<string, Obj>): Obj {
+  const service = edsNameOf(c);
+  if (service === undefined) return c;
+  const copy: Obj = { ...c, type: 'STATIC' };
+  delete copy['eds_cluster_config'];
+  const cla = endpoints.get(service);
+  copy['load_assignment'] = { ...(cla ?? {}), cluster_name: String(c['name'] ?? '') };
+  return copy;
+}
+
+/**
+ * The dynamic resources alone as a bootstrap's static_resources (route tables and endpoints resolved), so a reload
+ * summary can say what an xDS update changed.
+ */
+export function dynamicAsBootstrap(set: DynamicResourceSet | null): Obj {
+  if (set === null) return {};
+  const routes = new Map(set.routes.map((r) => [r.name, r.value as Obj]));
+  const endpoints = new Map(set.endpoints.map((r) => [r.name, r.value as Obj]));
+  return {
+    static_resources: {
+      listeners: set.listeners.map((r) => resolveListener(r.value as Obj, routes)),
+      clusters: set.clusters.map((r) => resolveCluster(r.value as Obj, endpoints)),
+    },
+  };
+}
+
+/** No dynamic resource yet (a bootstrap with ADS before its first set, or --mode validate). */
+export const EMPTY_DYNAMIC_SET: DynamicResourceSet = Object.freeze({
+  listeners: [], clusters: [], routes: [], endpoints: [], versions: { cds: '', eds: '', lds: '', rds: '' },
+});
+
+export interface MergedConfig {
+  loaded: LoadedConfig;
+  /** Renames a compile problem in a dynamic resource to that resource. */
+  renameProblem(p: ConfigProblem): ConfigProblem;
+}
+
+/** `loaded` with the dynamic resources merged in (a new object: `loaded` is not changed). */
+export function mergeDynamicResources(loaded: LoadedConfig, set: DynamicResourceSet): MergedConfig {
+  const sr = obj(loaded.bootstrap['static_resources']);
+  const routes = new Map(set.routes.map((r) => [r.name, r.value as Obj]));
+  const endpoints = new Map(set.endpoints.map((r) => [r.name, r.value as Obj]));
+  const staticListeners = list(sr['listeners']).map(obj);
+  const staticClusters = list(sr['clusters']).map(obj);
+  const listeners = [...staticListeners, ...set.listeners.map((r) => r.value as Obj)].map((l) => resolveListener(l, routes));
+  const clusters = [...staticClusters, ...set.clusters.map((r) => r.value as Obj)].map((c) => resolveCluster(c, endpoints));
+  const bootstrap: Obj = { ...loaded.bootstrap, static_resources: { ...sr, listeners, clusters } };
+  const positions: PositionIndex = {
+    at(path) {
+      const dyn = dynamicPrefix(path, staticListeners.length, staticClusters.length, set);
+      return dyn === undefined ? loaded.positions.at(path) : undefined;
+    },
+  };
+  return {
+    loaded: { ...loaded, bootstrap, positions },
+    renameProblem(p) {
+      const dyn = dynamicPrefix(p.path, staticListeners.length, staticClusters.length, set);
+      if (dyn === undefined) return p;
+      return { ...p, path: dyn, position: undefined };
+    },
+  };
+}
+
+const DYN_PATH = /^static_resources\.(listeners|clusters)\[(\d+)\](.*)$/;
+
+/** "static_resources.listeners[3].x" -> "Listener 'name' x" when index 3 is a dynamic listener. */
+function dynamicPrefix(path: string, staticListeners: number, staticClusters: number, set: DynamicResourceSet): string | undefined {
+  const m = DYN_PATH.exec(path);
+  if (m === null) return undefined;
+  const index = Number(m[2]);
+  const isListeners = m[1] === 'listeners';
+  const first = isListeners ? staticListeners : staticClusters;
+  if (index < first) return undefined;
+  const r = (isListeners ? set.listeners : set.clusters)[index - first];
+  if (r === undefined) return undefined;
+  const rest = m[3]!.startsWith('.') ? m[3]!.slice(1) : m[3]!;
+  return `${isListeners ? 'Listener' : 'Cluster'} '${r.name}'${rest === '' ? '' : ` ${rest}`}`;
+}
