@@ -10,7 +10,8 @@ import { formatStatsText } from '../stats/format-text.ts';
 import { formatStatsJson } from '../stats/format-json.ts';
 import { formatStatsPrometheus } from '../stats/format-prometheus.ts';
 import { formatRecentLookups, RECENT_LOOKUPS_CAPACITY } from '../stats/recent-lookups.ts';
-import { helpText, homePage } from './admin-help.ts';
+import { helpText } from './admin-help.ts';
+import { dashboardPage } from './dashboard.ts';
 import { buildConfigDump, configDumpQuery } from './config-dump.ts';
 import { memoryJson } from './format-memory.ts';
 import { loggingUsage } from './logging-levels.ts';
@@ -139,7 +140,7 @@ function drainListeners(ctx: AdminContext, params: URLSearchParams): AdminReply 
 
 /** In path order (the order of the help text, as Envoy sorts it). */
 export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = Object.freeze([
-  endpoint('/', 'Admin home page', false, () => reply(200, ContentType.HTML, homePage(ADMIN_ENDPOINTS))),
+  endpoint('/', 'Admin home page: a live dashboard and this list', false, () => reply(200, ContentType.HTML, dashboardPage(ADMIN_ENDPOINTS))),
   endpoint('/certs', 'print certs on machine', false, (ctx) => jsonReply(ctx.certificates?.() ?? { certificates: [] })),
   endpoint('/clusters', 'upstream cluster status', false, (ctx, params) =>
     params.get('format') === 'json' ? jsonReply(clustersJson(ctx.clusters())) : textReply(formatClustersText(ctx.clusters())),

@@ -1,4 +1,4 @@
-// Primary thread (pure). The endpoint list as text (/help, and the body of a 404) and as the HTML home page.
+// Primary thread (pure). The endpoint list as text (/help, and the body of a 404); the HTML home page is dashboard.ts.
 
 import type { AdminEndpoint } from './admin-endpoints.ts';
 
@@ -10,23 +10,4 @@ export function helpText(endpoints: readonly AdminEndpoint[]): string {
     for (const p of e.params) out += `      ${p.name}: ${p.help}${p.choices === undefined ? '' : `; One of (${p.choices.join(', ')})`}\n`;
   }
   return out;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-export function homePage(endpoints: readonly AdminEndpoint[]): string {
-  let rows = '';
-  for (const e of endpoints) {
-    const path = escapeHtml(e.path);
-    const link = e.mutatesState
-      ? `<form method="post" action="${path}"><button type="submit">${path}</button></form>`
-      : `<a href="${path}">${path}</a>`;
-    rows += `<tr><td>${link}</td><td>${escapeHtml(e.help)}</td></tr>\n`;
-  }
-  return (
-    '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Legate admin</title></head><body>\n' +
-    `<h1>Legate admin</h1>\n<table>\n${rows}</table>\n</body></html>\n`
-  );
 }
