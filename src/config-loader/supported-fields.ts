@@ -225,6 +225,9 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.extensions.filters.http.fault.v3.FaultAbort.HeaderAbort': [],
   // envoy.filters.http.buffer (src/filters/buffer-config.ts, workers/http/filters/buffer-filter.ts).
   'envoy.extensions.filters.http.buffer.v3.Buffer': ['max_request_bytes'],
+  // envoy.filters.http.lua (src/filters/lua-config.ts, workers/http/filters/lua-filter.ts): scripts on a Lua 5.4 VM.
+  'envoy.extensions.filters.http.lua.v3.Lua': ['inline_code', 'default_source_code', 'source_codes', 'stat_prefix'],
+  'envoy.extensions.filters.http.lua.v3.LuaPerRoute': ['disabled', 'name', 'source_code'],
   'envoy.extensions.filters.http.buffer.v3.BufferPerRoute': ['disabled', 'buffer'],
   // envoy.filters.http.health_check (src/filters/health-check-config.ts, workers/http/filters/health-check-filter.ts):
   // the cache is per worker.

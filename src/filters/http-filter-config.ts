@@ -13,6 +13,7 @@ import { EXT_AUTHZ_FILTER, EXT_AUTHZ_PER_ROUTE_TYPE, EXT_AUTHZ_TYPE, compileExtA
 import { EXT_PROC_FILTER, EXT_PROC_PER_ROUTE_TYPE, EXT_PROC_TYPE, compileExtProcPerRoute } from './ext-proc-config.ts';
 import { FAULT_FILTER, FAULT_TYPE, compilePerRouteFault } from './fault-config.ts';
 import { BUFFER_FILTER, BUFFER_PER_ROUTE_TYPE, BUFFER_TYPE, compileBufferPerRoute } from './buffer-config.ts';
+import { LUA_FILTER, LUA_PER_ROUTE_TYPE, LUA_TYPE, compileLuaPerRoute } from './lua-config.ts';
 import { HEALTH_CHECK_FILTER, HEALTH_CHECK_TYPE } from './health-check-config.ts';
 import {
   HEADER_MUTATION_FILTER, HEADER_MUTATION_PER_ROUTE_TYPE, HEADER_MUTATION_TYPE, compileHeaderMutationPerRoute,
@@ -105,6 +106,7 @@ const FILTER_TYPES: ReadonlyMap<string, HttpFilterType> = new Map([
   [EXT_PROC_TYPE, EXT_PROC_FILTER],
   [FAULT_TYPE, FAULT_FILTER],
   [BUFFER_TYPE, BUFFER_FILTER],
+  [LUA_TYPE, LUA_FILTER],
   [HEALTH_CHECK_TYPE, HEALTH_CHECK_FILTER],
   [HEADER_MUTATION_TYPE, HEADER_MUTATION_FILTER],
   [LOCAL_RATELIMIT_TYPE, LOCAL_RATELIMIT_FILTER],
@@ -122,6 +124,7 @@ const PER_ROUTE_TYPES: ReadonlyMap<string, PerRouteCompiler> = new Map<string, P
   [EXT_PROC_PER_ROUTE_TYPE, compileExtProcPerRoute],
   [FAULT_TYPE, compilePerRouteFault],
   [BUFFER_PER_ROUTE_TYPE, compileBufferPerRoute],
+  [LUA_PER_ROUTE_TYPE, compileLuaPerRoute],
   [HEADER_MUTATION_PER_ROUTE_TYPE, compileHeaderMutationPerRoute],
   [LOCAL_RATELIMIT_TYPE, compilePerRouteLocalRateLimit],
   [BASIC_AUTH_PER_ROUTE_TYPE, compileBasicAuthPerRoute],

@@ -270,6 +270,13 @@ export const HEALTH_CHECK_STATS = {
 } as const satisfies StatScopeDefinition;
 
 /** The stats of HTTP filters, by the name their compiled config gives (HttpFilterConfig.stats.definition). */
+/** http.<stat_prefix>.lua.[<lua stat_prefix>.]* : envoy.filters.http.lua (workers/http/filters/lua-filter.ts). */
+export const LUA_STATS = {
+  counters: ['errors'],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
 export const HTTP_FILTER_STATS: Readonly<Record<string, StatScopeDefinition>> = {
   fault: FAULT_STATS,
   health_check: HEALTH_CHECK_STATS,
@@ -286,6 +293,7 @@ export const HTTP_FILTER_STATS: Readonly<Record<string, StatScopeDefinition>> = 
   csrf: CSRF_STATS,
   ext_authz: EXT_AUTHZ_STATS,
   ext_proc: EXT_PROC_STATS,
+  lua: LUA_STATS,
 };
 
 /** cluster.<name>.* */

@@ -91,7 +91,7 @@ ${ROUTER}`));
     const filterConfig = (extra: string): string => `{ "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig${extra} }`;
     const r = run(config(ROUTER,
       `              typed_per_filter_config:\n                f_one: ${filterConfig(', disabled: true')}\n                f_two: ${filterConfig('')}\n`,
-      `                typed_per_filter_config:\n                  f_one: ${filterConfig('')}\n                  f_opt: ${filterConfig(', is_optional: true, config: { "@type": type.googleapis.com/envoy.extensions.filters.http.lua.v3.LuaPerRoute, disabled: true }')}\n`));
+      `                typed_per_filter_config:\n                  f_one: ${filterConfig('')}\n                  f_opt: ${filterConfig(', is_optional: true, config: { "@type": type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimitPerRoute }')}\n`));
     const table = buildRouteTable(hcmOf(r).routeConfig, { compileHeaderValue: compileHeaderValueFormat, ...ROUTE_FILTER_DEPS });
     const a = table.route('x', 'GET', '/a', [])!;
     assert.deepEqual(a.perFilterConfigs, {
@@ -101,8 +101,8 @@ ${ROUTER}`));
     const other = table.route('x', 'GET', '/b', [])!;
     assert.deepEqual(other.perFilterConfigs, { f_one: { disabled: true, config: null, allConfigs: [] }, f_two: { disabled: false, config: null, allConfigs: [] } });
 
-    const refused = run(config(ROUTER, '', `                typed_per_filter_config:\n                  f_opt: ${filterConfig(', config: { "@type": type.googleapis.com/envoy.extensions.filters.http.lua.v3.LuaPerRoute, disabled: true }')}\n`));
+    const refused = run(config(ROUTER, '', `                typed_per_filter_config:\n                  f_opt: ${filterConfig(', config: { "@type": type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimitPerRoute }')}\n`));
     assert.ok(!refused.ok);
-    assert.match(refused.message, /typed_per_filter_config\["f_opt"\]\.config: not supported yet: per-route filter config envoy\.extensions\.filters\.http\.lua\.v3\.LuaPerRoute/);
+    assert.match(refused.message, /typed_per_filter_config\["f_opt"\]\.config: not supported yet: per-route filter config envoy\.extensions\.filters\.http\.ratelimit\.v3\.RateLimitPerRoute/);
   });
 });
