@@ -17,8 +17,11 @@ import { OverloadAction, attachOverloadShared, overloadShared } from '../src/ove
 import type { OverloadConfig } from '../src/overload/overload-config.ts';
 import { answerAdminRequest } from './admin-requests.ts';
 import { enableShrinkHeap, shrinkHeap } from '../src/overload/shrink-heap.ts';
+import { attachCircuitBreakerShared } from '../src/upstream/circuit-breaker-shared.ts';
 import { HighMemoryStreamReset } from './listener/high-memory-streams.ts';
 import { preloadTypeScriptFilters } from './http/filters/typescript-filter-loader.ts';
+import { setHealthReportSink } from './upstream/health-reports.ts';
+import { flushAllTracers } from './tracing/tracer-provider.ts';
 
 const init = workerData as WorkerInit;
 try {
@@ -31,6 +34,7 @@ try {
 // Tests only (same gate as test_crash): handlers that throw on demand, to prove the exception guards.
 if (init.allowTestCrash && process.env['LEGATE_TEST_THROW'] === '1') installTestThrowHooks();
 attachOverloadShared(init.overloadRegion, init.workerIndex);
+attachCircuitBreakerShared(init.circuitBreakerRegion, init.workerIndex);
 // Test hook: a worker that dies while starting, every time (the primary must back off, not loop).
 if (init.allowTestCrash && process.env['LEGATE_TEST_CRASH_WORKER_AT_START'] === '1') process.exit(70);
 const port = parentPort!;
@@ -73,23 +77,28 @@ let applying: Promise<void> = Promise.resolve();
 function send(m: WorkerToPrimary): void {
   port.postMessage(encodeMessage(m));
 }
+setHealthReportSink(send);
 
-async function applySnapshot(version: number, bytes: Uint8Array, hostSets: HostSet[]): Promise<void> {
+async function applySnapshot(version: number, bytes: Uint8Array, hostSets: HostSet[], listenerPorts: Record<string, number> | undefined): Promise<void> {
   const snapshot = deepFreeze(decodeMessage<Snapshot>(bytes));
   applyOverload(snapshot.overload);
   clusters.applyClusters(snapshot.clusters, snapshot.clusterSlots);
   for (const h of hostSets) clusters.applyHostSet(h);
   // User filter modules load before the version goes live: its factories are then built from loaded modules.
   const filterProblems = await preloadTypeScriptFilters(snapshot);
-  const problems = await listeners.apply(snapshot, drainTimeMs);
-  send({ type: 'snapshot_applied', version, problems: filterProblems.length === 0 ? problems : [...filterProblems, ...problems] });
+  const problems = await listeners.apply(snapshot, drainTimeMs, listenerPorts);
+  send({
+    type: 'snapshot_applied', version, problems: filterProblems.length === 0 ? problems : [...filterProblems, ...problems],
+    listenerPorts: listeners.boundPorts(),
+  });
 }
 
 async function drain(ms: number, exit: boolean): Promise<void> {
   await listeners.drainAll(ms);
   clusters.close();
   // Bounded: a stdout nobody reads must not keep the worker from exiting.
-  await Promise.race([sinks.flushAll(), new Promise((r) => setTimeout(r, 2000).unref())]);
+  // Queued trace spans go out too (nothing to do when no tracing is configured).
+  await Promise.race([Promise.all([sinks.flushAll(), flushAllTracers()]), new Promise((r) => setTimeout(r, 2000).unref())]);
   send({ type: 'drained' });
   if (exit) process.exit(0);
 }
@@ -98,7 +107,7 @@ port.on('message', (bytes: Uint8Array) => {
   const m = decodeMessage<PrimaryToWorker>(bytes);
   switch (m.type) {
     case 'snapshot':
-      applying = applying.then(() => applySnapshot(m.version, m.snapshot, m.hostSets)).catch((err: Error) => {
+      applying = applying.then(() => applySnapshot(m.version, m.snapshot, m.hostSets, m.listenerPorts)).catch((err: Error) => {
         log.error(`worker ${init.workerIndex}: applying config ${m.version} failed: ${err.stack ?? err.message}`);
         send({ type: 'snapshot_applied', version: m.version, problems: [err.message] });
       });

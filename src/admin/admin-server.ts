@@ -16,6 +16,7 @@ import { helpText } from './admin-help.ts';
 import { StatsQueryError } from '../stats/stats-query.ts';
 import { log } from '../common/logger.ts';
 import type { AccessLogSink } from '../access-log/sink.ts';
+import type { AdminTrafficObserver } from '../stats/admin-stats.ts';
 import { StreamInfo } from '../http/stream-info.ts';
 
 /** Request bodies are read for form parameters only; larger ones are refused (413). */
@@ -30,6 +31,8 @@ export interface AdminServerOptions {
   readonly token?: string | null;
   /** admin.access_log: each finished admin request, as a StreamInfo (none: nothing is logged). */
   readonly accessLogs?: readonly AccessLogSink[];
+  /** http.admin.* (src/stats/admin-stats.ts): told of each connection and request. */
+  readonly observer?: AdminTrafficObserver;
 }
 
 export interface AdminServer {
@@ -53,10 +56,13 @@ export function isLoopbackAddress(address: string): boolean {
 export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
   const token = opts.token === undefined || opts.token === null ? null : tokenDigest(opts.token);
   const accessLogs = opts.accessLogs ?? [];
+  const observer = opts.observer ?? null;
   const server = http.createServer((req, res) => {
+    if (observer !== null) observer.onRequest(req, res);
     if (accessLogs.length > 0) logWhenDone(accessLogs, req, res);
     void handle(opts.context, token, req, res);
   });
+  if (observer !== null) server.on('connection', (socket: net.Socket) => observer.onConnection(socket));
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => {
       reject(new AdminListenError(`admin server cannot listen on ${opts.address}:${opts.port}: ${err.message}`));

@@ -228,7 +228,8 @@ function loadAssignment(c: ClusterView): Json {
         health_check_config: {},
         ...(h.hostname === '' ? {} : { hostname: h.hostname }),
       },
-      health_status: h.healthFlags === 'healthy' ? 'HEALTHY' : 'UNHEALTHY',
+      // A host passing its checks while pending removal, or degraded, is not unhealthy.
+      health_status: h.healthFlags.includes('/failed_') ? 'UNHEALTHY' : h.healthFlags.includes('/degraded_') ? 'DEGRADED' : 'HEALTHY',
       load_balancing_weight: h.weight,
     };
     const e: Json = { locality: {}, lb_endpoints: [lb] };

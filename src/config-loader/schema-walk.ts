@@ -361,7 +361,7 @@ class SchemaWalker {
       return undefined;
     }
     if (checking) {
-      const allowed = supportedEnumValuesOf(parent.fullName, f.name);
+      const allowed = supportedEnumValuesOf(parent.fullName, f.name, p);
       if (allowed !== undefined && !allowed.has(name)) this.notSupported(p, `${p} = ${name}`);
     }
     return name;

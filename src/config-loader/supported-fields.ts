@@ -8,7 +8,7 @@ import { TLS_SUPPORTED_ENUM_VALUES, TLS_SUPPORTED_FIELDS } from '../tls/tls-supp
 export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   // Bootstrap. Beside what is implemented, the fields every generated bootstrap carries are looked at one by one:
   // - cluster_manager, layered_runtime, default_regex_engine, application_log_config, bootstrap_extensions: below.
-  // - stats_config, stats_sinks: not supported yet (stats tags and sinks come with the stats work).
+  // - stats_config, stats_sinks: src/stats/stats-config.ts (read once at start-up, as Envoy).
   // - header_prefix: not supported yet (the x-envoy- headers are built into the data path).
   // - use_tcp_for_dns_lookups: not supported yet when true (Node's resolvers offer no TCP-only mode); false is the
   //   default and accepted. typed_dns_resolver_config and dns_resolution_config: not supported yet (cluster DNS
@@ -16,6 +16,8 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.bootstrap.v3.Bootstrap': [
     'node', 'admin', 'static_resources', 'stats_flush_interval', 'overload_manager', 'cluster_manager', 'layered_runtime',
     'default_regex_engine', 'application_log_config',
+    // src/stats/stats-config.ts: tags, matcher, histogram buckets; StatsD and DogStatsD sinks over UDP.
+    'stats_config', 'stats_sinks', 'stats_server_version_override',
     // Each extension is checked by its @type: none is supported yet, so any given is "not supported yet: extension …".
     'bootstrap_extensions',
     // xDS over ADS (src/xds): LDS/CDS from a control plane, RDS/EDS as they reference.
@@ -36,6 +38,14 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   // local_cluster_name: checked to name a static cluster, as Envoy does; no other effect (no zone-aware routing).
   // outlier_detection.event_log_path: accepted; no effect: Legate has no outlier detection, so no event is logged.
   // enable_deferred_cluster_creation: accepted; no effect: a memory optimisation Envoy makes, Legate does not need.
+  // Stats (src/stats/stats-config.ts). StatsdSink.tcp_cluster_name (statsd over TCP): not supported yet.
+  'envoy.config.metrics.v3.StatsConfig': ['stats_tags', 'use_all_default_tags', 'stats_matcher', 'histogram_bucket_settings'],
+  'envoy.config.metrics.v3.TagSpecifier': ['tag_name', 'regex', 'fixed_value'],
+  'envoy.config.metrics.v3.StatsMatcher': ['reject_all', 'exclusion_list', 'inclusion_list'],
+  'envoy.config.metrics.v3.HistogramBucketSettings': ['match', 'buckets'],
+  'envoy.config.metrics.v3.StatsSink': ['name', 'typed_config'],
+  'envoy.config.metrics.v3.StatsdSink': ['address', 'prefix'],
+  'envoy.config.metrics.v3.DogStatsdSink': ['address', 'prefix', 'max_bytes_per_datagram'],
   'envoy.config.bootstrap.v3.ClusterManager': ['local_cluster_name', 'outlier_detection', 'enable_deferred_cluster_creation'],
   'envoy.config.bootstrap.v3.ClusterManager.OutlierDetection': ['event_log_path'],
   // Static and admin layers are read and shown by /runtime (Envoy's shape); Legate reads no runtime key yet, so a
@@ -122,6 +132,8 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'local_reply_config',
     // RDS over ADS (src/xds/merge-resources.ts turns it into the route_config the control plane sent).
     'rds',
+    // OpenTelemetry and Zipkin tracing (src/tracing, workers/tracing).
+    'tracing',
   ],
   'envoy.config.core.v3.Http2ProtocolOptions': [
     'max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size', 'hpack_table_size',
@@ -141,6 +153,31 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.core.v3.Http1ProtocolOptions': ['accept_http_10', 'default_host_for_http_10'],
   'envoy.config.core.v3.SchemeHeaderTransformation': ['scheme_to_overwrite', 'match_upstream'],
   'envoy.extensions.filters.http.router.v3.Router': ['dynamic_stats', 'suppress_envoy_headers', 'start_child_span'],
+  // Tracing (src/tracing/tracing-config.ts, workers/tracing): OTLP over gRPC or HTTP, Zipkin v2 JSON. verbose is
+  // accepted without effect (no per-event annotations). Not supported yet: metadata custom tags, resource detectors
+  // other than environment / static_config, samplers other than always_on, Zipkin HTTP_PROTO / GRPC,
+  // split_spans_for_request.
+  'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.Tracing': [
+    'provider', 'random_sampling', 'client_sampling', 'overall_sampling', 'verbose', 'max_path_tag_length', 'custom_tags',
+    'spawn_upstream_span',
+  ],
+  'envoy.config.trace.v3.Tracing.Http': ['name', 'typed_config'],
+  // Route.decorator: the operation names the request's span (propagate / x-envoy-decorator-operation: not yet).
+  'envoy.config.route.v3.Decorator': ['operation'],
+  'envoy.config.trace.v3.OpenTelemetryConfig': ['grpc_service', 'http_service', 'service_name', 'resource_detectors', 'sampler'],
+  // OpenTelemetry resource detectors (environment: OTEL_RESOURCE_ATTRIBUTES read at load) and the always_on sampler.
+  'envoy.extensions.tracers.opentelemetry.resource_detectors.v3.EnvironmentResourceDetectorConfig': [],
+  'envoy.extensions.tracers.opentelemetry.resource_detectors.v3.StaticConfigResourceDetectorConfig': ['attributes'],
+  'envoy.extensions.tracers.opentelemetry.samplers.v3.AlwaysOnSamplerConfig': [],
+  'envoy.config.trace.v3.ZipkinConfig': [
+    'collector_cluster', 'collector_endpoint', 'collector_endpoint_version', 'trace_id_128bit', 'shared_span_context',
+    'collector_hostname',
+  ],
+  'envoy.config.core.v3.HttpService': ['http_uri', 'request_headers_to_add'],
+  'envoy.type.tracing.v3.CustomTag': ['tag', 'literal', 'environment', 'request_header'],
+  'envoy.type.tracing.v3.CustomTag.Literal': ['value'],
+  'envoy.type.tracing.v3.CustomTag.Environment': ['name', 'default_value'],
+  'envoy.type.tracing.v3.CustomTag.Header': ['name', 'default_value'],
 
   // Routes
   'envoy.config.route.v3.RouteConfiguration': [
@@ -153,10 +190,16 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.route.v3.VirtualHost': [
     'name', 'domains', 'routes', 'require_tls', 'request_headers_to_add', 'request_headers_to_remove',
     'response_headers_to_add', 'response_headers_to_remove', 'typed_per_filter_config', 'cors',
+    // Request mirroring (src/router/mirror-policy.ts): the default for routes that have none.
+    'request_mirror_policies',
+    // Retries (src/router/retry-policy.ts, workers/router/retry-state.ts).
+    'retry_policy', 'include_request_attempt_count', 'include_attempt_count_in_response', 'hedge_policy',
   ],
   'envoy.config.route.v3.Route': [
     'name', 'match', 'route', 'redirect', 'direct_response', 'request_headers_to_add', 'request_headers_to_remove',
     'response_headers_to_add', 'response_headers_to_remove', 'typed_per_filter_config',
+    // The span name when tracing (src/tracing).
+    'decorator',
   ],
   'envoy.config.route.v3.FilterConfig': ['config', 'is_optional', 'disabled'],
   // envoy.filters.http.cors (src/filters/cors-config.ts, workers/http/filters/cors-filter.ts). filter_enabled and
@@ -382,9 +425,47 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.route.v3.RouteAction': [
     'cluster', 'prefix_rewrite', 'regex_rewrite', 'host_rewrite_literal', 'auto_host_rewrite', 'host_rewrite_header',
     'timeout', 'idle_timeout', 'upgrade_configs', 'max_stream_duration', 'cors',
+    // cluster_specifier and request mirroring (src/router/weighted-clusters.ts, mirror-policy.ts, workers/router/mirror.ts).
+    'cluster_header', 'weighted_clusters', 'request_mirror_policies',
+    'retry_policy', 'hedge_policy',
+    // Consistent hashing (src/router/hash-policy.ts), read by RING_HASH and MAGLEV clusters.
+    'hash_policy',
+    // DEFAULT or HIGH: which circuit breakers (and pools) of the cluster (src/upstream/circuit-breaker-shared.ts).
+    'priority',
   ],
+  // cookie.attributes (extra Set-Cookie attributes): not supported yet.
+  'envoy.config.route.v3.RouteAction.HashPolicy': ['header', 'cookie', 'connection_properties', 'query_parameter', 'filter_state', 'terminal'],
+  'envoy.config.route.v3.RouteAction.HashPolicy.Header': ['header_name', 'regex_rewrite'],
+  'envoy.config.route.v3.RouteAction.HashPolicy.Cookie': ['name', 'ttl', 'path'],
+  'envoy.config.route.v3.RouteAction.HashPolicy.ConnectionProperties': ['source_ip'],
+  'envoy.config.route.v3.RouteAction.HashPolicy.QueryParameter': ['name'],
+  'envoy.config.route.v3.RouteAction.HashPolicy.FilterState': ['key'],
+  // Retries in the router (src/router/retry-policy.ts): retry_priority and retry_options_predicates are not
+  // supported yet; of the host predicates only previous_hosts (checked by name at compile).
+  'envoy.config.route.v3.RetryPolicy': [
+    'retry_on', 'num_retries', 'per_try_timeout', 'per_try_idle_timeout', 'retry_host_predicate',
+    'host_selection_retry_max_attempts', 'retriable_status_codes', 'retry_back_off', 'rate_limited_retry_back_off',
+    'retriable_headers', 'retriable_request_headers',
+  ],
+  'envoy.config.route.v3.RetryPolicy.RetryHostPredicate': ['name', 'typed_config'],
+  // hedge_on_per_try_timeout; initial_requests other than 1 and additional_request_chance are refused at compile.
+  'envoy.config.route.v3.HedgePolicy': ['hedge_on_per_try_timeout', 'initial_requests', 'additional_request_chance'],
+  'envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate': [],
+  'envoy.config.route.v3.RetryPolicy.RetryBackOff': ['base_interval', 'max_interval'],
+  'envoy.config.route.v3.RetryPolicy.RateLimitedRetryBackOff': ['reset_headers', 'max_interval'],
+  'envoy.config.route.v3.RetryPolicy.ResetHeader': ['name', 'format'],
   'envoy.config.route.v3.RouteAction.MaxStreamDuration': ['max_stream_duration', 'grpc_timeout_header_max', 'grpc_timeout_header_offset'],
   'envoy.config.route.v3.RouteAction.UpgradeConfig': ['upgrade_type', 'enabled'],
+  // weighted_clusters: total_weight is deprecated and, as in Envoy, not read (the sum of the weights is the total);
+  // runtime_key_prefix names runtime keys and Legate reads no runtime: the configured weights apply. Not supported
+  // yet: metadata_match (subset load balancing).
+  'envoy.config.route.v3.WeightedCluster': ['clusters', 'total_weight', 'runtime_key_prefix', 'header_name'],
+  'envoy.config.route.v3.WeightedCluster.ClusterWeight': [
+    'name', 'cluster_header', 'weight', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add',
+    'response_headers_to_remove', 'typed_per_filter_config', 'host_rewrite_literal',
+  ],
+  // runtime_fraction: its default_value decides (no runtime). Not supported yet: trace_sampled.
+  'envoy.config.route.v3.RouteAction.RequestMirrorPolicy': ['cluster', 'cluster_header', 'runtime_fraction', 'disable_shadow_host_suffix_append'],
   'envoy.config.route.v3.RedirectAction': [
     'scheme_redirect', 'https_redirect', 'host_redirect', 'port_redirect', 'path_redirect', 'prefix_rewrite',
     'regex_rewrite', 'response_code', 'strip_query',
@@ -399,6 +480,8 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'name', 'type', 'connect_timeout', 'lb_policy', 'load_assignment', 'dns_lookup_family', 'dns_refresh_rate',
     'respect_dns_ttl', 'per_connection_buffer_limit_bytes', 'common_http_protocol_options', 'http_protocol_options',
     'http2_protocol_options', 'alt_stat_name', 'ignore_health_on_host_removal', 'close_connections_on_host_health_failure',
+    // Active health checking on the primary (src/upstream/health-check-config.ts, health-checker.ts); one per cluster.
+    'health_checks',
     // What upstream/cluster-config.ts compiles besides the above.
     'dns_failure_refresh_rate', 'typed_extension_protocol_options', 'max_requests_per_connection',
     'least_request_lb_config', 'round_robin_lb_config', 'common_lb_config', 'metadata', 'wait_for_warm_on_init',
@@ -406,11 +489,34 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'transport_socket',
     // type EDS over ADS (src/xds/merge-resources.ts gives it the ClusterLoadAssignment the control plane sent).
     'eds_cluster_config',
+    'circuit_breakers',
+    // Consistent hashing and the typed-extension policies (src/upstream/lb-policy-config.ts).
+    'ring_hash_lb_config', 'maglev_lb_config', 'load_balancing_policy',
   ],
+  // circuit_breakers (src/upstream/circuit-breakers.ts): counters over all workers in shared memory.
+  'envoy.config.cluster.v3.CircuitBreakers': ['thresholds'],
+  'envoy.config.cluster.v3.CircuitBreakers.Thresholds': ['priority', 'max_connections', 'max_pending_requests', 'max_requests', 'max_retries', 'track_remaining'],
   'envoy.config.cluster.v3.Cluster.RefreshRate': ['base_interval', 'max_interval'],
   'envoy.config.cluster.v3.Cluster.LeastRequestLbConfig': ['choice_count', 'active_request_bias'],
   'envoy.config.cluster.v3.Cluster.RoundRobinLbConfig': [],
-  'envoy.config.cluster.v3.Cluster.CommonLbConfig': ['healthy_panic_threshold'],
+  // Consistent hashing (workers/upstream/ring-hash-lb.ts, maglev-lb.ts; src/upstream/lb-policy-config.ts):
+  // hash_function MURMUR_HASH_2 is refused by the compiler.
+  'envoy.config.cluster.v3.Cluster.RingHashLbConfig': ['minimum_ring_size', 'maximum_ring_size', 'hash_function'],
+  'envoy.config.cluster.v3.Cluster.MaglevLbConfig': ['table_size'],
+  // load_balancing_policy, the typed-extension form, onto the same load balancers.
+  'envoy.config.cluster.v3.LoadBalancingPolicy': ['policies'],
+  'envoy.config.cluster.v3.LoadBalancingPolicy.Policy': ['typed_extension_config'],
+  'envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin': [],
+  'envoy.extensions.load_balancing_policies.random.v3.Random': [],
+  'envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest': ['choice_count', 'active_request_bias'],
+  'envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash': [
+    'minimum_ring_size', 'maximum_ring_size', 'hash_function', 'use_hostname_for_hashing', 'consistent_hashing_lb_config',
+  ],
+  'envoy.extensions.load_balancing_policies.maglev.v3.Maglev': ['table_size', 'consistent_hashing_lb_config'],
+  'envoy.config.cluster.v3.Cluster.CommonLbConfig': ['healthy_panic_threshold', 'consistent_hashing_lb_config'],
+  // hash_balance_factor (bounded loads): not supported yet.
+  'envoy.config.cluster.v3.Cluster.CommonLbConfig.ConsistentHashingLbConfig': ['use_hostname_for_hashing'],
+  'envoy.extensions.load_balancing_policies.common.v3.ConsistentHashingLbConfig': ['use_hostname_for_hashing'],
   'envoy.config.core.v3.RuntimeDouble': ['default_value', 'runtime_key'],
   'envoy.type.v3.Percent': ['value'],
   'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': ['common_http_protocol_options', 'explicit_http_config', 'use_downstream_protocol_config', 'auto_config'],
@@ -424,7 +530,26 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.endpoint.v3.LbEndpoint': ['endpoint', 'load_balancing_weight', 'health_status', 'metadata'],
   // health_check_config is accepted and unused until active health checking exists (as cluster-config.ts does).
   'envoy.config.endpoint.v3.Endpoint': ['address', 'hostname', 'health_check_config'],
-  'envoy.config.endpoint.v3.Endpoint.HealthCheckConfig': ['port_value', 'hostname', 'address', 'disable_active_health_check'],
+  'envoy.config.endpoint.v3.Endpoint.HealthCheckConfig': ['port_value', 'hostname', 'disable_active_health_check'],
+  // Active health checks (src/upstream/health-check-config.ts). Not yet: custom/redis checkers, event_service,
+  // event_logger sinks other than the file sink, tls_options, transport_socket_match_criteria, alt_port, HTTP
+  // send (not implemented in Envoy either), proxy_protocol_config.
+  'envoy.config.core.v3.HealthCheck': [
+    'timeout', 'interval', 'initial_jitter', 'interval_jitter', 'interval_jitter_percent', 'unhealthy_threshold',
+    'healthy_threshold', 'reuse_connection', 'http_health_check', 'tcp_health_check', 'grpc_health_check',
+    'no_traffic_interval', 'no_traffic_healthy_interval', 'unhealthy_interval', 'unhealthy_edge_interval',
+    'healthy_edge_interval', 'event_log_path', 'always_log_health_check_failures', 'always_log_health_check_success',
+    'event_logger',
+  ],
+  'envoy.config.core.v3.HealthCheck.HttpHealthCheck': [
+    'host', 'path', 'request_headers_to_add', 'request_headers_to_remove', 'expected_statuses', 'retriable_statuses',
+    'codec_client_type', 'method', 'service_name_matcher', 'receive', 'response_buffer_size',
+  ],
+  'envoy.extensions.health_check.event_sinks.file.v3.HealthCheckEventFileSink': ['event_log_path'],
+  'envoy.config.core.v3.HealthCheck.TcpHealthCheck': ['send', 'receive'],
+  'envoy.config.core.v3.HealthCheck.GrpcHealthCheck': ['service_name', 'authority', 'initial_metadata'],
+  'envoy.config.core.v3.HealthCheck.Payload': ['text', 'binary'],
+  'envoy.type.v3.Int64Range': ['start', 'end'],
 
   // Access logs
   'envoy.config.accesslog.v3.AccessLog': ['name', 'typed_config', 'filter'],
@@ -482,9 +607,14 @@ export const SUPPORTED_FIELDS_IN_CONTEXT: Readonly<Record<string, readonly strin
   'envoy.config.core.v3.ApiConfigSource.grpc_services': ['envoy_grpc'],
   'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz.grpc_service': ['envoy_grpc', 'timeout', 'initial_metadata'],
   'envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor.grpc_service': ['envoy_grpc', 'initial_metadata'],
+  // The OpenTelemetry tracer's OTLP/gRPC collector (src/tracing/tracing-config.ts).
+  'envoy.config.trace.v3.OpenTelemetryConfig.grpc_service': ['envoy_grpc', 'timeout'],
   'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz.allowed_headers': ['patterns'],
   'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz.disallowed_headers': ['patterns'],
   'envoy.extensions.filters.http.ext_authz.v3.AuthorizationRequest.allowed_headers': ['patterns'],
+  // stats_config.stats_matcher (src/stats/stats-config.ts).
+  'envoy.config.metrics.v3.StatsMatcher.inclusion_list': ['patterns'],
+  'envoy.config.metrics.v3.StatsMatcher.exclusion_list': ['patterns'],
   'envoy.extensions.filters.http.ext_authz.v3.AuthorizationResponse.allowed_upstream_headers': ['patterns'],
   'envoy.extensions.filters.http.ext_authz.v3.AuthorizationResponse.allowed_upstream_headers_to_append': ['patterns'],
   'envoy.extensions.filters.http.ext_authz.v3.AuthorizationResponse.allowed_client_headers': ['patterns'],
@@ -503,6 +633,8 @@ export const SUPPORTED_ENUM_VALUES: Readonly<Record<string, readonly string[]>> 
   'envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit.enable_x_ratelimit_headers': ['OFF'],
   // ext_authz speaks envoy.service.auth.v3 only.
   'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz.transport_api_version': ['V3'],
+  // Zipkin v2 JSON only (the OpenTelemetry Zipkin exporter's); HTTP_PROTO and GRPC: not supported yet.
+  'envoy.config.trace.v3.ZipkinConfig.collector_endpoint_version': ['HTTP_JSON'],
   // ext_proc: bodies NONE or BUFFERED (not STREAMED, BUFFERED_PARTIAL); request trailers not sent.
   'envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.request_body_mode': ['NONE', 'BUFFERED'],
   'envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.response_body_mode': ['NONE', 'BUFFERED'],
@@ -538,7 +670,17 @@ export function supportedFieldsOf(messageFullName: string, contextKey: string | 
   return BY_MESSAGE.get(messageFullName);
 }
 
-/** Enum values Legate implements for field `<message>.<field>`, or undefined when all are. */
-export function supportedEnumValuesOf(messageFullName: string, field: string): ReadonlySet<string> | undefined {
-  return ENUM_VALUES.get(`${messageFullName}.${field}`);
+/**
+ * Enum values implemented only under a part of the config (a field path prefix): a statsd sink's address is UDP
+ * (src/stats/stats-config.ts), where a listener's or cluster's is not.
+ */
+const ENUM_VALUES_UNDER: readonly { readonly pathPrefix: string; readonly key: string; readonly values: ReadonlySet<string> }[] = [
+  { pathPrefix: 'stats_sinks[', key: 'envoy.config.core.v3.SocketAddress.protocol', values: new Set(['TCP', 'UDP']) },
+];
+
+/** Enum values Legate implements for field `<message>.<field>` (at `path`, when given), or undefined when all are. */
+export function supportedEnumValuesOf(messageFullName: string, field: string, path?: string): ReadonlySet<string> | undefined {
+  const key = `${messageFullName}.${field}`;
+  if (path !== undefined) for (const u of ENUM_VALUES_UNDER) if (u.key === key && path.startsWith(u.pathPrefix)) return u.values;
+  return ENUM_VALUES.get(key);
 }

@@ -254,7 +254,11 @@ export function perRouteFilterStats(routeConfig: Obj): HttpFilterStats[] {
   };
   for (const vh of list(routeConfig['virtual_hosts'])) {
     add(obj(vh)['typed_per_filter_config']);
-    for (const r of list(obj(vh)['routes'])) add(obj(r)['typed_per_filter_config']);
+    for (const r of list(obj(vh)['routes'])) {
+      add(obj(r)['typed_per_filter_config']);
+      // weighted_clusters: each cluster's own per-route configs.
+      for (const c of list(obj(obj(obj(r)['route'])['weighted_clusters'])['clusters'])) add(obj(c)['typed_per_filter_config']);
+    }
   }
   return out;
 }

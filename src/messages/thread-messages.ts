@@ -15,6 +15,8 @@ export interface WorkerInit {
   workerSlots: Record<string, number>;
   /** The overload manager's shared memory (src/overload/overload-shared.ts), the same for every worker. */
   overloadRegion: SharedArrayBuffer;
+  /** Circuit-breaker counters of every cluster (src/upstream/circuit-breaker-shared.ts), the same for every worker. */
+  circuitBreakerRegion: SharedArrayBuffer;
   /** The application log's level, format and file, as the primary's (each thread opens the file itself). */
   log: LogSettings;
   /** --file-flush-interval-msec for access log writers; -1 keeps their default. */
@@ -25,7 +27,11 @@ export interface WorkerInit {
 
 export type PrimaryToWorker =
   /** A config version plus the current host set of every cluster, applied together (clusters never start empty). */
-  | { type: 'snapshot'; version: number; snapshot: Uint8Array; hostSets: HostSet[] }
+  | {
+    type: 'snapshot'; version: number; snapshot: Uint8Array; hostSets: HostSet[];
+    /** The real ports of listeners configured with port_value 0, by bind key (one port shared by every worker). */
+    listenerPorts?: Record<string, number>;
+  }
   | { type: 'host_set'; update: HostSet }
   /**
    * A watched certificate file changed: the TLS spec with this id (from config `version`) was re-read and
@@ -92,10 +98,16 @@ export type WorkerAdminReply =
   | { kind: 'profiler'; file: string | null; error: string | null };
 
 export type WorkerToPrimary =
-  | { type: 'snapshot_applied'; version: number; problems: string[] }
+  | {
+    type: 'snapshot_applied'; version: number; problems: string[];
+    /** The ports this worker's port_value 0 listeners are bound to, by bind key. */
+    listenerPorts?: Record<string, number>;
+  }
   | { type: 'admin_reply'; requestId: number; reply: WorkerAdminReply }
   | { type: 'histograms'; requestId: number; delta: Uint8Array | null; hosts: HostStatsReport[] }
   | { type: 'drained' }
+  /** An upstream answered x-envoy-immediate-health-check-fail: the primary's health checker fails the host (passive). */
+  | { type: 'host_health_fail'; cluster: string; address: string; port: number }
   | { type: 'fatal'; message: string };
 
 const packr = new Packr({ structuredClone: false, useRecords: false, moreTypes: false });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import v8 from 'node:v8';
 import { startAdminServer } from '../admin/admin-server.ts';
+import { AdminStats } from '../stats/admin-stats.ts';
 import type { AccessLogConfig } from '../access-log/access-log-config.ts';
 import { createAccessLogSink } from '../access-log/sink.ts';
 import type { AdminContext, ClusterView, HostView, ListenerView, ServerStateName } from '../admin/admin-context.ts';
@@ -142,6 +143,7 @@ class PrimaryAdminContext implements AdminContext {
   runtimeModify(changes: readonly [string, string][]): string | null {
     if (!hasAdminLayer(this.primary.current?.bootstrap ?? {})) return 'No admin layer specified';
     mergeAdminValues(this.adminRuntime, changes);
+    this.primary.stats.onRuntimeLoaded(this.primary.current?.bootstrap ?? {}, this.adminRuntime);
     const set = changes.filter(([, v]) => v !== '').map(([k]) => k);
     if (set.length > 0) log.warn(`runtime: ${set.join(', ')} set in the admin layer: shown by /runtime, without effect (Legate reads no runtime key yet)`);
     return null;
@@ -266,7 +268,8 @@ class PrimaryAdminContext implements AdminContext {
             rq_timeout: counters?.rqTimeout ?? 0,
           },
           gauges: { cx_active: counters?.cxActive ?? 0, rq_active: counters?.rqActive ?? 0 },
-          healthFlags: h.healthy ? 'healthy' : '/failed_eds_health',
+          // Active health checking sets the flags (src/upstream/health-checker.ts); else EDS health alone.
+          healthFlags: h.healthFlags ?? (h.healthy ? 'healthy' : '/failed_eds_health'),
           weight: h.weight,
           region: '',
           zone: '',
@@ -277,14 +280,14 @@ class PrimaryAdminContext implements AdminContext {
           localOriginSuccessRate: -1,
         };
       });
-      return { name: c.name, observabilityName: c.name, addedViaApi: viaApi.has(c.name), defaultPriority: DEFAULT_THRESHOLDS, highPriority: DEFAULT_THRESHOLDS, hosts };
+      return { name: c.name, observabilityName: c.name, addedViaApi: viaApi.has(c.name), defaultPriority: c.circuitBreakers?.default ?? DEFAULT_THRESHOLDS, highPriority: c.circuitBreakers?.high ?? DEFAULT_THRESHOLDS, hosts };
     });
   }
 
   listeners(): readonly ListenerView[] {
     const cur = this.primary.current;
     if (cur === null) return [];
-    return cur.snapshot.listeners.map((l) => ({ name: l.name, address: l.address, port: l.port }));
+    return cur.snapshot.listeners.map((l) => ({ name: l.name, address: l.address, port: this.primary.listenerPort(l) }));
   }
 
   isLive(): boolean {
@@ -313,7 +316,8 @@ export async function startAdmin(
   primary: Primary, address: string, port: number, token: string | null, accessLogs: readonly AccessLogConfig[],
 ): Promise<AdminHandle> {
   const sinks = accessLogs.map((c) => createAccessLogSink(c));
-  const server = await startAdminServer({ address, port, context: new PrimaryAdminContext(primary), token, accessLogs: sinks });
+  const observer = new AdminStats(primary.stats.registry, primary.stats.primaryStore);
+  const server = await startAdminServer({ address, port, context: new PrimaryAdminContext(primary), token, accessLogs: sinks, observer });
   return {
     port: server.port,
     reopenLogs: () => {

@@ -6,6 +6,7 @@ import type { ConfigProblem, LoadedConfig } from '../config-loader/types.ts';
 import { formatConfigProblem, sortProblems } from '../config-loader/config-error.ts';
 import { compileSnapshot } from '../snapshot/compile-snapshot.ts';
 import { flattenRuntimeLayer } from '../admin/format-runtime.ts';
+import { TRACING_RUNTIME_KEYS } from '../tracing/tracing-config.ts';
 import type { Snapshot } from '../snapshot/snapshot-types.ts';
 import type { DynamicResourceSet } from '../xds/resource-types.ts';
 import { EMPTY_DYNAMIC_SET, mergeDynamicResources } from '../xds/merge-resources.ts';
@@ -101,7 +102,8 @@ function runtimeWarnings(loaded: LoadedConfig, warnings: string[]): void {
   const layers = ((loaded.bootstrap['layered_runtime'] as { layers?: Record<string, unknown>[] } | undefined)?.layers) ?? [];
   layers.forEach((layer, i) => {
     if (layer['static_layer'] === undefined) return;
-    const keys = [...flattenRuntimeLayer(layer['static_layer']).keys()];
+    // The tracers' flush keys are read (src/tracing/tracing-config.ts); every other key changes nothing yet.
+    const keys = [...flattenRuntimeLayer(layer['static_layer']).keys()].filter((k) => !TRACING_RUNTIME_KEYS.includes(k));
     if (keys.length === 0) return;
     const path = `layered_runtime.layers[${i}].static_layer`;
     warnings.push(formatConfigProblem({

@@ -7,6 +7,7 @@ import type { CompiledCluster } from '../upstream/cluster-config.ts';
 import type { ClusterSlots } from '../snapshot/snapshot-types.ts';
 import type { StatsHub } from './stats-hub.ts';
 import { log } from '../common/logger.ts';
+import { HealthCheckManager } from './health-check-manager.ts';
 
 /** How long start-up and reloads wait for a new cluster's first resolution (Envoy's init manager waits too). */
 const INITIAL_RESOLUTION_WAIT_MS = 5000;
@@ -21,14 +22,18 @@ export class MembershipManager {
   private readonly hostSets = new Map<string, HostSet>();
   private readonly stats: StatsHub;
   private readonly onHostSet: (update: HostSet) => void;
+  /** Active health checks: their verdicts are folded into the host sets workers get. */
+  readonly health: HealthCheckManager;
 
   constructor(stats: StatsHub, onHostSet: (update: HostSet) => void) {
     this.stats = stats;
     this.onHostSet = onHostSet;
+    this.health = new HealthCheckManager(stats);
   }
 
   async apply(clusters: readonly CompiledCluster[], slots: Readonly<Record<string, ClusterSlots>>): Promise<void> {
     const started: Promise<void>[] = [];
+    let waitMs = INITIAL_RESOLUTION_WAIT_MS;
     const names = new Set<string>();
     for (const c of clusters) {
       names.add(c.name);
@@ -36,16 +41,24 @@ export class MembershipManager {
       const existing = this.entries.get(c.name);
       if (existing !== undefined && existing.key === key) continue;
       existing?.membership.stop();
-      const membership = new ClusterMembership(c, this.stats.primaryStore, slots[c.name]!, (update) => {
+      const publish = (update: HostSet): void => {
         this.hostSets.set(update.cluster, update);
         this.onHostSet(update);
-      });
+      };
+      // With health_checks the checker sits between membership and the workers; it publishes once its first
+      // round is done (Envoy's cluster warming), so a cluster never starts with unchecked hosts.
+      const checker = c.healthChecks.length > 0 ? this.health.start(c, slots[c.name]!, publish) : null;
+      // The first round of checks can take a check's timeout after the resolution (and the initial jitter before).
+      if (checker !== null) waitMs = Math.max(waitMs, INITIAL_RESOLUTION_WAIT_MS + checker.check.initialJitterMs + checker.check.timeoutMs);
+      if (checker === null) this.health.stop(c.name);
+      const membership = new ClusterMembership(c, this.stats.primaryStore, slots[c.name]!, checker === null ? publish : (update) => checker.setBase(update));
       this.entries.set(c.name, { key, membership });
-      started.push(membership.start());
+      started.push(checker === null ? membership.start() : membership.start().then(() => checker.whenWarmed()));
     }
     for (const [name, e] of this.entries) {
       if (names.has(name)) continue;
       e.membership.stop();
+      this.health.stop(name);
       this.entries.delete(name);
       this.hostSets.delete(name);
     }
@@ -53,9 +66,9 @@ export class MembershipManager {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        log.warn(`some clusters have not resolved after ${INITIAL_RESOLUTION_WAIT_MS} ms; starting without them`);
+        log.warn(`some clusters have not resolved (or finished their first health checks) after ${waitMs} ms; starting without them`);
         resolve();
-      }, INITIAL_RESOLUTION_WAIT_MS);
+      }, waitMs);
     });
     await Promise.race([Promise.all(started).then(() => undefined), timeout]);
     clearTimeout(timer);
@@ -67,6 +80,7 @@ export class MembershipManager {
 
   stopAll(): void {
     for (const e of this.entries.values()) e.membership.stop();
+    this.health.stopAll();
     this.entries.clear();
   }
 }

@@ -9,8 +9,9 @@ import v8 from 'node:v8';
 import { Piscina } from 'piscina';
 import type { CliOptions } from '../cli/options.ts';
 import { configureLogger, log, reopenLogFile, type LogSettings } from '../common/logger.ts';
-import { encodeMessage, type HostStatsReport, type PrimaryToWorker } from '../messages/thread-messages.ts';
-import type { Snapshot } from '../snapshot/snapshot-types.ts';
+import { encodeMessage, type HostStatsReport, type PrimaryToWorker, type ThreadHeapStats } from '../messages/thread-messages.ts';
+import { compileStatsSettings } from '../stats/stats-config.ts';
+import type { ListenerConfig, Snapshot } from '../snapshot/snapshot-types.ts';
 import { runConfigPipeline, sourcesOf, type ConfigSources, type PipelineResult } from './config-pipeline.ts';
 import { applicationLogFormat } from './application-log.ts';
 import { WorkerSupervisor } from './worker-supervisor.ts';
@@ -23,6 +24,8 @@ import { CertificateRotation } from './certificate-rotation.ts';
 import { daysUntilFirstCertExpiring } from '../tls/cert-expiry.ts';
 import { OverloadManager } from '../overload/overload-manager.ts';
 import { overloadShared } from '../overload/overload-shared.ts';
+import { createCircuitBreakerRegion, type CircuitBreakerShared } from '../upstream/circuit-breaker-shared.ts';
+import { CircuitBreakerGauges } from './circuit-breaker-gauges.ts';
 import { startXds, type XdsHandle } from '../xds/xds-wiring.ts';
 import type { DynamicResourceSet, XdsRejection } from '../xds/resource-types.ts';
 import type { ApplyOutcome } from '../xds/ads-client.ts';
@@ -49,6 +52,9 @@ export class Primary {
   readonly certificates: CertificateRotation;
   /** overload_manager: monitors, action states, the global downstream connection limit. */
   readonly overload: OverloadManager;
+  /** Circuit-breaker counters shared by the workers (one slot per cluster and priority) and their gauges. */
+  readonly circuitBreakers: CircuitBreakerShared;
+  readonly circuitBreakerGauges: CircuitBreakerGauges;
   current: CurrentConfig | null = null;
   state: number = ServerState.PRE_INITIALIZING;
   /** /healthcheck/fail: set through setHealthCheckFailed (server.live, server.state follow). */
@@ -66,6 +72,14 @@ export class Primary {
   /** dynamic_resources: the ADS client and the resource set last applied (src/xds); null without xDS. */
   private xds: XdsHandle | null = null;
   xdsDynamic: DynamicResourceSet | null = null;
+  /**
+   * Listeners configured with port_value 0, by bind key: the port the kernel gave the first worker that bound it,
+   * which every other worker then binds (SO_REUSEPORT), as Envoy's workers share one socket's port.
+   */
+  readonly listenerPorts = new Map<string, number>();
+  /** While a port_value 0 listener gets its port: the worker binding it first; the others' replays wait. */
+  private portsFirstWorker: number | null = null;
+  private readonly portsHeldBack = new Set<number>();
 
   constructor(options: CliOptions, logSettings: LogSettings) {
     this.options = options;
@@ -74,15 +88,33 @@ export class Primary {
     this.memberships = new MembershipManager(this.stats, (update) => {
       this.supervisor.broadcast({ type: 'host_set', update });
     });
-    this.certificates = new CertificateRotation((m) => this.supervisor.broadcast(m));
+    this.certificates = new CertificateRotation((m) => {
+      this.supervisor.broadcast(m);
+      // Active health checks of TLS clusters connect from the primary with the same certificates.
+      if (m.type === 'tls_update') this.memberships.health.onTlsUpdate(m.spec);
+    });
+    this.circuitBreakers = createCircuitBreakerRegion(options.concurrency);
+    this.circuitBreakerGauges = new CircuitBreakerGauges(this.stats.registry, this.stats.primaryStore.values, this.circuitBreakers);
     this.overload = new OverloadManager(overloadShared, this.stats.registry, this.stats.primaryStore.values, options.concurrency, (m) => this.supervisor.broadcast(m));
     this.supervisor = new WorkerSupervisor(
       {
         onWorkerDied: (index) => {
           this.stats.onWorkerDied(index);
           overloadShared.releaseWorker(index);
+          this.circuitBreakers.releaseWorker(index);
         },
-        replayFor: (): PrimaryToWorker[] => this.replayMessages(),
+        replayFor: (index): PrimaryToWorker[] => {
+          // A listener with port 0 is being bound by its first worker: the others get the config with its port.
+          if (this.portsFirstWorker !== null && index !== this.portsFirstWorker) {
+            this.portsHeldBack.add(index);
+            return [];
+          }
+          return this.replayMessages();
+        },
+        onListenerPorts: (ports) => {
+          for (const key in ports) if (!this.listenerPorts.has(key)) this.listenerPorts.set(key, ports[key]!);
+        },
+        onHostHealthFailure: (cluster, address, port) => this.memberships.health.passiveFailure(cluster, address, port),
       },
       () => this.logSettings,
       options.fileFlushIntervalMs ?? -1,
@@ -99,7 +131,10 @@ export class Primary {
     const cur = this.current;
     if (cur === null) return [];
     return [
-      { type: 'snapshot', version: cur.version, snapshot: cur.encoded, hostSets: this.memberships.currentHostSets() },
+      {
+        type: 'snapshot', version: cur.version, snapshot: cur.encoded, hostSets: this.memberships.currentHostSets(),
+        listenerPorts: Object.fromEntries(this.listenerPorts),
+      },
       ...this.certificates.replay(),
       ...this.overload.replay(),
     ];
@@ -122,6 +157,8 @@ export class Primary {
       result = await this.xds.firstResult;
     }
     this.applyApplicationLogConfig(result.bootstrap);
+    // stats_config/stats_sinks/stats_flush_interval: read once, as Envoy's (checked by the pipeline already).
+    this.stats.configure(compileStatsSettings(result.bootstrap).settings);
     for (const w of result.warnings) log.warn(w);
     this.stats.incServerCounter('static_unknown_fields', result.staticUnknownFields);
     const cur = this.install(result);
@@ -144,12 +181,19 @@ export class Primary {
     this.state = ServerState.INITIALIZING;
     const specs = [];
     for (let i = 0; i < this.options.concurrency; i++) {
-      specs.push({ index: i, statsRegion: this.stats.regionFor(i), workerSlots: this.stats.workerSlots(i), overloadRegion: overloadShared.buffer });
+      specs.push({ index: i, statsRegion: this.stats.regionFor(i), workerSlots: this.stats.workerSlots(i), overloadRegion: overloadShared.buffer, circuitBreakerRegion: this.circuitBreakers.buffer });
     }
-    // Each spawn replays the current snapshot; wait for every worker to report it applied.
+    // Each spawn replays the current snapshot; wait for every worker to report it applied. With a port_value 0
+    // listener, worker 0 binds first and the others' replays (with its port) wait until it has.
+    if (this.hasUnboundPortZero(cur.snapshot)) this.portsFirstWorker = 0;
     this.supervisor.start(specs);
     this.certificates.start(cur.snapshot);
-    const problems = await this.supervisor.waitForVersion(cur.version);
+    const problems: string[] = [];
+    if (this.portsFirstWorker !== null) {
+      problems.push(...await this.supervisor.waitForVersion(cur.version, [this.portsFirstWorker]));
+      this.releaseHeldBackReplays();
+    }
+    problems.push(...await this.supervisor.waitForVersion(cur.version));
     if (problems.length > 0) throw new StartupError(problems.join('\n'));
     this.state = ServerState.LIVE;
     this.stats.setServerGauge('live', this.healthCheckFailed ? 0 : 1);
@@ -163,7 +207,17 @@ export class Primary {
     }, 1000);
     this.statsTimer.unref();
     this.refreshServerStats();
-    for (const l of cur.snapshot.listeners) log.info(`listener '${l.name}' on ${l.address}:${l.port}`);
+    // Every stats_flush_interval: histogram intervals, memory gauges, stats_sinks (src/stats/stats-flusher.ts);
+    // until the first, the memory gauges are the primary's own.
+    this.stats.setMemory([primaryHeap()]);
+    this.stats.startFlushing({
+      collect: async () => {
+        await this.collectStats();
+        this.stats.setMemory(await this.threadHeaps());
+      },
+      onError: (err) => log.error(`stats flush failed: ${err.message}`),
+    });
+    for (const l of cur.snapshot.listeners) log.info(`listener '${l.name}' on ${l.address}:${this.listenerPort(l)}`);
     log.info(`legate started: ${this.options.concurrency} worker(s), config version ${cur.version}`);
     this.xds?.markLive();
   }
@@ -190,6 +244,8 @@ export class Primary {
   /** Stat slots, encoding, membership bookkeeping for a compiled config; becomes the current config. */
   private install(result: Extract<PipelineResult, { ok: true }>): CurrentConfig {
     this.stats.assignSlots(result.snapshot);
+    this.stats.onRuntimeLoaded(result.bootstrap);
+    this.circuitBreakerGauges.assign(result.snapshot);
     const cur: CurrentConfig = {
       version: result.snapshot.version,
       snapshot: result.snapshot,
@@ -257,13 +313,15 @@ export class Primary {
     const xdsSummary = isReload ? null : reloadSummary(dynamicAsBootstrap(this.xdsDynamic), dynamicAsBootstrap(dynamic ?? null));
     if (!isReload) this.xdsDynamic = dynamic ?? null;
     for (const w of result.warnings) log.warn(w);
+    const statsWarning = this.stats.reloadWarning(result.bootstrap);
+    if (statsWarning !== null) log.warn(statsWarning);
     this.stats.incServerCounter('static_unknown_fields', result.staticUnknownFields);
     // The new version read its files afresh; rotations of the old one's must not follow its snapshot.
     this.certificates.stop();
     const summary = xdsSummary ?? reloadSummary(this.current?.bootstrap ?? {}, result.bootstrap);
     const cur = this.install(result);
     await this.memberships.apply(cur.snapshot.clusters, cur.snapshot.clusterSlots);
-    const applied = this.supervisor.applySnapshot(cur.version, cur.encoded, this.memberships.currentHostSets());
+    const applied = this.applyToWorkers(cur);
     this.certificates.start(cur.snapshot);
     const problems = await applied;
     if (problems.length > 0) {
@@ -276,19 +334,62 @@ export class Primary {
     return { ok: true, message: '' };
   }
 
+  /** The port a listener listens on: its port_value, or for port_value 0 the port its workers share (0 until bound). */
+  listenerPort(l: Pick<ListenerConfig, 'port' | 'bindKey'>): number {
+    return l.port !== 0 ? l.port : (this.listenerPorts.get(l.bindKey) ?? 0);
+  }
+
+  private hasUnboundPortZero(snapshot: Snapshot): boolean {
+    return snapshot.listeners.some((l) => l.port === 0 && !this.listenerPorts.has(l.bindKey));
+  }
+
+  private releaseHeldBackReplays(): void {
+    this.portsFirstWorker = null;
+    for (const index of this.portsHeldBack) this.supervisor.sendTo(index, this.replayMessages());
+    this.portsHeldBack.clear();
+  }
+
+  /**
+   * A new version to every worker. When it adds a listener with port_value 0, one worker binds it first (the
+   * kernel picks a port no other socket holds: no other process can share it), then the others bind that port.
+   */
+  private async applyToWorkers(cur: CurrentConfig): Promise<string[]> {
+    const hostSets = this.memberships.currentHostSets();
+    const running = this.supervisor.runningIndexes();
+    const problems: string[] = [];
+    if (running.length > 1 && this.hasUnboundPortZero(cur.snapshot)) {
+      const first = running[0]!;
+      this.portsFirstWorker = first;
+      problems.push(...await this.supervisor.applySnapshot(cur.version, cur.encoded, hostSets, Object.fromEntries(this.listenerPorts), [first]));
+      const rest = this.supervisor.runningIndexes().filter((i) => i !== first && !this.portsHeldBack.has(i));
+      const applied = this.supervisor.applySnapshot(cur.version, cur.encoded, hostSets, Object.fromEntries(this.listenerPorts), rest);
+      this.releaseHeldBackReplays();
+      problems.push(...await applied, ...await this.supervisor.waitForVersion(cur.version));
+    } else {
+      problems.push(...await this.supervisor.applySnapshot(cur.version, cur.encoded, hostSets, Object.fromEntries(this.listenerPorts)));
+    }
+    // Ports of listeners this version removed are forgotten (added again, such a listener gets a new port).
+    const live = new Set(cur.snapshot.listeners.map((l) => l.bindKey));
+    for (const key of this.listenerPorts.keys()) if (!live.has(key)) this.listenerPorts.delete(key);
+    return problems;
+  }
+
   private refreshServerStats(): void {
+    this.circuitBreakerGauges.refresh();
     // V8's own numbers need no file descriptor; the RSS is read from /proc and fails with EMFILE when the process
     // is out of descriptors: the gauge then keeps its last value (the primary must never die of fd exhaustion).
     this.stats.setServerGauge('uptime', Math.floor((Date.now() - this.startedAtMs) / 1000));
-    this.stats.setServerGauge('memory_allocated', v8.getHeapStatistics().used_heap_size);
-    try {
-      this.stats.setServerGauge('memory_heap_size', process.memoryUsage.rss());
-    } catch {
-      // EMFILE/ENFILE: keep the last value.
-    }
+    this.stats.refreshPhysicalMemory();
     // As Envoy: a server failing health checks (/healthcheck/fail) reports DRAINING.
     this.stats.setServerGauge('state', this.state === ServerState.LIVE && this.healthCheckFailed ? ServerState.DRAINING : this.state);
     this.stats.setServerGauge('days_until_first_cert_expiring', daysUntilFirstCertExpiring(this.certificates.currentSpecs()));
+  }
+
+  /** Every thread's V8 heap numbers (server.memory_*): the primary's and each running worker's. */
+  private async threadHeaps(): Promise<ThreadHeapStats[]> {
+    const heaps = [primaryHeap()];
+    for (const a of await this.supervisor.askWorkers({ kind: 'memory' }, 1000)) if (a.reply.kind === 'memory') heaps.push(a.reply.heap);
+    return heaps;
   }
 
   /** Fresh stats: histogram deltas from the workers merged first, host counts summed, server gauges. */
@@ -331,6 +432,7 @@ export class Primary {
     await this.supervisor.drainAndStop(drainMs);
     this.memberships.stopAll();
     if (this.statsTimer !== null) clearInterval(this.statsTimer);
+    this.stats.stopFlushing();
     if (this.admin !== null) await this.admin.close();
     if (this.compilePool !== null) await this.compilePool.destroy();
   }
@@ -376,6 +478,11 @@ export class Primary {
   hostname(): string {
     return os.hostname();
   }
+}
+
+function primaryHeap(): ThreadHeapStats {
+  const h = v8.getHeapStatistics();
+  return { usedHeapSize: h.used_heap_size, totalHeapSize: h.total_heap_size, externalMemory: h.external_memory, mallocedMemory: h.malloced_memory };
 }
 
 export class StartupError extends Error {

@@ -35,6 +35,7 @@ export interface WorkerSpawnSpec {
   statsRegion: SharedArrayBuffer;
   workerSlots: Record<string, number>;
   overloadRegion: SharedArrayBuffer;
+  circuitBreakerRegion: SharedArrayBuffer;
 }
 
 export interface SupervisorEvents {
@@ -42,6 +43,10 @@ export interface SupervisorEvents {
   onWorkerDied(index: number, code: number): void;
   /** Messages to replay to a fresh worker so it serves the current config (snapshot first, then host sets). */
   replayFor(index: number): PrimaryToWorker[];
+  /** A worker reported the real ports of its port_value 0 listeners (before its version's waiters resolve). */
+  onListenerPorts(ports: Readonly<Record<string, number>>): void;
+  /** A worker saw x-envoy-immediate-health-check-fail from a host (active health checking decides). */
+  onHostHealthFailure?(cluster: string, address: string, port: number): void;
 }
 
 class WorkerHandle {
@@ -107,6 +112,7 @@ export class WorkerSupervisor {
       statsRegion: spec.statsRegion,
       workerSlots: spec.workerSlots,
       overloadRegion: spec.overloadRegion,
+      circuitBreakerRegion: spec.circuitBreakerRegion,
       log: this.logSettings(),
       accessLogFlushIntervalMs: this.accessLogFlushIntervalMs,
       allowTestCrash: this.allowTestCrash,
@@ -154,6 +160,7 @@ export class WorkerSupervisor {
           log.info(`worker ${handle.spec.index}: replacement serving config version ${m.version}`);
         }
         handle.appliedVersion = m.version;
+        if (m.listenerPorts !== undefined) this.events.onListenerPorts(m.listenerPorts);
         for (const w of this.waiters) {
           if (w.version === m.version && w.remaining.delete(handle.spec.index)) {
             for (const p of m.problems) w.problems.push(`worker ${handle.spec.index}: ${p}`);
@@ -185,6 +192,9 @@ export class WorkerSupervisor {
         break;
       }
       case 'drained':
+        break;
+      case 'host_health_fail':
+        this.events.onHostHealthFailure?.(m.cluster, m.address, m.port);
         break;
       case 'fatal':
         log.critical(`worker ${handle.spec.index}: ${m.message}`);
@@ -222,18 +232,35 @@ export class WorkerSupervisor {
     for (const h of this.handles) if (!h.exited) h.worker.postMessage(bytes);
   }
 
-  /** Sends a config version to every worker; resolves with the problems they reported once all applied it. */
-  applySnapshot(version: number, snapshot: Uint8Array, hostSets: HostSet[]): Promise<string[]> {
-    const remaining = new Set(this.handles.filter((h) => !h.exited).map((h) => h.spec.index));
+  /**
+   * Sends a config version to every worker (or to the workers `targets` lists); resolves with the problems they
+   * reported once all applied it. listenerPorts: the known ports of port_value 0 listeners, by bind key.
+   */
+  applySnapshot(
+    version: number, snapshot: Uint8Array, hostSets: HostSet[], listenerPorts: Record<string, number> = {},
+    targets: readonly number[] | null = null,
+  ): Promise<string[]> {
+    const live = this.handles.filter((h) => !h.exited && (targets === null || targets.includes(h.spec.index)));
+    const remaining = new Set(live.map((h) => h.spec.index));
     const p = new Promise<string[]>((resolve) => this.waiters.push({ version, remaining, problems: [], resolve }));
-    this.broadcast({ type: 'snapshot', version, snapshot, hostSets });
+    const bytes = encodeMessage({ type: 'snapshot', version, snapshot, hostSets, listenerPorts } satisfies PrimaryToWorker);
+    for (const h of live) h.worker.postMessage(bytes);
     this.flushWaiters();
     return p;
   }
 
-  /** Resolves when every live worker has applied `version` (sent already, e.g. by the spawn replay). */
-  waitForVersion(version: number): Promise<string[]> {
-    const remaining = new Set(this.handles.filter((h) => !h.exited && h.appliedVersion < version).map((h) => h.spec.index));
+  /** Messages to one running worker (e.g. the replay held back while a port_value 0 listener got its port). */
+  sendTo(index: number, messages: readonly PrimaryToWorker[]): void {
+    const h = this.handles[index];
+    if (h === undefined || h.exited) return;
+    for (const m of messages) h.worker.postMessage(encodeMessage(m));
+  }
+
+  /** Resolves when every live worker (or each of `targets`) has applied `version` (sent already, e.g. by the spawn replay). */
+  waitForVersion(version: number, targets: readonly number[] | null = null): Promise<string[]> {
+    const remaining = new Set(this.handles
+      .filter((h) => !h.exited && h.appliedVersion < version && (targets === null || targets.includes(h.spec.index)))
+      .map((h) => h.spec.index));
     const p = new Promise<string[]>((resolve) => this.waiters.push({ version, remaining, problems: [], resolve }));
     this.flushWaiters();
     return p;

@@ -35,7 +35,7 @@ export class CompiledRouteTable implements RouteTable {
     Object.freeze(this);
   }
 
-  route(authority: string, method: string, path: string, headers: HeaderList): Route | null {
+  route(authority: string, method: string, path: string, headers: HeaderList, previous: Route | null = null): Route | null {
     const vh = this.domains.find(authority);
     if (vh === null) return null;
     if (vh.tls !== 0 && requiresTlsRedirect(vh.tls, headers)) return SSL_REDIRECT_ROUTE;
@@ -52,7 +52,9 @@ export class CompiledRouteTable implements RouteTable {
         }
         if (!e.matchesRest(headers, authority, method, path, queryStart)) continue;
       }
-      return e.route;
+      const r = e.route;
+      // weighted_clusters: the chosen cluster's route (one draw per match).
+      return r.weightedClusters === null ? r : r.weightedClusters.pick(headers, previous);
     }
     return null;
   }

@@ -10,6 +10,10 @@ import type { HeaderMutationLevel } from './header-mutations.ts';
 import type { Re2Rewrite } from './re2.ts';
 import type { RouteFilterConfig } from '../filters/http-filter-config.ts';
 import type { CorsPolicy } from '../filters/cors-config.ts';
+import type { MirrorPolicy } from './mirror-policy.ts';
+import type { WeightedClusters } from './weighted-clusters.ts';
+import type { RetryPolicy } from './retry-policy.ts';
+import type { HashPolicy } from './hash-policy.ts';
 
 export const PathRewrite = { NONE: 0, PREFIX: 1, REGEX: 2 } as const;
 
@@ -55,6 +59,20 @@ export interface RouteSpec {
   perFilterConfigs: Readonly<Record<string, RouteFilterConfig>> | null;
   /** The deprecated `cors` of the route action, then of the virtual host (those given). */
   corsPolicies: CorsPolicy[];
+  /** RouteAction.cluster_header (lower-cased); absent or null when the cluster is named. */
+  clusterHeader?: string | null;
+  /** RouteAction.weighted_clusters: the route table answers one of these routes instead; absent or null otherwise. */
+  weightedClusters?: WeightedClusters | null;
+  /** The route's request_mirror_policies, else its virtual host's; absent or null: none. */
+  mirrorPolicies?: readonly MirrorPolicy[] | null;
+  /** The retry policy (route's, else virtual host's); absent or null: none. */
+  retryPolicy?: RetryPolicy | null;
+  /** RouteAction.hash_policy (read only for RING_HASH / MAGLEV clusters); absent or null: none. */
+  hashPolicies?: readonly HashPolicy[] | null;
+  /** RouteAction.priority HIGH: the cluster's HIGH circuit breakers (and pools); absent or false: DEFAULT. */
+  highPriority?: boolean;
+  /** Route.decorator.operation: the span name when tracing (workers/tracing); absent or null: none. */
+  decoratorOperation?: string | null;
 }
 
 /** End of the path proper: the first '?' or '#', else the length (Envoy's PathUtil::removeQueryAndFragment). */
@@ -86,6 +104,13 @@ export class CompiledRoute implements Route {
   readonly upgradeOverrides: Readonly<Record<string, boolean>> | null;
   readonly perFilterConfigs: Readonly<Record<string, RouteFilterConfig>> | null;
   readonly corsPolicies: readonly CorsPolicy[];
+  readonly clusterHeader: string | null;
+  readonly weightedClusters: WeightedClusters | null;
+  readonly mirrorPolicies: readonly MirrorPolicy[] | null;
+  readonly retryPolicy: RetryPolicy | null;
+  readonly hashPolicies: readonly HashPolicy[] | null;
+  readonly highPriority: boolean;
+  readonly decoratorOperation: string | null;
   private readonly rewriteKind: number;
   private readonly rewritePrefix: string;
   private readonly matchedLength: number;
@@ -120,6 +145,13 @@ export class CompiledRoute implements Route {
     this.upgradeOverrides = s.upgradeOverrides;
     this.perFilterConfigs = s.perFilterConfigs;
     this.corsPolicies = Object.freeze(s.corsPolicies.slice());
+    this.clusterHeader = s.clusterHeader ?? null;
+    this.weightedClusters = s.weightedClusters ?? null;
+    this.mirrorPolicies = s.mirrorPolicies ?? null;
+    this.retryPolicy = s.retryPolicy ?? null;
+    this.hashPolicies = s.hashPolicies ?? null;
+    this.highPriority = s.highPriority === true;
+    this.decoratorOperation = s.decoratorOperation ?? null;
     this.rewriteKind = s.rewriteKind;
     this.rewritePrefix = s.rewritePrefix;
     this.matchedLength = s.matchedLength;

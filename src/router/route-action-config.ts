@@ -8,6 +8,7 @@ import { compileRe2Rewrite, Re2Rewrite } from './re2.ts';
 import { regexMatcherLimit } from './string-matcher.ts';
 import { readDataSource } from './direct-response-body.ts';
 import { asciiLower } from './ascii.ts';
+import { compileHashPolicies } from './hash-policy.ts';
 import {
   bool, checkHeaderName, checkHeaderValue, durationMs, isObj, num, obj, oneofSet, str, type Obj, type RouteConfigProblem,
 } from './config-values.ts';
@@ -85,11 +86,19 @@ export function compileRouteAction(
 }
 
 function compileClusterAction(ra: Obj, path: string, matchedLength: number, spec: RouteSpec, problems: RouteConfigProblem[]): void {
-  const cluster = str(ra['cluster'], '');
-  if (cluster === '') {
-    problems.push({ path: `${path}.cluster`, message: 'cluster is required (cluster_header and weighted_clusters are not supported yet)' });
+  // cluster_specifier: weighted_clusters is compiled by the route compiler (each cluster's route is built from this spec).
+  const which = oneofSet(ra, ['cluster', 'cluster_header', 'weighted_clusters'], path, false, problems);
+  if (which === null) {
+    problems.push({ path: `${path}.cluster`, message: 'cluster is required (or cluster_header, or weighted_clusters)' });
+  } else if (which === 'cluster') {
+    const cluster = str(ra['cluster'], '');
+    if (cluster === '') problems.push({ path: `${path}.cluster`, message: 'cluster must not be empty' });
+    spec.clusterName = cluster;
+  } else if (which === 'cluster_header') {
+    const h = str(ra['cluster_header'], '');
+    // Envoy keeps Host as :authority; Legate's header list keeps it as host.
+    if (checkHeaderName(h, `${path}.cluster_header`, problems)) spec.clusterHeader = asciiLower(h) === ':authority' ? 'host' : asciiLower(h);
   }
-  spec.clusterName = cluster;
   const prefixRewrite = str(ra['prefix_rewrite'], '');
   if (prefixRewrite !== '' && ra['regex_rewrite'] !== undefined) {
     problems.push({ path, message: 'specify only one of prefix_rewrite and regex_rewrite' });
@@ -113,6 +122,9 @@ function compileClusterAction(ra: Obj, path: string, matchedLength: number, spec
     const v = str(ra['host_rewrite_header'], '');
     if (v !== '' && checkHeaderName(v, `${path}.host_rewrite_header`, problems)) spec.hostRewriteHeader = asciiLower(v);
   }
+  if (ra['hash_policy'] !== undefined) spec.hashPolicies = compileHashPolicies(ra['hash_policy'], `${path}.hash_policy`, problems);
+  // RoutingPriority: HIGH selects the cluster's HIGH circuit breakers.
+  if (ra['priority'] === 'HIGH') spec.highPriority = true;
   spec.timeoutMs = durationMs(ra, 'timeout', DEFAULT_ROUTE_TIMEOUT_MS, path, problems);
   spec.idleTimeoutMs = durationMs(ra, 'idle_timeout', 0, path, problems);
   spec.idleTimeoutConfigured = ra['idle_timeout'] !== undefined;

@@ -3,11 +3,15 @@
 // place route config is validated: checkRouteConfig runs it for the problems, buildRouteTable for the table.
 
 import { RouteKind } from './route-types.ts';
-import { CompiledRoute } from './compiled-route.ts';
+import { CompiledRoute, type RouteSpec } from './compiled-route.ts';
 import { CompiledRouteTable, TlsRequirement, VirtualHost } from './compiled-route-table.ts';
 import { DomainTable } from './domain-table.ts';
 import { RouteEntry, choosePathProbes, compileRouteMatch, type CompiledMatch } from './route-match.ts';
 import { compileRouteAction } from './route-action-config.ts';
+import { compileMirrorPolicies, type MirrorPolicy } from './mirror-policy.ts';
+import { compileWeightedClusters, WeightedClusters } from './weighted-clusters.ts';
+import type { Route } from './route-types.ts';
+import { compileRetryPolicy } from './retry-policy.ts';
 import { compileMutationLevel, type HeaderMutationLevel, type HeaderValueFormatter } from './header-mutations.ts';
 import { asciiLower } from './ascii.ts';
 import type { RouteFilterConfig } from '../filters/http-filter-config.ts';
@@ -109,9 +113,10 @@ export function compileRouteConfig(rc: Obj, path: string, deps: RouteCompileDeps
     const levels = compileLevels(vh, vp, deps, problems);
     const vhostFilters = deps.compilePerFilterConfigs?.(obj(vh['typed_per_filter_config']), `${vp}.typed_per_filter_config`, problems) ?? null;
     const vhostCors = deps.compileLegacyCorsPolicy?.(vh, vp, problems) ?? null;
+    const vhostMirrors = compileMirrorPolicies(vh['request_mirror_policies'], `${vp}.request_mirror_policies`, problems);
     const compiled: { match: CompiledMatch; route: CompiledRoute }[] = [];
     list(vh['routes']).forEach((r, i) => {
-      const c = compileRoute(obj(r), `${vp}.routes[${i}]`, levels, global, mostSpecificWins, deps, problems, vhostFilters, vhostCors);
+      const c = compileRoute(obj(r), `${vp}.routes[${i}]`, levels, global, mostSpecificWins, deps, problems, vhostFilters, vhostCors, vh, vp, vhostMirrors);
       if (c !== null) compiled.push(c);
     });
     const probes = choosePathProbes(compiled.map((c) => (c.match.caseSensitive ? c.match.pathValue : asciiLower(c.match.pathValue))));
@@ -155,6 +160,7 @@ export function compileRouteConfig(rc: Obj, path: string, deps: RouteCompileDeps
 function compileRoute(
   r: Obj, path: string, vhost: LevelPair, global: LevelPair, mostSpecificWins: boolean, deps: RouteCompileDeps,
   problems: RouteConfigProblem[], vhostFilters: Record<string, RouteFilterConfig> | null, vhostCors: CorsPolicy | null,
+  vh: Obj = {}, vp = '', vhostMirrors: readonly MirrorPolicy[] | null = null,
 ): { match: CompiledMatch; route: CompiledRoute } | null {
   const before = problems.length;
   if (!isObj(r['match'])) {
@@ -173,9 +179,48 @@ function compileRoute(
   if (match === null || spec === null || problems.length !== before) return null;
   if (spec.kind !== RouteKind.CLUSTER) spec.requestMutations = [];
   spec.perFilterConfigs = mergePerFilterConfigs(ownFilters, vhostFilters);
+  // Route.decorator: the operation (span name) a trace of this route gets (workers/tracing).
+  if (isObj(r['decorator'])) spec.decoratorOperation = str(obj(r['decorator'])['operation'], '') || null;
   if (routeCors !== null) spec.corsPolicies.push(routeCors);
   if (vhostCors !== null) spec.corsPolicies.push(vhostCors);
+  if (spec.kind === RouteKind.CLUSTER) {
+    spec.retryPolicy = compileRetryPolicy(obj(r['route']), `${path}.route`, vh, vp, problems);
+    if (problems.length !== before) return null;
+  }
+  if (spec.kind === RouteKind.CLUSTER) {
+    const ra = obj(r['route']);
+    // Envoy: the most specific non-empty list of mirror policies, never merged.
+    // Keep this block last: each weighted cluster's route copies every field of the spec set above it.
+    spec.mirrorPolicies = compileMirrorPolicies(ra['request_mirror_policies'], `${path}.route.request_mirror_policies`, problems) ?? vhostMirrors;
+    if (isObj(ra['weighted_clusters'])) spec.weightedClusters = compileClusterRoutes(obj(ra['weighted_clusters']), `${path}.route.weighted_clusters`, spec, mostSpecificWins, deps, problems);
+    if (problems.length !== before) return null;
+  }
   return { match, route: new CompiledRoute(spec) };
+}
+
+/**
+ * weighted_clusters: one route per cluster, the parent's spec with that cluster's name, host rewrite, header
+ * mutations (Envoy evaluates the cluster's before the route's, so by default the less specific level wins) and
+ * typed_per_filter_config (the most specific, over the route's and virtual host's). null with problems.
+ */
+function compileClusterRoutes(
+  wc: Obj, path: string, spec: RouteSpec, mostSpecificWins: boolean, deps: RouteCompileDeps, problems: RouteConfigProblem[],
+): WeightedClusters | null {
+  const compiled = compileWeightedClusters(wc, path, deps, problems);
+  if (compiled === null) return null;
+  const routes: Route[] = [];
+  const weights: number[] = [];
+  for (const c of compiled.clusters) {
+    const request = c.request === null ? spec.requestMutations : mostSpecificWins ? [...spec.requestMutations, c.request] : [c.request, ...spec.requestMutations];
+    const response = c.response === null ? spec.responseMutations : mostSpecificWins ? [...spec.responseMutations, c.response] : [c.response, ...spec.responseMutations];
+    routes.push(new CompiledRoute({
+      ...spec, clusterName: c.clusterName, clusterHeader: c.clusterHeader, weightedClusters: null,
+      hostRewriteLiteral: c.hostRewriteLiteral ?? spec.hostRewriteLiteral, requestMutations: request, responseMutations: response,
+      perFilterConfigs: mergePerFilterConfigs(c.perFilterConfigs, spec.perFilterConfigs as Record<string, RouteFilterConfig> | null),
+    }));
+    weights.push(c.weight);
+  }
+  return new WeightedClusters(routes, weights, compiled.headerName);
 }
 
 /**

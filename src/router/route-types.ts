@@ -3,6 +3,9 @@
 import type { HeaderList, StreamInfo } from '../http/stream-info.ts';
 import type { RouteFilterConfig } from '../filters/http-filter-config.ts';
 import type { CorsPolicy } from '../filters/cors-config.ts';
+import type { MirrorPolicy } from './mirror-policy.ts';
+import type { RetryPolicy } from './retry-policy.ts';
+import type { HashPolicy } from './hash-policy.ts';
 
 export const RouteKind = { CLUSTER: 0, DIRECT_RESPONSE: 1, REDIRECT: 2 } as const;
 
@@ -15,8 +18,15 @@ export interface Route {
   kind: number;
   /** Route.name ('' when unnamed), for %ROUTE_NAME%. */
   routeName: string;
-  /** CLUSTER: RouteAction.cluster; '' otherwise. */
+  /**
+   * CLUSTER: RouteAction.cluster, or the cluster weighted_clusters chose for this request (the route table returns
+   * that cluster's route); '' otherwise and with clusterHeader.
+   */
   clusterName: string;
+  /** CLUSTER: RouteAction.cluster_header (lower-cased): the request header naming the cluster; null otherwise. */
+  clusterHeader: string | null;
+  /** RouteAction.request_mirror_policies, else the virtual host's (Envoy: the most specific non-empty); null: none. */
+  mirrorPolicies: readonly MirrorPolicy[] | null;
   /** DIRECT_RESPONSE: the status; 0 otherwise. */
   directStatus: number;
   /** DIRECT_RESPONSE: the body read at build time; null when the action has no body. */
@@ -67,6 +77,17 @@ export interface Route {
    * filter uses when no typed_per_filter_config names it.
    */
   corsPolicies: readonly CorsPolicy[];
+  /**
+   * The route's retry_policy, else its virtual host's, with the virtual host's attempt-count switches; null when
+   * none applies (the router then does no retry work at all).
+   */
+  retryPolicy: RetryPolicy | null;
+  /** RouteAction.hash_policy: what the request is hashed by for a RING_HASH / MAGLEV cluster; null: none. */
+  hashPolicies: readonly HashPolicy[] | null;
+  /** RouteAction.priority HIGH: the cluster's HIGH circuit breakers and pools; optional (absent/false: DEFAULT). */
+  highPriority?: boolean;
+  /** Route.decorator.operation: the name of the request's span when tracing; optional (null/absent: none). */
+  decoratorOperation?: string | null;
   /** request_headers_to_add/remove of route, virtual host and route configuration, in Envoy's order; then host_rewrite_header. */
   applyRequestHeaderMutations(headers: HeaderList, info: StreamInfo): void;
   /** response_headers_to_add/remove of the three levels. `info.responseHeaders` should be `headers` for %RESP()%. */
@@ -78,9 +99,10 @@ export interface RouteTable {
   /**
    * The route for a request, or null (no virtual host or no route matched: Envoy's NR). `authority` is the
    * Host, `path` the request target with its query; `headers` are the request headers after the connection
-   * manager's own rules (x-forwarded-proto is read for require_tls).
+   * manager's own rules (x-forwarded-proto is read for require_tls). `previous`: the stream's route before a
+   * clearRouteCache(), so weighted_clusters keep the cluster they chose for it (Envoy picks with the stream's id).
    */
-  route(authority: string, method: string, path: string, headers: HeaderList): Route | null;
+  route(authority: string, method: string, path: string, headers: HeaderList, previous?: Route | null): Route | null;
   /** RouteConfiguration.internal_only_headers, lower-cased. */
   readonly internalOnlyHeaders: readonly string[];
   /**

@@ -24,6 +24,8 @@ import { compileHttpFilters, perRouteFilterStats, type FilterConfigProblem } fro
 import { ROUTE_FILTER_DEPS } from '../filters/route-filter-deps.ts';
 import { compileNetworkRbac, NETWORK_RBAC_TYPE, type NetworkRbacConfig } from '../filters/rbac-config.ts';
 import { compileLocalReplyConfig } from './local-reply-config.ts';
+import { compileStatsSettings } from '../stats/stats-config.ts';
+import { compileTracing, type TracingProblem } from '../tracing/tracing-config.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -141,6 +143,8 @@ export function compileSnapshot(loaded: LoadedConfig, version: number): CompileR
   for (const p of overloadProblems) out.add(p.code, p.path, p.message);
 
   const adminAccessLogs = compileAdminAccessLogs(obj(bootstrap['admin']), out);
+  // stats_config, stats_sinks, stats_flush_interval: checked here (--mode validate), read by the primary at start.
+  for (const p of compileStatsSettings(bootstrap).problems) out.add(p.message.startsWith('not supported yet') ? 'not_supported' : 'bad_value', p.path, p.message);
 
   return { snapshot: { version, listeners, clusters, clusterSlots: {}, overload, adminAccessLogs }, problems: out.problems, warnings: out.warnings };
 }
@@ -238,8 +242,10 @@ function compileListener(
     name,
     address,
     port,
-    statAddress: statAddressOf(address, port),
-    bindKey: `${address}:${port}`,
+    // Envoy's listener stat_prefix replaces the address in listener.<…>. (how port-0 listeners tell their stats apart).
+    statAddress: str(l['stat_prefix'], '') || statAddressOf(address, port),
+    // Port 0 (the kernel picks a port): each such listener binds a port of its own, so several never collide.
+    bindKey: port === 0 ? `${address}:0/${name}` : `${address}:${port}`,
     perConnectionBufferLimitBytes: num(l['per_connection_buffer_limit_bytes'], 1024 * 1024),
     listenerFilters,
     tls: compileListenerTlsConfig(l, listenerFilters),
@@ -484,6 +490,9 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
   const localReplyProblems: FilterConfigProblem[] = [];
   const localReplyConfig = compileLocalReplyConfig(h['local_reply_config'], `${path}.local_reply_config`, localReplyProblems);
   for (const p of localReplyProblems) out.add(p.code ?? 'bad_value', p.path, p.message);
+  const tracingProblems: TracingProblem[] = [];
+  const tracing = h['tracing'] === undefined ? null : compileTracing(obj(h['tracing']), { bootstrap: out.loaded.bootstrap, path: `${path}.tracing`, httpFilters: list(h['http_filters']) }, tracingProblems);
+  for (const p of tracingProblems) out.add(p.code ?? 'bad_value', p.path, p.message);
   const maxKb = num(h['max_request_headers_kb'], 60);
   if (maxKb < 1 || maxKb > 8192) out.add('bad_value', `${path}.max_request_headers_kb`, 'must be between 1 and 8192');
 
@@ -525,6 +534,7 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
     proxy100Continue: bool(h['proxy_100_continue'], false),
     http2,
     localReplyConfig,
+    tracing,
     slots: null,
   };
 }
@@ -539,6 +549,25 @@ function checkRouteClusters(rc: Obj, path: string, out: ProblemCollector, cluste
         const p = `${path}.virtual_hosts[${v}].routes[${i}].route.cluster`;
         out.add('unknown_reference', p, `route names cluster '${cluster}', which is not defined in static_resources.clusters`);
       }
+      // Envoy checks weighted clusters' and mirror policies' named clusters too (not those from a header).
+      const rp = `${path}.virtual_hosts[${v}].routes[${i}].route`;
+      list(obj(obj(obj(r)['route'])['weighted_clusters'])['clusters']).forEach((c, k) => {
+        const name = obj(c)['name'];
+        if (typeof name === 'string' && !clusterNames.has(name)) {
+          out.add('unknown_reference', `${rp}.weighted_clusters.clusters[${k}].name`, `weighted cluster '${name}' is not defined in static_resources.clusters`);
+        }
+      });
+      checkMirrorClusters(obj(obj(r)['route'])['request_mirror_policies'], `${rp}.request_mirror_policies`, out, clusterNames);
     });
+    checkMirrorClusters(obj(vh)['request_mirror_policies'], `${path}.virtual_hosts[${v}].request_mirror_policies`, out, clusterNames);
+  });
+}
+
+function checkMirrorClusters(policies: unknown, path: string, out: ProblemCollector, clusterNames: ReadonlySet<string>): void {
+  list(policies).forEach((m, k) => {
+    const name = obj(m)['cluster'];
+    if (typeof name === 'string' && name !== '' && !clusterNames.has(name)) {
+      out.add('unknown_reference', `${path}[${k}].cluster`, `mirror cluster '${name}' is not defined in static_resources.clusters`);
+    }
   });
 }

@@ -2,6 +2,7 @@
 // resolved, stat slots assigned. Built once per config version by the primary (compile-snapshot.ts), encoded with
 // msgpackr, and frozen by each worker, which builds its runtime objects (route tables, pools, loggers) from it.
 
+import type { TracingConfig } from '../tracing/tracing-config.ts';
 import type { OverloadConfig } from '../overload/overload-config.ts';
 import type { CompiledCluster } from '../upstream/cluster-config.ts';
 import type { AccessLogConfig } from '../access-log/access-log-config.ts';
@@ -12,11 +13,15 @@ import type { HttpFilterConfig, HttpFilterStats } from '../filters/http-filter-c
 import type { NetworkRbacConfig } from '../filters/rbac-config.ts';
 import type { LocalReplyConfigData } from './local-reply-config.ts';
 import type { HTTP_CONN_MANAGER_STATS, LISTENER_STATS, CLUSTER_STATS, TCP_PROXY_STATS, CONNECTION_LIMIT_STATS } from '../stats/definitions.ts';
+import type { HTTP_CONN_MANAGER_LISTENER_STATS } from '../stats/definitions.ts';
 
 export type ListenerSlots = ScopeSlots<typeof LISTENER_STATS>;
 export type HcmSlots = ScopeSlots<typeof HTTP_CONN_MANAGER_STATS>;
 export type TcpProxySlots = ScopeSlots<typeof TCP_PROXY_STATS>;
-export type ClusterSlots = ScopeSlots<typeof CLUSTER_STATS>;
+export type ClusterSlots = ScopeSlots<typeof CLUSTER_STATS> & {
+  /** First slot of cluster.<name>.upstream_rq_<code> (UPSTREAM_RQ_CODE_INDEX gives each code's offset); -1: none. */
+  readonly upstream_rq_code_base: number;
+};
 
 export interface Snapshot {
   version: number;
@@ -57,6 +62,11 @@ export interface ListenerConfig {
   /** Listener access logs: after each HCM request, at the end of each TCP session, for a no-match close. */
   accessLogs: AccessLogConfig[];
   slots: ListenerSlots | null;
+  /**
+   * listener.<address>.worker_<n>.downstream_cx_{total,active}: [total, active] of worker 0, of worker 1, ...
+   * (src/primary/stats-hub.ts; absent until then).
+   */
+  workerCxSlots?: number[] | null;
 }
 
 /** envoy.config.listener.v3.FilterChain, compiled. */
@@ -244,5 +254,9 @@ export interface HcmConfig {
   http2: Http2Settings;
   /** local_reply_config as plain data (src/snapshot/local-reply-config.ts); null when not configured. */
   localReplyConfig: LocalReplyConfigData | null;
+  /** tracing (src/tracing/tracing-config.ts); null when not configured (a stream then pays one null check). */
+  tracing: TracingConfig | null;
   slots: HcmSlots | null;
+  /** listener.<address>.http.<stat_prefix>.* (src/primary/stats-hub.ts); set with `slots`. */
+  listenerSlots?: ScopeSlots<typeof HTTP_CONN_MANAGER_LISTENER_STATS> | null;
 }

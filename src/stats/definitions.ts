@@ -7,12 +7,15 @@ export interface StatScopeDefinition {
   readonly gauges: readonly string[];
   /** Histograms of milliseconds unless named otherwise. */
   readonly histograms: readonly string[];
+  /** Counters shown only once non-zero: names Envoy creates at first use (upstream_rq_<code>). */
+  readonly hiddenUntilUsed?: readonly string[];
 }
 
 /** Slot numbers of one allocated scope, by stat name (counters, gauges and histograms). */
 export type ScopeSlots<D extends StatScopeDefinition> = {
-  readonly [K in D['counters'][number] | D['gauges'][number] | D['histograms'][number]]: number;
+  readonly [K in D['counters'][number] | D['gauges'][number] | D['histograms'][number] | HiddenNames<D>]: number;
 };
+type HiddenNames<D extends StatScopeDefinition> = D['hiddenUntilUsed'] extends readonly string[] ? D['hiddenUntilUsed'][number] : never;
 
 /**
  * What a worker writes into. `values` is this worker's region of shared memory (counters and gauges, one
@@ -27,7 +30,13 @@ export interface WorkerStatsStore {
 export const SERVER_STATS = {
   // static_unknown_fields: unknown bootstrap fields let through by --allow-unknown-static-fields (each load).
   counters: ['reload_success', 'reload_failed', 'worker_restarts', 'dropped_stat_flushes', 'static_unknown_fields'],
-  gauges: ['live', 'concurrency', 'uptime', 'memory_allocated', 'memory_heap_size', 'total_connections', 'state', 'hot_restart_epoch', 'days_until_first_cert_expiring'],
+  // memory_*: V8 onto tcmalloc's terms, summed over every thread (as /memory): allocated = used heap + external,
+  // heap_size = heap taken from the OS + external, physical_size = the process's RSS. version: Envoy's, the first
+  // six hex digits of the commit as a number.
+  gauges: [
+    'live', 'concurrency', 'uptime', 'memory_allocated', 'memory_heap_size', 'memory_physical_size', 'total_connections',
+    'state', 'hot_restart_epoch', 'days_until_first_cert_expiring', 'version',
+  ],
   histograms: [],
 } as const satisfies StatScopeDefinition;
 
@@ -53,6 +62,24 @@ export const TLS_INSPECTOR_STATS = {
 } as const satisfies StatScopeDefinition;
 
 /**
+ * ssl.versions.<v>, ssl.ciphers.<name>, ssl.curves.<name> as Envoy counts them at each handshake, for the versions,
+ * cipher suites (OpenSSL names, as Node's getCipher() gives them) and key exchange groups Node negotiates; each
+ * shown once counted (Envoy creates them at first use). The curve is known on the client side only (upstream).
+ */
+const TLS_VERSION_STATS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'].map((v) => `ssl.versions.${v}` as const);
+const TLS_CIPHER_STATS = [
+  'TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-SHA', 'ECDHE-RSA-AES128-SHA', 'ECDHE-ECDSA-AES256-SHA', 'ECDHE-RSA-AES256-SHA',
+  'AES128-GCM-SHA256', 'AES256-GCM-SHA384', 'AES128-SHA', 'AES256-SHA',
+].map((c) => `ssl.ciphers.${c}` as const);
+const TLS_CURVE_STATS = ['X25519', 'P-256', 'P-384', 'P-521', 'X448'].map((c) => `ssl.curves.${c}` as const);
+type TlsDetailStat = `ssl.${'versions' | 'ciphers' | 'curves'}.${string}`;
+const LISTENER_TLS_DETAIL_STATS: readonly TlsDetailStat[] = [...TLS_VERSION_STATS, ...TLS_CIPHER_STATS];
+const CLUSTER_TLS_DETAIL_STATS: readonly TlsDetailStat[] = [...TLS_VERSION_STATS, ...TLS_CIPHER_STATS, ...TLS_CURVE_STATS];
+
+/**
  * listener.<address>.* written by listener filters and the filter chains' TLS transport sockets (Envoy's listener
  * stats and its ssl.* tree for a listener): allocated only for listeners with the tls_inspector or a TLS chain.
  */
@@ -64,6 +91,22 @@ export const LISTENER_TLS_STATS = {
   ],
   gauges: ['downstream_pre_cx_active'],
   histograms: [],
+  hiddenUntilUsed: LISTENER_TLS_DETAIL_STATS,
+} as const satisfies StatScopeDefinition;
+
+/**
+ * cluster.<name>.circuit_breakers.<default|high>.*: whether each limit is reached, and with track_remaining what is
+ * left; written by the primary from the shared counters when stats are read (src/primary/circuit-breaker-gauges.ts).
+ */
+export const CIRCUIT_BREAKER_STATS = {
+  counters: [],
+  gauges: ['cx_open', 'cx_pool_open', 'rq_pending_open', 'rq_open', 'rq_retry_open'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+export const CIRCUIT_BREAKER_REMAINING_STATS = {
+  counters: [],
+  gauges: ['remaining_cx', 'remaining_pending', 'remaining_rq', 'remaining_retries', 'remaining_cx_pools'],
+  histograms: [],
 } as const satisfies StatScopeDefinition;
 
 /** cluster.<name>.ssl.* : the upstream TLS transport socket of a cluster with one. */
@@ -74,13 +117,15 @@ export const CLUSTER_TLS_STATS = {
   ],
   gauges: [],
   histograms: [],
+  hiddenUntilUsed: CLUSTER_TLS_DETAIL_STATS,
 } as const satisfies StatScopeDefinition;
 
 /** http.<stat_prefix>.* (the HTTP connection manager). */
 export const HTTP_CONN_MANAGER_STATS = {
   counters: [
     'downstream_cx_total', 'downstream_cx_http1_total', 'downstream_cx_destroy', 'downstream_cx_destroy_remote',
-    'downstream_cx_destroy_local', 'downstream_cx_protocol_error', 'downstream_cx_idle_timeout',
+    'downstream_cx_destroy_local', 'downstream_cx_destroy_active_rq', 'downstream_cx_destroy_local_active_rq',
+    'downstream_cx_destroy_remote_active_rq', 'downstream_cx_protocol_error', 'downstream_cx_idle_timeout',
     'downstream_cx_rx_bytes_total', 'downstream_cx_tx_bytes_total',
     'downstream_rq_total', 'downstream_rq_http1_total', 'downstream_rq_1xx', 'downstream_rq_2xx',
     'downstream_rq_3xx', 'downstream_rq_4xx', 'downstream_rq_5xx', 'downstream_rq_completed',
@@ -104,6 +149,16 @@ export const HTTP_CONN_MANAGER_STATS = {
     'downstream_rq_active',
   ],
   histograms: ['downstream_rq_time', 'downstream_cx_length_ms'],
+} as const satisfies StatScopeDefinition;
+
+/**
+ * listener.<address>.http.<stat_prefix>.* : a connection manager's per-listener counts (Envoy's
+ * ConnectionManagerListenerStats), for dashboards that split by listener.
+ */
+export const HTTP_CONN_MANAGER_LISTENER_STATS = {
+  counters: ['downstream_rq_1xx', 'downstream_rq_2xx', 'downstream_rq_3xx', 'downstream_rq_4xx', 'downstream_rq_5xx', 'downstream_rq_completed'],
+  gauges: [],
+  histograms: [],
 } as const satisfies StatScopeDefinition;
 
 /** tcp.<stat_prefix>.* (the tcp_proxy network filter). */
@@ -296,6 +351,38 @@ export const HTTP_FILTER_STATS: Readonly<Record<string, StatScopeDefinition>> = 
   lua: LUA_STATS,
 };
 
+/** cluster.<name>.health_check.* (only for clusters with health_checks; written by the primary's health checker). */
+export const CLUSTER_HEALTH_CHECK_STATS = {
+  counters: [
+    'health_check.attempt', 'health_check.success', 'health_check.failure', 'health_check.network_failure',
+    'health_check.passive_failure', 'health_check.verify_cluster',
+  ],
+  gauges: ['health_check.healthy', 'health_check.degraded'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** The status codes whose cluster.<name>.upstream_rq_<code> is counted (Envoy counts any; these are the ones seen). */
+const COUNTED_STATUS_CODES: readonly number[] = [
+  ...range(100, 103), ...range(200, 208), 226, ...range(300, 308), ...range(400, 431), 451, ...range(500, 511),
+];
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+/**
+ * cluster.<name>.upstream_rq_<code>, in COUNTED_STATUS_CODES order: allocated as one run of slots per cluster
+ * (ClusterSlots.upstream_rq_code_base is the first), kept out of ClusterSlots itself so that object stays small
+ * (fast property access on the request path).
+ */
+export const UPSTREAM_RQ_CODE_NAMES: readonly string[] = COUNTED_STATUS_CODES.map((c) => `upstream_rq_${c}`);
+/** Status code -> its offset from upstream_rq_code_base, or -1 for a code not counted one by one. */
+export const UPSTREAM_RQ_CODE_INDEX: Int16Array = (() => {
+  const t = new Int16Array(600).fill(-1);
+  COUNTED_STATUS_CODES.forEach((c, i) => {
+    t[c] = i;
+  });
+  return t;
+})();
+
 /** cluster.<name>.* */
 export const CLUSTER_STATS = {
   counters: [
@@ -307,6 +394,11 @@ export const CLUSTER_STATS = {
     'upstream_rq_4xx', 'upstream_rq_5xx', 'upstream_rq_timeout', 'upstream_rq_per_try_timeout',
     'upstream_rq_rx_reset', 'upstream_rq_tx_reset', 'upstream_rq_pending_total', 'upstream_rq_pending_failure_eject',
     'upstream_rq_cancelled', 'upstream_rq_pending_overflow', 'upstream_cx_overflow', 'update_attempt', 'update_success', 'update_failure', 'update_empty',
+    // Circuit breakers (src/upstream/circuit-breaker-shared.ts): a retry refused by max_retries.
+    'upstream_rq_retry_overflow',
+    // Retries in the router (workers/router/retry-state.ts).
+    'upstream_rq_retry', 'upstream_rq_retry_success', 'upstream_rq_retry_limit_exceeded',
+    'upstream_rq_retry_backoff_exponential', 'upstream_rq_retry_backoff_ratelimited', 'upstream_rq_per_try_idle_timeout',
     'lb_healthy_panic',
     // Written by the tcp_proxy filter.
     'upstream_cx_connect_attempts_exceeded', 'upstream_flow_control_paused_reading_total',
@@ -344,6 +436,16 @@ export const CLUSTER_MANAGER_STATS = {
   histograms: [],
 } as const satisfies StatScopeDefinition;
 
+/**
+ * runtime.* : each load of layered_runtime's layers (start-up, reload, /runtime_modify) as Envoy's runtime loader
+ * counts it; num_keys the distinct keys over the layers, admin_overrides_active 1 while the admin layer holds any.
+ */
+export const RUNTIME_STATS = {
+  counters: ['load_success', 'load_error'],
+  gauges: ['num_keys', 'num_layers', 'admin_overrides_active'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
 /** listener_manager.* */
 export const LISTENER_MANAGER_STATS = {
   counters: ['listener_added', 'listener_modified', 'listener_removed', 'listener_create_success', 'listener_create_failure'],
@@ -366,6 +468,13 @@ export const CONTROL_PLANE_STATS = {
 export const XDS_SUBSCRIPTION_STATS = {
   counters: ['update_attempt', 'update_success', 'update_rejected', 'update_failure', 'update_empty', 'init_fetch_timeout'],
   gauges: ['version', 'update_time'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** listener.<address>.worker_<index>.* : each worker's connections on one listener (Envoy's per-worker listener stats). */
+export const LISTENER_WORKER_STATS = {
+  counters: ['downstream_cx_total'],
+  gauges: ['downstream_cx_active'],
   histograms: [],
 } as const satisfies StatScopeDefinition;
 

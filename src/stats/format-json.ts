@@ -2,7 +2,7 @@
 //   {"stats":[{"name":..,"value":..}, …, {"histograms":{"supported_quantiles":[0,25,…,100],
 //     "computed_quantiles":[{"name":..,"values":[{"interval":..,"cumulative":..}, …]}]}}]}
 // The histograms entry is present only when some histogram is selected; a quantile with nothing recorded is
-// null. Interval and cumulative are both the cumulative value.
+// null. Interval: the last complete stats_flush_interval.
 
 import type { MergedStats } from './merged-stats.ts';
 import { SUPPORTED_QUANTILES } from './histogram-settings.ts';
@@ -23,9 +23,11 @@ export function formatStatsJson(stats: MergedStats, query: StatsQuery): string {
     const computed: object[] = [];
     for (const h of histograms) {
       const values: JsonQuantileValue[] = [];
-      for (const q of h.summary.quantiles) {
-        const n = Number.isNaN(q) ? null : q;
-        values.push({ interval: n, cumulative: n });
+      const s = h.summary;
+      for (let i = 0; i < s.quantiles.length; i++) {
+        const q = s.quantiles[i]!;
+        const iq = s.intervalQuantiles[i]!;
+        values.push({ interval: Number.isNaN(iq) ? null : iq, cumulative: Number.isNaN(q) ? null : q });
       }
       computed.push({ name: h.info.name, values });
     }

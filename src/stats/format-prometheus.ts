@@ -1,7 +1,7 @@
 // Any thread (pure). Envoy's /stats/prometheus: counters, then gauges, then histograms; within each, one group
 // per metric name (tag-extracted name order) with a `# TYPE` line, its series in stat-name order, and a blank
-// line. Histograms are Prometheus histograms over Envoy's default bucket bounds (cumulative `_bucket{le=..}`,
-// `+Inf`, `_sum`, `_count`).
+// line. Histograms are Prometheus histograms over the stat's bucket bounds (histogram_bucket_settings, else
+// Envoy's defaults): cumulative `_bucket{le=..}`, `+Inf`, `_sum`, `_count`.
 
 import type { MergedHistogram, MergedStats, MergedValue } from './merged-stats.ts';
 import { PROMETHEUS_BUCKET_BOUNDS } from './histogram-settings.ts';
@@ -10,7 +10,7 @@ import { formatG32, formatStatValue } from './number-format.ts';
 import { selectHistograms, selectValues, type StatsQuery } from './stats-query.ts';
 import type { StatInfo } from './stat-registry.ts';
 
-const BOUND_TEXT: readonly string[] = PROMETHEUS_BUCKET_BOUNDS.map(formatG32);
+const DEFAULT_BOUND_TEXT: readonly string[] = PROMETHEUS_BUCKET_BOUNDS.map(formatG32);
 
 export function formatStatsPrometheus(stats: MergedStats, query: StatsQuery): string {
   const values = selectValues(stats, query);
@@ -40,6 +40,7 @@ function histogramGroups(histograms: MergedHistogram[]): string {
       const labels = h.info.prometheusLabels;
       const bucketLabels = labels === '' ? '' : `${labels},`;
       const s = h.summary;
+      const BOUND_TEXT = h.info.buckets === PROMETHEUS_BUCKET_BOUNDS ? DEFAULT_BOUND_TEXT : h.info.buckets.map(formatG32);
       for (let i = 0; i < BOUND_TEXT.length; i++) {
         out += `${name}_bucket{${bucketLabels}le="${BOUND_TEXT[i]}"} ${s.bucketCounts[i]}\n`;
       }

@@ -1,6 +1,6 @@
 // Any thread (pure). Envoy's /stats text: `name: value` for counters and gauges in name order, then each
-// histogram as `name: P0(i,c) P25(i,c) … P100(i,c)` (interval, cumulative; both cumulative here) or
-// `name: No recorded values`.
+// histogram as `name: P0(i,c) P25(i,c) … P100(i,c)` (interval: the last complete stats_flush_interval, printed
+// `nan` when nothing was recorded in it; cumulative) or `name: No recorded values`.
 
 import type { MergedStats } from './merged-stats.ts';
 import type { HistogramSummary } from './histogram-accumulator.ts';
@@ -21,8 +21,9 @@ export function histogramText(used: boolean, summary: HistogramSummary): string 
   if (!used) return 'No recorded values';
   const parts: string[] = [];
   for (let i = 0; i < LABELS.length; i++) {
+    const iq = formatQuantile(summary.intervalQuantiles[i]!);
     const q = formatQuantile(summary.quantiles[i]!);
-    parts.push(`P${LABELS[i]}(${q},${q})`);
+    parts.push(`P${LABELS[i]}(${iq},${q})`);
   }
   return parts.join(' ');
 }

@@ -67,6 +67,14 @@ export class SharedRegions {
     this.histograms.mergeDelta(bytes);
   }
 
+  /** One counter or gauge summed over all regions (active health checking asks whether a cluster had traffic). */
+  sumSlot(slot: number): number {
+    let total = 0;
+    const views = this.views;
+    for (let r = 0; r < views.length; r++) total += views[r]![slot]!;
+    return total;
+  }
+
   /** Every counter and gauge summed over all regions, indexed by value slot. Exact for integer counts < 2^53. */
   readAll(): Float64Array {
     const n = this.registry.valueSlotCount;
@@ -80,25 +88,42 @@ export class SharedRegions {
     return totals;
   }
 
-  /** A consistent read of everything, in name order, for the formatters. */
+  /**
+   * A consistent read of everything, in name order, for the formatters and sinks: without the stats
+   * stats_matcher rejects, and without lazily named counters never written (Envoy would not have created them).
+   */
   snapshot(): MergedStats {
     const registry = this.registry;
     const totals = this.readAll();
     const used = this.used;
     const valueOrder = registry.valueSlotsInNameOrder();
-    const values: MergedValue[] = new Array(valueOrder.length);
+    const values: MergedValue[] = [];
     for (let i = 0; i < valueOrder.length; i++) {
       const slot = valueOrder[i]!;
-      values[i] = { info: registry.valueInfo(slot), value: totals[slot]!, used: used[slot] === 1 };
+      const info = registry.valueInfo(slot);
+      if (info.rejected || (info.hiddenUntilUsed && used[slot] !== 1)) continue;
+      values.push({ info, value: totals[slot]!, used: used[slot] === 1 });
     }
     const histogramOrder = registry.histogramSlotsInNameOrder();
-    const histograms: MergedHistogram[] = new Array(histogramOrder.length);
+    const histograms: MergedHistogram[] = [];
     for (let i = 0; i < histogramOrder.length; i++) {
       const slot = histogramOrder[i]!;
-      const summary = this.histograms.summary(slot);
-      histograms[i] = { info: registry.histogramInfo(slot), used: summary.count > 0, summary };
+      const info = registry.histogramInfo(slot);
+      if (info.rejected) continue;
+      const summary = this.histograms.summary(slot, info.buckets);
+      histograms.push({ info, used: summary.count > 0, summary });
     }
     return { values, histograms };
+  }
+
+  /** A flush (every stats_flush_interval): what was recorded since the previous one becomes the interval. */
+  rotateHistogramInterval(): void {
+    this.histograms.rotateInterval();
+  }
+
+  /** The last complete interval's distinct values of histogram `slot` with their counts (statsd timers). */
+  forEachIntervalValue(slot: number, fn: (value: number, count: number) => void): void {
+    this.histograms.forEachIntervalValue(slot, fn);
   }
 
   private region(index: number): SharedArrayBuffer {

@@ -4,7 +4,9 @@
 import type { ScopeSlots, StatScopeDefinition } from './definitions.ts';
 import { GaugeImportMode, StatKind, statKindName } from './stat-kind.ts';
 import { StatsError, StatsErrorCode } from './stats-error.ts';
-import { extractTags, type ExplicitTags, type StatTag } from './tag-extractor.ts';
+import { TagProducer, type ExplicitTags, type StatTag } from './tag-extractor.ts';
+import { DEFAULT_STATS_SETTINGS, labelNameOf, type StatsSettings } from './stats-config.ts';
+import { PROMETHEUS_BUCKET_BOUNDS } from './histogram-settings.ts';
 import { prometheusLabels, prometheusMetricName } from './prometheus-naming.ts';
 import { RecentLookups } from './recent-lookups.ts';
 
@@ -20,6 +22,12 @@ export interface StatInfo {
   readonly prometheusName: string;
   /** `a="1",b="2"` without braces; empty when there are no tags. */
   readonly prometheusLabels: string;
+  /** stats_config.stats_matcher rejected it: it is never reported (Envoy's null stat). */
+  readonly rejected: boolean;
+  /** Shown only once non-zero (Envoy creates these lazily: upstream_rq_<code>, ssl.ciphers.<name>). */
+  readonly hiddenUntilUsed: boolean;
+  /** Histograms: the Prometheus bucket bounds (histogram_bucket_settings, else Envoy's defaults). */
+  readonly buckets: readonly number[];
 }
 
 /** One Float64 per slot: 1 Mi slots is 8 MiB of address space per region, paid for only as slots are used. */
@@ -44,10 +52,39 @@ export class StatRegistry {
   private counterSlotsCache: Int32Array | null = null;
   private valueOrderCache: Int32Array | null = null;
   private histogramOrderCache: Int32Array | null = null;
+  private producer: TagProducer;
+  private settings: StatsSettings = DEFAULT_STATS_SETTINGS;
+  /** What each name was allocated with, to derive its tags again when stats_config arrives. */
+  private readonly explicitTags = new Map<string, ExplicitTags>();
+  private readonly lazyNames = new Set<string>();
 
   constructor(options: StatRegistryOptions = {}) {
     this.maxValueSlots = options.maxValueSlots ?? DEFAULT_MAX_VALUE_SLOTS;
     this.fixedTags = (options.fixedTags ?? []).map(([name, value]) => Object.freeze({ name, value }));
+    this.producer = new TagProducer();
+  }
+
+  /**
+   * stats_config, read once at start-up (before any stat is written, after the server's own scopes exist): every
+   * name allocated so far gets its tags, matcher verdict and buckets again; later names get them at allocation.
+   */
+  configure(settings: StatsSettings): void {
+    this.settings = settings;
+    const specs = settings.tagSpecifiers;
+    this.producer = new TagProducer({
+      regexRules: specs.flatMap((t) => (t.kind === 'regex' ? [[labelNameOf(t.tagName), t.regex] as const] : [])),
+      useAllDefaultTags: settings.useAllDefaultTags,
+      defaultTags: specs.flatMap((t) => (t.kind === 'default' ? [labelNameOf(t.tagName)] : [])),
+      fixedTags: specs.flatMap((t) => (t.kind === 'fixed' ? [[labelNameOf(t.tagName), t.value] as const] : [])),
+    });
+    for (const table of [this.valueInfos, this.histogramInfos]) {
+      for (let i = 0; i < table.length; i++) {
+        const old = table[i]!;
+        const info = this.describe(old.name, old.kind, old.slot, old.importMode);
+        table[i] = info;
+        this.byName.set(old.name, info);
+      }
+    }
   }
 
   /**
@@ -61,6 +98,9 @@ export class StatRegistry {
     for (const n of def.counters) slots[n] = this.allocate(p + n, StatKind.COUNTER, tags, GaugeImportMode.ACCUMULATE);
     for (const n of def.gauges) slots[n] = this.allocate(p + n, StatKind.GAUGE, tags, GaugeImportMode.ACCUMULATE);
     for (const n of def.histograms) slots[n] = this.allocate(p + n, StatKind.HISTOGRAM, tags, GaugeImportMode.ACCUMULATE);
+    if (def.hiddenUntilUsed !== undefined) {
+      for (const n of def.hiddenUntilUsed) slots[n] = this.allocate(p + n, StatKind.COUNTER, tags, GaugeImportMode.ACCUMULATE, true);
+    }
     return Object.freeze(slots) as ScopeSlots<D>;
   }
 
@@ -129,7 +169,26 @@ export class StatRegistry {
     return this.histogramOrderCache;
   }
 
-  private allocate(name: string, kind: StatKind, tags: ExplicitTags, importMode: GaugeImportMode): number {
+  /**
+   * Lazily shown counters `prefix + name` for every name, as one run of consecutive slots: returns the first slot,
+   * or -1 when some of the names already had slots elsewhere (then none is counted through the run).
+   */
+  lazyCounterRun(prefix: string, names: readonly string[], tags: ExplicitTags = []): number {
+    let base = -1;
+    for (let i = 0; i < names.length; i++) {
+      const slot = this.allocate(prefix + names[i]!, StatKind.COUNTER, tags, GaugeImportMode.ACCUMULATE, true);
+      if (i === 0) base = slot;
+      else if (base !== -1 && slot !== base + i) base = -1;
+    }
+    return base;
+  }
+
+  /** A counter shown only once non-zero (a dynamic name Envoy would create at first use). */
+  lazyCounter(name: string, tags: ExplicitTags = []): number {
+    return this.allocate(name, StatKind.COUNTER, tags, GaugeImportMode.ACCUMULATE, true);
+  }
+
+  private allocate(name: string, kind: StatKind, tags: ExplicitTags, importMode: GaugeImportMode, lazy = false): number {
     this.recentLookups.lookup(name);
     const existing = this.byName.get(name);
     if (existing !== undefined) {
@@ -150,18 +209,9 @@ export class StatRegistry {
         `cannot add stat '${name}': all ${this.maxValueSlots} counter/gauge slots are in use (raise maxValueSlots)`,
       );
     }
-    const extracted = extractTags(name, tags);
-    const allTags = this.fixedTags.length === 0 ? extracted.tags : Object.freeze([...extracted.tags, ...this.fixedTags]);
-    const info: StatInfo = Object.freeze({
-      name,
-      kind,
-      slot: table.length,
-      importMode,
-      tagExtractedName: extracted.tagExtractedName,
-      tags: allTags,
-      prometheusName: prometheusMetricName(extracted.tagExtractedName),
-      prometheusLabels: prometheusLabels(allTags),
-    });
+    this.explicitTags.set(name, tags);
+    if (lazy) this.lazyNames.add(name);
+    const info = this.describe(name, kind, table.length, importMode);
     table.push(info);
     this.byName.set(name, info);
     if (isHistogram) {
@@ -172,6 +222,43 @@ export class StatRegistry {
       else this.counterSlotsCache = null;
     }
     return info.slot;
+  }
+
+  private describe(name: string, kind: StatKind, slot: number, importMode: GaugeImportMode): StatInfo {
+    const extracted = this.producer.extract(name, this.explicitTags.get(name) ?? []);
+    const allTags = this.fixedTags.length === 0 ? extracted.tags : Object.freeze([...extracted.tags, ...this.fixedTags]);
+    let buckets = PROMETHEUS_BUCKET_BOUNDS;
+    if (kind === StatKind.HISTOGRAM) {
+      const rule = this.settings.histogramBuckets.find((r) => r.match.match(name));
+      if (rule !== undefined) buckets = rule.buckets;
+    }
+    return Object.freeze({
+      name,
+      kind,
+      slot,
+      importMode,
+      tagExtractedName: extracted.tagExtractedName,
+      tags: allTags,
+      prometheusName: prometheusMetricName(extracted.tagExtractedName),
+      prometheusLabels: prometheusLabels(allTags),
+      rejected: isRejected(this.settings, name),
+      hiddenUntilUsed: this.lazyNames.has(name),
+      buckets,
+    });
+  }
+}
+
+function isRejected(settings: StatsSettings, name: string): boolean {
+  const m = settings.matcher;
+  switch (m.kind) {
+    case 'none':
+      return true;
+    case 'inclusion':
+      return !m.patterns.some((p) => p.match(name));
+    case 'exclusion':
+      return m.patterns.some((p) => p.match(name));
+    default:
+      return false;
   }
 }
 

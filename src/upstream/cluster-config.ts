@@ -7,7 +7,10 @@ import { compileHttp2Options, type Http2OptionsProblem } from '../snapshot/http2
 import type { Http2Settings } from '../snapshot/snapshot-types.ts';
 import { compileTransportSocket } from '../tls/compile-tls-context.ts';
 import type { UpstreamTlsSpec } from '../tls/tls-spec.ts';
-import type { CLUSTER_TLS_STATS, ScopeSlots } from '../stats/definitions.ts';
+import type { CLUSTER_TLS_STATS, CLUSTER_HEALTH_CHECK_STATS, ScopeSlots } from '../stats/definitions.ts';
+import { compileHealthCheck, type CompiledHealthCheck } from './health-check-config.ts';
+import { compileCircuitBreakers, type CircuitBreakerProblem, type CompiledCircuitBreakers } from './circuit-breakers.ts';
+import { compileLbPolicy, type HashLbSettings } from './lb-policy-config.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -15,7 +18,7 @@ type Obj = Record<string, unknown>;
 export const UpstreamProtocol = { HTTP1: 0, HTTP2: 1, DOWNSTREAM: 2, AUTO: 3 } as const;
 
 export type ClusterDiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS';
-export type ClusterLbPolicy = 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST';
+export type ClusterLbPolicy = 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST' | 'RING_HASH' | 'MAGLEV';
 export type DnsLookupFamily = 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
 /** envoy.config.core.v3.HealthStatus names. */
 export type EndpointHealthStatus = 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY' | 'DRAINING' | 'TIMEOUT' | 'DEGRADED';
@@ -32,6 +35,11 @@ export interface CompiledEndpoint {
   healthStatus: EndpointHealthStatus;
   /** endpoint.hostname as configured ('' when absent). */
   hostname: string;
+  /** endpoint.health_check_config.port_value (0 = the endpoint's port) and .hostname ('' = none): active checks only. */
+  healthCheckPort: number;
+  healthCheckHostname: string;
+  /** health_check_config.disable_active_health_check: the host is never actively checked. */
+  healthCheckDisabled: boolean;
 }
 
 export interface CompiledCluster {
@@ -39,6 +47,8 @@ export interface CompiledCluster {
   type: ClusterDiscoveryType;
   connectTimeoutMs: number;
   lbPolicy: ClusterLbPolicy;
+  /** RING_HASH / MAGLEV: ring sizes and table size (src/upstream/lb-policy-config.ts); defaults otherwise. */
+  hashLb: HashLbSettings;
   /** least_request_lb_config.choice_count (Envoy default 2). */
   leastRequestChoiceCount: number;
   /** least_request_lb_config.active_request_bias (Envoy default 1.0). */
@@ -67,7 +77,7 @@ export interface CompiledCluster {
   upstreamProtocol: number;
   /** http2_protocol_options for HTTP/2 upstream connections (defaults when not given). */
   http2: Http2Settings;
-  /** Per host and per worker (Envoy's circuit-breaker defaults; circuit_breakers itself is not supported yet). */
+  /** Envoy's circuit-breaker defaults; the limits in force are circuitBreakers' (these only bound a pool built alone). */
   maxConnections: number;
   maxPendingRequests: number;
   /**
@@ -77,6 +87,14 @@ export interface CompiledCluster {
   transportSocket: UpstreamTlsSpec | null;
   /** cluster.<name>.ssl.* when transportSocket is set; filled by the primary with the other slots. */
   tlsSlots: ScopeSlots<typeof CLUSTER_TLS_STATS> | null;
+  /** health_checks (active health checking on the primary: src/upstream/health-checker.ts); [] = none. */
+  healthChecks: CompiledHealthCheck[];
+  /** cluster.<name>.health_check.* when healthChecks is not empty; filled by the primary with the other slots. */
+  healthCheckSlots: ScopeSlots<typeof CLUSTER_HEALTH_CHECK_STATS> | null;
+  /** ignore_health_on_host_removal: a removed host leaves at once, even while it passes its checks. */
+  ignoreHealthOnHostRemoval: boolean;
+  /** circuit_breakers: DEFAULT and HIGH limits over all workers (src/upstream/circuit-breakers.ts). */
+  circuitBreakers: CompiledCircuitBreakers;
 }
 
 export type ClusterProblemCode = 'not_supported' | 'bad_value' | 'missing_field' | 'io';
@@ -116,20 +134,24 @@ const CLUSTER_FIELDS = new Set([
   'dns_failure_refresh_rate', 'respect_dns_ttl', 'per_connection_buffer_limit_bytes', 'common_http_protocol_options',
   'typed_extension_protocol_options', 'http_protocol_options', 'http2_protocol_options', 'max_requests_per_connection',
   'least_request_lb_config', 'round_robin_lb_config', 'common_lb_config', 'metadata', 'transport_socket',
+  'ring_hash_lb_config', 'maglev_lb_config', 'load_balancing_policy',
   // Meaningful only with health checking / warming, which have nothing to change yet: accepted as no-ops.
   'wait_for_warm_on_init', 'ignore_health_on_host_removal', 'close_connections_on_host_health_failure',
+  'health_checks',
+  'circuit_breakers',
 ]);
 const LOAD_ASSIGNMENT_FIELDS = new Set(['cluster_name', 'endpoints']);
 // locality, load_balancing_weight (locality weight) and proximity only matter to locality-aware LB, which is
 // off unless configured in common_lb_config (not supported): accepted and unused, as Envoy does.
 const LOCALITY_FIELDS = new Set(['locality', 'lb_endpoints', 'load_balancing_weight', 'priority', 'proximity', 'metadata']);
 const LB_ENDPOINT_FIELDS = new Set(['endpoint', 'health_status', 'load_balancing_weight', 'metadata']);
-// health_check_config only applies to active health checking (not configured, so it has no effect yet).
+// health_check_config: port_value, hostname and disable_active_health_check are used by active health checking.
 const ENDPOINT_FIELDS = new Set(['address', 'hostname', 'health_check_config']);
 const SOCKET_ADDRESS_FIELDS = new Set(['address', 'port_value', 'protocol', 'ipv4_compat']);
 const COMMON_HTTP_OPTIONS_FIELDS = new Set(['idle_timeout', 'max_headers_count', 'max_requests_per_connection']);
 const HTTP_PROTOCOL_OPTIONS_FIELDS = new Set(['@type', 'common_http_protocol_options', 'explicit_http_config', 'use_downstream_protocol_config', 'auto_config']);
-const COMMON_LB_CONFIG_FIELDS = new Set(['healthy_panic_threshold']);
+// consistent_hashing_lb_config: compiled by lb-policy-config.ts.
+const COMMON_LB_CONFIG_FIELDS = new Set(['healthy_panic_threshold', 'consistent_hashing_lb_config']);
 const LEAST_REQUEST_FIELDS = new Set(['choice_count', 'active_request_bias']);
 
 const DNS_FAMILIES: readonly string[] = ['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL'];
@@ -183,10 +205,9 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
 
   const connectTimeoutMs = positiveMs(c['connect_timeout'], CLUSTER_DEFAULTS.connectTimeoutMs, `${path}.connect_timeout`, p);
 
-  const lbPolicy = c['lb_policy'] === undefined ? 'ROUND_ROBIN' : String(c['lb_policy']);
-  if (lbPolicy !== 'ROUND_ROBIN' && lbPolicy !== 'RANDOM' && lbPolicy !== 'LEAST_REQUEST') {
-    p.notSupported(`${path}.lb_policy`, `lb_policy ${lbPolicy}`);
-  }
+  // lb_policy (with ring_hash_lb_config, maglev_lb_config) or load_balancing_policy.
+  const lb = compileLbPolicy(c, path, p.list);
+  const lbPolicy = lb.policy;
   let choiceCount: number = CLUSTER_DEFAULTS.leastRequestChoiceCount;
   let activeRequestBias: number = CLUSTER_DEFAULTS.leastRequestActiveRequestBias;
   if (isObj(c['least_request_lb_config'])) {
@@ -203,6 +224,8 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
       if (!(activeRequestBias >= 0)) p.bad(`${lrPath}.active_request_bias`, `active_request_bias must be >= 0, got ${String(bias)}`);
     }
   }
+  if (lb.choiceCount !== null) choiceCount = lb.choiceCount;
+  if (lb.activeRequestBias !== null) activeRequestBias = lb.activeRequestBias;
   if (isObj(c['round_robin_lb_config'])) {
     // Its only field is slow_start_config.
     p.unknownFields(c['round_robin_lb_config'], new Set(), `${path}.round_robin_lb_config`);
@@ -243,6 +266,15 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
 
   const endpoints = compileEndpoints(c, path, type, p);
 
+  const healthChecks: CompiledHealthCheck[] = [];
+  const rawChecks = list(c['health_checks']);
+  if (rawChecks.length > 1) p.notSupported(`${path}.health_checks[1]`, 'more than one health check per cluster');
+  for (let i = 0; i < Math.min(1, rawChecks.length); i++) {
+    const r = compileHealthCheck(rawChecks[i], `${path}.health_checks[${i}]`);
+    for (const problem of r.problems) p.list.push(problem);
+    if (r.check !== null) healthChecks.push(r.check);
+  }
+
   let transportSocket: UpstreamTlsSpec | null = null;
   if (isObj(c['transport_socket'])) {
     const ts = compileTransportSocket(c['transport_socket'], `${path}.transport_socket`, 'upstream');
@@ -250,6 +282,14 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
     transportSocket = ts.spec as UpstreamTlsSpec | null;
   }
 
+  const cbProblems: CircuitBreakerProblem[] = [];
+  const circuitBreakers = compileCircuitBreakers(c['circuit_breakers'], `${path}.circuit_breakers`, cbProblems);
+  for (const problem of cbProblems) p.list.push(problem);
+
+  if (healthChecks.length > 0 && c['close_connections_on_host_health_failure'] === true) {
+    // Envoy closes the host's tcp_proxy connections when it fails a check; the sessions are not tracked per host yet.
+    p.notSupported(`${path}.close_connections_on_host_health_failure`, 'close_connections_on_host_health_failure with health_checks');
+  }
   if (http.upstreamProtocol === UpstreamProtocol.AUTO && transportSocket === null) {
     p.bad(`${path}.typed_extension_protocol_options["${HTTP_PROTOCOL_OPTIONS_NAME}"].auto_config`, 'auto_config picks the protocol by ALPN, so the cluster needs a TLS transport_socket (envoy.transport_sockets.tls); use explicit_http_config for plaintext');
   }
@@ -260,6 +300,7 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
       type: type as ClusterDiscoveryType,
       connectTimeoutMs,
       lbPolicy: lbPolicy as ClusterLbPolicy,
+      hashLb: lb.hash,
       leastRequestChoiceCount: choiceCount,
       leastRequestActiveRequestBias: activeRequestBias,
       healthyPanicThresholdPercent: panicThreshold,
@@ -279,6 +320,10 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
       maxPendingRequests: CLUSTER_DEFAULTS.maxPendingRequests,
       transportSocket,
       tlsSlots: null,
+      healthChecks,
+      healthCheckSlots: null,
+      ignoreHealthOnHostRemoval: c['ignore_health_on_host_removal'] === true,
+      circuitBreakers,
     },
     problems: [],
   };
@@ -456,6 +501,7 @@ function compileLbEndpoint(lbe: Obj, path: string, type: string, priority: numbe
   }
   const port = sa['port_value'] === undefined ? 0 : Number(sa['port_value']);
   if (!(port >= 1 && port <= 65535)) p.bad(`${saPath}.port_value`, `an upstream endpoint needs a port_value in [1, 65535], got ${String(sa['port_value'] ?? 'none')}`);
+  if (obj(endpoint['health_check_config'])['address'] !== undefined) p.notSupported(`${ePath}.health_check_config.address`, `'address'`);
   const weight = lbe['load_balancing_weight'] === undefined ? 1 : Number(lbe['load_balancing_weight']);
   if (!(Number.isInteger(weight) && weight >= 1)) p.bad(`${path}.load_balancing_weight`, `load_balancing_weight must be an integer >= 1, got ${String(lbe['load_balancing_weight'])}`);
   const healthStatus = lbe['health_status'] === undefined ? 'UNKNOWN' : String(lbe['health_status']);
@@ -467,5 +513,8 @@ function compileLbEndpoint(lbe: Obj, path: string, type: string, priority: numbe
     priority,
     healthStatus: healthStatus as EndpointHealthStatus,
     hostname: typeof endpoint['hostname'] === 'string' ? endpoint['hostname'] : '',
+    healthCheckPort: Number(obj(endpoint['health_check_config'])['port_value'] ?? 0),
+    healthCheckHostname: String(obj(endpoint['health_check_config'])['hostname'] ?? ''),
+    healthCheckDisabled: obj(endpoint['health_check_config'])['disable_active_health_check'] === true,
   };
 }

@@ -22,6 +22,15 @@ export interface HostDescription {
   degraded: boolean;
   /** endpoint.hostname, or the DNS name for STRICT_DNS/LOGICAL_DNS (what auto_host_rewrite uses); may be ''. */
   hostname: string;
+  /**
+   * Envoy's /clusters health flags ("healthy", "/failed_active_hc", ...), set by active health checking
+   * (src/upstream/health-checker.ts, which also folds its verdict into `healthy`); absent without it.
+   */
+  healthFlags?: string;
+  /** endpoint.health_check_config port_value / hostname / disable_active_health_check, when given. */
+  healthCheckPort?: number;
+  healthCheckHostname?: string;
+  healthCheckDisabled?: boolean;
 }
 
 /** The complete host list of a cluster at one moment (not a delta). */
@@ -78,6 +87,11 @@ function isHealthy(status: EndpointHealthStatus): boolean {
 }
 
 let nextVersion = 1;
+
+/** A fresh host-set version (versions only grow, across clusters; active health checking emits sets too). */
+export function nextHostSetVersion(): number {
+  return nextVersion++;
+}
 
 /** One endpoint of a DNS cluster: its own refresh timer and its last good addresses. */
 class ResolveTarget {
@@ -251,11 +265,11 @@ export class ClusterMembership {
   private emitIfChanged(): void {
     const hosts = this.currentHosts();
     // Order-insensitive: a resolver rotating its answers is not a membership change.
-    const key = hosts.map((h) => `${h.address}|${h.port}|${h.weight}|${h.priority}|${h.healthy}|${h.degraded}|${h.hostname}`).sort().join('\n');
+    const key = hosts.map((h) => `${h.address}|${h.port}|${h.weight}|${h.priority}|${h.healthy}|${h.degraded}|${h.hostname}|${h.healthCheckPort ?? 0}|${h.healthCheckHostname ?? ''}|${h.healthCheckDisabled === true}`).sort().join('\n');
     if (key === this.lastKey) return;
     this.lastKey = key;
     this.writeGauges(hosts);
-    const update: HostSet = { cluster: this.cluster.name, version: nextVersion++, hosts };
+    const update: HostSet = { cluster: this.cluster.name, version: nextHostSetVersion(), hosts };
     this.lastSet = update;
     this.onUpdate(update);
   }
@@ -281,7 +295,7 @@ function addHost(hosts: HostDescription[], seen: Set<string>, e: CompiledEndpoin
   const key = `${address}|${e.port}`;
   if (seen.has(key)) return;
   seen.add(key);
-  hosts.push({
+  const host: HostDescription = {
     address,
     port: e.port,
     weight: e.weight,
@@ -289,7 +303,11 @@ function addHost(hosts: HostDescription[], seen: Set<string>, e: CompiledEndpoin
     healthy: isHealthy(e.healthStatus),
     degraded: e.healthStatus === 'DEGRADED',
     hostname,
-  });
+  };
+  if (e.healthCheckPort > 0) host.healthCheckPort = e.healthCheckPort;
+  if (e.healthCheckHostname !== '') host.healthCheckHostname = e.healthCheckHostname;
+  if (e.healthCheckDisabled) host.healthCheckDisabled = true;
+  hosts.push(host);
 }
 
 function onRefreshTimer(membership: ClusterMembership, target: ResolveTarget): void {

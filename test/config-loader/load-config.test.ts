@@ -397,7 +397,7 @@ test('not supported yet: a field, a whole message behind an @type, an enum value
           - name: envoy.filters.http.router
   clusters:
   - name: a
-    circuit_breakers: { thresholds: [{ max_connections: 10, max_requests: 5 }] }
+    circuit_breakers: { thresholds: [{ max_connections: 10, max_requests: 5 }], per_host_thresholds: [{ max_connections: 1 }] }
     respect_dns_ttl: false
     health_checks: []
 `);
@@ -407,7 +407,7 @@ test('not supported yet: a field, a whole message behind an @type, an enum value
     // Inside an unsupported subtree Envoy's schema still applies: a typo is still a typo.
     "9:9 unknown_field static_resources.listeners[0].listener_filters[0].typed_config.allow_requests_without_proxy_protocl: unknown field 'allow_requests_without_proxy_protocl' in envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol (did you mean 'allow_requests_without_proxy_protocol'?)",
     `19:13 not_supported ${HCM}.http_filters[0].typed_config: not supported yet: http filter envoy.extensions.filters.http.kill_request.v3.KillRequest (line 19)`,
-    '24:5 not_supported static_resources.clusters[0].circuit_breakers: not supported yet: static_resources.clusters[0].circuit_breakers (line 24)',
+    '24:81 not_supported static_resources.clusters[0].circuit_breakers.per_host_thresholds: not supported yet: static_resources.clusters[0].circuit_breakers.per_host_thresholds (line 24)',
   ]);
 });
 

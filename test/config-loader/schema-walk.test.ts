@@ -67,10 +67,10 @@ test('values without positions (xDS) get paths and no position; a field that fai
 });
 
 test('the walk alone can skip the "not supported yet" checks (schema only) or make them', () => {
-  const cluster = { name: 'c', circuit_breakers: {}, outlier_detection: { consecutive_5xx: 3 } };
+  const cluster = { name: 'c', circuit_breakers: { per_host_thresholds: [{}] }, outlier_detection: { consecutive_5xx: 3 } };
   assert.deepEqual(walk('envoy.config.cluster.v3.Cluster', cluster).problems, []);
   assert.deepEqual(walk('envoy.config.cluster.v3.Cluster', cluster, true).problems.map((p) => p.message), [
-    'not supported yet: circuit_breakers',
+    'not supported yet: circuit_breakers.per_host_thresholds',
     'not supported yet: outlier_detection',
   ]);
   // A root message Legate has no entry for is reported once, as a whole.

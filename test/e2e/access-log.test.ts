@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startLegate, freePort, tempDir } from '../support/legate-process.ts';
+import { startLegate, tempDir, unusedPort } from '../support/legate-process.ts';
 import { bootstrap, cluster } from '../support/config-builder.ts';
 import { startUpstream } from '../support/upstreams.ts';
 import { curl } from '../support/curl.ts';
@@ -12,13 +12,12 @@ import { curl } from '../support/curl.ts';
 describe('access logs', () => {
   it('writes custom text and JSON formats with response flags, from every worker, losing nothing', async () => {
     const up = await startUpstream('backend');
-    const port = await freePort();
     const dir = tempDir();
     const textLog = path.join(dir, 'access.log');
     const jsonLog = path.join(dir, 'access.json');
     const listener = `  - name: logged
     address:
-      socket_address: { address: 127.0.0.1, port_value: ${port} }
+      socket_address: { address: 127.0.0.1, port_value: 0 }
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
@@ -55,9 +54,10 @@ describe('access logs', () => {
       concurrency: 2,
       config: bootstrap([listener], [
         cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] }),
-        cluster({ name: 'refused', endpoints: [{ address: '127.0.0.1', port: await freePort() }] }),
+        cluster({ name: 'refused', endpoints: [{ address: '127.0.0.1', port: await unusedPort() }] }),
       ]),
     });
+    const port = await legate.listenerPort('logged');
     try {
       const n = 40;
       await Promise.all(Array.from({ length: n }, (_, i) => curl([`http://127.0.0.1:${port}/bytes/${i + 1}`])));
@@ -79,7 +79,6 @@ describe('access logs', () => {
 
   it('AccessLog.filter: only the requests it passes are logged (status code, header, response flags, and/or)', async () => {
     const up = await startUpstream('backend');
-    const port = await freePort();
     const dir = tempDir();
     const errors = path.join(dir, 'errors.log');
     const tagged = path.join(dir, 'tagged.log');
@@ -92,7 +91,7 @@ describe('access logs', () => {
 `;
     const listener = `  - name: filtered
     address:
-      socket_address: { address: 127.0.0.1, port_value: ${port} }
+      socket_address: { address: 127.0.0.1, port_value: 0 }
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
@@ -116,9 +115,10 @@ ${logger(errors, '{ or_filter: { filters: [{ status_code_filter: { comparison: {
       concurrency: 1,
       config: bootstrap([listener], [
         cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] }),
-        cluster({ name: 'refused', endpoints: [{ address: '127.0.0.1', port: await freePort() }] }),
+        cluster({ name: 'refused', endpoints: [{ address: '127.0.0.1', port: await unusedPort() }] }),
       ]),
     });
+    const port = await legate.listenerPort('filtered');
     try {
       assert.equal((await curl([`http://127.0.0.1:${port}/ok/plain`])).status, 200);
       assert.equal((await curl(['-H', 'x-log: 1', `http://127.0.0.1:${port}/ok/tagged`])).status, 200);

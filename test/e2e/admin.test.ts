@@ -2,7 +2,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl } from '../support/curl.ts';
@@ -14,12 +14,12 @@ describe('admin', () => {
 
   before(async () => {
     up = await startUpstream('backend');
-    port = await freePort();
     legate = await startLegate({
       concurrency: 2,
-      config: bootstrap([hcmListener({ name: 'web', port, statPrefix: 'web', routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }] })],
+      config: bootstrap([hcmListener({ name: 'web', statPrefix: 'web', routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }] })],
         [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]),
     });
+    port = await legate.listenerPort('web');
     for (let i = 0; i < 5; i++) await curl([`http://127.0.0.1:${port}/`]);
   });
 

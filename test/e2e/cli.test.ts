@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { LEGATE_BIN, ROOT, tempDir, freePort, startLegate } from '../support/legate-process.ts';
+import { LEGATE_BIN, ROOT, tempDir, startLegate } from '../support/legate-process.ts';
 import { bootstrap, hcmListener } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
 
@@ -47,8 +47,7 @@ describe('legate command line', () => {
   it('--mode validate rejects a bad config with file:line:col and the field path, binding nothing', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'bad.yaml');
-    const port = await freePort();
-    fs.writeFileSync(file, bootstrap([hcmListener({ name: 'l', port, routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: nowhere }' }] })], []));
+    fs.writeFileSync(file, bootstrap([hcmListener({ name: 'l', routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: nowhere }' }] })], []));
     const r = await run(['--mode', 'validate', '-c', file]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`bad\\.yaml:\\d+:\\d+: static_resources\\.listeners\\[0\\]\\.filter_chains\\[0\\]\\.filters\\[0\\]\\.typed_config\\.route_config\\.virtual_hosts\\[0\\]\\.routes\\[0\\]\\.route\\.cluster`));
@@ -56,13 +55,13 @@ describe('legate command line', () => {
   });
 
   it('--config-yaml is merged over the file (a listener added, a field overridden)', async () => {
-    const port = await freePort();
-    const port2 = await freePort();
-    const base = bootstrap([hcmListener({ name: 'one', port, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200, body: { inline_string: "one" } }' }] })], []);
+    const base = bootstrap([hcmListener({ name: 'one', routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200, body: { inline_string: "one" } }' }] })], []);
     const overlay = `static_resources:
   listeners:
-${hcmListener({ name: 'two', port: port2, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 201, body: { inline_string: "two" } }' }] })}`;
+${hcmListener({ name: 'two', routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 201, body: { inline_string: "two" } }' }] })}`;
     const legate = await startLegate({ config: base, args: ['--config-yaml', overlay], concurrency: 1 });
+    const port = await legate.listenerPort('one');
+    const port2 = await legate.listenerPort('two');
     try {
       assert.equal((await curl([`http://127.0.0.1:${port}/`])).body, 'one');
       const two = await curl([`http://127.0.0.1:${port2}/`]);

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startLegate, freePort, tempDir, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, tempDir, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, rawExchange, type TestUpstream } from '../support/upstreams.ts';
 import { curl } from '../support/curl.ts';
@@ -20,9 +20,6 @@ describe('clusters and timeouts', () => {
 
   before(async () => {
     up = await startUpstream('dns');
-    port = await freePort();
-    timeoutsPort = await freePort();
-    routeIdlePort = await freePort();
     logFile = path.join(tempDir(), 'access.log');
     const accessLog = `          access_log:
           - name: envoy.access_loggers.file
@@ -35,7 +32,6 @@ describe('clusters and timeouts', () => {
 `;
     const main = hcmListener({
       name: 'main',
-      port,
       hcmExtra: accessLog,
       routes: [
         { match: '{ prefix: "/strict" }', action: 'route: { cluster: strict_dns }' },
@@ -45,13 +41,11 @@ describe('clusters and timeouts', () => {
     });
     const timeouts = hcmListener({
       name: 'timeouts',
-      port: timeoutsPort,
       hcmExtra: `${accessLog}          stream_idle_timeout: 0.3s\n          request_timeout: 0.6s\n`,
       routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: strict_dns }' }],
     });
     const routeIdle = hcmListener({
       name: 'routeidle',
-      port: routeIdlePort,
       hcmExtra: '          stream_idle_timeout: 0.2s\n',
       routes: [
         { match: '{ prefix: "/patient" }', action: 'route: { cluster: strict_dns, idle_timeout: 30s }' },
@@ -65,6 +59,9 @@ describe('clusters and timeouts', () => {
       cluster({ name: 'unresolvable', type: 'STRICT_DNS', extra: `    ${dns}`, endpoints: [{ address: 'no-such-host.invalid', port: 80 }] }),
     ];
     legate = await startLegate({ config: bootstrap([main, timeouts, routeIdle], clusters), concurrency: 2 });
+    port = await legate.listenerPort('main');
+    timeoutsPort = await legate.listenerPort('timeouts');
+    routeIdlePort = await legate.listenerPort('routeidle');
   });
 
   after(async () => {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startLegate, freePort, ROOT, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, ROOT, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl, type CurlResult } from '../support/curl.ts';
@@ -28,15 +28,16 @@ describe('CORS: the corpus example (cors/backend/envoy.yaml)', { skip: fs.exists
 
   before(async () => {
     up = await startUpstream('cors-backend');
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
     const yaml = fs.readFileSync(EXAMPLE, 'utf8')
       .replaceAll('address: 0.0.0.0', 'address: 127.0.0.1')
-      .replace('port_value: 10000', `port_value: ${port}`)
+      .replace('port_value: 10000', 'port_value: 0')
       .replace('port_value: 8001', 'port_value: 0')
       .replace('address: backend-service', 'address: 127.0.0.1')
       .replace('port_value: 8080', `port_value: ${up.port}`);
     legate = await startLegate({ config: yaml, concurrency: 1 });
+    // The example's one listener (unnamed in the file).
+    const [port] = Object.values(await legate.listenerPorts());
+    base = `http://127.0.0.1:${port}`;
   });
 
   after(async () => {
@@ -89,8 +90,6 @@ describe('CORS: every CorsPolicy setting', () => {
 
   before(async () => {
     up = await startUpstream('cors');
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
     const vhost = `              typed_per_filter_config:
                 cors: ${policy('allow_origin_string_match: [{ exact: "https://a.example" }, { prefix: "https://b." }], allow_methods: "GET, PUT", allow_headers: "x-one, x-two", expose_headers: "x-served-by", max_age: "600", allow_credentials: true')}
 `;
@@ -104,21 +103,20 @@ describe('CORS: every CorsPolicy setting', () => {
       { match: '{ prefix: "/" }', action: 'route: { cluster: backend }' },
     ];
     const listeners = [
-      hcmListener({ name: 'cors', port, routes, vhostExtra: vhost, hcmExtra: '' }).replace(
+      hcmListener({ name: 'cors', routes, vhostExtra: vhost, hcmExtra: '' }).replace(
         '          http_filters:\n',
         '          http_filters:\n          - name: cors\n            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors }\n',
       ),
     ];
     // A second listener with the deprecated per-virtual-host `cors` field and no typed_per_filter_config.
-    const legacyPort = await freePort();
     listeners.push(hcmListener({
       name: 'legacy',
-      port: legacyPort,
       routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }],
       vhostExtra: '              cors: { allow_origin_string_match: [{ exact: "https://legacy.example" }], allow_methods: "POST" }\n',
     }).replace('          http_filters:\n', '          http_filters:\n          - name: envoy.filters.http.cors\n            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors }\n'));
     legate = await startLegate({ config: bootstrap(listeners, [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 1 });
-    (legate as unknown as { legacyBase: string }).legacyBase = `http://127.0.0.1:${legacyPort}`;
+    base = `http://127.0.0.1:${await legate.listenerPort('cors')}`;
+    (legate as unknown as { legacyBase: string }).legacyBase = `http://127.0.0.1:${await legate.listenerPort('legacy')}`;
   });
 
   after(async () => {

@@ -11,7 +11,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import { startLegate, freePort, tempDir, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, tempDir, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { waitUntil } from '../support/polling.ts';
 import { curl } from '../support/curl.ts';
@@ -256,8 +256,6 @@ describe('downstream abort, early responses and exception guards', { timeout: 12
       });
     }
 
-    port = await freePort();
-    tcpPort = await freePort();
     const routes = [
       { match: '{ prefix: "/route-timeout" }', action: 'route: { cluster: raw, timeout: 0.2s }' },
       { match: '{ prefix: "/h2" }', action: 'route: { cluster: h2 }' },
@@ -267,7 +265,7 @@ describe('downstream abort, early responses and exception guards', { timeout: 12
     ];
     const tcpListener = `  - name: tcp
     address:
-      socket_address: { address: 127.0.0.1, port_value: ${tcpPort} }
+      socket_address: { address: 127.0.0.1, port_value: 0 }
     filter_chains:
     - filters:
       - name: envoy.filters.network.tcp_proxy
@@ -279,7 +277,7 @@ describe('downstream abort, early responses and exception guards', { timeout: 12
     // A short linger keeps the endless upload below cheap (Envoy's default is 1 s).
     const hcmExtra = '          delayed_close_timeout: 0.2s\n';
     const config = bootstrap(
-      [hcmListener({ name: 'abort', port, routes, hcmExtra }), tcpListener],
+      [hcmListener({ name: 'abort', routes, hcmExtra }), tcpListener],
       [
         cluster({ name: 'raw', endpoints: [{ address: '127.0.0.1', port: upstream.port }] }),
         cluster({ name: 'h2', endpoints: [{ address: '127.0.0.1', port: h2ClusterPort }], extra: '    http2_protocol_options: {}\n' }),
@@ -288,6 +286,8 @@ describe('downstream abort, early responses and exception guards', { timeout: 12
       ],
     );
     legate = await startLegate({ config, concurrency: 1, env: { LEGATE_TEST_THROW: '1' } });
+    port = await legate.listenerPort('abort');
+    tcpPort = await legate.listenerPort('tcp');
   });
 
   after(async () => {

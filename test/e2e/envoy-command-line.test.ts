@@ -8,7 +8,7 @@ import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { LEGATE_BIN, LegateProcess, ROOT, freePort, tempDir } from '../support/legate-process.ts';
+import { LEGATE_BIN, LegateProcess, ROOT, listenOnPortZero, tempDir } from '../support/legate-process.ts';
 import { bootstrap, hcmListener } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
 import { waitUntil } from '../support/polling.ts';
@@ -28,6 +28,13 @@ function spawnLegate(args: string[], dir: string, configPath: string): LegatePro
   return new LegateProcess(proc, configPath);
 }
 
+/** The real port of listener `name` (port_value 0) from the start-up line of an application log file. */
+function loggedListenerPort(logFile: string, name: string): number {
+  const m = new RegExp(`listener '${name}' on 127\\.0\\.0\\.1:(\\d+)`).exec(fs.readFileSync(logFile, 'utf8'));
+  assert.ok(m !== null, `no listener line for '${name}' in ${logFile}`);
+  return Number(m[1]);
+}
+
 function directListener(name: string, port: number, body: string, hcmExtra = ''): string {
   return hcmListener({ name, port, hcmExtra, routes: [{ match: '{ prefix: "/" }', action: `direct_response: { status: 200, body: { inline_string: "${body}" } }` }] });
 }
@@ -35,11 +42,10 @@ function directListener(name: string, port: number, body: string, hcmExtra = '')
 describe("Envoy's command line", () => {
   it('an Envoy systemd/Kubernetes command line starts Legate unchanged, and SIGTERM ends with "exiting"', async () => {
     const dir = tempDir();
-    const port = await freePort();
     const configPath = path.join(dir, 'envoy.yaml');
     const appLog = path.join(dir, 'envoy.log');
     const adminPath = path.join(dir, 'admin-address');
-    fs.writeFileSync(configPath, bootstrap([directListener('ingress', port, 'hello')], []));
+    fs.writeFileSync(configPath, bootstrap([directListener('ingress', 0, 'hello')], []));
     const legate = spawnLegate([
       '-c', configPath, '--service-cluster', 'front-proxy', '--service-node', 'node-7', '--log-level', 'info',
       '--drain-time-s', '5', '--base-id', '1', '--concurrency', '2', '--restart-epoch', '0', '--parent-shutdown-time-s', '10',
@@ -49,6 +55,7 @@ describe("Envoy's command line", () => {
     ], dir, configPath);
     try {
       await waitUntil(() => fs.existsSync(appLog) && fs.readFileSync(appLog, 'utf8').includes('legate started'), () => `no start line in ${appLog}:\n${legate.stderr}`);
+      const port = loggedListenerPort(appLog, 'ingress');
       const r = await curl([`http://127.0.0.1:${port}/`]);
       assert.equal(r.body, 'hello');
       const adminAddress = fs.readFileSync(adminPath, 'utf8').trim();
@@ -73,9 +80,8 @@ describe("Envoy's command line", () => {
 
   it('--concurrency 0 runs one worker, as Envoy', async () => {
     const dir = tempDir();
-    const port = await freePort();
     const configPath = path.join(dir, 'envoy.yaml');
-    fs.writeFileSync(configPath, bootstrap([directListener('ingress', port, 'one')], []));
+    fs.writeFileSync(configPath, bootstrap([directListener('ingress', 0, 'one')], []));
     const legate = spawnLegate(['-c', configPath, '--concurrency', '0', '--drain-time-s', '1'], dir, configPath);
     try {
       await legate.waitForLog(/legate started: 1 worker\(s\)/);
@@ -97,15 +103,16 @@ describe("Envoy's command line", () => {
 
   it('--mode init_only initialises (listeners bound) and exits 0; a listener that cannot bind fails it', async () => {
     const dir = tempDir();
-    const port = await freePort();
     const configPath = path.join(dir, 'envoy.yaml');
-    fs.writeFileSync(configPath, bootstrap([directListener('ingress', port, 'x')], []));
+    fs.writeFileSync(configPath, bootstrap([directListener('ingress', 0, 'x')], []));
     const ok = await run(['-c', configPath, '--mode', 'init_only', '--concurrency', '1']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stderr, /legate started/);
     assert.match(ok.stderr, /init_only: initialised; exiting/);
+    // Another process holds the port the listener names.
     const holder = net.createServer();
-    await new Promise<void>((r) => holder.listen(port, '127.0.0.1', r));
+    const port = await listenOnPortZero(holder);
+    fs.writeFileSync(configPath, bootstrap([directListener('ingress', port, 'x')], []));
     try {
       const busy = await run(['-c', configPath, '--mode', 'init_only', '--concurrency', '1']);
       assert.equal(busy.code, 1);
@@ -117,9 +124,8 @@ describe("Envoy's command line", () => {
 
   it('--allow-unknown-static-fields: an unknown field is a warning, counted in server.static_unknown_fields', async () => {
     const dir = tempDir();
-    const port = await freePort();
     const configPath = path.join(dir, 'envoy.yaml');
-    fs.writeFileSync(configPath, bootstrap([directListener('ingress', port, 'lenient', '          some_future_field: true\n')], []));
+    fs.writeFileSync(configPath, bootstrap([directListener('ingress', 0, 'lenient', '          some_future_field: true\n')], []));
     const strict = await run(['-c', configPath, '--mode', 'validate']);
     assert.equal(strict.code, 1);
     assert.match(strict.stderr, /unknown field 'some_future_field'/);
@@ -127,6 +133,7 @@ describe("Envoy's command line", () => {
     try {
       await legate.waitForLog(/legate started/);
       assert.match(legate.stderr, /some_future_field.*\(ignored: --allow-unknown-static-fields\)/);
+      const port = await legate.listenerPort('ingress');
       assert.equal((await curl([`http://127.0.0.1:${port}/`])).body, 'lenient');
       assert.equal((await legate.statsMap()).get('server.static_unknown_fields'), 1);
     } finally {
@@ -138,7 +145,6 @@ describe("Envoy's command line", () => {
 describe('SIGUSR1 reopens the logs (logrotate)', () => {
   it('after a rename, new application log and access log lines go to new files at the old paths; no inspector starts', async () => {
     const dir = tempDir();
-    const port = await freePort();
     const configPath = path.join(dir, 'envoy.yaml');
     const appLog = path.join(dir, 'app.log');
     const accessLog = path.join(dir, 'access.log');
@@ -149,10 +155,11 @@ describe('SIGUSR1 reopens the logs (logrotate)', () => {
               path: ${accessLog}
               log_format: { text_format_source: { inline_string: "%REQ(:PATH)%\\n" } }
 `;
-    fs.writeFileSync(configPath, bootstrap([directListener('ingress', port, 'ok', access)], []));
+    fs.writeFileSync(configPath, bootstrap([directListener('ingress', 0, 'ok', access)], []));
     const legate = spawnLegate(['-c', configPath, '--concurrency', '2', '--log-path', appLog, '--file-flush-interval-msec', '10', '--drain-time-s', '1'], dir, configPath);
     try {
       await waitUntil(() => fs.existsSync(appLog) && fs.readFileSync(appLog, 'utf8').includes('legate started'), () => `no start line:\n${legate.stderr}`);
+      const port = loggedListenerPort(appLog, 'ingress');
       assert.equal((await curl([`http://127.0.0.1:${port}/before`])).status, 200);
       await waitUntil(() => fs.existsSync(accessLog) && fs.readFileSync(accessLog, 'utf8').includes('/before'), () => 'first access log line');
       fs.renameSync(appLog, `${appLog}.1`);

@@ -8,15 +8,15 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startLegate, freePort } from '../support/legate-process.ts';
+import { startLegate } from '../support/legate-process.ts';
 import { bootstrap, directResponseHcm } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
 import { waitUntil } from '../support/polling.ts';
 
-function listener(port: number): string {
+function listener(): string {
   return `  - name: edge
     address:
-      socket_address: { address: 127.0.0.1, port_value: ${port} }
+      socket_address: { address: 127.0.0.1, port_value: 0 }
     filter_chains:
     - filters:
 ${directResponseHcm('edge', 'served')}`;
@@ -45,8 +45,8 @@ function openIdle(port: number, n: number): { sockets: net.Socket[]; closed: () 
 
 describe('file descriptor exhaustion', () => {
   it('without a configured limit, connections past the fd budget are refused and counted; the admin answers', async () => {
-    const port = await freePort();
-    const legate = await startLegate({ config: bootstrap([listener(port)], []), concurrency: 1, fdLimit: 256 });
+    const legate = await startLegate({ config: bootstrap([listener()], []), concurrency: 1, fdLimit: 256 });
+    const port = await legate.listenerPort('edge');
     try {
       const m = /downstream connections limited to (\d+)/.exec(legate.stderr);
       assert.ok(m !== null, legate.stderr);
@@ -55,10 +55,10 @@ describe('file descriptor exhaustion', () => {
       const idle = openIdle(port, budget + 50);
       await waitUntil(() => idle.closed() >= 50, () => `closed ${idle.closed()}`);
       const stats = await legate.statsMap();
-      assert.equal(stats.get(`listener.127.0.0.1_${port}.downstream_global_cx_overflow`), 50);
-      assert.equal(stats.get(`listener.127.0.0.1_${port}.downstream_cx_active`), budget);
+      assert.equal(stats.get('listener.127.0.0.1_0.downstream_global_cx_overflow'), 50);
+      assert.equal(stats.get('listener.127.0.0.1_0.downstream_cx_active'), budget);
       for (const s of idle.sockets) s.destroy();
-      await waitUntil(async () => (await legate.statsMap()).get(`listener.127.0.0.1_${port}.downstream_cx_active`) === 0, () => 'still active');
+      await waitUntil(async () => (await legate.statsMap()).get('listener.127.0.0.1_0.downstream_cx_active') === 0, () => 'still active');
       assert.equal((await curl([`http://127.0.0.1:${port}/`])).body, 'served');
       assert.equal(legate.exitCode, null);
     } finally {
@@ -67,9 +67,9 @@ describe('file descriptor exhaustion', () => {
   });
 
   it('with a limit above the fd limit, EMFILE at accept does not kill the primary; it serves again after', async () => {
-    const port = await freePort();
-    const config = OVERLOAD_HIGH_LIMIT + bootstrap([listener(port)], []);
+    const config = OVERLOAD_HIGH_LIMIT + bootstrap([listener()], []);
     const legate = await startLegate({ config, concurrency: 1, fdLimit: 256 });
+    const port = await legate.listenerPort('edge');
     try {
       const idle = openIdle(port, 400);
       // Some were accepted, the rest refused by libuv once descriptors ran out.
@@ -80,7 +80,7 @@ describe('file descriptor exhaustion', () => {
       for (const s of idle.sockets) s.destroy();
       await waitUntil(async () => {
         try {
-          return (await legate.statsMap()).get(`listener.127.0.0.1_${port}.downstream_cx_active`) === 0;
+          return (await legate.statsMap()).get('listener.127.0.0.1_0.downstream_cx_active') === 0;
         } catch {
           return false;
         }

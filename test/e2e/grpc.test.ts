@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, unusedPort, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import {
   Code,
@@ -398,7 +398,6 @@ describe('gRPC', () => {
 
     before(async () => {
       silent = await startSilentH2Upstream();
-      [toJs, toPy, edge] = await Promise.all([freePort(), freePort(), freePort()]);
       const h2 = `    typed_extension_protocol_options:
       envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
         "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
@@ -415,14 +414,13 @@ describe('gRPC', () => {
         match: `{ prefix: "/legate.test.Echo/", grpc: {}, headers: [{ name: x-route, string_match: { exact: ${value} } }] }`,
         action,
       });
-      const refusedPort = await freePort(); // nothing listens there
+      const refusedPort = await unusedPort(); // nothing listens there
       const config = bootstrap(
         [
-          hcmListener({ name: 'to_js', port: toJs, hcmExtra: auto, routes: [grpcRoute('js_echo')] }),
-          hcmListener({ name: 'to_py', port: toPy, hcmExtra: auto, routes: [grpcRoute('py_echo')] }),
+          hcmListener({ name: 'to_js', hcmExtra: auto, routes: [grpcRoute('js_echo')] }),
+          hcmListener({ name: 'to_py', hcmExtra: auto, routes: [grpcRoute('py_echo')] }),
           hcmListener({
             name: 'edge',
-            port: edge,
             hcmExtra: auto,
             routes: [
               byHeader('refused', 'route: { cluster: refused }'),
@@ -443,6 +441,7 @@ describe('gRPC', () => {
         ],
       );
       legate = await startLegate({ config, concurrency: 2 });
+      [toJs, toPy, edge] = [await legate.listenerPort('to_js'), await legate.listenerPort('to_py'), await legate.listenerPort('edge')];
     });
 
     after(async () => {

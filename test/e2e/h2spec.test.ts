@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { ROOT, freePort, startLegate, tempDir, type LegateProcess } from '../support/legate-process.ts';
+import { ROOT, startLegate, tempDir, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener, routeAllHcm, tlsListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { TestPki, opensslAvailable } from '../tls/support/test-pki.ts';
@@ -100,18 +100,18 @@ describe('h2spec (HTTP/2 conformance) against bin/legate', () => {
     pki = TestPki.create();
     const cert = pki.issue('h2spec', { sans: ['DNS:localhost', 'IP:127.0.0.1'] });
     up = await startUpstream('h2spec');
-    ports.h2c = await freePort();
-    ports.tls = await freePort();
-    ports.auto = await freePort();
     const routes = [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }];
     legate = await startLegate({
       config: bootstrap([
-        hcmListener({ name: 'h2c', port: ports.h2c, routes, hcmExtra: '          codec_type: HTTP2\n' }),
-        tlsListener({ name: 'tls', port: ports.tls, certPath: cert.certPath, keyPath: cert.keyPath, alpn: ['h2', 'http/1.1'], filters: routeAllHcm('tls', 'backend') }),
-        hcmListener({ name: 'auto', port: ports.auto, routes }),
+        hcmListener({ name: 'h2c', routes, hcmExtra: '          codec_type: HTTP2\n' }),
+        tlsListener({ name: 'tls', certPath: cert.certPath, keyPath: cert.keyPath, alpn: ['h2', 'http/1.1'], filters: routeAllHcm('tls', 'backend') }),
+        hcmListener({ name: 'auto', routes }),
       ], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]),
       concurrency: 1,
     });
+    ports.h2c = await legate.listenerPort('h2c');
+    ports.tls = await legate.listenerPort('tls');
+    ports.auto = await legate.listenerPort('auto');
   });
 
   after(async () => {

@@ -3,7 +3,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl } from '../support/curl.ts';
@@ -19,9 +19,7 @@ describe('connection manager request options', () => {
 
   before(async () => {
     up = await startUpstream('opts');
-    strictPort = await freePort();
-    dropPort = await freePort();
-    escapedPorts = { REJECT_REQUEST: await freePort(), UNESCAPE_AND_REDIRECT: await freePort(), UNESCAPE_AND_FORWARD: await freePort() };
+    const escapedActions = ['REJECT_REQUEST', 'UNESCAPE_AND_REDIRECT', 'UNESCAPE_AND_FORWARD'];
 
     const routes = [
       { match: '{ path: "/echo/a/c" }', action: 'route: { cluster: backend }' },
@@ -30,24 +28,25 @@ describe('connection manager request options', () => {
     const listeners = [
       hcmListener({
         name: 'strict',
-        port: strictPort,
         routes,
         hcmExtra: '          normalize_path: true\n          merge_slashes: true\n          common_http_protocol_options: { headers_with_underscores_action: REJECT_REQUEST }\n',
       }),
       hcmListener({
         name: 'drop',
-        port: dropPort,
         routes,
         hcmExtra: '          common_http_protocol_options: { headers_with_underscores_action: DROP_HEADER }\n',
       }),
-      ...Object.entries(escapedPorts).map(([action, p]) => hcmListener({
+      ...escapedActions.map((action) => hcmListener({
         name: `escaped_${action.toLowerCase()}`,
-        port: p,
         routes,
         hcmExtra: `          normalize_path: true\n          path_with_escaped_slashes_action: ${action}\n`,
       })),
     ];
     legate = await startLegate({ config: bootstrap(listeners, [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 1 });
+    strictPort = await legate.listenerPort('strict');
+    dropPort = await legate.listenerPort('drop');
+    escapedPorts = {};
+    for (const action of escapedActions) escapedPorts[action] = await legate.listenerPort(`escaped_${action.toLowerCase()}`);
   });
 
   after(async () => {
@@ -106,18 +105,17 @@ describe('connection manager limits: common_http_protocol_options', () => {
 
   before(async () => {
     up = await startUpstream('limits');
-    port = await freePort();
     const routes = [
       { match: '{ prefix: "/own" }', action: 'route: { cluster: backend, max_stream_duration: { max_stream_duration: 0s } }' },
       { match: '{ prefix: "/" }', action: 'route: { cluster: backend }' },
     ];
     const listener = hcmListener({
       name: 'limits',
-      port,
       routes,
       hcmExtra: '          request_headers_timeout: 0.3s\n          common_http_protocol_options: { max_requests_per_connection: 2, max_connection_duration: 1s, max_stream_duration: 0.3s }\n',
     });
     legate = await startLegate({ config: bootstrap([listener], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 1 });
+    port = await legate.listenerPort('limits');
   });
 
   after(async () => {

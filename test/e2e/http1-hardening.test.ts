@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { RecordingUpstream } from '../support/recording-upstream.ts';
 import { rawExchange } from '../support/upstreams.ts';
@@ -87,12 +87,10 @@ describe('HTTP/1.1 request hardening (issue 9)', () => {
     up = await new RecordingUpstream().listen();
     raw = await rawUpstream('HTTP/1.1 200 OK\r\nConnection: X-Internal, keep-alive\r\nX-Internal: secret\r\n' +
       'X-Public: 1\r\nContent-Length: 2\r\n\r\nok');
-    port = await freePort();
     const config = bootstrap(
       [
         hcmListener({
           name: 'ingress',
-          port,
           statPrefix: PREFIX,
           routes: [
             { match: '{ prefix: "/direct" }', action: 'direct_response: { status: 200, body: { inline_string: "direct" } }' },
@@ -108,6 +106,7 @@ describe('HTTP/1.1 request hardening (issue 9)', () => {
       ],
     );
     legate = await startLegate({ config, concurrency: 1 });
+    port = await legate.listenerPort('ingress');
   });
 
   after(async () => {

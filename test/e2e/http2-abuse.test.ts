@@ -8,7 +8,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
 import {
@@ -373,26 +373,20 @@ describe('HTTP/2 abuse against Legate (h2c, codec_type AUTO)', () => {
 
   before(async () => {
     up = await new RecordingUpstream().listen();
-    port = await freePort();
-    smallPort = await freePort();
-    stallPort = await freePort();
     const routes = [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend, timeout: 0s }' }];
     const listeners = [
       hcmListener({
         name: 'h2',
-        port,
         routes,
         hcmExtra: '          codec_type: AUTO\n          http2_protocol_options: { max_concurrent_streams: 100 }\n',
       }),
       hcmListener({
         name: 'h2small',
-        port: smallPort,
         routes,
         hcmExtra: '          codec_type: AUTO\n          http2_protocol_options: { max_concurrent_streams: 10 }\n',
       }),
       hcmListener({
         name: 'h2stall',
-        port: stallPort,
         routes,
         hcmExtra: '          codec_type: AUTO\n          stream_idle_timeout: 1s\n',
       }),
@@ -401,6 +395,9 @@ describe('HTTP/2 abuse against Legate (h2c, codec_type AUTO)', () => {
       config: bootstrap(listeners, [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]),
       concurrency: 1,
     });
+    port = await legate.listenerPort('h2');
+    smallPort = await legate.listenerPort('h2small');
+    stallPort = await legate.listenerPort('h2stall');
   });
 
   after(async () => {

@@ -6,7 +6,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { RecordingUpstream } from '../support/recording-upstream.ts';
 import { waitUntil } from '../support/polling.ts';
@@ -47,9 +47,6 @@ describe('HTTP/2 exception guards', { timeout: 120_000 }, () => {
 
   before(async () => {
     up = await new RecordingUpstream().listen();
-    port = await freePort();
-    idlePort = await freePort();
-    keepalivePort = await freePort();
     const routes = [
       {
         match: '{ prefix: "/encode-throw" }',
@@ -61,14 +58,14 @@ describe('HTTP/2 exception guards', { timeout: 120_000 }, () => {
     legate = await startLegate({
       config: bootstrap(
         [
-          hcmListener({ name: 'h2g', port, routes, hcmExtra: '          codec_type: AUTO\n' }),
+          hcmListener({ name: 'h2g', routes, hcmExtra: '          codec_type: AUTO\n' }),
           // The test hooks make these connection managers' timer handlers throw (by stat_prefix).
           hcmListener({
-            name: 'h2idle', statPrefix: 'test_throw_idle', port: idlePort, routes,
+            name: 'h2idle', statPrefix: 'test_throw_idle', routes,
             hcmExtra: '          codec_type: HTTP2\n          common_http_protocol_options: { idle_timeout: 0.2s }\n',
           }),
           hcmListener({
-            name: 'h2keepalive', statPrefix: 'test_throw_keepalive', port: keepalivePort, routes,
+            name: 'h2keepalive', statPrefix: 'test_throw_keepalive', routes,
             hcmExtra: '          codec_type: HTTP2\n          http2_protocol_options: { connection_keepalive: { interval: 0.1s, timeout: 0.2s } }\n',
           }),
         ],
@@ -77,6 +74,9 @@ describe('HTTP/2 exception guards', { timeout: 120_000 }, () => {
       concurrency: 1,
       env: { LEGATE_TEST_THROW: '1' },
     });
+    port = await legate.listenerPort('h2g');
+    idlePort = await legate.listenerPort('h2idle');
+    keepalivePort = await legate.listenerPort('h2keepalive');
   });
 
   after(async () => {

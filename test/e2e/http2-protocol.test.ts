@@ -8,7 +8,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
 import {
@@ -250,13 +250,13 @@ describe('HTTP/2 server codec protocol behaviour (bin/legate, codec_type HTTP2)'
     const routes = [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend, timeout: 0s }' }];
     const listeners: string[] = [];
     for (const [name, extra] of Object.entries(variants)) {
-      ports[name] = await freePort();
-      listeners.push(hcmListener({ name, port: ports[name], routes, hcmExtra: `          codec_type: HTTP2\n${extra}` }));
+      listeners.push(hcmListener({ name, routes, hcmExtra: `          codec_type: HTTP2\n${extra}` }));
     }
     legate = await startLegate({
       config: bootstrap(listeners, [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]),
       concurrency: 1,
     });
+    for (const name of Object.keys(variants)) ports[name] = await legate.listenerPort(name);
   });
 
   after(async () => {

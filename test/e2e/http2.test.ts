@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, listenOnPortZero, unusedPort, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
 import { CONNECTION_PREFACE, H2RawClient, FrameType, settingsFrame } from '../support/h2-raw-client.ts';
@@ -81,8 +81,7 @@ async function startH2Upstream(): Promise<{ port: number; seen: Seen[]; server: 
       stream.end(out);
     });
   });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  const port = await listenOnPortZero(server);
   return { port, seen, server, goawayAfter, pings };
 }
 
@@ -99,8 +98,7 @@ async function startH1Upstream(): Promise<{ port: number; seen: Seen[]; server: 
       res.end(`body=${body}`);
     });
   });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  const port = await listenOnPortZero(server);
   return { port, seen, server };
 }
 
@@ -141,10 +139,7 @@ describe('HTTP/2', () => {
   before(async () => {
     h2up = await startH2Upstream();
     h1up = await startH1Upstream();
-    autoPort = await freePort();
-    h2OnlyPort = await freePort();
-    const refusedPort = await freePort();
-    keepalivePort = await freePort();
+    const refusedPort = await unusedPort();
     const routes = [
       { match: '{ prefix: "/ka-upstream" }', action: 'route: { cluster: h2_keepalive }' },
       { match: '{ prefix: "/max-rq" }', action: 'route: { cluster: h2_max_rq }' },
@@ -154,15 +149,14 @@ describe('HTTP/2', () => {
       { match: '{ prefix: "/" }', action: 'route: { cluster: h2 }' },
     ];
     const listeners = [
-      hcmListener({ name: 'auto', port: autoPort, routes }),
-      hcmListener({ name: 'h2only', port: h2OnlyPort, routes, hcmExtra: '          codec_type: HTTP2\n          http2_protocol_options: { max_concurrent_streams: 50 }\n' }),
-      hcmListener({ name: 'keepalive', port: keepalivePort, routes, hcmExtra: '          http2_protocol_options: { connection_keepalive: { interval: 0.2s, timeout: 0.3s } }\n' }),
+      hcmListener({ name: 'auto', routes }),
+      hcmListener({ name: 'h2only', routes, hcmExtra: '          codec_type: HTTP2\n          http2_protocol_options: { max_concurrent_streams: 50 }\n' }),
+      hcmListener({ name: 'keepalive', routes, hcmExtra: '          http2_protocol_options: { connection_keepalive: { interval: 0.2s, timeout: 0.3s } }\n' }),
     ];
-    const slowPort = await freePort();
     slow = http.createServer(() => {
       // never answers: the grpc-timeout must end the stream
     });
-    await new Promise<void>((r) => slow.listen(slowPort, '127.0.0.1', r));
+    const slowPort = await listenOnPortZero(slow);
     legate = await startLegate({
       config: bootstrap(listeners, [
         cluster({ name: 'h2', endpoints: [{ address: '127.0.0.1', port: h2up.port }], extra: H2_CLUSTER }),
@@ -174,6 +168,9 @@ describe('HTTP/2', () => {
       ]),
       concurrency: 1,
     });
+    autoPort = await legate.listenerPort('auto');
+    h2OnlyPort = await legate.listenerPort('h2only');
+    keepalivePort = await legate.listenerPort('keepalive');
   });
 
   after(async () => {
@@ -382,17 +379,16 @@ describe('HTTP/2 across reload and shutdown', () => {
       // The slow upstream answers when the test says so (after SIGTERM went out).
       release = () => res.end(`slow ${req.url}`);
     });
-    const slowPort = await freePort();
-    await new Promise<void>((r) => slowServer.listen(slowPort, '127.0.0.1', r));
-    const port = await freePort();
+    const slowPort = await listenOnPortZero(slowServer);
     const config = (body: string): string => bootstrap(
-      [hcmListener({ name: 'gen', port, routes: [
+      [hcmListener({ name: 'gen', routes: [
         { match: '{ prefix: "/slow" }', action: 'route: { cluster: slow }' },
         { match: '{ prefix: "/" }', action: `direct_response: { status: 200, body: { inline_string: "${body}" } }` },
       ] })],
       [cluster({ name: 'slow', endpoints: [{ address: '127.0.0.1', port: slowPort }] })],
     );
     const legate = await startLegate({ config: config('v1'), concurrency: 1 });
+    const port = await legate.listenerPort('gen');
     const client = http2.connect(`http://127.0.0.1:${port}`);
     const get = (path: string): Promise<{ status: number; body: string }> => new Promise((resolve) => {
       const req = client.request({ ':path': path });
@@ -482,14 +478,13 @@ describe('HTTP/2 flow control end to end', () => {
         req.on('data', (d: Buffer) => (readByUpstream += d.length));
       }
     });
-    const upPort = await freePort();
-    await new Promise<void>((r) => upstream.listen(upPort, '127.0.0.1', r));
-    const port = await freePort();
+    const upPort = await listenOnPortZero(upstream);
     const legate = await startLegate({
-      config: bootstrap([hcmListener({ name: 'fc', port, routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: up, timeout: 0s }' }] })],
+      config: bootstrap([hcmListener({ name: 'fc', routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: up, timeout: 0s }' }] })],
         [cluster({ name: 'up', endpoints: [{ address: '127.0.0.1', port: upPort }] })]),
       concurrency: 1,
     });
+    const port = await legate.listenerPort('fc');
     const client = http2.connect(`http://127.0.0.1:${port}`);
     client.on('error', () => {});
     try {

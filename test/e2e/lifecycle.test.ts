@@ -2,7 +2,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLegate, freePort } from '../support/legate-process.ts';
+import { startLegate } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { startUpstream } from '../support/upstreams.ts';
 import { curl } from '../support/curl.ts';
@@ -10,12 +10,12 @@ import { curl } from '../support/curl.ts';
 describe('process lifecycle', () => {
   it('replaces a worker that dies and keeps serving', async () => {
     const up = await startUpstream('backend');
-    const port = await freePort();
     const legate = await startLegate({
       concurrency: 2,
-      config: bootstrap([hcmListener({ name: 'l', port, routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }] })],
+      config: bootstrap([hcmListener({ name: 'l', routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }] })],
         [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]),
     });
+    const port = await legate.listenerPort('l');
     try {
       const from = legate.stderr.length;
       legate.proc.kill('SIGUSR2'); // test hook: worker 0 throws
@@ -34,12 +34,12 @@ describe('process lifecycle', () => {
 
   it('on SIGTERM stops accepting, lets the request in flight finish, and exits 0', async () => {
     const up = await startUpstream('backend');
-    const port = await freePort();
     const legate = await startLegate({
       concurrency: 1,
-      config: bootstrap([hcmListener({ name: 'l', port, routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }] })],
+      config: bootstrap([hcmListener({ name: 'l', routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }] })],
         [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]),
     });
+    const port = await legate.listenerPort('l');
     try {
       const inflight = curl([`http://127.0.0.1:${port}/delay/800`]);
       await new Promise((r) => setTimeout(r, 200));

@@ -59,18 +59,19 @@ describe('local rate limit: the corpus example (local_ratelimit/envoy.yaml)', { 
 
   before(async () => {
     up = await startUpstream('lrl-service');
-    const port = await freePort();
-    const statsPort = await freePort();
+    // The example's envoy-stat cluster points at its admin port, which must then be known beforehand (the admin
+    // binds without SO_REUSEPORT: a clash fails the start, it is never shared). Its listeners bind port 0.
     const adminPort = await freePort();
-    base = `http://127.0.0.1:${port}`;
     const yaml = fs.readFileSync(EXAMPLE, 'utf8')
       .replaceAll('address: 0.0.0.0', 'address: 127.0.0.1')
-      .replace('port_value: 9902', `port_value: ${statsPort}`)
-      .replace('port_value: 10000', `port_value: ${port}`)
+      .replace('port_value: 9902', 'port_value: 0')
+      .replace('port_value: 10000', 'port_value: 0')
       .replaceAll('port_value: 9901', `port_value: ${adminPort}`)
       .replace('address: service', 'address: 127.0.0.1')
       .replace('port_value: 80', `port_value: ${up.port}`);
     legate = await startLegate({ config: yaml, concurrency: 1 });
+    // The example's listeners are unnamed: the second one (10000 in the file) is the one under test.
+    base = `http://127.0.0.1:${Object.values(await legate.listenerPorts())[1]}`;
   });
 
   after(async () => {
@@ -104,8 +105,6 @@ describe('local rate limit: per-route buckets, enforcement, status and headers',
 
   before(async () => {
     up = await startUpstream('lrl');
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
     logPath = path.join(tempDir(), 'access.log');
     const always = '{ default_value: { numerator: 100 } }';
     const never = '{ default_value: { numerator: 0 } }';
@@ -120,7 +119,7 @@ describe('local rate limit: per-route buckets, enforcement, status and headers',
       { match: '{ prefix: "/" }', action: 'route: { cluster: backend }' },
     ];
     const listener = hcmListener({
-      name: 'lrl', port, routes,
+      name: 'lrl', routes,
       hcmExtra: `          access_log:
           - name: envoy.access_loggers.file
             typed_config:
@@ -138,6 +137,7 @@ describe('local rate limit: per-route buckets, enforcement, status and headers',
               filter_enforced: ${always}
 `);
     legate = await startLegate({ config: bootstrap([listener], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 1 });
+    base = `http://127.0.0.1:${await legate.listenerPort('lrl')}`;
   });
 
   after(async () => {
@@ -196,14 +196,12 @@ describe('local rate limit: two workers share each bucket (Envoy\'s bucket is on
 
   before(async () => {
     up = await startUpstream('lrl-shared');
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
     const always = '{ default_value: { numerator: 100 } }';
     const routes = [
       { match: '{ prefix: "/own" }', action: `route: { cluster: backend }\n                typed_per_filter_config:\n                  lrl: { "@type": ${LRL}, stat_prefix: own, token_bucket: { max_tokens: 4, fill_interval: 3600s }, filter_enabled: ${always}, filter_enforced: ${always} }` },
       { match: '{ prefix: "/" }', action: 'route: { cluster: backend }' },
     ];
-    const listener = hcmListener({ name: 'lrl2', port, routes }).replace('          http_filters:\n', `          http_filters:
+    const listener = hcmListener({ name: 'lrl2', routes }).replace('          http_filters:\n', `          http_filters:
           - name: lrl
             typed_config:
               "@type": ${LRL}
@@ -213,6 +211,7 @@ describe('local rate limit: two workers share each bucket (Envoy\'s bucket is on
               filter_enforced: ${always}
 `);
     legate = await startLegate({ config: bootstrap([listener], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 2 });
+    base = `http://127.0.0.1:${await legate.listenerPort('lrl2')}`;
   });
 
   after(async () => {

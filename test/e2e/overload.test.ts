@@ -13,7 +13,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
-import { startLegate, freePort, tempDir, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, tempDir, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, directResponseHcm, hcmListener } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
 import { rawExchange } from '../support/upstreams.ts';
@@ -54,12 +54,12 @@ ${actions}`;
 }
 
 /** A listener answering "served"; `hcmExtra`/`preFilter` shape its connection manager and network filters. */
-function listener(port: number, opts: { hcmExtra?: string; preFilter?: string } = {}): string {
+function listener(opts: { hcmExtra?: string; preFilter?: string } = {}): string {
   let hcm = directResponseHcm('edge', 'served');
   if (opts.hcmExtra !== undefined) hcm = hcm.replace('          stat_prefix: edge\n', `          stat_prefix: edge\n${opts.hcmExtra}`);
   return `  - name: edge
     address:
-      socket_address: { address: 127.0.0.1, port_value: ${port} }
+      socket_address: { address: 127.0.0.1, port_value: 0 }
     filter_chains:
     - filters:
 ${opts.preFilter ?? ''}${hcm}`;
@@ -67,8 +67,8 @@ ${opts.preFilter ?? ''}${hcm}`;
 
 const saturated = `name: ${HEAP}\n      threshold: { value: 0.5 }`;
 
-async function start(port: number, overloadYaml: string, opts: { hcmExtra?: string; preFilter?: string } = {}): Promise<LegateProcess> {
-  return startLegate({ config: overloadYaml + bootstrap([listener(port, opts)], []), concurrency: 2 });
+async function start(overloadYaml: string, opts: { hcmExtra?: string; preFilter?: string } = {}): Promise<LegateProcess> {
+  return startLegate({ config: overloadYaml + bootstrap([listener(opts)], []), concurrency: 2 });
 }
 
 async function stat(legate: LegateProcess, name: string): Promise<number | undefined> {
@@ -94,16 +94,16 @@ function connectAndWaitClose(port: number, timeoutMs = 20_000): Promise<{ closed
 
 describe('overload manager', () => {
   it('stop_accepting_requests: 503 envoy overloaded with OM; reduce_timeouts closes idle connections early', async () => {
-    const port = await freePort();
     const actions = action('stop_accepting_requests', saturated) + action('reduce_timeouts', saturated, `    typed_config:
       "@type": type.googleapis.com/envoy.config.overload.v3.ScaleTimersOverloadActionConfig
       timer_scale_factors:
       - timer: HTTP_DOWNSTREAM_CONNECTION_IDLE
         min_timeout: 0.2s
 `);
-    const legate = await start(port, overload(heapMonitor(1), actions), {
+    const legate = await start(overload(heapMonitor(1), actions), {
       hcmExtra: '          common_http_protocol_options: { idle_timeout: 3600s }\n',
     });
+    const port = await legate.listenerPort('edge');
     try {
       await waitUntil(async () => (await stat(legate, 'overload.envoy.overload_actions.stop_accepting_requests.active')) === 1, () => 'action never active');
       const r = await curl(['-H', 'x: 1', `http://127.0.0.1:${port}/`]);
@@ -122,8 +122,8 @@ describe('overload manager', () => {
   });
 
   it('disable_http_keepalive: responses carry connection: close', async () => {
-    const port = await freePort();
-    const legate = await start(port, overload(heapMonitor(1), action('disable_http_keepalive', saturated)));
+    const legate = await start(overload(heapMonitor(1), action('disable_http_keepalive', saturated)));
+    const port = await legate.listenerPort('edge');
     try {
       await waitUntil(async () => (await stat(legate, 'overload.envoy.overload_actions.disable_http_keepalive.active')) === 1, () => 'action never active');
       const r = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
@@ -136,29 +136,29 @@ describe('overload manager', () => {
   });
 
   it('reject_incoming_connections: new connections are reset and counted; the admin answers', async () => {
-    const port = await freePort();
-    const legate = await start(port, overload(heapMonitor(1), action('reject_incoming_connections', saturated)));
+    const legate = await start(overload(heapMonitor(1), action('reject_incoming_connections', saturated)));
+    const port = await legate.listenerPort('edge');
     try {
       await waitUntil(async () => (await stat(legate, 'overload.envoy.overload_actions.reject_incoming_connections.active')) === 1, () => 'action never active');
       const c = await connectAndWaitClose(port);
       assert.equal(c.closed, true);
       assert.equal(c.error, 'ECONNRESET');
-      assert.equal(await stat(legate, `listener.127.0.0.1_${port}.downstream_cx_overload_reject`), 1);
-      assert.equal(await stat(legate, `listener.127.0.0.1_${port}.downstream_cx_total`), 0);
+      assert.equal(await stat(legate, 'listener.127.0.0.1_0.downstream_cx_overload_reject'), 1);
+      assert.equal(await stat(legate, 'listener.127.0.0.1_0.downstream_cx_total'), 0);
     } finally {
       await legate.stop();
     }
   });
 
   it('stop_accepting_connections: the listen sockets close (connections refused), and reopen when it clears', async () => {
-    const port = await freePort();
-    const legate = await start(port, overload(heapMonitor(1), action('stop_accepting_connections', saturated)));
+    const legate = await start(overload(heapMonitor(1), action('stop_accepting_connections', saturated)));
+    const port = await legate.listenerPort('edge');
     try {
       await waitUntil(async () => (await connectAndWaitClose(port, 5000)).error === 'ECONNREFUSED', () => 'still accepting');
       assert.equal((await legate.admin('/ready')).status, 200);
       // A reload to a limit the heap is far below clears the action: the listeners accept again.
       const from = legate.stderr.length;
-      legate.writeConfig(overload(heapMonitor(1e15), action('stop_accepting_connections', saturated)) + bootstrap([listener(port)], []));
+      legate.writeConfig(overload(heapMonitor(1e15), action('stop_accepting_connections', saturated)) + bootstrap([listener()], []));
       assert.equal(await legate.reload(), true);
       await legate.waitForLog(/accepting connections again/, 10_000, from);
       await waitUntil(async () => (await curl([`http://127.0.0.1:${port}/`])).body === 'served', () => 'not serving again');
@@ -168,7 +168,6 @@ describe('overload manager', () => {
   });
 
   it('global_downstream_max_connections: counted over every worker; past it connections are refused; its pressure scales a trigger', async () => {
-    const port = await freePort();
     const scaled = `name: ${CX}\n      scaled: { scaling_threshold: 0.25, saturation_threshold: 0.75 }`;
     const actions = action('reduce_timeouts', scaled, `    typed_config:
       "@type": type.googleapis.com/envoy.config.overload.v3.ScaleTimersOverloadActionConfig
@@ -176,7 +175,8 @@ describe('overload manager', () => {
       - timer: HTTP_DOWNSTREAM_STREAM_IDLE
         min_scale: { value: 50 }
 `);
-    const legate = await start(port, overload(cxMonitor(4), actions));
+    const legate = await start(overload(cxMonitor(4), actions));
+    const port = await legate.listenerPort('edge');
     const sockets: net.Socket[] = [];
     try {
       for (let i = 0; i < 2; i++) {
@@ -184,7 +184,7 @@ describe('overload manager', () => {
         s.on('error', () => undefined);
         sockets.push(s);
       }
-      await waitUntil(async () => (await stat(legate, `listener.127.0.0.1_${port}.downstream_cx_active`)) === 2, () => 'connections not up');
+      await waitUntil(async () => (await stat(legate, 'listener.127.0.0.1_0.downstream_cx_active')) === 2, () => 'connections not up');
       // 2 of 4: pressure 50 %, halfway between the scaled trigger's thresholds.
       await waitUntil(async () => (await stat(legate, `overload.${CX}.pressure`)) === 50, () => 'pressure not 50');
       await waitUntil(async () => (await stat(legate, 'overload.envoy.overload_actions.reduce_timeouts.scale_percent')) === 50, () => 'scale not 50');
@@ -194,11 +194,11 @@ describe('overload manager', () => {
         s.on('error', () => undefined);
         sockets.push(s);
       }
-      await waitUntil(async () => (await stat(legate, `listener.127.0.0.1_${port}.downstream_global_cx_overflow`)) === 1, () => 'no overflow counted');
-      assert.equal(await stat(legate, `listener.127.0.0.1_${port}.downstream_cx_active`), 4);
+      await waitUntil(async () => (await stat(legate, 'listener.127.0.0.1_0.downstream_global_cx_overflow')) === 1, () => 'no overflow counted');
+      assert.equal(await stat(legate, 'listener.127.0.0.1_0.downstream_cx_active'), 4);
       assert.equal((await legate.admin('/ready')).status, 200);
       for (const s of sockets) s.destroy();
-      await waitUntil(async () => (await stat(legate, `listener.127.0.0.1_${port}.downstream_cx_active`)) === 0, () => 'connections not closed');
+      await waitUntil(async () => (await stat(legate, 'listener.127.0.0.1_0.downstream_cx_active')) === 0, () => 'connections not closed');
       assert.equal((await curl([`http://127.0.0.1:${port}/`])).body, 'served');
     } finally {
       for (const s of sockets) s.destroy();
@@ -207,8 +207,8 @@ describe('overload manager', () => {
   });
 
   it('a worker that dies gives back the connections it held', async () => {
-    const port = await freePort();
-    const legate = await startLegate({ config: overload(cxMonitor(2), '') + bootstrap([listener(port)], []), concurrency: 1 });
+    const legate = await startLegate({ config: overload(cxMonitor(2), '') + bootstrap([listener()], []), concurrency: 1 });
+    const port = await legate.listenerPort('edge');
     const sockets: net.Socket[] = [];
     try {
       for (let i = 0; i < 2; i++) {
@@ -231,7 +231,6 @@ describe('overload manager', () => {
 
 describe('connection_limit network filter', () => {
   it('limits a filter chain across workers, counts limited_connections, and frees slots on close', async () => {
-    const port = await freePort();
     const preFilter = `      - name: envoy.filters.network.connection_limit
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.connection_limit.v3.ConnectionLimit
@@ -239,7 +238,8 @@ describe('connection_limit network filter', () => {
           max_connections: 2
           delay: 0.05s
 `;
-    const legate = await startLegate({ config: bootstrap([listener(port, { preFilter })], []), concurrency: 2 });
+    const legate = await startLegate({ config: bootstrap([listener({ preFilter })], []), concurrency: 2 });
+    const port = await legate.listenerPort('edge');
     const sockets: net.Socket[] = [];
     try {
       for (let i = 0; i < 2; i++) {
@@ -324,7 +324,7 @@ const RESET_COUNT = 'envoy.overload_actions.reset_high_memory_stream.count';
  * byte) and buffer_factory_config's smallest minimum (2^10): any stream holding 1 KiB or more is reset, a stream
  * whose bytes all went out holds none. Access log: path, response flags, details.
  */
-async function startResetting(port: number, upstreamPort: number, accessLog: string): Promise<LegateProcess> {
+async function startResetting(upstreamPort: number, accessLog: string): Promise<LegateProcess> {
   const om = `overload_manager:
   refresh_interval: 0.05s
   buffer_factory_config: { minimum_account_to_track_power_of_two: 10 }
@@ -333,7 +333,6 @@ ${heapMonitor(1)}  actions:
 ${action('reset_high_memory_stream', saturated)}`;
   const listenerYaml = hcmListener({
     name: 'edge',
-    port,
     routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }],
     hcmExtra: `          access_log:
           - name: envoy.access_loggers.file
@@ -357,9 +356,9 @@ function readLog(file: string): string {
 describe('reset_high_memory_stream', () => {
   it('HTTP/1.1: a download the client does not read is reset (its connection closed), flag OM; a small request is served', async () => {
     const upstream = await new MemoryHungryUpstream().listen();
-    const port = await freePort();
     const accessLog = path.join(tempDir(), 'access.log');
-    const legate = await startResetting(port, upstream.port, accessLog);
+    const legate = await startResetting(upstream.port, accessLog);
+    const port = await legate.listenerPort('edge');
     const client = net.connect(port, '127.0.0.1');
     try {
       assert.equal(await stat(legate, RESET_COUNT), 0);
@@ -393,9 +392,9 @@ describe('reset_high_memory_stream', () => {
 
   it('HTTP/1.1: an upload to an upstream that does not read is reset, and so is its upstream connection', async () => {
     const upstream = await new MemoryHungryUpstream().listen();
-    const port = await freePort();
     const accessLog = path.join(tempDir(), 'access.log');
-    const legate = await startResetting(port, upstream.port, accessLog);
+    const legate = await startResetting(upstream.port, accessLog);
+    const port = await legate.listenerPort('edge');
     const client = net.connect(port, '127.0.0.1');
     try {
       let clientClosed = false;
@@ -424,9 +423,9 @@ describe('reset_high_memory_stream', () => {
 
   it('HTTP/2: only the stream that holds the bytes is reset (RST_STREAM); the connection serves on', async () => {
     const upstream = await new MemoryHungryUpstream().listen();
-    const port = await freePort();
     const accessLog = path.join(tempDir(), 'access.log');
-    const legate = await startResetting(port, upstream.port, accessLog);
+    const legate = await startResetting(upstream.port, accessLog);
+    const port = await legate.listenerPort('edge');
     const session = http2.connect(`http://127.0.0.1:${port}`);
     session.on('error', () => undefined);
     const get = (p: string): Promise<string> => new Promise((resolve, reject) => {
@@ -469,12 +468,12 @@ describe('reset_high_memory_stream', () => {
 
 describe('shrink_heap', () => {
   it('while saturated, every thread runs a full GC each interval (10 s; shortened by a test hook), counted in shrink_count', async () => {
-    const port = await freePort();
     const legate = await startLegate({
-      config: overload(heapMonitor(1), action('shrink_heap', saturated)) + bootstrap([listener(port)], []),
+      config: overload(heapMonitor(1), action('shrink_heap', saturated)) + bootstrap([listener()], []),
       concurrency: 2,
       env: { LEGATE_TEST_SHRINK_HEAP_INTERVAL_MS: '300' },
     });
+    const port = await legate.listenerPort('edge');
     try {
       await waitUntil(async () => ((await stat(legate, 'overload.envoy.overload_actions.shrink_heap.shrink_count')) ?? 0) >= 2, () => 'no shrink counted');
       assert.equal(await stat(legate, 'overload.envoy.overload_actions.shrink_heap.active'), 1);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { startLegate, freePort, tempDir, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, tempDir, unusedPort, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, rawExchange, type TestUpstream } from '../support/upstreams.ts';
 import { curl } from '../support/curl.ts';
@@ -18,13 +18,10 @@ describe('HTTP/1.1 proxying', () => {
 
   before(async () => {
     up = await startUpstream('backend');
-    port = await freePort();
-    base = `http://127.0.0.1:${port}`;
     const config = bootstrap(
       [
         hcmListener({
           name: 'ingress',
-          port,
           statPrefix: 'ingress_http',
           hcmExtra: '          use_remote_address: true\n          via: legate-test\n',
           routes: [
@@ -39,10 +36,12 @@ describe('HTTP/1.1 proxying', () => {
       ],
       [
         cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] }),
-        cluster({ name: 'refused', endpoints: [{ address: '127.0.0.1', port: await freePort() }] }),
+        cluster({ name: 'refused', endpoints: [{ address: '127.0.0.1', port: await unusedPort() }] }),
       ],
     );
     legate = await startLegate({ config, concurrency: 2 });
+    port = await legate.listenerPort('ingress');
+    base = `http://127.0.0.1:${port}`;
   });
 
   after(async () => {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { LEGATE_BIN, ROOT, freePort, startLegate, tempDir, type LegateProcess } from '../support/legate-process.ts';
+import { LEGATE_BIN, ROOT, startLegate, tempDir, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { rawExchange, startUpstream, type TestUpstream } from '../support/upstreams.ts';
 
@@ -31,7 +31,6 @@ describe('regexes on request data run in linear time', () => {
 
   before(async () => {
     upstream = await startUpstream('u');
-    port = await freePort();
     const routes = [
       { match: '{ safe_regex: { regex: "/api/([a-z]+/?)*" } }', action: 'direct_response: { status: 200, body: { inline_string: "api" } }' },
       {
@@ -42,9 +41,10 @@ describe('regexes on request data run in linear time', () => {
       { match: '{ path: "/plain" }', action: 'direct_response: { status: 200, body: { inline_string: "plain" } }' },
     ];
     legate = await startLegate({
-      config: bootstrap([hcmListener({ name: 'l', port, routes })], [cluster({ name: 'u', endpoints: [{ address: '127.0.0.1', port: upstream.port }] })]),
+      config: bootstrap([hcmListener({ name: 'l', routes })], [cluster({ name: 'u', endpoints: [{ address: '127.0.0.1', port: upstream.port }] })]),
       concurrency: 1,
     });
+    port = await legate.listenerPort('l');
   });
 
   after(async () => {
@@ -89,9 +89,8 @@ describe('the program-size limit at config time', () => {
   it('--mode validate rejects a regex over Envoy\'s default limit with file:line:col and the field path', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'big-regex.yaml');
-    const port = await freePort();
     const regex = '/asdf/.*'.repeat(13);
-    fs.writeFileSync(file, bootstrap([hcmListener({ name: 'l', port, routes: [{ match: `{ safe_regex: { regex: "${regex}" } }`, action: 'direct_response: { status: 200 }' }] })], []));
+    fs.writeFileSync(file, bootstrap([hcmListener({ name: 'l', routes: [{ match: `{ safe_regex: { regex: "${regex}" } }`, action: 'direct_response: { status: 200 }' }] })], []));
     const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
       execFile(LEGATE_BIN, ['--mode', 'validate', '-c', file], { cwd: ROOT }, (err, _stdout, stderr) => {
         resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? 1), stderr });

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
+import { listenOnPortZero, startLegate, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl } from '../support/curl.ts';
@@ -33,9 +33,9 @@ describe('reload on SIGHUP', () => {
       ...(withExtras ? [{ match: '{ prefix: "/b" }', action: 'route: { cluster: cluster_b }' }] : []),
       { match: '{ prefix: "/" }', action: 'route: { cluster: cluster_a }' },
     ];
-    const listeners = [hcmListener({ name: 'main', port, statPrefix: 'main', routes })];
+    const listeners = [hcmListener({ name: 'main', statPrefix: 'main', routes })];
     if (withExtras) {
-      listeners.push(hcmListener({ name: 'extra', port: extraPort, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200, body: { inline_string: "extra" } }' }] }));
+      listeners.push(hcmListener({ name: 'extra', routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200, body: { inline_string: "extra" } }' }] }));
     }
     const clusters = [cluster({ name: 'cluster_a', endpoints: [{ address: '127.0.0.1', port: a.port }] })];
     if (withExtras) clusters.push(cluster({ name: 'cluster_b', endpoints: [{ address: '127.0.0.1', port: b.port }] }));
@@ -45,9 +45,8 @@ describe('reload on SIGHUP', () => {
   before(async () => {
     a = await startUpstream('a');
     b = await startUpstream('b');
-    port = await freePort();
-    extraPort = await freePort();
     legate = await startLegate({ config: config(0), concurrency: 2 });
+    port = await legate.listenerPort('main');
   });
 
   after(async () => {
@@ -78,6 +77,9 @@ describe('reload on SIGHUP', () => {
         ? 'listeners +extra ~main; clusters +cluster_b; routes +extra_routes ~main_routes'
         : 'listeners ~main -extra; clusters -cluster_b; routes ~main_routes -extra_routes';
       assert.match(legate.stderr.slice(logFrom), new RegExp(`reloaded: config version \\d+: ${summary.replace(/[+~]/g, '\\$&')}\\n`));
+      // The listener that stays keeps its port; the one added binds a port of its own each time (port_value 0).
+      assert.equal(await legate.listenerPort('main'), port);
+      if (gen % 2 === 1) extraPort = await legate.listenerPort('extra');
       const extra = await curl([`http://127.0.0.1:${extraPort}/`]);
       const viaB = await curl([`http://127.0.0.1:${port}/b`]);
       if (gen % 2 === 1) {
@@ -116,18 +118,17 @@ describe('reload on SIGHUP', () => {
 describe('a reload whose new listener cannot bind', () => {
   it('is rejected whole: the old config keeps serving, /listeners does not list it, server.reload_failed counts it', async () => {
     const a = await startUpstream('a');
-    const port = await freePort();
-    const takenPort = await freePort();
     const listenerOn = (p: number, name: string): string => hcmListener({ name, port: p, routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: cluster_a }' }] });
     const clusterA = cluster({ name: 'cluster_a', endpoints: [{ address: '127.0.0.1', port: a.port }] });
-    const legate = await startLegate({ config: bootstrap([listenerOn(port, 'main')], [clusterA]), concurrency: 2 });
+    const legate = await startLegate({ config: bootstrap([listenerOn(0, 'main')], [clusterA]), concurrency: 2 });
+    const port = await legate.listenerPort('main');
     // Another process holds the port (no SO_REUSEPORT): no worker of Legate could bind it.
     const holder = net.createServer();
-    await new Promise<void>((r) => holder.listen(takenPort, '127.0.0.1', r));
+    const takenPort = await listenOnPortZero(holder);
     try {
       const before = await legate.statsMap();
       // The new version also changes the route of the listener that stays: none of it may go live.
-      legate.writeConfig(bootstrap([hcmListener({ name: 'main', port, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 201 }' }] }), listenerOn(takenPort, 'blocked')], [clusterA]));
+      legate.writeConfig(bootstrap([hcmListener({ name: 'main', routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 201 }' }] }), listenerOn(takenPort, 'blocked')], [clusterA]));
       const from = legate.stderr.length;
       assert.equal(await legate.reload(), false);
       assert.match(legate.stderr.slice(from), new RegExp(`reload rejected[^]*listener 'blocked' cannot bind 127\\.0\\.0\\.1:${takenPort}: .*EADDRINUSE`));

@@ -2,7 +2,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl } from '../support/curl.ts';
@@ -16,11 +16,9 @@ describe('routing', () => {
   before(async () => {
     a = await startUpstream('a');
     b = await startUpstream('b');
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
     const listener = `  - name: routing
     address:
-      socket_address: { address: 127.0.0.1, port_value: ${port} }
+      socket_address: { address: 127.0.0.1, port_value: 0 }
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
@@ -65,6 +63,7 @@ describe('routing', () => {
         cluster({ name: 'b', endpoints: [{ address: '127.0.0.1', port: b.port }] }),
       ]),
     });
+    base = `http://127.0.0.1:${await legate.listenerPort('routing')}`;
   });
 
   after(async () => {

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import http from 'node:http';
-import { startLegate, freePort, tempDir, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, freePort, tempDir, unusedPort, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, directResponseHcm } from '../support/config-builder.ts';
 
 // ---- peers ----
@@ -164,29 +164,29 @@ describe('tcp_proxy', () => {
       s.pause();
       slowSockets.push(s);
     }, true);
-    deadPort = await freePort();
-    for (const n of ['echo', 'bp', 'refused', 'retry', 'idle', 'maxdur', 'weighted', 'halfclose', 'counter', 'flush', 'noroute', 'chains', 'nomatch']) {
-      ports[n] = await freePort();
-    }
+    deadPort = await unusedPort();
+    // These two match on their own port (destination_port), so the config must name it before Legate binds it: they
+    // keep a port picked beforehand (freePort, racy). Every other listener binds port 0 and is read back below.
+    for (const n of ['chains', 'nomatch']) ports[n] = await freePort();
     logFile = path.join(tempDir(), 'tcp.log');
     const log = (prefix: string): string => accessLog(logFile, `${prefix} ${LOG_FORMAT}`, '          ');
     const chainsPort = ports['chains']!;
     const listeners = [
-      tcpListener('echo', ports['echo']!, `          cluster: echo\n${log('echo')}`),
-      tcpListener('bp', ports['bp']!, '          cluster: echo_bp\n'),
-      tcpListener('refused', ports['refused']!, `          cluster: dead\n${log('refused')}`),
-      tcpListener('retry', ports['retry']!, `          cluster: half_dead\n          max_connect_attempts: 2\n${log('retry')}`),
-      tcpListener('idle', ports['idle']!, '          cluster: echo\n          idle_timeout: 0.3s\n'),
-      tcpListener('maxdur', ports['maxdur']!, '          cluster: echo\n          max_downstream_connection_duration: 0.4s\n'),
-      tcpListener('weighted', ports['weighted']!, `          weighted_clusters:
+      tcpListener('echo', 0, `          cluster: echo\n${log('echo')}`),
+      tcpListener('bp', 0, '          cluster: echo_bp\n'),
+      tcpListener('refused', 0, `          cluster: dead\n${log('refused')}`),
+      tcpListener('retry', 0, `          cluster: half_dead\n          max_connect_attempts: 2\n${log('retry')}`),
+      tcpListener('idle', 0, '          cluster: echo\n          idle_timeout: 0.3s\n'),
+      tcpListener('maxdur', 0, '          cluster: echo\n          max_downstream_connection_duration: 0.4s\n'),
+      tcpListener('weighted', 0, `          weighted_clusters:
             clusters:
             - { name: banner_a, weight: 1 }
             - { name: banner_b, weight: 3 }
 `),
-      tcpListener('halfclose', ports['halfclose']!, '          cluster: half_closer\n'),
-      tcpListener('counter', ports['counter']!, '          cluster: counter\n'),
-      tcpListener('flush', ports['flush']!, '          cluster: slow\n'),
-      tcpListener('noroute', ports['noroute']!, '          cluster: not_defined\n'),
+      tcpListener('halfclose', 0, '          cluster: half_closer\n'),
+      tcpListener('counter', 0, '          cluster: counter\n'),
+      tcpListener('flush', 0, '          cluster: slow\n'),
+      tcpListener('noroute', 0, '          cluster: not_defined\n'),
       // Several chains on one listener: destination port first, then source IP; an HTTP chain among them.
       `  - name: chains
     address:
@@ -234,6 +234,9 @@ ${tcpProxyFilter('nomatch', '          cluster: echo\n')}`,
       cluster({ name: 'other', endpoints: [ep(other)] }),
     ];
     legate = await startLegate({ config: bootstrap(listeners, clusters), concurrency: 1 });
+    for (const n of ['echo', 'bp', 'refused', 'retry', 'idle', 'maxdur', 'weighted', 'halfclose', 'counter', 'flush', 'noroute']) {
+      ports[n] = await legate.listenerPort(n);
+    }
   });
 
   after(async () => {
@@ -493,7 +496,7 @@ describe('tcp_proxy across a reload', () => {
       [
         `  - name: reloaded
     address:
-      socket_address: { address: 127.0.0.1, port_value: ${port} }
+      socket_address: { address: 127.0.0.1, port_value: 0 }
     filter_chains:
     - filter_chain_match:
         source_prefix_ranges: [{ address_prefix: 127.0.0.2, prefix_len: 32 }]
@@ -514,8 +517,8 @@ ${tcpProxyFilter('reload_banner', `          cluster: ${banner}\n`)}`,
     echo = await echoPeer();
     bannerA = await bannerPeer('a');
     bannerB = await bannerPeer('b');
-    port = await freePort();
     legate = await startLegate({ config: config('banner_a'), concurrency: 2 });
+    port = await legate.listenerPort('reloaded');
   });
 
   after(async () => {

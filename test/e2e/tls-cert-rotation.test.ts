@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
-import { startLegate, freePort, tempDir, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, tempDir, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, directResponseHcm, tlsListener } from '../support/config-builder.ts';
 import { TestPki, opensslAvailable, opensslClient, type IssuedCert } from '../tls/support/test-pki.ts';
 
@@ -17,8 +17,8 @@ const skip = opensslAvailable() ? false : 'openssl is not installed';
 const DAY_MS = 86_400_000;
 
 /** A TLS listener answering with its own name. */
-function namedTlsListener(name: string, port: number, certPath: string, keyPath: string): string {
-  return tlsListener({ name, port, certPath, keyPath, filters: directResponseHcm(name, name) });
+function namedTlsListener(name: string, certPath: string, keyPath: string): string {
+  return tlsListener({ name, certPath, keyPath, filters: directResponseHcm(name, name) });
 }
 
 /** The serial of the certificate the server presented to openssl s_client (upper-case hex, as node:crypto prints). */
@@ -102,15 +102,15 @@ describe('certificate rotation', { skip }, () => {
     fs.symlinkSync('..2024_01_01', path.join(secret, '..data'));
     fs.symlinkSync('..data/tls.crt', path.join(secret, 'tls.crt'));
     fs.symlinkSync('..data/tls.key', path.join(secret, 'tls.key'));
-    filePort = await freePort();
-    k8sPort = await freePort();
     legate = await startLegate({
       concurrency: 2,
       config: bootstrap([
-        namedTlsListener('file', filePort, path.join(dir, 'server.crt'), path.join(dir, 'server.key')),
-        namedTlsListener('k8s', k8sPort, path.join(secret, 'tls.crt'), path.join(secret, 'tls.key')),
+        namedTlsListener('file', path.join(dir, 'server.crt'), path.join(dir, 'server.key')),
+        namedTlsListener('k8s', path.join(secret, 'tls.crt'), path.join(secret, 'tls.key')),
       ], []),
     });
+    filePort = await legate.listenerPort('file');
+    k8sPort = await legate.listenerPort('k8s');
   });
 
   after(async () => {

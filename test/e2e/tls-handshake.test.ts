@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, directResponseHcm } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
 import { TestPki, opensslAvailable, opensslClient, type IssuedCert } from '../tls/support/test-pki.ts';
@@ -16,10 +16,12 @@ import { TestPki, opensslAvailable, opensslClient, type IssuedCert } from '../tl
 const skip = opensslAvailable() ? false : 'openssl is not installed';
 
 
-function listener(name: string, port: number, cert: IssuedCert, tlsExtra: string, chainExtra: string): string {
+/** A listener on port 0 with its name as its stat_prefix (listener.<name>.*). */
+function listener(name: string, cert: IssuedCert, tlsExtra: string, chainExtra: string): string {
   return `  - name: ${name}
+    stat_prefix: ${name}
     address:
-      socket_address: { address: 127.0.0.1, port_value: ${port} }
+      socket_address: { address: 127.0.0.1, port_value: 0 }
     filter_chains:
     - ${chainExtra}transport_socket:
         name: envoy.transport_sockets.tls
@@ -65,22 +67,24 @@ describe('downstream TLS handshakes that fail', { skip }, () => {
     const server = pki.issue('edge', { sans: ['DNS:edge.test'] });
     good = pki.issue('good-client', { sans: ['DNS:good-client.test'] });
     bad = pki.issue('bad-client', { sans: ['DNS:bad-client.test'] });
-    lenient = await freePort();
-    strict = await freePort();
     const config = bootstrap([
       // Client certificates verified when sent; a stalled handshake is closed after 0.5 s.
-      listener('lenient', lenient, server, '', 'transport_socket_connect_timeout: 0.5s\n      '),
-      listener('strict', strict, server, '          require_client_certificate: true\n', ''),
+      listener('lenient', server, '', 'transport_socket_connect_timeout: 0.5s\n      '),
+      listener('strict', server, '          require_client_certificate: true\n', ''),
     ], []).replaceAll('CA_PATH', pki.ca.certPath);
     legate = await startLegate({ config, concurrency: 1 });
+    lenient = await legate.listenerPort('lenient');
+    strict = await legate.listenerPort('strict');
   });
+
+  const statPrefix = (port: number): string => (port === lenient ? 'lenient' : 'strict');
 
   after(async () => {
     await legate?.stop();
     pki?.remove();
   });
 
-  const stat = async (port: number, name: string): Promise<number> => (await legate.statsMap()).get(`listener.127.0.0.1_${port}.${name}`) ?? -1;
+  const stat = async (port: number, name: string): Promise<number> => (await legate.statsMap()).get(`listener.${statPrefix(port)}.${name}`) ?? -1;
 
   it('closes a client stalled mid-handshake at transport_socket_connect_timeout while another is served', async () => {
     const hello = Buffer.from(fs.readFileSync(FIXTURE, 'utf8').replace(/\s+/g, ''), 'hex');
@@ -110,7 +114,7 @@ describe('downstream TLS handshakes that fail', { skip }, () => {
     const none = await opensslClient(strict, []);
     assert.ok(wrongSan.output.length > 0 && none.output.length > 0);
     const stats = await legate.statsMap();
-    const s = (port: number, n: string): number => stats.get(`listener.127.0.0.1_${port}.ssl.${n}`) ?? -1;
+    const s = (port: number, n: string): number => stats.get(`listener.${statPrefix(port)}.ssl.${n}`) ?? -1;
     assert.equal(s(lenient, 'fail_verify_san'), 1);
     assert.equal(s(strict, 'fail_verify_no_cert'), 1);
     assert.equal(s(strict, 'handshake'), 1);

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import https from 'node:https';
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, directResponseHcm, routeAllHcm, tlsListener } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
 import { waitUntil } from '../support/polling.ts';
@@ -75,12 +75,12 @@ describe('TLS renegotiation is refused', { skip }, () => {
     upstream.on('tlsClientError', () => undefined);
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     const upstreamPort = (upstream.address() as net.AddressInfo).port;
-    edge = await freePort();
-    routed = await freePort();
     const config = bootstrap(
       [
-        tlsListener({ name: 'edge', port: edge, certPath: cert.certPath, keyPath: cert.keyPath, filters: directResponseHcm('edge', 'served') }),
-        tlsListener({ name: 'routed', port: routed, certPath: cert.certPath, keyPath: cert.keyPath, filters: routeAllHcm('routed', 'renegotiating') }),
+        // Its own listener stat_prefix: every listener binds port 0, so listener.127.0.0.1_0.* would be both listeners'.
+        tlsListener({ name: 'edge', certPath: cert.certPath, keyPath: cert.keyPath, filters: directResponseHcm('edge', 'served') })
+          .replace('    address:\n', '    stat_prefix: edge\n    address:\n'),
+        tlsListener({ name: 'routed', certPath: cert.certPath, keyPath: cert.keyPath, filters: routeAllHcm('routed', 'renegotiating') }),
       ],
       [
         cluster({
@@ -95,6 +95,8 @@ describe('TLS renegotiation is refused', { skip }, () => {
       ],
     );
     legate = await startLegate({ config, concurrency: 1 });
+    edge = await legate.listenerPort('edge');
+    routed = await legate.listenerPort('routed');
   });
 
   after(async () => {
@@ -112,7 +114,7 @@ describe('TLS renegotiation is refused', { skip }, () => {
     // The listener goes on serving, and the refused connection is gone.
     const r = await curl(['-k', `https://127.0.0.1:${edge}/`]);
     assert.equal(r.body, 'served');
-    await waitUntil(async () => (await legate.statsMap()).get(`listener.127.0.0.1_${edge}.downstream_cx_active`) === 0, () => 'connections still active');
+    await waitUntil(async () => (await legate.statsMap()).get('listener.edge.downstream_cx_active') === 0, () => 'connections still active');
   });
 
   it('an upstream asking Legate to renegotiate is refused: the request fails, it is never renegotiated', async () => {

@@ -11,7 +11,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import type tls from 'node:tls';
-import { startLegate, freePort, tempDir, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, tempDir, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
 import { TestPki, opensslAvailable, type IssuedCert, type TestCa } from '../tls/support/test-pki.ts';
@@ -87,9 +87,7 @@ describe('upstream TLS', { skip }, () => {
       res.end(JSON.stringify({ version: req.httpVersion, alpn: s.alpnProtocol || '', sni: s.servername || '', scheme: req.headers[':scheme'] }));
     });
     await new Promise<void>((r) => h2peer.listen(0, '127.0.0.1', r));
-    tcpPort = await freePort();
     mtls = await httpsPeer(serverCert, { requestCert: true, rejectUnauthorized: true, ca: pki.ca.certPem });
-    port = await freePort();
     logPath = path.join(tempDir(), 'access.log');
     const routes = ['ok', 'wrong_ca', 'san', 'mtls', 'mtls_nocert', 'h2tls', 'auto_h2', 'auto_h1'].map((c) => ({
       match: `{ path: "/${c}" }`,
@@ -97,7 +95,6 @@ describe('upstream TLS', { skip }, () => {
     }));
     const listener = hcmListener({
       name: 'edge',
-      port,
       routes,
       hcmExtra: `          access_log:
           - name: envoy.access_loggers.file
@@ -117,7 +114,7 @@ describe('upstream TLS', { skip }, () => {
 `;
     const tcpListener = `  - name: tcp_tls
     address:
-      socket_address: { address: 127.0.0.1, port_value: ${tcpPort} }
+      socket_address: { address: 127.0.0.1, port_value: 0 }
     filter_chains:
     - filters:
       - name: envoy.filters.network.tcp_proxy
@@ -153,6 +150,8 @@ describe('upstream TLS', { skip }, () => {
         tlsCluster('mtls_nocert', mtls.port, common(validation(pki.ca, 'backend.test'))),
       ]),
     });
+    port = await legate.listenerPort('edge');
+    tcpPort = await legate.listenerPort('tcp_tls');
   });
 
   after(async () => {

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
-import { startLegate, freePort, tempDir, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, tempDir, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
 import { waitUntil } from '../support/polling.ts';
@@ -283,8 +283,6 @@ describe('untrusted upstreams', () => {
       stream.end('h2');
     });
     await new Promise<void>((r) => h2upstream.listen(0, '127.0.0.1', r));
-    edgePort = await freePort();
-    relayPort = await freePort();
     logPath = path.join(tempDir(), 'access.log');
     const accessLog = `          access_log:
           - name: envoy.access_loggers.file
@@ -303,11 +301,10 @@ describe('untrusted upstreams', () => {
     const listeners = [
       hcmListener({
         name: 'edge',
-        port: edgePort,
         routes,
         hcmExtra: `          upgrade_configs:\n          - upgrade_type: websocket\n          http_protocol_options: { accept_http_10: true }\n${accessLog}`,
       }),
-      hcmListener({ name: 'relay', port: relayPort, routes, hcmExtra: '          proxy_100_continue: true\n' }),
+      hcmListener({ name: 'relay', routes, hcmExtra: '          proxy_100_continue: true\n' }),
     ];
     const h2port = (h2upstream.address() as net.AddressInfo).port;
     const clusters = [
@@ -316,6 +313,8 @@ describe('untrusted upstreams', () => {
     ];
     // One worker: one connection pool, so connection reuse is observable.
     legate = await startLegate({ config: bootstrap(listeners, clusters), concurrency: 1 });
+    edgePort = await legate.listenerPort('edge');
+    relayPort = await legate.listenerPort('relay');
   });
 
   after(async () => {

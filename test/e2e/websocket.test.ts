@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 
 /** Messages are queued from the start: the first one may arrive in the same read as the 101. */
@@ -53,17 +53,13 @@ describe('WebSocket', () => {
       ws.send(`hello ${req.url}`);
       ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
     });
-    wsPort = await freePort();
-    plainPort = await freePort();
-    perRoutePort = await freePort();
     const route = [{ match: '{ prefix: "/" }', action: 'route: { cluster: ws_backend }' }];
     const listeners = [
-      hcmListener({ name: 'ws', port: wsPort, routes: route, hcmExtra: '          upgrade_configs:\n          - upgrade_type: websocket\n' }),
-      hcmListener({ name: 'plain', port: plainPort, routes: route }),
+      hcmListener({ name: 'ws', routes: route, hcmExtra: '          upgrade_configs:\n          - upgrade_type: websocket\n' }),
+      hcmListener({ name: 'plain', routes: route }),
       // Off for the connection manager, on for one route (Envoy's per-route override).
       hcmListener({
         name: 'perroute',
-        port: perRoutePort,
         hcmExtra: '          upgrade_configs:\n          - { upgrade_type: websocket, enabled: false }\n',
         routes: [
           { match: '{ prefix: "/ws" }', action: 'route: { cluster: ws_backend, upgrade_configs: [{ upgrade_type: websocket }] }' },
@@ -73,6 +69,9 @@ describe('WebSocket', () => {
     ];
     const clusters = [cluster({ name: 'ws_backend', endpoints: [{ address: '127.0.0.1', port: upstreamPort }] })];
     legate = await startLegate({ config: bootstrap(listeners, clusters), concurrency: 2 });
+    wsPort = await legate.listenerPort('ws');
+    plainPort = await legate.listenerPort('plain');
+    perRoutePort = await legate.listenerPort('perroute');
   });
 
   after(async () => {

@@ -4,12 +4,12 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLegate, freePort } from '../support/legate-process.ts';
+import { startLegate } from '../support/legate-process.ts';
 import { bootstrap, hcmListener } from '../support/config-builder.ts';
 import { curl } from '../support/curl.ts';
 
-function config(port: number): string {
-  return bootstrap([hcmListener({ name: 'l', port, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200, body: { inline_string: "served" } }' }] })], []);
+function config(): string {
+  return bootstrap([hcmListener({ name: 'l', routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200, body: { inline_string: "served" } }' }] })], []);
 }
 
 /** The delays the primary logged for worker `index`'s replacements, in order. */
@@ -20,8 +20,8 @@ function restartDelays(stderr: string, index: number): number[] {
 
 describe('worker restart back-off', () => {
   it('a worker that dies again right after its replacement started is replaced later each time', async () => {
-    const port = await freePort();
-    const legate = await startLegate({ config: config(port), concurrency: 2 });
+    const legate = await startLegate({ config: config(), concurrency: 2 });
+    const port = await legate.listenerPort('l');
     try {
       for (let i = 0; i < 4; i++) {
         const from = legate.stderr.length;
@@ -38,8 +38,7 @@ describe('worker restart back-off', () => {
   });
 
   it('workers that die at every start are not restarted in a loop; the admin answers meanwhile', async () => {
-    const port = await freePort();
-    const legate = await startLegate({ config: config(port), concurrency: 1, env: { LEGATE_TEST_CRASH_WORKER_AT_START: '1' } });
+    const legate = await startLegate({ config: config(), concurrency: 1, env: { LEGATE_TEST_CRASH_WORKER_AT_START: '1' } });
     try {
       await legate.waitForLog(/starting a replacement in 800 ms/, 20_000);
       const delays = restartDelays(legate.stderr, 0);

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import path from 'node:path';
-import { freePort, tempDir } from '../support/legate-process.ts';
+import { tempDir } from '../support/legate-process.ts';
 import { bootstrap, cluster } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { waitUntil } from '../support/polling.ts';
@@ -202,6 +202,8 @@ describe('HTTP filter chain (in process)', () => {
   let worker: InProcessWorker | null = null;
   let port: number;
   let logDir: string;
+  /** Listeners started so far: each one's access log file is its own. */
+  let started = 0;
 
   before(async () => {
     up = await startUpstream('chain');
@@ -225,11 +227,10 @@ describe('HTTP filter chain (in process)', () => {
   async function start(filters: { name: string; filter?: string; config?: Script; disabled?: boolean }[], opts: { limit?: number } = {}): Promise<void> {
     await worker?.stop();
     worker = null;
-    port = await freePort();
-    const logPath = path.join(logDir, `access-${port}.log`);
+    const logPath = path.join(logDir, `access-${++started}.log`);
     const yaml = bootstrap([`  - name: chain
     address:
-      socket_address: { address: 127.0.0.1, port_value: ${port} }
+      socket_address: { address: 127.0.0.1, port_value: 0 }
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
@@ -280,6 +281,7 @@ describe('HTTP filter chain (in process)', () => {
       }
     };
     worker = await InProcessWorker.start({ config: yaml, mutate });
+    port = worker.listenerPort('chain');
     (start as unknown as { logPath: string }).logPath = logPath;
   }
 

@@ -24,7 +24,7 @@ import { setHeader } from '../../src/http/header-list.ts';
 import type { HeaderList } from '../../src/http/stream-info.ts';
 import { serializeRequestHead } from '../../src/http1/serializer.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
-import { freePort, startLegate, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, type LegateProcess } from '../support/legate-process.ts';
 import { prng, randomCuts, runRequests, type ParsedRequest } from './harness.ts';
 import { llhttpParseRequests } from './llhttp-oracle.ts';
 import { frameRequests, type FramedRequest } from './rfc-framing-oracle.ts';
@@ -247,14 +247,14 @@ describe('differential, upstream side: through a real bin/legate', () => {
 
   before(async () => {
     upstream = await new RawRecordingUpstream().listen();
-    port = await freePort();
     legate = await startLegate({
       concurrency: 1,
       config: bootstrap(
-        [hcmListener({ name: 'diff', port, routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: up }' }] })],
+        [hcmListener({ name: 'diff', routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: up }' }] })],
         [cluster({ name: 'up', endpoints: [{ address: '127.0.0.1', port: upstream.port }] })],
       ),
     });
+    port = await legate.listenerPort('diff');
   });
 
   after(async () => {

@@ -29,6 +29,8 @@ function state(): MergedStats {
   const rqTime = r.histogram('cluster.backend.upstream_rq_time', [['envoy_cluster_name', 'backend']]);
   r.histogram('http.ingress.downstream_rq_time', [['envoy_http_conn_manager_prefix', 'ingress']]);
   for (const v of [1, 2, 3, 4, 10.5]) regions.primaryStore.record(rqTime, v);
+  // A stats flush: what was recorded before it is the interval (and, here, the whole cumulative).
+  regions.rotateHistogramInterval();
   return regions.snapshot();
 }
 

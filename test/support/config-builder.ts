@@ -14,7 +14,10 @@ export interface ClusterSpec {
 
 export function hcmListener(opts: {
   name: string;
-  port: number;
+  /** Default 0: the kernel picks the port; read it with LegateProcess.listenerPort(name). */
+  port?: number;
+  /** The listener's stat_prefix (listener.<it>.* instead of listener.127.0.0.1_<port>.*): tells port-0 listeners apart. */
+  listenerStatPrefix?: string;
   statPrefix?: string;
   domains?: string[];
   routes: RouteSpec[];
@@ -25,8 +28,8 @@ export function hcmListener(opts: {
     .map((r) => `              - match: ${r.match}\n                ${r.action}`)
     .join('\n');
   return `  - name: ${opts.name}
-    address:
-      socket_address: { address: 127.0.0.1, port_value: ${opts.port} }
+${opts.listenerStatPrefix === undefined ? '' : `    stat_prefix: ${opts.listenerStatPrefix}\n`}    address:
+      socket_address: { address: 127.0.0.1, port_value: ${opts.port ?? 0} }
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
@@ -103,11 +106,11 @@ export function routeAllHcm(statPrefix: string, clusterName: string): string {
  * A listener with one filter chain terminating TLS (DownstreamTlsContext with one certificate, and ALPN when
  * given) in front of `filters`: a filter-list entry at 6-space indent, e.g. directResponseHcm().
  */
-export function tlsListener(opts: { name: string; port: number; certPath: string; keyPath: string; alpn?: string[]; filters: string }): string {
+export function tlsListener(opts: { name: string; port?: number; listenerStatPrefix?: string; certPath: string; keyPath: string; alpn?: string[]; filters: string }): string {
   const alpn = opts.alpn === undefined ? '' : `            alpn_protocols: [${opts.alpn.join(', ')}]\n`;
   return `  - name: ${opts.name}
-    address:
-      socket_address: { address: 127.0.0.1, port_value: ${opts.port} }
+${opts.listenerStatPrefix === undefined ? '' : `    stat_prefix: ${opts.listenerStatPrefix}\n`}    address:
+      socket_address: { address: 127.0.0.1, port_value: ${opts.port ?? 0} }
     filter_chains:
     - transport_socket:
         name: envoy.transport_sockets.tls

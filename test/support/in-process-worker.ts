@@ -19,6 +19,8 @@ export interface InProcessOptions {
   config: string;
   /** Changes the compiled snapshot before it is encoded for the worker (as the primary's output would be). */
   mutate?: (snapshot: Snapshot) => void;
+  /** The ports of port_value 0 listeners another worker bound, by bind key (what the primary sends a worker). */
+  listenerPorts?: Record<string, number>;
 }
 
 export class InProcessWorker {
@@ -52,9 +54,26 @@ export class InProcessWorker {
     await Promise.all(memberships.map((m) => m.start()));
     const sinks = new AccessLogSinkCache();
     const listeners = new ListenerManager(stats, hub.workerSlots(0), clusters, sinks);
-    const problems = await listeners.apply(snapshot, 0);
+    const problems = await listeners.apply(snapshot, 0, options.listenerPorts);
     if (problems.length > 0) throw new Error(`listeners failed: ${problems.join('; ')}`);
     return new InProcessWorker(hub, clusters, listeners, sinks, memberships);
+  }
+
+  /** The port listener `name` listens on (with port_value 0, the one the kernel picked). */
+  listenerPort(name: string): number {
+    const port = this.listeners.portOf(name);
+    if (port === null) throw new Error(`no listener '${name}'`);
+    return port;
+  }
+
+  /** What this worker reports to the primary: the real port of each port_value 0 listener, by bind key. */
+  boundPorts(): Record<string, number> {
+    return this.listeners.boundPorts();
+  }
+
+  /** envoy.overload_actions.stop_accepting_connections as the primary sends it: close (true) or reopen the sockets. */
+  setOverloadStopAccepting(stop: boolean): void {
+    this.listeners.setOverloadStopAccepting(stop);
   }
 
   /** A counter or gauge by its full name (e.g. "http.ingress.downstream_rq_2xx"); 0 when it does not exist. */

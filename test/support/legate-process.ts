@@ -9,13 +9,41 @@ import path from 'node:path';
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const LEGATE_BIN = path.join(ROOT, 'bin/legate');
 
-/** A free TCP port on 127.0.0.1 (listeners use reusePort, so port 0 cannot be given to Legate itself). */
+/**
+ * A free TCP port on 127.0.0.1, closed again before the caller uses it.
+ * @deprecated Racy: Legate's listeners bind with SO_REUSEPORT, so another test's Legate handed the same number in
+ * the meantime shares the port silently. Give Legate's listeners `port_value: 0` and read the real port with
+ * LegateProcess.listenerPort(name); upstream servers in tests listen on 0 themselves.
+ */
 export async function freePort(): Promise<number> {
   const srv = net.createServer();
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as net.AddressInfo).port;
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
+}
+
+/**
+ * A port on 127.0.0.1 nothing listens on, for a cluster whose connections must be refused (something may listen on
+ * it later: use it only where that would not pass a test by mistake). Not for Legate's listeners: see freePort().
+ */
+export async function unusedPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** Starts `server` (an upstream of a test) listening on a port the kernel picks on `host`; returns the port. */
+export function listenOnPortZero(server: net.Server, host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
 }
 
 export function tempDir(prefix = 'legate-test-'): string {
@@ -113,6 +141,26 @@ export class LegateProcess {
   async admin(pathAndQuery: string, init?: RequestInit): Promise<{ status: number; body: string; headers: Headers }> {
     const res = await fetch(`http://127.0.0.1:${this.adminPort}${pathAndQuery}`, init);
     return { status: res.status, body: await res.text(), headers: res.headers };
+  }
+
+  /**
+   * The port listener `name` really listens on (from /listeners?format=json): with `port_value: 0` in the
+   * config, the one the kernel gave it, shared by every worker. Throws when there is no such listener.
+   */
+  async listenerPort(name: string): Promise<number> {
+    return (await this.listenerPorts())[name] ?? (() => {
+      throw new Error(`no listener '${name}' in /listeners`);
+    })();
+  }
+
+  /** Every listener's real port, by name (from /listeners?format=json). */
+  async listenerPorts(): Promise<Record<string, number>> {
+    const { status, body } = await this.admin('/listeners?format=json');
+    if (status !== 200) throw new Error(`/listeners answered ${status}: ${body}`);
+    const parsed = JSON.parse(body) as { listener_statuses?: { name: string; local_address: { socket_address: { port_value: number } } }[] };
+    const out: Record<string, number> = {};
+    for (const l of parsed.listener_statuses ?? []) out[l.name] = l.local_address.socket_address.port_value;
+    return out;
   }
 
   /** Summed stats from /stats?format=json as a name -> value map (counters and gauges). */

@@ -4,6 +4,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { HTTP2_DEFAULTS } from '../../src/snapshot/http2-options.ts';
 import { UpstreamProtocol, compileCluster, type CompiledCluster } from '../../src/upstream/cluster-config.ts';
+import { BREAKER_DEFAULTS } from '../../src/upstream/circuit-breakers.ts';
 
 const P = 'static_resources.clusters[0]';
 
@@ -32,6 +33,7 @@ test('a minimal cluster gets every Envoy default', () => {
     type: 'STATIC',
     connectTimeoutMs: 5000,
     lbPolicy: 'ROUND_ROBIN',
+    hashLb: { minimumRingSize: 1024, maximumRingSize: 8388608, maglevTableSize: 65537, useHostnameForHashing: false },
     leastRequestChoiceCount: 2,
     leastRequestActiveRequestBias: 1,
     healthyPanicThresholdPercent: 50,
@@ -40,7 +42,7 @@ test('a minimal cluster gets every Envoy default', () => {
     dnsFailureRefreshBaseMs: 5000,
     dnsFailureRefreshMaxMs: 5000,
     respectDnsTtl: false,
-    endpoints: [{ address: '127.0.0.1', port: 8080, weight: 1, priority: 0, healthStatus: 'UNKNOWN', hostname: '' }],
+    endpoints: [{ address: '127.0.0.1', port: 8080, weight: 1, priority: 0, healthStatus: 'UNKNOWN', hostname: '', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false }],
     perConnectionBufferLimitBytes: 1048576,
     idleTimeoutMs: 3600000,
     maxHeadersCount: 100,
@@ -51,6 +53,10 @@ test('a minimal cluster gets every Envoy default', () => {
     maxPendingRequests: 1024,
     transportSocket: null,
     tlsSlots: null,
+    healthChecks: [],
+    healthCheckSlots: null,
+    ignoreHealthOnHostRemoval: false,
+    circuitBreakers: { slot: -1, default: BREAKER_DEFAULTS, high: BREAKER_DEFAULTS },
   });
   // Plain data: survives structured cloning unchanged (it crosses threads).
   assert.deepEqual(structuredClone(c), c);
@@ -94,9 +100,9 @@ test('endpoints are flattened out of localities with weight, priority, health an
   assert.equal(c.perConnectionBufferLimitBytes, 32768);
   assert.equal(c.healthyPanicThresholdPercent, 0);
   assert.deepEqual(c.endpoints, [
-    { address: 'a.example', port: 80, weight: 3, priority: 0, healthStatus: 'UNKNOWN', hostname: '' },
-    { address: 'b.example', port: 81, weight: 1, priority: 0, healthStatus: 'UNHEALTHY', hostname: '' },
-    { address: 'c.example', port: 82, weight: 1, priority: 1, healthStatus: 'UNKNOWN', hostname: 'c.internal' },
+    { address: 'a.example', port: 80, weight: 3, priority: 0, healthStatus: 'UNKNOWN', hostname: '', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false },
+    { address: 'b.example', port: 81, weight: 1, priority: 0, healthStatus: 'UNHEALTHY', hostname: '', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false },
+    { address: 'c.example', port: 82, weight: 1, priority: 1, healthStatus: 'UNKNOWN', hostname: 'c.internal', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false },
   ]);
 });
 
@@ -171,7 +177,8 @@ test('unsupported cluster types and lb policies are named', () => {
     const p = problems({ name: 'a', type });
     assert.deepEqual(p, [{ code: 'not_supported', path: `${P}.type`, message: `cluster type ${type} is not supported yet` }]);
   }
-  for (const lb of ['RING_HASH', 'MAGLEV', 'CLUSTER_PROVIDED']) {
+  // RING_HASH and MAGLEV are implemented (test/upstream/hash-policy.test.ts).
+  for (const lb of ['CLUSTER_PROVIDED', 'LOAD_BALANCING_POLICY_CONFIG']) {
     const p = problems({ name: 'a', lb_policy: lb });
     assert.deepEqual(p, [{ code: 'not_supported', path: `${P}.lb_policy`, message: `lb_policy ${lb} is not supported yet` }]);
   }
@@ -181,13 +188,15 @@ test('unsupported cluster types and lb policies are named', () => {
 test('fields Legate does not implement are problems, never silently ignored', () => {
   const p = problems({
     name: 'a',
-    health_checks: [{ timeout: 1000 }],
+    // A health check field not implemented yet (health_checks itself is: test/upstream/health-check-config.test.ts).
+    health_checks: [{ timeout: 1000, interval: 1000, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {}, tls_options: { alpn_protocols: ['h2'] } }],
     outlier_detection: {},
-    circuit_breakers: { thresholds: [{ max_connections: 10 }] },
+    // circuit_breakers is implemented (test/e2e/circuit-breakers.test.ts); its retry_budget is not yet.
+    circuit_breakers: { thresholds: [{ max_connections: 10, retry_budget: { budget_percent: { value: 20 } } }] },
     round_robin_lb_config: { slow_start_config: {} },
   });
   assert.deepEqual(p.map((x) => x.path).sort(), [
-    `${P}.circuit_breakers`, `${P}.health_checks`, `${P}.outlier_detection`, `${P}.round_robin_lb_config.slow_start_config`,
+    `${P}.circuit_breakers.thresholds[0].retry_budget`, `${P}.health_checks[0].tls_options`, `${P}.outlier_detection`, `${P}.round_robin_lb_config.slow_start_config`,
   ]);
   assert.ok(p.every((x) => x.code === 'not_supported'));
   // Empty repeated fields are the same as absent.

@@ -8,17 +8,21 @@ import { seededRandom } from './fixtures/stats.ts';
 
 class Host implements LbHost {
   readonly name: string;
+  /** What the hashing policies hash a host by (Envoy: its address). */
+  readonly addressString: string;
   weight: number;
   activeRequests: number;
   constructor(name: string, weight = 1, activeRequests = 0) {
     this.name = name;
+    this.addressString = `${name}.test:80`;
     this.weight = weight;
     this.activeRequests = activeRequests;
   }
 }
 
 function options(seed = 1, extra: Partial<LbOptions> = {}): LbOptions {
-  return { random: seededRandom(seed), choiceCount: 2, activeRequestBias: 1, ...extra };
+  // A ring larger than the default 1024 points, so that a share of it is close to the weight's share.
+  return { random: seededRandom(seed), choiceCount: 2, activeRequestBias: 1, ringHash: { minimumRingSize: 16384, maximumRingSize: 8388608 }, ...extra };
 }
 
 function counts(policy: string, hosts: Host[], picks: number, opts = options()): Map<string, number> {
@@ -34,7 +38,9 @@ function counts(policy: string, hosts: Host[], picks: number, opts = options()):
 }
 
 /** What each policy promises about weights. */
-const HONOURS_WEIGHTS: Record<string, boolean> = { ROUND_ROBIN: true, LEAST_REQUEST: true, RANDOM: false };
+// RING_HASH and MAGLEV are asked without a hash here: a random point of the ring or table, so a host's share is
+// its share of the ring or table, which follows its weight.
+const HONOURS_WEIGHTS: Record<string, boolean> = { ROUND_ROBIN: true, LEAST_REQUEST: true, RANDOM: false, RING_HASH: true, MAGLEV: true };
 
 test('every registered policy is covered by this suite', () => {
   assert.deepEqual([...LOAD_BALANCERS.keys()].sort(), Object.keys(HONOURS_WEIGHTS).sort());
@@ -145,5 +151,5 @@ test('LEAST_REQUEST with weights: weight / (active + 1) ^ bias', () => {
 });
 
 test('an unknown policy is a bug, not a silent default', () => {
-  assert.throws(() => createLoadBalancer('MAGLEV', [], options()), /MAGLEV/);
+  assert.throws(() => createLoadBalancer('CLUSTER_PROVIDED', [], options()), /CLUSTER_PROVIDED/);
 });

@@ -23,8 +23,10 @@ import { grpcStatusForHttp, isGrpcContentType, parseGrpcTimeout } from '../../sr
 import { LocalReply, type LocalReplySpec } from './local-reply.ts';
 import { reasonPhrase } from '../../src/http1/reason-phrases.ts';
 import type { UpstreamRequest } from '../router/upstream-request.ts';
+import type { RequestMirrors } from '../router/mirror.ts';
 import { routeRequest } from '../router/router-filter.ts';
 import type { FilterManager } from './filters/filter-manager.ts';
+import type { StreamTrace } from '../tracing/http-tracer.ts';
 import { reportInternalError } from '../../src/common/internal-error.ts';
 import { OverloadAction, overloadShared, streamIdleTimeoutMs } from '../../src/overload/overload-shared.ts';
 
@@ -43,6 +45,8 @@ export class ActiveStream {
   route: Route | null;
   /** The router's upstream request (set by the router), so the stream can reset it. */
   upstream: UpstreamRequest | null;
+  /** The router's request copies (request_mirror_policies); null when the route mirrors nothing. */
+  mirrors: RequestMirrors | null;
   /** The stream's HTTP filters; null when the router is the only one (it is then called directly). */
   filters: FilterManager | null;
   /** The downstream request has been fully received. */
@@ -67,6 +71,8 @@ export class ActiveStream {
   continueSent: boolean;
   /** The connection's per-stream handle (HTTP/2: the node:http2 stream); null for HTTP/1.1. */
   transport: unknown;
+  /** The request's span when tracing is configured and the request is sampled (workers/tracing); else null. */
+  trace: StreamTrace | null;
   /** The response head in flight is a local reply (the connection manager's rules for those apply to it). */
   private localResponse: boolean;
   /** How the response body is framed (BodyFraming), from the upstream's head or the local reply. */
@@ -91,6 +97,7 @@ export class ActiveStream {
     this.info = new StreamInfo();
     this.route = null;
     this.upstream = null;
+    this.mirrors = null;
     this.filters = null;
     // A request without a body ends with its head (Envoy's end_stream on decodeHeaders): a local reply to it
     // keeps the connection, and the route timeout starts now.
@@ -106,6 +113,7 @@ export class ActiveStream {
     this.interimSent = 0;
     this.continueSent = false;
     this.transport = transport;
+    this.trace = null;
     this.localResponse = false;
     this.responseFraming = BodyFraming.NONE;
     this.responseReason = '';
@@ -265,6 +273,8 @@ export class ActiveStream {
     // Envoy removes internal_only_headers from requests whose source is not internal.
     if (!(cfg.useRemoteAddress && isInternalAddress(peerIp))) hcm.routeTable.removeInternalOnlyHeaders(this.headers);
     this.setRoute(hcm.routeTable.route(authority, head.method, path, this.headers));
+    // Tracing: the decision (x-request-id's trace status) and, when sampled, the span (null check when not configured).
+    if (hcm.tracer !== null) this.trace = hcm.tracer.start(this.headers, info, this.route === null ? null : this.route.decoratorOperation ?? null);
 
     // The HTTP filters, the router last. Without any (or with every one disabled for this route), the router is
     // called directly: a chain that is not there costs nothing.
@@ -285,7 +295,8 @@ export class ActiveStream {
     if (!this.routeCached) {
       const authority = getHeader(this.headers, H.host) ?? this.info.authority;
       this.info.authority = authority;
-      this.setRoute(this.hcm.routeTable.route(authority, this.head.method, this.info.path, this.headers));
+      // The route so far goes along: a weighted_clusters route keeps the cluster it chose for this stream.
+      this.setRoute(this.hcm.routeTable.route(authority, this.head.method, this.info.path, this.headers, this.route));
     }
     return this.route;
   }
@@ -315,7 +326,10 @@ export class ActiveStream {
     if (this.idleTimer !== null) this.idleTimer.refresh();
     if (this.finished) return;
     if (this.filters !== null) this.filters.decodeData(chunk, false);
-    else if (this.upstream !== null) this.upstream.sendBody(chunk);
+    else if (this.upstream !== null) {
+      this.upstream.sendBody(chunk);
+      if (this.mirrors !== null) this.mirrors.sendData(chunk, false);
+    }
   }
 
   /** The request ended (with `trailers`, or null): end of stream through the filters to the router. */
@@ -334,6 +348,7 @@ export class ActiveStream {
       else filters.decodeData(EMPTY, true);
     } else if (this.upstream !== null) {
       this.upstream.endBody(trailers);
+      if (this.mirrors !== null) this.mirrors.end(trailers);
     }
   }
 
@@ -779,11 +794,19 @@ export class ActiveStream {
       else if (status >= 300) values[slots.downstream_rq_3xx]++;
       else if (status >= 200) values[slots.downstream_rq_2xx]++;
       else values[slots.downstream_rq_1xx]++;
+      // listener.<address>.http.<stat_prefix>.* (the same counts, per listener).
+      const ls = hcm.config.listenerSlots;
+      if (ls != null) {
+        values[ls.downstream_rq_completed]++;
+        values[status >= 500 ? ls.downstream_rq_5xx : status >= 400 ? ls.downstream_rq_4xx : status >= 300 ? ls.downstream_rq_3xx : status >= 200 ? ls.downstream_rq_2xx : ls.downstream_rq_1xx]++;
+      }
     }
     hcm.stats.record(slots.downstream_rq_time, now - info.startMonoMs);
+    if (this.trace !== null) this.trace.finish(info);
     const logs = hcm.accessLogs;
     for (let i = 0; i < logs.length; i++) logs[i]!.log(info);
     if (this.filters !== null) this.destroyFilters();
+    if (this.mirrors !== null) this.mirrors.onStreamDone();
     this.conn.onStreamDone(this, clean);
   }
 }

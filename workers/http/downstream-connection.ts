@@ -68,7 +68,7 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   private readonly onDrainBound: () => void;
   private readonly onDataBound: (chunk: Buffer) => void;
   private readonly onEndBound: () => void;
-  private readonly onCloseBound: () => void;
+  private readonly onCloseBound: (hadError: boolean) => void;
   /** codec_type AUTO on plain TCP: the first bytes may still turn out to be the HTTP/2 client preface. */
   private sniffing: boolean;
   /** A beginning of the preface, waiting for more bytes. */
@@ -86,6 +86,8 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
    * (the rest of a body nobody will read) is read and dropped until it closes too or delayed_close_timeout passes.
    */
   private lingering: boolean;
+  /** The client closed first (its FIN before ours, or a reset): downstream_cx_destroy_remote, else _local. */
+  private remoteClosed: boolean;
   private lingerTimer: NodeJS.Timeout | null;
   /** socket.writableLength when the linger timer was armed: less at its end is progress, worth another period. */
   private lingerWritable: number;
@@ -118,6 +120,7 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.requestCount = 0;
     this.headersTimer = null;
     this.lingering = false;
+    this.remoteClosed = false;
     this.lingerTimer = null;
     this.lingerWritable = 0;
     const maxDurationMs = this.hcm.config.maxConnectionDurationMs;
@@ -460,13 +463,15 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     // Lingering: both sides are now closed, and the socket with them.
     if (this.lingering) return;
     // The client half-closed: finish the response in flight, then close.
+    this.remoteClosed = true;
     this.parser.finish();
     if (this.socket.destroyed || this.lingering) return;
     if (this.stream === null) this.socket.end();
     else this.draining = true;
   }
 
-  private onSocketClose(): void {
+  private onSocketClose(hadError: boolean): void {
+    if (hadError) this.remoteClosed = true;
     try {
       this.onClose();
     } catch (err) {
@@ -487,13 +492,20 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.durationTimer = cancelTimer(this.durationTimer);
     this.lingerTimer = cancelTimer(this.lingerTimer);
     const stream = this.stream;
-    if (stream !== null && !stream.finished) stream.onDownstreamReset();
+    const activeRq = stream !== null && !stream.finished;
+    if (activeRq) stream.onDownstreamReset();
     this.stream = null;
     const values = this.hcm.stats.values;
     const slots = this.hcm.config.slots!;
     values[slots.downstream_cx_active]--;
     values[slots.downstream_cx_http1_active]--;
     values[slots.downstream_cx_destroy]++;
+    const remote = this.remoteClosed;
+    values[remote ? slots.downstream_cx_destroy_remote : slots.downstream_cx_destroy_local]++;
+    if (activeRq) {
+      values[slots.downstream_cx_destroy_active_rq]++;
+      values[remote ? slots.downstream_cx_destroy_remote_active_rq : slots.downstream_cx_destroy_local_active_rq]++;
+    }
     values[slots.downstream_cx_rx_bytes_total] += this.socket.bytesRead;
     values[slots.downstream_cx_tx_bytes_total] += this.socket.bytesWritten;
     this.hcm.stats.record(slots.downstream_cx_length_ms, performance.now() - this.startMonoMs);

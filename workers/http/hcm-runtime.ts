@@ -13,6 +13,7 @@ import { withFastProperties } from '../../src/common/fast-properties.ts';
 import { HttpFilterChain } from './filters/http-filter-chain.ts';
 import { ROUTE_FILTER_DEPS } from '../../src/filters/route-filter-deps.ts';
 import { LocalReplyRewriter } from './local-reply-rewriter.ts';
+import { HttpTracer } from '../tracing/http-tracer.ts';
 
 export class HcmRuntime {
   readonly config: HcmConfig;
@@ -27,6 +28,8 @@ export class HcmRuntime {
   readonly filterChain: HttpFilterChain | null;
   /** local_reply_config; null when not configured (local replies are then sent as made). */
   readonly localReply: LocalReplyRewriter | null;
+  /** tracing (workers/tracing); null when not configured: a stream then pays one null check. */
+  readonly tracer: HttpTracer | null;
   readonly workerSlots: Readonly<Record<string, number>>;
   /** worker.<id>.downstream_rq_total / downstream_rq_active, looked up once. */
   readonly workerRqTotalSlot: number;
@@ -56,6 +59,7 @@ export class HcmRuntime {
       ? null
       : new HttpFilterChain(hcm, listener.perConnectionBufferLimitBytes, { stats, clusters });
     this.localReply = hcm.localReplyConfig === null ? null : new LocalReplyRewriter(hcm.localReplyConfig);
+    this.tracer = hcm.tracing == null ? null : new HttpTracer(hcm.tracing);
     this.workerSlots = workerSlots;
     this.workerRqTotalSlot = workerSlots['downstream_rq_total']!;
     this.workerRqActiveSlot = workerSlots['downstream_rq_active']!;

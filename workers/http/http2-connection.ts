@@ -467,6 +467,9 @@ export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
       values[slots.downstream_cx_active]--;
       values[slots.downstream_cx_http2_active]--;
       values[slots.downstream_cx_destroy]++;
+      // The client closed first (its FIN was read, or the socket failed on it): remote; else this side closed.
+      const socket = this.socket;
+      values[socket.readableEnded || socket.errored !== null ? slots.downstream_cx_destroy_remote : slots.downstream_cx_destroy_local]++;
       values[slots.downstream_cx_rx_bytes_total] += this.socket.bytesRead;
       values[slots.downstream_cx_tx_bytes_total] += this.socket.bytesWritten;
       this.hcm.stats.record(slots.downstream_cx_length_ms, performance.now() - this.startMonoMs);

@@ -34,8 +34,12 @@ export class ListenerManager {
     this.sinks = sinks;
   }
 
-  /** Returns one message per listener that failed (e.g. could not bind); the others are applied. */
-  async apply(snapshot: Snapshot, drainTimeMs: number): Promise<string[]> {
+  /**
+   * Returns one message per listener that failed (e.g. could not bind); the others are applied. A new listener
+   * configured with port 0 binds listenerPorts[bindKey], the port the primary learnt from the first worker to bind
+   * it (this worker, when absent: the kernel picks a port no other socket holds, see boundPorts()).
+   */
+  async apply(snapshot: Snapshot, drainTimeMs: number, listenerPorts: Readonly<Record<string, number>> = {}): Promise<string[]> {
     const problems: string[] = [];
     this.version = snapshot.version;
     const keep = new Set<string>();
@@ -55,8 +59,9 @@ export class ListenerManager {
         continue;
       }
       const runtime = new ListenerRuntime(config, chains, this.stats, this.workerSlots);
+      const port = config.port === 0 ? (listenerPorts[config.bindKey] ?? 0) : config.port;
       binds.push(
-        runtime.listen().then(
+        runtime.listen(port).then(
           () => {
             this.listeners.set(config.bindKey, runtime);
             if (this.overloadStopAccepting) runtime.setOverloadStopAccepting(true);
@@ -76,6 +81,19 @@ export class ListenerManager {
     }
     this.sinks.retainOnly(snapshot);
     return problems;
+  }
+
+  /** The real port of every listener configured with port 0, by bind key (reported to the primary). */
+  boundPorts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [key, l] of this.listeners) if (l.config.port === 0 && !l.draining) out[key] = l.boundPort;
+    return out;
+  }
+
+  /** The port listener `name` is bound to in this worker (its real port with port_value 0); null when not bound. */
+  portOf(name: string): number | null {
+    for (const l of this.listeners.values()) if (l.config.name === name && !l.draining) return l.boundPort;
+    return null;
   }
 
   /** Each chain's network filter, built once for this version: the filter's access logs run before the listener's. */

@@ -21,6 +21,7 @@ import { networkRbacAllows } from './rbac-network-filter.ts';
 import { OverloadAction, overloadShared, releaseGlobalConnectionOnClose } from '../../src/overload/overload-shared.ts';
 import type { HighMemorySweep } from '../../src/overload/high-memory-streams.ts';
 import type { ActiveStream } from '../http/active-stream.ts';
+import { countHandshakeDetails } from '../../src/stats/tls-handshake-stats.ts';
 import {
   HcmChainSlot, connectionFactsOf, formatAddress, type ConnectionOwner, type FilterChainRuntime, type ListenerChains,
   type ListenerConnection,
@@ -36,6 +37,8 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
   readonly stats: WorkerStatsStore;
   readonly workerSlots: Readonly<Record<string, number>>;
   draining: boolean;
+  /** The port the listen socket is bound to: config.port, or the kernel's choice for port 0 once listening. */
+  boundPort: number;
   /** envoy.overload_actions.stop_accepting_connections: the listen socket is closed until the action clears. */
   private overloadPaused = false;
   /** Owners of HTTP connections, by FilterChainConfig.key, carried across reloads. */
@@ -46,14 +49,18 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
   private readonly inspections: Set<TlsInspection>;
   private onAllClosed: (() => void) | null;
   private lastAcceptErrorLogMs = -Infinity;
+  /** This worker's index (StatsHub puts it in the worker scope); -1 if unknown. */
+  private readonly workerIndex: number;
 
   constructor(config: ListenerConfig, chains: ListenerChains, stats: WorkerStatsStore, workerSlots: Readonly<Record<string, number>>) {
     this.config = config;
     this.chains = chains;
     this.stats = stats;
     this.workerSlots = workerSlots;
+    this.workerIndex = workerSlots['worker_index'] ?? -1;
     this.connections = new IdTable<ListenerConnection>();
     this.draining = false;
+    this.boundPort = config.port;
     this.hcmSlots = new Map();
     this.tlsContexts = new Map();
     this.inspections = new Set();
@@ -84,13 +91,18 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
     });
   }
 
-  /** Binds the port (reusePort: each worker binds its own socket and the kernel spreads connections). */
-  listen(): Promise<void> {
+  /**
+   * Binds the port (reusePort: each worker binds its own socket and the kernel spreads connections). A listener
+   * configured with port 0 binds `port` (the one the first worker was given by the kernel, see ListenerManager),
+   * or 0 when this worker is the first; boundPort then holds the real port, kept for a rebind after overload.
+   */
+  listen(port: number = this.boundPort): Promise<void> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.server.once('error', onError);
-      this.server.listen({ host: this.config.address, port: this.config.port, reusePort: true, backlog: 1024 }, () => {
+      this.server.listen({ host: this.config.address, port, reusePort: true, backlog: 1024 }, () => {
         this.server.off('error', onError);
+        this.boundPort = (this.server.address() as net.AddressInfo).port;
         this.server.on('error', this.onAcceptError);
         resolve();
       });
@@ -236,6 +248,7 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
     values[slots.downstream_cx_active]++;
     values[this.workerSlots['downstream_cx_total']!]++;
     values[this.workerSlots['downstream_cx_active']!]++;
+    this.countListenerWorkerCx(1);
     const tls = this.tlsContexts.get(chain);
     if (tls !== undefined) {
       // The chain's transport socket: the network filter starts once the handshake is done (onSecured).
@@ -252,6 +265,7 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
       log.error(`listener '${this.config.name}': starting a connection on filter chain '${chain.config.name}' failed: ${(err as Error).stack ?? String(err)}`);
       values[slots.downstream_cx_active]--;
       values[this.workerSlots['downstream_cx_active']!]--;
+      this.countListenerWorkerCx(-1);
       socket.destroy();
       return;
     }
@@ -291,6 +305,7 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
     const values = this.stats.values;
     values[this.config.slots!.downstream_cx_active]--;
     values[this.workerSlots['downstream_cx_active']!]--;
+    this.countListenerWorkerCx(-1);
     values[this.config.slots!.downstream_cx_destroy]++;
     socket.destroy();
   }
@@ -310,11 +325,22 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
     return new TcpProxySession(socket, chain.tcpProxy!, this, facts ?? connectionFactsOf(socket));
   }
 
+  /** listener.<address>.worker_<n>.downstream_cx_{total,active} (ListenerConfig.workerCxSlots): a connection in (1) or out (-1). */
+  private countListenerWorkerCx(delta: number): void {
+    const ws = this.config.workerCxSlots;
+    const i = this.workerIndex;
+    if (ws == null || i < 0 || 2 * i + 1 >= ws.length) return;
+    const values = this.stats.values;
+    if (delta > 0) values[ws[2 * i]!]++;
+    values[ws[2 * i + 1]!] += delta;
+  }
+
   private onSecured(socket: tls.TLSSocket, chain: FilterChainRuntime): void {
     const slots = this.config.tls.slots;
     if (slots !== null) {
       const values = this.stats.values;
       values[slots['ssl.handshake']]++;
+      countHandshakeDetails(values, slots, socket, false);
       if (socket.getPeerX509Certificate() === undefined) values[slots['ssl.no_certificate']]++;
       if (socket.isSessionReused()) values[slots['ssl.session_reused']]++;
     }
@@ -344,6 +370,7 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
     const values = this.stats.values;
     values[this.config.slots!.downstream_cx_active]--;
     values[this.workerSlots['downstream_cx_active']!]--;
+    this.countListenerWorkerCx(-1);
     values[this.config.slots!.downstream_cx_destroy]++;
     const slots = this.config.tls.slots;
     if (slots !== null) {
@@ -378,6 +405,7 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
     values[slots.downstream_cx_active]--;
     values[slots.downstream_cx_destroy]++;
     values[this.workerSlots['downstream_cx_active']!]--;
+    this.countListenerWorkerCx(-1);
     if (this.connections.size === 0 && this.onAllClosed !== null) {
       const cb = this.onAllClosed;
       this.onAllClosed = null;

@@ -6,11 +6,15 @@
 import type { HeaderList } from '../../src/http/stream-info.ts';
 import { H } from '../../src/http/header-names.ts';
 import { setHeader, stripHopByHop } from '../../src/http/header-list.ts';
+import { getHeader } from '../../src/http/stream-info.ts';
 import { RouteKind } from '../../src/router/route-table.ts';
 import type { ActiveStream } from '../http/active-stream.ts';
 import { LocalReply } from '../http/local-reply.ts';
 import { PassThroughFilter, FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus } from '../http/filters/http-filter.ts';
 import { UpstreamRequest } from './upstream-request.ts';
+import { RetryState } from './retry-state.ts';
+import { startRequestMirrors } from './mirror.ts';
+import { asyncClientFor } from '../upstream/async-client.ts';
 
 const EMPTY = Buffer.alloc(0);
 const NO_HEADERS: HeaderList = [];
@@ -38,12 +42,14 @@ export function routeRequest(stream: ActiveStream, endStream: boolean): void {
     return stream.sendLocal(route.redirectStatus, EMPTY, 0, 'via_upstream', null, location);
   }
 
-  const cluster = hcm.clusters.get(route.clusterName);
+  // cluster_header: the cluster a request header names (missing or unknown: 503 NC, as Envoy).
+  const clusterName = route.clusterHeader === null ? route.clusterName : (getHeader(stream.headers, route.clusterHeader) ?? '');
+  const cluster = hcm.clusters.get(clusterName);
   if (cluster === undefined) {
     values[slots.no_cluster]++;
     return stream.localReply(LocalReply.noCluster);
   }
-  info.upstreamCluster = route.clusterName;
+  info.upstreamCluster = clusterName;
   if (stream.upgradeType !== null) {
     const type = stream.upgradeType.toLowerCase();
     const override = route.upgradeOverrides === null ? undefined : route.upgradeOverrides[type];
@@ -53,23 +59,35 @@ export function routeRequest(stream: ActiveStream, endStream: boolean): void {
     }
   }
 
+  // Retries: only a route with a retry policy pays for them (never an upgrade: its bytes are the tunnel's).
+  const retry = route.retryPolicy === null || stream.upgradeType !== null ? null : new RetryState(route.retryPolicy, stream, cluster, route.timeoutMs, route.highPriority === true);
+
   // Route-level request rewriting, then hop-by-hop removal: the upstream hop is framed by the proxy.
   const headers = stream.headers;
   route.applyRequestHeaderMutations(headers, info);
   if (route.hostRewriteLiteral !== null) setHeader(headers, H.host, route.hostRewriteLiteral);
   const upstreamPath = route.rewritePath(path);
   if (upstreamPath !== path && !cfg.suppressEnvoyHeaders) setHeader(headers, H.xEnvoyOriginalPath, path);
-  if (route.timeoutMs > 0 && !route.maxStreamDurationSet && !cfg.suppressEnvoyHeaders) setHeader(headers, H.xEnvoyExpectedRqTimeoutMs, String(route.timeoutMs));
+  const expectedTimeoutMs = retry === null ? route.timeoutMs : retry.expectedTimeoutMs();
+  if (expectedTimeoutMs > 0 && !route.maxStreamDurationSet && !cfg.suppressEnvoyHeaders) setHeader(headers, H.xEnvoyExpectedRqTimeoutMs, String(expectedTimeoutMs));
   // Expect: 100-continue (Envoy's proxy_100_continue false): the expectation is Legate's to answer, not the
   // upstream's: stripped here, answered below once the request is on its way.
   const expect = stripHopByHop(headers);
   const answerContinue = expect >= 0 && !cfg.proxy100Continue;
   if (answerContinue) headers.splice(expect, 2);
   if (stream.upgradeType !== null) headers.push(H.connection, 'upgrade', H.upgrade, stream.upgradeType);
+  // Tracing: the upstream sees the request's span (or the router's child span) as its parent.
+  if (stream.trace !== null) stream.trace.injectUpstream(headers, route.clusterName);
 
-  const upstream = new UpstreamRequest(stream, cluster, route, upstreamPath, endStream);
+  const upstream = new UpstreamRequest(stream, cluster, route, upstreamPath, endStream, retry);
   stream.upstream = upstream;
   upstream.start();
+  if (route.mirrorPolicies !== null && !stream.finished && stream.upgradeType === null) {
+    stream.mirrors = startRequestMirrors(
+      asyncClientFor(hcm.clusters), route.mirrorPolicies, info.method, upstreamPath, getHeader(headers, H.host) ?? info.authority,
+      headers, endStream, route.timeoutMs, hcm.listener.perConnectionBufferLimitBytes,
+    );
+  }
   // Only when a body is still to come from the client (RFC 9110 §10.1.1), once (a filter that holds the body may
   // have answered it already), and not on an upgrade (its bytes are the tunnel's).
   if (answerContinue && !stream.finished && !endStream && !stream.requestComplete && !stream.continueSent && stream.upgradeType === null) {
@@ -96,6 +114,8 @@ export class RouterFilter extends PassThroughFilter {
     if (upstream !== null && !this.stream.finished) {
       if (data.length > 0) upstream.sendBody(data);
       if (endStream) upstream.endBody();
+      const mirrors = this.stream.mirrors;
+      if (mirrors !== null && (data.length > 0 || endStream)) mirrors.sendData(data, endStream);
     }
     return FilterDataStatus.StopIterationNoBuffer;
   }
@@ -103,7 +123,10 @@ export class RouterFilter extends PassThroughFilter {
   override decodeTrailers(trailers: HeaderList): number {
     // Request trailers end the request and go upstream after its body.
     const upstream = this.stream.upstream;
-    if (upstream !== null && !this.stream.finished) upstream.endBody(trailers);
+    if (upstream !== null && !this.stream.finished) {
+      upstream.endBody(trailers);
+      if (this.stream.mirrors !== null) this.stream.mirrors.end(trailers);
+    }
     return FilterTrailersStatus.StopIteration;
   }
 }

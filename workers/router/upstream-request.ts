@@ -22,12 +22,22 @@ import type { Http2PoolConnection, Http2StreamRequester } from '../upstream/http
 import { UpstreamProtocol } from '../../src/upstream/cluster-config.ts';
 import { requestHeadersForHttp2, responseHeadFromHttp2, trailerFieldsForHttp2 } from '../../src/http/http2-headers.ts';
 import { reportInternalError } from '../../src/common/internal-error.ts';
+import { addHashCookies, hashRequest } from './request-hash.ts';
+import type { Hash64 } from '../../src/common/xxhash64.ts';
+import { ResponseFlag } from '../../src/http/response-flags.ts';
+import { ResetKind, X_ENVOY_ATTEMPT_COUNT, type RetryState } from './retry-state.ts';
+import { UPSTREAM_RQ_CODE_INDEX } from '../../src/stats/definitions.ts';
+import { checkImmediateHealthCheckFail } from '../upstream/health-reports.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 /** Request body bytes held for re-sending when an HTTP/2 stream is refused (beyond this, no retry). */
 const RETRY_BUFFER_BYTES = 64 * 1024;
 /** Tries for a stream the peer refused (REFUSED_STREAM, or beyond a GOAWAY's last stream id). */
 const MAX_REFUSED_ATTEMPTS = 3;
+
+/** x-envoy-overloaded: true, on a reply to a request a circuit breaker refused. */
+const OVERLOADED_HEADER: HeaderList = ['x-envoy-overloaded', 'true'];
+const RETRY_BUFFER_OVERFLOW_BODY = Buffer.from('exceeded request buffer limit while retrying upstream');
 
 const CHUNK_END = '\r\n';
 const LAST_CHUNK = '0\r\n\r\n';
@@ -107,15 +117,45 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
    * when the upgrade is declined: those bytes then go nowhere.
    */
   private awaitingUpgrade: boolean;
+  /** RING_HASH / MAGLEV clusters: the route hash_policy's hash of this request (null: none; workers/router/request-hash.ts). */
+  requestHash: Hash64 | null;
+  /** Cookies a hash_policy with a ttl generated: Set-Cookie on the response; null: none. */
+  hashCookies: string[] | null;
   /**
    * The router has the whole request: its head came with end of stream, or endBody() was called. Not the
    * downstream's own end (ActiveStream.requestComplete): a filter may still hold body the router has not been given.
    */
   private downstreamEnded: boolean;
+  /**
+   * Retries (Envoy's RetryStateImpl): only for a route with a retry policy; null otherwise, and then no retry
+   * work is done at all. Each attempt reuses this object: abandonAttempt() drops the attempt's connection and
+   * state, the back-off timer starts the next one (startAttempt).
+   */
+  readonly retry: RetryState | null;
+  /** The route timeout for this request (a trusted x-envoy-upstream-rq-timeout-ms may replace the route's). */
+  private readonly timeoutMs: number;
+  /** per_try_timeout and per_try_idle_timeout of the attempt under way (null: not armed). */
+  private perTryTimer: NodeJS.Timeout | null;
+  private idleTimer: NodeJS.Timeout | null;
 
-  /** `endStream`: the head the router got ends the request (no body will be passed to sendBody/endBody). */
-  constructor(stream: ActiveStream, cluster: WorkerCluster, route: Route, path: string, endStream: boolean) {
+  /**
+   * `endStream`: the head the router got ends the request (no body will be passed to sendBody/endBody). `retry`:
+   * the request's retry state when its route has a retry policy. `hedgeOf`: a hedged attempt started beside that
+   * one (per-try timeout with hedge_on_per_try_timeout), for the whole request the router already has.
+   */
+  constructor(
+    stream: ActiveStream, cluster: WorkerCluster, route: Route, path: string, endStream: boolean, retry: RetryState | null = null,
+    hedgeOf: UpstreamRequest | null = null,
+  ) {
     this.downstreamEnded = endStream;
+    this.retry = retry;
+    this.perTryTimer = null;
+    this.idleTimer = null;
+    // A hedge ends when the request's route timeout does, counted from the first attempt.
+    this.timeoutMs = retry === null ? route.timeoutMs
+      : hedgeOf === null || retry.timeoutMs === 0 ? retry.timeoutMs
+      : Math.max(1, Math.ceil(retry.timeoutMs - (performance.now() - hedgeOf.startMonoMs)));
+    if (retry !== null && retry.inflight !== null) retry.inflight.push(this);
     this.stream = stream;
     this.cluster = cluster;
     this.route = route;
@@ -145,14 +185,29 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     this.h2Trailers = null;
     this.responseDone = false;
     this.awaitingUpgrade = stream.upgradeType !== null;
+    this.requestHash = null;
+    this.hashCookies = null;
   }
 
   start(): void {
-    const host = this.cluster.chooseHost();
+    const host = this.cluster.chooseHost(this.cluster.hashing ? hashRequest(this) : null);
+    if (this.retry !== null && host !== null) this.retry.hosts.push(host);
+    this.startAttempt(host);
+  }
+
+  /** One attempt to `host` (null: none could be picked): counted, then a connection or stream from its pool. */
+  private startAttempt(host: UpstreamHost | null): void {
     const values = this.stream.hcm.stats.values;
     if (host === null) {
       values[this.slots.upstream_cx_none_healthy]++;
-      this.done = true;
+      if (this.retry === null) {
+        this.done = true;
+      } else {
+        // A retry or hedge found no host: its timers and circuit-breaker unit go; a hedge beside another just ends.
+        const others = this.retry.inflight !== null && this.retry.inflight.length > 1;
+        if (others) return this.dropHedge();
+        this.finishUpstream(false);
+      }
       this.stream.localReply(LocalReply.noHealthyUpstream);
       return;
     }
@@ -162,18 +217,19 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     values[this.slots.upstream_rq_active]++;
     values[this.slots.upstream_rq_pending_total]++;
     host.counters.rqTotal++;
-    info.upstreamAttemptCount = 1;
+    info.upstreamAttemptCount = this.retry === null ? 1 : this.retry.attempt;
     host.counters.rqActive++;
     this.activeHost = host;
     this.hostCounters = host.counters;
     this.active = true;
-    if (this.route.timeoutMs > 0 && this.downstreamEnded) this.armTimeout();
+    if (this.timeoutMs > 0 && this.downstreamEnded && this.timer === null) this.armTimeout();
     const protocol = this.cluster.config.upstreamProtocol;
     this.http2 = this.stream.upgradeType === null && (
       protocol === UpstreamProtocol.HTTP2 ||
       (protocol === UpstreamProtocol.DOWNSTREAM && this.stream.conn.multiplexed) ||
       (protocol === UpstreamProtocol.AUTO && !host.negotiatedHttp1));
-    this.poolHandle = this.http2 ? host.http2Pool.acquire(this) : host.pool.acquire(this);
+    const high = this.route.highPriority === true;
+    this.poolHandle = this.http2 ? host.http2PoolFor(high).acquire(this) : host.poolFor(high).acquire(this);
   }
 
   // ---- HTTP/2 pool ----
@@ -185,10 +241,12 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
       return;
     }
     this.attempts++;
-    this.stream.info.upstreamAttemptCount = this.attempts;
+    const retry = this.retry;
+    this.stream.info.upstreamAttemptCount = retry === null ? this.attempts : retry.attempt;
     const stream = this.stream;
     const headers = stream.headers;
     if (this.route.autoHostRewrite && conn.pool.host.hostname !== '') setHeader(headers, H.host, conn.pool.host.hostname);
+    if (retry !== null && retry.policy.includeAttemptCountInRequest) setHeader(headers, X_ENVOY_ATTEMPT_COUNT, String(retry.attempt));
     const scheme = this.cluster.config.transportSocket !== null ? 'https' : 'http';
     const pending = this.pending;
     const endStream = this.downstreamEnded && (pending === null || pending.length === 0) && this.retainedBytes === 0 && this.requestTrailers === null;
@@ -259,6 +317,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     }
     if (this.downstreamEnded && !endStream) s.end();
     if (this.downstreamEnded) this.requestEnded = true;
+    if (retry !== null) this.armPerTry(retry);
   }
 
   private writeH2Body(chunk: Buffer): boolean {
@@ -292,6 +351,8 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     // The response has begun: a later failure can no longer be retried.
     this.retained = null;
     this.onResponseHead(head);
+    // (A retried response: this stream was abandoned.)
+    if (s !== this.h2stream) return;
     if (!this.done && endStream) this.completeH2();
     else if (!this.done && !this.stream.flushResponse()) s.pause();
   }
@@ -331,6 +392,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     values[this.slots['http2.rx_reset']]++;
     if (this.responseHead === null && code === NGHTTP2_REFUSED_STREAM) return this.retryOrFail(LocalReply.upstreamRefused);
     values[this.slots.upstream_rq_rx_reset]++;
+    if (this.retry !== null && this.responseHead === null && this.maybeRetry(ResetKind.RESET, null)) return;
     this.finishUpstream(false);
     this.stream.upstreamFailed(LocalReply.upstreamReset);
   }
@@ -339,11 +401,221 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
   private retryOrFail(spec: LocalReplySpec): void {
     if (this.attempts < MAX_REFUSED_ATTEMPTS && this.retained !== null && this.activeHost !== null) {
       this.h2Trailers = null;
-      this.poolHandle = this.activeHost.http2Pool.acquire(this);
+      this.poolHandle = this.activeHost.http2PoolFor(this.route.highPriority === true).acquire(this);
       return;
     }
+    if (this.retry !== null && this.maybeRetry(spec === LocalReply.upstreamRefused ? ResetKind.REFUSED_STREAM : ResetKind.CONNECT_FAILURE, null)) return;
     this.finishUpstream(false);
     this.stream.upstreamFailed(spec);
+  }
+
+  // ---- retries (only with a retry policy: this.retry !== null) ----
+
+  /**
+   * A final response head of an attempt: true when it is retried instead of forwarded (the retry_on condition
+   * holds and a retry is allowed). Counts a retry's success when the response is forwarded.
+   */
+  private retryResponse(retry: RetryState, head: ResponseHead): boolean {
+    if (head.statusCode === 101 || this.awaitingUpgrade) return false;
+    if (!retry.wouldRetryOnHeaders(head)) {
+      if (retry.attempt > 1) this.stream.hcm.stats.values[this.slots.upstream_rq_retry_success]++;
+      return false;
+    }
+    if (!this.maybeRetry(0, head)) return false;
+    // The retried response is counted as the attempt's outcome (it never reaches the client).
+    const values = this.stream.hcm.stats.values;
+    const status = head.statusCode;
+    values[status >= 500 ? this.slots.upstream_rq_5xx : status >= 400 ? this.slots.upstream_rq_4xx : this.slots.upstream_rq_2xx]++;
+    return true;
+  }
+
+  /**
+   * Envoy's shouldRetry for an attempt that failed (`kind`: a ResetKind; 0 with `head`: a response already found
+   * retriable). True when a retry is scheduled: the attempt is abandoned and the back-off timer starts the next.
+   * False: the caller fails or forwards as without retries (with URX once the retries ran out).
+   */
+  private maybeRetry(kind: number, head: ResponseHead | null): boolean {
+    const retry = this.retry!;
+    if (this.done || this.stream.finished) return false;
+    // Hedging: an attempt that failed while another is under way just ends; the other may still answer.
+    if (retry.inflight !== null && retry.inflight.length > 1) {
+      this.dropHedge();
+      return true;
+    }
+    if (kind !== 0 && !retry.wouldRetryOnReset(kind)) return false;
+    // The body went past the buffer limit: it cannot be sent again.
+    if (retry.body === null) return false;
+    const values = this.stream.hcm.stats.values;
+    if (retry.remaining <= 0) {
+      values[this.slots.upstream_rq_retry_limit_exceeded]++;
+      this.stream.info.responseFlags |= ResponseFlag.UpstreamRetryLimitExceeded;
+      return false;
+    }
+    if (!retry.tryTakeRetry()) return false;
+    retry.remaining--;
+    values[this.slots.upstream_rq_retry]++;
+    const delay = retry.nextBackoffMs(head);
+    values[retry.rateLimited ? this.slots.upstream_rq_retry_backoff_ratelimited : this.slots.upstream_rq_retry_backoff_exponential]++;
+    this.abandonAttempt();
+    // (A hedge still in its back-off is replaced by this retry.)
+    if (retry.backoffTimer !== null) clearTimeout(retry.backoffTimer);
+    retry.backoffTimer = setTimeout(onRetryBackoff, delay, this);
+    return true;
+  }
+
+  /** Drops the current attempt (its connection reset or its stream cancelled) and its per-attempt state. */
+  private abandonAttempt(): void {
+    const retry = this.retry!;
+    this.clearTryTimers();
+    if (this.poolHandle !== null) {
+      this.poolHandle.cancel();
+      this.poolHandle = null;
+    }
+    this.releaseAttempt(false);
+    this.hostCounters = null;
+    this.conn = null;
+    this.codec = null;
+    this.h2conn = null;
+    this.h2stream = null;
+    this.h2Trailers = null;
+    this.responseHead = null;
+    this.responseDone = false;
+    this.bodyChunked = false;
+    this.requestEnded = false;
+    this.retained = [];
+    this.retainedBytes = 0;
+    this.attempts = 0;
+  }
+
+  /** The back-off is over: the next attempt, to a host the retry host predicate accepts, with the body again. */
+  onRetryBackoff(): void {
+    const retry = this.retry!;
+    retry.backoffTimer = null;
+    if (this.done) return;
+    retry.attempt++;
+    // The body so far goes first; what the client sends from now on follows it (sendBody adds to `pending`).
+    const body = retry.body;
+    if (body === null) return this.retryBufferOverflow();
+    this.pending = body.length === 0 ? null : body.slice();
+    this.pendingBytes = retry.bodyBytes;
+    this.startAttempt(retry.pickHost(this.requestHash));
+  }
+
+  /**
+   * The body outgrew the buffer limit while no attempt was under way (a back-off): what was sent cannot be sent
+   * again, so the request ends here, as Envoy's 507.
+   */
+  private retryBufferOverflow(): void {
+    this.finishUpstream(false);
+    this.stream.sendLocal(507, RETRY_BUFFER_OVERFLOW_BODY, 0, 'request_payload_exceeded_retry_buffer_limit', 'text/plain');
+  }
+
+  /** per_try_timeout and per_try_idle_timeout, from when the attempt has the whole request (as Envoy). */
+  private armPerTry(retry: RetryState): void {
+    if (!this.downstreamEnded || this.done || this.responseDone) return;
+    if (retry.perTryTimeoutMs > 0 && this.perTryTimer === null) this.perTryTimer = setTimeout(onPerTryTimeout, retry.perTryTimeoutMs, this);
+    if (retry.perTryIdleTimeoutMs > 0 && this.idleTimer === null) this.idleTimer = setTimeout(onPerTryIdleTimeout, retry.perTryIdleTimeoutMs, this);
+  }
+
+  /** The attempt took longer than per_try_timeout (`idle`: was silent for per_try_idle_timeout). */
+  onPerTryTimeout(idle: boolean): void {
+    const retry = this.retry!;
+    if (idle) this.idleTimer = null;
+    else this.perTryTimer = null;
+    if (this.done) return;
+    this.stream.hcm.stats.values[idle ? this.slots.upstream_rq_per_try_idle_timeout : this.slots.upstream_rq_per_try_timeout]++;
+    if (this.hostCounters !== null) this.hostCounters.rqTimeout++;
+    // hedge_on_per_try_timeout: this attempt goes on; another starts beside it (Envoy's soft per-try timeout).
+    if (!idle && retry.inflight !== null) {
+      if (this.responseHead === null) this.maybeHedge(retry);
+      return;
+    }
+    if (this.responseHead === null && this.maybeRetry(ResetKind.RESET, null)) return;
+    this.finishUpstream(false);
+    this.stream.upstreamFailed(LocalReply.upstreamTimeout);
+  }
+
+  private clearTryTimers(): void {
+    if (this.perTryTimer !== null) {
+      clearTimeout(this.perTryTimer);
+      this.perTryTimer = null;
+    }
+    if (this.idleTimer !== null) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    }
+  }
+
+  // ---- hedging (hedge_on_per_try_timeout; retry.inflight !== null) ----
+
+  /** Envoy's shouldHedgeRetryPerTryTimeout: a hedged attempt after the back-off, if a retry is allowed. */
+  private maybeHedge(retry: RetryState): void {
+    if (this.stream.finished || retry.backoffTimer !== null || !retry.wouldRetryOnReset(ResetKind.RESET)) return;
+    if (retry.body === null || !this.downstreamEnded) return;
+    const values = this.stream.hcm.stats.values;
+    if (retry.remaining <= 0) {
+      values[this.slots.upstream_rq_retry_limit_exceeded]++;
+      return;
+    }
+    if (!retry.tryTakeRetry()) return;
+    retry.remaining--;
+    values[this.slots.upstream_rq_retry]++;
+    const delay = retry.nextBackoffMs(null);
+    values[this.slots.upstream_rq_retry_backoff_exponential]++;
+    retry.backoffTimer = setTimeout(onHedgeBackoff, delay, this);
+  }
+
+  /** The hedge's back-off is over: a new attempt with the whole request, beside this one. */
+  onHedgeBackoff(): void {
+    const retry = this.retry!;
+    retry.backoffTimer = null;
+    if (this.stream.finished || retry.inflight!.length === 0) return;
+    const body = retry.body;
+    if (body === null) return;
+    retry.attempt++;
+    const hedge = new UpstreamRequest(this.stream, this.cluster, this.route, this.path, true, retry, this);
+    hedge.pending = body.length === 0 ? null : body.slice();
+    hedge.pendingBytes = retry.bodyBytes;
+    hedge.requestTrailers = this.requestTrailers;
+    hedge.requestHash = this.requestHash;
+    hedge.hashCookies = this.hashCookies;
+    hedge.startAttempt(retry.pickHost(this.requestHash));
+  }
+
+  /** This attempt failed while another is under way: it ends without a word to the client. */
+  private dropHedge(): void {
+    const retry = this.retry!;
+    this.finishUpstream(false);
+    const stream = this.stream;
+    if (stream.upstream === this && retry.inflight!.length > 0) stream.upstream = retry.inflight![0]!;
+  }
+
+  /** This attempt's response goes to the client: the others are cancelled, and it is the stream's upstream now. */
+  private winHedge(): void {
+    this.resetOtherHedges();
+    const retry = this.retry!;
+    if (retry.backoffTimer !== null) {
+      clearTimeout(retry.backoffTimer);
+      retry.backoffTimer = null;
+    }
+    this.stream.upstream = this;
+  }
+
+  private resetOtherHedges(): void {
+    const inflight = this.retry!.inflight!;
+    const others = inflight.filter((r) => r !== this);
+    for (let i = 0; i < others.length; i++) others[i]!.cancelHedge();
+  }
+
+  /** Another attempt won (or the request ended): this one is abandoned. */
+  private cancelHedge(): void {
+    if (this.done) return;
+    if (this.poolHandle !== null) {
+      this.poolHandle.cancel();
+      this.poolHandle = null;
+    }
+    this.stream.hcm.stats.values[this.slots.upstream_rq_cancelled]++;
+    this.finishUpstream(false);
   }
 
   // ---- pool ----
@@ -369,13 +641,16 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
 
     const headers = stream.headers;
     if (this.route.autoHostRewrite && conn.host.hostname !== '') setHeader(headers, H.host, conn.host.hostname);
+    const retry = this.retry;
+    if (retry !== null && retry.policy.includeAttemptCountInRequest) setHeader(headers, X_ENVOY_ATTEMPT_COUNT, String(retry.attempt));
     // Framing of the upstream hop: keep a known length, re-chunk an unknown one.
     if (head.contentLength >= 0) {
       setHeader(headers, H.contentLength, String(head.contentLength));
     } else if (head.chunked && (stream.filters === null || getHeader(headers, H.contentLength) === undefined)) {
       // (A content-length here was set by a filter that holds the whole body, envoy.filters.http.buffer.)
       this.bodyChunked = true;
-      headers.push(H.transferEncoding, 'chunked');
+      // (A retry's headers have it from the first attempt.)
+      if (retry === null || retry.attempt === 1) headers.push(H.transferEncoding, 'chunked');
     }
     const socket = conn.socket;
     socket.cork();
@@ -389,6 +664,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     }
     if (this.downstreamEnded) this.writeEnd();
     socket.uncork();
+    if (retry !== null) this.armPerTry(retry);
   }
 
   onPoolFailure(reason: PoolFailureReason, transportFailureReason: string | null = null): void {
@@ -397,18 +673,24 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     if (reason === 'http1_negotiated' && this.activeHost !== null) {
       // auto_config: the host chose HTTP/1.1 by ALPN; this request goes over its HTTP/1.1 pool.
       this.http2 = false;
-      this.poolHandle = this.activeHost.pool.acquire(this);
+      this.poolHandle = this.activeHost.poolFor(this.route.highPriority === true).acquire(this);
       return;
     }
     const info = this.stream.info;
     // The pool says why a TLS connect failed (handshake, verification); otherwise the pool's reason.
     info.upstreamTransportFailureReason = transportFailureReason ?? reason;
+    if (this.retry !== null && reason !== 'overflow' && this.maybeRetry(ResetKind.CONNECT_FAILURE, null)) return;
     this.finishUpstream(false);
     switch (reason) {
       case 'connect_timeout':
         return this.stream.upstreamFailed(LocalReply.connectTimeout);
-      case 'overflow':
-        return this.stream.upstreamFailed(LocalReply.overflow);
+      case 'overflow': {
+        // A circuit breaker refused it (UO): as Envoy's router, the reply says so unless suppress_envoy_headers.
+        const stream = this.stream;
+        if (stream.hcm.config.suppressEnvoyHeaders) return stream.upstreamFailed(LocalReply.overflow);
+        const o = LocalReply.overflow;
+        return stream.sendLocal(o.status, Buffer.from(o.body, 'latin1'), o.flag, o.details, 'text/plain', undefined, o.grpcStatus, OVERLOADED_HEADER);
+      }
       default:
         return this.stream.upstreamFailed(LocalReply.connectFailure);
     }
@@ -418,6 +700,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
 
   sendBody(chunk: Buffer): void {
     if (this.done) return;
+    if (this.retry !== null && !this.retry.bufferBody(chunk) && this.retry.backoffTimer !== null) return this.retryBufferOverflow();
     if (this.awaitingUpgrade || (this.conn === null && this.h2stream === null)) {
       // The upgrade was declined: the connection closes after that response; these bytes go nowhere.
       if (this.responseHead !== null) return;
@@ -441,12 +724,13 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
       if (this.conn !== null) this.conn.socket.end();
       return;
     }
-    if (this.route.timeoutMs > 0 && this.timer === null) this.armTimeout();
+    if (this.timeoutMs > 0 && this.timer === null) this.armTimeout();
     if (this.conn !== null) this.writeEnd();
     else if (this.h2stream !== null && !this.requestEnded) {
       this.requestEnded = true;
       this.h2stream.end();
     }
+    if (this.retry !== null && (this.conn !== null || this.h2stream !== null)) this.armPerTry(this.retry);
   }
 
   private writeBody(chunk: Buffer): boolean {
@@ -490,6 +774,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     const values = this.stream.hcm.stats.values;
     values[this.slots.upstream_rq_rx_reset]++;
     this.conn = null;
+    if (this.retry !== null && this.responseHead === null && this.maybeRetry(ResetKind.RESET, null)) return;
     this.finishUpstream(false);
     this.stream.upstreamFailed(LocalReply.upstreamTermination);
   }
@@ -526,8 +811,18 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
         this.timer = null;
       }
     }
+    // Envoy: an upstream's x-envoy-immediate-health-check-fail fails its host in the active health checker.
+    if (this.cluster.activeHealthChecked && this.activeHost !== null) checkImmediateHealthCheckFail(this.cluster.name, this.activeHost, head.headers);
+    const retry = this.retry;
+    if (retry !== null) {
+      if (this.retryResponse(retry, head)) return;
+      if (retry.inflight !== null && retry.inflight.length > 1) this.winHedge();
+      if (this.idleTimer !== null) this.idleTimer.refresh();
+      if (retry.policy.includeAttemptCountInResponse) head.headers.push(X_ENVOY_ATTEMPT_COUNT, String(retry.attempt));
+    }
     this.responseHead = head;
     this.stream.info.firstUpstreamRxMonoMs = performance.now();
+    if (this.hashCookies !== null) addHashCookies(head.headers, this.hashCookies);
     this.stream.encodeHeaders(head);
     if (status === 101 && !this.done) this.openTunnel();
   }
@@ -551,6 +846,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
 
   onResponseBody(chunk: Buffer): void {
     if (this.done) return;
+    if (this.idleTimer !== null) this.idleTimer.refresh();
     if (!this.stream.encodeData(chunk)) {
       if (this.conn !== null) this.conn.socket.pause();
       else if (this.h2stream !== null) this.h2stream.pause();
@@ -570,6 +866,10 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     else if (status >= 300) values[this.slots.upstream_rq_3xx]++;
     else if (status >= 200) values[this.slots.upstream_rq_2xx]++;
     else values[this.slots.upstream_rq_1xx]++;
+    // cluster.<name>.upstream_rq_<code> (dashboards' envoy_cluster_upstream_rq{envoy_response_code=...}).
+    const codeBase = this.slots.upstream_rq_code_base;
+    const codeIndex = status < 600 ? UPSTREAM_RQ_CODE_INDEX[status]! : -1;
+    if (codeIndex >= 0 && codeBase >= 0) values[codeBase + codeIndex]++;
     values[this.slots.upstream_rq_completed]++;
     const serviceMs = performance.now() - this.startMonoMs;
     this.stream.hcm.stats.record(this.slots.upstream_rq_time, serviceMs);
@@ -610,7 +910,8 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
    * reset_high_memory_stream, once per overload refresh while the action is active; never on the request path.
    */
   heldBytes(): number {
-    let n = this.pendingBytes + this.retainedBytes;
+    // The body kept for a retry holds what waits for a connection too.
+    let n = (this.retry === null ? this.pendingBytes : Math.max(this.pendingBytes, this.retry.bodyBytes)) + this.retainedBytes;
     const conn = this.conn;
     if (conn !== null) n += conn.socket.writableLength + conn.socket.readableLength;
     const s = this.h2stream;
@@ -620,6 +921,8 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
 
   /** The downstream side is gone or answered locally: abandon the upstream exchange. */
   reset(): void {
+    const inflight = this.retry === null ? null : this.retry.inflight;
+    if (inflight !== null && inflight.length > 0) this.resetOtherHedges();
     if (this.done) return;
     if (this.poolHandle !== null) {
       this.poolHandle.cancel();
@@ -630,14 +933,15 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
   }
 
   private armTimeout(): void {
-    this.timer = setTimeout(onUpstreamTimeout, this.route.timeoutMs, this);
+    this.timer = setTimeout(onUpstreamTimeout, this.timeoutMs, this);
   }
 
   onTimeout(): void {
     this.timer = null;
     if (this.done) return;
     this.stream.hcm.stats.values[this.slots.upstream_rq_timeout]++;
-    this.hostCounters!.rqTimeout++;
+    // (None during a retry's back-off.)
+    if (this.hostCounters !== null) this.hostCounters.rqTimeout++;
     this.finishUpstream(false);
     this.stream.upstreamFailed(LocalReply.upstreamTimeout);
   }
@@ -650,6 +954,24 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
       clearTimeout(this.timer);
       this.timer = null;
     }
+    this.clearTryTimers();
+    const retry = this.retry;
+    if (retry !== null) {
+      const inflight = retry.inflight;
+      if (inflight !== null) {
+        const i = inflight.indexOf(this);
+        if (i >= 0) inflight.splice(i, 1);
+      }
+      // The request's retry state ends with its last attempt.
+      if (inflight === null || inflight.length === 0) retry.clear();
+    }
+    this.releaseAttempt(reusable);
+    this.pending = null;
+    this.pendingBytes = 0;
+  }
+
+  /** The current attempt's gauges, host counters, and connection (back to the pool, or reset) or HTTP/2 stream. */
+  private releaseAttempt(reusable: boolean): void {
     if (this.active) {
       this.active = false;
       this.stream.hcm.stats.values[this.slots.upstream_rq_active]--;
@@ -657,8 +979,6 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
       // Still set: the exchange ended without a complete response (reset, timeout, protocol error).
       if (this.hostCounters !== null) this.hostCounters.rqError++;
     }
-    this.pending = null;
-    this.pendingBytes = 0;
     const conn = this.conn;
     if (conn !== null) {
       this.conn = null;
@@ -687,6 +1007,38 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
 function onUpstreamTimeout(req: UpstreamRequest): void {
   try {
     req.onTimeout();
+  } catch (err) {
+    req.onInternalError(err);
+  }
+}
+
+function onRetryBackoff(req: UpstreamRequest): void {
+  try {
+    req.onRetryBackoff();
+  } catch (err) {
+    req.onInternalError(err);
+  }
+}
+
+function onHedgeBackoff(req: UpstreamRequest): void {
+  try {
+    req.onHedgeBackoff();
+  } catch (err) {
+    req.onInternalError(err);
+  }
+}
+
+function onPerTryTimeout(req: UpstreamRequest): void {
+  try {
+    req.onPerTryTimeout(false);
+  } catch (err) {
+    req.onInternalError(err);
+  }
+}
+
+function onPerTryIdleTimeout(req: UpstreamRequest): void {
+  try {
+    req.onPerTryTimeout(true);
   } catch (err) {
     req.onInternalError(err);
   }

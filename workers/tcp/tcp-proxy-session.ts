@@ -25,6 +25,7 @@ import type { UpstreamHost } from '../upstream/upstream-host.ts';
 import type { TcpProxyRuntime } from './tcp-proxy-runtime.ts';
 import { formatAddress, type ConnectionOwner, type ListenerConnection } from '../listener/filter-chain-runtime.ts';
 import { nextConnectionId } from '../listener/connection-ids.ts';
+import type { CircuitBreaker } from '../../src/upstream/circuit-breaker-shared.ts';
 
 // Upstream connection states.
 const NO_UPSTREAM = 0;
@@ -42,6 +43,8 @@ export class TcpProxySession implements ListenerConnection {
   private cluster: WorkerCluster | null;
   private host: UpstreamHost | null;
   private upstream: net.Socket | null;
+  /** The cluster's circuit breaker charged with the upstream connection (given back when it closes); null: none. */
+  private upstreamBreaker: CircuitBreaker | null;
   private upstreamState: number;
   private upstreamClosedLocally: boolean;
   private connectTimedOut: boolean;
@@ -81,6 +84,7 @@ export class TcpProxySession implements ListenerConnection {
     this.cluster = null;
     this.host = null;
     this.upstream = null;
+    this.upstreamBreaker = null;
     this.upstreamState = NO_UPSTREAM;
     this.upstreamClosedLocally = false;
     this.connectTimedOut = false;
@@ -216,6 +220,14 @@ export class TcpProxySession implements ListenerConnection {
     }
     this.cluster = cluster;
     info.upstreamCluster = name;
+    // circuit_breakers max_connections (DEFAULT priority, all workers): over it the client's connection is closed,
+    // flagged UO, as Envoy's tcp_proxy does.
+    if (!cluster.breaker.canCreateConnection()) {
+      values[cluster.slots.upstream_cx_overflow]++;
+      info.responseFlags |= ResponseFlag.UpstreamOverflow;
+      this.socket.destroy();
+      return;
+    }
     if (this.connectAttempts >= rt.config.maxConnectAttempts) {
       info.responseFlags |= ResponseFlag.UpstreamRetryLimitExceeded;
       values[cluster.slots.upstream_cx_connect_attempts_exceeded]++;
@@ -240,6 +252,8 @@ export class TcpProxySession implements ListenerConnection {
       ? net.connect({ host: host.address, port: host.port, noDelay: true, allowHalfOpen: true })
       : connectUpstream(host, tlsContext, null);
     this.upstream = up;
+    cluster.breaker.addConnection();
+    this.upstreamBreaker = cluster.breaker;
     this.upstreamState = CONNECTING;
     this.upstreamClosedLocally = false;
     this.connectTimedOut = false;
@@ -294,6 +308,11 @@ export class TcpProxySession implements ListenerConnection {
   }
 
   private onUpstreamClose(): void {
+    const breaker = this.upstreamBreaker;
+    if (breaker !== null) {
+      this.upstreamBreaker = null;
+      breaker.removeConnection();
+    }
     const previous = this.upstreamState;
     const cluster = this.cluster!;
     const host = this.host!;

@@ -79,6 +79,11 @@ export interface AsyncStream {
   sendTrailers(trailers: HeaderList): void;
   /** Cancels; no callback follows. */
   reset(): void;
+  /**
+   * Request bytes given to sendData and not yet taken by the kernel (queued for the connection, or in the socket's or
+   * HTTP/2 stream's write buffer): a caller that must not hold more than a limit (a request mirror) reads it.
+   */
+  bufferedBytes(): number;
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -211,6 +216,15 @@ class AsyncExchange implements AsyncStream, PoolRequester, UpstreamConnectionHan
     } catch (err) {
       this.onInternalError(err);
     }
+  }
+
+  bufferedBytes(): number {
+    let n = 0;
+    const pending = this.pending;
+    for (let i = 0; i < pending.length; i++) n += pending[i]!.length;
+    if (this.conn !== null) n += this.conn.socket.writableLength;
+    else if (this.h2stream !== null && !this.h2stream.destroyed) n += this.h2stream.writableLength;
+    return n;
   }
 
   sendTrailers(trailers: HeaderList): void {
@@ -649,6 +663,9 @@ class FailedStream implements AsyncStream {
   }
   sendData(): void {}
   sendTrailers(): void {}
+  bufferedBytes(): number {
+    return 0;
+  }
   reset(): void {
     this.cancelled = true;
   }

@@ -14,6 +14,9 @@ import { connectUpstream, resetSocket } from './upstream-socket.ts';
 import { reportInternalError } from '../../src/common/internal-error.ts';
 import type { Http2Keepalive, Http2Settings } from '../../src/snapshot/snapshot-types.ts';
 import { UpstreamProtocol } from '../../src/upstream/cluster-config.ts';
+import { CircuitBreaker, circuitBreakerShared } from '../../src/upstream/circuit-breaker-shared.ts';
+import { BREAKER_DEFAULTS } from '../../src/upstream/circuit-breakers.ts';
+import { countHandshakeDetails } from '../../src/stats/tls-handshake-stats.ts';
 
 /**
  * Why a pool could not provide a connection:
@@ -78,7 +81,7 @@ export class PoolContext {
   connectTimeoutMs: number;
   /** 0 = never. */
   idleTimeoutMs: number;
-  /** Per host (per worker). */
+  /** Limits of the private breaker of a pool built without one (unit tests); otherwise `breaker` has them. */
   maxConnections: number;
   maxPendingRequests: number;
   /** 0 = unlimited. */
@@ -95,8 +98,18 @@ export class PoolContext {
   tls: ClientTlsContext | null;
   /** cluster.<name>.ssl.*; set with tls. */
   tlsSlots: ScopeSlots<typeof CLUSTER_TLS_STATS> | null;
+  /**
+   * The cluster's DEFAULT-priority circuit breaker (over all workers): max_connections when a pool opens a
+   * connection, max_pending_requests when a request waits, max_requests when a request gets its connection or
+   * stream. The same object for the cluster's life in this worker (WorkerCluster updates its thresholds).
+   */
+  readonly breaker: CircuitBreaker;
 
-  constructor(stats: WorkerStatsStore, slots: ClusterSlots, settings: PoolSettings) {
+  /** Without `breaker` (pools built alone, as in unit tests): one of its own with the settings' limits. */
+  constructor(stats: WorkerStatsStore, slots: ClusterSlots, settings: PoolSettings, breaker: CircuitBreaker | null = null) {
+    this.breaker = breaker ?? new CircuitBreaker(circuitBreakerShared, -1, {
+      ...BREAKER_DEFAULTS, maxConnections: settings.maxConnections, maxPendingRequests: settings.maxPendingRequests,
+    });
     this.stats = stats;
     this.slots = slots;
     this.connectTimeoutMs = 0;
@@ -170,6 +183,9 @@ export class UpstreamConnection {
   connectTimer: NodeJS.Timeout | null;
   /** We destroyed it (as opposed to the peer closing it). */
   closedLocally: boolean;
+  /** Bytes already added to upstream_cx_rx/tx_bytes_total (counted as they flow, the rest at close). */
+  rxCounted: number;
+  txCounted: number;
   timedOut: boolean;
   /** A TLS connection (ready on 'secureConnect', not 'connect'). */
   readonly secure: boolean;
@@ -177,6 +193,8 @@ export class UpstreamConnection {
   tcpConnected: boolean;
   /** The last socket error, kept for why a connect failed. */
   lastError: Error | null;
+  /** Handed out with one unit of the circuit breaker's max_requests, given back when the exchange ends. */
+  holdsRequest: boolean;
 
   constructor(pool: ConnectionPool, host: UpstreamHost, socket: net.Socket, secure: boolean) {
     this.id = nextConnectionId++;
@@ -191,10 +209,13 @@ export class UpstreamConnection {
     this.idleSinceMs = 0;
     this.connectTimer = null;
     this.closedLocally = false;
+    this.rxCounted = 0;
+    this.txCounted = 0;
     this.timedOut = false;
     this.secure = secure;
     this.tcpConnected = false;
     this.lastError = null;
+    this.holdsRequest = false;
     // Bound once per connection, not per request. A TLS connection is ready once its handshake is done and the
     // peer checks passed (connectUpstream's own 'secureConnect' listener runs first and may destroy it). Each is a
     // boundary: an exception resets this connection (and the request on it) only (ConnectionPool.onInternalError).
@@ -306,6 +327,10 @@ export class ConnectionPool {
     }
     const conn = this.popIdle();
     if (conn !== null) {
+      if (!this.takeRequest(conn, requester)) {
+        this.pushIdle(conn);
+        return null;
+      }
       this.host.activeRequests++;
       this.handOut(conn, requester);
       return null;
@@ -317,7 +342,9 @@ export class ConnectionPool {
     this.pendingCount++;
     const values = ctx.stats.values;
     if (this.connectingCount < this.pendingCount) {
-      if (this.connections.size < ctx.maxConnections) this.connect();
+      // Over max_connections (all workers) no connection opens, unless this pool has none at all: its waiters
+      // would otherwise wait for connections of other workers' pools (Envoy opens one then too).
+      if (ctx.breaker.canCreateConnection() || this.connections.size === 0) this.connect();
       else values[ctx.slots.upstream_cx_overflow]++;
     }
     return waiter;
@@ -332,6 +359,7 @@ export class ConnectionPool {
     conn.handler = null;
     this.busyCount--;
     this.host.activeRequests--;
+    this.endRequest(conn);
     const ctx = this.context;
     const socket = conn.socket;
     if (
@@ -361,6 +389,7 @@ export class ConnectionPool {
     conn.handler = null;
     this.busyCount--;
     this.host.activeRequests--;
+    this.endRequest(conn);
     conn.state = CLOSING;
     conn.closedLocally = true;
     resetSocket(conn.socket);
@@ -397,6 +426,7 @@ export class ConnectionPool {
     const conn = new UpstreamConnection(this, host, socket, ctx.tls !== null);
     this.connections.add(conn);
     this.connectingCount++;
+    ctx.breaker.addConnection();
     values[ctx.slots.upstream_cx_total]++;
     values[ctx.slots.upstream_cx_http1_total]++;
     values[ctx.slots.upstream_cx_active]++;
@@ -418,13 +448,21 @@ export class ConnectionPool {
     if (conn.secure && ctx.tlsSlots !== null) {
       const values = ctx.stats.values;
       values[ctx.tlsSlots['ssl.handshake']]++;
+      countHandshakeDetails(values, ctx.tlsSlots, conn.socket as tls.TLSSocket, true);
       if ((conn.socket as tls.TLSSocket).isSessionReused()) values[ctx.tlsSlots['ssl.session_reused']]++;
     }
     ctx.stats.record(ctx.slots.upstream_cx_connect_ms, performance.now() - conn.createdMs);
-    const waiter = this.nextWaiter();
-    if (waiter !== null) this.handOut(conn, waiter.requester);
-    else if (this.draining) this.destroyLocally(conn);
-    else this.pushIdle(conn);
+    for (;;) {
+      const waiter = this.nextWaiter();
+      if (waiter !== null && !this.takeRequest(conn, waiter.requester)) {
+        this.host.activeRequests--;
+        continue;
+      }
+      if (waiter !== null) this.handOut(conn, waiter.requester);
+      else if (this.draining) this.destroyLocally(conn);
+      else this.pushIdle(conn);
+      return;
+    }
   }
 
   /** @internal */
@@ -439,6 +477,16 @@ export class ConnectionPool {
 
   /** @internal */
   onData(conn: UpstreamConnection, chunk: Buffer): void {
+    // upstream_cx_rx/tx_bytes_total as bytes flow: per read, with what was written up to it (not per write call).
+    const values = this.context.stats.values;
+    const slots = this.context.slots;
+    values[slots.upstream_cx_rx_bytes_total] += chunk.length;
+    conn.rxCounted += chunk.length;
+    const written = conn.socket.bytesWritten;
+    if (written > conn.txCounted) {
+      values[slots.upstream_cx_tx_bytes_total] += written - conn.txCounted;
+      conn.txCounted = written;
+    }
     const handler = conn.handler;
     if (conn.state === BUSY && handler !== null) {
       handler.onUpstreamData(chunk);
@@ -474,12 +522,16 @@ export class ConnectionPool {
     const ctx = this.context;
     const values = ctx.stats.values;
     const slots = ctx.slots;
+    ctx.breaker.removeConnection();
     values[slots.upstream_cx_destroy]++;
     values[conn.closedLocally ? slots.upstream_cx_destroy_local : slots.upstream_cx_destroy_remote]++;
     values[slots.upstream_cx_active]--;
     this.host.counters.cxActive--;
-    values[slots.upstream_cx_rx_bytes_total] += conn.socket.bytesRead;
-    values[slots.upstream_cx_tx_bytes_total] += conn.socket.bytesWritten;
+    // What the reads and writes did not count yet.
+    const read = conn.socket.bytesRead - conn.rxCounted;
+    const written = conn.socket.bytesWritten - conn.txCounted;
+    if (read > 0) values[slots.upstream_cx_rx_bytes_total] += read;
+    if (written > 0) values[slots.upstream_cx_tx_bytes_total] += written;
     ctx.stats.record(slots.upstream_cx_length_ms, performance.now() - conn.createdMs);
 
     if (previous === CONNECTING) {
@@ -500,6 +552,7 @@ export class ConnectionPool {
     } else if (previous === BUSY) {
       this.busyCount--;
       this.host.activeRequests--;
+      this.endRequest(conn);
       const handler = conn.handler;
       conn.handler = null;
       if (handler !== null) {
@@ -522,6 +575,7 @@ export class ConnectionPool {
     this.pendingCount--;
     this.host.activeRequests--;
     const ctx = this.context;
+    ctx.breaker.endPending();
     ctx.stats.values[ctx.slots.upstream_rq_pending_active]--;
     this.checkDrained();
   }
@@ -572,7 +626,13 @@ export class ConnectionPool {
     while (this.pendingCount > 0) {
       const conn = this.popIdle();
       if (conn === null) return;
-      this.handOut(conn, this.nextWaiter()!.requester);
+      const requester = this.nextWaiter()!.requester;
+      if (!this.takeRequest(conn, requester)) {
+        this.host.activeRequests--;
+        this.pushIdle(conn);
+        continue;
+      }
+      this.handOut(conn, requester);
     }
   }
 
@@ -596,6 +656,33 @@ export class ConnectionPool {
     }
     this.compactIdle();
     if (this.idle.length > 0) this.armIdleTimer(remaining);
+  }
+
+  /**
+   * max_requests (the circuit breaker, all workers) before `conn` goes to `requester`: false when full, and the
+   * requester has had its overflow failure (the caller keeps the connection). Counted as Envoy does, in
+   * upstream_rq_pending_overflow.
+   */
+  private takeRequest(conn: UpstreamConnection, requester: PoolRequester): boolean {
+    const ctx = this.context;
+    if (ctx.breaker.tryStartRequest()) {
+      conn.holdsRequest = true;
+      return true;
+    }
+    ctx.stats.values[ctx.slots.upstream_rq_pending_overflow]++;
+    try {
+      requester.onPoolFailure('overflow');
+    } catch (err) {
+      requesterFailed(requester, err, this);
+    }
+    return false;
+  }
+
+  /** The exchange on `conn` is over: its max_requests unit goes back (once). */
+  private endRequest(conn: UpstreamConnection): void {
+    if (!conn.holdsRequest) return;
+    conn.holdsRequest = false;
+    this.context.breaker.endRequest();
   }
 
   private handOut(conn: UpstreamConnection, requester: PoolRequester): void {
@@ -623,6 +710,7 @@ export class ConnectionPool {
       waiter.waiting = false;
       this.pendingCount--;
       const ctx = this.context;
+      ctx.breaker.endPending();
       ctx.stats.values[ctx.slots.upstream_rq_pending_active]--;
       this.compactPending();
       return waiter;
@@ -662,7 +750,8 @@ export class ConnectionPool {
   /** Opens connections while waiters outnumber connections being opened, within max connections. */
   private connectForWaiters(): void {
     if (this.closed) return;
-    while (this.connectingCount < this.pendingCount && this.connections.size < this.context.maxConnections) this.connect();
+    const breaker = this.context.breaker;
+    while (this.connectingCount < this.pendingCount && (breaker.canCreateConnection() || this.connections.size === 0)) this.connect();
   }
 
   private pushIdle(conn: UpstreamConnection): void {

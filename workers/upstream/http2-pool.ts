@@ -39,8 +39,12 @@ export class Http2PoolConnection {
   idleTimer: NodeJS.Timeout | null;
   keepalive: Http2KeepaliveTimer | null;
   readonly createdMonoMs: number;
+  /** The session's socket and what of its bytes upstream_cx_rx/tx_bytes_total already has. */
+  readonly socket: net.Socket | null;
+  rxCounted: number;
+  txCounted: number;
 
-  constructor(pool: Http2Pool, session: http2.ClientHttp2Session, createdMonoMs: number) {
+  constructor(pool: Http2Pool, session: http2.ClientHttp2Session, createdMonoMs: number, socket: net.Socket | null = null) {
     this.pool = pool;
     this.session = session;
     this.state = CONNECTING;
@@ -50,6 +54,9 @@ export class Http2PoolConnection {
     this.idleTimer = null;
     this.keepalive = null;
     this.createdMonoMs = createdMonoMs;
+    this.socket = socket;
+    this.rxCounted = 0;
+    this.txCounted = 0;
   }
 
   /** Streams this connection may still open: the peer's limit and the cluster's, less those open. */
@@ -106,7 +113,8 @@ export class Http2Pool {
     let connectingRoom = this.probes.size * Math.min(100, ctx.http2MaxConcurrentStreams);
     for (const c of this.connections) if (c.state === CONNECTING) connectingRoom += c.capacity(ctx.http2MaxConcurrentStreams);
     if (connectingRoom < this.pendingCount) {
-      if (this.connections.size + this.probes.size < ctx.maxConnections) this.connect();
+      // max_connections over all workers; a pool with no connection at all opens one anyway (as Envoy's).
+      if (ctx.breaker.canCreateConnection() || this.connections.size + this.probes.size === 0) this.connect();
       else values[ctx.slots.upstream_cx_overflow]++;
     }
     return waiter;
@@ -115,7 +123,9 @@ export class Http2Pool {
   /** The stream opened on `conn` ended (whatever way). */
   release(conn: Http2PoolConnection): void {
     conn.activeStreams--;
+    this.countBytes(conn);
     this.host.activeRequests--;
+    this.context.breaker.endRequest();
     if (conn.state === DRAINING && conn.activeStreams === 0) {
       this.closeConnection(conn);
       return;
@@ -137,7 +147,10 @@ export class Http2Pool {
 
   close(): void {
     this.draining = true;
-    for (const socket of this.probes) socket.destroy();
+    for (const socket of this.probes) {
+      this.context.breaker.removeConnection();
+      socket.destroy();
+    }
     this.probes.clear();
     this.failPending('connection_failure');
     for (const conn of this.connections) conn.session.destroy();
@@ -147,6 +160,7 @@ export class Http2Pool {
   onCancel(): void {
     this.pendingCount--;
     this.host.activeRequests--;
+    this.context.breaker.endPending();
     this.context.stats.values[this.context.slots.upstream_rq_pending_active]--;
   }
 
@@ -158,7 +172,21 @@ export class Http2Pool {
     return null;
   }
 
+  /**
+   * A stream of `conn` for `requester`, within max_requests (the circuit breaker, all workers; given back by
+   * release()); over it the requester fails with overflow (upstream_rq_pending_overflow, as Envoy counts it).
+   */
   private hand(conn: Http2PoolConnection, requester: Http2StreamRequester): void {
+    const ctx0 = this.context;
+    if (!ctx0.breaker.tryStartRequest()) {
+      ctx0.stats.values[ctx0.slots.upstream_rq_pending_overflow]++;
+      try {
+        requester.onPoolFailure('overflow');
+      } catch (err) {
+        this.requesterFailed(requester, err);
+      }
+      return;
+    }
     conn.activeStreams++;
     conn.streamsOpened++;
     // max_requests_per_connection counts streams on HTTP/2: the last one allowed drains the connection.
@@ -210,6 +238,7 @@ export class Http2Pool {
       waiter.waiting = false;
       this.pendingCount--;
       this.host.activeRequests--;
+      this.context.breaker.endPending();
       this.context.stats.values[this.context.slots.upstream_rq_pending_active]--;
       this.hand(conn, waiter.requester);
     }
@@ -234,8 +263,10 @@ export class Http2Pool {
     const startedMs = performance.now();
     const socket = connectUpstream(host, ctx.tls, AUTO_ALPN);
     this.probes.add(socket);
+    ctx.breaker.addConnection();
     const timer = setTimeout(() => {
       if (!this.probes.delete(socket)) return;
+      ctx.breaker.removeConnection();
       ctx.stats.values[ctx.slots.upstream_cx_connect_timeout]++;
       ctx.stats.values[ctx.slots.upstream_cx_connect_fail]++;
       host.counters.cxConnectFail++;
@@ -245,6 +276,7 @@ export class Http2Pool {
     socket.on('error', ignoreError);
     socket.once('secureConnect', () => {
       if (socket.destroyed || !this.probes.delete(socket)) return;
+      ctx.breaker.removeConnection();
       clearTimeout(timer);
       if ((socket as unknown as { alpnProtocol?: string | false }).alpnProtocol === 'h2') {
         try {
@@ -261,6 +293,7 @@ export class Http2Pool {
     });
     socket.once('close', () => {
       if (!this.probes.delete(socket)) return;
+      ctx.breaker.removeConnection();
       clearTimeout(timer);
       ctx.stats.values[ctx.slots.upstream_cx_connect_fail]++;
       host.counters.cxConnectFail++;
@@ -279,8 +312,9 @@ export class Http2Pool {
       peerMaxConcurrentStreams: Math.min(100, ctx.http2MaxConcurrentStreams),
       maxSessionMemory: 64,
     });
-    const conn = new Http2PoolConnection(this, session, startedMs);
+    const conn = new Http2PoolConnection(this, session, startedMs, socket);
     this.connections.add(conn);
+    ctx.breaker.addConnection();
     values[ctx.slots.upstream_cx_total]++;
     values[ctx.slots.upstream_cx_http2_total]++;
     values[ctx.slots.upstream_cx_active]++;
@@ -365,7 +399,7 @@ export class Http2Pool {
     if (this.pendingCount > 0) {
       const ready = this.readyConnection();
       if (ready !== null) this.servePending(ready);
-      else if (this.connections.size - 1 < this.context.maxConnections && !this.anyConnecting()) this.connect();
+      else if (this.context.breaker.canCreateConnection() && !this.anyConnecting()) this.connect();
     }
   }
 
@@ -393,11 +427,31 @@ export class Http2Pool {
   private forget(conn: Http2PoolConnection): void {
     if (!this.connections.delete(conn)) return;
     const ctx = this.context;
+    ctx.breaker.removeConnection();
     const values = ctx.stats.values;
     values[ctx.slots.upstream_cx_active]--;
     values[ctx.slots.upstream_cx_destroy]++;
+    this.countBytes(conn);
     this.host.counters.cxActive--;
     ctx.stats.record(ctx.slots.upstream_cx_length_ms, performance.now() - conn.createdMonoMs);
+  }
+
+  /** upstream_cx_rx/tx_bytes_total as bytes flow: what the session's socket moved since the last count (per stream end). */
+  private countBytes(conn: Http2PoolConnection): void {
+    const socket = conn.socket;
+    if (socket === null) return;
+    const values = this.context.stats.values;
+    const slots = this.context.slots;
+    const read = socket.bytesRead - conn.rxCounted;
+    const written = socket.bytesWritten - conn.txCounted;
+    if (read > 0) {
+      values[slots.upstream_cx_rx_bytes_total] += read;
+      conn.rxCounted += read;
+    }
+    if (written > 0) {
+      values[slots.upstream_cx_tx_bytes_total] += written;
+      conn.txCounted += written;
+    }
   }
 
   private closeConnection(conn: Http2PoolConnection): void {
@@ -438,6 +492,7 @@ export class Http2Pool {
       w.waiting = false;
       this.pendingCount--;
       this.host.activeRequests--;
+      this.context.breaker.endPending();
       values[this.context.slots.upstream_rq_pending_active]--;
       values[this.context.slots.upstream_rq_pending_failure_eject]++;
       try {

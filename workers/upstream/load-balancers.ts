@@ -3,6 +3,9 @@
 // State (rotation index, EDF deadlines) is per worker: nothing here is shared between threads.
 
 import { EdfScheduler } from './edf-scheduler.ts';
+import type { Hash64 } from '../../src/common/xxhash64.ts';
+import { RING_HASH_DEFAULTS, RingHashLoadBalancer, type RingHashSettings } from './ring-hash-lb.ts';
+import { MAGLEV_DEFAULT_TABLE_SIZE, MaglevLoadBalancer } from './maglev-lb.ts';
 
 /** What a load balancer reads from a host. */
 export interface LbHost {
@@ -13,8 +16,13 @@ export interface LbHost {
 }
 
 export interface LoadBalancer<H extends LbHost> {
-  /** The host for the next request, or null when there is none. Called on the request path: no allocation. */
-  chooseHost(): H | null;
+  /**
+   * The host for the next request, or null when there is none. Called on the request path: no allocation.
+   * `hash`: the request's hash (route hash_policy), read only by RING_HASH and MAGLEV; absent or null = none (they
+   * then pick at random, as Envoy). `attempt` > 0: a re-pick because the host was refused (retry_host_predicate);
+   * the hashing policies then move off the key's host as Envoy's do (ring: the next points; Maglev: a changed hash).
+   */
+  chooseHost(hash?: Hash64 | null, attempt?: number): H | null;
 }
 
 export interface LbOptions {
@@ -24,7 +32,14 @@ export interface LbOptions {
   readonly choiceCount: number;
   /** LEAST_REQUEST with unequal weights: weight / (active + 1) ^ bias (Envoy default 1). */
   readonly activeRequestBias: number;
+  /** RING_HASH: ring_hash_lb_config sizes (Envoy's defaults when absent); useHostnameForHashing for MAGLEV too. */
+  readonly ringHash?: RingHashSettings;
+  /** MAGLEV: maglev_lb_config.table_size, a prime (Envoy default 65537). */
+  readonly maglevTableSize?: number;
 }
+
+/** The policies that read a request hash: only for these is one computed (nothing per request otherwise). */
+export const HASHING_POLICIES: ReadonlySet<string> = new Set(['RING_HASH', 'MAGLEV']);
 
 export type LoadBalancerFactory = <H extends LbHost>(hosts: readonly H[], options: LbOptions) => LoadBalancer<H>;
 
@@ -133,11 +148,21 @@ function leastRequest<H extends LbHost>(hosts: readonly H[], options: LbOptions)
   return new EdfLoadBalancer<H>(hosts, weightOf);
 }
 
+function ringHash<H extends LbHost>(hosts: readonly H[], options: LbOptions): LoadBalancer<H> {
+  return new RingHashLoadBalancer(hosts, options.ringHash ?? RING_HASH_DEFAULTS, options.random);
+}
+
+function maglev<H extends LbHost>(hosts: readonly H[], options: LbOptions): LoadBalancer<H> {
+  return new MaglevLoadBalancer(hosts, options.maglevTableSize ?? MAGLEV_DEFAULT_TABLE_SIZE, options.random, options.ringHash?.useHostnameForHashing === true);
+}
+
 /** Envoy lb_policy name -> factory. */
 export const LOAD_BALANCERS: ReadonlyMap<string, LoadBalancerFactory> = new Map<string, LoadBalancerFactory>([
   ['ROUND_ROBIN', roundRobin],
   ['RANDOM', random],
   ['LEAST_REQUEST', leastRequest],
+  ['RING_HASH', ringHash],
+  ['MAGLEV', maglev],
 ]);
 
 export function createLoadBalancer<H extends LbHost>(policy: string, hosts: readonly H[], options: LbOptions): LoadBalancer<H> {

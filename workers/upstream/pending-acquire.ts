@@ -28,15 +28,18 @@ export class PendingAcquire<R> implements PoolHandle {
 }
 
 /**
- * A request no connection can take yet: refused with 'overflow' (null returned) when `waiting` already reaches the
- * cluster's max pending requests, else a new waiter counted on the host and in upstream_rq_pending_active. The
- * pool queues it and bumps its own count.
+ * A request no connection can take yet: refused with 'overflow' (null returned) when the cluster's circuit breaker
+ * has max_pending_requests waiting already (all workers), else a new waiter counted on the host and in
+ * upstream_rq_pending_active. The pool queues it and bumps its own count (`_waiting`, this pool's waiters, is kept
+ * for the callers' symmetry).
  */
 export function admitWaiter<R extends { onPoolFailure(reason: PoolFailureReason): void }>(
-  owner: PendingOwner, ctx: PoolContext, host: UpstreamHost, waiting: number, requester: R,
+  owner: PendingOwner, ctx: PoolContext, host: UpstreamHost, _waiting: number, requester: R,
 ): PendingAcquire<R> | null {
   const values = ctx.stats.values;
-  if (waiting >= ctx.maxPendingRequests) {
+  // max_pending_requests of the cluster's circuit breaker, over all workers (given back when the waiter leaves
+  // the queue: served, cancelled or failed).
+  if (!ctx.breaker.tryStartPending()) {
     values[ctx.slots.upstream_rq_pending_overflow]++;
     requester.onPoolFailure('overflow');
     return null;

@@ -6,6 +6,8 @@ import { ConnectionPool, type PoolContext } from './connection-pool.ts';
 import { Http2Pool } from './http2-pool.ts';
 import type { LbHost } from './load-balancers.ts';
 
+const NO_POOLS: readonly (ConnectionPool | Http2Pool)[] = Object.freeze([]);
+
 /** Pools are keyed by this: a host whose address and port remain keeps its pool across updates. */
 export function hostKey(address: string, port: number): string {
   return `${address}|${port}`;
@@ -43,8 +45,15 @@ export class UpstreamHost implements LbHost {
   /** HTTP/2 streams to this host (clusters speaking HTTP/2), made on first use. */
   private h2: Http2Pool | null;
   private readonly poolContext: PoolContext;
+  /**
+   * Requests of routes with priority HIGH use pools of their own, as Envoy keeps a pool per priority: their
+   * context carries the cluster's HIGH circuit breaker. Made on first use; null context: HIGH uses the DEFAULT pools.
+   */
+  private readonly highContext: PoolContext | null;
+  private highH1: ConnectionPool | null;
+  private highH2: Http2Pool | null;
 
-  constructor(description: HostDescription, context: PoolContext) {
+  constructor(description: HostDescription, context: PoolContext, highContext: PoolContext | null = null) {
     this.address = description.address;
     this.port = description.port;
     this.addressString = description.address.includes(':')
@@ -60,12 +69,38 @@ export class UpstreamHost implements LbHost {
     this.pool = new ConnectionPool(this, context);
     this.h2 = null;
     this.poolContext = context;
+    this.highContext = highContext;
+    this.highH1 = null;
+    this.highH2 = null;
     this.negotiatedHttp1 = false;
   }
 
   get http2Pool(): Http2Pool {
     if (this.h2 === null) this.h2 = new Http2Pool(this, this.poolContext);
     return this.h2;
+  }
+
+  /** The HTTP/1.1 pool for a request of `high` priority (RouteAction.priority HIGH). */
+  poolFor(high: boolean): ConnectionPool {
+    if (!high || this.highContext === null) return this.pool;
+    if (this.highH1 === null) this.highH1 = new ConnectionPool(this, this.highContext);
+    return this.highH1;
+  }
+
+  /** The HTTP/2 pool for a request of `high` priority. */
+  http2PoolFor(high: boolean): Http2Pool {
+    if (!high || this.highContext === null) return this.http2Pool;
+    if (this.highH2 === null) this.highH2 = new Http2Pool(this, this.highContext);
+    return this.highH2;
+  }
+
+  /** The HIGH priority pools made so far (drain and close reach them with the others). */
+  get highPoolsIfAny(): readonly (ConnectionPool | Http2Pool)[] {
+    if (this.highH1 === null && this.highH2 === null) return NO_POOLS;
+    const out: (ConnectionPool | Http2Pool)[] = [];
+    if (this.highH1 !== null) out.push(this.highH1);
+    if (this.highH2 !== null) out.push(this.highH2);
+    return out;
   }
 
   /** The HTTP/2 pool if one was made (drain and close reach it too). */

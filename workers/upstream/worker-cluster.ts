@@ -7,11 +7,14 @@ import type { HostSet } from '../../src/upstream/cluster-membership.ts';
 import type { ClusterSlots } from '../../src/snapshot/snapshot-types.ts';
 import type { WorkerStatsStore } from '../../src/stats/definitions.ts';
 import { PoolContext, type ConnectionPool, type PoolSettings } from './connection-pool.ts';
-import { createLoadBalancer, type LbOptions, type LoadBalancer } from './load-balancers.ts';
+import { createLoadBalancer, HASHING_POLICIES, type LbOptions, type LoadBalancer } from './load-balancers.ts';
+import type { Hash64 } from '../../src/common/xxhash64.ts';
+import { mod64 } from './maglev-lb.ts';
 import { computePriorityLoad } from './priority-load.ts';
 import { UpstreamHost, hostKey } from './upstream-host.ts';
 import { ClientTlsContext } from '../../src/tls/client-tls-context.ts';
 import type { UpstreamTlsSpec } from '../../src/tls/tls-spec.ts';
+import { CircuitBreaker, circuitBreakerShared } from '../../src/upstream/circuit-breaker-shared.ts';
 
 /** A cluster's transport socket as this worker runs it: the same context kept while the spec is unchanged. */
 function tlsContextOf(spec: UpstreamTlsSpec | null, current: ClientTlsContext | null): ClientTlsContext | null {
@@ -55,14 +58,26 @@ export class WorkerCluster {
   slots: ClusterSlots;
   /** Shared by the pools of every host of this cluster. */
   readonly poolContext: PoolContext;
+  /** The same for the pools of routes with priority HIGH (the HIGH circuit breaker). */
+  readonly highPoolContext: PoolContext;
   /** Version of the last host set applied (0 = none yet). */
   hostSetVersion: number;
+  /** health_checks configured: responses are looked at for x-envoy-immediate-health-check-fail (health-reports.ts). */
+  activeHealthChecked: boolean;
   /**
    * The cluster's upstream TLS (transport_socket envoy.transport_sockets.tls), built once per worker from the
    * compiled UpstreamTlsContext; null = plaintext. Every pool of the cluster connects with it (connectUpstream);
    * a certificate reload updates it in place (ClientTlsContext.update).
    */
   tls: ClientTlsContext | null;
+  /**
+   * circuit_breakers: the DEFAULT and HIGH priorities' breakers, counting over all workers in shared memory (the
+   * pools use the DEFAULT one, poolContext.breaker). The retry policy takes a retry with tryStartRetry().
+   */
+  readonly breaker: CircuitBreaker;
+  readonly highBreaker: CircuitBreaker;
+  /** The load balancer reads a request hash (RING_HASH, MAGLEV): only then does the router compute one. */
+  hashing: boolean;
   private readonly stats: WorkerStatsStore;
   private readonly random: () => number;
   private hosts: Map<string, UpstreamHost>;
@@ -77,11 +92,19 @@ export class WorkerCluster {
     this.slots = slots;
     this.stats = stats;
     this.random = random;
-    this.poolContext = new PoolContext(stats, slots, poolSettingsOf(config));
+    this.hashing = HASHING_POLICIES.has(config.lbPolicy);
+    const cb = config.circuitBreakers;
+    this.breaker = new CircuitBreaker(circuitBreakerShared, cb.slot, cb.default);
+    this.highBreaker = new CircuitBreaker(circuitBreakerShared, cb.slot < 0 ? -1 : cb.slot + 1, cb.high);
+    this.poolContext = new PoolContext(stats, slots, poolSettingsOf(config), this.breaker);
     this.tls = tlsContextOf(config.transportSocket, null);
     this.poolContext.tls = this.tls;
     this.poolContext.tlsSlots = config.tlsSlots;
+    this.highPoolContext = new PoolContext(stats, slots, poolSettingsOf(config), this.highBreaker);
+    this.highPoolContext.tls = this.tls;
+    this.highPoolContext.tlsSlots = config.tlsSlots;
     this.hostSetVersion = 0;
+    this.activeHealthChecked = config.healthChecks.length > 0;
     this.hosts = new Map();
     this.levels = [];
     this.drainingPools = new Set();
@@ -91,19 +114,35 @@ export class WorkerCluster {
    * The host for the next request, or null when no host can take it (no hosts, or none healthy with panic mode
    * off). Counts lb_healthy_panic when the pick ignored health.
    */
-  chooseHost(): UpstreamHost | null {
+  chooseHost(hash: Hash64 | null = null, attempt = 0): UpstreamHost | null {
     const levels = this.levels;
     if (levels.length === 0) return null;
     let level = levels[0]!;
     if (levels.length > 1) {
-      const r = this.random() * 100;
+      // A hashing LB picks the level by the hash too (Envoy's ThreadAwareLoadBalancer), so a key keeps its level.
+      const r = hash === null ? this.random() * 100 : mod64(hash.hi, hash.lo, 100);
       for (let i = 0; i < levels.length; i++) {
         level = levels[i]!;
         if (r < level.cumulativeLoad) break;
       }
     }
     if (level.panic) this.stats.values[this.slots.lb_healthy_panic]++;
-    return level.lb.chooseHost();
+    return level.lb.chooseHost(hash, attempt);
+  }
+
+  /**
+   * A retry may start (circuit_breakers max_retries, all workers; `high`: the route's priority is HIGH); false
+   * counts upstream_rq_retry_overflow and the retry must not happen. Each true is matched by one endRetry() once
+   * that retry's attempt is over.
+   */
+  tryStartRetry(high = false): boolean {
+    if ((high ? this.highBreaker : this.breaker).tryStartRetry()) return true;
+    this.stats.values[this.slots.upstream_rq_retry_overflow]++;
+    return false;
+  }
+
+  endRetry(high = false): void {
+    (high ? this.highBreaker : this.breaker).endRetry();
   }
 
   /** Current hosts (all priorities, healthy or not), in host-set order. */
@@ -119,12 +158,20 @@ export class WorkerCluster {
   updateConfig(config: CompiledCluster, slots: ClusterSlots): void {
     const same = JSON.stringify(config) === JSON.stringify(this.config) && JSON.stringify(slots) === JSON.stringify(this.slots);
     this.config = config;
+    this.activeHealthChecked = config.healthChecks.length > 0;
+    this.hashing = HASHING_POLICIES.has(config.lbPolicy);
     if (same) return;
     this.slots = slots;
     this.poolContext.update(slots, poolSettingsOf(config));
+    // Same cluster name, same shared slot: only the limits change.
+    this.breaker.thresholds = config.circuitBreakers.default;
+    this.highBreaker.thresholds = config.circuitBreakers.high;
     this.tls = tlsContextOf(config.transportSocket, this.tls);
     this.poolContext.tls = this.tls;
     this.poolContext.tlsSlots = config.tlsSlots;
+    this.highPoolContext.update(slots, poolSettingsOf(config));
+    this.highPoolContext.tls = this.tls;
+    this.highPoolContext.tlsSlots = config.tlsSlots;
     this.rebuildLoadBalancing();
   }
 
@@ -140,7 +187,7 @@ export class WorkerCluster {
       const key = hostKey(d.address, d.port);
       if (next.has(key)) continue;
       let host = this.hosts.get(key);
-      if (host === undefined) host = new UpstreamHost(d, this.poolContext);
+      if (host === undefined) host = new UpstreamHost(d, this.poolContext, this.highPoolContext);
       else host.update(d);
       next.set(key, host);
     }
@@ -151,6 +198,7 @@ export class WorkerCluster {
       pool.onDrained = (p) => this.drainingPools.delete(p);
       pool.drain();
       host.http2PoolIfAny?.drain();
+      for (const hp of host.highPoolsIfAny) hp.drain();
     }
     this.hosts = next;
     this.rebuildLoadBalancing();
@@ -161,6 +209,7 @@ export class WorkerCluster {
     for (const host of this.hosts.values()) {
       host.pool.drain();
       host.http2PoolIfAny?.drain();
+      for (const hp of host.highPoolsIfAny) hp.drain();
     }
     this.levels = [];
   }
@@ -170,6 +219,7 @@ export class WorkerCluster {
     for (const host of this.hosts.values()) {
       host.pool.close();
       host.http2PoolIfAny?.close();
+      for (const hp of host.highPoolsIfAny) hp.close();
     }
     for (const pool of this.drainingPools) pool.close();
     this.drainingPools.clear();
@@ -195,6 +245,8 @@ export class WorkerCluster {
       random: this.random,
       choiceCount: this.config.leastRequestChoiceCount,
       activeRequestBias: this.config.leastRequestActiveRequestBias,
+      ringHash: this.config.hashLb,
+      maglevTableSize: this.config.hashLb.maglevTableSize,
     };
     const levels: PriorityLevel[] = [];
     let cumulative = 0;
