@@ -13,6 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from './harness/bench-process.ts';
 import { rssKiB } from './harness/proc-stats.ts';
+import { bootstrap, cluster, hcmListener } from '../test/support/config-builder.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({ options: { mib: { type: 'string', default: '100' }, 'rate-mib-s': { type: 'string', default: '25' } } });
@@ -61,34 +62,11 @@ const port = await freePort();
 const adminPort = await freePort();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'legate-slowpeer-'));
 const configPath = path.join(dir, 'legate.yaml');
-fs.writeFileSync(configPath, `admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: ${adminPort} } }
-static_resources:
-  listeners:
-  - name: edge
-    address: { socket_address: { address: 127.0.0.1, port_value: ${port} } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: edge
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                route: { cluster: peer, timeout: 0s }
-          http_filters:
-          - name: envoy.filters.http.router
-  clusters:
-  - name: peer
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: peer
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${upstreamPort} } } } }] }]
-`);
+fs.writeFileSync(configPath, bootstrap(
+  [hcmListener({ name: 'edge', port, routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: peer, timeout: 0s }' }] })],
+  [cluster({ name: 'peer', endpoints: [{ address: '127.0.0.1', port: upstreamPort }] })],
+  adminPort,
+));
 const legate = spawn(path.join(ROOT, 'bin/legate'), ['-c', configPath, '--concurrency', '1', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
 try {
   for (let i = 0; i < 100; i++) {

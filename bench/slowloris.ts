@@ -16,6 +16,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from './harness/bench-process.ts';
 import { rssKiB } from './harness/proc-stats.ts';
+import { bootstrap, hcmListener } from '../test/support/config-builder.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const NODE = path.join(ROOT, 'node_modules/.bin/node');
@@ -121,29 +122,12 @@ const overloadYaml = maxConnections === 0 ? '' : `overload_manager:
       "@type": type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig
       max_active_downstream_connections: ${maxConnections}
 `;
-fs.writeFileSync(configPath, `admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: ${adminPort} } }
-${overloadYaml}static_resources:
-  listeners:
-  - name: edge
-    address: { socket_address: { address: 127.0.0.1, port_value: ${port} } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: edge
-          request_headers_timeout: ${TIMEOUT_S}s
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                direct_response: { status: 200, body: { inline_string: "ok" } }
-          http_filters:
-          - name: envoy.filters.http.router
-`);
+// overload_manager after static_resources: a top-level key, its place in the YAML does not matter.
+fs.writeFileSync(configPath, bootstrap([hcmListener({
+  name: 'edge', port,
+  hcmExtra: `          request_headers_timeout: ${TIMEOUT_S}s\n`,
+  routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200, body: { inline_string: "ok" } }' }],
+})], [], adminPort) + overloadYaml);
 /** The hard RLIMIT_NOFILE (not raised: that needs CAP_SYS_RESOURCE). */
 const hardFdLimit = Number(/^Max open files\s+\d+\s+(\d+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? 20_000);
 const fdLimit = hardFdLimit;

@@ -4,6 +4,8 @@
 
 import type { AccessLogConfig, AccessLogProblem } from './access-log-config.ts';
 import { compileJsonFormat, compileTextFormat, DEFAULT_FORMAT, FormatError } from './formatter.ts';
+import { obj } from '../router/config-values.ts';
+import { readDataSourceText, type DataSourceProblem, type DataSourceRules } from '../router/data-source.ts';
 
 /** The format fields of AccessLogConfig. */
 export type LogFormat = Pick<AccessLogConfig, 'format' | 'text' | 'json' | 'jsonTyped' | 'omitEmptyValues' | 'sortProperties' | 'textEndsWithNewline'>;
@@ -94,22 +96,16 @@ export function compileSubstitutionFormatString(sfs: Record<string, unknown>, pa
 }
 
 /** envoy.config.core.v3.DataSource, for the kinds that need no file I/O at compile time. */
+const FORMAT_SOURCE: DataSourceRules = Object.freeze({
+  unreadable: 'cannot read',
+  environmentVariable: true,
+  fileRefused: 'not supported yet: a format read from a file (use inline_string)',
+  missing: 'a data source needs inline_string, inline_bytes or environment_variable',
+});
+
 function dataSourceText(source: unknown, path: string, problems: AccessLogProblem[]): string | null {
-  const ds = source !== null && typeof source === 'object' ? (source as Record<string, unknown>) : {};
-  if (typeof ds['inline_string'] === 'string') return ds['inline_string'];
-  if (typeof ds['inline_bytes'] === 'string') return Buffer.from(ds['inline_bytes'], 'base64').toString('utf8');
-  if (typeof ds['environment_variable'] === 'string') {
-    const value = process.env[ds['environment_variable']];
-    if (value === undefined) {
-      problems.push({ code: 'bad_value', path: `${path}.environment_variable`, message: `environment variable ${ds['environment_variable']} is not set` });
-      return null;
-    }
-    return value;
-  }
-  if (ds['filename'] !== undefined) {
-    problems.push({ code: 'not_supported', path: `${path}.filename`, message: 'not supported yet: a format read from a file (use inline_string)' });
-    return null;
-  }
-  problems.push({ code: 'missing_field', path, message: 'a data source needs inline_string, inline_bytes or environment_variable' });
-  return null;
+  const found: DataSourceProblem[] = [];
+  const text = readDataSourceText(obj(source), path, FORMAT_SOURCE, found);
+  for (const p of found) problems.push({ code: p.code ?? 'bad_value', path: p.path, message: p.message });
+  return text;
 }

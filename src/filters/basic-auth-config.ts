@@ -4,8 +4,8 @@
 // Envoy refuses them. The filter-level config crosses to the workers as plain data (name -> base64 digest); the
 // worker turns it into a BasicAuthUsers (digests as Buffers, compared in constant time).
 
-import fs from 'node:fs';
-import { isHeaderName, oneofSet, str, type Obj } from '../router/config-values.ts';
+import { isHeaderName, str, type Obj } from '../router/config-values.ts';
+import { readDataSourceText, type DataSourceRules } from '../router/data-source.ts';
 import type { FilterConfigProblem, HttpFilterType } from './http-filter-config.ts';
 
 export const BASIC_AUTH_TYPE = 'envoy.extensions.filters.http.basic_auth.v3.BasicAuth';
@@ -36,23 +36,7 @@ export class BasicAuthUsers {
   }
 }
 
-/** The text of a DataSource (inline_string, inline_bytes, filename); null with a problem when it cannot be had. */
-function readUsersSource(ds: Obj, path: string, problems: FilterConfigProblem[]): string | null {
-  const which = oneofSet(ds, ['inline_string', 'inline_bytes', 'filename'], path, true, problems);
-  if (which === 'inline_string') return str(ds['inline_string'], '');
-  if (which === 'inline_bytes') return Buffer.from(str(ds['inline_bytes'], ''), 'base64').toString('utf8');
-  if (which === 'filename') {
-    const file = str(ds['filename'], '');
-    try {
-      return fs.readFileSync(file, 'utf8');
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      problems.push({ path: `${path}.filename`, message: `basic auth: cannot read users file '${file}': ${e.code ?? e.message}` });
-      return null;
-    }
-  }
-  return null;
-}
+const USERS_SOURCE: DataSourceRules = Object.freeze({ unreadable: 'basic auth: cannot read users file' });
 
 /** htpasswd lines -> [name, base64 digest], with Envoy's checks (each a problem at `path`). */
 export function parseHtpasswd(text: string, path: string, problems: FilterConfigProblem[]): [string, string][] {
@@ -101,7 +85,7 @@ function compileUsers(o: Obj, path: string, problems: FilterConfigProblem[], req
     if (required) problems.push({ code: 'missing_field', path: `${path}.users`, message: 'BasicAuthPerRoute needs users' });
     return [];
   }
-  const text = readUsersSource(ds as Obj, `${path}.users`, problems);
+  const text = readDataSourceText(ds as Obj, `${path}.users`, USERS_SOURCE, problems);
   return text === null ? [] : parseHtpasswd(text, `${path}.users`, problems);
 }
 

@@ -4,7 +4,7 @@
 // handle API Legate has not built is refused here, by name, wherever a script calls it: a script never meets a
 // missing function at run time.
 
-import { readDataSource } from '../router/direct-response-body.ts';
+import { readDataSourceText, type DataSourceRules } from '../router/data-source.ts';
 import { bool, obj, str, type Obj } from '../router/config-values.ts';
 import type { FilterConfigProblem, HttpFilterStats, HttpFilterType } from './http-filter-config.ts';
 
@@ -71,9 +71,12 @@ function compileScript(name: string, code: string, path: string, problems: Filte
   return Object.freeze({ name, code, needsBody: /:\s*(?:body|bodyChunks|trailers)\s*\(/.test(bare) });
 }
 
+/** A script's DataSource: inline or a file, any size (Envoy reads it whole, as here). */
+const SCRIPT_SOURCE: DataSourceRules = Object.freeze({ unreadable: 'cannot read Lua script file', environmentVariable: true });
+
 function scriptOf(ds: unknown, name: string, path: string, problems: FilterConfigProblem[]): LuaScript | null {
-  const bytes = readDataSource(obj(ds), path, problems);
-  return bytes === null ? null : compileScript(name, bytes.toString('utf8'), path, problems);
+  const code = readDataSourceText(obj(ds), path, SCRIPT_SOURCE, problems);
+  return code === null ? null : compileScript(name, code, path, problems);
 }
 
 /** Lua at `path` -> LuaFilterConfig. */

@@ -3,13 +3,13 @@
 // DataSource, read here once), headers_to_add (the HeaderValueOption list, compiled again where it runs) and body
 // format; the fallback body_format. The worker builds it (workers/http/local-reply-rewriter.ts).
 
-import fs from 'node:fs';
 import { compileAccessLogFilter, type AccessLogFilterData } from '../access-log/access-log-filter.ts';
 import type { AccessLogProblem } from '../access-log/access-log-config.ts';
 import { compileHeaderValueFormat } from '../access-log/formatter.ts';
 import { compileSubstitutionFormatString, type LogFormat } from '../access-log/log-format-config.ts';
 import { compileMutationLevel } from '../router/header-mutations.ts';
 import { isObj, list, obj, str, type Obj } from '../router/config-values.ts';
+import { readDataSourceText, type DataSourceRules } from '../router/data-source.ts';
 import type { FilterConfigProblem } from '../filters/http-filter-config.ts';
 
 /** A SubstitutionFormatString for a body, and the content-type that goes with it. */
@@ -64,7 +64,7 @@ function compileMapper(m: Obj, path: string, problems: FilterConfigProblem[]): R
       statusCode = 0;
     }
   }
-  const body = isObj(m['body']) ? readBody(m['body'], `${path}.body`, problems) : null;
+  const body = isObj(m['body']) ? readDataSourceText(m['body'], `${path}.body`, BODY_SOURCE, problems) : null;
   const headersToAdd = list(m['headers_to_add']);
   compileMutationLevel(headersToAdd, undefined, `${path}.headers_to_add`, '', compileHeaderValueFormat, problems);
   const bodyFormat = isObj(m['body_format_override']) ? compileBodyFormat(m['body_format_override'], `${path}.body_format_override`, problems) : null;
@@ -82,24 +82,8 @@ function compileBodyFormat(sfs: Obj, path: string, problems: FilterConfigProblem
 }
 
 /** envoy.config.core.v3.DataSource, read now (a file once, as Envoy reads it when the config loads). */
-function readBody(ds: Obj, path: string, problems: FilterConfigProblem[]): string | null {
-  if (typeof ds['inline_string'] === 'string') return ds['inline_string'];
-  if (typeof ds['inline_bytes'] === 'string') return Buffer.from(ds['inline_bytes'], 'base64').toString('utf8');
-  if (typeof ds['environment_variable'] === 'string') {
-    const value = process.env[ds['environment_variable']];
-    if (value !== undefined) return value;
-    problems.push({ path: `${path}.environment_variable`, message: `environment variable ${ds['environment_variable']} is not set` });
-    return null;
-  }
-  if (typeof ds['filename'] === 'string') {
-    try {
-      return fs.readFileSync(ds['filename'], 'utf8');
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      problems.push({ path: `${path}.filename`, message: `cannot read '${ds['filename']}': ${e.code ?? e.message}` });
-      return null;
-    }
-  }
-  problems.push({ code: 'missing_field', path, message: 'a data source needs inline_string, inline_bytes, filename or environment_variable' });
-  return null;
-}
+const BODY_SOURCE: DataSourceRules = Object.freeze({
+  unreadable: 'cannot read',
+  environmentVariable: true,
+  missing: 'a data source needs inline_string, inline_bytes, filename or environment_variable',
+});

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startLegate, freePort, tempDir, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { bootstrap, cluster, filter, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl } from '../support/curl.ts';
 import { waitUntil } from '../support/polling.ts';
@@ -19,10 +19,6 @@ const BA_ROUTE = 'type.googleapis.com/envoy.extensions.filters.http.basic_auth.v
 
 function sha(password: string): string {
   return `{SHA}${crypto.createHash('sha1').update(password).digest('base64')}`;
-}
-
-function withFilter(listener: string, filter: string): string {
-  return listener.replace('          http_filters:\n', `          http_filters:\n${filter}`);
 }
 
 /** The problems loading and compiling `yaml` gives (as the config check does). */
@@ -63,13 +59,11 @@ describe('basic auth through bin/legate', () => {
               path: ${logPath}
               log_format: { text_format: "%RESPONSE_CODE% %RESPONSE_CODE_DETAILS%\\n" }
 `,
-    });
-    const config = bootstrap([withFilter(listener, `          - name: ba
-            typed_config:
-              "@type": ${BA}
-              users: { filename: ${usersFile} }
+      httpFilters: filter('ba', BA, `              users: { filename: ${usersFile} }
               forward_username_header: X-Username
-`)], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]);
+`),
+    });
+    const config = bootstrap([listener], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]);
     legate = await startLegate({ config, concurrency: 1 });
   });
 
@@ -126,11 +120,8 @@ describe('basic auth through bin/legate', () => {
 
 describe('basic auth config checks', () => {
   const config = (users: string, extra = ''): string => {
-    const listener = withFilter(hcmListener({ name: 'bac', port: 1, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200 }' }] }), `          - name: ba
-            typed_config:
-              "@type": ${BA}
-              users: { inline_string: ${JSON.stringify(users)} }
-${extra}`);
+    const listener = hcmListener({ name: 'bac', port: 1, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200 }' }], httpFilters: filter('ba', BA, `              users: { inline_string: ${JSON.stringify(users)} }
+${extra}`) });
     return bootstrap([listener], []);
   };
 

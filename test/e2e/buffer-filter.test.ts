@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { bootstrap, cluster, filter, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { RecordingUpstream } from '../support/recording-upstream.ts';
 import { curl } from '../support/curl.ts';
@@ -38,12 +38,8 @@ describe('buffer filter', () => {
       { match: '{ prefix: "/rec" }', action: 'route: { cluster: recording }' },
       { match: '{ prefix: "/" }', action: 'route: { cluster: backend }' },
     ];
-    const listener = hcmListener({ name: 'buf', port, routes }).replace('          http_filters:\n', `          http_filters:
-          - name: buf
-            typed_config:
-              "@type": ${BUFFER}
-              max_request_bytes: 1024
-`);
+    const listener = hcmListener({ name: 'buf', port, routes, httpFilters: filter('buf', BUFFER, `              max_request_bytes: 1024
+`) });
     const clusters = [
       cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] }),
       cluster({ name: 'recording', endpoints: [{ address: '127.0.0.1', port: rec.port }] }),

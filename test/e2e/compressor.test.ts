@@ -149,10 +149,6 @@ const GZIP = '{ "@type": type.googleapis.com/envoy.extensions.compression.gzip.c
 const BROTLI = '{ "@type": type.googleapis.com/envoy.extensions.compression.brotli.compressor.v3.Brotli, quality: 5 }';
 const ZSTD = '{ "@type": type.googleapis.com/envoy.extensions.compression.zstd.compressor.v3.Zstd, compression_level: 5 }';
 
-function withFilters(listener: string, filters: string): string {
-  return listener.replace('          http_filters:\n', `          http_filters:\n${filters}`);
-}
-
 describe('compressor: gzip, brotli, zstd', () => {
   let legate: LegateProcess;
   let up: Upstream;
@@ -175,19 +171,10 @@ describe('compressor: gzip, brotli, zstd', () => {
       { match: '{ prefix: "/" }', action: 'route: { cluster: backend }' },
     ];
     const listeners = [
-      withFilters(hcmListener({ name: 'gz', port: gzipPort, routes }), compressorFilter('gz', GZIP)),
-      withFilters(
-        hcmListener({ name: 'both', port: bothPort, routes: [routes[1]!] }),
-        compressorFilter('br', BROTLI) + compressorFilter('gzip', GZIP),
-      ),
-      withFilters(
-        hcmListener({ name: 'rq', port: requestPort, routes: [routes[1]!] }),
-        compressorFilter('rq', GZIP, '              request_direction_config: { common_config: { min_content_length: 100, content_type: [application/json] } }\n'),
-      ),
-      withFilters(
-        hcmListener({ name: 'zs', port: zstdPort, routes: [routes[1]!] }),
-        compressorFilter('zs', ZSTD, '              response_direction_config: { disable_on_etag_header: true, remove_accept_encoding_header: true, common_config: { min_content_length: 100, content_type: [text/plain, application/json] } }\n'),
-      ),
+      hcmListener({ name: 'gz', port: gzipPort, routes, httpFilters: compressorFilter('gz', GZIP) }),
+      hcmListener({ name: 'both', port: bothPort, routes: [routes[1]!], httpFilters: compressorFilter('br', BROTLI) + compressorFilter('gzip', GZIP) }),
+      hcmListener({ name: 'rq', port: requestPort, routes: [routes[1]!], httpFilters: compressorFilter('rq', GZIP, '              request_direction_config: { common_config: { min_content_length: 100, content_type: [application/json] } }\n') }),
+      hcmListener({ name: 'zs', port: zstdPort, routes: [routes[1]!], httpFilters: compressorFilter('zs', ZSTD, '              response_direction_config: { disable_on_etag_header: true, remove_accept_encoding_header: true, common_config: { min_content_length: 100, content_type: [text/plain, application/json] } }\n') }),
     ];
     legate = await startLegate({
       config: bootstrap(listeners, [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]),

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startLegate, ROOT, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { bootstrap, cluster, filter, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl, type CurlResult } from '../support/curl.ts';
 
@@ -103,17 +103,15 @@ describe('CORS: every CorsPolicy setting', () => {
       { match: '{ prefix: "/" }', action: 'route: { cluster: backend }' },
     ];
     const listeners = [
-      hcmListener({ name: 'cors', routes, vhostExtra: vhost, hcmExtra: '' }).replace(
-        '          http_filters:\n',
-        '          http_filters:\n          - name: cors\n            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors }\n',
-      ),
+      hcmListener({ name: 'cors', routes, vhostExtra: vhost, hcmExtra: '', httpFilters: filter('cors', 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors') }),
     ];
     // A second listener with the deprecated per-virtual-host `cors` field and no typed_per_filter_config.
     listeners.push(hcmListener({
       name: 'legacy',
       routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }],
       vhostExtra: '              cors: { allow_origin_string_match: [{ exact: "https://legacy.example" }], allow_methods: "POST" }\n',
-    }).replace('          http_filters:\n', '          http_filters:\n          - name: envoy.filters.http.cors\n            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors }\n'));
+      httpFilters: filter('envoy.filters.http.cors', 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors'),
+    }));
     legate = await startLegate({ config: bootstrap(listeners, [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 1 });
     base = `http://127.0.0.1:${await legate.listenerPort('cors')}`;
     (legate as unknown as { legacyBase: string }).legacyBase = `http://127.0.0.1:${await legate.listenerPort('legacy')}`;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startLegate, freePort, ROOT, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { bootstrap, cluster, filter, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl } from '../support/curl.ts';
 import { hostAndPort } from '../../workers/http/filters/csrf-filter.ts';
@@ -96,14 +96,9 @@ describe('CSRF: the filter-level policy', () => {
     up = await startUpstream('csrf-filter');
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    const listener = hcmListener({ name: 'csrf_main', port, routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }] })
-      .replace('          http_filters:\n', `          http_filters:
-          - name: envoy.filters.http.csrf
-            typed_config:
-              "@type": ${CSRF}
-              filter_enabled: { default_value: { numerator: 100 } }
+    const listener = hcmListener({ name: 'csrf_main', port, routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }], httpFilters: filter('envoy.filters.http.csrf', CSRF, `              filter_enabled: { default_value: { numerator: 100 } }
               additional_origins: [{ suffix: ".trusted.example" }]
-`);
+`) });
     legate = await startLegate({ config: bootstrap([listener], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 1 });
   });
 

@@ -142,10 +142,6 @@ ${extra}              decompressor_library:
 `;
 }
 
-function withFilters(listener: string, filters: string): string {
-  return listener.replace('          http_filters:\n', `          http_filters:\n${filters}`);
-}
-
 describe('decompressor', () => {
   let legate: LegateProcess;
   let up: Upstream;
@@ -160,13 +156,10 @@ describe('decompressor', () => {
     zsPort = await freePort();
     const routes = [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }];
     const listeners = [
-      withFilters(hcmListener({ name: 'gz', port: gzPort, routes }), decompressorFilter('up', '{ "@type": type.googleapis.com/envoy.extensions.compression.gzip.decompressor.v3.Gzip, max_inflate_ratio: 200 }')),
-      withFilters(hcmListener({ name: 'br', port: brPort, routes }), decompressorFilter('br', '{ "@type": type.googleapis.com/envoy.extensions.compression.brotli.decompressor.v3.Brotli }')),
-      withFilters(
-        hcmListener({ name: 'zs', port: zsPort, routes }),
-        decompressorFilter('zs', '{ "@type": type.googleapis.com/envoy.extensions.compression.zstd.decompressor.v3.Zstd, chunk_size: 8192 }',
-          '              response_direction_config: { common_config: { enabled: { default_value: false, runtime_key: x } } }\n'),
-      ),
+      hcmListener({ name: 'gz', port: gzPort, routes, httpFilters: decompressorFilter('up', '{ "@type": type.googleapis.com/envoy.extensions.compression.gzip.decompressor.v3.Gzip, max_inflate_ratio: 200 }') }),
+      hcmListener({ name: 'br', port: brPort, routes, httpFilters: decompressorFilter('br', '{ "@type": type.googleapis.com/envoy.extensions.compression.brotli.decompressor.v3.Brotli }') }),
+      hcmListener({ name: 'zs', port: zsPort, routes, httpFilters: decompressorFilter('zs', '{ "@type": type.googleapis.com/envoy.extensions.compression.zstd.decompressor.v3.Zstd, chunk_size: 8192 }',
+          '              response_direction_config: { common_config: { enabled: { default_value: false, runtime_key: x } } }\n') }),
     ];
     legate = await startLegate({
       config: bootstrap(listeners, [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]),

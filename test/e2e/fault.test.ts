@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { startLegate, freePort, tempDir, ROOT, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { bootstrap, cluster, filter, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { RecordingUpstream } from '../support/recording-upstream.ts';
 import { curl, type CurlResult } from '../support/curl.ts';
@@ -98,14 +98,11 @@ describe('fault filter', () => {
               path: ${logPath}
               log_format: { text_format: "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%\\n" }
 `,
-    }).replace('          http_filters:\n', `          http_filters:
-          - name: fault
-            typed_config:
-              "@type": ${FAULT}
-              max_active_faults: 1
+      httpFilters: filter('fault', FAULT, `              max_active_faults: 1
               abort: { header_abort: {}, percentage: { numerator: 100 } }
               delay: { header_delay: {}, percentage: { numerator: 100 } }
-`);
+`),
+    });
     const clusters = [
       cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] }),
       cluster({ name: 'recording', endpoints: [{ address: '127.0.0.1', port: rec.port }] }),
@@ -210,13 +207,8 @@ describe('fault filter', () => {
 describe('fault filter: config checks', () => {
   it('refuses response_rate_limit as not supported yet, with its position', async () => {
     const port = await freePort();
-    const listener = hcmListener({ name: 'bad', port, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200 }' }] })
-      .replace('          http_filters:\n', `          http_filters:
-          - name: fault
-            typed_config:
-              "@type": ${FAULT}
-              response_rate_limit: { fixed_limit: { limit_kbps: 1 }, percentage: { numerator: 100 } }
-`);
+    const listener = hcmListener({ name: 'bad', port, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200 }' }], httpFilters: filter('fault', FAULT, `              response_rate_limit: { fixed_limit: { limit_kbps: 1 }, percentage: { numerator: 100 } }
+`) });
     const legate = await startLegate({ config: bootstrap([listener], []), concurrency: 1, waitReady: false });
     const code = await Promise.race([legate.waitExit(), new Promise<number>((r) => setTimeout(() => r(-1), 30_000))]);
     if (code === -1) await legate.stop('SIGKILL');

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import http from 'node:http';
 import type net from 'node:net';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { bootstrap, cluster, filter, hcmListener } from '../support/config-builder.ts';
 import { PATHS, decodeEnvelope, encodeEnvelope, requestMessage, sha256, startJsEchoServer, type JsEchoServer } from '../support/grpc-peers.ts';
 
 /** A gRPC length-prefixed message (flag 0). */
@@ -144,7 +144,8 @@ describe('grpc_web: gRPC-Web clients to a grpc-js server', () => {
         { match: '{ prefix: "/" }', action: 'route: { cluster: plain }' },
       ],
       hcmExtra: '          codec_type: AUTO\n',
-    }).replace('          http_filters:\n', '          http_filters:\n          - name: envoy.filters.http.grpc_web\n            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb }\n');
+      httpFilters: filter('envoy.filters.http.grpc_web', 'type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb'),
+    });
     legate = await startLegate({
       config: bootstrap([listener], [
         cluster({ name: 'echo', extra: h2, endpoints: [{ address: '127.0.0.1', port: server.port }] }),
@@ -291,8 +292,7 @@ describe('grpc_http1_bridge: an HTTP/1.1 client calling a grpc-js server', () =>
         "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
         explicit_http_config: { http2_protocol_options: {} }
 `;
-    const listener = hcmListener({ name: 'bridge', port, routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: echo }' }], hcmExtra: '          codec_type: AUTO\n' })
-      .replace('          http_filters:\n', '          http_filters:\n          - name: envoy.filters.http.grpc_http1_bridge\n            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_http1_bridge.v3.Config }\n');
+    const listener = hcmListener({ name: 'bridge', port, routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: echo }' }], hcmExtra: '          codec_type: AUTO\n', httpFilters: filter('envoy.filters.http.grpc_http1_bridge', 'type.googleapis.com/envoy.extensions.filters.http.grpc_http1_bridge.v3.Config') });
     legate = await startLegate({
       config: bootstrap([listener], [cluster({ name: 'echo', extra: h2, endpoints: [{ address: '127.0.0.1', port: server.port }] })]),
       concurrency: 1,

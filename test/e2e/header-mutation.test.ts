@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { bootstrap, cluster, filter, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl, type CurlResult } from '../support/curl.ts';
 
@@ -37,11 +37,8 @@ function listenerWith(name: string, port: number, hmFields: string): string {
   return hcmListener({
     name, port, routes,
     vhostExtra: `              typed_per_filter_config:\n                hm: ${perRoute('x-level', 'vhost')}\n`,
-  }).replace('          http_filters:\n', `          http_filters:
-          - name: hm
-            typed_config:
-              "@type": ${HM}
-${hmFields}`);
+    httpFilters: filter('hm', HM, hmFields),
+  });
 }
 
 describe('header_mutation filter', () => {
@@ -117,13 +114,8 @@ describe('header_mutation filter', () => {
 describe('header_mutation filter: config checks', () => {
   it('refuses a mutation of a pseudo-header, with its path', async () => {
     const port = await freePort();
-    const listener = hcmListener({ name: 'bad', port, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200 }' }] })
-      .replace('          http_filters:\n', `          http_filters:
-          - name: hm
-            typed_config:
-              "@type": ${HM}
-              mutations: { request_mutations: [{ append: { header: { key: ":path", value: "/x" } } }] }
-`);
+    const listener = hcmListener({ name: 'bad', port, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200 }' }], httpFilters: filter('hm', HM, `              mutations: { request_mutations: [{ append: { header: { key: ":path", value: "/x" } } }] }
+`) });
     const legate = await startLegate({ config: bootstrap([listener], []), concurrency: 1, waitReady: false });
     const code = await Promise.race([legate.waitExit(), new Promise<number>((r) => setTimeout(() => r(-1), 30_000))]);
     if (code === -1) await legate.stop('SIGKILL');

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startLegate, freePort, tempDir, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { bootstrap, cluster, filter, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl, type CurlResult } from '../support/curl.ts';
 import { waitUntil } from '../support/polling.ts';
@@ -39,12 +39,7 @@ describe('health_check filter', () => {
     const add = async (name: string, fields: string): Promise<void> => {
       const port = await freePort();
       base[name] = `http://127.0.0.1:${port}`;
-      listeners.push(hcmListener({ name, port, routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }], hcmExtra: accessLog })
-        .replace('          http_filters:\n', `          http_filters:
-          - name: hc
-            typed_config:
-              "@type": ${HC}
-${fields}`));
+      listeners.push(hcmListener({ name, port, routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }], hcmExtra: accessLog, httpFilters: filter('hc', HC, fields) }));
     };
     const healthz = '              headers: [{ name: ":path", string_match: { exact: "/healthz" } }]\n';
     await add('local', `              pass_through_mode: false\n${healthz}`);
@@ -140,14 +135,9 @@ ${fields}`));
 describe('health_check filter: config checks', () => {
   it('refuses cache_time without pass_through_mode, with its path', async () => {
     const port = await freePort();
-    const listener = hcmListener({ name: 'bad', port, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200 }' }] })
-      .replace('          http_filters:\n', `          http_filters:
-          - name: hc
-            typed_config:
-              "@type": ${HC}
-              pass_through_mode: false
+    const listener = hcmListener({ name: 'bad', port, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200 }' }], httpFilters: filter('hc', HC, `              pass_through_mode: false
               cache_time: 5s
-`);
+`) });
     const legate = await startLegate({ config: bootstrap([listener], []), concurrency: 1, waitReady: false });
     const code = await Promise.race([legate.waitExit(), new Promise<number>((r) => setTimeout(() => r(-1), 30_000))]);
     if (code === -1) await legate.stop('SIGKILL');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { startLegate, freePort, tempDir, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { bootstrap, cluster, filter, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl, type CurlResult } from '../support/curl.ts';
 import { waitUntil } from '../support/polling.ts';
@@ -170,11 +170,7 @@ describe('jwt_authn through bin/legate', () => {
               path: ${logPath}
               log_format: { text_format: "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_CODE_DETAILS% %DYNAMIC_METADATA(envoy.filters.http.jwt_authn:jwt_payload:sub)%\\n" }
 `,
-    }).replace('          http_filters:\n', `          http_filters:
-          - name: jwt
-            typed_config:
-              "@type": ${JWT}
-              bypass_cors_preflight: true
+      httpFilters: filter('jwt', JWT, `              bypass_cors_preflight: true
               providers:
                 local:
                   issuer: ${LOCAL_ISS}
@@ -261,7 +257,8 @@ describe('jwt_authn through bin/legate', () => {
               - { match: { prefix: /flaky }, requires: { provider_name: flaky } }
               - { match: { prefix: /named }, requirement_name: named }
               - { match: { prefix: /hdr, headers: [{ name: x-check, exact_match: "yes" }] }, requires: { provider_name: local } }
-`);
+`),
+    });
     const clusters = [
       cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] }),
       cluster({ name: 'jwks', endpoints: [{ address: '127.0.0.1', port: jwksServer.port }] }),
@@ -513,8 +510,7 @@ function problemsOf(yaml: string, configPath = ''): string[] {
 }
 
 describe('jwt_authn config checks', () => {
-  const config = (filter: string): string => bootstrap([hcmListener({ name: 'jc', port: 1, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200 }' }] })
-    .replace('          http_filters:\n', `          http_filters:\n          - name: jwt\n            typed_config:\n              "@type": ${JWT}\n${filter}`)], []);
+  const config = (fields: string): string => bootstrap([hcmListener({ name: 'jc', port: 1, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200 }' }], httpFilters: filter('jwt', JWT, fields) })], []);
   const jwks = JSON.stringify(JSON.stringify({ keys: [{ kty: 'oct', k: 'AAAA', kid: 'a' }] }));
 
   it('accepts a provider and its rules', () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startLegate, freePort, tempDir, ROOT, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { bootstrap, cluster, filter, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl, type CurlResult } from '../support/curl.ts';
 import { waitUntil } from '../support/polling.ts';
@@ -127,15 +127,12 @@ describe('local rate limit: per-route buckets, enforcement, status and headers',
               path: ${logPath}
               log_format: { text_format: "%RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%\\n" }
 `,
-    }).replace('          http_filters:\n', `          http_filters:
-          - name: lrl
-            typed_config:
-              "@type": ${LRL}
-              stat_prefix: main
+      httpFilters: filter('lrl', LRL, `              stat_prefix: main
               token_bucket: { max_tokens: 3, tokens_per_fill: 3, fill_interval: 3600s }
               filter_enabled: ${always}
               filter_enforced: ${always}
-`);
+`),
+    });
     legate = await startLegate({ config: bootstrap([listener], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 1 });
     base = `http://127.0.0.1:${await legate.listenerPort('lrl')}`;
   });
@@ -201,15 +198,11 @@ describe('local rate limit: two workers share each bucket (Envoy\'s bucket is on
       { match: '{ prefix: "/own" }', action: `route: { cluster: backend }\n                typed_per_filter_config:\n                  lrl: { "@type": ${LRL}, stat_prefix: own, token_bucket: { max_tokens: 4, fill_interval: 3600s }, filter_enabled: ${always}, filter_enforced: ${always} }` },
       { match: '{ prefix: "/" }', action: 'route: { cluster: backend }' },
     ];
-    const listener = hcmListener({ name: 'lrl2', routes }).replace('          http_filters:\n', `          http_filters:
-          - name: lrl
-            typed_config:
-              "@type": ${LRL}
-              stat_prefix: main
+    const listener = hcmListener({ name: 'lrl2', routes, httpFilters: filter('lrl', LRL, `              stat_prefix: main
               token_bucket: { max_tokens: 10, tokens_per_fill: 10, fill_interval: 3600s }
               filter_enabled: ${always}
               filter_enforced: ${always}
-`);
+`) });
     legate = await startLegate({ config: bootstrap([listener], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 2 });
     base = `http://127.0.0.1:${await legate.listenerPort('lrl2')}`;
   });

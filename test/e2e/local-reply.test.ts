@@ -83,10 +83,10 @@ describe('local_reply_config', () => {
               log_format: { text_format: "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% [%LOCAL_REPLY_BODY%]\\n" }
           request_headers_timeout: 0.3s
 `,
-    }).replace('          http_filters:\n', `          http_filters:
-          - name: lrl
+      httpFilters: `          - name: lrl
             typed_config: { "@type": ${LRL}, stat_prefix: main }
-`);
+`,
+    });
     const clusters = [
       cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] }),
       cluster({ name: 'empty', endpoints: [] }),

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startLegate, freePort, tempDir, LEGATE_BIN, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { bootstrap, cluster, filter, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl } from '../support/curl.ts';
 import { waitUntil } from '../support/polling.ts';
@@ -102,15 +102,15 @@ end
               path: ${accessLog}
               log_format: { text_format_source: { inline_string: "%REQ(:PATH)% %RESPONSE_CODE% %DYNAMIC_METADATA(envoy.lua:path)%\\n" } }
 `,
-    }).replace('          http_filters:\n', `          http_filters:
-          - name: envoy.filters.http.lua
+      httpFilters: `          - name: envoy.filters.http.lua
             typed_config:
               "@type": ${LUA}
               stat_prefix: api
               default_source_code:
                 inline_string: |
 ${scriptYaml}
-`);
+`,
+    });
     legate = await startLegate({ config: bootstrap([listener], [cluster({ name: 'web', endpoints: [{ address: '127.0.0.1', port: up.port }] })]) });
   });
 
@@ -165,22 +165,29 @@ describe('lua filter: config', () => {
   it('refuses a script that calls a handle method Legate does not run yet, with its position', async () => {
     const dir = tempDir('legate-lua-cfg-');
     const file = path.join(dir, 'envoy.yaml');
-    const listener = hcmListener({ name: 'l', port: 0, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200 }' }] })
-      .replace('          http_filters:\n', `          http_filters:
-          - name: envoy.filters.http.lua
-            typed_config:
-              "@type": ${LUA}
-              default_source_code:
+    const listener = hcmListener({ name: 'l', port: 0, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200 }' }], httpFilters: filter('envoy.filters.http.lua', LUA, `              default_source_code:
                 inline_string: |
                   function envoy_on_request(h)
                     -- a comment naming h:timestamp() does not count
                     local headers, body = h:httpCall("auth", {[":method"] = "GET", [":path"] = "/", [":authority"] = "auth"}, "", 1000)
                   end
-`);
+`) });
     fs.writeFileSync(file, bootstrap([listener], []));
     const r = await run(LEGATE_BIN, ['--mode', 'validate', '-c', file]).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /\d+:\d+.*default_source_code.*not supported yet: the Lua handle method httpCall\(\)/);
     assert.doesNotMatch(r.stderr, /timestamp/);
+  });
+  it('takes a script file of any size (not the 4 KiB a direct_response body is held to)', async () => {
+    const dir = tempDir('legate-lua-big-');
+    const script = path.join(dir, 'big.lua');
+    fs.writeFileSync(script, `${'-- padding\n'.repeat(800)}function envoy_on_request(h) h:headers():add("x-big", "1") end\n`);
+    assert.ok(fs.statSync(script).size > 8192);
+    const file = path.join(dir, 'envoy.yaml');
+    fs.writeFileSync(file, bootstrap([hcmListener({
+      name: 'l', port: 0, routes: [{ match: '{ prefix: "/" }', action: 'direct_response: { status: 200 }' }],
+      httpFilters: filter('envoy.filters.http.lua', LUA, `              default_source_code: { filename: ${script} }\n`),
+    })], []));
+    await run(LEGATE_BIN, ['--mode', 'validate', '-c', file]);
   });
 });

@@ -72,10 +72,10 @@ describe('request mirroring through bin/legate', () => {
     });
     const chained = hcmListener({
       name: 'chain', port: chainPort, routes: [{ match: '{ prefix: "/" }', action: `route: { cluster: main, ${mirrorTo('mirror')} }` }],
-    }).replace('          http_filters:\n', `          http_filters:
-          - name: envoy.filters.http.cors
+      httpFilters: `          - name: envoy.filters.http.cors
             typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors }
-`);
+`,
+    });
     const ep = (p: number): { address: string; port: number }[] => [{ address: '127.0.0.1', port: p }];
     legate = await startLegate({
       config: bootstrap([listener, chained], [

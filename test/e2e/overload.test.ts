@@ -71,6 +71,30 @@ async function start(overloadYaml: string, opts: { hcmExtra?: string; preFilter?
   return startLegate({ config: overloadYaml + bootstrap([listener(opts)], []), concurrency: 2 });
 }
 
+/**
+ * Runs `fn` with the Legate `starting` resolves to, its 'edge' listener's port and a list for the client sockets
+ * `fn` opens; after it, destroys those sockets and stops Legate.
+ */
+async function withLegate(starting: Promise<LegateProcess>, fn: (legate: LegateProcess, port: number, sockets: net.Socket[]) => Promise<void>): Promise<void> {
+  const legate = await starting;
+  const sockets: net.Socket[] = [];
+  try {
+    await fn(legate, await legate.listenerPort('edge'), sockets);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await legate.stop();
+  }
+}
+
+/** Opens `n` connections to `port` (errors ignored), kept in `sockets`. */
+function connectMany(port: number, n: number, sockets: net.Socket[]): void {
+  for (let i = 0; i < n; i++) {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => undefined);
+    sockets.push(s);
+  }
+}
+
 async function stat(legate: LegateProcess, name: string): Promise<number | undefined> {
   return (await legate.statsMap()).get(name);
 }
@@ -100,11 +124,9 @@ describe('overload manager', () => {
       - timer: HTTP_DOWNSTREAM_CONNECTION_IDLE
         min_timeout: 0.2s
 `);
-    const legate = await start(overload(heapMonitor(1), actions), {
+    await withLegate(start(overload(heapMonitor(1), actions), {
       hcmExtra: '          common_http_protocol_options: { idle_timeout: 3600s }\n',
-    });
-    const port = await legate.listenerPort('edge');
-    try {
+    }), async (legate, port) => {
       await waitUntil(async () => (await stat(legate, 'overload.envoy.overload_actions.stop_accepting_requests.active')) === 1, () => 'action never active');
       const r = await curl(['-H', 'x: 1', `http://127.0.0.1:${port}/`]);
       assert.equal(r.status, 503);
@@ -116,44 +138,32 @@ describe('overload manager', () => {
       const idle = await connectAndWaitClose(port);
       assert.equal(idle.closed, true);
       await waitUntil(async () => (await stat(legate, 'http.edge.downstream_cx_idle_timeout')) === 1, () => 'no idle timeout counted');
-    } finally {
-      await legate.stop();
-    }
+    });
   });
 
   it('disable_http_keepalive: responses carry connection: close', async () => {
-    const legate = await start(overload(heapMonitor(1), action('disable_http_keepalive', saturated)));
-    const port = await legate.listenerPort('edge');
-    try {
+    await withLegate(start(overload(heapMonitor(1), action('disable_http_keepalive', saturated))), async (legate, port) => {
       await waitUntil(async () => (await stat(legate, 'overload.envoy.overload_actions.disable_http_keepalive.active')) === 1, () => 'action never active');
       const r = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
       assert.match(r.data, /^HTTP\/1\.1 200 /);
       assert.match(r.data, /\r\nconnection: close\r\n/i);
       assert.equal(await stat(legate, 'http.edge.downstream_cx_overload_disable_keepalive'), 1);
-    } finally {
-      await legate.stop();
-    }
+    });
   });
 
   it('reject_incoming_connections: new connections are reset and counted; the admin answers', async () => {
-    const legate = await start(overload(heapMonitor(1), action('reject_incoming_connections', saturated)));
-    const port = await legate.listenerPort('edge');
-    try {
+    await withLegate(start(overload(heapMonitor(1), action('reject_incoming_connections', saturated))), async (legate, port) => {
       await waitUntil(async () => (await stat(legate, 'overload.envoy.overload_actions.reject_incoming_connections.active')) === 1, () => 'action never active');
       const c = await connectAndWaitClose(port);
       assert.equal(c.closed, true);
       assert.equal(c.error, 'ECONNRESET');
       assert.equal(await stat(legate, 'listener.127.0.0.1_0.downstream_cx_overload_reject'), 1);
       assert.equal(await stat(legate, 'listener.127.0.0.1_0.downstream_cx_total'), 0);
-    } finally {
-      await legate.stop();
-    }
+    });
   });
 
   it('stop_accepting_connections: the listen sockets close (connections refused), and reopen when it clears', async () => {
-    const legate = await start(overload(heapMonitor(1), action('stop_accepting_connections', saturated)));
-    const port = await legate.listenerPort('edge');
-    try {
+    await withLegate(start(overload(heapMonitor(1), action('stop_accepting_connections', saturated))), async (legate, port) => {
       await waitUntil(async () => (await connectAndWaitClose(port, 5000)).error === 'ECONNREFUSED', () => 'still accepting');
       assert.equal((await legate.admin('/ready')).status, 200);
       // A reload to a limit the heap is far below clears the action: the listeners accept again.
@@ -162,9 +172,7 @@ describe('overload manager', () => {
       assert.equal(await legate.reload(), true);
       await legate.waitForLog(/accepting connections again/, 10_000, from);
       await waitUntil(async () => (await curl([`http://127.0.0.1:${port}/`])).body === 'served', () => 'not serving again');
-    } finally {
-      await legate.stop();
-    }
+    });
   });
 
   it('global_downstream_max_connections: counted over every worker; past it connections are refused; its pressure scales a trigger', async () => {
@@ -175,57 +183,33 @@ describe('overload manager', () => {
       - timer: HTTP_DOWNSTREAM_STREAM_IDLE
         min_scale: { value: 50 }
 `);
-    const legate = await start(overload(cxMonitor(4), actions));
-    const port = await legate.listenerPort('edge');
-    const sockets: net.Socket[] = [];
-    try {
-      for (let i = 0; i < 2; i++) {
-        const s = net.connect(port, '127.0.0.1');
-        s.on('error', () => undefined);
-        sockets.push(s);
-      }
+    await withLegate(start(overload(cxMonitor(4), actions)), async (legate, port, sockets) => {
+      connectMany(port, 2, sockets);
       await waitUntil(async () => (await stat(legate, 'listener.127.0.0.1_0.downstream_cx_active')) === 2, () => 'connections not up');
       // 2 of 4: pressure 50 %, halfway between the scaled trigger's thresholds.
       await waitUntil(async () => (await stat(legate, `overload.${CX}.pressure`)) === 50, () => 'pressure not 50');
       await waitUntil(async () => (await stat(legate, 'overload.envoy.overload_actions.reduce_timeouts.scale_percent')) === 50, () => 'scale not 50');
       assert.equal(await stat(legate, 'overload.envoy.overload_actions.reduce_timeouts.active'), 0);
-      for (let i = 0; i < 3; i++) {
-        const s = net.connect(port, '127.0.0.1');
-        s.on('error', () => undefined);
-        sockets.push(s);
-      }
+      connectMany(port, 3, sockets);
       await waitUntil(async () => (await stat(legate, 'listener.127.0.0.1_0.downstream_global_cx_overflow')) === 1, () => 'no overflow counted');
       assert.equal(await stat(legate, 'listener.127.0.0.1_0.downstream_cx_active'), 4);
       assert.equal((await legate.admin('/ready')).status, 200);
       for (const s of sockets) s.destroy();
       await waitUntil(async () => (await stat(legate, 'listener.127.0.0.1_0.downstream_cx_active')) === 0, () => 'connections not closed');
       assert.equal((await curl([`http://127.0.0.1:${port}/`])).body, 'served');
-    } finally {
-      for (const s of sockets) s.destroy();
-      await legate.stop();
-    }
+    });
   });
 
   it('a worker that dies gives back the connections it held', async () => {
-    const legate = await startLegate({ config: overload(cxMonitor(2), '') + bootstrap([listener()], []), concurrency: 1 });
-    const port = await legate.listenerPort('edge');
-    const sockets: net.Socket[] = [];
-    try {
-      for (let i = 0; i < 2; i++) {
-        const s = net.connect(port, '127.0.0.1');
-        s.on('error', () => undefined);
-        sockets.push(s);
-      }
+    await withLegate(startLegate({ config: overload(cxMonitor(2), '') + bootstrap([listener()], []), concurrency: 1 }), async (legate, port, sockets) => {
+      connectMany(port, 2, sockets);
       await waitUntil(async () => (await stat(legate, `overload.${CX}.pressure`)) === 100, () => 'pressure not 100');
       const from = legate.stderr.length;
       legate.proc.kill('SIGUSR2'); // test hook: worker 0 throws; its connections die with it
       await legate.waitForLog(/worker 0: replacement serving/, 10_000, from);
       await waitUntil(async () => (await stat(legate, `overload.${CX}.pressure`)) === 0, () => 'connections of the dead worker still counted');
       assert.equal((await curl([`http://127.0.0.1:${port}/`])).body, 'served');
-    } finally {
-      for (const s of sockets) s.destroy();
-      await legate.stop();
-    }
+    });
   });
 });
 
@@ -238,15 +222,8 @@ describe('connection_limit network filter', () => {
           max_connections: 2
           delay: 0.05s
 `;
-    const legate = await startLegate({ config: bootstrap([listener({ preFilter })], []), concurrency: 2 });
-    const port = await legate.listenerPort('edge');
-    const sockets: net.Socket[] = [];
-    try {
-      for (let i = 0; i < 2; i++) {
-        const s = net.connect(port, '127.0.0.1');
-        s.on('error', () => undefined);
-        sockets.push(s);
-      }
+    await withLegate(startLegate({ config: bootstrap([listener({ preFilter })], []), concurrency: 2 }), async (legate, port, sockets) => {
+      connectMany(port, 2, sockets);
       await waitUntil(async () => (await stat(legate, 'connection_limit.edge_limit.active_connections')) === 2, () => 'not 2 active');
       const third = await connectAndWaitClose(port);
       assert.equal(third.closed, true);
@@ -254,10 +231,7 @@ describe('connection_limit network filter', () => {
       sockets[0]!.destroy();
       await waitUntil(async () => (await stat(legate, 'connection_limit.edge_limit.active_connections')) === 1, () => 'slot not freed');
       assert.equal((await curl([`http://127.0.0.1:${port}/`])).body, 'served');
-    } finally {
-      for (const s of sockets) s.destroy();
-      await legate.stop();
-    }
+    });
   });
 });
 
@@ -353,12 +327,27 @@ function readLog(file: string): string {
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
 }
 
-describe('reset_high_memory_stream', () => {
-  it('HTTP/1.1: a download the client does not read is reset (its connection closed), flag OM; a small request is served', async () => {
-    const upstream = await new MemoryHungryUpstream().listen();
+/** What a reset_high_memory_stream test gets: the upstream, Legate in front of it, its port and access log. */
+interface Resetting {
+  upstream: MemoryHungryUpstream;
+  legate: LegateProcess;
+  port: number;
+  accessLog: string;
+}
+
+/** Runs `fn` against a MemoryHungryUpstream and a Legate started by startResetting; stops both after it. */
+async function withResettingLegate(fn: (r: Resetting) => Promise<void>): Promise<void> {
+  const upstream = await new MemoryHungryUpstream().listen();
+  try {
     const accessLog = path.join(tempDir(), 'access.log');
-    const legate = await startResetting(upstream.port, accessLog);
-    const port = await legate.listenerPort('edge');
+    await withLegate(startResetting(upstream.port, accessLog), (legate, port) => fn({ upstream, legate, port, accessLog }));
+  } finally {
+    await upstream.close();
+  }
+}
+
+describe('reset_high_memory_stream', () => {
+  it('HTTP/1.1: a download the client does not read is reset (its connection closed), flag OM; a small request is served', () => withResettingLegate(async ({ legate, port, accessLog }) => {
     const client = net.connect(port, '127.0.0.1');
     try {
       assert.equal(await stat(legate, RESET_COUNT), 0);
@@ -385,16 +374,10 @@ describe('reset_high_memory_stream', () => {
       assert.equal(await stat(legate, RESET_COUNT), 1);
     } finally {
       client.destroy();
-      await legate.stop();
-      await upstream.close();
     }
-  });
+  }));
 
-  it('HTTP/1.1: an upload to an upstream that does not read is reset, and so is its upstream connection', async () => {
-    const upstream = await new MemoryHungryUpstream().listen();
-    const accessLog = path.join(tempDir(), 'access.log');
-    const legate = await startResetting(upstream.port, accessLog);
-    const port = await legate.listenerPort('edge');
+  it('HTTP/1.1: an upload to an upstream that does not read is reset, and so is its upstream connection', () => withResettingLegate(async ({ upstream, legate, port, accessLog }) => {
     const client = net.connect(port, '127.0.0.1');
     try {
       let clientClosed = false;
@@ -416,16 +399,10 @@ describe('reset_high_memory_stream', () => {
       assert.equal((await curl([`http://127.0.0.1:${port}/small`])).body, 'small');
     } finally {
       client.destroy();
-      await legate.stop();
-      await upstream.close();
     }
-  });
+  }));
 
-  it('HTTP/2: only the stream that holds the bytes is reset (RST_STREAM); the connection serves on', async () => {
-    const upstream = await new MemoryHungryUpstream().listen();
-    const accessLog = path.join(tempDir(), 'access.log');
-    const legate = await startResetting(upstream.port, accessLog);
-    const port = await legate.listenerPort('edge');
+  it('HTTP/2: only the stream that holds the bytes is reset (RST_STREAM); the connection serves on', () => withResettingLegate(async ({ legate, port, accessLog }) => {
     const session = http2.connect(`http://127.0.0.1:${port}`);
     session.on('error', () => undefined);
     const get = (p: string): Promise<string> => new Promise((resolve, reject) => {
@@ -460,26 +437,20 @@ describe('reset_high_memory_stream', () => {
       await waitUntil(() => /^\/endless OM overload$/m.test(readLog(accessLog)), () => `access log: ${readLog(accessLog)}`);
     } finally {
       session.destroy();
-      await legate.stop();
-      await upstream.close();
     }
-  });
+  }));
 });
 
 describe('shrink_heap', () => {
   it('while saturated, every thread runs a full GC each interval (10 s; shortened by a test hook), counted in shrink_count', async () => {
-    const legate = await startLegate({
+    await withLegate(startLegate({
       config: overload(heapMonitor(1), action('shrink_heap', saturated)) + bootstrap([listener()], []),
       concurrency: 2,
       env: { LEGATE_TEST_SHRINK_HEAP_INTERVAL_MS: '300' },
-    });
-    const port = await legate.listenerPort('edge');
-    try {
+    }), async (legate, port) => {
       await waitUntil(async () => ((await stat(legate, 'overload.envoy.overload_actions.shrink_heap.shrink_count')) ?? 0) >= 2, () => 'no shrink counted');
       assert.equal(await stat(legate, 'overload.envoy.overload_actions.shrink_heap.active'), 1);
       assert.equal((await curl([`http://127.0.0.1:${port}/`])).body, 'served');
-    } finally {
-      await legate.stop();
-    }
+    });
   });
 });

@@ -84,7 +84,8 @@ describe('HTTP RBAC: policies, shadow rules, per-route configs', () => {
               path: ${logPath}
               log_format: { text_format: "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_CODE_DETAILS% %DYNAMIC_METADATA(envoy.filters.http.rbac:shadow_engine_result)% %DYNAMIC_METADATA(envoy.filters.http.rbac:shadow_effective_policy_id)% %DYNAMIC_METADATA(envoy.common:access_log_hint)%\\n" }
 `,
-    }).replace('          http_filters:\n', `          http_filters:\n${FILTER}`);
+      httpFilters: FILTER,
+    });
     // The same filter behind connection managers that use the peer address: with one trusted hop (the client is
     // the x-forwarded-for entry before the peer Legate appends), and with none (x-forwarded-for is not trusted).
     trustedPort = await freePort();
@@ -92,7 +93,8 @@ describe('HTTP RBAC: policies, shadow rules, per-route configs', () => {
     const xffListener = (name: string, p: number, hops: number): string => hcmListener({
       name, port: p, routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }],
       hcmExtra: `          use_remote_address: true\n          xff_num_trusted_hops: ${hops}\n`,
-    }).replace('          http_filters:\n', `          http_filters:\n${FILTER}`);
+      httpFilters: FILTER,
+    });
     const listeners = [listener, xffListener('rbac_hop1', trustedPort, 1), xffListener('rbac_hop0', untrustedPort, 0)];
     legate = await startLegate({ config: bootstrap(listeners, [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 1 });
   });

@@ -43,7 +43,7 @@ describe('a body held by a filter, to an HTTP/2 upstream', () => {
     authzPort = await freePort();
     const routes = [{ match: '{ prefix: "/" }', action: 'route: { cluster: backend }' }];
     const withFilter = (name: string, port: number, filter: string): string =>
-      hcmListener({ name, port, routes }).replace('          http_filters:\n', `          http_filters:\n${filter}`);
+      hcmListener({ name, port, routes, httpFilters: filter });
     const listeners = [
       withFilter('buffered', bufferPort, `          - name: buf
             typed_config: { "@type": ${BUFFER}, max_request_bytes: 65536 }

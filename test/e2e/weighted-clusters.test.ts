@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { startLegate, freePort, tempDir, ROOT, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { bootstrap, cluster, filter, hcmListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { writeConfig, problemsOf, brief } from '../config-loader/support.ts';
 import { checkRouteConfig } from '../../src/router/check-route-config.ts';
@@ -221,22 +221,18 @@ export default defineFilter({
       { match: '{ prefix: "/ch" }', action: 'route: { cluster_header: X-Target }' },
       { match: '{ prefix: "/xh" }', action: 'route: { weighted_clusters: { clusters: [{ cluster_header: x-target, weight: 1, response_headers_to_add: [{ header: { key: x-by, value: header } }] }] } }' },
     ];
-    const listener = hcmListener({ name: 'wc', port, routes }).replace('          http_filters:\n', `          http_filters:
-          - name: lrl
+    const listener = hcmListener({ name: 'wc', port, routes, httpFilters: `          - name: lrl
             disabled: true
             typed_config:
               "@type": ${LRL}
               stat_prefix: unused
-`);
+` });
     const tsListener = hcmListener({
       name: 'wc_ts', port: tsPort,
       routes: [{ match: '{ prefix: "/" }', action: 'route: { weighted_clusters: { clusters: [{ name: a, weight: 1 }, { name: b, weight: 1 }] } }' }],
-    }).replace('          http_filters:\n', `          http_filters:
-          - name: reroute
-            typed_config:
-              "@type": type.googleapis.com/legate.filters.http.typescript.v1.TypeScriptFilter
-              filter_path: ${path.join(dir, 'reroute.ts')}
-`);
+      httpFilters: filter('reroute', 'type.googleapis.com/legate.filters.http.typescript.v1.TypeScriptFilter', `              filter_path: ${path.join(dir, 'reroute.ts')}
+`),
+    });
     const clusters = ['a', 'b', 'c'].map((name) => cluster({ name, endpoints: [{ address: '127.0.0.1', port: ups[name]!.port }] }));
     legate = await startLegate({ config: bootstrap([listener, tsListener], clusters), concurrency: 1 });
   });

@@ -154,10 +154,9 @@ describe('request trailers are forwarded upstream', () => {
       { match: '{ prefix: "/h2" }', action: 'route: { cluster: h2 }' },
       { match: '{ prefix: "/" }', action: 'route: { cluster: h1 }' },
     ];
-    const withFilter = hcmListener({ name: 'filtered', port: filtered, routes }).replace('          http_filters:\n', `          http_filters:
-          - name: lrl
+    const withFilter = hcmListener({ name: 'filtered', port: filtered, routes, httpFilters: `          - name: lrl
             typed_config: { "@type": ${LRL}, stat_prefix: lrl }
-`);
+` });
     const clusters = [
       cluster({ name: 'h1', endpoints: [{ address: '127.0.0.1', port: h1.port }] }),
       cluster({ name: 'h2', endpoints: [{ address: '127.0.0.1', port: h2.port }], extra: '    http2_protocol_options: {}\n' }),

@@ -23,6 +23,8 @@ export function hcmListener(opts: {
   routes: RouteSpec[];
   hcmExtra?: string; // extra YAML lines for the HCM typed_config (indented 10 spaces)
   vhostExtra?: string;
+  /** http_filters entries put before the router (YAML list items indented 10 spaces; see filter()). */
+  httpFilters?: string;
 }): string {
   const routes = opts.routes
     .map((r) => `              - match: ${r.match}\n                ${r.action}`)
@@ -44,10 +46,19 @@ ${opts.hcmExtra ?? ''}          route_config:
 ${opts.vhostExtra ?? ''}              routes:
 ${routes}
           http_filters:
-          - name: envoy.filters.http.router
+${opts.httpFilters ?? ''}          - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
 `;
+}
+
+/**
+ * One http_filters entry for hcmListener's httpFilters: `typeUrl` is the "@type" (type.googleapis.com/ is added when
+ * missing), `yamlBody` the typed_config's other fields (lines indented 14 spaces, each ending in a newline).
+ */
+export function filter(name: string, typeUrl: string, yamlBody = ''): string {
+  const type = typeUrl.includes('/') ? typeUrl : `type.googleapis.com/${typeUrl}`;
+  return `          - name: ${name}\n            typed_config:\n              "@type": ${type}\n${yamlBody}`;
 }
 
 export function cluster(c: ClusterSpec): string {

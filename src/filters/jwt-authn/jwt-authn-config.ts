@@ -4,8 +4,8 @@
 // workers as this plain data; each worker compiles the rules' matchers and the keys itself
 // (workers/http/filters/jwt-authn/).
 
-import fs from 'node:fs';
 import { bool, isHeaderName, list, num, obj, oneofSet, str, type Obj } from '../../router/config-values.ts';
+import { readDataSourceText, type DataSourceRules } from '../../router/data-source.ts';
 import { compileRouteMatch } from '../../router/route-match.ts';
 import { compileStringMatcher } from '../../router/string-matcher.ts';
 import type { FilterConfigProblem, HttpFilterType } from '../http-filter-config.ts';
@@ -159,22 +159,7 @@ export class JwtAuthnPerRoute {
   }
 }
 
-function readDataSourceText(ds: Obj, path: string, problems: FilterConfigProblem[]): string | null {
-  const which = oneofSet(ds, ['inline_string', 'inline_bytes', 'filename'], path, true, problems);
-  if (which === 'inline_string') return str(ds['inline_string'], '');
-  if (which === 'inline_bytes') return Buffer.from(str(ds['inline_bytes'], ''), 'base64').toString('utf8');
-  if (which === 'filename') {
-    const file = str(ds['filename'], '');
-    try {
-      return fs.readFileSync(file, 'utf8');
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      problems.push({ path: `${path}.filename`, message: `cannot read local_jwks file '${file}': ${e.code ?? e.message}` });
-      return null;
-    }
-  }
-  return null;
-}
+const LOCAL_JWKS_SOURCE: DataSourceRules = Object.freeze({ unreadable: 'cannot read local_jwks file' });
 
 function compileRemote(name: string, r: Obj, path: string, problems: FilterConfigProblem[]): RemoteJwksConfig {
   const hu = obj(r['http_uri']);
@@ -214,7 +199,7 @@ function compileProvider(name: string, p: Obj, path: string, problems: FilterCon
   if (which === 'local_jwks') {
     // A JWKS that does not parse is not refused, as Envoy does not: its requests fail with "Jwks doesn't have any
     // valid public key".
-    localJwks = readDataSourceText(obj(p['local_jwks']), `${path}.local_jwks`, problems);
+    localJwks = readDataSourceText(obj(p['local_jwks']), `${path}.local_jwks`, LOCAL_JWKS_SOURCE, problems);
   } else if (which === 'remote_jwks') {
     remote = compileRemote(name, obj(p['remote_jwks']), `${path}.remote_jwks`, problems);
   }
