@@ -21,6 +21,7 @@ import { attachCircuitBreakerShared } from '../src/upstream/circuit-breaker-shar
 import { HighMemoryStreamReset } from './listener/high-memory-streams.ts';
 import { preloadTypeScriptFilters } from './http/filters/typescript-filter-loader.ts';
 import { setHealthReportSink } from './upstream/health-reports.ts';
+import { setOutlierReportSink } from './upstream/outlier-reports.ts';
 import { flushAllTracers } from './tracing/tracer-provider.ts';
 
 const init = workerData as WorkerInit;
@@ -78,6 +79,7 @@ function send(m: WorkerToPrimary): void {
   port.postMessage(encodeMessage(m));
 }
 setHealthReportSink(send);
+setOutlierReportSink(send);
 
 async function applySnapshot(version: number, bytes: Uint8Array, hostSets: HostSet[], listenerPorts: Record<string, number> | undefined): Promise<void> {
   const snapshot = deepFreeze(decodeMessage<Snapshot>(bytes));

@@ -31,12 +31,16 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.core.v3.PathConfigSource': ['path', 'watched_directory'],
   'envoy.config.core.v3.WatchedDirectory': ['path'],
   'envoy.config.core.v3.AggregatedConfigSource': [],
+  // SDS over ADS (src/xds): the secret configs a CommonTlsContext names, and the Secret resources themselves.
+  'envoy.extensions.transport_sockets.tls.v3.SdsSecretConfig': ['name', 'sds_config'],
+  'envoy.extensions.transport_sockets.tls.v3.CommonTlsContext': ['tls_certificate_sds_secret_configs', 'validation_context_sds_secret_config'],
+  'envoy.extensions.transport_sockets.tls.v3.Secret': ['name', 'tls_certificate', 'validation_context'],
   'envoy.config.core.v3.ApiConfigSource': ['api_type', 'transport_api_version', 'grpc_services', 'set_node_on_first_message_only'],
   'envoy.config.core.v3.GrpcService.EnvoyGrpc': ['cluster_name'],
   'envoy.extensions.filters.network.http_connection_manager.v3.Rds': ['config_source', 'route_config_name'],
   'envoy.config.cluster.v3.Cluster.EdsClusterConfig': ['eds_config', 'service_name'],
   // local_cluster_name: checked to name a static cluster, as Envoy does; no other effect (no zone-aware routing).
-  // outlier_detection.event_log_path: accepted; no effect: Legate has no outlier detection, so no event is logged.
+  // outlier_detection.event_log_path: ejections and un-ejections as JSON lines (src/upstream/outlier-event-log.ts).
   // enable_deferred_cluster_creation: accepted; no effect: a memory optimisation Envoy makes, Legate does not need.
   // Stats (src/stats/stats-config.ts). StatsdSink.tcp_cluster_name (statsd over TCP): not supported yet.
   'envoy.config.metrics.v3.StatsConfig': ['stats_tags', 'use_all_default_tags', 'stats_matcher', 'histogram_bucket_settings'],
@@ -96,7 +100,19 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'default_filter_chain',
     // The tls_inspector's deadline (src/tls/listener-tls-config.ts).
     'continue_on_listener_filters_timeout',
+    // A UDP listener (protocol: UDP) with envoy.filters.udp_listener.udp_proxy (src/snapshot/udp-listener-config.ts).
+    'udp_listener_config',
   ],
+  'envoy.config.listener.v3.UdpListenerConfig': ['downstream_socket_config'],
+  // Datagrams above max_rx_datagram_size are dropped (Envoy's behaviour); prefer_gro: not supported yet.
+  'envoy.config.core.v3.UdpSocketConfig': ['max_rx_datagram_size'],
+  // UDP proxy (workers/udp): use_original_src_ip, access logs, session filters, tunneling: not supported yet. A
+  // matcher only as on_no_match naming a cluster (the compiler refuses matcher_list).
+  'envoy.extensions.filters.udp.udp_proxy.v3.UdpProxyConfig': [
+    'stat_prefix', 'cluster', 'matcher', 'idle_timeout', 'hash_policies', 'upstream_socket_config', 'use_per_packet_load_balancing',
+  ],
+  'envoy.extensions.filters.udp.udp_proxy.v3.UdpProxyConfig.HashPolicy': ['source_ip', 'key'],
+  'envoy.extensions.filters.udp.udp_proxy.v3.Route': ['cluster'],
   // transport_socket: raw_buffer or envoy.transport_sockets.tls (DownstreamTlsContext, src/tls).
   'envoy.config.listener.v3.FilterChain': ['filters', 'name', 'filter_chain_match', 'transport_socket', 'transport_socket_connect_timeout'],
   'envoy.config.listener.v3.FilterChainMatch': [
@@ -113,7 +129,12 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy': [
     'stat_prefix', 'cluster', 'weighted_clusters', 'idle_timeout', 'max_connect_attempts', 'access_log',
     'max_downstream_connection_duration',
+    // For RING_HASH / MAGLEV clusters (workers/tcp/connection-hash.ts).
+    'hash_policy',
   ],
+  'envoy.type.v3.HashPolicy': ['source_ip', 'filter_state'],
+  'envoy.type.v3.HashPolicy.SourceIp': [],
+  'envoy.type.v3.HashPolicy.FilterState': ['key'],
   'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster': ['clusters'],
   'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster.ClusterWeight': ['name', 'weight'],
 
@@ -319,6 +340,14 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   // htpasswd users with {SHA} only (other schemes are refused, as Envoy's), per route users.
   'envoy.extensions.filters.http.basic_auth.v3.BasicAuth': ['users', 'forward_username_header'],
   'envoy.extensions.filters.http.basic_auth.v3.BasicAuthPerRoute': ['users'],
+  // envoy.filters.http.dynamic_forward_proxy + envoy.clusters.dynamic_forward_proxy (src/filters/dynamic-forward-proxy-config.ts,
+  // workers/http/filters/dynamic-forward-proxy-filter.ts, workers/upstream/dns-cache.ts). DnsCacheConfig's other
+  // fields (preresolve_hostnames, dns_failure_refresh_rate, resolvers...) and sub_clusters_config: not supported yet.
+  'envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig': ['dns_cache_config'],
+  'envoy.extensions.filters.http.dynamic_forward_proxy.v3.PerRouteConfig': ['host_rewrite_literal', 'host_rewrite_header'],
+  'envoy.extensions.common.dynamic_forward_proxy.v3.DnsCacheConfig': ['name', 'dns_lookup_family', 'dns_refresh_rate', 'host_ttl', 'max_hosts', 'dns_cache_circuit_breaker'],
+  'envoy.extensions.common.dynamic_forward_proxy.v3.DnsCacheCircuitBreakers': ['max_pending_requests'],
+  'envoy.extensions.clusters.dynamic_forward_proxy.v3.ClusterConfig': ['dns_cache_config', 'allow_insecure_cluster_options'],
   // envoy.filters.http.jwt_authn (src/filters/jwt-authn/, workers/http/filters/jwt-authn/). Not supported yet: a
   // provider's failed_status_in_metadata (its codes are jwt_verify_lib's enum numbers, which differ between
   // versions), a remote_jwks retry_policy's retry_priority / retry_host_predicate / host_selection_retry_max_attempts
@@ -492,7 +521,22 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'circuit_breakers',
     // Consistent hashing and the typed-extension policies (src/upstream/lb-policy-config.ts).
     'ring_hash_lb_config', 'maglev_lb_config', 'load_balancing_policy',
+    // Outlier detection decided on the primary for all workers (src/upstream/outlier-config.ts, outlier-detector.ts).
+    'outlier_detection',
+    // cluster_type: envoy.clusters.aggregate only (src/upstream/aggregate-cluster-config.ts; others refused there).
+    'cluster_type',
   ],
+  'envoy.config.cluster.v3.Cluster.CustomClusterType': ['name', 'typed_config'],
+  'envoy.config.cluster.v3.OutlierDetection': [
+    'consecutive_5xx', 'consecutive_gateway_failure', 'interval', 'base_ejection_time', 'max_ejection_time',
+    'max_ejection_time_jitter', 'max_ejection_percent', 'enforcing_consecutive_5xx',
+    'enforcing_consecutive_gateway_failure', 'enforcing_success_rate', 'success_rate_minimum_hosts',
+    'success_rate_request_volume', 'success_rate_stdev_factor', 'failure_percentage_threshold',
+    'enforcing_failure_percentage', 'failure_percentage_minimum_hosts', 'failure_percentage_request_volume',
+    'split_external_local_origin_errors', 'consecutive_local_origin_failure', 'enforcing_consecutive_local_origin_failure',
+    'enforcing_local_origin_success_rate', 'enforcing_failure_percentage_local_origin',
+  ],
+  'envoy.extensions.clusters.aggregate.v3.ClusterConfig': ['clusters'],
   // circuit_breakers (src/upstream/circuit-breakers.ts): counters over all workers in shared memory.
   'envoy.config.cluster.v3.CircuitBreakers': ['thresholds'],
   'envoy.config.cluster.v3.CircuitBreakers.Thresholds': ['priority', 'max_connections', 'max_pending_requests', 'max_requests', 'max_retries', 'track_remaining'],
@@ -676,6 +720,8 @@ export function supportedFieldsOf(messageFullName: string, contextKey: string | 
  */
 const ENUM_VALUES_UNDER: readonly { readonly pathPrefix: string; readonly key: string; readonly values: ReadonlySet<string> }[] = [
   { pathPrefix: 'stats_sinks[', key: 'envoy.config.core.v3.SocketAddress.protocol', values: new Set(['TCP', 'UDP']) },
+  // A UDP listener (src/snapshot/udp-listener-config.ts): the compiler refuses UDP without the udp_proxy filter.
+  { pathPrefix: 'static_resources.listeners[', key: 'envoy.config.core.v3.SocketAddress.protocol', values: new Set(['TCP', 'UDP']) },
 ];
 
 /** Enum values Legate implements for field `<message>.<field>` (at `path`, when given), or undefined when all are. */

@@ -22,6 +22,7 @@ import {
   LOCAL_RATELIMIT_FILTER, LOCAL_RATELIMIT_TYPE, compilePerRouteLocalRateLimit, perRouteLocalRateLimitStats,
 } from './local-ratelimit-config.ts';
 import { BASIC_AUTH_FILTER, BASIC_AUTH_PER_ROUTE_TYPE, BASIC_AUTH_TYPE, compileBasicAuthPerRoute } from './basic-auth-config.ts';
+import { DFP_FILTER, DFP_PER_ROUTE_TYPE, DFP_TYPE, compileDfpPerRoute } from './dynamic-forward-proxy-config.ts';
 import { JWT_AUTHN_FILTER, JWT_AUTHN_PER_ROUTE_TYPE, JWT_AUTHN_TYPE, compileJwtAuthnPerRoute } from './jwt-authn/jwt-authn-config.ts';
 import { TYPESCRIPT_FILTER, TYPESCRIPT_FILTER_PER_ROUTE_TYPE, TYPESCRIPT_FILTER_TYPE, compileTypeScriptPerRoute } from './typescript-filter-config.ts';
 import { HTTP_RBAC_FILTER, HTTP_RBAC_PER_ROUTE_TYPE, HTTP_RBAC_TYPE, compileRbacPerRoute } from './rbac-config.ts';
@@ -111,6 +112,7 @@ const FILTER_TYPES: ReadonlyMap<string, HttpFilterType> = new Map([
   [HEADER_MUTATION_TYPE, HEADER_MUTATION_FILTER],
   [LOCAL_RATELIMIT_TYPE, LOCAL_RATELIMIT_FILTER],
   [BASIC_AUTH_TYPE, BASIC_AUTH_FILTER],
+  [DFP_TYPE, DFP_FILTER],
   [JWT_AUTHN_TYPE, JWT_AUTHN_FILTER],
   [TYPESCRIPT_FILTER_TYPE, TYPESCRIPT_FILTER],
 ]);
@@ -128,6 +130,7 @@ const PER_ROUTE_TYPES: ReadonlyMap<string, PerRouteCompiler> = new Map<string, P
   [HEADER_MUTATION_PER_ROUTE_TYPE, compileHeaderMutationPerRoute],
   [LOCAL_RATELIMIT_TYPE, compilePerRouteLocalRateLimit],
   [BASIC_AUTH_PER_ROUTE_TYPE, compileBasicAuthPerRoute],
+  [DFP_PER_ROUTE_TYPE, compileDfpPerRoute],
   [JWT_AUTHN_PER_ROUTE_TYPE, compileJwtAuthnPerRoute],
   [TYPESCRIPT_FILTER_PER_ROUTE_TYPE, compileTypeScriptPerRoute],
 ]);

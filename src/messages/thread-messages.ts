@@ -4,6 +4,7 @@
 import { Packr } from 'msgpackr';
 import type { HostSet } from '../upstream/cluster-membership.ts';
 import type { TlsSpec } from '../tls/tls-spec.ts';
+import type { HostResults } from '../upstream/outlier-detector.ts';
 import type { Level, LogSettings } from '../common/logger.ts';
 
 /** workerData given to each worker thread at start. */
@@ -108,6 +109,8 @@ export type WorkerToPrimary =
   | { type: 'drained' }
   /** An upstream answered x-envoy-immediate-health-check-fail: the primary's health checker fails the host (passive). */
   | { type: 'host_health_fail'; cluster: string; address: string; port: number }
+  /** Per-host upstream results of a cluster with outlier_detection since the worker's last batch (the primary decides). */
+  | { type: 'outlier_results'; cluster: string; results: HostResults[] }
   | { type: 'fatal'; message: string };
 
 const packr = new Packr({ structuredClone: false, useRecords: false, moreTypes: false });

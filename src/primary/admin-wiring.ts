@@ -276,8 +276,9 @@ class PrimaryAdminContext implements AdminContext {
           subZone: '',
           canary: false,
           priority: h.priority,
-          successRate: -1,
-          localOriginSuccessRate: -1,
+          // Outlier detection's last interval (src/upstream/outlier-detector.ts); -1 when it has no value.
+          successRate: this.primary.memberships.outlier.get(c.name)?.hostInfo(h.address, h.port)?.successRate ?? -1,
+          localOriginSuccessRate: this.primary.memberships.outlier.get(c.name)?.hostInfo(h.address, h.port)?.localOriginSuccessRate ?? -1,
         };
       });
       return { name: c.name, observabilityName: c.name, addedViaApi: viaApi.has(c.name), defaultPriority: c.circuitBreakers?.default ?? DEFAULT_THRESHOLDS, highPriority: c.circuitBreakers?.high ?? DEFAULT_THRESHOLDS, hosts };

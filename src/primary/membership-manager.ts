@@ -8,6 +8,7 @@ import type { ClusterSlots } from '../snapshot/snapshot-types.ts';
 import type { StatsHub } from './stats-hub.ts';
 import { log } from '../common/logger.ts';
 import { HealthCheckManager } from './health-check-manager.ts';
+import { OutlierManager } from './outlier-manager.ts';
 
 /** How long start-up and reloads wait for a new cluster's first resolution (Envoy's init manager waits too). */
 const INITIAL_RESOLUTION_WAIT_MS = 5000;
@@ -24,11 +25,14 @@ export class MembershipManager {
   private readonly onHostSet: (update: HostSet) => void;
   /** Active health checks: their verdicts are folded into the host sets workers get. */
   readonly health: HealthCheckManager;
+  /** Outlier detection: its ejections are folded in after active health, before the workers. */
+  readonly outlier: OutlierManager;
 
   constructor(stats: StatsHub, onHostSet: (update: HostSet) => void) {
     this.stats = stats;
     this.onHostSet = onHostSet;
     this.health = new HealthCheckManager(stats);
+    this.outlier = new OutlierManager(stats);
   }
 
   async apply(clusters: readonly CompiledCluster[], slots: Readonly<Record<string, ClusterSlots>>): Promise<void> {
@@ -41,10 +45,14 @@ export class MembershipManager {
       const existing = this.entries.get(c.name);
       if (existing !== undefined && existing.key === key) continue;
       existing?.membership.stop();
-      const publish = (update: HostSet): void => {
+      const toWorkers = (update: HostSet): void => {
         this.hostSets.set(update.cluster, update);
         this.onHostSet(update);
       };
+      // With outlier_detection the detector is the last stage: it marks ejected hosts in every set it passes on.
+      const detector = c.outlierDetection !== null ? this.outlier.start(c, toWorkers) : null;
+      if (detector === null) this.outlier.stop(c.name);
+      const publish = detector === null ? toWorkers : (update: HostSet): void => detector.setBase(update);
       // With health_checks the checker sits between membership and the workers; it publishes once its first
       // round is done (Envoy's cluster warming), so a cluster never starts with unchecked hosts.
       const checker = c.healthChecks.length > 0 ? this.health.start(c, slots[c.name]!, publish) : null;
@@ -59,6 +67,7 @@ export class MembershipManager {
       if (names.has(name)) continue;
       e.membership.stop();
       this.health.stop(name);
+      this.outlier.stop(name);
       this.entries.delete(name);
       this.hostSets.delete(name);
     }
@@ -81,6 +90,7 @@ export class MembershipManager {
   stopAll(): void {
     for (const e of this.entries.values()) e.membership.stop();
     this.health.stopAll();
+    this.outlier.stopAll();
     this.entries.clear();
   }
 }

@@ -17,6 +17,7 @@ import { applicationLogFormat } from './application-log.ts';
 import { WorkerSupervisor } from './worker-supervisor.ts';
 import { StatsHub } from './stats-hub.ts';
 import { MembershipManager } from './membership-manager.ts';
+import { outlierEventLogPath } from '../upstream/outlier-event-log.ts';
 import { startAdmin, type AdminHandle } from './admin-wiring.ts';
 import { reloadSummary } from './reload-summary.ts';
 import { ServerState } from './server-state.ts';
@@ -30,6 +31,8 @@ import { startXds, type XdsHandle } from '../xds/xds-wiring.ts';
 import type { DynamicResourceSet, XdsRejection } from '../xds/resource-types.ts';
 import type { ApplyOutcome } from '../xds/ads-client.ts';
 import { dynamicAsBootstrap } from '../xds/merge-resources.ts';
+import { endpointOnlyChange } from '../xds/endpoint-update.ts';
+import { compileCluster, type CompiledCluster } from '../upstream/cluster-config.ts';
 
 
 export interface CurrentConfig {
@@ -115,6 +118,7 @@ export class Primary {
           for (const key in ports) if (!this.listenerPorts.has(key)) this.listenerPorts.set(key, ports[key]!);
         },
         onHostHealthFailure: (cluster, address, port) => this.memberships.health.passiveFailure(cluster, address, port),
+        onOutlierResults: (cluster, results) => this.memberships.outlier.report(cluster, results),
       },
       () => this.logSettings,
       options.fileFlushIntervalMs ?? -1,
@@ -246,6 +250,8 @@ export class Primary {
     this.stats.assignSlots(result.snapshot);
     this.stats.onRuntimeLoaded(result.bootstrap);
     this.circuitBreakerGauges.assign(result.snapshot);
+    // Outlier ejections are logged as Envoy's OutlierDetectionEvent (cluster_manager.outlier_detection.event_log_path).
+    this.memberships.outlier.setEventLogPath(outlierEventLogPath(result.bootstrap));
     const cur: CurrentConfig = {
       version: result.snapshot.version,
       snapshot: result.snapshot,
@@ -276,9 +282,33 @@ export class Primary {
 
   /** Compiles `dynamic` (src/xds) with the bootstrap in the pipeline and applies it as a reload does. */
   applyDynamic(dynamic: DynamicResourceSet): Promise<ApplyOutcome> {
-    const run = this.reloadChain.then(() => this.compileAndApply(dynamic, false));
+    const run = this.reloadChain.then(() => this.applyEndpointsOnly(dynamic) ?? this.compileAndApply(dynamic, false));
     this.reloadChain = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * An xDS set that changes only endpoints of CDS clusters (src/xds/endpoint-update.ts): the clusters' host sets
+   * are pushed to the workers as DNS re-resolutions are, without a snapshot compile. Null: take the full path.
+   */
+  private applyEndpointsOnly(dynamic: DynamicResourceSet): Promise<ApplyOutcome> | null {
+    const cur = this.current;
+    if (this.shuttingDown || cur === null) return null;
+    const changed = endpointOnlyChange(this.xdsDynamic, dynamic);
+    if (changed === null) return null;
+    const compiled = new Map<string, CompiledCluster>();
+    for (const [name, c] of changed) {
+      const r = compileCluster(c, `Cluster '${name}'`);
+      if (r.cluster === null || r.problems.length > 0 || !cur.snapshot.clusters.some((x) => x.name === name)) return null;
+      compiled.set(name, r.cluster);
+    }
+    return (async (): Promise<ApplyOutcome> => {
+      const clusters = cur.snapshot.clusters.map((c) => compiled.get(c.name) ?? c);
+      await this.memberships.apply(clusters, cur.snapshot.clusterSlots);
+      this.xdsDynamic = dynamic;
+      log.info(`xds update applied: endpoints of ${[...compiled.keys()].map((n) => `'${n}'`).join(', ')} pushed to the running clusters (no snapshot compile)`);
+      return { ok: true, message: '' };
+    })();
   }
 
   /** The one apply path of SIGHUP (`isReload`, counted in server.reload_*) and of xDS updates. */

@@ -5,8 +5,9 @@ import { StatRegistry } from '../stats/stat-registry.ts';
 import { SharedRegions } from '../stats/shared-regions.ts';
 import type { MergedStats } from '../stats/merged-stats.ts';
 import {
-  CLUSTER_STATS, CLUSTER_TLS_STATS, CLUSTER_HEALTH_CHECK_STATS, HTTP_FILTER_STATS, CONNECTION_LIMIT_STATS, LISTENER_TLS_STATS, TLS_INSPECTOR_STATS, HTTP2_CODEC_STATS, HTTP_CONN_MANAGER_STATS, LISTENER_STATS, SERVER_STATS, TCP_PROXY_STATS, WORKER_STATS,
+  CLUSTER_STATS, CLUSTER_TLS_STATS, CLUSTER_HEALTH_CHECK_STATS, CLUSTER_OUTLIER_DETECTION_STATS, HTTP_FILTER_STATS, CONNECTION_LIMIT_STATS, LISTENER_TLS_STATS, TLS_INSPECTOR_STATS, HTTP2_CODEC_STATS, HTTP_CONN_MANAGER_STATS, LISTENER_STATS, SERVER_STATS, TCP_PROXY_STATS, WORKER_STATS,
   NETWORK_RBAC_STATS, NETWORK_RBAC_SHADOW_STATS,
+  UDP_PROXY_STATS, CLUSTER_UDP_STATS, LISTENER_UDP_STATS,
   type ScopeSlots, type WorkerStatsStore,
 } from '../stats/definitions.ts';
 import type { Snapshot } from '../snapshot/snapshot-types.ts';
@@ -207,8 +208,15 @@ export class StatsHub {
       };
       if (c.transportSocket !== null) c.tlsSlots = r.allocateScope(`cluster.${statName}.`, CLUSTER_TLS_STATS, [['envoy_cluster_name', statName]]);
       if (c.healthChecks.length > 0) c.healthCheckSlots = r.allocateScope(`cluster.${statName}.`, CLUSTER_HEALTH_CHECK_STATS, [['envoy_cluster_name', statName]]);
+      if (c.outlierDetection !== null) c.outlierSlots = r.allocateScope(`cluster.${statName}.`, CLUSTER_OUTLIER_DETECTION_STATS, [['envoy_cluster_name', statName]]);
     }
     snapshot.clusterSlots = clusterSlots;
+    // UDP listeners (udp_proxy): udp.<stat_prefix>.*, cluster.<name>.udp.*, listener.<address>.udp.*.
+    for (const u of snapshot.udpListeners ?? []) {
+      u.slots = r.allocateScope(`listener.${u.statAddress}.udp.`, LISTENER_UDP_STATS, [['envoy_listener_address', u.statAddress]]);
+      u.proxy.slots = r.allocateScope(`udp.${u.proxy.statPrefix}.`, UDP_PROXY_STATS);
+      u.proxy.clusterSlots = r.allocateScope(`cluster.${u.proxy.cluster}.udp.`, CLUSTER_UDP_STATS, [['envoy_cluster_name', u.proxy.cluster]]);
+    }
     this.listenerActiveSlots = snapshot.listeners.map((l) => l.slots!.downstream_cx_active);
     // Workers count the streams reset_high_memory_stream resets in a root counter (Envoy makes it with the action).
     const overload = snapshot.overload;

@@ -8,6 +8,7 @@ import {
 } from '../messages/thread-messages.ts';
 import { log, type LogSettings } from '../common/logger.ts';
 import type { HostSet } from '../upstream/cluster-membership.ts';
+import type { HostResults } from '../upstream/outlier-detector.ts';
 import type { HostStatsReport } from '../messages/thread-messages.ts';
 
 const WORKER_ENTRY = new URL('../../workers/worker-main.ts', import.meta.url);
@@ -47,6 +48,8 @@ export interface SupervisorEvents {
   onListenerPorts(ports: Readonly<Record<string, number>>): void;
   /** A worker saw x-envoy-immediate-health-check-fail from a host (active health checking decides). */
   onHostHealthFailure?(cluster: string, address: string, port: number): void;
+  /** A worker's batch of upstream results for a cluster with outlier_detection. */
+  onOutlierResults?(cluster: string, results: HostResults[]): void;
 }
 
 class WorkerHandle {
@@ -195,6 +198,9 @@ export class WorkerSupervisor {
         break;
       case 'host_health_fail':
         this.events.onHostHealthFailure?.(m.cluster, m.address, m.port);
+        break;
+      case 'outlier_results':
+        this.events.onOutlierResults?.(m.cluster, m.results);
         break;
       case 'fatal':
         log.critical(`worker ${handle.spec.index}: ${m.message}`);

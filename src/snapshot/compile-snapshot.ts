@@ -12,7 +12,7 @@ import { checkRouteConfig } from '../router/check-route-config.ts';
 import { buildFilterChainMatcher, parseCidr } from './filter-chain-matcher.ts';
 import {
   CodecType, type CidrSpec, type ConnectionLimitConfig, type FilterChainConfig, type FilterChainMatchSpec, type HcmConfig, type ListenerConfig,
-  type NetworkFilterConfig, type Snapshot, type TcpProxyConfig,
+  type NetworkFilterConfig, type Snapshot, type TcpProxyConfig, type TcpHashPolicy,
 } from './snapshot-types.ts';
 import { formatConfigProblem } from '../config-loader/config-error.ts';
 import { compileHttp2Options, type Http2OptionsProblem } from './http2-options.ts';
@@ -24,6 +24,7 @@ import { compileHttpFilters, perRouteFilterStats, type FilterConfigProblem } fro
 import { ROUTE_FILTER_DEPS } from '../filters/route-filter-deps.ts';
 import { compileNetworkRbac, NETWORK_RBAC_TYPE, type NetworkRbacConfig } from '../filters/rbac-config.ts';
 import { compileLocalReplyConfig } from './local-reply-config.ts';
+import { compileUdpListener, isUdpListener, UDP_PROXY, UDP_PROXY_TYPE, type UdpConfigProblem, type UdpListenerConfig } from './udp-listener-config.ts';
 import { compileStatsSettings } from '../stats/stats-config.ts';
 import { compileTracing, type TracingProblem } from '../tracing/tracing-config.ts';
 
@@ -112,6 +113,7 @@ export function compileSnapshot(loaded: LoadedConfig, version: number): CompileR
   }
 
   const listeners: ListenerConfig[] = [];
+  const udpListeners: UdpListenerConfig[] = [];
   const bindKeys = new Map<string, string>();
   const listenerIndex = new Map<string, number>();
   list(sr['listeners']).forEach((l, i) => {
@@ -125,6 +127,18 @@ export function compileSnapshot(loaded: LoadedConfig, version: number): CompileR
         return;
       }
       listenerIndex.set(name, i);
+    }
+    if (isUdpListener(obj(l))) {
+      const udp = compileUdpListenerAt(obj(l), path, i, out, clusterNames);
+      if (udp === null) return;
+      const taken = bindKeys.get(udp.bindKey);
+      if (taken !== undefined) {
+        out.add('duplicate_name', `${path}.address`, `listener '${udp.name}' binds UDP ${udp.address}:${udp.port}, already bound by listener '${taken}'`);
+        return;
+      }
+      bindKeys.set(udp.bindKey, udp.name);
+      udpListeners.push(udp);
+      return;
     }
     const listener = compileListener(obj(l), path, i, out, clusterNames);
     if (listener === null) return;
@@ -146,7 +160,7 @@ export function compileSnapshot(loaded: LoadedConfig, version: number): CompileR
   // stats_config, stats_sinks, stats_flush_interval: checked here (--mode validate), read by the primary at start.
   for (const p of compileStatsSettings(bootstrap).problems) out.add(p.message.startsWith('not supported yet') ? 'not_supported' : 'bad_value', p.path, p.message);
 
-  return { snapshot: { version, listeners, clusters, clusterSlots: {}, overload, adminAccessLogs }, problems: out.problems, warnings: out.warnings };
+  return { snapshot: { version, listeners, clusters, clusterSlots: {}, overload, adminAccessLogs, udpListeners }, problems: out.problems, warnings: out.warnings };
 }
 
 /** admin.access_log, then the deprecated admin.access_log_path ('/dev/null', Envoy's old default, logs nothing). */
@@ -161,6 +175,26 @@ function compileAdminAccessLogs(admin: Obj, out: ProblemCollector): AccessLogCon
     });
   }
   return logs.config;
+}
+
+/** A listener whose address is UDP: its address checked here, the rest in udp-listener-config.ts. */
+function compileUdpListenerAt(l: Obj, path: string, index: number, out: ProblemCollector, clusterNames: ReadonlySet<string>): UdpListenerConfig | null {
+  const sa = obj(obj(l['address'])['socket_address']);
+  const given = str(sa['address'], '');
+  const port = num(sa['port_value'], -1);
+  const address = canonicalIp(given);
+  if (address === null || port < 0 || port > 65535) {
+    out.add('bad_value', `${path}.address.socket_address`, 'a UDP listener needs an IP address and a port_value');
+    return null;
+  }
+  const name = str(l['name'], `listener_${index}_${statAddressOf(address, port)}`);
+  const statAddress = str(l['stat_prefix'], '') || statAddressOf(address, port);
+  const problems: UdpConfigProblem[] = [];
+  const warnings: { path: string; message: string }[] = [];
+  const udp = compileUdpListener(l, path, name, address, port, statAddress, clusterNames, problems, warnings);
+  for (const p of problems) out.add(p.code, p.path, p.message);
+  for (const w of warnings) out.warn(w.path, w.message);
+  return problems.length > 0 ? null : udp;
 }
 
 function compileListener(
@@ -190,6 +224,11 @@ function compileListener(
     obj(obj(f)['typed_config'])['@type'] === TLS_INSPECTOR_TYPE ? TLS_INSPECTOR : str(obj(f)['name'], ''),
   );
   const hasTlsInspector = listenerFilters.includes(TLS_INSPECTOR);
+  const udpProxyAt = list(l['listener_filters']).findIndex((f) => obj(obj(f)['typed_config'])['@type'] === UDP_PROXY_TYPE);
+  if (udpProxyAt >= 0) {
+    out.add('bad_value', `${path}.listener_filters[${udpProxyAt}]`, `${UDP_PROXY} runs on a UDP listener: set address.socket_address.protocol to UDP`);
+    return null;
+  }
 
   const rawChains = list(l['filter_chains']);
   if (rawChains.length === 0 && l['default_filter_chain'] === undefined) {
@@ -443,8 +482,24 @@ function compileTcpProxy(t: Obj, path: string, out: ProblemCollector, clusterNam
     maxDownstreamConnectionDurationMs: num(t['max_downstream_connection_duration'], 0),
     maxConnectAttempts: num(t['max_connect_attempts'], 1),
     accessLogs: logs.config,
+    hashPolicy: compileTcpHashPolicy(list(t['hash_policy']), `${path}.hash_policy`, out),
     slots: null,
   };
+}
+
+/** tcp_proxy hash_policy: at most one entry (Envoy's validation), source_ip or filter_state. */
+function compileTcpHashPolicy(policies: unknown[], path: string, out: ProblemCollector): TcpHashPolicy | null {
+  if (policies.length === 0) return null;
+  if (policies.length > 1) out.add('bad_value', path, 'tcp_proxy hash_policy takes at most one entry');
+  const p = obj(policies[0]);
+  if (p['source_ip'] !== undefined) return { kind: 'source_ip' };
+  if (p['filter_state'] !== undefined) {
+    const key = str(obj(p['filter_state'])['key'], '');
+    if (key === '') out.add('missing_field', `${path}[0].filter_state.key`, 'filter_state hash policy needs a key');
+    return { kind: 'filter_state', key };
+  }
+  out.add('missing_field', `${path}[0]`, 'a hash policy needs source_ip or filter_state');
+  return null;
 }
 
 function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: ReadonlySet<string>): HcmConfig | null {

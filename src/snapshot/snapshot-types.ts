@@ -12,6 +12,7 @@ import type { ListenerTlsConfig } from '../tls/listener-tls-config.ts';
 import type { HttpFilterConfig, HttpFilterStats } from '../filters/http-filter-config.ts';
 import type { NetworkRbacConfig } from '../filters/rbac-config.ts';
 import type { LocalReplyConfigData } from './local-reply-config.ts';
+import type { UdpListenerConfig } from './udp-listener-config.ts';
 import type { HTTP_CONN_MANAGER_STATS, LISTENER_STATS, CLUSTER_STATS, TCP_PROXY_STATS, CONNECTION_LIMIT_STATS } from '../stats/definitions.ts';
 import type { HTTP_CONN_MANAGER_LISTENER_STATS } from '../stats/definitions.ts';
 
@@ -37,6 +38,8 @@ export interface Snapshot {
    * admin request, written by the primary. Read at start only: the admin, like Envoy's, is not reconfigured by a reload.
    */
   adminAccessLogs: AccessLogConfig[];
+  /** Listeners with a UDP address and the udp_proxy listener filter (src/snapshot/udp-listener-config.ts). */
+  udpListeners?: UdpListenerConfig[];
 }
 
 export interface ListenerConfig {
@@ -158,8 +161,13 @@ export interface TcpProxyConfig {
   /** Envoy's default is 1. */
   maxConnectAttempts: number;
   accessLogs: AccessLogConfig[];
+  /** hash_policy (one entry, as Envoy allows) for RING_HASH / MAGLEV clusters; null: none. */
+  hashPolicy: TcpHashPolicy | null;
   slots: TcpProxySlots | null;
 }
+
+/** type.v3.HashPolicy, compiled: the client's IP, or a filter state object's value. */
+export type TcpHashPolicy = { kind: 'source_ip' } | { kind: 'filter_state'; key: string };
 
 /** HttpConnectionManager.codec_type: AUTO detects HTTP/2 from ALPN h2 or the client preface. */
 export const CodecType = { AUTO: 0, HTTP1: 1, HTTP2: 2 } as const;

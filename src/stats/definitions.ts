@@ -174,6 +174,31 @@ export const TCP_PROXY_STATS = {
   histograms: [],
 } as const satisfies StatScopeDefinition;
 
+/** udp.<stat_prefix>.* (the envoy.filters.udp_listener.udp_proxy listener filter, workers/udp). */
+export const UDP_PROXY_STATS = {
+  counters: [
+    'downstream_sess_total', 'downstream_sess_no_route', 'downstream_sess_rx_datagrams', 'downstream_sess_rx_bytes',
+    'downstream_sess_rx_errors', 'downstream_sess_tx_datagrams', 'downstream_sess_tx_bytes', 'downstream_sess_tx_errors',
+    'idle_timeout',
+  ],
+  gauges: ['downstream_sess_active'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** cluster.<name>.udp.* : a cluster's datagrams to and from UDP proxy sessions. */
+export const CLUSTER_UDP_STATS = {
+  counters: ['sess_rx_datagrams', 'sess_rx_datagrams_dropped', 'sess_rx_errors', 'sess_tx_datagrams', 'sess_tx_errors'],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** listener.<address>.udp.* : datagrams a UDP listener dropped before any session (above max_rx_datagram_size). */
+export const LISTENER_UDP_STATS = {
+  counters: ['downstream_rx_datagram_dropped'],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
 /** connection_limit.<stat_prefix>.* (the envoy.filters.network.connection_limit network filter). */
 export const CONNECTION_LIMIT_STATS = {
   counters: ['limited_connections'],
@@ -332,6 +357,13 @@ export const LUA_STATS = {
   histograms: [],
 } as const satisfies StatScopeDefinition;
 
+/** dns_cache.<name>.* (the dynamic forward proxy's DNS cache; each worker keeps its own, the counts add up). */
+export const DNS_CACHE_STATS = {
+  counters: ['dns_query_attempt', 'dns_query_success', 'dns_query_failure', 'host_added', 'host_removed', 'host_overflow', 'dns_rq_pending_overflow'],
+  gauges: ['num_hosts'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
 export const HTTP_FILTER_STATS: Readonly<Record<string, StatScopeDefinition>> = {
   fault: FAULT_STATS,
   health_check: HEALTH_CHECK_STATS,
@@ -343,6 +375,7 @@ export const HTTP_FILTER_STATS: Readonly<Record<string, StatScopeDefinition>> = 
   cors: CORS_STATS,
   http_local_rate_limit: HTTP_LOCAL_RATE_LIMIT_STATS,
   basic_auth: BASIC_AUTH_STATS,
+  dns_cache: DNS_CACHE_STATS,
   jwt_authn: JWT_AUTHN_STATS,
   rbac: RBAC_STATS,
   csrf: CSRF_STATS,
@@ -358,6 +391,22 @@ export const CLUSTER_HEALTH_CHECK_STATS = {
     'health_check.passive_failure', 'health_check.verify_cluster',
   ],
   gauges: ['health_check.healthy', 'health_check.degraded'],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
+/** cluster.<name>.outlier_detection.* (only for clusters with outlier_detection; written by the primary's detector). */
+export const CLUSTER_OUTLIER_DETECTION_STATS = {
+  counters: [
+    'outlier_detection.ejections_enforced_total', 'outlier_detection.ejections_overflow',
+    'outlier_detection.ejections_enforced_consecutive_5xx', 'outlier_detection.ejections_detected_consecutive_5xx',
+    'outlier_detection.ejections_enforced_consecutive_gateway_failure', 'outlier_detection.ejections_detected_consecutive_gateway_failure',
+    'outlier_detection.ejections_enforced_success_rate', 'outlier_detection.ejections_detected_success_rate',
+    'outlier_detection.ejections_enforced_failure_percentage', 'outlier_detection.ejections_detected_failure_percentage',
+    'outlier_detection.ejections_enforced_consecutive_local_origin_failure', 'outlier_detection.ejections_detected_consecutive_local_origin_failure',
+    'outlier_detection.ejections_enforced_local_origin_success_rate', 'outlier_detection.ejections_detected_local_origin_success_rate',
+    'outlier_detection.ejections_enforced_local_origin_failure_percentage', 'outlier_detection.ejections_detected_local_origin_failure_percentage',
+  ],
+  gauges: ['outlier_detection.ejections_active'],
   histograms: [],
 } as const satisfies StatScopeDefinition;
 

@@ -48,3 +48,8 @@ export const UPSTREAM_TLS_CONTEXT_TYPE = `type.googleapis.com/${UPSTREAM_TLS_CON
 export const TLS_TRANSPORT_SOCKET_NAME = 'envoy.transport_sockets.tls';
 export const RAW_BUFFER_TRANSPORT_SOCKET_NAME = 'envoy.transport_sockets.raw_buffer';
 export const TLS_MESSAGE_PREFIX = TLS;
+/**
+ * A key src/xds/merge-resources.ts sets on a CommonTlsContext whose SDS secrets cannot have arrived yet (the bootstrap
+ * checked before the first xDS set): the compile leaves their absence alone. Never in a config (not a field name).
+ */
+export const SDS_PENDING = '@sds_pending';

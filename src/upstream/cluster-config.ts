@@ -8,9 +8,12 @@ import type { Http2Settings } from '../snapshot/snapshot-types.ts';
 import { compileTransportSocket } from '../tls/compile-tls-context.ts';
 import type { UpstreamTlsSpec } from '../tls/tls-spec.ts';
 import type { CLUSTER_TLS_STATS, CLUSTER_HEALTH_CHECK_STATS, ScopeSlots } from '../stats/definitions.ts';
+import type { CLUSTER_OUTLIER_DETECTION_STATS } from '../stats/definitions.ts';
+import { compileOutlierDetection, type CompiledOutlierDetection, type OutlierProblem } from './outlier-config.ts';
 import { compileHealthCheck, type CompiledHealthCheck } from './health-check-config.ts';
 import { compileCircuitBreakers, type CircuitBreakerProblem, type CompiledCircuitBreakers } from './circuit-breakers.ts';
 import { compileLbPolicy, type HashLbSettings } from './lb-policy-config.ts';
+import { compileClusterType, type DfpClusterSettings } from './aggregate-cluster-config.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -95,6 +98,20 @@ export interface CompiledCluster {
   ignoreHealthOnHostRemoval: boolean;
   /** circuit_breakers: DEFAULT and HIGH limits over all workers (src/upstream/circuit-breakers.ts). */
   circuitBreakers: CompiledCircuitBreakers;
+  /** outlier_detection, decided on the primary (src/upstream/outlier-detector.ts); null = none. */
+  outlierDetection: CompiledOutlierDetection | null;
+  /** cluster.<name>.outlier_detection.* when outlierDetection is set; filled by the primary with the other slots. */
+  outlierSlots: ScopeSlots<typeof CLUSTER_OUTLIER_DETECTION_STATS> | null;
+  /**
+   * cluster_type envoy.clusters.aggregate: the member clusters in failover order (src/upstream/aggregate-cluster-config.ts);
+   * null for every other cluster. An aggregate has no endpoints of its own.
+   */
+  aggregateClusters: readonly string[] | null;
+  /**
+   * cluster_type envoy.clusters.dynamic_forward_proxy: the DNS cache its hosts come from (each request's host,
+   * resolved by the filter); null for every other cluster. Such a cluster has no endpoints of its own.
+   */
+  dynamicForwardProxy: DfpClusterSettings | null;
 }
 
 export type ClusterProblemCode = 'not_supported' | 'bad_value' | 'missing_field' | 'io';
@@ -139,6 +156,8 @@ const CLUSTER_FIELDS = new Set([
   'wait_for_warm_on_init', 'ignore_health_on_host_removal', 'close_connections_on_host_health_failure',
   'health_checks',
   'circuit_breakers',
+  // Decided on the primary for every worker (outlier-config.ts, outlier-detector.ts).
+  'outlier_detection',
 ]);
 const LOAD_ASSIGNMENT_FIELDS = new Set(['cluster_name', 'endpoints']);
 // locality, load_balancing_weight (locality weight) and proximity only matter to locality-aware LB, which is
@@ -193,7 +212,14 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
   const p = new Problems();
   const c = cluster as Obj;
   p.unknownFields(c, CLUSTER_FIELDS, path);
-  if ('cluster_type' in c) p.notSupported(`${path}.cluster_type`, 'a custom cluster type (cluster_type)');
+  let aggregateClusters: readonly string[] | null = null;
+  let dynamicForwardProxy: DfpClusterSettings | null = null;
+  if (c['cluster_type'] !== undefined) {
+    const ct = compileClusterType(c, `${path}.cluster_type`);
+    for (const problem of ct.problems) p.list.push(problem);
+    aggregateClusters = ct.aggregateClusters;
+    dynamicForwardProxy = ct.dynamicForwardProxy;
+  }
 
   const name = typeof c['name'] === 'string' ? c['name'] : '';
   if (name === '') p.missing(`${path}.name`, 'a cluster needs a non-empty name');
@@ -206,7 +232,9 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
   const connectTimeoutMs = positiveMs(c['connect_timeout'], CLUSTER_DEFAULTS.connectTimeoutMs, `${path}.connect_timeout`, p);
 
   // lb_policy (with ring_hash_lb_config, maglev_lb_config) or load_balancing_policy.
-  const lb = compileLbPolicy(c, path, p.list);
+  // An aggregate balances with its own (cluster-provided) load balancer: CLUSTER_PROVIDED is its lb_policy.
+  const customLb = aggregateClusters !== null || dynamicForwardProxy !== null;
+  const lb = compileLbPolicy(customLb && c['lb_policy'] === 'CLUSTER_PROVIDED' ? { ...c, lb_policy: undefined } : c, path, p.list);
   const lbPolicy = lb.policy;
   let choiceCount: number = CLUSTER_DEFAULTS.leastRequestChoiceCount;
   let activeRequestBias: number = CLUSTER_DEFAULTS.leastRequestActiveRequestBias;
@@ -285,6 +313,9 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
   const cbProblems: CircuitBreakerProblem[] = [];
   const circuitBreakers = compileCircuitBreakers(c['circuit_breakers'], `${path}.circuit_breakers`, cbProblems);
   for (const problem of cbProblems) p.list.push(problem);
+  const odProblems: OutlierProblem[] = [];
+  const outlierDetection = compileOutlierDetection(c['outlier_detection'], `${path}.outlier_detection`, odProblems);
+  for (const problem of odProblems) p.list.push(problem);
 
   if (healthChecks.length > 0 && c['close_connections_on_host_health_failure'] === true) {
     // Envoy closes the host's tcp_proxy connections when it fails a check; the sessions are not tracked per host yet.
@@ -292,6 +323,17 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
   }
   if (http.upstreamProtocol === UpstreamProtocol.AUTO && transportSocket === null) {
     p.bad(`${path}.typed_extension_protocol_options["${HTTP_PROTOCOL_OPTIONS_NAME}"].auto_config`, 'auto_config picks the protocol by ALPN, so the cluster needs a TLS transport_socket (envoy.transport_sockets.tls); use explicit_http_config for plaintext');
+  }
+  if (aggregateClusters !== null) {
+    if (endpoints.length > 0) p.bad(`${path}.load_assignment`, 'an aggregate cluster (envoy.clusters.aggregate) has no endpoints of its own; list its clusters in cluster_type.typed_config.clusters');
+    if (healthChecks.length > 0) p.bad(`${path}.health_checks`, 'an aggregate cluster (envoy.clusters.aggregate) has no hosts to check; its member clusters are checked');
+    // Requests take the member's circuit breakers (its pools); the aggregate's own limits are not enforced yet.
+    if (c['circuit_breakers'] !== undefined) p.notSupported(`${path}.circuit_breakers`, 'circuit_breakers on an aggregate cluster (the members\' apply)');
+    if (aggregateClusters.includes(name)) p.bad(`${path}.cluster_type.typed_config.clusters`, `an aggregate cluster cannot list itself (${name})`);
+  }
+  if (dynamicForwardProxy !== null) {
+    if (endpoints.length > 0) p.bad(`${path}.load_assignment`, 'a dynamic forward proxy cluster has no endpoints of its own: its hosts come from the requests');
+    if (healthChecks.length > 0) p.notSupported(`${path}.health_checks`, 'health_checks on a dynamic forward proxy cluster');
   }
   if (p.list.length > 0) return { cluster: null, problems: p.list };
   return {
@@ -324,6 +366,10 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
       healthCheckSlots: null,
       ignoreHealthOnHostRemoval: c['ignore_health_on_host_removal'] === true,
       circuitBreakers,
+      outlierDetection,
+      outlierSlots: null,
+      aggregateClusters,
+      dynamicForwardProxy,
     },
     problems: [],
   };

@@ -11,7 +11,7 @@ import type { Type } from 'protobufjs';
 import { log } from '../common/logger.ts';
 import { protoSchema } from '../config-loader/proto-schema.ts';
 import type { AdsSettings } from './ads-settings.ts';
-import { edsNameOf, routeNamesOf, routeUsersOf } from './merge-resources.ts';
+import { edsNameOf, routeNamesOf, routeUsersOf, secretNamesOf } from './merge-resources.ts';
 import { jsonToStruct } from './proto-json.ts';
 import { XDS_KINDS, XDS_TYPES, kindOfTypeUrl, type DynamicResourceSet, type XdsKind, type XdsRejection, type XdsResource } from './resource-types.ts';
 import { checkResource } from './validate-resource.ts';
@@ -106,7 +106,7 @@ export class AdsClient {
     this.apply = apply;
     this.backoffBaseMs = options.backoffBaseMs ?? 500;
     this.backoffMaxMs = options.backoffMaxMs ?? 30_000;
-    this.types = { cds: new TypeState('cds'), eds: new TypeState('eds'), lds: new TypeState('lds'), rds: new TypeState('rds') };
+    this.types = { cds: new TypeState('cds'), eds: new TypeState('eds'), lds: new TypeState('lds'), rds: new TypeState('rds'), sds: new TypeState('sds') };
     // A type the bootstrap does not ask for (no lds_config / cds_config) is not subscribed to, and never waited for.
     if (!settings.lds) this.types.lds.ready = true;
     if (!settings.cds) this.types.cds.ready = true;
@@ -172,7 +172,7 @@ export class AdsClient {
   /** The resources currently accepted, for a SIGHUP reload (static and dynamic coexist). */
   currentSet(): DynamicResourceSet {
     const list = (k: XdsKind): XdsResource[] => [...this.types[k].accepted.values()];
-    return { listeners: list('lds'), clusters: list('cds'), routes: list('rds'), endpoints: list('eds'), versions: this.versions() };
+    return { listeners: list('lds'), clusters: list('cds'), routes: list('rds'), endpoints: list('eds'), secrets: list('sds'), versions: this.versions() };
   }
 
   /** Resources refused and not accepted since (/config_dump's error_state). */
@@ -184,7 +184,7 @@ export class AdsClient {
 
   /** Per type: the version of the last accepted response (for logs and the admin). */
   versions(): Record<XdsKind, string> {
-    return { cds: this.types.cds.version, eds: this.types.eds.version, lds: this.types.lds.version, rds: this.types.rds.version };
+    return { cds: this.types.cds.version, eds: this.types.eds.version, lds: this.types.lds.version, rds: this.types.rds.version, sds: this.types.sds.version };
   }
 
   private enqueue(job: () => Promise<void> | void): void {
@@ -271,7 +271,7 @@ export class AdsClient {
    */
   private refreshSubscriptions(initial: boolean): void {
     const now = Date.now();
-    const wanted: Record<'rds' | 'eds', Set<string>> = { rds: new Set(), eds: new Set() };
+    const wanted: Record<'rds' | 'eds' | 'sds', Set<string>> = { rds: new Set(), eds: new Set(), sds: new Set() };
     const listeners = [...this.settings.staticListeners, ...[...this.types.lds.accepted.values()].map((r) => r.value as Obj)];
     for (const n of routeNamesOf(listeners)) wanted.rds.add(n);
     const edsUsers = new Map<string, string[]>();
@@ -283,12 +283,15 @@ export class AdsClient {
       users.push(String(c['name'] ?? ''));
       edsUsers.set(n, users);
     }
+    const clusters = [...this.settings.staticClusters, ...[...this.types.cds.accepted.values()].map((r) => r.value as Obj)];
+    for (const n of secretNamesOf([...listeners, ...clusters])) wanted.sds.add(n);
+    this.stats.setSecretScopes(wanted.sds);
     this.stats.setRouteScopes(routeUsersOf(listeners));
     this.stats.setEndpointScopes(edsUsers);
     for (const k of XDS_KINDS) {
       const st = this.types[k];
       let changed = false;
-      if (k === 'rds' || k === 'eds') {
+      if (k === 'rds' || k === 'eds' || k === 'sds') {
         const want = wanted[k];
         for (const n of want) {
           if (!st.names.has(n)) {
@@ -364,7 +367,7 @@ export class AdsClient {
     const kind = kindOfTypeUrl(typeUrl);
     const nonce = String(resp['nonce'] ?? '');
     if (kind === undefined) {
-      log.warn(`xds: ignoring a response of type '${typeUrl}' (Legate subscribes to LDS, RDS, CDS and EDS only)`);
+      log.warn(`xds: ignoring a response of type '${typeUrl}' (Legate subscribes to LDS, RDS, CDS, EDS and SDS only)`);
       return;
     }
     const st = this.types[kind];
@@ -530,7 +533,7 @@ export class AdsClient {
     if (!this.types.lds.ready || !this.types.cds.ready) return false;
     const now = Date.now();
     const timeout = this.settings.initialFetchTimeoutMs;
-    for (const k of ['rds', 'eds'] as const) {
+    for (const k of ['rds', 'eds', 'sds'] as const) {
       const st = this.types[k];
       for (const [n, since] of st.names) {
         if (st.accepted.has(n)) continue;
@@ -545,7 +548,7 @@ export class AdsClient {
     if (this.warmTimer !== null || this.settings.initialFetchTimeoutMs === 0) return;
     const now = Date.now();
     let earliest = Infinity;
-    for (const k of ['rds', 'eds'] as const) {
+    for (const k of ['rds', 'eds', 'sds'] as const) {
       const st = this.types[k];
       for (const [n, since] of st.names) if (!st.accepted.has(n)) earliest = Math.min(earliest, since + this.settings.initialFetchTimeoutMs);
     }
@@ -562,7 +565,7 @@ export class AdsClient {
       this.scheduleWarmCheck();
       return;
     }
-    for (const k of ['rds', 'eds'] as const) {
+    for (const k of ['rds', 'eds', 'sds'] as const) {
       const st = this.types[k];
       const missing = [...st.names.keys()].filter((n) => !st.accepted.has(n));
       if (missing.length === 0) continue;

@@ -126,6 +126,13 @@ export function adsSettingsOf(loaded: LoadedConfig): AdsCheck {
       });
     });
   });
+  // SDS: a TLS context's secret configs (tls_certificate_sds_secret_configs, validation_context_sds_secret_config).
+  for (const k of ['listeners', 'clusters'] as const) {
+    list(sr[k]).forEach((r, i) => sdsConfigPaths(r, `static_resources.${k}[${i}]`, (path, cs) => {
+      if (cs['ads'] !== undefined) needsAds.push(path);
+      else add(path, notSupportedMessage(`${path} (SDS from another config source than ads: {})`, loaded.positions.at(path)), 'not_supported');
+    }));
+  }
   if (ads === undefined) {
     for (const p of needsAds) add(p, 'ads: {} needs dynamic_resources.ads_config (the ADS stream to the control plane)', 'missing_field');
     if (problems.length > 0 || filePaths.length === 0) return { settings: null, problems };
@@ -254,4 +261,27 @@ function firstSocketAddress(c: Obj): { address: string; port: number } | null {
 function grpcTarget(address: string, port: number, dns: boolean): string {
   if (dns) return `dns:${address}:${port}`;
   return address.includes(':') ? `ipv6:[${address}]:${port}` : `ipv4:${address}:${port}`;
+}
+
+/** Every sds_config of an SDS secret config under `v` (its path and its ConfigSource). */
+export function sdsConfigPaths(v: unknown, path: string, visit: (path: string, cs: Record<string, unknown>) => void): void {
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => sdsConfigPaths(x, `${path}[${i}]`, visit));
+    return;
+  }
+  if (v === null || typeof v !== 'object') return;
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    const at = path === '' ? k : `${path}.${k}`;
+    if ((k === 'tls_certificate_sds_secret_configs' || k === 'validation_context_sds_secret_config')) {
+      const configs = Array.isArray(o[k]) ? (o[k] as unknown[]).map((c, i) => [c, `${at}[${i}]`] as const) : [[o[k], at] as const];
+      for (const [c, cp] of configs) {
+        const cs = (c as Record<string, unknown> | null)?.['sds_config'];
+        if (cs === undefined) visit(`${cp}.sds_config`, {});
+        else visit(`${cp}.sds_config`, cs as Record<string, unknown>);
+      }
+      continue;
+    }
+    sdsConfigPaths(o[k], at, visit);
+  }
 }

@@ -172,7 +172,7 @@ export class FileXdsClient {
       clusters: [...this.held.cds.resources.values()],
       routes: [],
       endpoints: [],
-      versions: { lds: this.held.lds.version, cds: this.held.cds.version, rds: '', eds: '' },
+      versions: { lds: this.held.lds.version, cds: this.held.cds.version, rds: '', eds: '', sds: '' },
     };
   }
 

@@ -6,6 +6,7 @@
 
 import type { ConfigProblem, LoadedConfig, PositionIndex } from '../config-loader/types.ts';
 import type { DynamicResourceSet } from './resource-types.ts';
+import { SDS_PENDING } from '../tls/tls-supported-fields.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -78,6 +79,63 @@ export function routeUsersOf(listeners: readonly Obj[]): Map<string, string[]> {
   return out;
 }
 
+/** Every CommonTlsContext-like object (one holding an SDS secret config) under `v`, with `visit` called on each. */
+function eachSdsHolder(v: unknown, visit: (o: Obj) => void): void {
+  if (Array.isArray(v)) {
+    for (const x of v) eachSdsHolder(x, visit);
+    return;
+  }
+  if (v === null || typeof v !== 'object') return;
+  const o = v as Obj;
+  if (o['tls_certificate_sds_secret_configs'] !== undefined || o['validation_context_sds_secret_config'] !== undefined) visit(o);
+  for (const k of Object.keys(o)) eachSdsHolder(o[k], visit);
+}
+
+/** SDS secret names (with sds_config ads: {}) the listeners' and clusters' TLS contexts name, sorted. */
+export function secretNamesOf(resources: readonly Obj[]): string[] {
+  const names = new Set<string>();
+  eachSdsHolder(resources, (o) => {
+    for (const c of [...list(o['tls_certificate_sds_secret_configs']), o['validation_context_sds_secret_config']]) {
+      const name = obj(c)['name'];
+      if (typeof name === 'string' && name !== '' && obj(c)['sds_config'] !== undefined) names.add(name);
+    }
+  });
+  return [...names].sort();
+}
+
+/**
+ * The SDS secret configs of a listener or cluster replaced by the secrets SDS sent (inline tls_certificates and
+ * validation_context, as if the file had them). A secret not arrived stays a reference: the TLS compile refuses it.
+ */
+export function resolveSecrets(r: Obj, secrets: ReadonlyMap<string, Obj>, pending = false): Obj {
+  if (secrets.size === 0 && !pending) return r;
+  let found = false;
+  eachSdsHolder(r, () => {
+    found = true;
+  });
+  if (!found) return r;
+  const copy = structuredClone(r);
+  eachSdsHolder(copy, (o) => {
+    const certs = list(o['tls_certificate_sds_secret_configs']).map(obj);
+    if (certs.length > 0 && certs.every((c) => secrets.get(String(c['name']))?.['tls_certificate'] !== undefined)) {
+      delete o['tls_certificate_sds_secret_configs'];
+      o['tls_certificates'] = certs.map((c) => secrets.get(String(c['name']))!['tls_certificate']);
+    }
+    const vc = o['validation_context_sds_secret_config'];
+    if (vc !== undefined) {
+      const vs = secrets.get(String(obj(vc)['name']))?.['validation_context'];
+      if (vs !== undefined) {
+        delete o['validation_context_sds_secret_config'];
+        o['validation_context'] = vs;
+      }
+    }
+    // Before any xDS set (the start-up check of the bootstrap alone): the secrets cannot have arrived yet, so the
+    // TLS compile is told not to count them missing (SDS_PENDING, src/tls/compile-tls-context.ts).
+    if (pending) o[SDS_PENDING] = true;
+  });
+  return copy;
+}
+
 function resolveListener(l: Obj, routes: ReadonlyMap<string, Obj>): Obj {
   if (hcmsOf(l).every((h) => h['rds'] === undefined)) return l;
   const copy = structuredClone(l);
@@ -95,7 +153,8 @@ function resolveListener(l: Obj, routes: ReadonlyMap<string, Obj>): Obj {
   return copy;
 }
 
-function resolveCluster(c: Obj, endpoints: ReadonlyMap<string, Obj>): Obj {
+/** An EDS cluster as the STATIC cluster the compiler reads, holding what EDS sent (an empty one before it). */
+export function resolveCluster(c: Obj, endpoints: ReadonlyMap<string, Obj>): Obj {
   const service = edsNameOf(c);
   if (service === undefined) return c;
   const copy: Obj = { ...c, type: 'STATIC' };
@@ -113,17 +172,18 @@ export function dynamicAsBootstrap(set: DynamicResourceSet | null): Obj {
   if (set === null) return {};
   const routes = new Map(set.routes.map((r) => [r.name, r.value as Obj]));
   const endpoints = new Map(set.endpoints.map((r) => [r.name, r.value as Obj]));
+  const secrets = new Map((set.secrets ?? []).map((r) => [r.name, r.value as Obj]));
   return {
     static_resources: {
-      listeners: set.listeners.map((r) => resolveListener(r.value as Obj, routes)),
-      clusters: set.clusters.map((r) => resolveCluster(r.value as Obj, endpoints)),
+      listeners: set.listeners.map((r) => resolveSecrets(resolveListener(r.value as Obj, routes), secrets)),
+      clusters: set.clusters.map((r) => resolveSecrets(resolveCluster(r.value as Obj, endpoints), secrets)),
     },
   };
 }
 
 /** No dynamic resource yet (a bootstrap with ADS before its first set, or --mode validate). */
 export const EMPTY_DYNAMIC_SET: DynamicResourceSet = Object.freeze({
-  listeners: [], clusters: [], routes: [], endpoints: [], versions: { cds: '', eds: '', lds: '', rds: '' },
+  listeners: [], clusters: [], routes: [], endpoints: [], versions: { cds: '', eds: '', lds: '', rds: '', sds: '' },
 });
 
 export interface MergedConfig {
@@ -139,8 +199,10 @@ export function mergeDynamicResources(loaded: LoadedConfig, set: DynamicResource
   const endpoints = new Map(set.endpoints.map((r) => [r.name, r.value as Obj]));
   const staticListeners = list(sr['listeners']).map(obj);
   const staticClusters = list(sr['clusters']).map(obj);
-  const listeners = [...staticListeners, ...set.listeners.map((r) => r.value as Obj)].map((l) => resolveListener(l, routes));
-  const clusters = [...staticClusters, ...set.clusters.map((r) => r.value as Obj)].map((c) => resolveCluster(c, endpoints));
+  const secrets = new Map((set.secrets ?? []).map((r) => [r.name, r.value as Obj]));
+  const pending = set === EMPTY_DYNAMIC_SET;
+  const listeners = [...staticListeners, ...set.listeners.map((r) => r.value as Obj)].map((l) => resolveSecrets(resolveListener(l, routes), secrets, pending));
+  const clusters = [...staticClusters, ...set.clusters.map((r) => r.value as Obj)].map((c) => resolveSecrets(resolveCluster(c, endpoints), secrets, pending));
   const bootstrap: Obj = { ...loaded.bootstrap, static_resources: { ...sr, listeners, clusters } };
   const positions: PositionIndex = {
     at(path) {

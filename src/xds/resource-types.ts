@@ -4,10 +4,11 @@ export const LISTENER_TYPE_URL = 'type.googleapis.com/envoy.config.listener.v3.L
 export const CLUSTER_TYPE_URL = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 export const ROUTE_TYPE_URL = 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration';
 export const ENDPOINT_TYPE_URL = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
+export const SECRET_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
 
 /** Short key of a resource type: the order is the order Envoy subscribes in on a new stream (CDS, EDS, LDS, RDS). */
-export type XdsKind = 'cds' | 'eds' | 'lds' | 'rds';
-export const XDS_KINDS: readonly XdsKind[] = ['cds', 'eds', 'lds', 'rds'];
+export type XdsKind = 'cds' | 'eds' | 'lds' | 'rds' | 'sds';
+export const XDS_KINDS: readonly XdsKind[] = ['cds', 'eds', 'lds', 'rds', 'sds'];
 
 export interface XdsTypeInfo {
   readonly kind: XdsKind;
@@ -26,6 +27,7 @@ export const XDS_TYPES: Readonly<Record<XdsKind, XdsTypeInfo>> = {
   lds: { kind: 'lds', typeUrl: LISTENER_TYPE_URL, messageName: 'envoy.config.listener.v3.Listener', label: 'Listener', wildcard: true, nameField: 'name' },
   cds: { kind: 'cds', typeUrl: CLUSTER_TYPE_URL, messageName: 'envoy.config.cluster.v3.Cluster', label: 'Cluster', wildcard: true, nameField: 'name' },
   rds: { kind: 'rds', typeUrl: ROUTE_TYPE_URL, messageName: 'envoy.config.route.v3.RouteConfiguration', label: 'RouteConfiguration', wildcard: false, nameField: 'name' },
+  sds: { kind: 'sds', typeUrl: SECRET_TYPE_URL, messageName: 'envoy.extensions.transport_sockets.tls.v3.Secret', label: 'Secret', wildcard: false, nameField: 'name' },
   eds: { kind: 'eds', typeUrl: ENDPOINT_TYPE_URL, messageName: 'envoy.config.endpoint.v3.ClusterLoadAssignment', label: 'ClusterLoadAssignment', wildcard: false, nameField: 'cluster_name' },
 };
 
@@ -64,6 +66,8 @@ export interface DynamicResourceSet {
   clusters: XdsResource[];
   routes: XdsResource[];
   endpoints: XdsResource[];
+  /** SDS secrets the listeners' and clusters' TLS contexts name (absent: none). */
+  secrets?: XdsResource[];
   /** Per type, the version_info / system_version_info of the last accepted response. */
   versions: Readonly<Record<XdsKind, string>>;
 }

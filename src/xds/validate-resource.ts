@@ -6,7 +6,9 @@ import { protoSchema } from '../config-loader/proto-schema.ts';
 import { walkDocument } from '../config-loader/schema-walk.ts';
 import { sourceNodeFromValue } from '../config-loader/source-node.ts';
 import type { ConfigProblem } from '../config-loader/types.ts';
+import { sdsConfigPaths } from './ads-settings.ts';
 import { anyToJson } from './proto-json.ts';
+import { secretProblems } from './secret-check.ts';
 import { XDS_TYPES, type XdsKind } from './resource-types.ts';
 
 /** `json`: the resource normalized (as far as it could be), null when it did not decode. */
@@ -37,6 +39,7 @@ function configSourceProblems(kind: XdsKind, r: Obj): { path: string; message: s
   const notAds = (cs: unknown, path: string): void => {
     if (obj(cs)['ads'] === undefined) out.push({ path, message: 'not supported yet: a config source other than ads: {} here', suggestion: undefined });
   };
+  if (kind === 'lds' || kind === 'cds') sdsConfigPaths(r, '', (path, cs) => notAds(cs, path));
   if (kind === 'cds' && r['type'] === 'EDS') notAds(obj(r['eds_cluster_config'])['eds_config'], 'eds_cluster_config.eds_config');
   if (kind !== 'lds') return out;
   const chains = Array.isArray(r['filter_chains']) ? (r['filter_chains'] as unknown[]).map((c, i) => [obj(c), `filter_chains[${i}]`] as const) : [];
@@ -101,6 +104,7 @@ export function checkResource(kind: XdsKind, typeUrl: string, bytes: Uint8Array,
     return { ok: false, name, problems: walked.problems.map((p) => resourceProblemLine(info.label, name, p)), json: normalized };
   }
   const refused = configSourceProblems(kind, normalized);
+  if (kind === 'sds') refused.push(...secretProblems(normalized));
   codeLoadingProblems(normalized, '', refused);
   const sources = refused.map((p) => resourceProblemLine(info.label, name, p));
   if (sources.length > 0) return { ok: false, name, problems: sources, json: normalized };

@@ -27,7 +27,7 @@ export class XdsStats {
   private readonly lds: SubscriptionSlots;
   private readonly cds: SubscriptionSlots;
   /** RDS and EDS scopes by resource name (a route table several connection managers use has several scopes). */
-  private readonly named: Record<'rds' | 'eds', Map<string, SubscriptionSlots[]>> = { rds: new Map(), eds: new Map() };
+  private readonly named: Record<'rds' | 'eds' | 'sds', Map<string, SubscriptionSlots[]>> = { rds: new Map(), eds: new Map(), sds: new Map() };
 
   constructor(registry: StatRegistry, values: Float64Array) {
     this.registry = registry;
@@ -60,6 +60,12 @@ export class XdsStats {
     for (const [name, clusters] of users) {
       this.named.eds.set(name, clusters.map((c) => this.registry.allocateScope(`cluster.${c}.`, XDS_SUBSCRIPTION_STATS, [['envoy_cluster_name', c]])));
     }
+  }
+
+  /** SDS: the secret names subscribed to (sds.<name>.*, as Envoy). */
+  setSecretScopes(names: Iterable<string>): void {
+    this.named.sds.clear();
+    for (const name of names) this.named.sds.set(name, [this.registry.allocateScope(`sds.${name}.`, XDS_SUBSCRIPTION_STATS)]);
   }
 
   private scopes(kind: XdsKind, names: readonly string[] | null): SubscriptionSlots[] {

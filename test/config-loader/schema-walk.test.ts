@@ -67,15 +67,15 @@ test('values without positions (xDS) get paths and no position; a field that fai
 });
 
 test('the walk alone can skip the "not supported yet" checks (schema only) or make them', () => {
-  const cluster = { name: 'c', circuit_breakers: { per_host_thresholds: [{}] }, outlier_detection: { consecutive_5xx: 3 } };
+  const cluster = { name: 'c', circuit_breakers: { per_host_thresholds: [{}] }, upstream_connection_options: { set_local_interface_name_on_upstream_connections: true } };
   assert.deepEqual(walk('envoy.config.cluster.v3.Cluster', cluster).problems, []);
   assert.deepEqual(walk('envoy.config.cluster.v3.Cluster', cluster, true).problems.map((p) => p.message), [
     'not supported yet: circuit_breakers.per_host_thresholds',
-    'not supported yet: outlier_detection',
+    'not supported yet: upstream_connection_options',
   ]);
   // A root message Legate has no entry for is reported once, as a whole.
-  assert.deepEqual(walk('envoy.config.cluster.v3.OutlierDetection', { consecutive_5xx: 3 }, true).problems.map((p) => p.message), [
-    'not supported yet: envoy.config.cluster.v3.OutlierDetection',
+  assert.deepEqual(walk('envoy.config.cluster.v3.UpstreamConnectionOptions', { set_local_interface_name_on_upstream_connections: true }, true).problems.map((p) => p.message), [
+    'not supported yet: envoy.config.cluster.v3.UpstreamConnectionOptions',
   ]);
 });
 

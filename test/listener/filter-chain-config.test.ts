@@ -59,7 +59,7 @@ ${tcpChain('{ destination_port: 9000, source_prefix_ranges: [{ address_prefix: 1
   assert.equal(first!.transportSocket, null);
   assert.deepEqual(first!.filter, {
     kind: 'tcp_proxy',
-    tcpProxy: { statPrefix: 'p', clusters: [{ name: 'a', weight: 1 }], totalWeight: 1, idleTimeoutMs: 3_600_000, maxDownstreamConnectionDurationMs: 0, maxConnectAttempts: 1, accessLogs: [], slots: null },
+    tcpProxy: { statPrefix: 'p', clusters: [{ name: 'a', weight: 1 }], totalWeight: 1, idleTimeoutMs: 3_600_000, maxDownstreamConnectionDurationMs: 0, maxConnectAttempts: 1, accessLogs: [], hashPolicy: null, slots: null },
   });
   const d = l.defaultFilterChain!;
   assert.equal(d.name, 'default_filter_chain');

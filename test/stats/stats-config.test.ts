@@ -256,7 +256,8 @@ describe('stats_config and stats_sinks through the config pipeline', () => {
     filter_chains: [ { filters: [ { name: envoy.filters.network.tcp_proxy, typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: x, cluster: c } } ] } ]
 `), configYaml: undefined }, 1);
     assert.ok(!udpListener.ok);
-    assert.match(udpListener.message, /not supported yet: static_resources\.listeners\[0\]\.address\.socket_address\.protocol = UDP/);
+    // A UDP listener runs the udp_proxy listener filter (src/snapshot/udp-listener-config.ts), not filter chains.
+    assert.match(udpListener.message, /static_resources\.listeners\[0\]\.listener_filters: a UDP listener needs the envoy\.filters\.udp_listener\.udp_proxy listener filter/);
   });
 
   it('reports a bad stats_tags regex and an unsupported sink with their paths (as --mode validate does)', () => {

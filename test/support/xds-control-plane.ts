@@ -17,9 +17,13 @@ export const TYPE_URLS = {
   rds: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
   eds: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
 } as const;
-export type Kind = keyof typeof TYPE_URLS;
-const KIND_OF = new Map<string, Kind>(Object.entries(TYPE_URLS).map(([k, v]) => [v as string, k as Kind]));
-const WILDCARD: Record<Kind, boolean> = { lds: true, cds: true, rds: false, eds: false };
+/** SDS secrets (envoy.extensions.transport_sockets.tls.v3.Secret), served by name as RDS/EDS are. */
+export const SDS_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
+/** TYPE_URLS and SDS (kept apart: tests walk TYPE_URLS expecting a request of each type). */
+const ALL_TYPE_URLS = { ...TYPE_URLS, sds: SDS_TYPE_URL } as const;
+export type Kind = keyof typeof ALL_TYPE_URLS;
+const KIND_OF = new Map<string, Kind>(Object.entries(ALL_TYPE_URLS).map(([k, v]) => [v as string, k as Kind]));
+const WILDCARD: Record<Kind, boolean> = { lds: true, cds: true, rds: false, eds: false, sds: false };
 
 export interface XdsSnapshot {
   version: string;
@@ -65,7 +69,7 @@ interface Encoded {
 
 function encodeResource(kind: Kind, r: Obj): Encoded {
   preloadTypes(r);
-  const typeUrl = TYPE_URLS[kind];
+  const typeUrl = ALL_TYPE_URLS[kind];
   const t = messageType(typeUrl.slice(typeUrl.lastIndexOf('/') + 1));
   const value = t.encode(t.fromObject(r)).finish();
   const name = String(kind === 'eds' ? r['cluster_name'] : r['name']);
@@ -158,7 +162,7 @@ export class XdsControlPlane {
   setSnapshot(s: XdsSnapshot): void {
     this.snapshot = s;
     this.encoded = new Map();
-    for (const k of Object.keys(TYPE_URLS) as Kind[]) {
+    for (const k of Object.keys(ALL_TYPE_URLS) as Kind[]) {
       this.encoded.set(k, (s.resources[k] ?? []).map((r) => ((r as { __raw?: Encoded }).__raw !== undefined
         ? { ...(r as { __raw: Omit<Encoded, 'hash'> }).__raw, hash: 'raw' }
         : encodeResource(k, r))));
@@ -219,7 +223,7 @@ export class XdsControlPlane {
     const all = this.encoded.get(kind) ?? [];
     const picked = WILDCARD[kind] || names.length === 0 ? all : all.filter((e) => names.includes(e.name));
     st.sent.set(kind, this.snapshot.version);
-    st.call.write({ version_info: this.snapshot.version, type_url: TYPE_URLS[kind], nonce: String(++this.nonce), resources: picked.map((e) => e.any) });
+    st.call.write({ version_info: this.snapshot.version, type_url: ALL_TYPE_URLS[kind], nonce: String(++this.nonce), resources: picked.map((e) => e.any) });
   }
 
   // ---- delta ----
@@ -272,7 +276,7 @@ export class XdsControlPlane {
     for (const e of changed) known.set(e.name, e.hash);
     for (const n of removed) known.delete(n);
     st.call.write({
-      system_version_info: this.snapshot.version, type_url: TYPE_URLS[kind], nonce: String(++this.nonce),
+      system_version_info: this.snapshot.version, type_url: ALL_TYPE_URLS[kind], nonce: String(++this.nonce),
       resources: changed.map((e) => ({ name: e.name, version: e.hash, resource: e.any })),
       removed_resources: removed,
     });

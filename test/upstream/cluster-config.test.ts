@@ -57,6 +57,10 @@ test('a minimal cluster gets every Envoy default', () => {
     healthCheckSlots: null,
     ignoreHealthOnHostRemoval: false,
     circuitBreakers: { slot: -1, default: BREAKER_DEFAULTS, high: BREAKER_DEFAULTS },
+    outlierDetection: null,
+    outlierSlots: null,
+    aggregateClusters: null,
+    dynamicForwardProxy: null,
   });
   // Plain data: survives structured cloning unchanged (it crosses threads).
   assert.deepEqual(structuredClone(c), c);
@@ -182,7 +186,7 @@ test('unsupported cluster types and lb policies are named', () => {
     const p = problems({ name: 'a', lb_policy: lb });
     assert.deepEqual(p, [{ code: 'not_supported', path: `${P}.lb_policy`, message: `lb_policy ${lb} is not supported yet` }]);
   }
-  assert.equal(problems({ name: 'a', cluster_type: { name: 'envoy.clusters.aggregate' } })[0]!.path, `${P}.cluster_type`);
+  assert.equal(problems({ name: 'a', cluster_type: { name: 'envoy.clusters.redis' } })[0]!.path, `${P}.cluster_type`);
 });
 
 test('fields Legate does not implement are problems, never silently ignored', () => {
@@ -190,13 +194,14 @@ test('fields Legate does not implement are problems, never silently ignored', ()
     name: 'a',
     // A health check field not implemented yet (health_checks itself is: test/upstream/health-check-config.test.ts).
     health_checks: [{ timeout: 1000, interval: 1000, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {}, tls_options: { alpn_protocols: ['h2'] } }],
-    outlier_detection: {},
+    // outlier_detection is implemented (test/e2e/outlier-detection.test.ts); un-ejecting on a passed health check is not yet.
+    outlier_detection: { successful_active_health_check_uneject_host: true },
     // circuit_breakers is implemented (test/e2e/circuit-breakers.test.ts); its retry_budget is not yet.
     circuit_breakers: { thresholds: [{ max_connections: 10, retry_budget: { budget_percent: { value: 20 } } }] },
     round_robin_lb_config: { slow_start_config: {} },
   });
   assert.deepEqual(p.map((x) => x.path).sort(), [
-    `${P}.circuit_breakers.thresholds[0].retry_budget`, `${P}.health_checks[0].tls_options`, `${P}.outlier_detection`, `${P}.round_robin_lb_config.slow_start_config`,
+    `${P}.circuit_breakers.thresholds[0].retry_budget`, `${P}.health_checks[0].tls_options`, `${P}.outlier_detection.successful_active_health_check_uneject_host`, `${P}.round_robin_lb_config.slow_start_config`,
   ]);
   assert.ok(p.every((x) => x.code === 'not_supported'));
   // Empty repeated fields are the same as absent.

@@ -15,6 +15,7 @@ import type { AccessLogSinkCache } from './access-log-sink-cache.ts';
 import type { TlsSpec } from '../../src/tls/tls-spec.ts';
 import type { HighMemorySweep } from '../../src/overload/high-memory-streams.ts';
 import type { ActiveStream } from '../http/active-stream.ts';
+import { UdpListenerManager } from '../udp/udp-listener-manager.ts';
 
 export class ListenerManager {
   private readonly listeners = new Map<string, ListenerRuntime>();
@@ -26,12 +27,15 @@ export class ListenerManager {
   private version = 0;
   /** envoy.overload_actions.stop_accepting_connections is saturated: listen sockets stay closed. */
   private overloadStopAccepting = false;
+  /** UDP listeners (udp_proxy), kept apart: they have no filter chains and no connections. */
+  private readonly udp: UdpListenerManager;
 
   constructor(stats: WorkerStatsStore, workerSlots: Readonly<Record<string, number>>, clusters: WorkerClusterManager, sinks: AccessLogSinkCache) {
     this.stats = stats;
     this.workerSlots = workerSlots;
     this.clusters = clusters;
     this.sinks = sinks;
+    this.udp = new UdpListenerManager(stats, clusters);
   }
 
   /**
@@ -73,6 +77,7 @@ export class ListenerManager {
       );
     }
     await Promise.all(binds);
+    if (snapshot.udpListeners !== undefined) problems.push(...(await this.udp.apply(snapshot.udpListeners)));
     for (const [key, runtime] of this.listeners) {
       if (keep.has(key)) continue;
       this.listeners.delete(key);
@@ -167,6 +172,7 @@ export class ListenerManager {
 
   /** Graceful shutdown: every listener stops accepting and its connections finish (bounded by maxMs). */
   async drainAll(maxMs: number): Promise<void> {
+    this.udp.closeAll();
     await Promise.all([...this.listeners.values()].map((l) => l.drain(maxMs)));
     this.listeners.clear();
   }

@@ -237,8 +237,9 @@ export class RetryState {
    */
   pickHost(hash: Hash64 | null): UpstreamHost | null {
     const cluster = this.cluster;
-    let host = cluster.chooseHost(hash);
-    if (this.policy.previousHosts && host !== null) {
+    // A dynamic forward proxy cluster has one host per request host: the first attempt's.
+    let host = cluster.dynamicForwardProxy === null ? cluster.chooseHost(hash) : (this.hosts[0] ?? null);
+    if (this.policy.previousHosts && cluster.dynamicForwardProxy === null && host !== null) {
       for (let i = 0; i < this.policy.hostSelectionMaxAttempts && this.hosts.includes(host); i++) host = cluster.chooseHost(hash, i + 1) ?? host;
     }
     if (host !== null) this.hosts.push(host);

@@ -44,11 +44,14 @@ export function routeRequest(stream: ActiveStream, endStream: boolean): void {
 
   // cluster_header: the cluster a request header names (missing or unknown: 503 NC, as Envoy).
   const clusterName = route.clusterHeader === null ? route.clusterName : (getHeader(stream.headers, route.clusterHeader) ?? '');
-  const cluster = hcm.clusters.get(clusterName);
-  if (cluster === undefined) {
+  const routeCluster = hcm.clusters.get(clusterName);
+  if (routeCluster === undefined) {
     values[slots.no_cluster]++;
     return stream.localReply(LocalReply.noCluster);
   }
+  // envoy.clusters.aggregate: the member cluster (by failover priority) this request uses; with none able to
+  // serve, the aggregate itself, whose empty host set answers 503 no healthy upstream.
+  const cluster = routeCluster.aggregate === null ? routeCluster : (routeCluster.aggregate.choose() ?? routeCluster);
   info.upstreamCluster = clusterName;
   if (stream.upgradeType !== null) {
     const type = stream.upgradeType.toLowerCase();

@@ -28,6 +28,7 @@ import { ResponseFlag } from '../../src/http/response-flags.ts';
 import { ResetKind, X_ENVOY_ATTEMPT_COUNT, type RetryState } from './retry-state.ts';
 import { UPSTREAM_RQ_CODE_INDEX } from '../../src/stats/definitions.ts';
 import { checkImmediateHealthCheckFail } from '../upstream/health-reports.ts';
+import { reportOutlierLocalFailure, reportOutlierResult } from '../upstream/outlier-reports.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 /** Request body bytes held for re-sending when an HTTP/2 stream is refused (beyond this, no retry). */
@@ -190,7 +191,10 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
   }
 
   start(): void {
-    const host = this.cluster.chooseHost(this.cluster.hashing ? hashRequest(this) : null);
+    const cluster = this.cluster;
+    // A dynamic forward proxy cluster sets `hashing` too: its host is the one the request's host resolved to.
+    const host = !cluster.hashing ? cluster.chooseHost(null)
+      : cluster.dynamicForwardProxy === null ? cluster.chooseHost(hashRequest(this)) : cluster.dynamicForwardProxy.hostFor(this.stream.info.authority);
     if (this.retry !== null && host !== null) this.retry.hosts.push(host);
     this.startAttempt(host);
   }
@@ -392,6 +396,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     values[this.slots['http2.rx_reset']]++;
     if (this.responseHead === null && code === NGHTTP2_REFUSED_STREAM) return this.retryOrFail(LocalReply.upstreamRefused);
     values[this.slots.upstream_rq_rx_reset]++;
+    this.reportLocalFailure(503);
     if (this.retry !== null && this.responseHead === null && this.maybeRetry(ResetKind.RESET, null)) return;
     this.finishUpstream(false);
     this.stream.upstreamFailed(LocalReply.upstreamReset);
@@ -679,6 +684,8 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     const info = this.stream.info;
     // The pool says why a TLS connect failed (handshake, verification); otherwise the pool's reason.
     info.upstreamTransportFailureReason = transportFailureReason ?? reason;
+    // A connect failure counts as a gateway failure for outlier detection (Envoy, errors not split by origin).
+    if (reason !== 'overflow') this.reportLocalFailure(503);
     if (this.retry !== null && reason !== 'overflow' && this.maybeRetry(ResetKind.CONNECT_FAILURE, null)) return;
     this.finishUpstream(false);
     switch (reason) {
@@ -774,6 +781,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     const values = this.stream.hcm.stats.values;
     values[this.slots.upstream_rq_rx_reset]++;
     this.conn = null;
+    this.reportLocalFailure(503);
     if (this.retry !== null && this.responseHead === null && this.maybeRetry(ResetKind.RESET, null)) return;
     this.finishUpstream(false);
     this.stream.upstreamFailed(LocalReply.upstreamTermination);
@@ -813,6 +821,8 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     }
     // Envoy: an upstream's x-envoy-immediate-health-check-fail fails its host in the active health checker.
     if (this.cluster.activeHealthChecked && this.activeHost !== null) checkImmediateHealthCheckFail(this.cluster.name, this.activeHost, head.headers);
+    // Outlier detection (the primary decides): every attempt's response counts, retried or not, as Envoy.
+    if (this.cluster.config.outlierDetection !== null && this.activeHost !== null) reportOutlierResult(this.cluster.name, this.activeHost, status);
     const retry = this.retry;
     if (retry !== null) {
       if (this.retryResponse(retry, head)) return;
@@ -942,8 +952,15 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     this.stream.hcm.stats.values[this.slots.upstream_rq_timeout]++;
     // (None during a retry's back-off.)
     if (this.hostCounters !== null) this.hostCounters.rqTimeout++;
+    this.reportLocalFailure(504);
     this.finishUpstream(false);
     this.stream.upstreamFailed(LocalReply.upstreamTimeout);
+  }
+
+  /** Outlier detection (the primary decides): a local-origin failure of this attempt (503 connect/reset, 504 timeout). */
+  private reportLocalFailure(mapped: number): void {
+    const od = this.cluster.config.outlierDetection;
+    if (od !== null && this.activeHost !== null) reportOutlierLocalFailure(this.cluster.name, this.activeHost, mapped, od.splitExternalLocalOriginErrors);
   }
 
   /** Ends this request's use of the upstream: timers, gauges, and the connection back to the pool or closed. */

@@ -23,6 +23,7 @@ import { connectUpstream, resetSocket } from '../upstream/upstream-socket.ts';
 import { reportInternalError } from '../../src/common/internal-error.ts';
 import type { UpstreamHost } from '../upstream/upstream-host.ts';
 import type { TcpProxyRuntime } from './tcp-proxy-runtime.ts';
+import { connectionHash } from './connection-hash.ts';
 import { formatAddress, type ConnectionOwner, type ListenerConnection } from '../listener/filter-chain-runtime.ts';
 import { nextConnectionId } from '../listener/connection-ids.ts';
 import type { CircuitBreaker } from '../../src/upstream/circuit-breaker-shared.ts';
@@ -50,6 +51,8 @@ export class TcpProxySession implements ListenerConnection {
   private connectTimedOut: boolean;
   private connectError: string;
   private connectAttempts: number;
+  /** The client's IP (after PROXY protocol), for a source_ip hash_policy. */
+  private readonly remoteIp: string;
   private connectStartMs: number;
   private connectedAtMs: number;
   private connectTimer: NodeJS.Timeout | null;
@@ -90,6 +93,7 @@ export class TcpProxySession implements ListenerConnection {
     this.connectTimedOut = false;
     this.connectError = '';
     this.connectAttempts = 0;
+    this.remoteIp = facts.remoteIp;
     this.connectStartMs = 0;
     this.connectedAtMs = 0;
     this.connectTimer = null;
@@ -211,7 +215,9 @@ export class TcpProxySession implements ListenerConnection {
     const info = this.info;
     const values = rt.stats.values;
     const name = rt.pickCluster();
-    const cluster = rt.clusters.get(name);
+    const routeCluster = rt.clusters.get(name);
+    // envoy.clusters.aggregate: the member cluster by failover priority (none able to serve: the aggregate itself).
+    const cluster = routeCluster === undefined || routeCluster.aggregate === null ? routeCluster : (routeCluster.aggregate.choose() ?? routeCluster);
     if (cluster === undefined) {
       values[rt.slots.downstream_cx_no_route]++;
       info.responseFlags |= ResponseFlag.NoClusterFound;
@@ -234,7 +240,10 @@ export class TcpProxySession implements ListenerConnection {
       this.socket.destroy();
       return;
     }
-    const host = cluster.chooseHost();
+    const policy = rt.config.hashPolicy;
+    const host = policy !== null && cluster.hashing
+      ? cluster.chooseHost(connectionHash(policy, this.remoteIp, this.info), this.connectAttempts)
+      : cluster.chooseHost();
     if (host === null) {
       values[cluster.slots.upstream_cx_none_healthy]++;
       info.responseFlags |= ResponseFlag.NoHealthyUpstream;

@@ -41,13 +41,26 @@ export class WorkerClusterManager {
     }
     for (const [name, cluster] of this.clusters) if (!next.has(name)) cluster.drain();
     this.clusters = next;
+    this.rebuildAggregates(null);
   }
 
   /** A host set for a cluster this worker does not have (removed meanwhile) is ignored. */
   applyHostSet(update: HostSet): void {
     const cluster = this.clusters.get(update.cluster);
     if (cluster !== undefined) cluster.applyHostSet(update);
+    this.rebuildAggregates(update.cluster);
   }
+
+  /** Aggregate clusters listing `member` (null: every aggregate) take their members' current hosts. */
+  private rebuildAggregates(member: string | null): void {
+    for (const cluster of this.clusters.values()) {
+      const aggregate = cluster.aggregate;
+      if (aggregate === null || (member !== null && !aggregate.memberNames.includes(member))) continue;
+      aggregate.rebuild(this.lookup);
+    }
+  }
+
+  private readonly lookup = (name: string): WorkerCluster | undefined => this.clusters.get(name);
 
   get(name: string): WorkerCluster | undefined {
     return this.clusters.get(name);

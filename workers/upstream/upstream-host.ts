@@ -32,6 +32,11 @@ export class UpstreamHost implements LbHost {
   /** "10.0.0.1:80" / "[::1]:80", as Envoy prints upstream hosts (%UPSTREAM_HOST%). */
   readonly addressString: string;
   hostname: string;
+  /**
+   * A dynamic forward proxy host (workers/upstream/dfp-hosts.ts): the request host its TLS connections name (SNI,
+   * unless an IP) and whose name the certificate must match, as Envoy's DFP cluster; '' for every other host.
+   */
+  dynamicTlsName: string;
   weight: number;
   priority: number;
   healthy: boolean;
@@ -60,6 +65,7 @@ export class UpstreamHost implements LbHost {
       ? `[${description.address}]:${description.port}`
       : `${description.address}:${description.port}`;
     this.hostname = description.hostname;
+    this.dynamicTlsName = '';
     this.weight = description.weight;
     this.priority = description.priority;
     this.healthy = description.healthy;

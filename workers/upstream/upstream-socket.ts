@@ -30,6 +30,7 @@ export function connectUpstream(host: UpstreamHost, tlsContext: ClientTlsContext
   tcp.on('error', ignoreError);
   const options = tlsContext.connectOptions(host.address, host.port, alpn);
   options.socket = tcp;
+  if (host.dynamicTlsName !== '') nameDynamicHost(options, host.dynamicTlsName);
   const socket = tls.connect(options);
   tcpUnderTls.set(socket, tcp);
   // Runs before any listener the caller adds: checks Node cannot make itself (pins without trusted_ca).
@@ -38,6 +39,17 @@ export function connectUpstream(host: UpstreamHost, tlsContext: ClientTlsContext
     if (reason !== null) socket.destroy(new TlsPeerRejectedError(reason, `upstream ${host.addressString}`));
   });
   return socket;
+}
+
+/**
+ * A dynamic forward proxy host: SNI is the request's host name (never an IP, as Envoy), and with a CA to verify
+ * against, the certificate must also match that host (Envoy's automatic SAN verification for the DFP cluster).
+ */
+function nameDynamicHost(options: tls.ConnectionOptions, name: string): void {
+  if (net.isIP(name) === 0) options.servername = name;
+  if (options.rejectUnauthorized !== true) return;
+  const checkCluster = options.checkServerIdentity;
+  options.checkServerIdentity = (hostname, cert) => tls.checkServerIdentity(name, cert) ?? checkCluster?.(hostname, cert);
 }
 
 /**

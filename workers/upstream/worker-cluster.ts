@@ -15,6 +15,8 @@ import { UpstreamHost, hostKey } from './upstream-host.ts';
 import { ClientTlsContext } from '../../src/tls/client-tls-context.ts';
 import type { UpstreamTlsSpec } from '../../src/tls/tls-spec.ts';
 import { CircuitBreaker, circuitBreakerShared } from '../../src/upstream/circuit-breaker-shared.ts';
+import { AggregateSelector } from './aggregate-cluster.ts';
+import { DfpHosts } from './dfp-hosts.ts';
 
 /** A cluster's transport socket as this worker runs it: the same context kept while the spec is unchanged. */
 function tlsContextOf(spec: UpstreamTlsSpec | null, current: ClientTlsContext | null): ClientTlsContext | null {
@@ -38,6 +40,10 @@ class PriorityLevel {
     this.panic = panic;
     this.lb = lb;
   }
+}
+
+function aggregateOf(c: CompiledCluster, random: () => number): AggregateSelector | null {
+  return c.aggregateClusters === null ? null : new AggregateSelector(c.aggregateClusters, c.healthyPanicThresholdPercent, random);
 }
 
 function poolSettingsOf(c: CompiledCluster): PoolSettings {
@@ -78,6 +84,16 @@ export class WorkerCluster {
   readonly highBreaker: CircuitBreaker;
   /** The load balancer reads a request hash (RING_HASH, MAGLEV): only then does the router compute one. */
   hashing: boolean;
+  /**
+   * envoy.clusters.aggregate: picks the member cluster a request goes to (aggregate-cluster.ts; the cluster manager
+   * rebuilds it when a member's hosts change); null for every other cluster.
+   */
+  aggregate: AggregateSelector | null;
+  /**
+   * envoy.clusters.dynamic_forward_proxy: the hosts requests resolved to (dfp-hosts.ts); null for every other
+   * cluster. Such a cluster sets `hashing`, so only the router's hashing branch looks at it (no cost elsewhere).
+   */
+  dynamicForwardProxy: DfpHosts | null;
   private readonly stats: WorkerStatsStore;
   private readonly random: () => number;
   private hosts: Map<string, UpstreamHost>;
@@ -93,6 +109,7 @@ export class WorkerCluster {
     this.stats = stats;
     this.random = random;
     this.hashing = HASHING_POLICIES.has(config.lbPolicy);
+    this.aggregate = aggregateOf(config, random);
     const cb = config.circuitBreakers;
     this.breaker = new CircuitBreaker(circuitBreakerShared, cb.slot, cb.default);
     this.highBreaker = new CircuitBreaker(circuitBreakerShared, cb.slot < 0 ? -1 : cb.slot + 1, cb.high);
@@ -103,6 +120,8 @@ export class WorkerCluster {
     this.highPoolContext = new PoolContext(stats, slots, poolSettingsOf(config), this.highBreaker);
     this.highPoolContext.tls = this.tls;
     this.highPoolContext.tlsSlots = config.tlsSlots;
+    this.dynamicForwardProxy = config.dynamicForwardProxy === null ? null : new DfpHosts(config.dynamicForwardProxy, config.transportSocket === null ? 80 : 443, this.poolContext, this.highPoolContext);
+    if (this.dynamicForwardProxy !== null) this.hashing = true;
     this.hostSetVersion = 0;
     this.activeHealthChecked = config.healthChecks.length > 0;
     this.hosts = new Map();
@@ -147,6 +166,7 @@ export class WorkerCluster {
 
   /** Current hosts (all priorities, healthy or not), in host-set order. */
   allHosts(): UpstreamHost[] {
+    if (this.dynamicForwardProxy !== null) return this.dynamicForwardProxy.all();
     return [...this.hosts.values()];
   }
 
@@ -159,7 +179,16 @@ export class WorkerCluster {
     const same = JSON.stringify(config) === JSON.stringify(this.config) && JSON.stringify(slots) === JSON.stringify(this.slots);
     this.config = config;
     this.activeHealthChecked = config.healthChecks.length > 0;
-    this.hashing = HASHING_POLICIES.has(config.lbPolicy);
+    if (!same) {
+      this.aggregate = aggregateOf(config, this.random);
+      // A dynamic forward proxy cluster keeps its hosts (and their pools) while its cache stays the same.
+      const dfp = config.dynamicForwardProxy;
+      if (dfp === null) this.dynamicForwardProxy = null;
+      else if (this.dynamicForwardProxy === null || this.dynamicForwardProxy.cache.settings.name !== dfp.cache.name) {
+        this.dynamicForwardProxy = new DfpHosts(dfp, config.transportSocket === null ? 80 : 443, this.poolContext, this.highPoolContext);
+      }
+    }
+    this.hashing = HASHING_POLICIES.has(config.lbPolicy) || this.dynamicForwardProxy !== null;
     if (same) return;
     this.slots = slots;
     this.poolContext.update(slots, poolSettingsOf(config));

@@ -19,6 +19,7 @@ import { headerMutationFilterFactory } from './header-mutation-filter.ts';
 import { luaFilterFactory } from './lua-filter.ts';
 import { localRateLimitFilterFactory } from './local-ratelimit-filter.ts';
 import { basicAuthFilterFactory } from './basic-auth-filter.ts';
+import { dynamicForwardProxyFilterFactory } from './dynamic-forward-proxy-filter.ts';
 import { jwtAuthnFilterFactory } from './jwt-authn/jwt-authn-filter.ts';
 import { typeScriptFilterFactory } from './typescript-filter.ts';
 
@@ -32,6 +33,7 @@ registerHttpFilter('envoy.filters.http.header_mutation', headerMutationFilterFac
 registerHttpFilter('envoy.filters.http.lua', luaFilterFactory);
 registerHttpFilter('envoy.filters.http.local_ratelimit', localRateLimitFilterFactory);
 registerHttpFilter('envoy.filters.http.basic_auth', basicAuthFilterFactory);
+registerHttpFilter('envoy.filters.http.dynamic_forward_proxy', dynamicForwardProxyFilterFactory);
 registerHttpFilter('envoy.filters.http.jwt_authn', jwtAuthnFilterFactory);
 // Legate's own: a user's filter module (src/filters/typescript-filter-config.ts, docs/FILTERS.md).
 registerHttpFilter('legate.filters.http.typescript', typeScriptFilterFactory);
