@@ -391,6 +391,8 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'rules', 'shadow_rules', 'rules_stat_prefix', 'shadow_rules_stat_prefix', 'matcher', 'shadow_matcher',
   ],
   'envoy.extensions.filters.http.rbac.v3.RBACPerRoute': ['rbac'],
+  // envoy.filters.network.local_ratelimit (src/filters/network-local-ratelimit-config.ts): share_key not supported yet.
+  'envoy.extensions.filters.network.local_ratelimit.v3.LocalRateLimit': ['stat_prefix', 'token_bucket', 'runtime_enabled'],
   'envoy.extensions.filters.network.rbac.v3.RBAC': [
     'rules', 'shadow_rules', 'shadow_rules_stat_prefix', 'stat_prefix', 'enforcement_type', 'matcher', 'shadow_matcher',
   ],

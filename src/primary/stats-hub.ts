@@ -5,7 +5,7 @@ import { StatRegistry } from '../stats/stat-registry.ts';
 import { SharedRegions } from '../stats/shared-regions.ts';
 import type { MergedStats } from '../stats/merged-stats.ts';
 import {
-  CLUSTER_STATS, CLUSTER_TLS_STATS, CLUSTER_HEALTH_CHECK_STATS, CLUSTER_OUTLIER_DETECTION_STATS, HTTP_FILTER_STATS, CONNECTION_LIMIT_STATS, LISTENER_TLS_STATS, TLS_INSPECTOR_STATS, HTTP2_CODEC_STATS, HTTP_CONN_MANAGER_STATS, LISTENER_STATS, SERVER_STATS, TCP_PROXY_STATS, WORKER_STATS,
+  CLUSTER_STATS, CLUSTER_TLS_STATS, CLUSTER_HEALTH_CHECK_STATS, CLUSTER_OUTLIER_DETECTION_STATS, HTTP_FILTER_STATS, CONNECTION_LIMIT_STATS, NETWORK_LOCAL_RATELIMIT_STATS, LISTENER_TLS_STATS, TLS_INSPECTOR_STATS, HTTP2_CODEC_STATS, HTTP_CONN_MANAGER_STATS, LISTENER_STATS, SERVER_STATS, TCP_PROXY_STATS, WORKER_STATS,
   NETWORK_RBAC_STATS, NETWORK_RBAC_SHADOW_STATS,
   UDP_PROXY_STATS, CLUSTER_UDP_STATS, LISTENER_UDP_STATS,
   type ScopeSlots, type WorkerStatsStore,
@@ -175,6 +175,9 @@ export class StatsHub {
             ...r.allocateScope(`${rb.statPrefix}.rbac.`, NETWORK_RBAC_STATS),
             ...r.allocateScope(`${rb.statPrefix}.rbac.${rb.shadowStatPrefix}`, NETWORK_RBAC_SHADOW_STATS),
           };
+        }
+        for (const lr of chain.networkLocalRateLimits ?? []) {
+          lr.slots = r.allocateScope(`local_ratelimit.${lr.statPrefix}.`, NETWORK_LOCAL_RATELIMIT_STATS);
         }
         const cl = chain.connectionLimit;
         if (cl === null) continue;

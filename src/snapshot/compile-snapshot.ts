@@ -21,6 +21,7 @@ import type { DownstreamTlsSpec } from '../tls/tls-spec.ts';
 import { compileListenerTlsConfig, transportSocketConnectTimeoutOf } from '../tls/listener-tls-config.ts';
 import { compileOverloadManager, type OverloadProblem } from '../overload/overload-config.ts';
 import { compileHttpFilters, perRouteFilterStats, type FilterConfigProblem } from '../filters/http-filter-config.ts';
+import { compileNetworkLocalRateLimit, NETWORK_LOCAL_RATELIMIT_TYPE_URL, type NetworkLocalRateLimitConfig } from '../filters/network-local-ratelimit-config.ts';
 import { ROUTE_FILTER_DEPS } from '../filters/route-filter-deps.ts';
 import { compileNetworkRbac, NETWORK_RBAC_TYPE, type NetworkRbacConfig } from '../filters/rbac-config.ts';
 import { compileLocalReplyConfig } from './local-reply-config.ts';
@@ -333,11 +334,22 @@ function compileFilterChain(
     out.add('missing_field', fpath, 'a filter chain needs a terminal network filter (envoy.filters.network.http_connection_manager or envoy.filters.network.tcp_proxy)');
     return null;
   }
-  // Before the terminal filter: only envoy.filters.network.connection_limit (at most one) and envoy.filters.network.rbac.
+  // Before the terminal filter: envoy.filters.network.connection_limit (at most one), envoy.filters.network.rbac and
+  // envoy.filters.network.local_ratelimit.
   let connectionLimit: ConnectionLimitConfig | null = null;
   let networkRbac: NetworkRbacConfig[] | null = null;
+  let networkLocalRateLimits: NetworkLocalRateLimitConfig[] | null = null;
   for (let i = 0; i < filters.length - 1; i++) {
     const ftc = obj(obj(filters[i])['typed_config']);
+    // envoy.filters.network.local_ratelimit, any number (workers/listener/network-local-ratelimit.ts): a bucket each.
+    if (ftc['@type'] === NETWORK_LOCAL_RATELIMIT_TYPE_URL) {
+      const lrProblems: FilterConfigProblem[] = [];
+      const lr = compileNetworkLocalRateLimit(ftc, `${fpath}[${i}].typed_config`, `${path}|${i}`, lrProblems);
+      for (const p of lrProblems) out.add(p.code ?? 'bad_value', p.path, p.message);
+      if (lr === null) return null;
+      (networkLocalRateLimits ??= []).push(lr);
+      continue;
+    }
     // envoy.filters.network.rbac, any number (workers/listener/rbac-network-filter.ts).
     if (ftc['@type'] === NETWORK_RBAC_TYPE_URL) {
       const rbacProblems: FilterConfigProblem[] = [];
@@ -348,7 +360,7 @@ function compileFilterChain(
       continue;
     }
     if (ftc['@type'] !== CONNECTION_LIMIT_TYPE || connectionLimit !== null) {
-      out.add('not_supported', `${fpath}[${i}]`, 'not supported yet: network filters before the terminal filter (http_connection_manager or tcp_proxy) other than one envoy.filters.network.connection_limit');
+      out.add('not_supported', `${fpath}[${i}]`, 'not supported yet: network filters before the terminal filter (http_connection_manager or tcp_proxy) other than one envoy.filters.network.connection_limit, envoy.filters.network.rbac and envoy.filters.network.local_ratelimit');
       return null;
     }
     const max = num(ftc['max_connections'], 0);
@@ -392,6 +404,7 @@ function compileFilterChain(
     transportSocketConnectTimeoutMs: transportSocketConnectTimeoutOf(c),
     connectionLimit,
     networkRbac,
+    networkLocalRateLimits,
     filter,
   };
 }

@@ -11,6 +11,7 @@ import type { DownstreamTlsSpec } from '../tls/tls-spec.ts';
 import type { ListenerTlsConfig } from '../tls/listener-tls-config.ts';
 import type { HttpFilterConfig, HttpFilterStats } from '../filters/http-filter-config.ts';
 import type { NetworkRbacConfig } from '../filters/rbac-config.ts';
+import type { NetworkLocalRateLimitConfig } from '../filters/network-local-ratelimit-config.ts';
 import type { LocalReplyConfigData } from './local-reply-config.ts';
 import type { UdpListenerConfig } from './udp-listener-config.ts';
 import type { HTTP_CONN_MANAGER_STATS, LISTENER_STATS, CLUSTER_STATS, TCP_PROXY_STATS, CONNECTION_LIMIT_STATS } from '../stats/definitions.ts';
@@ -94,6 +95,8 @@ export interface FilterChainConfig {
   connectionLimit: ConnectionLimitConfig | null;
   /** envoy.filters.network.rbac filters before the terminal filter, in order; null when the chain has none. */
   networkRbac: NetworkRbacConfig[] | null;
+  /** envoy.filters.network.local_ratelimit filters before the terminal filter, in order; null when none. */
+  networkLocalRateLimits: NetworkLocalRateLimitConfig[] | null;
   /** The terminal network filter. */
   filter: NetworkFilterConfig;
 }

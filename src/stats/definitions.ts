@@ -301,6 +301,13 @@ export const NETWORK_RBAC_STATS = {
   histograms: [],
 } as const satisfies StatScopeDefinition;
 
+/** local_ratelimit.<stat_prefix>.* : envoy.filters.network.local_ratelimit (workers/listener/network-local-ratelimit.ts). */
+export const NETWORK_LOCAL_RATELIMIT_STATS = {
+  counters: ['rate_limited'],
+  gauges: [],
+  histograms: [],
+} as const satisfies StatScopeDefinition;
+
 /** <stat_prefix>.rbac.<shadow_rules_stat_prefix>{shadow_allowed,shadow_denied} (envoy.filters.network.rbac). */
 export const NETWORK_RBAC_SHADOW_STATS = {
   counters: ['shadow_allowed', 'shadow_denied'],

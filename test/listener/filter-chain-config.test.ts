@@ -181,6 +181,6 @@ test('tcp_proxy fields Legate does not implement yet, and network filters before
         typed_config: { "@type": ${TCP}, stat_prefix: q, cluster: a }
 `);
   assert.deepEqual(problems(r), [
-    '--config-yaml:7:9: static_resources.listeners[0].filter_chains[0].filters[0]: not supported yet: network filters before the terminal filter (http_connection_manager or tcp_proxy) other than one envoy.filters.network.connection_limit',
+    '--config-yaml:7:9: static_resources.listeners[0].filter_chains[0].filters[0]: not supported yet: network filters before the terminal filter (http_connection_manager or tcp_proxy) other than one envoy.filters.network.connection_limit, envoy.filters.network.rbac and envoy.filters.network.local_ratelimit',
   ]);
 });

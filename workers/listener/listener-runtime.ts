@@ -18,6 +18,7 @@ import type { DownstreamTlsSpec, TlsFailureReason } from '../../src/tls/tls-spec
 import type tls from 'node:tls';
 import { TlsInspection, type ListenerFilterOwner } from './tls-inspector.ts';
 import { networkRbacAllows } from './rbac-network-filter.ts';
+import { networkLocalRateLimitAllows } from './network-local-ratelimit.ts';
 import { OverloadAction, overloadShared, releaseGlobalConnectionOnClose } from '../../src/overload/overload-shared.ts';
 import type { HighMemorySweep } from '../../src/overload/high-memory-streams.ts';
 import type { ActiveStream } from '../http/active-stream.ts';
@@ -255,6 +256,8 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
       tls.accept(socket);
       return;
     }
+    const lrl = chain.config.networkLocalRateLimits;
+    if (lrl !== null && !networkLocalRateLimitAllows(lrl, this.stats)) return this.closeDenied(socket);
     const rbac = chain.config.networkRbac;
     if (rbac !== null && !networkRbacAllows(rbac, socket, facts, this.stats)) return this.closeDenied(socket);
     let conn: ListenerConnection;
@@ -349,6 +352,8 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
       socket.destroy();
       return;
     }
+    const lrl = chain.config.networkLocalRateLimits;
+    if (lrl !== null && !networkLocalRateLimitAllows(lrl, this.stats)) return this.closeDenied(socket);
     const rbac = chain.config.networkRbac;
     if (rbac !== null && !networkRbacAllows(rbac, socket, null, this.stats)) return this.closeDenied(socket);
     try {
