@@ -22,6 +22,7 @@ export const H = {
   xEnvoyUpstreamServiceTime: 'x-envoy-upstream-service-time',
   xEnvoyOriginalPath: 'x-envoy-original-path',
   xEnvoyExternalAddress: 'x-envoy-external-address',
+  xEnvoyInternal: 'x-envoy-internal',
   contentLength: 'content-length',
   transferEncoding: 'transfer-encoding',
   connection: 'connection',

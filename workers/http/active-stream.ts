@@ -13,7 +13,7 @@ import { H, isHopByHop } from '../../src/http/header-names.ts';
 import { setHeader, removeHeader, hasHeader, stripHopByHop } from '../../src/http/header-list.ts';
 import { httpDateNow } from '../../src/http/date-header.ts';
 import { appendForwardedFor } from '../../src/http/forwarded-for.ts';
-import { isInternalAddress } from '../../src/http/internal-address.ts';
+import { isInternalRequest, removeExternalEnvoyHeaders } from '../../src/http/header-sanitizing.ts';
 import { hasEscapedSlashes, mergeSlashes, normalizePath, unescapeSlashes } from '../../src/http/path-normalization.ts';
 import { isValidAuthority } from '../../src/http/authority.ts';
 import type { Route } from '../../src/router/route-table.ts';
@@ -69,6 +69,8 @@ export class ActiveStream {
   interimSent: number;
   /** A 100 Continue went to the client (Legate's own or the upstream's): at most one. */
   continueSent: boolean;
+  /** Envoy's internal request (src/http/header-sanitizing.ts), decided when the head arrives; false before. */
+  internalRequest: boolean;
   /** The connection's per-stream handle (HTTP/2: the node:http2 stream); null for HTTP/1.1. */
   transport: unknown;
   /** The request's span when tracing is configured and the request is sampled (workers/tracing); else null. */
@@ -112,6 +114,7 @@ export class ActiveStream {
     this.upgraded = false;
     this.interimSent = 0;
     this.continueSent = false;
+    this.internalRequest = false;
     this.transport = transport;
     this.trace = null;
     this.localResponse = false;
@@ -254,8 +257,18 @@ export class ActiveStream {
     info.path = path;
     info.authority = authority;
 
-    // Connection-level request rules, as Envoy's ConnectionManagerUtility::mutateRequestHeaders.
+    // Connection-level request rules, as Envoy's ConnectionManagerUtility::mutateRequestHeaders. Internal or
+    // external is decided on the request as received (src/http/header-sanitizing.ts).
     const peerIp = this.conn.remoteIp;
+    const internal = isInternalRequest(cfg.useRemoteAddress, peerIp, this.headers);
+    this.internalRequest = internal;
+    if (internal) {
+      setHeader(this.headers, H.xEnvoyInternal, 'true');
+    } else {
+      removeExternalEnvoyHeaders(this.headers, cfg.useRemoteAddress);
+      hcm.routeTable.removeInternalOnlyHeaders(this.headers);
+      if (cfg.useRemoteAddress) this.headers.push(H.xEnvoyExternalAddress, peerIp);
+    }
     if (cfg.useRemoteAddress) {
       if (!cfg.skipXffAppend) setHeader(this.headers, H.xForwardedFor, appendForwardedFor(getHeader(this.headers, H.xForwardedFor), peerIp));
       setHeader(this.headers, H.xForwardedProto, this.conn.scheme);
@@ -270,8 +283,6 @@ export class ActiveStream {
     }
     info.requestId = requestId ?? '';
 
-    // Envoy removes internal_only_headers from requests whose source is not internal.
-    if (!(cfg.useRemoteAddress && isInternalAddress(peerIp))) hcm.routeTable.removeInternalOnlyHeaders(this.headers);
     this.setRoute(hcm.routeTable.route(authority, head.method, path, this.headers));
     // Tracing: the decision (x-request-id's trace status) and, when sampled, the span (null check when not configured).
     if (hcm.tracer !== null) this.trace = hcm.tracer.start(this.headers, info, this.route === null ? null : this.route.decoratorOperation ?? null);

@@ -7,7 +7,6 @@ import type { HeaderList } from '../../src/http/stream-info.ts';
 import { getHeader } from '../../src/http/stream-info.ts';
 import { removeHeader } from '../../src/http/header-list.ts';
 import type { ResponseHead } from '../../src/http1/types.ts';
-import { isInternalAddress } from '../../src/http/internal-address.ts';
 import { jitteredBackoffMs, parseRetryOn, RetryOn, type RetryPolicy } from '../../src/router/retry-policy.ts';
 import type { ActiveStream } from '../http/active-stream.ts';
 import type { UpstreamHost } from '../upstream/upstream-host.ts';
@@ -35,19 +34,6 @@ export const ResetKind = {
   CONNECT_FAILURE: RetryOn.FIVE_XX | RetryOn.GATEWAY_ERROR | RetryOn.RESET | RetryOn.CONNECT_FAILURE,
   REFUSED_STREAM: RetryOn.FIVE_XX | RetryOn.GATEWAY_ERROR | RetryOn.RESET | RetryOn.REFUSED_STREAM,
 } as const;
-
-/**
- * Envoy's internal request (ConnectionManagerUtility::mutateRequestHeaders): with use_remote_address, the peer is
- * an internal address; without it, x-forwarded-for holds exactly one address and it is internal. Only such a
- * request's x-envoy-* retry and timeout headers are honoured (Envoy strips them from the others).
- */
-export function isInternalRequest(stream: ActiveStream): boolean {
-  if (stream.hcm.config.useRemoteAddress) return isInternalAddress(stream.conn.remoteIp);
-  const xff = getHeader(stream.headers, 'x-forwarded-for');
-  if (xff === undefined || xff.indexOf(',') >= 0) return false;
-  const ip = xff.trim();
-  return ip !== '' && isInternalAddress(ip);
-}
 
 /** A non-negative integer header value, or -1. */
 function headerUint(headers: HeaderList, name: string): number {
@@ -116,7 +102,7 @@ export class RetryState {
     this.holdingRetry = false;
     this.rateLimited = false;
     const headers = stream.headers;
-    if (isInternalRequest(stream)) {
+    if (stream.internalRequest) {
       const codes = getHeader(headers, X_ENVOY_RETRIABLE_STATUS_CODES);
       if (codes !== undefined) {
         const list = codes.split(',').map((c) => Number(c.trim())).filter((c) => Number.isInteger(c) && c >= 100 && c <= 599);
