@@ -574,12 +574,13 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'lb_endpoints', 'locality', 'load_balancing_weight', 'priority', 'proximity', 'metadata',
   ],
   'envoy.config.endpoint.v3.LbEndpoint': ['endpoint', 'load_balancing_weight', 'health_status', 'metadata'],
-  // health_check_config is accepted and unused until active health checking exists (as cluster-config.ts does).
+  // health_check_config: the port and hostname active health checks use (src/upstream/health-check-config.ts).
   'envoy.config.endpoint.v3.Endpoint': ['address', 'hostname', 'health_check_config'],
   'envoy.config.endpoint.v3.Endpoint.HealthCheckConfig': ['port_value', 'hostname', 'disable_active_health_check'],
-  // Active health checks (src/upstream/health-check-config.ts). Not yet: custom/redis checkers, event_service,
-  // event_logger sinks other than the file sink, tls_options, transport_socket_match_criteria, alt_port, HTTP
-  // send (not implemented in Envoy either), proxy_protocol_config.
+  // Active health checks (src/upstream/health-check-config.ts). Fields absent from these lists are refused at load
+  // as "not supported yet" with their position: custom and redis checkers, event_service, event_logger sinks other
+  // than the file sink, tls_options, transport_socket_match_criteria, alt_port, HttpHealthCheck.send (Envoy refuses
+  // it too) and TcpHealthCheck.proxy_protocol_config.
   'envoy.config.core.v3.HealthCheck': [
     'timeout', 'interval', 'initial_jitter', 'interval_jitter', 'interval_jitter_percent', 'unhealthy_threshold',
     'healthy_threshold', 'reuse_connection', 'http_health_check', 'tcp_health_check', 'grpc_health_check',
