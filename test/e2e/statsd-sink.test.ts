@@ -119,7 +119,8 @@ describe('stats sinks: statsd and dog_statsd over UDP', () => {
     // A flush may fall between a request's upstream and downstream counts: the rest comes with the next.
     await waitUntil(() => counterSum(statsd.lines, 'legate.http.ingress.downstream_rq_2xx') === requests,
       () => `${requests} downstream_rq_2xx; got ${counterSum(statsd.lines, 'legate.http.ingress.downstream_rq_2xx')}`, 10_000);
-    assert.ok(statsd.lines.some((l) => /^legate\.server\.live:1\|g$/.test(l)), 'server.live as a gauge');
+    // Gauges of the same flush may come in a later datagram than the counters waited for above.
+    await waitUntil(() => statsd.lines.some((l) => /^legate\.server\.live:1\|g$/.test(l)), () => 'server.live as a gauge', 10_000);
     // A histogram value reaches the primary with the next delta: it may come a flush after its counters.
     await waitUntil(() => statsd.lines.some((l) => /^legate\.cluster\.backend\.upstream_rq_time:[0-9.]+\|ms(\|@[0-9.]+)?$/.test(l)),
       () => 'upstream_rq_time as a timer', 10_000);
