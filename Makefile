@@ -2,7 +2,7 @@
 NODE  := node_modules/.bin/node
 STAMP := node_modules/.legate-installed
 
-.PHONY: all deps test-tools fuzz-deps fuzz run test typecheck unit bench clean conformance
+.PHONY: all deps test-tools fuzz-deps fuzz run test typecheck unit bench profile clean conformance
 
 all: deps
 
@@ -45,6 +45,11 @@ conformance: test-tools $(STAMP)
 # make bench ARGS='--quick' (or --only legate,nginx --reps 5 ...; see bench/README.md)
 bench: $(STAMP)
 	$(NODE) bench/run.ts $(ARGS)
+
+# One Legate worker under wrk with V8's CPU profiler: CPU per request by thread (user/kernel) and the hot functions.
+# make profile ARGS='--scenario close-5b --profile minimal' (bench/profile.ts --help)
+profile: $(STAMP)
+	$(NODE) bench/profile.ts $(ARGS)
 
 clean:
 	rm -rf node_modules
