@@ -5,7 +5,9 @@
 // Heads: the common case (a whole head inside one chunk) is found with one indexOf("\r\n\r\n") and parsed in place.
 // A head split across chunks is copied line by line into a per-connection scratch buffer, looking only at the new
 // bytes each time (never re-scanning what was already seen), and parsed once its empty line arrives.
-// Bodies are handed out as subarray views of the input, never copied.
+// Bodies are handed out as subarray views of the input, never copied — unless the input is transient (a view of a
+// read buffer the next read overwrites: src/common/shared-read-buffer.ts); then what outlives execute() (body
+// chunks, input kept while paused) is copied, and nothing else is.
 
 import type { HeaderList } from '../http/stream-info.ts';
 import { CR, CRLFCRLF, HEX, HTAB, LF, QDTEXT, SP, TOKEN } from './char-tables.ts';
@@ -22,6 +24,7 @@ import { CONN_CLOSE, CONN_KEEP_ALIVE, CONN_NOMINATES, CONN_UPGRADE, HeadState, U
 import type {
   Http1Limits, Http1RequestCallbacks, Http1ResponseCallbacks, RequestHead, ResponseHead,
 } from './types.ts';
+import { copyOut } from './input-copy.ts';
 
 // Parser states.
 const S_HEAD = 0;
@@ -104,6 +107,11 @@ export class MessageParser {
   private epoch: number;
   /** Unparsed input held while paused (or queued by a re-entrant execute). */
   private kept: Buffer | null;
+  /**
+   * The input handed to execute() is only valid during the call (a shared read buffer): body chunks and kept input
+   * are copied. Set by the connection that feeds the parser, before its first execute().
+   */
+  transientInput: boolean;
 
   private scratch: Buffer | null;
   private scratchLen: number;
@@ -143,6 +151,7 @@ export class MessageParser {
     this.finishPending = false;
     this.epoch = 0;
     this.kept = null;
+    this.transientInput = false;
     this.scratch = null;
     this.scratchLen = 0;
     this.lineStart = 0;
@@ -163,7 +172,7 @@ export class MessageParser {
   execute(chunk: Buffer): void {
     if (this.state >= S_ERROR || chunk.length === 0) return;
     if (this.paused || this.executing) {
-      this.kept = this.kept === null ? chunk : Buffer.concat([this.kept, chunk]);
+      this.kept = this.kept === null ? (this.transientInput ? copyOut(chunk) : chunk) : Buffer.concat([this.kept, chunk]);
       return;
     }
     this.run(chunk);
@@ -266,7 +275,7 @@ export class MessageParser {
   /** Keeps buf[pos..] ahead of anything already kept. */
   private keepFront(buf: Buffer, pos: number): void {
     const rest = pos === 0 ? buf : buf.subarray(pos);
-    this.kept = this.kept === null ? rest : Buffer.concat([rest, this.kept]);
+    this.kept = this.kept === null ? (this.transientInput ? copyOut(rest) : rest) : Buffer.concat([rest, this.kept]);
   }
 
   private step(buf: Buffer, pos: number): number {
@@ -735,6 +744,7 @@ export class MessageParser {
   // ---- callbacks ----
 
   private emitBody(chunk: Buffer): void {
+    if (this.transientInput) chunk = copyOut(chunk);
     if (this.isResponse) this.responseCallbacks!.onResponseBody(chunk);
     else this.requestCallbacks!.onRequestBody(chunk);
   }

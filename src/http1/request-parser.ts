@@ -18,6 +18,14 @@ export class RequestParser {
     this.core = new MessageParser(limits, callbacks, null);
   }
 
+  /**
+   * The chunks given to execute() are views of a read buffer that is reused after the call (shared-buffer reads):
+   * body chunks handed out, and input kept while paused, are then copies.
+   */
+  setTransientInput(transient: boolean): void {
+    this.core.transientInput = transient;
+  }
+
   /** Feeds bytes as they arrive. While paused they are kept (unparsed) for resume(). */
   execute(chunk: Buffer): void {
     this.core.execute(chunk);

@@ -23,6 +23,14 @@ export class ResponseParser {
   }
 
   /**
+   * The chunks given to execute() are views of a read buffer that is reused after the call (shared-buffer reads):
+   * body chunks handed out, and input kept while paused, are then copies.
+   */
+  setTransientInput(transient: boolean): void {
+    this.core.transientInput = transient;
+  }
+
+  /**
    * Sets the method of the request whose response comes next, and whether it asked for an upgrade (kept across
    * interim 1xx heads). Call it before writing the request.
    */

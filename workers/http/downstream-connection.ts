@@ -23,6 +23,8 @@ import { Http2Connection } from './http2-connection.ts';
 import { LocalReply, type LocalReplySpec } from './local-reply.ts';
 import { reportInternalError } from '../../src/common/internal-error.ts';
 import type { HighMemorySweep } from '../../src/overload/high-memory-streams.ts';
+import { readIntoSharedBuffer } from '../../src/common/shared-read-buffer.ts';
+import { copyOut } from '../../src/http1/input-copy.ts';
 
 /** RFC 9113 §3.4 client connection preface. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -69,6 +71,8 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   private readonly onDataBound: (chunk: Buffer) => void;
   private readonly onEndBound: () => void;
   private readonly onCloseBound: (hadError: boolean) => void;
+  /** Reads arrive as views of the worker's shared read buffer (src/common/shared-read-buffer.ts), not 'data'. */
+  private readonly sharedReads: boolean;
   /** codec_type AUTO on plain TCP: the first bytes may still turn out to be the HTTP/2 client preface. */
   private sniffing: boolean;
   /** A beginning of the preface, waiting for more bytes. */
@@ -137,7 +141,11 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     // A client may half-close right after its request (FIN): the response still goes out, then we close
     // (onSocketEnd). Without this Node would end our side at once and the response would be lost.
     socket.allowHalfOpen = true;
-    socket.on('data', this.onDataBound);
+    // Plain TCP reads go into the worker's shared read buffer (no allocation per read); the parser copies what it
+    // must keep. TLS, or a socket a listener filter already read from, stays on 'data'.
+    this.sharedReads = readIntoSharedBuffer(socket, this.onDataBound);
+    if (this.sharedReads) this.parser.setTransientInput(true);
+    else socket.on('data', this.onDataBound);
     socket.on('end', this.onEndBound);
     socket.on('close', this.onCloseBound);
     socket.on('error', ignoreError); // 'close' follows; resets by the client are counted there.
@@ -150,6 +158,11 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   // (onInternalError).
 
   private onSocketData(chunk: Buffer): void {
+    if (this.http2 !== null) {
+      // Shared-buffer reads keep coming here after the hand-over: the HTTP/2 connection listens to 'data'.
+      this.socket.emit('data', copyOut(chunk));
+      return;
+    }
     try {
       this.onData(chunk);
     } catch (err) {
@@ -169,8 +182,9 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
       const bytes = this.sniffed === null ? chunk : Buffer.concat([this.sniffed, chunk]);
       const n = bytes.length < PREFACE.length ? bytes.length : PREFACE.length;
       if (bytes.compare(PREFACE, 0, n, 0, n) === 0) {
-        if (n < PREFACE.length) this.sniffed = bytes;
-        else this.handOverToHttp2(bytes);
+        const kept = bytes === chunk && this.sharedReads ? copyOut(bytes) : bytes;
+        if (n < PREFACE.length) this.sniffed = kept;
+        else this.handOverToHttp2(kept);
         return;
       }
       this.sniffing = false;

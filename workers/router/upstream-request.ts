@@ -53,6 +53,7 @@ export class UpstreamCodec implements Http1ResponseCallbacks {
     this.current = null;
     this.conn = conn;
     this.parser = new ResponseParser({ maxHeadBytes: 60 * 1024, maxHeadersCount }, this);
+    if (conn.sharedReads) this.parser.setTransientInput(true);
   }
   onResponseHead(head: ResponseHead): void {
     if (this.current !== null) this.current.onResponseHead(head);

@@ -11,6 +11,7 @@ import { tlsFailureReasonOf, tlsTransportFailureReason, type ClientTlsContext } 
 import type { UpstreamHost } from './upstream-host.ts';
 import { admitWaiter, type PendingAcquire } from './pending-acquire.ts';
 import { connectUpstream, resetSocket } from './upstream-socket.ts';
+import { readIntoSharedBuffer } from '../../src/common/shared-read-buffer.ts';
 import { reportInternalError } from '../../src/common/internal-error.ts';
 import type { Http2Keepalive, Http2Settings } from '../../src/snapshot/snapshot-types.ts';
 import { UpstreamProtocol } from '../../src/upstream/cluster-config.ts';
@@ -195,6 +196,8 @@ export class UpstreamConnection {
   lastError: Error | null;
   /** Handed out with one unit of the circuit breaker's max_requests, given back when the exchange ends. */
   holdsRequest: boolean;
+  /** Reads are views of the worker's shared read buffer, valid only during the read callback. */
+  readonly sharedReads: boolean;
 
   constructor(pool: ConnectionPool, host: UpstreamHost, socket: net.Socket, secure: boolean) {
     this.id = nextConnectionId++;
@@ -224,13 +227,17 @@ export class UpstreamConnection {
       if (!secure) guarded(pool.onConnect, pool, this);
     });
     if (secure) socket.on('secureConnect', () => guarded(pool.onConnect, pool, this));
-    socket.on('data', (chunk: Buffer) => {
+    const onRead = (chunk: Buffer): void => {
       try {
         pool.onData(this, chunk);
       } catch (err) {
         pool.onInternalError(this, err);
       }
-    });
+    };
+    // Plain TCP reads go into the worker's shared read buffer (the response parser copies what it keeps: see
+    // UpstreamCodec); TLS stays on 'data'.
+    this.sharedReads = readIntoSharedBuffer(socket, onRead);
+    if (!this.sharedReads) socket.on('data', onRead);
     socket.on('end', () => guarded(pool.onEnd, pool, this));
     socket.on('drain', () => guarded(pool.onDrain, pool, this));
     // 'close' follows with hadError = true.
@@ -245,6 +252,11 @@ export class UpstreamConnection {
       }
     });
   }
+}
+
+/** net.Socket's count of bytes handed to its handle (not yet including what waits in its write queue). */
+interface DispatchedBytes {
+  readonly _bytesDispatched: number;
 }
 
 /** Runs one of the pool's per-connection event handlers as a boundary. */
@@ -482,7 +494,9 @@ export class ConnectionPool {
     const slots = this.context.slots;
     values[slots.upstream_cx_rx_bytes_total] += chunk.length;
     conn.rxCounted += chunk.length;
-    const written = conn.socket.bytesWritten;
+    // What was handed to the kernel so far (socket.bytesWritten would also count queued bytes, copying the
+    // socket's write queue on every call).
+    const written = (conn.socket as unknown as DispatchedBytes)._bytesDispatched;
     if (written > conn.txCounted) {
       values[slots.upstream_cx_tx_bytes_total] += written - conn.txCounted;
       conn.txCounted = written;
