@@ -80,25 +80,49 @@ class Attempt {
   }
 }
 
-class Http1Prober implements Prober {
-  private readonly check: CompiledHealthCheck;
-  private readonly target: ProbeTarget;
-  private agent: http.Agent | null;
-  private req: http.ClientRequest | null;
-  private attempt: Attempt | null;
+/**
+ * What every prober shares: its check and target, the attempt in flight (settled once), and abort() = cancel that
+ * attempt and drop what it holds; a subclass starts an attempt and says what dropping means for its connection.
+ */
+abstract class ProberBase implements Prober {
+  protected readonly check: CompiledHealthCheck;
+  protected readonly target: ProbeTarget;
+  protected attempt: Attempt | null;
 
   constructor(check: CompiledHealthCheck, target: ProbeTarget) {
     this.check = check;
     this.target = target;
-    this.agent = null;
-    this.req = null;
     this.attempt = null;
   }
 
   run(done: (result: ProbeResult) => void): void {
-    const hc = this.check.http!;
     const attempt = new Attempt(done);
     this.attempt = attempt;
+    this.start(attempt);
+  }
+
+  /** Sends one probe; its outcome goes to `attempt`. */
+  protected abstract start(attempt: Attempt): void;
+
+  /** The attempt was cancelled: drop its request and whatever connection must not outlive it. */
+  protected abstract drop(): void;
+
+  abort(): void {
+    this.attempt?.cancel();
+    this.drop();
+  }
+
+  close(): void {
+    this.abort();
+  }
+}
+
+class Http1Prober extends ProberBase {
+  private agent: http.Agent | null = null;
+  private req: http.ClientRequest | null = null;
+
+  protected start(attempt: Attempt): void {
+    const hc = this.check.http!;
     if (this.check.reuseConnection && this.agent === null) {
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
       if (this.target.tls !== null) {
@@ -137,14 +161,13 @@ class Http1Prober implements Prober {
     req.end();
   }
 
-  abort(): void {
-    this.attempt?.cancel();
+  protected drop(): void {
     this.req?.destroy();
     this.req = null;
   }
 
-  close(): void {
-    this.abort();
+  override close(): void {
+    super.close();
     this.agent?.destroy();
     this.agent = null;
   }
@@ -208,20 +231,9 @@ function applyHeaders(
 }
 
 /** HTTP/2 and gRPC checks: one session per host (kept across attempts when reuse_connection). */
-class Http2Prober implements Prober {
-  private readonly check: CompiledHealthCheck;
-  private readonly target: ProbeTarget;
-  private session: http2.ClientHttp2Session | null;
-  private stream: http2.ClientHttp2Stream | null;
-  private attempt: Attempt | null;
-
-  constructor(check: CompiledHealthCheck, target: ProbeTarget) {
-    this.check = check;
-    this.target = target;
-    this.session = null;
-    this.stream = null;
-    this.attempt = null;
-  }
+class Http2Prober extends ProberBase {
+  private session: http2.ClientHttp2Session | null = null;
+  private stream: http2.ClientHttp2Stream | null = null;
 
   private sessionFor(): http2.ClientHttp2Session {
     let s = this.session;
@@ -246,9 +258,7 @@ class Http2Prober implements Prober {
     return s;
   }
 
-  run(done: (result: ProbeResult) => void): void {
-    const attempt = new Attempt(done);
-    this.attempt = attempt;
+  protected start(attempt: Attempt): void {
     let session: http2.ClientHttp2Session;
     try {
       session = this.sessionFor();
@@ -347,18 +357,13 @@ class Http2Prober implements Prober {
     if (s !== null && !s.destroyed) s.close();
   }
 
-  abort(): void {
-    this.attempt?.cancel();
+  protected drop(): void {
     this.stream?.close(http2.constants.NGHTTP2_CANCEL);
     this.stream = null;
     // A timed-out check closes its connection (Envoy resets the client).
     const s = this.session;
     this.session = null;
     s?.destroy();
-  }
-
-  close(): void {
-    this.abort();
   }
 }
 
@@ -420,22 +425,10 @@ export function servingStatus(body: Buffer): number {
   return status;
 }
 
-class TcpProber implements Prober {
-  private readonly check: CompiledHealthCheck;
-  private readonly target: ProbeTarget;
-  private socket: net.Socket | null;
-  private attempt: Attempt | null;
+class TcpProber extends ProberBase {
+  private socket: net.Socket | null = null;
 
-  constructor(check: CompiledHealthCheck, target: ProbeTarget) {
-    this.check = check;
-    this.target = target;
-    this.socket = null;
-    this.attempt = null;
-  }
-
-  run(done: (result: ProbeResult) => void): void {
-    const attempt = new Attempt(done);
-    this.attempt = attempt;
+  protected start(attempt: Attempt): void {
     const tcp = this.check.tcp!;
     const send = tcp.sendHex === '' ? null : Buffer.from(tcp.sendHex, 'hex');
     let received = '';
@@ -468,22 +461,13 @@ class TcpProber implements Prober {
 
   private finish(attempt: Attempt, result: ProbeResult): void {
     attempt.settle(result);
-    if (!this.check.reuseConnection) this.dropSocket();
+    if (!this.check.reuseConnection) this.drop();
   }
 
-  private dropSocket(): void {
+  protected drop(): void {
     const s = this.socket;
     this.socket = null;
     s?.destroy();
-  }
-
-  abort(): void {
-    this.attempt?.cancel();
-    this.dropSocket();
-  }
-
-  close(): void {
-    this.abort();
   }
 }
 

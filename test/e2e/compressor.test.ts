@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import type net from 'node:net';
 import { startLegate, freePort, ROOT, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { backendBootstrap, filter, hcmListener } from '../support/config-builder.ts';
+import { BodyUpstream, requestReply, type Reply, type SeenBody } from '../support/body-upstream.ts';
 import { curl } from '../support/curl.ts';
 import { settle } from '../support/polling.ts';
 
@@ -24,125 +24,76 @@ const FLOOD_TOTAL = FLOOD_CHUNK.length * 512;
 const REST = 'the rest of it '.repeat(400);
 
 /** An upstream answering by path; /stream sends FIRST, then REST only once release() is called. */
-class Upstream {
-  readonly server: http.Server;
-  port = 0;
+class Upstream extends BodyUpstream {
   /** /flood: bytes handed to the socket so far (the upstream honours backpressure). */
   floodWritten = 0;
-  private releaseStream: (() => void) | null = null;
-  private streamStarted: Promise<void>;
-  private onStreamStarted: () => void = () => {};
 
-  constructor() {
-    this.streamStarted = new Promise((r) => (this.onStreamStarted = r));
-    this.server = http.createServer((req, res) => {
-      const url = req.url ?? '/';
-      if (url === '/upload') {
-        const chunks: Buffer[] = [];
-        req.on('data', (c: Buffer) => chunks.push(c));
-        req.on('end', () => {
-          const body = Buffer.concat(chunks);
-          const enc = req.headers['content-encoding'];
-          const text = enc === 'gzip' ? zlib.gunzipSync(body).toString() : body.toString();
-          res.writeHead(200, { 'content-type': 'application/octet-stream' });
-          res.end(JSON.stringify({ enc: enc ?? null, length: req.headers['content-length'] ?? null, te: req.headers['transfer-encoding'] ?? null, text }));
-        });
-        return;
-      }
-      req.resume();
-      if (url.startsWith('/json') || url.startsWith('/off')) {
-        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(JSON_BODY), etag: '"v1"' });
-        res.end(JSON_BODY);
-      } else if (url === '/small') {
-        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 10 });
-        res.end('0123456789');
-      } else if (url === '/png') {
-        res.writeHead(200, { 'content-type': 'image/png', 'content-length': Buffer.byteLength(JSON_BODY) });
-        res.end(JSON_BODY);
-      } else if (url === '/notransform') {
-        res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'public, no-transform' });
-        res.end(JSON_BODY);
-      } else if (url === '/encoded') {
-        const gz = zlib.gzipSync(JSON_BODY);
-        res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'content-length': gz.length });
-        res.end(gz);
-      } else if (url === '/text') {
-        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(JSON_BODY), 'x-seen-accept-encoding': String(req.headers['accept-encoding']) });
-        res.end(JSON_BODY);
-      } else if (url === '/vary') {
-        res.writeHead(200, { 'content-type': 'text/html', vary: 'Origin' });
-        res.end(JSON_BODY);
-      } else if (url === '/flood') {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        this.floodWritten = 0;
-        const pump = (): void => {
-          while (this.floodWritten < FLOOD_TOTAL) {
-            this.floodWritten += FLOOD_CHUNK.length;
-            if (!res.write(FLOOD_CHUNK)) {
-              res.once('drain', pump);
-              return;
-            }
+  protected answer(req: SeenBody, res: http.ServerResponse): void {
+    const url = req.url;
+    if (url === '/upload') {
+      const enc = req.headers['content-encoding'];
+      const text = enc === 'gzip' ? zlib.gunzipSync(req.body).toString() : req.body.toString();
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(JSON.stringify({ enc: enc ?? null, length: req.headers['content-length'] ?? null, te: req.headers['transfer-encoding'] ?? null, text }));
+    } else if (url.startsWith('/json') || url.startsWith('/off')) {
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(JSON_BODY), etag: '"v1"' });
+      res.end(JSON_BODY);
+    } else if (url === '/small') {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 10 });
+      res.end('0123456789');
+    } else if (url === '/png') {
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': Buffer.byteLength(JSON_BODY) });
+      res.end(JSON_BODY);
+    } else if (url === '/notransform') {
+      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'public, no-transform' });
+      res.end(JSON_BODY);
+    } else if (url === '/encoded') {
+      const gz = zlib.gzipSync(JSON_BODY);
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'content-length': gz.length });
+      res.end(gz);
+    } else if (url === '/text') {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(JSON_BODY), 'x-seen-accept-encoding': String(req.headers['accept-encoding']) });
+      res.end(JSON_BODY);
+    } else if (url === '/vary') {
+      res.writeHead(200, { 'content-type': 'text/html', vary: 'Origin' });
+      res.end(JSON_BODY);
+    } else if (url === '/flood') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      this.floodWritten = 0;
+      const pump = (): void => {
+        while (this.floodWritten < FLOOD_TOTAL) {
+          this.floodWritten += FLOOD_CHUNK.length;
+          if (!res.write(FLOOD_CHUNK)) {
+            res.once('drain', pump);
+            return;
           }
-          res.end();
-        };
-        pump();
-      } else if (url === '/stream') {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.write(FIRST);
-        this.releaseStream = () => res.end(REST);
-        this.onStreamStarted();
-      } else {
-        res.writeHead(404, { 'content-type': 'text/plain' });
-        res.end('no');
-      }
-    });
-  }
-
-  async listen(): Promise<this> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as net.AddressInfo).port;
-    return this;
-  }
-
-  async release(): Promise<void> {
-    await this.streamStarted;
-    this.releaseStream!();
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((r) => this.server.close(() => r()));
+        }
+        res.end();
+      };
+      pump();
+    } else if (url === '/stream') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write(FIRST);
+      this.hold(() => res.end(REST));
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('no');
+    }
   }
 }
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
-function request(port: number, urlPath: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method, headers, agent: false, timeout: 20_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-    req.end();
-  });
+/** A request that must come back whole (a reset or broken response fails the test). */
+async function request(port: number, urlPath: string, headers: Record<string, string | number> = {}, method = 'GET', body?: string): Promise<Reply> {
+  const r = await requestReply(port, urlPath, { headers, method, body });
+  if (r.error !== '') throw new Error(`${method} ${urlPath}: ${r.error}`);
+  return r;
 }
 
 function compressorFilter(name: string, library: string, extra = ''): string {
-  return `          - name: ${name}
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.compressor.v3.Compressor
-${extra}              compressor_library:
+  return filter(name, 'envoy.extensions.filters.http.compressor.v3.Compressor', `${extra}              compressor_library:
                 name: ${name}
                 typed_config: ${library}
-`;
+`);
 }
 
 const GZIP = '{ "@type": type.googleapis.com/envoy.extensions.compression.gzip.compressor.v3.Gzip, memory_level: 3, window_bits: 10, compression_level: BEST_COMPRESSION }';
@@ -177,7 +128,7 @@ describe('compressor: gzip, brotli, zstd', () => {
       hcmListener({ name: 'zs', port: zstdPort, routes: [routes[1]!], httpFilters: compressorFilter('zs', ZSTD, '              response_direction_config: { disable_on_etag_header: true, remove_accept_encoding_header: true, common_config: { min_content_length: 100, content_type: [text/plain, application/json] } }\n') }),
     ];
     legate = await startLegate({
-      config: bootstrap(listeners, [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]),
+      config: backendBootstrap(listeners, up.port),
       concurrency: 1,
     });
   });
@@ -336,15 +287,8 @@ describe('compressor: gzip, brotli, zstd', () => {
   });
 
   it('request_direction_config: a JSON upload is compressed on its way upstream (chunked); small or other types are not', async () => {
-    const post = (type: string, body: string): Promise<Reply> => new Promise((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: requestPort, path: '/upload', method: 'POST', agent: false, headers: { 'content-type': type, 'content-length': Buffer.byteLength(body) } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
+    const post = (type: string, body: string): Promise<Reply> =>
+      request(requestPort, '/upload', { 'content-type': type, 'content-length': Buffer.byteLength(body) }, 'POST', body);
     const big = JSON.parse((await post('application/json', JSON_BODY)).body.toString()) as Record<string, unknown>;
     assert.deepEqual(big, { enc: 'gzip', length: null, te: 'chunked', text: JSON_BODY });
     const small = JSON.parse((await post('application/json', '{"a":1}')).body.toString()) as Record<string, unknown>;

@@ -7,9 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import zlib from 'node:zlib';
-import type net from 'node:net';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { backendBootstrap, filter, hcmListener } from '../support/config-builder.ts';
+import { BodyUpstream, requestReply, type Reply, type SeenBody } from '../support/body-upstream.ts';
+import { encodeBody, type Coding } from '../support/content-codings.ts';
 
 /** Text that compresses as prose does (a few times, far below max_inflate_ratio): words picked by an LCG. */
 const TEXT = ((): string => {
@@ -25,121 +26,52 @@ const TEXT = ((): string => {
 const FIRST = 'streamed part one '.repeat(50);
 const REST = 'streamed part two '.repeat(200);
 
-interface Seen {
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
+const CODED = new Set(['/gzip', '/br', '/zstd']);
 
-class Upstream {
-  readonly server: http.Server;
-  readonly seen: Seen[] = [];
-  port = 0;
-  private release: (() => void) | null = null;
-  private started: Promise<void>;
-  private onStarted: () => void = () => {};
-
-  constructor() {
-    this.started = new Promise((r) => (this.onStarted = r));
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const url = req.url ?? '/';
-        this.seen.push({ url, headers: req.headers, body: Buffer.concat(chunks) });
-        if (url === '/gzip') {
-          const body = zlib.gzipSync(TEXT);
-          res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'content-length': body.length });
-          res.end(body);
-        } else if (url === '/br') {
-          const body = zlib.brotliCompressSync(TEXT);
-          res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'br', 'content-length': body.length });
-          res.end(body);
-        } else if (url === '/zstd') {
-          const body = zlib.zstdCompressSync(TEXT);
-          res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'zstd', 'content-length': body.length });
-          res.end(body);
-        } else if (url === '/notransform') {
-          const body = zlib.gzipSync(TEXT);
-          res.writeHead(200, { 'content-encoding': 'gzip', 'cache-control': 'no-transform', 'content-length': body.length });
-          res.end(body);
-        } else if (url === '/bomb') {
-          const body = zlib.gzipSync(Buffer.alloc(8 * 1024 * 1024));
-          res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': body.length });
-          res.end(body);
-        } else if (url === '/corrupt') {
-          res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': 40 });
-          res.end(Buffer.alloc(40, 7));
-        } else if (url === '/stream') {
-          const gz = zlib.createGzip();
-          res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' });
-          gz.on('data', (c: Buffer) => res.write(c));
-          gz.on('end', () => res.end());
-          gz.write(FIRST);
-          gz.flush(zlib.constants.Z_SYNC_FLUSH);
-          this.release = () => gz.end(REST);
-          this.onStarted();
-        } else {
-          res.writeHead(200, { 'content-type': 'text/plain' });
-          res.end('ok');
-        }
-      });
-    });
+class Upstream extends BodyUpstream {
+  protected answer(req: SeenBody, res: http.ServerResponse): void {
+    const url = req.url;
+    if (CODED.has(url)) {
+      const coding = url.slice(1) as Coding;
+      const body = encodeBody(coding, TEXT);
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': coding, 'content-length': body.length });
+      res.end(body);
+    } else if (url === '/notransform') {
+      const body = zlib.gzipSync(TEXT);
+      res.writeHead(200, { 'content-encoding': 'gzip', 'cache-control': 'no-transform', 'content-length': body.length });
+      res.end(body);
+    } else if (url === '/bomb') {
+      const body = zlib.gzipSync(Buffer.alloc(8 * 1024 * 1024));
+      res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': body.length });
+      res.end(body);
+    } else if (url === '/corrupt') {
+      res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': 40 });
+      res.end(Buffer.alloc(40, 7));
+    } else if (url === '/stream') {
+      const gz = zlib.createGzip();
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' });
+      gz.on('data', (c: Buffer) => res.write(c));
+      gz.on('end', () => res.end());
+      gz.write(FIRST);
+      gz.flush(zlib.constants.Z_SYNC_FLUSH);
+      this.hold(() => gz.end(REST));
+    } else {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+    }
   }
-
-  async listen(): Promise<this> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as net.AddressInfo).port;
-    return this;
-  }
-
-  async releaseStream(): Promise<void> {
-    await this.started;
-    this.release!();
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((r) => this.server.close(() => r()));
-  }
-}
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-  error: string;
 }
 
 /** A request; a reset or broken response resolves with `error` set (never rejects, never hangs: 20 s timeout). */
 function request(port: number, urlPath: string, headers: Record<string, string | number> = {}, body?: Buffer): Promise<Reply> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let status = 0;
-    let resHeaders: http.IncomingHttpHeaders = {};
-    const done = (error: string): void => resolve({ status, headers: resHeaders, body: Buffer.concat(chunks), error });
-    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method: body === undefined ? 'GET' : 'POST', headers, agent: false, timeout: 20_000 }, (res) => {
-      status = res.statusCode ?? 0;
-      resHeaders = res.headers;
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done(res.complete ? '' : 'incomplete'));
-      res.on('error', (e) => done(e.message));
-      res.on('aborted', () => done('aborted'));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => done(e.message));
-    req.end(body);
-  });
+  return requestReply(port, urlPath, { headers, body });
 }
 
 function decompressorFilter(name: string, library: string, extra = ''): string {
-  return `          - name: ${name}
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.decompressor.v3.Decompressor
-${extra}              decompressor_library:
+  return filter(name, 'envoy.extensions.filters.http.decompressor.v3.Decompressor', `${extra}              decompressor_library:
                 name: ${name}
                 typed_config: ${library}
-`;
+`);
 }
 
 describe('decompressor', () => {
@@ -162,7 +94,7 @@ describe('decompressor', () => {
           '              response_direction_config: { common_config: { enabled: { default_value: false, runtime_key: x } } }\n') }),
     ];
     legate = await startLegate({
-      config: bootstrap(listeners, [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]),
+      config: backendBootstrap(listeners, up.port),
       concurrency: 1,
     });
   });
@@ -236,7 +168,7 @@ describe('decompressor', () => {
           if (!released && got.length >= FIRST.length) {
             released = true;
             clearTimeout(timer);
-            up.releaseStream().catch(reject);
+            up.release().catch(reject);
           }
         });
         res.on('end', () => resolve(got));

@@ -7,121 +7,49 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import { startLegate, freePort, ROOT, type LegateProcess } from '../support/legate-process.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
-import { curl, type CurlResult } from '../support/curl.ts';
+import { curl, header } from '../support/curl.ts';
 import { waitUntil } from '../support/polling.ts';
+import { cluster, filter as httpFilter, hcmListener, stdoutAccessLog, HTTP2_UPSTREAM, type RouteSpec } from '../support/config-builder.ts';
+import { startHttpAuthServer, type HttpAuthServer } from '../support/ext-authz-peers.ts';
+import { startEnvoyGrpcService } from '../support/envoy-grpc-service.ts';
 
 const EXT_AUTHZ = 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz';
 const PER_ROUTE = 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute';
 const EXAMPLE = path.resolve(ROOT, '../shared/compat/envoy-configs/envoyproxy-examples__ext_authz-config-http-service.yaml');
 
-function header(r: CurlResult, name: string): string | undefined {
-  return r.headers.get(name)?.join(', ');
-}
-
-interface SeenCheck {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** An HTTP authorization server; `decide` answers each check. */
-async function authServer(decide: (req: SeenCheck, res: http.ServerResponse) => void): Promise<{ port: number; seen: SeenCheck[]; close(): void }> {
-  const seen: SeenCheck[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const s = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString() };
-      seen.push(s);
-      decide(s, res);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    seen,
-    close() {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
-}
-
 function staticCluster(name: string, port: number, extra = ''): string {
-  return `  - name: ${name}
-    type: STATIC
-    connect_timeout: 1s
-${extra}    load_assignment:
-      cluster_name: ${name}
-      endpoints:
-      - lb_endpoints:
-        - endpoint:
-            address:
-              socket_address: { address: 127.0.0.1, port_value: ${port} }
-`;
+  return cluster({ name, endpoints: [{ address: '127.0.0.1', port }], extra });
 }
 
-/** A listener whose HCM runs `filter` (YAML of the ext_authz typed_config, 14-space indent) then the router. */
-function listener(name: string, port: number, filter: string, routes: string): string {
-  return `  - name: ${name}
-    address:
-      socket_address: { address: 127.0.0.1, port_value: ${port} }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ${name}
-          access_log:
-          - name: envoy.access_loggers.stdout
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog
-              log_format: { text_format: "AL ${name} %REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%\\n" }
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-${routes}
-          http_filters:
-          - name: envoy.filters.http.ext_authz
-            typed_config:
-              "@type": ${EXT_AUTHZ}
-${filter}
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-`;
+/** A listener whose HCM runs `filterBody` (YAML of the ext_authz typed_config, 14-space indent) then the router. */
+function listener(name: string, port: number, filterBody: string, routes: RouteSpec[]): string {
+  return hcmListener({
+    name, port, routes,
+    hcmExtra: stdoutAccessLog(`AL ${name} %REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%\\n`),
+    httpFilters: httpFilter('envoy.filters.http.ext_authz', EXT_AUTHZ, `${filterBody}\n`),
+  });
 }
 
-const DEFAULT_ROUTES = `              - match: { prefix: "/nocheck" }
-                route: { cluster: backend }
-                typed_per_filter_config:
-                  envoy.filters.http.ext_authz:
-                    "@type": ${PER_ROUTE}
-                    disabled: true
-              - match: { prefix: "/" }
-                route: { cluster: backend }
-`;
+const DEFAULT_ROUTES: RouteSpec[] = [
+  { match: '{ prefix: "/nocheck" }', action: `route: { cluster: backend }\n                typed_per_filter_config:\n                  envoy.filters.http.ext_authz:\n                    "@type": ${PER_ROUTE}\n                    disabled: true` },
+  { match: '{ prefix: "/" }', action: 'route: { cluster: backend }' },
+];
 
 describe('ext_authz: http_service', () => {
   let legate: LegateProcess;
   let up: TestUpstream;
-  let auth: Awaited<ReturnType<typeof authServer>>;
+  let auth: HttpAuthServer;
   let base: string;
   let failBase: string;
   let bodyBase: string;
 
   before(async () => {
     up = await startUpstream('backend');
-    auth = await authServer((req, res) => {
+    auth = await startHttpAuthServer((req, res) => {
       const p = req.url;
       if (p.startsWith('/ext/allow')) {
         res.writeHead(200, {
@@ -284,22 +212,12 @@ describe('ext_authz: grpc_service (envoy.service.auth.v3.Authorization on grpc-j
   let legate: LegateProcess;
   let up: TestUpstream;
   let base: string;
-  let server: import('@grpc/grpc-js').Server;
+  let server: grpc.Server;
   const checks: Record<string, unknown>[] = [];
 
   before(async () => {
     up = await startUpstream('backend');
-    const grpc = await import('@grpc/grpc-js');
-    const protoLoader = await import('@grpc/proto-loader');
-    const require = createRequire(import.meta.url);
-    const deps = path.join(path.dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
-    const def = protoLoader.loadSync('envoy/service/auth/v3/external_auth.proto', {
-      keepCase: true, longs: Number, enums: String, defaults: false, oneofs: true,
-      includeDirs: ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(deps, d)),
-    });
-    const pkg = grpc.loadPackageDefinition(def) as unknown as { envoy: { service: { auth: { v3: { Authorization: { service: import('@grpc/grpc-js').ServiceDefinition } } } } } };
-    server = new grpc.Server();
-    server.addService(pkg.envoy.service.auth.v3.Authorization.service, {
+    const authz = await startEnvoyGrpcService('envoy/service/auth/v3/external_auth.proto', 'envoy.service.auth.v3.Authorization', {
       Check(call: { request: Record<string, unknown> }, cb: (e: unknown, r?: unknown) => void) {
         checks.push(call.request);
         const httpReq = ((call.request['attributes'] as Record<string, unknown>)['request'] as Record<string, Record<string, unknown>>)['http']!;
@@ -324,7 +242,7 @@ describe('ext_authz: grpc_service (envoy.service.auth.v3.Authorization on grpc-j
         }
       },
     } as never);
-    const grpcPort = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    server = authz.server;
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     const filter = `              grpc_service:
@@ -333,26 +251,17 @@ describe('ext_authz: grpc_service (envoy.service.auth.v3.Authorization on grpc-j
                 initial_metadata: [{ key: x-from-legate, value: "1" }]
               with_request_body: { max_request_bytes: 4, allow_partial_message: true, pack_as_bytes: true }
               transport_api_version: V3`;
-    const routes = `              - match: { prefix: "/team" }
-                route: { cluster: backend }
-                typed_per_filter_config:
-                  envoy.filters.http.ext_authz:
-                    "@type": ${PER_ROUTE}
-                    check_settings: { context_extensions: { team: blue } }
-${DEFAULT_ROUTES}`;
-    const h2 = `    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config:
-          http2_protocol_options: {}
-`;
+    const routes: RouteSpec[] = [
+      { match: '{ prefix: "/team" }', action: `route: { cluster: backend }\n                typed_per_filter_config:\n                  envoy.filters.http.ext_authz:\n                    "@type": ${PER_ROUTE}\n                    check_settings: { context_extensions: { team: blue } }` },
+      ...DEFAULT_ROUTES,
+    ];
     const yaml = `admin:
   address:
     socket_address: { address: 127.0.0.1, port_value: 0 }
 static_resources:
   listeners:
 ${listener('authz_grpc', port, filter, routes)}  clusters:
-${staticCluster('backend', up.port)}${staticCluster('authz_grpc', grpcPort, h2)}`;
+${staticCluster('backend', up.port)}${staticCluster('authz_grpc', authz.port, HTTP2_UPSTREAM)}`;
     legate = await startLegate({ config: yaml, concurrency: 1 });
   });
 
@@ -426,13 +335,13 @@ ${staticCluster('backend', up.port)}${staticCluster('authz_grpc', grpcPort, h2)}
 describe('ext_authz: the corpus example (ext_authz/config/http-service.yaml)', { skip: fs.existsSync(EXAMPLE) ? false : `no corpus at ${EXAMPLE}` }, () => {
   let legate: LegateProcess;
   let up: TestUpstream;
-  let auth: Awaited<ReturnType<typeof authServer>>;
+  let auth: HttpAuthServer;
   let base: string;
 
   before(async () => {
     up = await startUpstream('upstream-service');
     // As the example's auth service: a known bearer token is allowed and names its user.
-    auth = await authServer((req, res) => {
+    auth = await startHttpAuthServer((req, res) => {
       if (req.headers.authorization === 'Bearer token1') {
         res.writeHead(200, { 'x-current-user': 'user1' });
         res.end();

@@ -6,97 +6,43 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import path from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
+import * as grpc from '@grpc/grpc-js';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
-import { curl, type CurlResult } from '../support/curl.ts';
+import { curl, header } from '../support/curl.ts';
 import { waitUntil } from '../support/polling.ts';
+import { cluster, filter as httpFilter, hcmListener, stdoutAccessLog, HTTP2_UPSTREAM as H2, type RouteSpec } from '../support/config-builder.ts';
+import { startEnvoyGrpcService } from '../support/envoy-grpc-service.ts';
+import { listenHttpPeer } from '../support/http-peer.ts';
 
 const EXT_PROC = 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor';
 const PER_ROUTE = 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute';
 
-function header(r: CurlResult, name: string): string | undefined {
-  return r.headers.get(name)?.join(', ');
-}
-
 function staticCluster(name: string, port: number, extra = ''): string {
-  return `  - name: ${name}
-    type: STATIC
-    connect_timeout: 1s
-${extra}    load_assignment:
-      cluster_name: ${name}
-      endpoints:
-      - lb_endpoints:
-        - endpoint:
-            address:
-              socket_address: { address: 127.0.0.1, port_value: ${port} }
-`;
+  return cluster({ name, endpoints: [{ address: '127.0.0.1', port }], extra });
 }
 
-const H2 = `    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config:
-          http2_protocol_options: {}
-`;
-
-function listener(name: string, port: number, filter: string, routes: string): string {
-  return `  - name: ${name}
-    address:
-      socket_address: { address: 127.0.0.1, port_value: ${port} }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ${name}
-          access_log:
-          - name: envoy.access_loggers.stdout
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog
-              log_format: { text_format: "AL ${name} %REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_CODE_DETAILS%\\n" }
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-${routes}
-          http_filters:
-          - name: envoy.filters.http.ext_proc
-            typed_config:
-              "@type": ${EXT_PROC}
-${filter}
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-`;
+function listener(name: string, port: number, filterBody: string, routes: RouteSpec[]): string {
+  return hcmListener({
+    name, port, routes,
+    hcmExtra: stdoutAccessLog(`AL ${name} %REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_CODE_DETAILS%\\n`),
+    httpFilters: httpFilter('envoy.filters.http.ext_proc', EXT_PROC, `${filterBody}\n`),
+  });
 }
 
-const ROUTES = `              - match: { prefix: "/nocheck" }
-                route: { cluster: backend }
-                typed_per_filter_config:
-                  envoy.filters.http.ext_proc:
-                    "@type": ${PER_ROUTE}
-                    disabled: true
-              - match: { prefix: "/body" }
-                route: { cluster: backend }
-                typed_per_filter_config:
-                  envoy.filters.http.ext_proc:
-                    "@type": ${PER_ROUTE}
-                    overrides:
-                      processing_mode: { request_header_mode: SEND, response_header_mode: SKIP, request_body_mode: BUFFERED, response_body_mode: BUFFERED }
-              - match: { prefix: "/trailers" }
-                route: { cluster: trailers_backend }
-                typed_per_filter_config:
-                  envoy.filters.http.ext_proc:
-                    "@type": ${PER_ROUTE}
-                    overrides:
-                      processing_mode: { request_header_mode: SKIP, response_header_mode: SKIP, response_trailer_mode: SEND }
-              - match: { prefix: "/" }
-                route: { cluster: backend }
-`;
+/** The route's typed_per_filter_config for ext_proc: an ExtProcPerRoute with `fields` (20-space indent). */
+function perRoute(clusterName: string, fields: string): string {
+  return `route: { cluster: ${clusterName} }\n                typed_per_filter_config:\n                  envoy.filters.http.ext_proc:\n                    "@type": ${PER_ROUTE}\n${fields}`;
+}
+
+const ROUTES: RouteSpec[] = [
+  { match: '{ prefix: "/nocheck" }', action: perRoute('backend', '                    disabled: true') },
+  { match: '{ prefix: "/body" }', action: perRoute('backend', `                    overrides:
+                      processing_mode: { request_header_mode: SEND, response_header_mode: SKIP, request_body_mode: BUFFERED, response_body_mode: BUFFERED }`) },
+  { match: '{ prefix: "/trailers" }', action: perRoute('trailers_backend', `                    overrides:
+                      processing_mode: { request_header_mode: SKIP, response_header_mode: SKIP, response_trailer_mode: SEND }`) },
+  { match: '{ prefix: "/" }', action: 'route: { cluster: backend }' },
+];
 
 /** An upstream that records request trailers and answers with a trailer of its own. */
 async function trailersUpstream(): Promise<{ port: number; seen: Record<string, string>[]; close(): void }> {
@@ -111,15 +57,7 @@ async function trailersUpstream(): Promise<{ port: number; seen: Record<string, 
       res.end();
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    seen,
-    close() {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
+  return { ...(await listenHttpPeer(server)), seen };
 }
 
 /** A chunked POST with request trailers; resolves with the status, body and response trailers. */
@@ -152,24 +90,14 @@ describe('ext_proc: a grpc-js ExternalProcessor', () => {
   let up: TestUpstream;
   let base: string;
   let failBase: string;
-  let server: import('@grpc/grpc-js').Server;
+  let server: grpc.Server;
   let trailersUp: Awaited<ReturnType<typeof trailersUpstream>>;
   const received: { path: string; kinds: string[]; first: Msg }[] = [];
 
   before(async () => {
     up = await startUpstream('backend');
     trailersUp = await trailersUpstream();
-    const grpc = await import('@grpc/grpc-js');
-    const protoLoader = await import('@grpc/proto-loader');
-    const require = createRequire(import.meta.url);
-    const deps = path.join(path.dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
-    const def = protoLoader.loadSync('envoy/service/ext_proc/v3/external_processor.proto', {
-      keepCase: true, longs: Number, enums: String, defaults: false, oneofs: true,
-      includeDirs: ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(deps, d)),
-    });
-    const pkg = grpc.loadPackageDefinition(def) as unknown as { envoy: { service: { ext_proc: { v3: { ExternalProcessor: { service: import('@grpc/grpc-js').ServiceDefinition } } } } } };
-    server = new grpc.Server();
-    server.addService(pkg.envoy.service.ext_proc.v3.ExternalProcessor.service, {
+    const processor = await startEnvoyGrpcService('envoy/service/ext_proc/v3/external_processor.proto', 'envoy.service.ext_proc.v3.ExternalProcessor', {
       Process(call: NodeJS.EventEmitter & { write(m: Msg): void; end(): void; emit(e: string, v: unknown): boolean }) {
         let entry: { path: string; kinds: string[]; first: Msg } | null = null;
         call.on('data', (req: Msg) => {
@@ -215,7 +143,8 @@ describe('ext_proc: a grpc-js ExternalProcessor', () => {
         call.on('error', () => undefined);
       },
     } as never);
-    const procPort = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    server = processor.server;
+    const procPort = processor.port;
     const port = await freePort();
     const failPort = await freePort();
     const deadPort = await freePort();

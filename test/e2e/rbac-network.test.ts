@@ -7,10 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster, routeAllHcm } from '../support/config-builder.ts';
+import { backendBootstrap, bootstrap, cluster, routeAllHcm, tlsListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl } from '../support/curl.ts';
 import { TestPki, opensslAvailable, type IssuedCert } from '../tls/support/test-pki.ts';
+import { issueMtlsPeers, curlWithCert } from '../support/mtls-peers.ts';
 
 const NRBAC = 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC';
 
@@ -187,34 +188,21 @@ describe('network RBAC: authenticated principals on a TLS chain', { skip: openss
   before(async () => {
     up = await startUpstream('nrbac-mtls');
     pki = TestPki.create();
-    const server = pki.issue('edge', { sans: ['DNS:edge.test'] });
-    alice = pki.issue('alice', { sans: ['URI:spiffe://legate.test/alice'] });
-    bob = pki.issue('bob', { sans: ['URI:spiffe://legate.test/bob'] });
+    const peers = issueMtlsPeers(pki);
+    alice = peers.alice;
+    bob = peers.bob;
     port = await freePort();
-    const listener = `  - name: mtls
-    address:
-      socket_address: { address: 127.0.0.1, port_value: ${port} }
-    filter_chains:
-    - transport_socket:
-        name: envoy.transport_sockets.tls
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
-          require_client_certificate: true
-          common_tls_context:
-            tls_certificates:
-            - certificate_chain: { filename: ${server.certPath} }
-              private_key: { filename: ${server.keyPath} }
-            validation_context:
-              trusted_ca: { filename: ${pki.ca.certPath} }
-      filters:
-${rbacFilter(`          stat_prefix: mtls
+    const listener = tlsListener({
+      name: 'mtls', port, certPath: peers.server.certPath, keyPath: peers.server.keyPath, clientCaPath: pki.ca.certPath,
+      filters: rbacFilter(`          stat_prefix: mtls
           rules:
             policies:
               alice-only:
                 permissions: [{ requested_server_name: { exact: edge.test } }]
                 principals: [{ authenticated: { principal_name: { prefix: "spiffe://legate.test/alice" } } }]
-`)}${routeAllHcm('mtls', 'backend')}`;
-    legate = await startLegate({ config: bootstrap([listener], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 1 });
+`) + routeAllHcm('mtls', 'backend'),
+    });
+    legate = await startLegate({ config: backendBootstrap([listener], up.port), concurrency: 1 });
   });
 
   after(async () => {
@@ -223,13 +211,13 @@ ${rbacFilter(`          stat_prefix: mtls
     pki?.remove();
   });
 
-  const get = (who: IssuedCert) => curl(['-k', '--cert', who.certPath, '--key', who.keyPath, '--resolve', `edge.test:${port}:127.0.0.1`, `https://edge.test:${port}/`]);
+  const get = (who: IssuedCert) => curlWithCert(who, ['--resolve', `edge.test:${port}:127.0.0.1`, `https://edge.test:${port}/`]);
 
   it('lets the named client certificate (URI SAN) with the right SNI in, closes the others', async () => {
     assert.equal((await get(alice)).status, 200);
     const b = await get(bob);
     assert.equal(b.status, 0);
-    const noSni = await curl(['-k', '--cert', alice.certPath, '--key', alice.keyPath, `https://127.0.0.1:${port}/`]);
+    const noSni = await curlWithCert(alice, [`https://127.0.0.1:${port}/`]);
     assert.equal(noSni.status, 0);
     const stats = await legate.statsMap();
     assert.equal(stats.get('mtls.rbac.allowed'), 1);

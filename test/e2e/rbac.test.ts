@@ -8,20 +8,18 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startLegate, freePort, tempDir, ROOT, type LegateProcess } from '../support/legate-process.ts';
-import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
+import { backendBootstrap, filter, hcmListener, routeAllHcm, tlsListener } from '../support/config-builder.ts';
 import { startUpstream, type TestUpstream } from '../support/upstreams.ts';
 import { curl } from '../support/curl.ts';
 import { waitUntil } from '../support/polling.ts';
 import { TestPki, opensslAvailable, type IssuedCert } from '../tls/support/test-pki.ts';
+import { issueMtlsPeers, curlWithCert } from '../support/mtls-peers.ts';
 
 const RBAC = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
 const EXAMPLE = path.resolve(ROOT, '../shared/compat/envoy-configs/envoyproxy-examples__rbac-envoy.yaml');
 const PER_ROUTE = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute';
 
-const FILTER = `          - name: envoy.filters.http.rbac
-            typed_config:
-              "@type": ${RBAC}
-              rules:
+const FILTER = filter('envoy.filters.http.rbac', RBAC, `              rules:
                 action: ALLOW
                 policies:
                   public:
@@ -47,7 +45,7 @@ const FILTER = `          - name: envoy.filters.http.rbac
                   no-bots:
                     permissions: [{ any: true }]
                     principals: [{ header: { name: user-agent, string_match: { prefix: bot } } }]
-`;
+`);
 
 describe('HTTP RBAC: policies, shadow rules, per-route configs', () => {
   let legate: LegateProcess;
@@ -96,7 +94,7 @@ describe('HTTP RBAC: policies, shadow rules, per-route configs', () => {
       httpFilters: FILTER,
     });
     const listeners = [listener, xffListener('rbac_hop1', trustedPort, 1), xffListener('rbac_hop0', untrustedPort, 0)];
-    legate = await startLegate({ config: bootstrap(listeners, [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 1 });
+    legate = await startLegate({ config: backendBootstrap(listeners, up.port), concurrency: 1 });
   });
 
   after(async () => {
@@ -193,44 +191,15 @@ describe('HTTP RBAC: authenticated principals from the mTLS client certificate',
   before(async () => {
     up = await startUpstream('rbac-mtls');
     pki = TestPki.create();
-    const server = pki.issue('edge', { sans: ['DNS:edge.test'] });
-    alice = pki.issue('alice', { sans: ['URI:spiffe://legate.test/alice'] });
-    bob = pki.issue('bob', { sans: ['URI:spiffe://legate.test/bob'] });
+    const peers = issueMtlsPeers(pki);
+    alice = peers.alice;
+    bob = peers.bob;
     carol = pki.issue('carol', { cn: 'carol' });
     const port = await freePort();
     base = `https://127.0.0.1:${port}`;
-    const listener = `  - name: mtls
-    address:
-      socket_address: { address: 127.0.0.1, port_value: ${port} }
-    filter_chains:
-    - transport_socket:
-        name: envoy.transport_sockets.tls
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
-          require_client_certificate: true
-          common_tls_context:
-            tls_certificates:
-            - certificate_chain: { filename: ${server.certPath} }
-              private_key: { filename: ${server.keyPath} }
-            validation_context:
-              trusted_ca: { filename: ${pki.ca.certPath} }
-      filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: mtls
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                route: { cluster: backend }
-          http_filters:
-          - name: envoy.filters.http.rbac
-            typed_config:
-              "@type": ${RBAC}
-              rules:
+    const listener = tlsListener({
+      name: 'mtls', port, certPath: peers.server.certPath, keyPath: peers.server.keyPath, clientCaPath: pki.ca.certPath,
+      filters: routeAllHcm('mtls', 'backend', filter('envoy.filters.http.rbac', RBAC, `              rules:
                 policies:
                   by-uri-san:
                     permissions: [{ any: true }]
@@ -238,11 +207,9 @@ describe('HTTP RBAC: authenticated principals from the mTLS client certificate',
                   by-subject:
                     permissions: [{ url_path: { path: { exact: /carol } } }]
                     principals: [{ authenticated: { principal_name: { exact: "CN=carol" } } }]
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-`;
-    legate = await startLegate({ config: bootstrap([listener], [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: up.port }] })]), concurrency: 1 });
+`)),
+    });
+    legate = await startLegate({ config: backendBootstrap([listener], up.port), concurrency: 1 });
   });
 
   after(async () => {
@@ -251,7 +218,7 @@ describe('HTTP RBAC: authenticated principals from the mTLS client certificate',
     pki?.remove();
   });
 
-  const get = (who: IssuedCert, p: string) => curl(['-k', '--cert', who.certPath, '--key', who.keyPath, `${base}${p}`]);
+  const get = (who: IssuedCert, p: string) => curlWithCert(who, [`${base}${p}`]);
 
   it('matches principal_name against the URI SAN, else the subject (RFC 2253)', async () => {
     assert.equal((await get(alice, '/x')).status, 200);

@@ -76,6 +76,29 @@ ${eps}
 `;
 }
 
+/** A bootstrap of `listeners` and one STATIC cluster, `backend`, at 127.0.0.1:`backendPort`. */
+export function backendBootstrap(listeners: string[], backendPort: number): string {
+  return bootstrap(listeners, [cluster({ name: 'backend', endpoints: [{ address: '127.0.0.1', port: backendPort }] })]);
+}
+
+/** A cluster's extra lines (ClusterSpec.extra) making its upstream connections HTTP/2 (explicit_http_config). */
+export const HTTP2_UPSTREAM = `    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config:
+          http2_protocol_options: {}
+`;
+
+/** hcmListener's hcmExtra for one stdout access log writing `textFormat` (a YAML double-quoted string's content). */
+export function stdoutAccessLog(textFormat: string): string {
+  return `          access_log:
+          - name: envoy.access_loggers.stdout
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog
+              log_format: { text_format: "${textFormat}" }
+`;
+}
+
 export function bootstrap(listeners: string[], clusters: string[], adminPort = 0): string {
   return `admin:
   address:
@@ -85,8 +108,11 @@ static_resources:
 ${listeners.join('')}${clusters.length > 0 ? `  clusters:\n${clusters.join('')}` : ''}`;
 }
 
-/** A filter-list entry (6-space indent): a connection manager sending every request to one route `action`. */
-function catchAllHcm(statPrefix: string, action: string): string {
+/**
+ * A filter-list entry (6-space indent): a connection manager sending every request to one route `action`, through
+ * `httpFilters` (see filter()) before the router.
+ */
+function catchAllHcm(statPrefix: string, action: string, httpFilters = ''): string {
   return `      - name: envoy.filters.network.http_connection_manager
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
@@ -99,7 +125,7 @@ function catchAllHcm(statPrefix: string, action: string): string {
               - match: { prefix: "/" }
                 ${action}
           http_filters:
-          - name: envoy.filters.http.router
+${httpFilters}          - name: envoy.filters.http.router
 `;
 }
 
@@ -108,17 +134,20 @@ export function directResponseHcm(statPrefix: string, body: string): string {
   return catchAllHcm(statPrefix, `direct_response: { status: 200, body: { inline_string: "${body}" } }`);
 }
 
-/** A connection manager routing every request to `clusterName`. */
-export function routeAllHcm(statPrefix: string, clusterName: string): string {
-  return catchAllHcm(statPrefix, `route: { cluster: ${clusterName} }`);
+/** A connection manager routing every request to `clusterName`, through `httpFilters` (see filter()) first. */
+export function routeAllHcm(statPrefix: string, clusterName: string, httpFilters = ''): string {
+  return catchAllHcm(statPrefix, `route: { cluster: ${clusterName} }`, httpFilters);
 }
 
 /**
  * A listener with one filter chain terminating TLS (DownstreamTlsContext with one certificate, and ALPN when
- * given) in front of `filters`: a filter-list entry at 6-space indent, e.g. directResponseHcm().
+ * given) in front of `filters`: a filter-list entry at 6-space indent, e.g. directResponseHcm(). With clientCaPath,
+ * mutual TLS: a client certificate is required and verified against that CA.
  */
-export function tlsListener(opts: { name: string; port?: number; listenerStatPrefix?: string; certPath: string; keyPath: string; alpn?: string[]; filters: string }): string {
+export function tlsListener(opts: { name: string; port?: number; listenerStatPrefix?: string; certPath: string; keyPath: string; alpn?: string[]; clientCaPath?: string; filters: string }): string {
   const alpn = opts.alpn === undefined ? '' : `            alpn_protocols: [${opts.alpn.join(', ')}]\n`;
+  const requireClient = opts.clientCaPath === undefined ? '' : '          require_client_certificate: true\n';
+  const clientCa = opts.clientCaPath === undefined ? '' : `            validation_context:\n              trusted_ca: { filename: ${opts.clientCaPath} }\n`;
   return `  - name: ${opts.name}
 ${opts.listenerStatPrefix === undefined ? '' : `    stat_prefix: ${opts.listenerStatPrefix}\n`}    address:
       socket_address: { address: 127.0.0.1, port_value: ${opts.port ?? 0} }
@@ -127,10 +156,10 @@ ${opts.listenerStatPrefix === undefined ? '' : `    stat_prefix: ${opts.listener
         name: envoy.transport_sockets.tls
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
-          common_tls_context:
+${requireClient}          common_tls_context:
 ${alpn}            tls_certificates:
             - certificate_chain: { filename: ${opts.certPath} }
               private_key: { filename: ${opts.keyPath} }
-      filters:
+${clientCa}      filters:
 ${opts.filters}`;
 }

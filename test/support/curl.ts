@@ -9,6 +9,11 @@ export interface CurlResult {
   exitCode: number;
 }
 
+/** A response header's values joined with ', ' (undefined when absent). */
+export function header(r: CurlResult, name: string): string | undefined {
+  return r.headers.get(name)?.join(', ');
+}
+
 /** Runs curl with -sS -i and parses status, headers (lower-case names) and body. */
 export function curl(args: string[]): Promise<CurlResult> {
   return new Promise((resolve) => {
