@@ -9,7 +9,7 @@ import type { HeaderList } from '../../src/http/stream-info.ts';
 import { ResponseFlag } from '../../src/http/response-flags.ts';
 import { ActiveStream } from './active-stream.ts';
 import { reasonPhrase } from '../../src/http1/reason-phrases.ts';
-import type { HcmConnectionOwner } from '../listener/filter-chain-runtime.ts';
+import { formatAddress, localAddressOf, type HcmConnectionOwner } from '../listener/filter-chain-runtime.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
 import { BodyFraming, type StreamConnection } from './stream-connection.ts';
 import { serializeResponseHead } from '../../src/http1/serializer.ts';
@@ -106,7 +106,7 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.remoteIp = socket.remoteAddress ?? '';
     this.scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
     this.remoteAddress = formatAddress(this.remoteIp, socket.remotePort ?? 0);
-    this.localAddress = formatAddress(socket.localAddress ?? '', socket.localPort ?? 0);
+    this.localAddress = localAddressOf(socket);
     this.stream = null;
     this.draining = false;
     this.closed = false;
@@ -705,10 +705,6 @@ function onConnectionIdle(conn: DownstreamConnection): void {
   } catch (err) {
     conn.onInternalError(err);
   }
-}
-
-function formatAddress(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
 function serializeTrailers(trailers: HeaderList): string {

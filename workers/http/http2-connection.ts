@@ -11,7 +11,7 @@ import type { RequestHead } from '../../src/http1/types.ts';
 import type { HeaderList } from '../../src/http/stream-info.ts';
 import { log } from '../../src/common/logger.ts';
 import { ActiveStream } from './active-stream.ts';
-import { formatAddress, type HcmConnectionOwner } from '../listener/filter-chain-runtime.ts';
+import { formatAddress, localAddressOf, type HcmConnectionOwner } from '../listener/filter-chain-runtime.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
 import { BodyFraming, type StreamConnection } from './stream-connection.ts';
 import { requestHeadFromHttp2, responseHeadersForHttp2, trailerFieldsForHttp2 } from '../../src/http/http2-headers.ts';
@@ -93,7 +93,7 @@ export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
     this.hcm = listener.hcm;
     this.remoteIp = socket.remoteAddress ?? '';
     this.remoteAddress = formatAddress(this.remoteIp, socket.remotePort ?? 0);
-    this.localAddress = formatAddress(socket.localAddress ?? '', socket.localPort ?? 0);
+    this.localAddress = localAddressOf(socket);
     this.scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
     this.multiplexed = true;
     this.draining = false;

@@ -142,3 +142,25 @@ export function connectionFactsOf(socket: net.Socket): ConnectionFacts {
 export function formatAddress(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
+
+/** Per listening server: its bound address when it is one address ("" for a wildcard 0.0.0.0 / ::). */
+const boundAddresses = new WeakMap<net.Server, string>();
+
+/**
+ * An accepted connection's local address, "ip:port": the listener's own when it is bound to one address (Legate
+ * refuses `transparent`, so the connection's local address is then exactly that: no getsockname per connection),
+ * else the socket's.
+ */
+export function localAddressOf(socket: net.Socket): string {
+  const server = (socket as { server?: net.Server | null }).server;
+  if (server !== undefined && server !== null) {
+    let bound = boundAddresses.get(server);
+    if (bound === undefined) {
+      const a = server.address();
+      bound = a !== null && typeof a === 'object' && a.address !== '0.0.0.0' && a.address !== '::' ? formatAddress(a.address, a.port) : '';
+      boundAddresses.set(server, bound);
+    }
+    if (bound !== '') return bound;
+  }
+  return formatAddress(socket.localAddress ?? '', socket.localPort ?? 0);
+}
