@@ -26,7 +26,8 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   // xDS (src/xds, docs/XDS.md): ADS over gRPC (GRPC and DELTA_GRPC), or LDS/CDS from files (path_config_source); a
   // per-type api_config_source and REST are not supported yet.
   'envoy.config.bootstrap.v3.Bootstrap.DynamicResources': ['lds_config', 'cds_config', 'ads_config'],
-  'envoy.config.core.v3.ConfigSource': ['ads', 'initial_fetch_timeout', 'resource_api_version', 'path_config_source'],
+  // `path` (deprecated in Envoy, still read): a file as path_config_source without watched_directory (SDS files, src/xds/sds-file.ts).
+  'envoy.config.core.v3.ConfigSource': ['ads', 'initial_fetch_timeout', 'resource_api_version', 'path_config_source', 'path'],
   // File-based LDS/CDS (src/xds/file-subscription.ts); not beside an ADS stream, not for RDS/EDS yet.
   'envoy.config.core.v3.PathConfigSource': ['path', 'watched_directory'],
   'envoy.config.core.v3.WatchedDirectory': ['path'],

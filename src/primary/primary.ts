@@ -158,7 +158,10 @@ export class Primary {
         },
         apply: (set) => this.applyDynamic(set),
       });
-      result = await this.xds.firstResult;
+      // xDS files whose first set cannot start (a secret file that does not load) fail the start cleanly.
+      result = await this.xds.firstResult.catch((err: Error) => {
+        throw new StartupError(err.message);
+      });
     }
     this.applyApplicationLogConfig(result.bootstrap);
     // stats_config/stats_sinks/stats_flush_interval: read once, as Envoy's (checked by the pipeline already).

@@ -326,7 +326,7 @@ function withoutSdsReferences(c: Obj, path: string, out: Problems): { c: Obj; ce
       continue;
     }
     const names = (Array.isArray(copy[k]) ? (copy[k] as unknown[]) : [copy[k]]).map((x) => `'${String(obj(x)['name'] ?? '')}'`).join(', ');
-    out.add('missing_field', `${path}.${k}`, `the SDS secret ${names} has not arrived from the control plane (or holds no ${k.startsWith('tls') ? 'tls_certificate' : 'validation_context'})`);
+    out.add('missing_field', `${path}.${k}`, `the SDS secret ${names} has not arrived from the control plane or its file (or holds no ${k.startsWith('tls') ? 'tls_certificate' : 'validation_context'})`);
     // The missing secret is the problem: no second one about the certificates it would have brought.
     if (k === 'tls_certificate_sds_secret_configs') certsPending = true;
     delete copy[k];

@@ -14,6 +14,7 @@ import type { AdsSettings } from './ads-settings.ts';
 import { edsNameOf, routeNamesOf, routeUsersOf, secretNamesOf } from './merge-resources.ts';
 import { jsonToStruct } from './proto-json.ts';
 import { XDS_KINDS, XDS_TYPES, kindOfTypeUrl, type DynamicResourceSet, type XdsKind, type XdsRejection, type XdsResource } from './resource-types.ts';
+import { SdsFileSecrets } from './sds-file.ts';
 import { checkResource } from './validate-resource.ts';
 import type { XdsStats } from './xds-stats.ts';
 
@@ -99,6 +100,8 @@ export class AdsClient {
   private isInitialized = false;
   /** Settles once a first complete set was applied (or the initial fetch timed out and a set was applied). */
   readonly initialized: Promise<void>;
+  /** SDS secrets the static listeners and clusters take from files (src/xds/sds-file.ts), beside the stream. */
+  private readonly sdsFiles: SdsFileSecrets;
 
   constructor(settings: AdsSettings, stats: XdsStats, apply: (set: DynamicResourceSet) => Promise<ApplyOutcome>, options: AdsClientOptions = {}) {
     this.settings = settings;
@@ -122,10 +125,13 @@ export class AdsClient {
     this.initialized = new Promise((resolve) => {
       this.initializedResolve = resolve;
     });
+    this.sdsFiles = new SdsFileSecrets(stats, (names) => this.enqueue(() => this.onSecretFiles(names)));
   }
 
   /** Opens the stream; the first complete set is applied when it arrives (see `initialized`). */
   start(): void {
+    // Secret files are read now: the first set takes them with what the control plane sends.
+    this.sdsFiles.setRefs(new Map((this.settings.sdsFiles ?? []).map((r) => [r.name, r.source])));
     const tls = this.settings.tls;
     const channelOptions: grpc.ChannelOptions = {
       'grpc.primary_user_agent': 'legate',
@@ -160,6 +166,7 @@ export class AdsClient {
 
   stop(): void {
     this.stopped = true;
+    this.sdsFiles.stop();
     for (const t of [this.reconnectTimer, this.warmTimer, this.initialTimer]) if (t !== null) clearTimeout(t);
     this.generation++;
     this.call?.cancel();
@@ -172,14 +179,29 @@ export class AdsClient {
   /** The resources currently accepted, for a SIGHUP reload (static and dynamic coexist). */
   currentSet(): DynamicResourceSet {
     const list = (k: XdsKind): XdsResource[] => [...this.types[k].accepted.values()];
-    return { listeners: list('lds'), clusters: list('cds'), routes: list('rds'), endpoints: list('eds'), secrets: list('sds'), versions: this.versions() };
+    return { listeners: list('lds'), clusters: list('cds'), routes: list('rds'), endpoints: list('eds'), secrets: [...list('sds'), ...this.sdsFiles.secrets()], versions: this.versions() };
   }
 
   /** Resources refused and not accepted since (/config_dump's error_state). */
   rejections(): XdsRejection[] {
     const out: XdsRejection[] = [];
     for (const k of XDS_KINDS) for (const r of this.types[k].rejected.values()) out.push(r);
+    out.push(...this.sdsFiles.rejections());
     return out;
+  }
+
+  /**
+   * Secret files changed: the set with their new secrets is applied (once the first set was), or the last good
+   * ones stay. Before the first set, the next set the stream brings takes them.
+   */
+  private async onSecretFiles(names: string[]): Promise<void> {
+    if (this.stopped) return;
+    const change = this.sdsFiles.reread(names);
+    if (change.names.length === 0) return;
+    if (!this.isInitialized && !this.warm()) return;
+    const outcome = await this.applySet();
+    if (outcome.ok) this.sdsFiles.accept(change);
+    else this.sdsFiles.undo(change, outcome.message);
   }
 
   /** Per type: the version of the last accepted response (for logs and the admin). */
@@ -599,6 +621,7 @@ export class AdsClient {
       this.isInitialized = true;
       if (this.initialTimer !== null) clearTimeout(this.initialTimer);
       this.initialTimer = null;
+      this.sdsFiles.acceptAll();
       this.initializedResolve();
     }
     return outcome;

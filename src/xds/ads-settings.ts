@@ -32,6 +32,8 @@ export interface AdsSettings {
   /** static_resources' listeners and clusters: their rds / EDS names are subscribed to as well. */
   staticListeners: Obj[];
   staticClusters: Obj[];
+  /** SDS secrets the static listeners and clusters take from files (src/xds/sds-file.ts), beside the stream. */
+  sdsFiles: SdsFileRef[];
 }
 
 export interface AdsTls {
@@ -62,6 +64,46 @@ export interface FileXdsSettings {
   readonly mode: 'files';
   lds: FileSource | null;
   cds: FileSource | null;
+  /** SDS secrets the static listeners and clusters take from files (sds_config path_config_source or path). */
+  sds: SdsFileRef[];
+}
+
+/** One SDS secret read from a file (src/xds/sds-file.ts). */
+export interface SdsFileRef {
+  name: string;
+  source: FileSource;
+}
+
+/** A ConfigSource naming a file (path_config_source, or the older `path`), else null. */
+export function fileSourceOf(cs: Obj): FileSource | null {
+  if (cs['path_config_source'] !== undefined) {
+    const pcs = obj(cs['path_config_source']);
+    const wd = obj(pcs['watched_directory'])['path'];
+    return { path: String(pcs['path'] ?? ''), watchedDirectory: typeof wd === 'string' && wd !== '' ? wd : null };
+  }
+  if (typeof cs['path'] === 'string') return { path: cs['path'], watchedDirectory: null };
+  return null;
+}
+
+/**
+ * The SDS secrets from files `v` names (into `refs`, by secret name). A name given two different files is a problem
+ * (Envoy keys a secret by name and source; Legate by name alone, so the second file is refused).
+ */
+export function sdsFileRefsOf(v: unknown, path: string, refs: Map<string, FileSource>, problem: (path: string, message: string) => void): void {
+  sdsConfigPaths(v, path, (at, cs, name) => {
+    const source = fileSourceOf(cs);
+    if (source === null) return;
+    if (source.path === '') {
+      problem(at, 'path_config_source needs a non-empty path');
+      return;
+    }
+    const held = refs.get(name);
+    if (held !== undefined && (held.path !== source.path || held.watchedDirectory !== source.watchedDirectory)) {
+      problem(at, `not supported yet: the SDS secret '${name}' from two sources (${held.path}, ${source.path}): give each file's secret its own name`);
+      return;
+    }
+    refs.set(name, source);
+  });
 }
 
 export interface AdsCheck {
@@ -83,17 +125,16 @@ export function adsSettingsOf(loaded: LoadedConfig): AdsCheck {
 
   // Everything that says `ads: {}` needs the ADS stream.
   const needsAds: string[] = [];
-  const files: FileXdsSettings = { mode: 'files', lds: null, cds: null };
+  const files: FileXdsSettings = { mode: 'files', lds: null, cds: null, sds: [] };
   const filePaths: string[] = [];
   if (dr !== undefined) {
     for (const k of ['lds_config', 'cds_config'] as const) {
       if (dr[k] === undefined) continue;
       const source = obj(dr[k]);
-      if (source['path_config_source'] !== undefined) {
-        const pcs = obj(source['path_config_source']);
-        const wd = obj(pcs['watched_directory'])['path'];
-        files[k === 'lds_config' ? 'lds' : 'cds'] = { path: String(pcs['path'] ?? ''), watchedDirectory: typeof wd === 'string' && wd !== '' ? wd : null };
-        filePaths.push(`dynamic_resources.${k}.path_config_source`);
+      const fileSource = fileSourceOf(source);
+      if (fileSource !== null) {
+        files[k === 'lds_config' ? 'lds' : 'cds'] = fileSource;
+        filePaths.push(`dynamic_resources.${k}.${source['path_config_source'] !== undefined ? 'path_config_source' : 'path'}`);
       } else if (source['ads'] === undefined) {
         add(`dynamic_resources.${k}`, `${k} needs a config source: ads: {} or path_config_source (the ones supported yet)`, 'missing_field');
       } else {
@@ -126,16 +167,22 @@ export function adsSettingsOf(loaded: LoadedConfig): AdsCheck {
       });
     });
   });
-  // SDS: a TLS context's secret configs (tls_certificate_sds_secret_configs, validation_context_sds_secret_config).
+  // SDS: a TLS context's secret configs (tls_certificate_sds_secret_configs, validation_context_sds_secret_config),
+  // over ADS or from files (src/xds/sds-file.ts).
+  const sdsFiles = new Map<string, FileSource>();
+  const sdsFilePaths: string[] = [];
   for (const k of ['listeners', 'clusters'] as const) {
     list(sr[k]).forEach((r, i) => sdsConfigPaths(r, `static_resources.${k}[${i}]`, (path, cs) => {
       if (cs['ads'] !== undefined) needsAds.push(path);
-      else add(path, notSupportedMessage(`${path} (SDS from another config source than ads: {})`, loaded.positions.at(path)), 'not_supported');
+      else if (fileSourceOf(cs) !== null) sdsFilePaths.push(path);
+      else add(path, notSupportedMessage(`${path} (SDS from another config source than ads: {} or a file)`, loaded.positions.at(path)), 'not_supported');
     }));
+    list(sr[k]).forEach((r, i) => sdsFileRefsOf(r, `static_resources.${k}[${i}]`, sdsFiles, (path, message) => add(path, message, message.startsWith('not supported') ? 'not_supported' : 'bad_value')));
   }
+  files.sds = [...sdsFiles].map(([name, source]) => ({ name, source }));
   if (ads === undefined) {
     for (const p of needsAds) add(p, 'ads: {} needs dynamic_resources.ads_config (the ADS stream to the control plane)', 'missing_field');
-    if (problems.length > 0 || filePaths.length === 0) return { settings: null, problems };
+    if (problems.length > 0 || (filePaths.length === 0 && files.sds.length === 0)) return { settings: null, problems };
     return { settings: files, problems };
   }
   const adsPath = 'dynamic_resources.ads_config';
@@ -179,6 +226,7 @@ export function adsSettingsOf(loaded: LoadedConfig): AdsCheck {
       cds: dr?.['cds_config'] !== undefined,
       staticListeners: list(sr['listeners']).map(obj),
       staticClusters: list(sr['clusters']).map(obj),
+      sdsFiles: files.sds,
     },
     problems,
   };
@@ -264,7 +312,7 @@ function grpcTarget(address: string, port: number, dns: boolean): string {
 }
 
 /** Every sds_config of an SDS secret config under `v` (its path and its ConfigSource). */
-export function sdsConfigPaths(v: unknown, path: string, visit: (path: string, cs: Record<string, unknown>) => void): void {
+export function sdsConfigPaths(v: unknown, path: string, visit: (path: string, cs: Record<string, unknown>, name: string) => void): void {
   if (Array.isArray(v)) {
     v.forEach((x, i) => sdsConfigPaths(x, `${path}[${i}]`, visit));
     return;
@@ -277,8 +325,9 @@ export function sdsConfigPaths(v: unknown, path: string, visit: (path: string, c
       const configs = Array.isArray(o[k]) ? (o[k] as unknown[]).map((c, i) => [c, `${at}[${i}]`] as const) : [[o[k], at] as const];
       for (const [c, cp] of configs) {
         const cs = (c as Record<string, unknown> | null)?.['sds_config'];
-        if (cs === undefined) visit(`${cp}.sds_config`, {});
-        else visit(`${cp}.sds_config`, cs as Record<string, unknown>);
+        const name = String((c as Record<string, unknown> | null)?.['name'] ?? '');
+        if (cs === undefined) visit(`${cp}.sds_config`, {}, name);
+        else visit(`${cp}.sds_config`, cs as Record<string, unknown>, name);
       }
       continue;
     }

@@ -3,6 +3,8 @@
 // directory (or watched_directory, for a symlink swap) changes; each resource goes through the config loader's walk
 // with the file's line and column, and the set goes through the same apply path as ADS (the config pipeline and a
 // reload's apply). A file that does not parse or check keeps the last good resources, as Envoy's rejected update.
+// The SDS secret files the static and these listeners and clusters name ride along (src/xds/sds-file.ts); a
+// bootstrap with only such secrets (no lds_config / cds_config) runs this client for them alone.
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -14,7 +16,8 @@ import { walkDocument } from '../config-loader/schema-walk.ts';
 import { SourceNode } from '../config-loader/source-node.ts';
 import { parseYamlSource } from '../config-loader/yaml-source.ts';
 import type { ApplyOutcome } from './ads-client.ts';
-import type { FileSource, FileXdsSettings } from './ads-settings.ts';
+import { sdsFileRefsOf, type FileSource, type FileXdsSettings } from './ads-settings.ts';
+import { SdsFileSecrets } from './sds-file.ts';
 import { edsNamesOf, routeNamesOf } from './merge-resources.ts';
 import { XDS_TYPES, type DynamicResourceSet, type XdsRejection, type XdsResource } from './resource-types.ts';
 import type { XdsStats } from './xds-stats.ts';
@@ -112,7 +115,7 @@ function pos(file: string, node: SourceNode): string {
   return p === undefined ? `${file}: ` : `${p.file}:${p.line}:${p.column}: `;
 }
 
-/** LDS and CDS from files, with the ADS client's contract (start, initialized, rejections, stop). */
+/** LDS, CDS and SDS from files, with the ADS client's contract (start, initialized, rejections, stop). */
 export class FileXdsClient {
   private readonly settings: FileXdsSettings;
   private readonly stats: XdsStats;
@@ -127,11 +130,17 @@ export class FileXdsClient {
   private stopped = false;
   private initializedResolve!: () => void;
   readonly initialized: Promise<void>;
+  /** SDS secrets from files (src/xds/sds-file.ts), named by the static and the file-based listeners and clusters. */
+  private readonly sds: SdsFileSecrets;
+  /** Start-up could not apply even the static resources (a secret file that never loaded): start-up fails. */
+  private readonly onStartFailed: (message: string) => void;
 
-  constructor(settings: FileXdsSettings, stats: XdsStats, apply: (set: DynamicResourceSet) => Promise<ApplyOutcome>) {
+  constructor(settings: FileXdsSettings, stats: XdsStats, apply: (set: DynamicResourceSet) => Promise<ApplyOutcome>, onStartFailed: (message: string) => void = () => undefined) {
     this.settings = settings;
     this.stats = stats;
     this.apply = apply;
+    this.onStartFailed = onStartFailed;
+    this.sds = new SdsFileSecrets(stats, (names) => this.enqueue(() => this.updateSecrets(names)));
     this.initialized = new Promise((resolve) => {
       this.initializedResolve = resolve;
     });
@@ -145,15 +154,23 @@ export class FileXdsClient {
     this.enqueue(async () => {
       // Start-up: what the files hold (a bad file: nothing of its type, said in the log), then serve.
       const read = (['cds', 'lds'] as const).filter((kind) => this.settings[kind] !== null && this.read(kind));
+      this.sds.setRefs(this.secretRefs());
       const outcome = await this.apply(this.currentSet());
       if (outcome.ok) {
         for (const kind of read) this.stats.accepted(kind, null, this.held[kind].version);
+        this.sds.acceptAll();
       } else {
         log.error(`xds files: the resources cannot be applied, starting without them:\n${outcome.message}`);
         this.held.lds.resources.clear();
         this.held.cds.resources.clear();
+        this.sds.setRefs(this.secretRefs());
         const empty = await this.apply(this.currentSet());
-        if (!empty.ok) log.error(`xds files: ${empty.message}`);
+        if (!empty.ok) {
+          log.error(`xds files: ${empty.message}`);
+          this.onStartFailed(empty.message);
+          return;
+        }
+        this.sds.acceptAll();
       }
       this.initializedResolve();
     });
@@ -164,6 +181,7 @@ export class FileXdsClient {
     for (const w of this.watchers) w.close();
     this.watchers = [];
     for (const t of this.timers.values()) clearTimeout(t);
+    this.sds.stop();
   }
 
   currentSet(): DynamicResourceSet {
@@ -172,13 +190,36 @@ export class FileXdsClient {
       clusters: [...this.held.cds.resources.values()],
       routes: [],
       endpoints: [],
-      versions: { lds: this.held.lds.version, cds: this.held.cds.version, rds: '', eds: '', sds: '' },
+      secrets: this.sds.secrets(),
+      versions: { lds: this.held.lds.version, cds: this.held.cds.version, rds: '', eds: '', sds: this.sds.version() },
     };
   }
 
-  /** A refused file is in the log and the stats (update_rejected); it names no resource to show in /config_dump. */
+  /**
+   * A refused LDS/CDS file is in the log and the stats (update_rejected); it names no resource to show in
+   * /config_dump. A refused secret file shows as the secret's error_state.
+   */
   rejections(): XdsRejection[] {
-    return [];
+    return this.sds.rejections();
+  }
+
+  /** The secrets from files the static and the file-based listeners and clusters name. */
+  private secretRefs(): Map<string, FileSource> {
+    const refs = new Map<string, FileSource>();
+    for (const r of this.settings.sds ?? []) refs.set(r.name, r.source);
+    const dynamic = [...this.held.lds.resources.values(), ...this.held.cds.resources.values()].map((r) => r.value);
+    sdsFileRefsOf(dynamic, '', refs, (at, message) => log.warn(`xds files: ${at}: ${message}`));
+    return refs;
+  }
+
+  /** Secret files changed: the set with their new secrets is applied, or the last good ones stay. */
+  private async updateSecrets(names: string[]): Promise<void> {
+    if (this.stopped) return;
+    const change = this.sds.reread(names);
+    if (change.names.length === 0) return;
+    const outcome = await this.apply(this.currentSet());
+    if (outcome.ok) this.sds.accept(change);
+    else this.sds.undo(change, outcome.message);
   }
 
   private enqueue(job: () => Promise<void> | void): void {
@@ -238,13 +279,16 @@ export class FileXdsClient {
     }
     if (text !== null && crypto.createHash('sha256').update(text).digest('hex') === before.hash) return;
     if (!this.read(kind)) return;
+    this.sds.setRefs(this.secretRefs());
     const outcome = await this.apply(this.currentSet());
     if (outcome.ok) {
       this.stats.accepted(kind, null, held.version);
+      this.sds.acceptAll();
       return;
     }
     held.resources = before.resources;
     held.version = before.version;
+    this.sds.setRefs(this.secretRefs());
     this.stats.inc(kind, 'update_rejected', null);
     log.error(`xds files: ${this.settings[kind]!.path} rejected, the last good config stays:\n${outcome.message}`);
   }

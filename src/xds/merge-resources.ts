@@ -97,7 +97,8 @@ export function secretNamesOf(resources: readonly Obj[]): string[] {
   eachSdsHolder(resources, (o) => {
     for (const c of [...list(o['tls_certificate_sds_secret_configs']), o['validation_context_sds_secret_config']]) {
       const name = obj(c)['name'];
-      if (typeof name === 'string' && name !== '' && obj(c)['sds_config'] !== undefined) names.add(name);
+      // Secrets from files (src/xds/sds-file.ts) are not asked of the control plane.
+      if (typeof name === 'string' && name !== '' && obj(obj(c)['sds_config'])['ads'] !== undefined) names.add(name);
     }
   });
   return [...names].sort();

@@ -31,21 +31,24 @@ function textOf(v: unknown, path: string, out: Problem[]): string | null {
   return null;
 }
 
-function checkCertificates(v: unknown, path: string, out: Problem[]): void {
+/** The chain's certificates (the leaf first), or null after a problem. */
+function checkCertificates(v: unknown, path: string, out: Problem[]): X509Certificate[] | null {
   const text = textOf(v, path, out);
-  if (text === null) return;
+  if (text === null) return null;
   const blocks = certificateBlocks(text);
   if (blocks.length === 0) {
     out.push({ path, message: 'not a PEM certificate (no -----BEGIN CERTIFICATE----- block)', suggestion: undefined });
-    return;
+    return null;
   }
+  const certs: X509Certificate[] = [];
   blocks.forEach((b, i) => {
     try {
-      new X509Certificate(b);
+      certs.push(new X509Certificate(b));
     } catch (err) {
       out.push({ path, message: `certificate ${i + 1} does not parse: ${(err as Error).message}`, suggestion: undefined });
     }
   });
+  return certs.length === blocks.length ? certs : null;
 }
 
 /** Problems of a normalized Secret's tls_certificate / validation_context, with field paths inside the secret. */
@@ -61,12 +64,16 @@ export function secretProblems(secret: Obj): Problem[] {
     if (t['certificate_chain'] === undefined || t['private_key'] === undefined) {
       out.push({ path: 'tls_certificate', message: 'needs certificate_chain and private_key', suggestion: undefined });
     } else {
-      checkCertificates(t['certificate_chain'], 'tls_certificate.certificate_chain', out);
+      const chain = checkCertificates(t['certificate_chain'], 'tls_certificate.certificate_chain', out);
       const key = textOf(t['private_key'], 'tls_certificate.private_key', out);
       if (key !== null) {
         const passphrase = typeof obj(t['password'])['inline_string'] === 'string' ? (obj(t['password'])['inline_string'] as string) : undefined;
         try {
-          createPrivateKey(passphrase === undefined ? key : { key, passphrase });
+          const k = createPrivateKey(passphrase === undefined ? key : { key, passphrase });
+          // As Envoy refuses a key that is not the certificate's (a rotation that swapped one file and not the other).
+          if (chain !== null && chain[0] !== undefined && !chain[0].checkPrivateKey(k)) {
+            out.push({ path: 'tls_certificate.private_key', message: 'the private key does not match the certificate_chain\'s first certificate', suggestion: undefined });
+          }
         } catch (err) {
           // The key's text is never echoed: a NACK travels to the control plane and into logs.
           out.push({ path: 'tls_certificate.private_key', message: `not a usable private key: ${(err as Error).message}`, suggestion: undefined });

@@ -62,10 +62,16 @@ export class XdsStats {
     }
   }
 
-  /** SDS: the secret names subscribed to (sds.<name>.*, as Envoy). */
-  setSecretScopes(names: Iterable<string>): void {
+  /** SDS secret names by where they come from (the ADS stream, files): the scopes are their union. */
+  private readonly secretNames: Record<'ads' | 'files', string[]> = { ads: [], files: [] };
+
+  /** SDS: the secret names subscribed to over ADS, or read from files (`source`) (sds.<name>.*, as Envoy). */
+  setSecretScopes(names: Iterable<string>, source: 'ads' | 'files' = 'ads'): void {
+    this.secretNames[source] = [...names];
     this.named.sds.clear();
-    for (const name of names) this.named.sds.set(name, [this.registry.allocateScope(`sds.${name}.`, XDS_SUBSCRIPTION_STATS)]);
+    for (const name of [...this.secretNames.ads, ...this.secretNames.files]) {
+      if (!this.named.sds.has(name)) this.named.sds.set(name, [this.registry.allocateScope(`sds.${name}.`, XDS_SUBSCRIPTION_STATS)]);
+    }
   }
 
   private scopes(kind: XdsKind, names: readonly string[] | null): SubscriptionSlots[] {

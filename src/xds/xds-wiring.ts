@@ -42,8 +42,10 @@ const USER_AGENT_VERSION = '0.1.0';
 export function startXds(settings: AdsSettings | FileXdsSettings, registry: StatRegistry, values: Float64Array, hooks: XdsHooks): XdsHandle {
   let firstTaken = false;
   let resolveFirst!: (r: OkPipelineResult) => void;
-  const firstResult = new Promise<OkPipelineResult>((resolve) => {
+  let rejectFirst!: (err: Error) => void;
+  const firstResult = new Promise<OkPipelineResult>((resolve, reject) => {
     resolveFirst = resolve;
+    rejectFirst = reject;
   });
   let markLive!: () => void;
   const live = new Promise<void>((resolve) => {
@@ -63,8 +65,9 @@ export function startXds(settings: AdsSettings | FileXdsSettings, registry: Stat
   const stats = new XdsStats(registry, values);
   let client: XdsSource;
   if (settings.mode === 'files') {
-    client = new FileXdsClient(settings, stats, apply);
-    log.info(`xds: LDS/CDS from files: ${[settings.lds?.path, settings.cds?.path].filter((p) => p !== undefined).join(', ')}`);
+    client = new FileXdsClient(settings, stats, apply, (message) => rejectFirst(new Error(`the config cannot start (xDS files):\n${message}`)));
+    const sds = (settings.sds ?? []).map((r) => `${r.source.path} (secret '${r.name}')`);
+    log.info(`xds: from files: ${[settings.lds?.path, settings.cds?.path, ...sds].filter((p) => p !== undefined).join(', ')}`);
   } else {
     client = new AdsClient(settings, stats, apply, { userAgentVersion: USER_AGENT_VERSION });
     log.info(`xds: ${settings.delta ? 'delta' : 'state-of-the-world'} ADS to cluster '${settings.clusterName}' (${settings.target}); waiting for the first resources`);
