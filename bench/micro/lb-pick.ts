@@ -1,4 +1,5 @@
-// Micro bench: ns per host pick for every load balancing policy over 100 hosts (equal and unequal weights), the
+// Micro bench: ns per host pick for every load balancing policy over 100 hosts (equal and unequal weights; locality
+// weighted over 4 localities; slow start with 10 hosts ramping up), the
 // hashing policies with a precomputed hash and with no hash (random point), the request hash itself (xxHash64 of a
 // header value; a full hash_policy evaluation), and the cost of building a ring / Maglev table.
 // Run: node_modules/.bin/node bench/micro/lb-pick.ts
@@ -7,6 +8,8 @@ import { createLoadBalancer, LOAD_BALANCERS, type LbHost } from '../../workers/u
 import { Hash64, xxHash64 } from '../../src/common/xxhash64.ts';
 import { compileHashPolicies, computeRequestHash } from '../../src/router/hash-policy.ts';
 import { StreamInfo } from '../../src/http/stream-info.ts';
+import { LocalityWeightedLoadBalancer } from '../../workers/upstream/locality-lb.ts';
+import { SlowStartLoadBalancer } from '../../workers/upstream/slow-start.ts';
 
 class Host implements LbHost {
   readonly addressString: string;
@@ -49,6 +52,19 @@ for (const policy of LOAD_BALANCERS.keys()) {
     }
   }
 }
+
+// Locality weighted (locality_weighted_lb_config): 100 hosts in 4 localities weighted 4:3:2:1, one a quarter unhealthy;
+// round robin within each.
+const localities = [0, 1, 2, 3].map((l) => {
+  const hosts = equal.slice(l * 25, l * 25 + 25);
+  return { weight: 4 - l, hosts, healthy: l === 3 ? hosts.slice(0, 19) : hosts };
+});
+const byLocality = LocalityWeightedLoadBalancer.build('ROUND_ROBIN', localities, options)!;
+bench('locality weighted pick, 100 hosts in 4 localities (RR)', 1_000_000, () => byLocality.chooseHost());
+// Slow start: 100 hosts, 10 of them in a 60 s window (EDF with the ramped weight read at each pick).
+const since = equal.map((_, i) => (i < 10 ? performance.now() : -Infinity));
+const ramping = new SlowStartLoadBalancer(equal, since, { windowMs: 60_000, aggression: 1, minWeightPercent: 10 }, (h) => h.weight, performance.now.bind(performance));
+bench('slow start pick, 100 hosts, 10 in their window (RR)', 1_000_000, () => ramping.chooseHost());
 
 const out = new Hash64();
 const values = Array.from({ length: 1024 }, (_, i) => `session-${i}-abcdef`);

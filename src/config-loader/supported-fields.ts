@@ -125,6 +125,9 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.listener.v3.ListenerFilter': ['name', 'typed_config'],
   // SNI, ALPN and "tls" for the filter chain match (workers/listener/tls-inspector.ts); no JA3/JA4 fingerprints.
   'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector': [],
+  // Marks the connection's local address as its original destination for ORIGINAL_DST clusters (Node cannot read
+  // SO_ORIGINAL_DST: right for TPROXY and direct connections, not after an iptables REDIRECT; docs/ARCHITECTURE.md).
+  'envoy.extensions.filters.listener.original_dst.v3.OriginalDst': [],
 
   // TCP proxy
   'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy': [
@@ -528,7 +531,12 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'outlier_detection',
     // cluster_type: envoy.clusters.aggregate only (src/upstream/aggregate-cluster-config.ts; others refused there).
     'cluster_type',
+    // type ORIGINAL_DST (src/upstream/original-dst-config.ts, workers/upstream/original-dst-hosts.ts).
+    'original_dst_lb_config', 'cleanup_interval',
   ],
+  'envoy.config.cluster.v3.Cluster.OriginalDstLbConfig': ['use_http_header', 'http_header_name', 'upstream_port_override', 'metadata_key'],
+  'envoy.type.metadata.v3.MetadataKey': ['key', 'path'],
+  'envoy.type.metadata.v3.MetadataKey.PathSegment': ['key'],
   'envoy.config.cluster.v3.Cluster.CustomClusterType': ['name', 'typed_config'],
   'envoy.config.cluster.v3.OutlierDetection': [
     'consecutive_5xx', 'consecutive_gateway_failure', 'interval', 'base_ejection_time', 'max_ejection_time',
@@ -542,10 +550,14 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.extensions.clusters.aggregate.v3.ClusterConfig': ['clusters'],
   // circuit_breakers (src/upstream/circuit-breakers.ts): counters over all workers in shared memory.
   'envoy.config.cluster.v3.CircuitBreakers': ['thresholds'],
-  'envoy.config.cluster.v3.CircuitBreakers.Thresholds': ['priority', 'max_connections', 'max_pending_requests', 'max_requests', 'max_retries', 'track_remaining'],
+  'envoy.config.cluster.v3.CircuitBreakers.Thresholds': ['priority', 'max_connections', 'max_pending_requests', 'max_requests', 'max_retries', 'track_remaining', 'retry_budget'],
+  // retry_budget replaces max_retries: a share of the active + pending requests, over all workers.
+  'envoy.config.cluster.v3.CircuitBreakers.Thresholds.RetryBudget': ['budget_percent', 'min_retry_concurrency'],
   'envoy.config.cluster.v3.Cluster.RefreshRate': ['base_interval', 'max_interval'],
-  'envoy.config.cluster.v3.Cluster.LeastRequestLbConfig': ['choice_count', 'active_request_bias'],
-  'envoy.config.cluster.v3.Cluster.RoundRobinLbConfig': [],
+  'envoy.config.cluster.v3.Cluster.LeastRequestLbConfig': ['choice_count', 'active_request_bias', 'slow_start_config'],
+  'envoy.config.cluster.v3.Cluster.RoundRobinLbConfig': ['slow_start_config'],
+  // Slow start (workers/upstream/slow-start.ts), on the cluster's round_robin/least_request_lb_config.
+  'envoy.config.cluster.v3.Cluster.SlowStartConfig': ['slow_start_window', 'aggression', 'min_weight_percent'],
   // Consistent hashing (workers/upstream/ring-hash-lb.ts, maglev-lb.ts; src/upstream/lb-policy-config.ts):
   // hash_function MURMUR_HASH_2 is refused by the compiler.
   'envoy.config.cluster.v3.Cluster.RingHashLbConfig': ['minimum_ring_size', 'maximum_ring_size', 'hash_function'],
@@ -560,7 +572,9 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'minimum_ring_size', 'maximum_ring_size', 'hash_function', 'use_hostname_for_hashing', 'consistent_hashing_lb_config',
   ],
   'envoy.extensions.load_balancing_policies.maglev.v3.Maglev': ['table_size', 'consistent_hashing_lb_config'],
-  'envoy.config.cluster.v3.Cluster.CommonLbConfig': ['healthy_panic_threshold', 'consistent_hashing_lb_config'],
+  'envoy.config.cluster.v3.Cluster.CommonLbConfig': ['healthy_panic_threshold', 'consistent_hashing_lb_config', 'locality_weighted_lb_config'],
+  // Locality weighted LB (workers/upstream/locality-lb.ts); zone_aware_lb_config is not supported yet.
+  'envoy.config.cluster.v3.Cluster.CommonLbConfig.LocalityWeightedLbConfig': [],
   // hash_balance_factor (bounded loads): not supported yet.
   'envoy.config.cluster.v3.Cluster.CommonLbConfig.ConsistentHashingLbConfig': ['use_hostname_for_hashing'],
   'envoy.extensions.load_balancing_policies.common.v3.ConsistentHashingLbConfig': ['use_hostname_for_hashing'],

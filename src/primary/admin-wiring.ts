@@ -23,7 +23,8 @@ import type { MemorySample, ThreadMemory } from '../admin/format-memory.ts';
 import { LoggerLevels } from '../admin/logging-levels.ts';
 import { log, setLogLevel } from '../common/logger.ts';
 import { profileFile, profilerRunning, setProfiler, type ProfilerKind } from '../common/v8-profiler.ts';
-import type { ThreadHeapStats } from '../messages/thread-messages.ts';
+import type { HostStatsReport, ThreadHeapStats } from '../messages/thread-messages.ts';
+import type { HostDescription } from '../upstream/cluster-membership.ts';
 
 export interface AdminHandle {
   port: number;
@@ -253,7 +254,9 @@ class PrimaryAdminContext implements AdminContext {
     const hostStats = this.primary.hostStats;
     return cur.snapshot.clusters.map((c): ClusterView => {
       const set = hostSets.get(c.name);
-      const hosts: HostView[] = (set?.hosts ?? []).map((h) => {
+      // ORIGINAL_DST: the hosts the workers made on demand (as of their last stats report), not a host set.
+      const described = c.originalDst != null ? originalDstHosts(c.name, hostStats) : (set?.hosts ?? []);
+      const hosts: HostView[] = described.map((h) => {
         const counters = hostStats.get(`${c.name}|${h.address}:${h.port}`);
         return {
           address: h.address,
@@ -310,6 +313,18 @@ class PrimaryAdminContext implements AdminContext {
   certificates(): AdminCertificates {
     return certificatesReport(this.primary.certificates.currentSpecs());
   }
+}
+
+/** An ORIGINAL_DST cluster's current hosts: those the workers reported ("ip:port"), each once. */
+function originalDstHosts(cluster: string, hostStats: ReadonlyMap<string, HostStatsReport>): HostDescription[] {
+  const out: HostDescription[] = [];
+  const prefix = `${cluster}|`;
+  for (const [key, r] of hostStats) {
+    if (!key.startsWith(prefix)) continue;
+    const colon = r.host.lastIndexOf(':');
+    out.push({ address: r.host.slice(0, colon), port: Number(r.host.slice(colon + 1)), weight: 1, priority: 0, healthy: true, degraded: false, hostname: '' });
+  }
+  return out;
 }
 
 /** `token`: --admin-token-path's, or null. */

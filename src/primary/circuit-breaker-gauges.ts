@@ -6,7 +6,7 @@
 import type { StatRegistry } from '../stats/stat-registry.ts';
 import { CIRCUIT_BREAKER_REMAINING_STATS, CIRCUIT_BREAKER_STATS, type ScopeSlots } from '../stats/definitions.ts';
 import type { Snapshot } from '../snapshot/snapshot-types.ts';
-import { CbResource, MAX_BREAKER_SLOTS, type BreakerThresholds, type CircuitBreakerShared } from '../upstream/circuit-breaker-shared.ts';
+import { CbResource, MAX_BREAKER_SLOTS, retryLimit, type BreakerThresholds, type CircuitBreakerShared } from '../upstream/circuit-breaker-shared.ts';
 
 interface PriorityGauges {
   readonly slot: number;
@@ -71,13 +71,14 @@ export class CircuitBreakerGauges {
       v[g.open.cx_pool_open] = pools >= t.maxConnectionPools ? 1 : 0;
       v[g.open.rq_pending_open] = pending >= t.maxPendingRequests ? 1 : 0;
       v[g.open.rq_open] = rq >= t.maxRequests ? 1 : 0;
-      v[g.open.rq_retry_open] = retries >= t.maxRetries ? 1 : 0;
+      const maxRetries = retryLimit(t, pending, rq);
+      v[g.open.rq_retry_open] = retries >= maxRetries ? 1 : 0;
       const r = g.remaining;
       if (r === null) continue;
       v[r.remaining_cx] = Math.max(0, t.maxConnections - cx);
       v[r.remaining_pending] = Math.max(0, t.maxPendingRequests - pending);
       v[r.remaining_rq] = Math.max(0, t.maxRequests - rq);
-      v[r.remaining_retries] = Math.max(0, t.maxRetries - retries);
+      v[r.remaining_retries] = Math.max(0, maxRetries - retries);
       v[r.remaining_cx_pools] = Math.max(0, t.maxConnectionPools - pools);
     }
   }

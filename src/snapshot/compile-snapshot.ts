@@ -35,6 +35,8 @@ const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_conn
 const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
 const TLS_INSPECTOR = 'envoy.filters.listener.tls_inspector';
+const ORIGINAL_DST_LISTENER_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst';
+const ORIGINAL_DST_LISTENER = 'envoy.filters.listener.original_dst';
 const NETWORK_RBAC_TYPE_URL = `type.googleapis.com/${NETWORK_RBAC_TYPE}`;
 const CONNECTION_LIMIT_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.connection_limit.v3.ConnectionLimit';
 const DEFAULT_CHAIN = 'default_filter_chain';
@@ -222,8 +224,13 @@ function compileListener(
 
   // The loader lets through only listener filters Legate knows (tls_inspector); keep their names.
   const listenerFilters = list(l['listener_filters']).map((f) =>
-    obj(obj(f)['typed_config'])['@type'] === TLS_INSPECTOR_TYPE ? TLS_INSPECTOR : str(obj(f)['name'], ''),
+    obj(obj(f)['typed_config'])['@type'] === TLS_INSPECTOR_TYPE ? TLS_INSPECTOR
+      : obj(obj(f)['typed_config'])['@type'] === ORIGINAL_DST_LISTENER_TYPE ? ORIGINAL_DST_LISTENER : str(obj(f)['name'], ''),
   );
+  if (listenerFilters.includes(ORIGINAL_DST_LISTENER)) {
+    // Once per config load: what Legate can and cannot restore (docs/ARCHITECTURE.md, ORIGINAL_DST).
+    out.warn(`${path}.listener_filters`, `${ORIGINAL_DST_LISTENER}: Node cannot read SO_ORIGINAL_DST, so the original destination is the connection's local address: right for TPROXY (transparent) and direct connections, wrong after an iptables REDIRECT (every connection would go to Legate's own address)`);
+  }
   const hasTlsInspector = listenerFilters.includes(TLS_INSPECTOR);
   const udpProxyAt = list(l['listener_filters']).findIndex((f) => obj(obj(f)['typed_config'])['@type'] === UDP_PROXY_TYPE);
   if (udpProxyAt >= 0) {

@@ -55,7 +55,7 @@ export interface ListenerConfig {
    */
   bindKey: string;
   perConnectionBufferLimitBytes: number;
-  /** Envoy names of listener_filters, in order (only envoy.filters.listener.tls_inspector is accepted). */
+  /** Envoy names of listener_filters, in order (tls_inspector; original_dst, read by ORIGINAL_DST clusters). */
   listenerFilters: string[];
   /** The tls_inspector, listener_filters_timeout and the TLS stat slots (src/tls/listener-tls-config.ts). */
   tls: ListenerTlsConfig;

@@ -456,6 +456,8 @@ export const CLUSTER_STATS = {
     'upstream_rq_retry', 'upstream_rq_retry_success', 'upstream_rq_retry_limit_exceeded',
     'upstream_rq_retry_backoff_exponential', 'upstream_rq_retry_backoff_ratelimited', 'upstream_rq_per_try_idle_timeout',
     'lb_healthy_panic',
+    // ORIGINAL_DST: a metadata_key or use_http_header value that is not ip:port (workers/upstream/original-dst-hosts.ts).
+    'original_dst_host_invalid',
     // Written by the tcp_proxy filter.
     'upstream_cx_connect_attempts_exceeded', 'upstream_flow_control_paused_reading_total',
     'upstream_flow_control_resumed_reading_total',

@@ -22,6 +22,22 @@ export interface BreakerThresholds {
   readonly maxRetries: number;
   readonly maxConnectionPools: number;
   readonly trackRemaining: boolean;
+  /**
+   * retry_budget.budget_percent (0-100), or -1 without a retry_budget: then max_retries bounds retries. With one,
+   * the active retries may be this share of the active plus pending requests, but at least minRetryConcurrency.
+   */
+  readonly retryBudgetPercent: number;
+  /** retry_budget.min_retry_concurrency (Envoy default 3); read only with a retry budget. */
+  readonly minRetryConcurrency: number;
+}
+
+/**
+ * The retries allowed at once (Envoy's ResourceManager retries().max()): max_retries, or with a retry budget its share
+ * of the requests active and pending now (truncated, as Envoy's integer conversion), never under min_retry_concurrency.
+ */
+export function retryLimit(t: BreakerThresholds, pending: number, requests: number): number {
+  if (t.retryBudgetPercent < 0) return t.maxRetries;
+  return Math.max(Math.floor((t.retryBudgetPercent / 100) * (pending + requests)), t.minRetryConcurrency);
 }
 
 export class CircuitBreakerShared {
@@ -128,9 +144,14 @@ export class CircuitBreaker {
     this.give(this.base + CbResource.REQUESTS);
   }
 
-  /** A retry may start (max_retries); give it back with endRetry() once that retry's request is done. */
+  /** A retry may start (max_retries or retry_budget); give it back with endRetry() once that retry's request is done. */
   tryStartRetry(): boolean {
-    return this.tryTake(this.base + CbResource.RETRIES, this.thresholds.maxRetries);
+    const t = this.thresholds;
+    if (t.retryBudgetPercent < 0) return this.tryTake(this.base + CbResource.RETRIES, t.maxRetries);
+    const counters = this.counters;
+    const base = this.base;
+    const max = retryLimit(t, Atomics.load(counters, base + CbResource.PENDING), Atomics.load(counters, base + CbResource.REQUESTS));
+    return this.tryTake(base + CbResource.RETRIES, max);
   }
 
   endRetry(): void {

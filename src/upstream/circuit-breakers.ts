@@ -15,7 +15,12 @@ export const BREAKER_DEFAULTS: BreakerThresholds = Object.freeze({
   maxRetries: 3,
   maxConnectionPools: 0xffffffff,
   trackRemaining: false,
+  retryBudgetPercent: -1,
+  minRetryConcurrency: 3,
 });
+
+/** retry_budget's defaults when the message is present (Envoy: 20% and 3). */
+const RETRY_BUDGET_DEFAULTS = Object.freeze({ budgetPercent: 20, minRetryConcurrency: 3 });
 
 export interface CompiledCircuitBreakers {
   /**
@@ -33,7 +38,8 @@ export interface CircuitBreakerProblem {
   message: string;
 }
 
-const THRESHOLD_FIELDS = new Set(['priority', 'max_connections', 'max_pending_requests', 'max_requests', 'max_retries', 'track_remaining']);
+const THRESHOLD_FIELDS = new Set(['priority', 'max_connections', 'max_pending_requests', 'max_requests', 'max_retries', 'track_remaining', 'retry_budget']);
+const RETRY_BUDGET_FIELDS = new Set(['budget_percent', 'min_retry_concurrency']);
 
 function isObj(v: unknown): v is Obj {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -47,6 +53,26 @@ function limit(v: unknown, dflt: number, path: string, problems: CircuitBreakerP
     return dflt;
   }
   return n;
+}
+
+/** Thresholds.retry_budget: replaces max_retries when present (budgetPercent -1 when absent). */
+function retryBudget(v: unknown, path: string, problems: CircuitBreakerProblem[]): { budgetPercent: number; minRetryConcurrency: number } {
+  if (!isObj(v)) return { budgetPercent: -1, minRetryConcurrency: RETRY_BUDGET_DEFAULTS.minRetryConcurrency };
+  for (const key of Object.keys(v)) {
+    if (RETRY_BUDGET_FIELDS.has(key) || v[key] === undefined) continue;
+    problems.push({ code: 'not_supported', path: `${path}.${key}`, message: `'${key}' is not supported yet` });
+  }
+  let budgetPercent: number = RETRY_BUDGET_DEFAULTS.budgetPercent;
+  if (v['budget_percent'] !== undefined) {
+    const raw = v['budget_percent'];
+    budgetPercent = Number(isObj(raw) ? (raw['value'] ?? 0) : raw);
+    if (!(budgetPercent >= 0 && budgetPercent <= 100)) {
+      problems.push({ code: 'bad_value', path: `${path}.budget_percent`, message: `a percentage must be within [0, 100], got ${String(isObj(raw) ? raw['value'] : raw)}` });
+      budgetPercent = RETRY_BUDGET_DEFAULTS.budgetPercent;
+    }
+  }
+  const minRetryConcurrency = limit(v['min_retry_concurrency'], RETRY_BUDGET_DEFAULTS.minRetryConcurrency, `${path}.min_retry_concurrency`, problems);
+  return { budgetPercent, minRetryConcurrency };
 }
 
 /** Compiles `circuit_breakers` (undefined: Envoy's defaults for both priorities). */
@@ -75,6 +101,7 @@ export function compileCircuitBreakers(v: unknown, path: string, problems: Circu
         problems.push({ code: 'bad_value', path: `${at}.priority`, message: `unknown priority ${priority}` });
         continue;
       }
+      const budget = retryBudget(t['retry_budget'], `${at}.retry_budget`, problems);
       const compiled: BreakerThresholds = Object.freeze({
         maxConnections: limit(t['max_connections'], BREAKER_DEFAULTS.maxConnections, `${at}.max_connections`, problems),
         maxPendingRequests: limit(t['max_pending_requests'], BREAKER_DEFAULTS.maxPendingRequests, `${at}.max_pending_requests`, problems),
@@ -82,6 +109,8 @@ export function compileCircuitBreakers(v: unknown, path: string, problems: Circu
         maxRetries: limit(t['max_retries'], BREAKER_DEFAULTS.maxRetries, `${at}.max_retries`, problems),
         maxConnectionPools: BREAKER_DEFAULTS.maxConnectionPools,
         trackRemaining: t['track_remaining'] === true,
+        retryBudgetPercent: budget.budgetPercent,
+        minRetryConcurrency: budget.minRetryConcurrency,
       });
       // As Envoy: the first thresholds of a priority count.
       if (priority === 'DEFAULT' && !seenDefault) {

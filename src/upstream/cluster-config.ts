@@ -14,13 +14,14 @@ import { compileHealthCheck, type CompiledHealthCheck } from './health-check-con
 import { compileCircuitBreakers, type CircuitBreakerProblem, type CompiledCircuitBreakers } from './circuit-breakers.ts';
 import { compileLbPolicy, type HashLbSettings } from './lb-policy-config.ts';
 import { compileClusterType, type DfpClusterSettings } from './aggregate-cluster-config.ts';
+import { compileOriginalDst, type OriginalDstProblem, type OriginalDstSettings } from './original-dst-config.ts';
 
 type Obj = Record<string, unknown>;
 
 /** What protocol a cluster speaks to its hosts. */
 export const UpstreamProtocol = { HTTP1: 0, HTTP2: 1, DOWNSTREAM: 2, AUTO: 3 } as const;
 
-export type ClusterDiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS';
+export type ClusterDiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
 export type ClusterLbPolicy = 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST' | 'RING_HASH' | 'MAGLEV';
 export type DnsLookupFamily = 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
 /** envoy.config.core.v3.HealthStatus names. */
@@ -43,6 +44,20 @@ export interface CompiledEndpoint {
   healthCheckHostname: string;
   /** health_check_config.disable_active_health_check: the host is never actively checked. */
   healthCheckDisabled: boolean;
+  /** Index of its LocalityLbEndpoints in load_assignment.endpoints (its locality). */
+  locality: number;
+  /** That LocalityLbEndpoints' load_balancing_weight; 0 when absent (no share with locality weighting). */
+  localityWeight: number;
+}
+
+/** slow_start_config of round_robin_lb_config / least_request_lb_config (workers/upstream/slow-start.ts). */
+export interface SlowStartSettings {
+  /** slow_start_window in ms (> 0). */
+  windowMs: number;
+  /** aggression.default_value (Envoy default 1.0; > 0). */
+  aggression: number;
+  /** min_weight_percent (Envoy default 10). */
+  minWeightPercent: number;
 }
 
 export interface CompiledCluster {
@@ -58,6 +73,10 @@ export interface CompiledCluster {
   leastRequestActiveRequestBias: number;
   /** common_lb_config.healthy_panic_threshold in percent (Envoy default 50; 0 disables panic mode). */
   healthyPanicThresholdPercent: number;
+  /** The slow_start_config of the policy's own config (ROUND_ROBIN, LEAST_REQUEST); null = none or a zero window. */
+  slowStart: SlowStartSettings | null;
+  /** common_lb_config.locality_weighted_lb_config: localities weighted within a priority (workers/upstream/locality-lb.ts). */
+  localityWeightedLb: boolean;
   dnsLookupFamily: DnsLookupFamily;
   dnsRefreshRateMs: number;
   /** dns_failure_refresh_rate: first retry delay after a failed resolution, doubling up to the max. */
@@ -112,6 +131,11 @@ export interface CompiledCluster {
    * resolved by the filter); null for every other cluster. Such a cluster has no endpoints of its own.
    */
   dynamicForwardProxy: DfpClusterSettings | null;
+  /**
+   * type ORIGINAL_DST: where a request's host comes from and how long an unused one lives
+   * (src/upstream/original-dst-config.ts); null for every other cluster. Such a cluster has no endpoints of its own.
+   */
+  originalDst: OriginalDstSettings | null;
 }
 
 export type ClusterProblemCode = 'not_supported' | 'bad_value' | 'missing_field' | 'io';
@@ -158,10 +182,12 @@ const CLUSTER_FIELDS = new Set([
   'circuit_breakers',
   // Decided on the primary for every worker (outlier-config.ts, outlier-detector.ts).
   'outlier_detection',
+  // type ORIGINAL_DST (src/upstream/original-dst-config.ts).
+  'original_dst_lb_config', 'cleanup_interval',
 ]);
 const LOAD_ASSIGNMENT_FIELDS = new Set(['cluster_name', 'endpoints']);
-// locality, load_balancing_weight (locality weight) and proximity only matter to locality-aware LB, which is
-// off unless configured in common_lb_config (not supported): accepted and unused, as Envoy does.
+// load_balancing_weight (locality weight) is read by locality weighted LB (common_lb_config); otherwise, like
+// locality and proximity (zone-aware routing: not supported), accepted and unused, as Envoy does.
 const LOCALITY_FIELDS = new Set(['locality', 'lb_endpoints', 'load_balancing_weight', 'priority', 'proximity', 'metadata']);
 const LB_ENDPOINT_FIELDS = new Set(['endpoint', 'health_status', 'load_balancing_weight', 'metadata']);
 // health_check_config: port_value, hostname and disable_active_health_check are used by active health checking.
@@ -170,8 +196,11 @@ const SOCKET_ADDRESS_FIELDS = new Set(['address', 'port_value', 'protocol', 'ipv
 const COMMON_HTTP_OPTIONS_FIELDS = new Set(['idle_timeout', 'max_headers_count', 'max_requests_per_connection']);
 const HTTP_PROTOCOL_OPTIONS_FIELDS = new Set(['@type', 'common_http_protocol_options', 'explicit_http_config', 'use_downstream_protocol_config', 'auto_config']);
 // consistent_hashing_lb_config: compiled by lb-policy-config.ts.
-const COMMON_LB_CONFIG_FIELDS = new Set(['healthy_panic_threshold', 'consistent_hashing_lb_config']);
-const LEAST_REQUEST_FIELDS = new Set(['choice_count', 'active_request_bias']);
+// locality_weighted_lb_config: workers/upstream/locality-lb.ts.
+const COMMON_LB_CONFIG_FIELDS = new Set(['healthy_panic_threshold', 'consistent_hashing_lb_config', 'locality_weighted_lb_config']);
+const LEAST_REQUEST_FIELDS = new Set(['choice_count', 'active_request_bias', 'slow_start_config']);
+const ROUND_ROBIN_FIELDS = new Set(['slow_start_config']);
+const SLOW_START_FIELDS = new Set(['slow_start_window', 'aggression', 'min_weight_percent']);
 
 const DNS_FAMILIES: readonly string[] = ['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL'];
 const HEALTH_STATUSES: readonly string[] = ['UNKNOWN', 'HEALTHY', 'UNHEALTHY', 'DRAINING', 'TIMEOUT', 'DEGRADED'];
@@ -225,8 +254,14 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
   if (name === '') p.missing(`${path}.name`, 'a cluster needs a non-empty name');
 
   const type = c['type'] === undefined ? 'STATIC' : String(c['type']);
-  if (type !== 'STATIC' && type !== 'STRICT_DNS' && type !== 'LOGICAL_DNS') {
+  if (type !== 'STATIC' && type !== 'STRICT_DNS' && type !== 'LOGICAL_DNS' && type !== 'ORIGINAL_DST') {
     p.notSupported(`${path}.type`, `cluster type ${type}`);
+  }
+  let originalDst: OriginalDstSettings | null = null;
+  if (type === 'ORIGINAL_DST') {
+    const odProblems: OriginalDstProblem[] = [];
+    originalDst = compileOriginalDst(c, path, odProblems);
+    for (const problem of odProblems) p.list.push(problem);
   }
 
   const connectTimeoutMs = positiveMs(c['connect_timeout'], CLUSTER_DEFAULTS.connectTimeoutMs, `${path}.connect_timeout`, p);
@@ -234,7 +269,8 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
   // lb_policy (with ring_hash_lb_config, maglev_lb_config) or load_balancing_policy.
   // An aggregate balances with its own (cluster-provided) load balancer: CLUSTER_PROVIDED is its lb_policy.
   const customLb = aggregateClusters !== null || dynamicForwardProxy !== null;
-  const lb = compileLbPolicy(customLb && c['lb_policy'] === 'CLUSTER_PROVIDED' ? { ...c, lb_policy: undefined } : c, path, p.list);
+  // ORIGINAL_DST: its own load balancer (the destination); lb_policy was checked by compileOriginalDst.
+  const lb = compileLbPolicy((customLb && c['lb_policy'] === 'CLUSTER_PROVIDED') || originalDst !== null ? { ...c, lb_policy: undefined } : c, path, p.list);
   const lbPolicy = lb.policy;
   let choiceCount: number = CLUSTER_DEFAULTS.leastRequestChoiceCount;
   let activeRequestBias: number = CLUSTER_DEFAULTS.leastRequestActiveRequestBias;
@@ -254,14 +290,28 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
   }
   if (lb.choiceCount !== null) choiceCount = lb.choiceCount;
   if (lb.activeRequestBias !== null) activeRequestBias = lb.activeRequestBias;
+  let slowStart: SlowStartSettings | null = null;
   if (isObj(c['round_robin_lb_config'])) {
     // Its only field is slow_start_config.
-    p.unknownFields(c['round_robin_lb_config'], new Set(), `${path}.round_robin_lb_config`);
+    p.unknownFields(c['round_robin_lb_config'], ROUND_ROBIN_FIELDS, `${path}.round_robin_lb_config`);
+    const ss = compileSlowStart(c['round_robin_lb_config']['slow_start_config'], `${path}.round_robin_lb_config.slow_start_config`, p);
+    if (lbPolicy === 'ROUND_ROBIN') slowStart = ss;
+  }
+  if (isObj(c['least_request_lb_config']) && lbPolicy === 'LEAST_REQUEST') {
+    slowStart = compileSlowStart(c['least_request_lb_config']['slow_start_config'], `${path}.least_request_lb_config.slow_start_config`, p);
   }
   let panicThreshold: number = CLUSTER_DEFAULTS.healthyPanicThresholdPercent;
+  let localityWeightedLb = false;
   if (isObj(c['common_lb_config'])) {
     const cl = c['common_lb_config'];
     p.unknownFields(cl, COMMON_LB_CONFIG_FIELDS, `${path}.common_lb_config`);
+    if (isObj(cl['locality_weighted_lb_config'])) {
+      localityWeightedLb = true;
+      p.unknownFields(cl['locality_weighted_lb_config'], new Set(), `${path}.common_lb_config.locality_weighted_lb_config`);
+      if (lbPolicy === 'RING_HASH' || lbPolicy === 'MAGLEV') {
+        p.notSupported(`${path}.common_lb_config.locality_weighted_lb_config`, `locality_weighted_lb_config with lb_policy ${lbPolicy}`);
+      }
+    }
     if (cl['healthy_panic_threshold'] !== undefined) {
       panicThreshold = Number(obj(cl['healthy_panic_threshold'])['value'] ?? 0);
       if (!(panicThreshold >= 0 && panicThreshold <= 100)) {
@@ -346,6 +396,8 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
       leastRequestChoiceCount: choiceCount,
       leastRequestActiveRequestBias: activeRequestBias,
       healthyPanicThresholdPercent: panicThreshold,
+      localityWeightedLb,
+      slowStart,
       dnsLookupFamily: dnsLookupFamily as DnsLookupFamily,
       dnsRefreshRateMs,
       dnsFailureRefreshBaseMs: failureBaseMs,
@@ -370,9 +422,25 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
       outlierSlots: null,
       aggregateClusters,
       dynamicForwardProxy,
+      originalDst,
     },
     problems: [],
   };
+}
+
+/** slow_start_config; null when absent or its window is 0 (Envoy: slow start off). */
+function compileSlowStart(v: unknown, path: string, p: Problems): SlowStartSettings | null {
+  if (!isObj(v)) return null;
+  p.unknownFields(v, SLOW_START_FIELDS, path);
+  const windowMs = v['slow_start_window'] === undefined ? 0 : Number(v['slow_start_window']);
+  if (!(windowMs >= 0)) p.bad(`${path}.slow_start_window`, `expected a duration >= 0, got ${String(v['slow_start_window'])}`);
+  const rawAggression = obj(v['aggression'])['default_value'];
+  const aggression = rawAggression === undefined ? 1 : Number(rawAggression);
+  if (!(aggression > 0)) p.bad(`${path}.aggression`, `aggression must be greater than 0, got ${String(rawAggression)}`);
+  const rawMin = v['min_weight_percent'] === undefined ? undefined : obj(v['min_weight_percent'])['value'] ?? 0;
+  const minWeightPercent = rawMin === undefined ? 10 : Number(rawMin);
+  if (!(minWeightPercent >= 0 && minWeightPercent <= 100)) p.bad(`${path}.min_weight_percent`, `a percentage must be within [0, 100], got ${String(rawMin)}`);
+  return windowMs > 0 ? { windowMs, aggression, minWeightPercent } : null;
 }
 
 /** A duration in ms that must be > 0; `dflt` when absent. */
@@ -508,11 +576,17 @@ function compileEndpoints(c: Obj, path: string, type: string, p: Problems): Comp
     const lPath = `${laPath}.endpoints[${i}]`;
     p.unknownFields(locality, LOCALITY_FIELDS, lPath);
     const priority = locality['priority'] === undefined ? 0 : Number(locality['priority']);
+    const rawWeight = locality['load_balancing_weight'];
+    const localityWeight = rawWeight === undefined ? 0 : Number(isObj(rawWeight) ? rawWeight['value'] : rawWeight);
+    if (!(Number.isInteger(localityWeight) && (rawWeight === undefined || localityWeight >= 1))) p.bad(`${lPath}.load_balancing_weight`, `load_balancing_weight must be an integer >= 1, got ${String(rawWeight)}`);
     const lbEndpoints = list(locality['lb_endpoints']);
     lbEndpointCount += lbEndpoints.length;
     for (let j = 0; j < lbEndpoints.length; j++) {
       const e = compileLbEndpoint(obj(lbEndpoints[j]), `${lPath}.lb_endpoints[${j}]`, type, priority, p);
-      if (e !== null) endpoints.push(e);
+      if (e === null) continue;
+      e.locality = i;
+      e.localityWeight = localityWeight;
+      endpoints.push(e);
     }
   }
   if (type === 'LOGICAL_DNS' && (localities.length !== 1 || lbEndpointCount !== 1)) {
@@ -562,5 +636,7 @@ function compileLbEndpoint(lbe: Obj, path: string, type: string, priority: numbe
     healthCheckPort: Number(obj(endpoint['health_check_config'])['port_value'] ?? 0),
     healthCheckHostname: String(obj(endpoint['health_check_config'])['hostname'] ?? ''),
     healthCheckDisabled: obj(endpoint['health_check_config'])['disable_active_health_check'] === true,
+    locality: 0,
+    localityWeight: 0,
   };
 }

@@ -31,6 +31,12 @@ export interface HostDescription {
   healthCheckPort?: number;
   healthCheckHostname?: string;
   healthCheckDisabled?: boolean;
+  /**
+   * With locality_weighted_lb_config only: the index of the host's LocalityLbEndpoints and its load_balancing_weight
+   * (0 = none), which workers weight localities by (workers/upstream/locality-lb.ts).
+   */
+  locality?: number;
+  localityWeight?: number;
 }
 
 /** The complete host list of a cluster at one moment (not a delta). */
@@ -251,12 +257,12 @@ export class ClusterMembership {
     const seen = new Set<string>();
     if (this.cluster.type === 'STATIC') {
       const endpoints = this.cluster.endpoints;
-      for (let i = 0; i < endpoints.length; i++) addHost(hosts, seen, endpoints[i]!, endpoints[i]!.address, endpoints[i]!.hostname);
+      for (let i = 0; i < endpoints.length; i++) addHost(hosts, seen, endpoints[i]!, endpoints[i]!.address, endpoints[i]!.hostname, this.cluster.localityWeightedLb);
     } else {
       for (let i = 0; i < this.targets.length; i++) {
         const t = this.targets[i]!;
         const hostname = t.endpoint.hostname !== '' ? t.endpoint.hostname : t.endpoint.address;
-        for (let j = 0; j < t.addresses.length; j++) addHost(hosts, seen, t.endpoint, t.addresses[j]!, hostname);
+        for (let j = 0; j < t.addresses.length; j++) addHost(hosts, seen, t.endpoint, t.addresses[j]!, hostname, this.cluster.localityWeightedLb);
       }
     }
     return hosts;
@@ -265,7 +271,7 @@ export class ClusterMembership {
   private emitIfChanged(): void {
     const hosts = this.currentHosts();
     // Order-insensitive: a resolver rotating its answers is not a membership change.
-    const key = hosts.map((h) => `${h.address}|${h.port}|${h.weight}|${h.priority}|${h.healthy}|${h.degraded}|${h.hostname}|${h.healthCheckPort ?? 0}|${h.healthCheckHostname ?? ''}|${h.healthCheckDisabled === true}`).sort().join('\n');
+    const key = hosts.map((h) => `${h.address}|${h.port}|${h.weight}|${h.priority}|${h.healthy}|${h.degraded}|${h.hostname}|${h.healthCheckPort ?? 0}|${h.healthCheckHostname ?? ''}|${h.healthCheckDisabled === true}|${h.locality ?? -1}|${h.localityWeight ?? 0}`).sort().join('\n');
     if (key === this.lastKey) return;
     this.lastKey = key;
     this.writeGauges(hosts);
@@ -291,7 +297,7 @@ export class ClusterMembership {
 }
 
 /** Appends one host per address:port (workers key pools by it); the first endpoint naming it wins. */
-function addHost(hosts: HostDescription[], seen: Set<string>, e: CompiledEndpoint, address: string, hostname: string): void {
+function addHost(hosts: HostDescription[], seen: Set<string>, e: CompiledEndpoint, address: string, hostname: string, withLocality = false): void {
   const key = `${address}|${e.port}`;
   if (seen.has(key)) return;
   seen.add(key);
@@ -307,6 +313,10 @@ function addHost(hosts: HostDescription[], seen: Set<string>, e: CompiledEndpoin
   if (e.healthCheckPort > 0) host.healthCheckPort = e.healthCheckPort;
   if (e.healthCheckHostname !== '') host.healthCheckHostname = e.healthCheckHostname;
   if (e.healthCheckDisabled) host.healthCheckDisabled = true;
+  if (withLocality) {
+    host.locality = e.locality;
+    host.localityWeight = e.localityWeight;
+  }
   hosts.push(host);
 }
 

@@ -37,12 +37,14 @@ test('a minimal cluster gets every Envoy default', () => {
     leastRequestChoiceCount: 2,
     leastRequestActiveRequestBias: 1,
     healthyPanicThresholdPercent: 50,
+    slowStart: null,
+    localityWeightedLb: false,
     dnsLookupFamily: 'AUTO',
     dnsRefreshRateMs: 5000,
     dnsFailureRefreshBaseMs: 5000,
     dnsFailureRefreshMaxMs: 5000,
     respectDnsTtl: false,
-    endpoints: [{ address: '127.0.0.1', port: 8080, weight: 1, priority: 0, healthStatus: 'UNKNOWN', hostname: '', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false }],
+    endpoints: [{ address: '127.0.0.1', port: 8080, weight: 1, priority: 0, healthStatus: 'UNKNOWN', hostname: '', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false, locality: 0, localityWeight: 0 }],
     perConnectionBufferLimitBytes: 1048576,
     idleTimeoutMs: 3600000,
     maxHeadersCount: 100,
@@ -61,6 +63,7 @@ test('a minimal cluster gets every Envoy default', () => {
     outlierSlots: null,
     aggregateClusters: null,
     dynamicForwardProxy: null,
+    originalDst: null,
   });
   // Plain data: survives structured cloning unchanged (it crosses threads).
   assert.deepEqual(structuredClone(c), c);
@@ -104,9 +107,9 @@ test('endpoints are flattened out of localities with weight, priority, health an
   assert.equal(c.perConnectionBufferLimitBytes, 32768);
   assert.equal(c.healthyPanicThresholdPercent, 0);
   assert.deepEqual(c.endpoints, [
-    { address: 'a.example', port: 80, weight: 3, priority: 0, healthStatus: 'UNKNOWN', hostname: '', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false },
-    { address: 'b.example', port: 81, weight: 1, priority: 0, healthStatus: 'UNHEALTHY', hostname: '', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false },
-    { address: 'c.example', port: 82, weight: 1, priority: 1, healthStatus: 'UNKNOWN', hostname: 'c.internal', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false },
+    { address: 'a.example', port: 80, weight: 3, priority: 0, healthStatus: 'UNKNOWN', hostname: '', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false, locality: 0, localityWeight: 0 },
+    { address: 'b.example', port: 81, weight: 1, priority: 0, healthStatus: 'UNHEALTHY', hostname: '', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false, locality: 0, localityWeight: 0 },
+    { address: 'c.example', port: 82, weight: 1, priority: 1, healthStatus: 'UNKNOWN', hostname: 'c.internal', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false, locality: 1, localityWeight: 0 },
   ]);
 });
 
@@ -177,7 +180,8 @@ test('HTTP/2 upstreams: explicit, legacy field, downstream protocol; both option
 });
 
 test('unsupported cluster types and lb policies are named', () => {
-  for (const type of ['EDS', 'ORIGINAL_DST']) {
+  // ORIGINAL_DST is implemented (test/e2e/original-dst.test.ts).
+  for (const type of ['EDS']) {
     const p = problems({ name: 'a', type });
     assert.deepEqual(p, [{ code: 'not_supported', path: `${P}.type`, message: `cluster type ${type} is not supported yet` }]);
   }
@@ -196,12 +200,14 @@ test('fields Legate does not implement are problems, never silently ignored', ()
     health_checks: [{ timeout: 1000, interval: 1000, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {}, tls_options: { alpn_protocols: ['h2'] } }],
     // outlier_detection is implemented (test/e2e/outlier-detection.test.ts); un-ejecting on a passed health check is not yet.
     outlier_detection: { successful_active_health_check_uneject_host: true },
-    // circuit_breakers is implemented (test/e2e/circuit-breakers.test.ts); its retry_budget is not yet.
-    circuit_breakers: { thresholds: [{ max_connections: 10, retry_budget: { budget_percent: { value: 20 } } }] },
-    round_robin_lb_config: { slow_start_config: {} },
+    // circuit_breakers is implemented (test/e2e/circuit-breakers.test.ts, retry-budget.test.ts); max_connection_pools is not yet.
+    circuit_breakers: { thresholds: [{ max_connections: 10, max_connection_pools: 5 }] },
+    // slow_start_config and locality_weighted_lb_config are implemented (test/upstream/slow-start.test.ts,
+    // test/e2e/locality-lb.test.ts); zone-aware routing is not yet.
+    common_lb_config: { zone_aware_lb_config: { min_cluster_size: 6 } },
   });
   assert.deepEqual(p.map((x) => x.path).sort(), [
-    `${P}.circuit_breakers.thresholds[0].retry_budget`, `${P}.health_checks[0].tls_options`, `${P}.outlier_detection.successful_active_health_check_uneject_host`, `${P}.round_robin_lb_config.slow_start_config`,
+    `${P}.circuit_breakers.thresholds[0].max_connection_pools`, `${P}.common_lb_config.zone_aware_lb_config`, `${P}.health_checks[0].tls_options`, `${P}.outlier_detection.successful_active_health_check_uneject_host`,
   ]);
   assert.ok(p.every((x) => x.code === 'not_supported'));
   // Empty repeated fields are the same as absent.

@@ -223,9 +223,10 @@ export class RetryState {
    */
   pickHost(hash: Hash64 | null): UpstreamHost | null {
     const cluster = this.cluster;
-    // A dynamic forward proxy cluster has one host per request host: the first attempt's.
-    let host = cluster.dynamicForwardProxy === null ? cluster.chooseHost(hash) : (this.hosts[0] ?? null);
-    if (this.policy.previousHosts && cluster.dynamicForwardProxy === null && host !== null) {
+    // A dynamic forward proxy cluster has one host per request host, an ORIGINAL_DST one per destination: the first attempt's.
+    const pinned = cluster.dynamicForwardProxy !== null || cluster.originalDst !== null;
+    let host = !pinned ? cluster.chooseHost(hash) : (this.hosts[0] ?? null);
+    if (this.policy.previousHosts && !pinned && host !== null) {
       for (let i = 0; i < this.policy.hostSelectionMaxAttempts && this.hosts.includes(host); i++) host = cluster.chooseHost(hash, i + 1) ?? host;
     }
     if (host !== null) this.hosts.push(host);

@@ -15,6 +15,7 @@ import { UpstreamRequest } from './upstream-request.ts';
 import { RetryState } from './retry-state.ts';
 import { startRequestMirrors } from './mirror.ts';
 import { asyncClientFor } from '../upstream/async-client.ts';
+import { restoresOriginalDst } from '../upstream/original-dst-hosts.ts';
 
 const EMPTY = Buffer.alloc(0);
 const NO_HEADERS: HeaderList = [];
@@ -82,6 +83,8 @@ export function routeRequest(stream: ActiveStream, endStream: boolean): void {
   // Tracing: the upstream sees the request's span (or the router's child span) as its parent.
   if (stream.trace !== null) stream.trace.injectUpstream(headers, route.clusterName);
 
+  // ORIGINAL_DST: the request's destination (metadata, header or restored local address) is its first attempt's host.
+  if (cluster.originalDst !== null) cluster.originalDst.pick(info, headers, restoresOriginalDst(hcm.listener));
   const upstream = new UpstreamRequest(stream, cluster, route, upstreamPath, endStream, retry);
   stream.upstream = upstream;
   upstream.start();

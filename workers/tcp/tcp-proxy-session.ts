@@ -26,6 +26,7 @@ import type { TcpProxyRuntime } from './tcp-proxy-runtime.ts';
 import { connectionHash } from './connection-hash.ts';
 import { formatAddress, type ConnectionOwner, type ListenerConnection } from '../listener/filter-chain-runtime.ts';
 import { nextConnectionId } from '../listener/connection-ids.ts';
+import { restoresOriginalDst } from '../upstream/original-dst-hosts.ts';
 import type { CircuitBreaker } from '../../src/upstream/circuit-breaker-shared.ts';
 
 // Upstream connection states.
@@ -241,9 +242,12 @@ export class TcpProxySession implements ListenerConnection {
       return;
     }
     const policy = rt.config.hashPolicy;
-    const host = policy !== null && cluster.hashing
-      ? cluster.chooseHost(connectionHash(policy, this.remoteIp, this.info), this.connectAttempts)
-      : cluster.chooseHost();
+    // ORIGINAL_DST: the connection's (restored) local address; else the load balancer, hashing when asked.
+    const host = cluster.originalDst !== null
+      ? cluster.originalDst.hostForConnection(this.info.downstreamLocalAddress, restoresOriginalDst(rt.listener))
+      : policy !== null && cluster.hashing
+        ? cluster.chooseHost(connectionHash(policy, this.remoteIp, this.info), this.connectAttempts)
+        : cluster.chooseHost();
     if (host === null) {
       values[cluster.slots.upstream_cx_none_healthy]++;
       info.responseFlags |= ResponseFlag.NoHealthyUpstream;

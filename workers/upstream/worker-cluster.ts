@@ -17,6 +17,9 @@ import type { UpstreamTlsSpec } from '../../src/tls/tls-spec.ts';
 import { CircuitBreaker, circuitBreakerShared } from '../../src/upstream/circuit-breaker-shared.ts';
 import { AggregateSelector } from './aggregate-cluster.ts';
 import { DfpHosts } from './dfp-hosts.ts';
+import { OriginalDstHosts } from './original-dst-hosts.ts';
+import { LocalityWeightedLoadBalancer, type LocalityHosts } from './locality-lb.ts';
+import { SlowStartLoadBalancer } from './slow-start.ts';
 
 /** A cluster's transport socket as this worker runs it: the same context kept while the spec is unchanged. */
 function tlsContextOf(spec: UpstreamTlsSpec | null, current: ClientTlsContext | null): ClientTlsContext | null {
@@ -94,6 +97,11 @@ export class WorkerCluster {
    * cluster. Such a cluster sets `hashing`, so only the router's hashing branch looks at it (no cost elsewhere).
    */
   dynamicForwardProxy: DfpHosts | null;
+  /**
+   * type ORIGINAL_DST: the hosts made per destination (original-dst-hosts.ts), which is also the cluster's one load
+   * balancer; null for every other cluster. The router calls pick() before starting such a cluster's request.
+   */
+  originalDst: OriginalDstHosts | null;
   private readonly stats: WorkerStatsStore;
   private readonly random: () => number;
   private hosts: Map<string, UpstreamHost>;
@@ -101,6 +109,10 @@ export class WorkerCluster {
   private levels: PriorityLevel[];
   /** Pools of removed hosts still finishing their requests. */
   private readonly drainingPools: Set<ConnectionPool>;
+  /** locality_weighted_lb_config: each host's locality index and weight, from its HostDescription (else empty). */
+  private localities: Map<UpstreamHost, { index: number; weight: number }>;
+  /** slow_start_config: when each host still in its window began it (performance.now()); else empty. */
+  private slowStartSince: Map<UpstreamHost, number>;
 
   constructor(config: CompiledCluster, slots: ClusterSlots, stats: WorkerStatsStore, random: () => number) {
     this.name = config.name;
@@ -122,12 +134,20 @@ export class WorkerCluster {
     this.highPoolContext.tlsSlots = config.tlsSlots;
     this.dynamicForwardProxy = config.dynamicForwardProxy === null ? null : new DfpHosts(config.dynamicForwardProxy, config.transportSocket === null ? 80 : 443, this.poolContext, this.highPoolContext);
     if (this.dynamicForwardProxy !== null) this.hashing = true;
+    this.originalDst = config.originalDst === null ? null : new OriginalDstHosts(config.originalDst, this.poolContext, this.highPoolContext, this.countOriginalDstInvalid);
     this.hostSetVersion = 0;
     this.activeHealthChecked = config.healthChecks.length > 0;
     this.hosts = new Map();
     this.levels = [];
     this.drainingPools = new Set();
+    this.localities = new Map();
+    this.slowStartSince = new Map();
+    if (this.originalDst !== null) this.rebuildLoadBalancing();
   }
+
+  private readonly countOriginalDstInvalid = (): void => {
+    this.stats.values[this.slots.original_dst_host_invalid]++;
+  };
 
   /**
    * The host for the next request, or null when no host can take it (no hosts, or none healthy with panic mode
@@ -167,6 +187,7 @@ export class WorkerCluster {
   /** Current hosts (all priorities, healthy or not), in host-set order. */
   allHosts(): UpstreamHost[] {
     if (this.dynamicForwardProxy !== null) return this.dynamicForwardProxy.all();
+    if (this.originalDst !== null) return this.originalDst.all();
     return [...this.hosts.values()];
   }
 
@@ -186,6 +207,16 @@ export class WorkerCluster {
       if (dfp === null) this.dynamicForwardProxy = null;
       else if (this.dynamicForwardProxy === null || this.dynamicForwardProxy.cache.settings.name !== dfp.cache.name) {
         this.dynamicForwardProxy = new DfpHosts(dfp, config.transportSocket === null ? 80 : 443, this.poolContext, this.highPoolContext);
+      }
+      // An ORIGINAL_DST cluster keeps its hosts (and their pools) across config changes.
+      const od = config.originalDst;
+      if (od === null) {
+        this.originalDst?.drain();
+        this.originalDst = null;
+      } else if (this.originalDst === null) {
+        this.originalDst = new OriginalDstHosts(od, this.poolContext, this.highPoolContext, this.countOriginalDstInvalid);
+      } else {
+        this.originalDst.update(od);
       }
     }
     this.hashing = HASHING_POLICIES.has(config.lbPolicy) || this.dynamicForwardProxy !== null;
@@ -208,17 +239,31 @@ export class WorkerCluster {
   applyHostSet(update: HostSet): void {
     // Versions only grow in the primary; an older one arriving late (e.g. inside a snapshot) is stale.
     if (update.version <= this.hostSetVersion) return;
+    // Slow start: hosts of a cluster's first set do not ramp up (as Envoy's, created with the cluster).
+    const slowStart = this.config.slowStart;
+    const initialSet = this.hostSetVersion === 0 && this.hosts.size === 0;
+    const now = slowStart === null ? 0 : performance.now();
+    const since = new Map<UpstreamHost, number>();
     this.hostSetVersion = update.version;
     const next = new Map<string, UpstreamHost>();
+    const localities = new Map<UpstreamHost, { index: number; weight: number }>();
     const descriptions = update.hosts;
     for (let i = 0; i < descriptions.length; i++) {
       const d = descriptions[i]!;
       const key = hostKey(d.address, d.port);
       if (next.has(key)) continue;
       let host = this.hosts.get(key);
+      const wasHealthy = host !== undefined && host.healthy;
       if (host === undefined) host = new UpstreamHost(d, this.poolContext, this.highPoolContext);
       else host.update(d);
+      if (slowStart !== null && d.healthy) {
+        // A host that joined, or became healthy again, starts its window now; one in its window keeps its start.
+        const started = this.slowStartSince.get(host);
+        if (!wasHealthy && !initialSet) since.set(host, now);
+        else if (started !== undefined && now - started < slowStart.windowMs) since.set(host, started);
+      }
       next.set(key, host);
+      if (d.locality !== undefined) localities.set(host, { index: d.locality, weight: d.localityWeight ?? 0 });
     }
     for (const [key, host] of this.hosts) {
       if (next.has(key)) continue;
@@ -230,11 +275,14 @@ export class WorkerCluster {
       for (const hp of host.highPoolsIfAny) hp.drain();
     }
     this.hosts = next;
+    this.localities = localities;
+    this.slowStartSince = since;
     this.rebuildLoadBalancing();
   }
 
   /** The cluster was removed from the config: requests in flight finish, then connections close. */
   drain(): void {
+    this.originalDst?.drain();
     for (const host of this.hosts.values()) {
       host.pool.drain();
       host.http2PoolIfAny?.drain();
@@ -245,6 +293,7 @@ export class WorkerCluster {
 
   /** Closes every connection now (worker shutdown). */
   close(): void {
+    this.originalDst?.close();
     for (const host of this.hosts.values()) {
       host.pool.close();
       host.http2PoolIfAny?.close();
@@ -255,7 +304,49 @@ export class WorkerCluster {
     this.levels = [];
   }
 
+  /** slow_start_config: a balancer ramping up the level's hosts in their window; null when none is in it. */
+  private slowStartBalancer(hosts: readonly UpstreamHost[]): SlowStartLoadBalancer<UpstreamHost> | null {
+    const settings = this.config.slowStart;
+    if (settings === null || this.slowStartSince.size === 0) return null;
+    const now = performance.now();
+    const since: number[] = [];
+    let any = false;
+    for (const host of hosts) {
+      const s = this.slowStartSince.get(host);
+      if (s !== undefined && now - s < settings.windowMs) any = true;
+      since.push(s ?? -Infinity);
+    }
+    if (!any) return null;
+    const bias = this.config.leastRequestActiveRequestBias;
+    // Envoy applies the factor on top of the policy's weight: least request's is weight / (active + 1) ^ bias.
+    const baseWeight = this.config.lbPolicy === 'LEAST_REQUEST'
+      ? (h: UpstreamHost): number => h.weight / Math.pow(h.activeRequests + 1, bias)
+      : (h: UpstreamHost): number => h.weight;
+    return new SlowStartLoadBalancer(hosts, since, settings, baseWeight, performance.now.bind(performance));
+  }
+
+  /** One level's hosts grouped by locality (locality_weighted_lb_config), in locality order. */
+  private localitiesOf(hosts: readonly UpstreamHost[]): LocalityHosts<UpstreamHost>[] {
+    const groups = new Map<number, { weight: number; hosts: UpstreamHost[]; healthy: UpstreamHost[] }>();
+    for (const host of hosts) {
+      const l = this.localities.get(host) ?? { index: -1, weight: 0 };
+      let g = groups.get(l.index);
+      if (g === undefined) {
+        g = { weight: l.weight, hosts: [], healthy: [] };
+        groups.set(l.index, g);
+      }
+      g.hosts.push(host);
+      if (host.healthy) g.healthy.push(host);
+    }
+    return [...groups.keys()].sort((a, b) => a - b).map((k) => groups.get(k)!);
+  }
+
   private rebuildLoadBalancing(): void {
+    // ORIGINAL_DST: one level, its load balancer the destination (its host set from the primary is always empty).
+    if (this.originalDst !== null) {
+      this.levels = [new PriorityLevel(0, 100, false, this.originalDst)];
+      return;
+    }
     // Levels indexed by rank among the priorities present (a gap is an empty level: it never takes load).
     const priorities = [...new Set([...this.hosts.values()].map((h) => h.priority))].sort((a, b) => a - b);
     const byPriority: UpstreamHost[][] = priorities.map(() => []);
@@ -283,7 +374,12 @@ export class WorkerCluster {
       if (loads[p]! === 0) continue;
       cumulative += loads[p]!;
       const hosts = panic[p]! ? byPriority[p]! : healthyByPriority[p]!;
-      levels.push(new PriorityLevel(priorities[p]!, cumulative, panic[p]!, createLoadBalancer(this.config.lbPolicy, hosts, options)));
+      // Locality weighting applies to healthy hosts only: a level in panic balances over all its hosts, as Envoy.
+      const byLocality = this.config.localityWeightedLb && !panic[p]! && this.localities.size > 0
+        ? LocalityWeightedLoadBalancer.build(this.config.lbPolicy, this.localitiesOf(byPriority[p]!), options, (healthy) => this.slowStartBalancer(healthy) ?? createLoadBalancer(this.config.lbPolicy, healthy, options))
+        : null;
+      const lb = byLocality ?? this.slowStartBalancer(hosts) ?? createLoadBalancer(this.config.lbPolicy, hosts, options);
+      levels.push(new PriorityLevel(priorities[p]!, cumulative, panic[p]!, lb));
     }
     this.levels = levels;
   }
