@@ -90,6 +90,10 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
    * (the rest of a body nobody will read) is read and dropped until it closes too or delayed_close_timeout passes.
    */
   private lingering: boolean;
+  /** A response head said connection: close (the client knows this connection ends after it). */
+  private announcedClose: boolean;
+  /** A response delimited by the end of the connection (HTTP/1.0 without a length): only our FIN ends it. */
+  private closeDelimited: boolean;
   /** The client closed first (its FIN before ours, or a reset): downstream_cx_destroy_remote, else _local. */
   private remoteClosed: boolean;
   private lingerTimer: NodeJS.Timeout | null;
@@ -124,6 +128,8 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     this.requestCount = 0;
     this.headersTimer = null;
     this.lingering = false;
+    this.announcedClose = false;
+    this.closeDelimited = false;
     this.remoteClosed = false;
     this.lingerTimer = null;
     this.lingerWritable = 0;
@@ -338,6 +344,8 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
           headers.push(H.transferEncoding, 'chunked');
         } else {
           stream.closeAfterResponse = true;
+          // HTTP/1.0 without a length: the body ends where the connection does (our FIN delimits it).
+          this.closeDelimited = true;
         }
       } else if (framing === BodyFraming.NONE) {
         // An HTTP/2 upstream ended the stream with its head: HTTP/1.1 needs the empty body delimited.
@@ -348,7 +356,10 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
       headers.push(H.transferEncoding, 'chunked');
     }
     if (this.draining) stream.closeAfterResponse = true;
-    if (stream.closeAfterResponse && !stream.upgraded) headers.push(H.connection, 'close');
+    if (stream.closeAfterResponse && !stream.upgraded) {
+      headers.push(H.connection, 'close');
+      this.announcedClose = true;
+    }
     // The head waits in pendingOut for the body bytes of the same upstream read.
     this.pendingOut = serializeResponseHead(stream.head.versionMinor, status, reason, headers);
   }
@@ -421,7 +432,9 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
       return;
     }
     if (stream.closeAfterResponse || this.draining) {
-      this.closeGracefully();
+      // A complete, length-delimited response that said connection: close: the client closes first (Envoy's delayed
+      // close); anything else gets our FIN at once.
+      this.closeGracefully(undefined, this.announcedClose && !this.closeDelimited && !stream.upgraded);
       return;
     }
     if (this.socket.writableNeedDrain) {
@@ -474,8 +487,17 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
   }
 
   private onEnd(): void {
-    // Lingering: both sides are now closed, and the socket with them.
-    if (this.lingering) return;
+    if (this.lingering) {
+      // Our FIN went first: both sides are now closed, and the socket with them. Else (the delayed close after a
+      // connection: close response) the client closed first, as it should: close now, after what is still queued.
+      const socket = this.socket;
+      if (!socket.writableEnded) {
+        this.remoteClosed = true;
+        if (socket.writableLength === 0) socket.destroy();
+        else socket.end();
+      }
+      return;
+    }
     // The client half-closed: finish the response in flight, then close.
     this.remoteClosed = true;
     this.parser.finish();
@@ -595,21 +617,33 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
    * local reply to an upload) is read and dropped, so the client is neither left blocked writing nor sent a RST
    * that could destroy the response in its receive buffer before it read it. The socket is closed for good when the
    * client closes too, or delayed_close_timeout after the response went out (a period that restarts while the
-   * response is still being taken); with delayed_close_timeout 0, once the response is flushed.
+   * response is still being taken); with delayed_close_timeout 0, once the response is flushed. `awaitClient`
+   * (a whole, length-delimited response that said connection: close): as Envoy, no FIN until the client closes
+   * or the timeout passes.
    */
-  private closeGracefully(data?: string): void {
+  private closeGracefully(data?: string, awaitClient = false): void {
     if (this.lingering) return;
     this.lingering = true;
     // Nothing behind the last response is parsed, not even the rest of the read in progress (a request pipelined
     // behind a refused one would otherwise still be routed and forwarded).
     this.parser.pause();
     const socket = this.socket;
+    const ms = this.hcm.config.delayedCloseTimeoutMs;
+    if (awaitClient && !this.remoteClosed && ms > 0 && data === undefined) {
+      // Envoy's delayed close after a response that told the client to close: no FIN of ours yet. The client
+      // closes first (it read the whole response), and then so do we (onEnd): its side ends in TIME_WAIT, not
+      // ours, and nothing of our close wakes it. Until then what it sends is dropped; delayed_close_timeout
+      // (restarted while the response is still being taken) closes a client that does not.
+      if (socket.isPaused()) socket.resume();
+      this.lingerWritable = socket.writableLength;
+      this.lingerTimer = setTimeout(onDelayedClose, ms, this);
+      return;
+    }
     if (data === undefined) socket.end();
     else socket.end(data, 'latin1');
     if (socket.destroyed) return;
     // Reading may be paused (backpressure from the upstream, pipelining): drop the rest instead.
     if (socket.isPaused()) socket.resume();
-    const ms = this.hcm.config.delayedCloseTimeoutMs;
     if (ms > 0) {
       this.lingerWritable = socket.writableLength;
       this.lingerTimer = setTimeout(onDelayedClose, ms, this);
