@@ -27,6 +27,7 @@ Options:
   --duration D     seconds of measured load (default 10), after 2 s of warm-up
   --connections N  wrk connections (default 50)
   --no-profiler    measure CPU only (the profiler itself costs some CPU)
+  --node-flags F   flags for Legate's node (e.g. '--trace-gc'; its output is in the log kept with --out)
   --system S       legate (default) or nginx (the same load on nginx, CPU split only: the peer to compare with)
   --top N          functions to list (default 30)
   --out DIR        keep the .cpuprofile files there (default: a temp dir, removed)
@@ -41,10 +42,11 @@ interface ProfileOptions {
   top: number;
   out: string | undefined;
   system: 'legate' | 'nginx';
+  nodeFlags: string[];
 }
 
 function parseOptions(argv: readonly string[]): ProfileOptions {
-  const o: ProfileOptions = { scenario: 'ka-5b', profile: 'realistic', durationS: 10, connections: 50, profiler: true, top: 30, out: undefined, system: 'legate' };
+  const o: ProfileOptions = { scenario: 'ka-5b', profile: 'realistic', durationS: 10, connections: 50, profiler: true, top: 30, out: undefined, system: 'legate', nodeFlags: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -62,6 +64,7 @@ function parseOptions(argv: readonly string[]): ProfileOptions {
     else if (a === '--no-profiler') o.profiler = false;
     else if (a === '--top') o.top = Number(value());
     else if (a === '--out') o.out = value();
+    else if (a === '--node-flags') o.nodeFlags = value().split(' ').filter((f) => f !== '');
     else if (a === '--system') {
       const v = value();
       if (v !== 'legate' && v !== 'nginx') throw new Error(`--system: legate or nginx, not ${v}`);
@@ -122,10 +125,13 @@ async function run(o: ProfileOptions): Promise<void> {
   if (profiling) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profDir}`;
   let proxy: RunningSystem;
   if (o.system === 'legate') {
+    // Node flags (NODE_OPTIONS refuses some, --trace-gc among them) need node itself, not bin/legate.
+    const legateArgs = ['-c', file, '--concurrency', '1', '--log-level', 'warn'];
+    const direct = o.nodeFlags.length > 0;
     const proc = new BenchProcess({
       name: 'legate',
-      command: path.join(ROOT, 'bin/legate'),
-      args: ['-c', file, '--concurrency', '1', '--log-level', 'warn'],
+      command: direct ? path.join(ROOT, 'node_modules/.bin/node') : path.join(ROOT, 'bin/legate'),
+      args: direct ? [...o.nodeFlags, path.join(ROOT, 'src/cli/main.ts'), ...legateArgs] : legateArgs,
       cpus: pinning.proxy,
       logDir: tmp,
       env,
@@ -179,6 +185,7 @@ async function run(o: ProfileOptions): Promise<void> {
     else console.log(summarizeCpuProfiles(files.map((f) => path.join(profDir, f)), o.top));
   }
   if (o.out === undefined) fs.rmSync(tmp, { recursive: true, force: true });
+  else console.log(`kept: ${tmp} (legate.log, legate.yaml) and the profiles in ${profDir}`);
 }
 
 main().catch((err: unknown) => {
