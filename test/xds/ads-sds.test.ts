@@ -6,12 +6,12 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import tls from 'node:tls';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { startLegate, freePort, type LegateProcess } from '../support/legate-process.ts';
 import { curl } from '../support/curl.ts';
 import { waitUntil } from '../support/polling.ts';
+import { KeptTlsConnection } from '../support/kept-tls-connection.ts';
 import { TestPki, opensslAvailable, type IssuedCert } from '../tls/support/test-pki.ts';
 import { XdsControlPlane, SDS_TYPE_URL, adsBootstrap, exitWithin, type XdsSnapshot } from '../support/xds-control-plane.ts';
 
@@ -53,38 +53,6 @@ function snapshot(version: string, port: number, s: Obj): XdsSnapshot {
   return { version, resources: { lds: [tlsListener(port)], cds: [], sds: [s] } as XdsSnapshot['resources'] };
 }
 
-/** A TLS connection kept open, speaking HTTP/1.1 keep-alive: the serial of the certificate it got, and a GET. */
-class KeptConnection {
-  readonly socket: tls.TLSSocket;
-  private buffered = '';
-  private constructor(socket: tls.TLSSocket) {
-    this.socket = socket;
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      this.buffered += d;
-    });
-  }
-  static open(port: number, ca: string): Promise<KeptConnection> {
-    return new Promise((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'sds.test', ALPNProtocols: ['http/1.1'] }, () => resolve(new KeptConnection(s)));
-      s.once('error', reject);
-      s.setTimeout(5000, () => s.destroy(new Error('tls connect timed out')));
-    });
-  }
-  get serial(): string {
-    return this.socket.getPeerX509Certificate()!.serialNumber;
-  }
-  async get(): Promise<string> {
-    this.buffered = '';
-    this.socket.write('GET / HTTP/1.1\r\nhost: sds.test\r\n\r\n');
-    await waitUntil(() => this.buffered.includes('secret ok'), () => `a response on the kept connection (got: ${this.buffered})`, 5000);
-    return this.buffered;
-  }
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
 describe('xds: SDS secrets over ADS', { skip: opensslAvailable() ? false : 'no openssl CLI' }, () => {
   let pki: TestPki;
   let certA: IssuedCert;
@@ -117,7 +85,7 @@ describe('xds: SDS secrets over ADS', { skip: opensslAvailable() ? false : 'no o
     assert.equal(r.exitCode, 0);
     assert.equal(r.status, 200);
     assert.equal(r.body, 'secret ok');
-    const c = await KeptConnection.open(port, pki.ca.certPem);
+    const c = await KeptTlsConnection.open(port, pki.ca.certPem, 'sds.test', 'secret ok');
     assert.equal(c.serial, certA.serialNumber);
     c.close();
     const stats = await legate.statsMap();
@@ -125,17 +93,17 @@ describe('xds: SDS secrets over ADS', { skip: opensslAvailable() ? false : 'no o
   });
 
   it('rotates to a new version of the secret for new connections; an open connection keeps working', async () => {
-    const old = await KeptConnection.open(port, pki.ca.certPem);
-    assert.match(await old.get(), /200 OK/);
+    const old = await KeptTlsConnection.open(port, pki.ca.certPem, 'sds.test', 'secret ok');
+    assert.match(await old.get('sds.test'), /200 OK/);
     cp.setSnapshot(snapshot('v2', port, secret(certB)));
     await cp.waitForRequest((q) => q.typeUrl === SDS_TYPE_URL && q.versionInfo === 'v2' && q.errorDetail === null);
     await waitUntil(async () => {
-      const c = await KeptConnection.open(port, pki.ca.certPem);
+      const c = await KeptTlsConnection.open(port, pki.ca.certPem, 'sds.test', 'secret ok');
       const serial = c.serial;
       c.close();
       return serial === certB.serialNumber;
     }, () => 'the new certificate served', 10_000);
-    assert.match(await old.get(), /200 OK/);
+    assert.match(await old.get('sds.test'), /200 OK/);
     assert.equal(old.serial, certA.serialNumber);
     old.close();
   });
@@ -146,9 +114,9 @@ describe('xds: SDS secrets over ADS', { skip: opensslAvailable() ? false : 'no o
     const nack = await cp.waitForRequest((q) => q.typeUrl === SDS_TYPE_URL && q.errorDetail !== null, 10_000, from);
     assert.equal(nack.versionInfo, 'v2');
     assert.match(nack.errorDetail!.message, /Secret 'server_cert' tls_certificate\.certificate_chain: not a PEM certificate/);
-    const c = await KeptConnection.open(port, pki.ca.certPem);
+    const c = await KeptTlsConnection.open(port, pki.ca.certPem, 'sds.test', 'secret ok');
     assert.equal(c.serial, certB.serialNumber);
-    assert.match(await c.get(), /200 OK/);
+    assert.match(await c.get('sds.test'), /200 OK/);
     c.close();
     const stats = await legate.statsMap();
     assert.equal(stats.get('sds.server_cert.update_rejected'), 1);
@@ -223,7 +191,7 @@ describe('xds: SDS for a static listener', { skip: opensslAvailable() ? false : 
       const r = await curl(['--cacert', pki.ca.certPath, '--resolve', `sds.test:${port}:127.0.0.1`, `https://sds.test:${port}/`]);
       assert.equal(r.status, 200);
       assert.equal(r.body, 'secret ok');
-      const c = await KeptConnection.open(port, pki.ca.certPem);
+      const c = await KeptTlsConnection.open(port, pki.ca.certPem, 'sds.test', 'secret ok');
       assert.equal(c.serial, cert.serialNumber);
       c.close();
     } finally {

@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { startLegate, tempDir, type LegateProcess } from '../support/legate-process.ts';
 import { waitUntil } from '../support/polling.ts';
+import { KeptTlsConnection } from '../support/kept-tls-connection.ts';
 import { TestPki, opensslAvailable, type IssuedCert, type TestCa } from '../tls/support/test-pki.ts';
 import { XdsControlPlane, SDS_TYPE_URL, adsBootstrap, type XdsSnapshot } from '../support/xds-control-plane.ts';
 
@@ -119,40 +119,8 @@ static_resources:
 `;
 }
 
-/** A TLS connection kept open (HTTP/1.1 keep-alive): the serial of the certificate it got, and a GET on it. */
-class KeptConnection {
-  readonly socket: tls.TLSSocket;
-  private buffered = '';
-  private constructor(socket: tls.TLSSocket) {
-    this.socket = socket;
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      this.buffered += d;
-    });
-  }
-  static open(port: number, ca: string): Promise<KeptConnection> {
-    return new Promise((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'sds.test', ALPNProtocols: ['http/1.1'] }, () => resolve(new KeptConnection(s)));
-      s.once('error', reject);
-      s.setTimeout(5000, () => s.destroy(new Error('tls connect timed out')));
-    });
-  }
-  get serial(): string {
-    return this.socket.getPeerX509Certificate()!.serialNumber;
-  }
-  async get(): Promise<string> {
-    this.buffered = '';
-    this.socket.write('GET / HTTP/1.1\r\nhost: sds.test\r\n\r\n');
-    await waitUntil(() => this.buffered.includes('secret ok'), () => `a response on the kept connection (got: ${this.buffered})`, 5000);
-    return this.buffered;
-  }
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
 async function servedSerial(port: number, ca: string): Promise<string> {
-  const c = await KeptConnection.open(port, ca);
+  const c = await KeptTlsConnection.open(port, ca, 'sds.test', 'secret ok');
   const serial = c.serial;
   c.close();
   return serial;
@@ -214,15 +182,15 @@ describe('xds: SDS secrets from files', { skip: opensslAvailable() ? false : 'no
   });
 
   it('rotates to a certificate swapped in (watched_directory, a Kubernetes ..data swap) for new connections; a connection opened before keeps working', async () => {
-    const old = await KeptConnection.open(securePort, pki.ca.certPem);
-    assert.match(await old.get(), /200 OK/);
+    const old = await KeptTlsConnection.open(securePort, pki.ca.certPem, 'sds.test', 'secret ok');
+    assert.match(await old.get('sds.test'), /200 OK/);
     kubernetesSwap(dir, 'v2', { 'server.yaml': certSecretFile('b', certB.certPem, certB.keyPem) });
     // Both workers: several new connections in a row, each must see B.
     await waitUntil(async () => {
       for (let i = 0; i < 4; i++) if (await servedSerial(securePort, pki.ca.certPem) !== certB.serialNumber) return false;
       return true;
     }, () => 'the new certificate was not served', 10_000);
-    assert.match(await old.get(), /200 OK/);
+    assert.match(await old.get('sds.test'), /200 OK/);
     assert.equal(old.serial, certA.serialNumber);
     old.close();
     await waitUntil(async () => (await legate.statsMap()).get('sds.server_cert.update_success') === 2, () => 'update_success 2', 5000);
