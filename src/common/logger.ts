@@ -16,8 +16,9 @@ const LEVEL_SHORT: readonly string[] = ['T', 'D', 'I', 'W', 'E', 'C', 'O'];
 export const DEFAULT_LOG_FORMAT = '[%Y-%m-%d %T.%e][%t][%l][%n] %v';
 
 /**
- * Envoy's logger ids (ALL_LOGGER_IDS), the names --component-log-level takes. Legate's log has one component,
- * "main": every line is of it, so only a "main" entry changes what is logged.
+ * Envoy's logger ids (ALL_LOGGER_IDS), the names --component-log-level takes. Most of Legate's lines are of "main";
+ * the connection and stream traces are of Envoy's components (componentLogger below: connection, conn_handler,
+ * http, pool, router), each at its own level.
  */
 export const COMPONENT_NAMES: ReadonlySet<string> = new Set([
   'admin', 'alternate_protocols_cache', 'aws', 'assert', 'backtrace', 'basic_auth', 'cache_filter', 'client', 'config',
@@ -65,6 +66,8 @@ const MONTHS_FULL = ['January', 'February', 'March', 'April', 'May', 'June', 'Ju
 /** One line's inputs, filled once per line. */
 class LineContext {
   level = 0;
+  /** The logger id (%n): "main", or a componentLogger's name. */
+  component = COMPONENT;
   msg = '';
   /** Wall clock in ms, with sub-ms precision. */
   nowMs = 0;
@@ -103,7 +106,7 @@ function flagPart(flag: string): Part | undefined {
     case '*': return () => ''; // Envoy: the extracted tags
     case 't': return () => String(threadId);
     case 'P': return () => String(process.pid);
-    case 'n': return () => COMPONENT;
+    case 'n': return (c) => c.component;
     case 'l': return (c) => LEVEL_NAMES[c.level]!;
     case 'L': return (c) => LEVEL_SHORT[c.level]!;
     case 'a': return (c) => WEEKDAYS[c.date.getDay()]!;
@@ -245,6 +248,10 @@ const ctx = new LineContext();
 
 export function setLogLevel(level: Level): void {
   threshold = LEVELS[level];
+  // /logging?level=: every logger, the components too.
+  componentBase = LEVELS[level];
+  componentOverrides = new Map();
+  refreshComponentLoggers();
 }
 
 export function logEnabled(level: Level): boolean {
@@ -262,6 +269,9 @@ export function configureLogger(settings: LogSettings): void {
   if (settings.path !== undefined) newFd = fs.openSync(settings.path, 'a', 0o644);
   let level: Level = settings.level;
   for (const [component, l] of settings.componentLevels) if (component === COMPONENT) level = l;
+  componentBase = LEVELS[settings.level];
+  componentOverrides = new Map(settings.componentLevels.map(([c, l]) => [c, LEVELS[l]] as const));
+  refreshComponentLoggers();
   const oldFd = fd;
   threshold = LEVELS[level];
   parts = compiled;
@@ -297,10 +307,11 @@ function closeQuietly(f: number): void {
   }
 }
 
-function format(levelIndex: number, msg: string): string {
+function format(levelIndex: number, msg: string, component: string = COMPONENT): string {
   const c = ctx;
   const now = performance.timeOrigin + performance.now();
   c.level = levelIndex;
+  c.component = component;
   c.msg = msg;
   c.nowMs = now;
   c.date = new Date(Math.floor(now));
@@ -319,11 +330,15 @@ export function formatLogLine(level: Level, msg: string): string {
 function write(level: Level, msg: string): void {
   const n = LEVELS[level];
   if (n < threshold) return;
+  writeLine(n, msg, COMPONENT);
+}
+
+function writeLine(n: number, msg: string, component: string): void {
   let line: string;
   try {
-    line = `${format(n, msg)}\n`;
+    line = `${format(n, msg, component)}\n`;
   } catch {
-    line = `[${level}] ${msg}\n`;
+    line = `[${LEVEL_NAMES[n]}] ${msg}\n`;
   }
   // Whole-line synchronous write: lines from several threads never interleave mid-line (each thread's file
   // descriptor is O_APPEND), and a worker's log does not go through the main thread. Logs are not on the
@@ -343,3 +358,66 @@ export const log = {
   error: (m: string) => write('error', m),
   critical: (m: string) => write('critical', m),
 };
+
+// ---- component loggers -------------------------------------------------------------------------------------
+
+let componentBase: number = LEVELS.info;
+let componentOverrides: Map<string, number> = new Map();
+const componentLoggers = new Map<string, ComponentLogger>();
+
+/**
+ * One of Envoy's logger ids (connection, conn_handler, http, pool, router), at its own level: --log-level, or its
+ * --component-log-level entry. Call sites on the data path test a plain field first, so that nothing (no string,
+ * no closure) is built when the level is off:
+ *
+ *   if (connectionLog.debug) connectionLog.log('debug', `[C${id}] closing socket: 0`);
+ *
+ * The fields change only when the levels do (configureLogger, setLogLevel), on the thread that owns them.
+ */
+export class ComponentLogger {
+  readonly name: string;
+  /** Lines at trace are written. */
+  trace: boolean;
+  /** Lines at debug are written. */
+  debug: boolean;
+  private threshold: number;
+
+  constructor(name: string) {
+    this.name = name;
+    this.trace = false;
+    this.debug = false;
+    this.threshold = LEVELS.info;
+    this.refresh();
+  }
+
+  refresh(): void {
+    const t = componentOverrides.get(this.name) ?? componentBase;
+    this.threshold = t;
+    this.trace = t <= LEVELS.trace;
+    this.debug = t <= LEVELS.debug;
+  }
+
+  enabled(level: Level): boolean {
+    return LEVELS[level] >= this.threshold;
+  }
+
+  /** One line of this logger (%n is its name), when `level` is on. */
+  log(level: Level, msg: string): void {
+    const n = LEVELS[level];
+    if (n >= this.threshold) writeLine(n, msg, this.name);
+  }
+}
+
+/** This thread's logger for Envoy logger id `name` (one per name; COMPONENT_NAMES lists the ids). */
+export function componentLogger(name: string): ComponentLogger {
+  let l = componentLoggers.get(name);
+  if (l === undefined) {
+    l = new ComponentLogger(name);
+    componentLoggers.set(name, l);
+  }
+  return l;
+}
+
+function refreshComponentLoggers(): void {
+  for (const l of componentLoggers.values()) l.refresh();
+}

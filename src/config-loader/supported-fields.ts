@@ -159,7 +159,10 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'rds',
     // OpenTelemetry and Zipkin tracing (src/tracing, workers/tracing).
     'tracing',
+    // What counts as internal for x-envoy-internal and header sanitizing (src/snapshot/internal-address.ts).
+    'internal_address_config',
   ],
+  'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.InternalAddressConfig': ['unix_sockets', 'cidr_ranges'],
   'envoy.config.core.v3.Http2ProtocolOptions': [
     'max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size', 'hpack_table_size',
     'max_outbound_frames', 'max_outbound_control_frames', 'max_consecutive_inbound_frames_with_empty_payload',

@@ -1,13 +1,13 @@
 // Any thread (pure; the connection manager calls it once per request). Envoy's HTTP header sanitizing
 // (ConnectionManagerUtility::mutateRequestHeaders / cleanInternalHeaders): a request is internal when, with
-// use_remote_address, its peer is an internal address, or, without it, x-forwarded-for holds exactly one address
+// use_remote_address, its peer is an internal address (internal_address_config), or, without it, x-forwarded-for holds exactly one address
 // and that one is internal. An internal request gets x-envoy-internal: true; any other loses the x-envoy-* request
 // headers a client could steer Legate with (retries, timeouts, forced tracing, the TLS-redirect exemption
 // x-envoy-internal, ...), and an edge request (use_remote_address, external) gets x-envoy-external-address.
 
 import type { HeaderList } from './stream-info.ts';
 import { getHeader } from './stream-info.ts';
-import { isInternalAddress } from './internal-address.ts';
+import type { InternalAddressPolicy } from './internal-address.ts';
 
 /**
  * Envoy's cleanInternalHeaders list for any external request, and x-envoy-internal itself. (An edge request also loses
@@ -28,14 +28,14 @@ const EDGE_ONLY: ReadonlySet<string> = new Set([
 
 /**
  * Envoy's internal-request rule. `headers` as received (before Legate appends to x-forwarded-for); `peerIp` the
- * downstream connection's address.
+ * downstream connection's address; `internal` the HCM's internal_address_config (which trusts nothing when absent).
  */
-export function isInternalRequest(useRemoteAddress: boolean, peerIp: string, headers: HeaderList): boolean {
-  if (useRemoteAddress) return isInternalAddress(peerIp);
+export function isInternalRequest(useRemoteAddress: boolean, peerIp: string, headers: HeaderList, internal: InternalAddressPolicy): boolean {
+  if (useRemoteAddress) return internal.isInternal(peerIp);
   const xff = getHeader(headers, 'x-forwarded-for');
   if (xff === undefined || xff.indexOf(',') >= 0) return false;
   const ip = xff.trim();
-  return ip !== '' && isInternalAddress(ip);
+  return ip !== '' && internal.isInternal(ip);
 }
 
 /**

@@ -10,6 +10,7 @@ import { compileAccessLogs, type AccessLogConfig } from '../access-log/access-lo
 import { DEFAULT_FORMAT } from '../access-log/formatter.ts';
 import { checkRouteConfig } from '../router/check-route-config.ts';
 import { buildFilterChainMatcher, parseCidr } from './filter-chain-matcher.ts';
+import { compileInternalAddressConfig } from './internal-address.ts';
 import {
   CodecType, type CidrSpec, type ConnectionLimitConfig, type FilterChainConfig, type FilterChainMatchSpec, type HcmConfig, type ListenerConfig,
   type NetworkFilterConfig, type Snapshot, type TcpProxyConfig, type TcpHashPolicy,
@@ -568,6 +569,9 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
   const tracingProblems: TracingProblem[] = [];
   const tracing = h['tracing'] === undefined ? null : compileTracing(obj(h['tracing']), { bootstrap: out.loaded.bootstrap, path: `${path}.tracing`, httpFilters: list(h['http_filters']) }, tracingProblems);
   for (const p of tracingProblems) out.add(p.code ?? 'bad_value', p.path, p.message);
+  const internalAddressProblems: { path: string; message: string }[] = [];
+  const internalAddressConfig = compileInternalAddressConfig(h['internal_address_config'], `${path}.internal_address_config`, internalAddressProblems);
+  for (const p of internalAddressProblems) out.add('bad_value', p.path, p.message);
   const maxKb = num(h['max_request_headers_kb'], 60);
   if (maxKb < 1 || maxKb > 8192) out.add('bad_value', `${path}.max_request_headers_kb`, 'must be between 1 and 8192');
 
@@ -579,6 +583,7 @@ function compileHcm(h: Obj, path: string, out: ProblemCollector, clusterNames: R
     routeFilterStats: perRouteFilterStats(obj(routeConfig)).map((stats) => ({ stats, slots: null })),
     accessLogs: logs.config,
     useRemoteAddress: bool(h['use_remote_address'], false),
+    internalAddressConfig,
     xffNumTrustedHops: num(h['xff_num_trusted_hops'], 0),
     skipXffAppend: bool(h['skip_xff_append'], false),
     via: str(h['via'], ''),

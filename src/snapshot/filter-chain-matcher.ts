@@ -132,7 +132,7 @@ export function parseCidr(addressPrefix: string, prefixLen: number): CidrSpec | 
   return { address: formatIp(masked), prefixLen: len, v6: ip.v6 };
 }
 
-function cidrContains(c: IpAddress, len: number, ip: IpAddress): boolean {
+export function cidrContains(c: IpAddress, len: number, ip: IpAddress): boolean {
   if (c.v6 !== ip.v6) return false;
   return (
     maskWord(ip.a0, len) === c.a0 &&

@@ -2,6 +2,7 @@
 // resolved, stat slots assigned. Built once per config version by the primary (compile-snapshot.ts), encoded with
 // msgpackr, and frozen by each worker, which builds its runtime objects (route tables, pools, loggers) from it.
 
+import type { InternalAddressConfig } from './internal-address.ts';
 import type { TracingConfig } from '../tracing/tracing-config.ts';
 import type { OverloadConfig } from '../overload/overload-config.ts';
 import type { CompiledCluster } from '../upstream/cluster-config.ts';
@@ -213,6 +214,8 @@ export interface HcmConfig {
   routeFilterStats: { stats: HttpFilterStats; slots: Record<string, number> | null }[];
   accessLogs: AccessLogConfig[];
   useRemoteAddress: boolean;
+  /** internal_address_config (src/snapshot/internal-address.ts); null when absent: no address is internal. */
+  internalAddressConfig: InternalAddressConfig | null;
   xffNumTrustedHops: number;
   skipXffAppend: boolean;
   via: string;

@@ -22,8 +22,9 @@ describe('header sanitizing', () => {
     const routes = [{ match: '{ prefix: "/" }', action: 'route: { cluster: web }' }];
     legate = await startLegate({
       config: bootstrap([
-        hcmListener({ name: 'mesh', routes, vhostExtra: '' }).replace('          route_config:\n', '          route_config:\n            internal_only_headers: [x-secret-internal]\n'),
-        hcmListener({ name: 'edge', routes, hcmExtra: '          use_remote_address: true\n' }),
+        // internal_address_config without cidr_ranges: Envoy's private ranges (absent, no address is internal).
+        hcmListener({ name: 'mesh', routes, vhostExtra: '', hcmExtra: '          internal_address_config: {}\n' }).replace('          route_config:\n', '          route_config:\n            internal_only_headers: [x-secret-internal]\n'),
+        hcmListener({ name: 'edge', routes, hcmExtra: '          use_remote_address: true\n          internal_address_config: {}\n' }),
       ], [cluster({ name: 'web', endpoints: [{ address: '127.0.0.1', port: up.port }] })]),
     });
   });

@@ -164,7 +164,8 @@ describe('retries: retry_policy through bin/legate', () => {
       { match: '{ prefix: "/none" }', action: 'route: { cluster: flaky }' },
     ];
     const vhostExtra = '              include_request_attempt_count: true\n              include_attempt_count_in_response: true\n';
-    const internal = hcmListener({ name: 'internal', routes, vhostExtra, hcmExtra: `          use_remote_address: true\n${accessLog}` });
+    // Trusted: loopback is internal under internal_address_config's private ranges.
+    const internal = hcmListener({ name: 'internal', routes, vhostExtra, hcmExtra: `          use_remote_address: true\n          internal_address_config: {}\n${accessLog}` });
     // Not trusted (no use_remote_address, no x-forwarded-for): its x-envoy-* retry headers are not honoured.
     const external = hcmListener({ name: 'external', routes, vhostExtra });
     const smallBuf = hcmListener({ name: 'smallbuf', routes, vhostExtra }).replace('    filter_chains:', '    per_connection_buffer_limit_bytes: 1024\n    filter_chains:');

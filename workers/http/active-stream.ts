@@ -14,6 +14,7 @@ import { setHeader, removeHeader, hasHeader, stripHopByHop } from '../../src/htt
 import { httpDateNow } from '../../src/http/date-header.ts';
 import { appendForwardedFor } from '../../src/http/forwarded-for.ts';
 import { isInternalRequest, removeExternalEnvoyHeaders } from '../../src/http/header-sanitizing.ts';
+import { httpLog, logRequestHeaders, logResponseHeaders, streamTag } from './stream-log.ts';
 import { hasEscapedSlashes, mergeSlashes, normalizePath, unescapeSlashes } from '../../src/http/path-normalization.ts';
 import { isValidAuthority } from '../../src/http/authority.ts';
 import type { Route } from '../../src/router/route-table.ts';
@@ -75,6 +76,8 @@ export class ActiveStream {
   transport: unknown;
   /** The request's span when tracing is configured and the request is sampled (workers/tracing); else null. */
   trace: StreamTrace | null;
+  /** The [S..] of this stream's debug lines (workers/http/stream-log.ts); 0 until its first one. */
+  logId: number;
   /** The response head in flight is a local reply (the connection manager's rules for those apply to it). */
   private localResponse: boolean;
   /** How the response body is framed (BodyFraming), from the upstream's head or the local reply. */
@@ -117,6 +120,7 @@ export class ActiveStream {
     this.internalRequest = false;
     this.transport = transport;
     this.trace = null;
+    this.logId = 0;
     this.localResponse = false;
     this.responseFraming = BodyFraming.NONE;
     this.responseReason = '';
@@ -172,6 +176,7 @@ export class ActiveStream {
     const info = this.info;
     const head = this.head;
     this.begin();
+    if (httpLog.debug) logRequestHeaders(this, head.method, head.target, this.headers, this.requestComplete);
     if (cfg.streamIdleTimeoutMs > 0) this.armIdleTimer(cfg.streamIdleTimeoutMs);
     if (cfg.requestTimeoutMs > 0) this.requestTimer = setTimeout(onRequestTimeout, cfg.requestTimeoutMs, this);
     // Overload manager actions (one shared-memory read each while inactive).
@@ -260,7 +265,7 @@ export class ActiveStream {
     // Connection-level request rules, as Envoy's ConnectionManagerUtility::mutateRequestHeaders. Internal or
     // external is decided on the request as received (src/http/header-sanitizing.ts).
     const peerIp = this.conn.remoteIp;
-    const internal = isInternalRequest(cfg.useRemoteAddress, peerIp, this.headers);
+    const internal = isInternalRequest(cfg.useRemoteAddress, peerIp, this.headers, hcm.internalAddress);
     this.internalRequest = internal;
     if (internal) {
       setHeader(this.headers, H.xEnvoyInternal, 'true');
@@ -425,6 +430,7 @@ export class ActiveStream {
   onDownstreamReset(): void {
     if (this.finished) return;
     this.info.responseFlags |= ResponseFlag.DownstreamConnectionTermination;
+    if (httpLog.debug) httpLog.log('debug', `${streamTag(this)}stream reset: reset reason: connection termination`);
     this.hcm.stats.values[this.hcm.config.slots!.downstream_rq_rx_reset]++;
     if (this.upstream !== null) this.upstream.reset();
     this.finish(false);
@@ -516,6 +522,7 @@ export class ActiveStream {
     if (cfg.alwaysSetRequestIdInResponse && info.requestId !== '') setHeader(headers, H.xRequestId, info.requestId);
     this.responseStarted = true;
     const framing = this.filters === null ? this.responseFraming : reframe(this.responseFraming, headers, endStream);
+    if (httpLog.debug) logResponseHeaders(this, info.responseCode, headers, endStream);
     this.conn.encodeHeaders(this, info.responseCode, this.responseReason, headers, framing);
     if (endStream) this.endResponse(null);
   }
@@ -692,6 +699,7 @@ export class ActiveStream {
     if (cfg.alwaysSetRequestIdInResponse && info.requestId !== '') setHeader(headers, H.xRequestId, info.requestId);
     if (!this.requestComplete && !this.conn.multiplexed) this.closeAfterResponse = true;
     this.responseStarted = true;
+    if (httpLog.debug) logResponseHeaders(this, status, headers, body.length === 0 || this.suppressResponseBody);
     this.conn.encodeHeaders(this, status, reasonPhrase(status), headers, framing);
     if (body.length > 0 && !this.suppressResponseBody) {
       info.bytesSent += body.length;
@@ -782,6 +790,7 @@ export class ActiveStream {
   private finish(clean: boolean): void {
     if (this.finished) return;
     this.finished = true;
+    if (httpLog.debug) httpLog.log('debug', `${streamTag(this)}${clean ? 'Codec completed encoding stream.' : 'doEndStream() resetting stream'}`);
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     if (this.requestTimer !== null) clearTimeout(this.requestTimer);
     if (this.durationTimer !== null) clearTimeout(this.durationTimer);

@@ -25,6 +25,7 @@ import { reportInternalError } from '../../src/common/internal-error.ts';
 import type { HighMemorySweep } from '../../src/overload/high-memory-streams.ts';
 import { readIntoSharedBuffer } from '../../src/common/shared-read-buffer.ts';
 import { copyOut } from '../../src/http1/input-copy.ts';
+import { connectionLog, connHandlerLog, logClose } from './stream-log.ts';
 
 /** RFC 9113 §3.4 client connection preface. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -142,6 +143,7 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     values[slots.downstream_cx_http1_total]++;
     values[slots.downstream_cx_active]++;
     values[slots.downstream_cx_http1_active]++;
+    if (connHandlerLog.debug) connHandlerLog.log('debug', `[C${this.id}] new connection from ${this.remoteAddress}`);
 
     socket.setNoDelay(true);
     // A client may half-close right after its request (FIN): the response still goes out, then we close
@@ -523,6 +525,7 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
 
   private onClose(): void {
     this.closed = true;
+    if (connectionLog.debug) logClose(this.id, this.remoteClosed);
     this.clearIdleTimer();
     this.headersTimer = cancelTimer(this.headersTimer);
     this.durationTimer = cancelTimer(this.durationTimer);

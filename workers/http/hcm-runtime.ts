@@ -14,6 +14,7 @@ import { HttpFilterChain } from './filters/http-filter-chain.ts';
 import { ROUTE_FILTER_DEPS } from '../../src/filters/route-filter-deps.ts';
 import { LocalReplyRewriter } from './local-reply-rewriter.ts';
 import { HttpTracer } from '../tracing/http-tracer.ts';
+import { InternalAddressMatcher } from '../../src/snapshot/internal-address.ts';
 
 export class HcmRuntime {
   readonly config: HcmConfig;
@@ -30,6 +31,8 @@ export class HcmRuntime {
   readonly localReply: LocalReplyRewriter | null;
   /** tracing (workers/tracing); null when not configured: a stream then pays one null check. */
   readonly tracer: HttpTracer | null;
+  /** internal_address_config: which peers (or x-forwarded-for addresses) are internal; none when not configured. */
+  readonly internalAddress: InternalAddressMatcher;
   readonly workerSlots: Readonly<Record<string, number>>;
   /** worker.<id>.downstream_rq_total / downstream_rq_active, looked up once. */
   readonly workerRqTotalSlot: number;
@@ -60,6 +63,7 @@ export class HcmRuntime {
       : new HttpFilterChain(hcm, listener.perConnectionBufferLimitBytes, { stats, clusters });
     this.localReply = hcm.localReplyConfig === null ? null : new LocalReplyRewriter(hcm.localReplyConfig);
     this.tracer = hcm.tracing == null ? null : new HttpTracer(hcm.tracing);
+    this.internalAddress = new InternalAddressMatcher(hcm.internalAddressConfig ?? null);
     this.workerSlots = workerSlots;
     this.workerRqTotalSlot = workerSlots['downstream_rq_total']!;
     this.workerRqActiveSlot = workerSlots['downstream_rq_active']!;

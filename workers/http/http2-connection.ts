@@ -16,6 +16,7 @@ import type { HcmRuntime } from './hcm-runtime.ts';
 import { BodyFraming, type StreamConnection } from './stream-connection.ts';
 import { requestHeadFromHttp2, responseHeadersForHttp2, trailerFieldsForHttp2 } from '../../src/http/http2-headers.ts';
 import { nextConnectionId } from '../listener/connection-ids.ts';
+import { connectionLog, connHandlerLog, logClose } from './stream-log.ts';
 import { cancelTimer } from '../../src/common/timers.ts';
 import { armConnectionIdleTimer } from '../../src/overload/overload-shared.ts';
 import { Http2KeepaliveTimer } from '../http2/keepalive.ts';
@@ -125,6 +126,7 @@ export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
     values[slots.downstream_cx_http2_total]++;
     values[slots.downstream_cx_active]++;
     values[slots.downstream_cx_http2_active]++;
+    if (connHandlerLog.debug) connHandlerLog.log('debug', `[C${this.id}] new connection from ${this.remoteAddress}`);
     socket.on('error', ignoreError);
     if (h2.keepalive !== null) {
       this.keepalive = new Http2KeepaliveTimer(this.codec, h2.keepalive, () => {
@@ -458,6 +460,7 @@ export class Http2Connection implements StreamConnection, Http2ServerCallbacks {
   onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    if (connectionLog.debug) logClose(this.id, this.socket.readableEnded || this.socket.errored !== null);
     try {
       this.clearIdleTimer();
       this.durationTimer = cancelTimer(this.durationTimer);

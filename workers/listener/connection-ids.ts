@@ -1,5 +1,6 @@
-// Worker thread. Downstream connection ids (%CONNECTION_ID%, and the key the listener tracks connections by): one
-// sequence for every connection of this worker, HTTP or TCP, whatever its protocol.
+// Worker thread. Connection ids (%CONNECTION_ID%, the key the listener tracks connections by, the [C..] of the debug
+// log): one sequence for every connection of this worker, HTTP or TCP, whatever its protocol, upstream HTTP/1.1
+// connections included (as Envoy's, so that a [C..] names one connection).
 
 let next = 1;
 

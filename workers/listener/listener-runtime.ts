@@ -9,7 +9,7 @@ import type { WorkerStatsStore } from '../../src/stats/definitions.ts';
 import type { ConnectionFacts } from '../../src/snapshot/filter-chain-matcher.ts';
 import { StreamInfo } from '../../src/http/stream-info.ts';
 import { ResponseFlag } from '../../src/http/response-flags.ts';
-import { log } from '../../src/common/logger.ts';
+import { componentLogger, log } from '../../src/common/logger.ts';
 import { IdTable } from '../../src/common/id-table.ts';
 import { startHttpConnection } from '../http/http-connection-factory.ts';
 import { TcpProxySession } from '../tcp/tcp-proxy-session.ts';
@@ -27,6 +27,10 @@ import {
   HcmChainSlot, connectionFactsOf, formatAddress, type ConnectionOwner, type FilterChainRuntime, type ListenerChains,
   type ListenerConnection,
 } from './filter-chain-runtime.ts';
+
+/** Envoy's conn_handler and connection debug lines (guarded by the plain `debug` field: nothing built when off). */
+const connHandlerLog = componentLogger('conn_handler');
+const connectionLog = componentLogger('connection');
 
 export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
   config: ListenerConfig;
@@ -239,10 +243,12 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
     const slots = this.config.slots!;
     if (chain === null) {
       values[slots.no_filter_chain_match]++;
+      if (connHandlerLog.debug) connHandlerLog.log('debug', `closing connection from ${formatAddress(socket.remoteAddress ?? '', socket.remotePort ?? 0)}: no matching filter chain found`);
       this.logNoFilterChain(facts!);
       socket.destroy();
       return;
     }
+    if (connHandlerLog.debug) connHandlerLog.log('debug', `listener '${this.config.name}': filter chain '${chain.config.name}' for the connection from ${formatAddress(socket.remoteAddress ?? '', socket.remotePort ?? 0)}`);
     const limit = chain.config.connectionLimit;
     if (limit !== null && !this.takeConnectionLimit(socket, limit)) return;
     values[slots.downstream_cx_total]++;
@@ -358,6 +364,7 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
     if (rbac !== null && !networkRbacAllows(rbac, socket, null, this.stats)) return this.closeDenied(socket);
     try {
       const conn = this.startOnChain(socket, chain, null);
+      if (connectionLog.debug) connectionLog.log('debug', `[C${conn.id}] handshake complete: ${socket.getProtocol() ?? ''} ${socket.getCipher().name}${socket.isSessionReused() ? ' (resumed)' : ''}`);
       this.connections.set(conn.id, conn);
     } catch (err) {
       log.error(`listener '${this.config.name}': starting a TLS connection on filter chain '${chain.config.name}' failed: ${(err as Error).stack ?? String(err)}`);

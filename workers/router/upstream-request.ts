@@ -16,6 +16,7 @@ import type { WorkerCluster } from '../upstream/worker-cluster.ts';
 import type { HostCounters, UpstreamHost } from '../upstream/upstream-host.ts';
 import type { PoolFailureReason, PoolHandle, PoolRequester, UpstreamConnection, UpstreamConnectionHandler } from '../upstream/connection-pool.ts';
 import type { ActiveStream } from '../http/active-stream.ts';
+import { routerLog, streamTag } from '../http/stream-log.ts';
 import { LocalReply, type LocalReplySpec } from '../http/local-reply.ts';
 import http2 from 'node:http2';
 import type { Http2PoolConnection, Http2StreamRequester } from '../upstream/http2-pool.ts';
@@ -218,6 +219,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     }
     const info = this.stream.info;
     info.upstreamHost = host.addressString;
+    if (routerLog.debug) routerLog.log('debug', `${streamTag(this.stream)}cluster '${this.cluster.name}' match for URL '${info.path}', upstream host ${host.addressString}`);
     values[this.slots.upstream_rq_total]++;
     values[this.slots.upstream_rq_active]++;
     values[this.slots.upstream_rq_pending_total]++;
@@ -642,6 +644,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     codec.current = this;
     this.codec = codec;
     const stream = this.stream;
+    if (routerLog.debug) routerLog.log('debug', `${streamTag(stream)}pool ready`);
     const head = stream.head;
     codec.parser.expectResponse(head.method, this.awaitingUpgrade);
 

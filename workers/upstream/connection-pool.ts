@@ -18,6 +18,12 @@ import { UpstreamProtocol } from '../../src/upstream/cluster-config.ts';
 import { CircuitBreaker, circuitBreakerShared } from '../../src/upstream/circuit-breaker-shared.ts';
 import { BREAKER_DEFAULTS } from '../../src/upstream/circuit-breakers.ts';
 import { countHandshakeDetails } from '../../src/stats/tls-handshake-stats.ts';
+import { componentLogger } from '../../src/common/logger.ts';
+import { nextConnectionId } from '../listener/connection-ids.ts';
+
+/** Envoy's connection and pool debug lines (guarded by their plain `debug` fields: nothing is built when off). */
+const connectionLog = componentLogger('connection');
+const poolLog = componentLogger('pool');
 
 /**
  * Why a pool could not provide a connection:
@@ -162,7 +168,6 @@ const IDLE = 2;
 const CLOSING = 3;
 const CLOSED = 4;
 
-let nextConnectionId = 1;
 
 const HTTP1_ALPN: readonly string[] = Object.freeze(['http/1.1']);
 
@@ -200,7 +205,8 @@ export class UpstreamConnection {
   readonly sharedReads: boolean;
 
   constructor(pool: ConnectionPool, host: UpstreamHost, socket: net.Socket, secure: boolean) {
-    this.id = nextConnectionId++;
+    // One sequence with the downstream connections, as Envoy's: [C..] in the debug log names one connection.
+    this.id = nextConnectionId();
     this.socket = socket;
     this.host = host;
     this.pool = pool;
@@ -343,6 +349,7 @@ export class ConnectionPool {
         this.pushIdle(conn);
         return null;
       }
+      if (poolLog.debug) poolLog.log('debug', `[C${conn.id}] using existing fully connected connection`);
       this.host.activeRequests++;
       this.handOut(conn, requester);
       return null;
@@ -434,8 +441,10 @@ export class ConnectionPool {
     const ctx = this.context;
     const values = ctx.stats.values;
     const host = this.host;
+    if (poolLog.debug) poolLog.log('debug', `creating a new connection (connecting=${this.connectingCount})`);
     const socket = connectUpstream(host, ctx.tls, ctx.autoProtocol ? HTTP1_ALPN : null);
     const conn = new UpstreamConnection(this, host, socket, ctx.tls !== null);
+    if (connectionLog.debug) connectionLog.log('debug', `[C${conn.id}] connecting to ${host.addressString}`);
     this.connections.add(conn);
     this.connectingCount++;
     ctx.breaker.addConnection();
@@ -451,6 +460,7 @@ export class ConnectionPool {
   onConnect(conn: UpstreamConnection): void {
     // Destroyed already: a TLS peer refused after its handshake ('close' does the accounting).
     if (conn.state !== CONNECTING || conn.socket.destroyed) return;
+    if (connectionLog.debug) connectionLog.log('debug', `[C${conn.id}] connected`);
     this.connectingCount--;
     if (conn.connectTimer !== null) {
       clearTimeout(conn.connectTimer);
@@ -470,8 +480,10 @@ export class ConnectionPool {
         this.host.activeRequests--;
         continue;
       }
-      if (waiter !== null) this.handOut(conn, waiter.requester);
-      else if (this.draining) this.destroyLocally(conn);
+      if (waiter !== null) {
+        if (poolLog.debug) poolLog.log('debug', `[C${conn.id}] attaching to next stream`);
+        this.handOut(conn, waiter.requester);
+      } else if (this.draining) this.destroyLocally(conn);
       else this.pushIdle(conn);
       return;
     }
@@ -528,6 +540,10 @@ export class ConnectionPool {
     const previous = conn.state;
     if (previous === CLOSED) return;
     conn.state = CLOSED;
+    if (connectionLog.debug) {
+      if (!conn.closedLocally) connectionLog.log('debug', `[C${conn.id}] remote close`);
+      connectionLog.log('debug', `[C${conn.id}] closing socket: ${conn.closedLocally ? 1 : 0}`);
+    }
     this.connections.delete(conn);
     if (conn.connectTimer !== null) {
       clearTimeout(conn.connectTimer);
