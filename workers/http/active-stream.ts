@@ -30,6 +30,7 @@ import type { FilterManager } from './filters/filter-manager.ts';
 import type { StreamTrace } from '../tracing/http-tracer.ts';
 import { reportInternalError } from '../../src/common/internal-error.ts';
 import { OverloadAction, overloadShared, streamIdleTimeoutMs } from '../../src/overload/overload-shared.ts';
+import { DeadlineLists, type DeadlineEntry } from '../../src/common/deadline-list.ts';
 
 const EMPTY = Buffer.alloc(0);
 /** Interim (1xx) heads passed to one client per request at most; more from the upstream are dropped. */
@@ -86,7 +87,14 @@ export class ActiveStream {
   private responseReason: string;
   /** false after clearRouteCache(): the next currentRoute() matches again. */
   private routeCached: boolean;
-  private idleTimer: NodeJS.Timeout | null;
+  /**
+   * stream_idle_timeout (or the route's idle_timeout): this stream is an entry of the worker's idle deadline lists
+   * (src/common/deadline-list.ts; no Timeout object per stream). deadlineList non-null = armed.
+   */
+  deadlineAt: number;
+  deadlinePrev: DeadlineEntry | null;
+  deadlineNext: DeadlineEntry | null;
+  deadlineList: DeadlineEntry['deadlineList'];
   private requestTimer: NodeJS.Timeout | null;
   private durationTimer: NodeJS.Timeout | null;
 
@@ -125,7 +133,10 @@ export class ActiveStream {
     this.responseFraming = BodyFraming.NONE;
     this.responseReason = '';
     this.routeCached = false;
-    this.idleTimer = null;
+    this.deadlineAt = 0;
+    this.deadlinePrev = null;
+    this.deadlineNext = null;
+    this.deadlineList = null;
     this.requestTimer = null;
     this.durationTimer = null;
     this.info.protocol = protocol;
@@ -329,8 +340,7 @@ export class ActiveStream {
     if (route === null) return;
     if (route.idleTimeoutConfigured) {
       // The route's idle_timeout replaces the connection manager's stream_idle_timeout; 0 disables it (Envoy).
-      if (this.idleTimer !== null) clearTimeout(this.idleTimer);
-      this.idleTimer = null;
+      streamIdleDeadlines.cancel(this);
       if (route.idleTimeoutMs > 0) this.armIdleTimer(route.idleTimeoutMs);
     }
     this.info.routeName = route.routeName;
@@ -339,7 +349,7 @@ export class ActiveStream {
 
   decodeData(chunk: Buffer): void {
     this.info.bytesReceived += chunk.length;
-    if (this.idleTimer !== null) this.idleTimer.refresh();
+    if (this.deadlineList !== null) streamIdleDeadlines.refresh(this);
     if (this.finished) return;
     if (this.filters !== null) this.filters.decodeData(chunk, false);
     else if (this.upstream !== null) {
@@ -456,7 +466,7 @@ export class ActiveStream {
     if (this.head.versionMinor === 0 || this.interimSent >= MAX_INTERIM_HEADS) return;
     this.interimSent++;
     if (status === 100) this.continueSent = true;
-    if (this.idleTimer !== null) this.idleTimer.refresh();
+    if (this.deadlineList !== null) streamIdleDeadlines.refresh(this);
     if (headers.length > 0) {
       // A 1xx has no body: no framing fields on it (Envoy's strict 1xx rule; an HTTP/1.1 upstream's non-zero
       // Content-Length or Transfer-Encoding was already refused, a "content-length: 0" or an HTTP/2 one goes here).
@@ -532,11 +542,11 @@ export class ActiveStream {
     if (this.finished) return true;
     if (this.filters !== null) {
       // Upstream data keeps the stream alive even while a filter holds it.
-      if (this.idleTimer !== null) this.idleTimer.refresh();
+      if (this.deadlineList !== null) streamIdleDeadlines.refresh(this);
       return this.filters.encodeData(chunk, false);
     }
     if (this.suppressResponseBody || chunk.length === 0) return true;
-    if (this.idleTimer !== null) this.idleTimer.refresh();
+    if (this.deadlineList !== null) streamIdleDeadlines.refresh(this);
     this.info.bytesSent += chunk.length;
     return this.conn.encodeData(this, chunk);
   }
@@ -546,7 +556,7 @@ export class ActiveStream {
     if (this.finished) return true;
     let writable = true;
     if (data.length > 0 && !this.suppressResponseBody) {
-      if (this.idleTimer !== null) this.idleTimer.refresh();
+      if (this.deadlineList !== null) streamIdleDeadlines.refresh(this);
       this.info.bytesSent += data.length;
       writable = this.conn.encodeData(this, data);
     }
@@ -730,11 +740,10 @@ export class ActiveStream {
   }
 
   private armIdleTimer(ms: number): void {
-    this.idleTimer = setTimeout(onStreamIdleTimeout, streamIdleTimeoutMs(ms), this);
+    streamIdleDeadlines.arm(this, streamIdleTimeoutMs(ms));
   }
 
   onIdleTimeout(): void {
-    this.idleTimer = null;
     if (this.finished) return;
     this.hcm.stats.values[this.hcm.config.slots!.downstream_rq_idle_timeout]++;
     this.closeAfterResponse = true;
@@ -791,10 +800,9 @@ export class ActiveStream {
     if (this.finished) return;
     this.finished = true;
     if (httpLog.debug) httpLog.log('debug', `${streamTag(this)}${clean ? 'Codec completed encoding stream.' : 'doEndStream() resetting stream'}`);
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    if (this.deadlineList !== null) streamIdleDeadlines.cancel(this);
     if (this.requestTimer !== null) clearTimeout(this.requestTimer);
     if (this.durationTimer !== null) clearTimeout(this.durationTimer);
-    this.idleTimer = null;
     this.requestTimer = null;
     this.durationTimer = null;
     const hcm = this.hcm;
@@ -841,6 +849,9 @@ function reframe(framing: number, headers: HeaderList, endStream: boolean): numb
   if (framing !== BodyFraming.LENGTH && hasLength) return BodyFraming.LENGTH;
   return framing;
 }
+
+/** Every stream's idle timeout on this worker, one list per duration. */
+const streamIdleDeadlines = new DeadlineLists<ActiveStream>(onStreamIdleTimeout);
 
 // Timer callbacks are boundaries: an exception resets this stream only.
 function onStreamIdleTimeout(stream: ActiveStream): void {

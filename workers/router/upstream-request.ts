@@ -23,6 +23,7 @@ import type { Http2PoolConnection, Http2StreamRequester } from '../upstream/http
 import { UpstreamProtocol } from '../../src/upstream/cluster-config.ts';
 import { requestHeadersForHttp2, responseHeadFromHttp2, trailerFieldsForHttp2 } from '../../src/http/http2-headers.ts';
 import { reportInternalError } from '../../src/common/internal-error.ts';
+import { DeadlineLists, type DeadlineEntry } from '../../src/common/deadline-list.ts';
 import { addHashCookies, hashRequest } from './request-hash.ts';
 import type { Hash64 } from '../../src/common/xxhash64.ts';
 import { ResponseFlag } from '../../src/http/response-flags.ts';
@@ -102,7 +103,14 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
   private requestTrailers: HeaderList | null;
   private responseHead: ResponseHead | null;
   private done: boolean;
-  private timer: NodeJS.Timeout | null;
+  /**
+   * The route timeout: this request is an entry of the worker's timeout deadline lists (src/common/deadline-list.ts;
+   * no Timeout object per request). deadlineList non-null = armed.
+   */
+  deadlineAt: number;
+  deadlinePrev: DeadlineEntry | null;
+  deadlineNext: DeadlineEntry | null;
+  deadlineList: DeadlineEntry['deadlineList'];
   private active: boolean;
   /** This request goes over HTTP/2 (the cluster's protocol, or the downstream's with use_downstream_protocol_config). */
   private http2: boolean;
@@ -177,7 +185,10 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     this.requestTrailers = null;
     this.responseHead = null;
     this.done = false;
-    this.timer = null;
+    this.deadlineAt = 0;
+    this.deadlinePrev = null;
+    this.deadlineNext = null;
+    this.deadlineList = null;
     this.active = false;
     this.http2 = false;
     this.h2conn = null;
@@ -229,7 +240,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     this.activeHost = host;
     this.hostCounters = host.counters;
     this.active = true;
-    if (this.timeoutMs > 0 && this.downstreamEnded && this.timer === null) this.armTimeout();
+    if (this.timeoutMs > 0 && this.downstreamEnded && this.deadlineList === null) this.armTimeout();
     const protocol = this.cluster.config.upstreamProtocol;
     this.http2 = this.stream.upgradeType === null && (
       protocol === UpstreamProtocol.HTTP2 ||
@@ -735,7 +746,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
       if (this.conn !== null) this.conn.socket.end();
       return;
     }
-    if (this.timeoutMs > 0 && this.timer === null) this.armTimeout();
+    if (this.timeoutMs > 0 && this.deadlineList === null) this.armTimeout();
     if (this.conn !== null) this.writeEnd();
     else if (this.h2stream !== null && !this.requestEnded) {
       this.requestEnded = true;
@@ -818,10 +829,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
       if (!this.awaitingUpgrade) return this.onResponseError(null);
       // An accepted upgrade: the route timeout covered getting here; the tunnel lives until either side closes
       // (the stream idle timeout still applies).
-      if (this.timer !== null) {
-        clearTimeout(this.timer);
-        this.timer = null;
-      }
+      if (this.deadlineList !== null) upstreamTimeoutDeadlines.cancel(this);
     }
     // Envoy: an upstream's x-envoy-immediate-health-check-fail fails its host in the active health checker.
     if (this.cluster.activeHealthChecked && this.activeHost !== null) checkImmediateHealthCheckFail(this.cluster.name, this.activeHost, head.headers);
@@ -947,11 +955,10 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
   }
 
   private armTimeout(): void {
-    this.timer = setTimeout(onUpstreamTimeout, this.timeoutMs, this);
+    upstreamTimeoutDeadlines.arm(this, this.timeoutMs);
   }
 
   onTimeout(): void {
-    this.timer = null;
     if (this.done) return;
     this.stream.hcm.stats.values[this.slots.upstream_rq_timeout]++;
     // (None during a retry's back-off.)
@@ -971,10 +978,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
   private finishUpstream(reusable: boolean): void {
     if (this.done) return;
     this.done = true;
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
+    if (this.deadlineList !== null) upstreamTimeoutDeadlines.cancel(this);
     this.clearTryTimers();
     const retry = this.retry;
     if (retry !== null) {
@@ -1024,6 +1028,9 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     }
   }
 }
+
+/** Every upstream request's route timeout on this worker, one list per duration. */
+const upstreamTimeoutDeadlines = new DeadlineLists<UpstreamRequest>(onUpstreamTimeout);
 
 function onUpstreamTimeout(req: UpstreamRequest): void {
   try {
