@@ -23,7 +23,7 @@ import { TOOL_NAMES, findTool, installTools, legateVersion, packageVersion, tool
 import { measureH2, measureIdle, measureLoad, warmUp, type LoadTools } from './harness/measure.ts';
 import { makeSelfSignedCert, type BenchCert } from './harness/tls-cert.ts';
 import { writeGrpcRequestBody } from './harness/grpc-bench-service.ts';
-import { evaluateTargets, renderMarkdown, renderSvg, summarize, type HarnessResult, type ScenarioOutcome, type SystemOutcome } from './harness/report.ts';
+import { evaluateTargets, limitText, renderMarkdown, renderSvg, summarize, type HarnessResult, type ScenarioOutcome, type SystemOutcome } from './harness/report.ts';
 import { writeWrkScript } from './harness/wrk-load.ts';
 import { sig } from '../src/bench-tools/summary-stats.ts';
 import { formatLatencyUs } from '../src/bench-tools/percentile-plot.ts';
@@ -50,7 +50,7 @@ function chooseScenarios(o: HarnessOptions): Scenario[] {
     if (!SCENARIOS.some((s) => s.id === n)) throw new HarnessUsageError(`--scenarios: no scenario '${n}' (known: ${SCENARIOS.map((s) => s.id).join(', ')})`);
   }
   return SCENARIOS.filter((s) => o.scenarios === undefined || o.scenarios.includes(s.id)).filter((s) =>
-    s.systems.some((id) => selected(SYSTEMS.find((x) => x.id === id)!, o.only)),
+    s.systems.some((id) => selected(SYSTEMS.find((x) => x.id === id)!, o.only, o.profiles)),
   );
 }
 
@@ -84,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
   for (const sc of scenarios) {
     for (const id of sc.systems) {
       const def = SYSTEMS.find((s) => s.id === id)!;
-      if (selected(def, o.only)) wanted.set(id, def);
+      if (selected(def, o.only, o.profiles)) wanted.set(id, def);
     }
   }
   const need = new Set<ToolName>();
@@ -288,7 +288,8 @@ async function main(argv: string[]): Promise<number> {
       method:
         `${o.reps} repetition(s) of one interleaved round (each scenario visits every system in turn: A B C … A B C); ` +
         `${o.warmupS} s warm-up per system first; new-connection variants send \`Connection: close\`; ` +
-        `Legate, nginx and HAProxy run the same "realistic" work (49 routes tried before the catch-all, x-request-id, x-forwarded-for, header rewrites) unless the row says otherwise` +
+        `Legate, nginx and HAProxy run the same "realistic" work (49 routes tried before the catch-all, x-request-id, x-forwarded-for, header rewrites) unless the row says otherwise ` +
+        `("minimal config": one route, no extras; "ten filters": Legate's realistic config plus ten built-in HTTP filters that do not act on the requests, compared with nginx's realistic)` +
         (usesGrpc ? '; gRPC through Legate uses the minimal config (one route)' : ''),
       tmpDir,
       options: { ...o },
@@ -316,7 +317,8 @@ async function main(argv: string[]): Promise<number> {
 
   say(`wrote ${files.json}, ${files.md}, ${files.svg} and ${o.resultsMd}`);
   for (const t of result.targets) {
-    say(`target ${t.id}: ${t.value === undefined || !Number.isFinite(t.value) ? 'not measured' : `${sig(t.value, 3)} ${t.unit} (limit ${t.limit})`}${t.met === false ? '  MISSED' : ''}`);
+    const verdict = t.met === undefined ? 'not measured' : `${t.met ? 'met' : 'MISSED'}: ${sig(t.value!, 3)} ${t.unit}`;
+    say(`target ${t.id} (${t.description}${t.profile !== undefined ? `; ${t.profile}` : ''}): ${verdict}, limit ${limitText(t)}`);
   }
   const anyFailure = finalOutcomes.some((sc) => sc.systems.some((s) => s.failures.length > 0));
   if (o.keepTemp || anyFailure) say(`kept ${tmpDir}${anyFailure ? ' (some measurements failed; logs are there)' : ''}`);

@@ -2,6 +2,7 @@
 
 import path from 'node:path';
 import { parseDurationSeconds, DurationSyntaxError } from '../../src/bench-tools/duration.ts';
+import { PROFILES, type Profile } from './configs/realistic-routes.ts';
 
 export const BENCH_DIR = path.resolve(import.meta.dirname, '..');
 export const DEFAULT_OUT_DIR = path.join(BENCH_DIR, 'results');
@@ -22,6 +23,8 @@ export interface HarnessOptions {
   /** System ids or families (legate, nginx …); undefined = all. */
   only: readonly string[] | undefined;
   scenarios: readonly string[] | undefined;
+  /** Config profiles to run (systems without one, direct and http-proxy, always run); undefined = all. */
+  profiles: readonly Profile[] | undefined;
   outDir: string;
   resultsMd: string;
   install: boolean;
@@ -43,7 +46,9 @@ Runs the side-by-side proxy benchmark: direct to the upstream (the ceiling), Leg
 cores, nginx, HAProxy and http-proxy, interleaved (A B C A B C …) for several repetitions; reports medians with
 min–max. HTTP/1.1 load comes from wrk and autocannon; HTTP/2 over TLS and gRPC unary load from h2load
 (10 connections × 10 streams). Writes <out>/<date>.{json,md,svg} (and latest.*) and rewrites the results
-Markdown file.
+Markdown file. The report (and stderr) judges issue 14's targets, met or missed with the limit and the measured
+value: the HTTP/1.1 ones for Legate's minimal, realistic and ten-filter rows against the nginx row doing the same
+work.
 
 Options:
   --quick                 A tiny run: 1 s per measurement, 1 repetition, no warm-up, 1,000 idle connections.
@@ -53,14 +58,20 @@ Options:
   --reps N                Repetitions of the interleaved round (default 3; --quick 1).
   --connections N         Concurrent keep-alive connections (default 50).
   --only LIST             Systems to run, by id or family: direct, legate, legate-1, legate-all, nginx,
-                          haproxy, http-proxy, and the profile variants legate-1-minimal, legate-1-log,
-                          nginx-minimal, nginx-log, haproxy-minimal, haproxy-log; HTTP/2 over TLS:
+                          haproxy, http-proxy, and the profile variants legate-1-minimal, legate-1-filters,
+                          legate-1-log, nginx-minimal, nginx-log, haproxy-log; HTTP/2 over TLS:
                           legate-1-h2tls, legate-all-h2tls, nginx-h2tls, haproxy-h2tls; gRPC: grpc-direct,
-                          legate-1-grpc (default: all; a family selects its variants too).
+                          legate-1-grpc (default: all; a family selects all its systems, and legate-1,
+                          nginx or haproxy their profile variants).
   --scenarios LIST        ka-5b, ka-16k, close-5b, close-16k, features, h2-tls, grpc-unary, idle-memory
-                          (default: all). h2-tls: HTTP/2 over TLS (self-signed cert, ALPN h2) to the
-                          HTTP/1.1 upstream; grpc-unary: gRPC unary calls over h2c through Legate vs direct
-                          to a @grpc/grpc-js server.
+                          (default: all). ka-5b, ka-16k and close-5b run Legate (1 worker) and nginx in the
+                          minimal and realistic profiles, and Legate with ten filters; features: access log
+                          off vs on; h2-tls: HTTP/2 over TLS (self-signed cert, ALPN h2) to the HTTP/1.1
+                          upstream; grpc-unary: gRPC unary calls over h2c through Legate vs direct to a
+                          @grpc/grpc-js server.
+  --profiles LIST         Config profiles to run: minimal, realistic, realistic-log, realistic-filters
+                          (default: all; direct and http-proxy always run). The h2-tls systems are
+                          realistic, legate-1-grpc is minimal.
   --idle-connections N    Connections held open in the idle-memory scenario (default 10000; --quick 1000).
   --upstream KIND         nginx (return 200, the default when nginx is installed), node (a node:http
                           fixed-response server), auto (default).
@@ -105,7 +116,7 @@ export function parseHarnessOptions(argv: readonly string[]): HarnessOptions {
   const given = new Map<string, string>();
   const flags = new Set<string>();
   const withValue = new Set([
-    '--duration', '--latency-duration', '--warmup', '--reps', '--connections', '--only', '--scenarios',
+    '--duration', '--latency-duration', '--warmup', '--reps', '--connections', '--only', '--scenarios', '--profiles',
     '--idle-connections', '--upstream', '--load', '--out', '--results-md',
   ]);
   const bare = new Set(['--quick', '--no-install', '--keep-temp', '--help', '-h']);
@@ -138,6 +149,10 @@ export function parseHarnessOptions(argv: readonly string[]): HarnessOptions {
   if (!['auto', 'nginx', 'node'].includes(upstream)) throw new HarnessUsageError(`--upstream is auto, nginx or node, got '${upstream}'`);
   const load = (get('--load') ?? 'auto') as LoadChoice;
   if (!['auto', 'wrk', 'autocannon'].includes(load)) throw new HarnessUsageError(`--load is auto, wrk or autocannon, got '${load}'`);
+  const profiles = get('--profiles') !== undefined ? list(get('--profiles')!) : undefined;
+  for (const p of profiles ?? []) {
+    if (!(PROFILES as readonly string[]).includes(p)) throw new HarnessUsageError(`--profiles: no profile '${p}' (known: ${PROFILES.join(', ')})`);
+  }
   const outDir = path.resolve(get('--out') ?? DEFAULT_OUT_DIR);
   const resultsMd = path.resolve(get('--results-md') ?? (outDir === DEFAULT_OUT_DIR ? DEFAULT_RESULTS_MD : path.join(outDir, 'RESULTS.md')));
 
@@ -150,6 +165,7 @@ export function parseHarnessOptions(argv: readonly string[]): HarnessOptions {
     connections: get('--connections') !== undefined ? wholeNumber(get('--connections')!, '--connections', 1) : 50,
     only: get('--only') !== undefined ? list(get('--only')!) : undefined,
     scenarios: get('--scenarios') !== undefined ? list(get('--scenarios')!) : undefined,
+    profiles: profiles as Profile[] | undefined,
     outDir,
     resultsMd,
     install: !flags.has('--no-install'),

@@ -80,6 +80,11 @@ export interface SystemDef {
   readonly speaks: Speaks;
   /** The nginx system doing the same work, for the "× nginx" ratio. */
   readonly nginxPeer: string | undefined;
+  /**
+   * The system this one is a profile variant of (legate-1-minimal of legate-1, nginx-log of nginx): `--only` with
+   * the base id selects its variants too, so `--only legate-1,nginx` measures both in every profile.
+   */
+  readonly variantOf: string | undefined;
   start(ctx: RunContext, instance: string): Promise<RunningSystem>;
 }
 
@@ -107,7 +112,16 @@ async function started(proc: BenchProcess, port: number): Promise<RunningSystem>
 
 /** How a row label names a non-default profile. */
 function profileSuffix(profile: Profile): string {
-  return profile === 'minimal' ? ', minimal config' : profile === 'realistic-log' ? ', access log on' : '';
+  switch (profile) {
+    case 'minimal':
+      return ', minimal config';
+    case 'realistic-log':
+      return ', access log on';
+    case 'realistic-filters':
+      return ', ten filters';
+    case 'realistic':
+      return '';
+  }
 }
 
 /** The tools a system of each kind needs besides its own program: h2load to be measured, openssl for the cert. */
@@ -125,7 +139,14 @@ function needGrpc(ctx: RunContext): number {
   return ctx.grpcPort;
 }
 
-function legate(id: string, workers: 'one' | 'all', profile: Profile, nginxPeer: string | undefined, speaks: Speaks = 'http1'): SystemDef {
+function legate(
+  id: string,
+  workers: 'one' | 'all',
+  profile: Profile,
+  nginxPeer: string | undefined,
+  speaks: Speaks = 'http1',
+  variantOf: string | undefined = undefined,
+): SystemDef {
   const what = profileSuffix(profile);
   return {
     id,
@@ -135,6 +156,7 @@ function legate(id: string, workers: 'one' | 'all', profile: Profile, nginxPeer:
     tools: loadTools(speaks),
     speaks,
     nginxPeer,
+    variantOf,
     async start(ctx, instance) {
       const port = await freePort();
       const adminPort = await freePort();
@@ -168,7 +190,7 @@ function legate(id: string, workers: 'one' | 'all', profile: Profile, nginxPeer:
   };
 }
 
-function nginx(id: string, profile: Profile, speaks: 'http1' | 'h2-tls' = 'http1'): SystemDef {
+function nginx(id: string, profile: Profile, speaks: 'http1' | 'h2-tls' = 'http1', variantOf: string | undefined = undefined): SystemDef {
   const what = profileSuffix(profile);
   return {
     id,
@@ -178,6 +200,7 @@ function nginx(id: string, profile: Profile, speaks: 'http1' | 'h2-tls' = 'http1
     tools: ['nginx', ...loadTools(speaks)],
     speaks,
     nginxPeer: undefined,
+    variantOf,
     async start(ctx, instance) {
       const port = await freePort();
       const conf = path.join(ctx.tmpDir, `${instance}.conf`);
@@ -207,7 +230,7 @@ function nginx(id: string, profile: Profile, speaks: 'http1' | 'h2-tls' = 'http1
   };
 }
 
-function haproxy(id: string, profile: Profile, speaks: 'http1' | 'h2-tls' = 'http1'): SystemDef {
+function haproxy(id: string, profile: Profile, speaks: 'http1' | 'h2-tls' = 'http1', variantOf: string | undefined = undefined): SystemDef {
   const what = profileSuffix(profile);
   return {
     id,
@@ -216,7 +239,8 @@ function haproxy(id: string, profile: Profile, speaks: 'http1' | 'h2-tls' = 'htt
     profile,
     tools: ['haproxy', ...loadTools(speaks)],
     speaks,
-    nginxPeer: speaks === 'h2-tls' ? 'nginx-h2tls' : profile === 'realistic' ? 'nginx' : `nginx-${profile === 'minimal' ? 'minimal' : 'log'}`,
+    nginxPeer: speaks === 'h2-tls' ? 'nginx-h2tls' : profile === 'minimal' ? 'nginx-minimal' : profile === 'realistic-log' ? 'nginx-log' : 'nginx',
+    variantOf,
     async start(ctx, instance) {
       const port = await freePort();
       const cfg = path.join(ctx.tmpDir, `${instance}.cfg`);
@@ -243,6 +267,7 @@ const httpProxy: SystemDef = {
   tools: [],
   speaks: 'http1',
   nginxPeer: 'nginx',
+  variantOf: undefined,
   async start(ctx, instance) {
     const port = await freePort();
     const proc = new BenchProcess({
@@ -264,6 +289,7 @@ const direct: SystemDef = {
   tools: [],
   speaks: 'http1',
   nginxPeer: undefined,
+  variantOf: undefined,
   start: (ctx) => Promise.resolve(alreadyRunning(ctx.upstreamPort)),
 };
 
@@ -280,6 +306,7 @@ const grpcDirect: SystemDef = {
   tools: loadTools('grpc'),
   speaks: 'grpc',
   nginxPeer: undefined,
+  variantOf: undefined,
   start: (ctx) => Promise.resolve(alreadyRunning(needGrpc(ctx))),
 };
 
@@ -302,12 +329,12 @@ export const SYSTEMS: readonly SystemDef[] = Object.freeze([
   nginx('nginx', 'realistic'),
   haproxy('haproxy', 'realistic'),
   httpProxy,
-  legate('legate-1-minimal', 'one', 'minimal', 'nginx-minimal'),
-  legate('legate-1-log', 'one', 'realistic-log', 'nginx-log'),
-  nginx('nginx-minimal', 'minimal'),
-  nginx('nginx-log', 'realistic-log'),
-  haproxy('haproxy-minimal', 'minimal'),
-  haproxy('haproxy-log', 'realistic-log'),
+  legate('legate-1-minimal', 'one', 'minimal', 'nginx-minimal', 'http1', 'legate-1'),
+  legate('legate-1-filters', 'one', 'realistic-filters', 'nginx', 'http1', 'legate-1'),
+  legate('legate-1-log', 'one', 'realistic-log', 'nginx-log', 'http1', 'legate-1'),
+  nginx('nginx-minimal', 'minimal', 'http1', 'nginx'),
+  nginx('nginx-log', 'realistic-log', 'http1', 'nginx'),
+  haproxy('haproxy-log', 'realistic-log', 'http1', 'haproxy'),
   legate('legate-1-h2tls', 'one', 'realistic', 'nginx-h2tls', 'h2-tls'),
   legate('legate-all-h2tls', 'all', 'realistic', 'nginx-h2tls', 'h2-tls'),
   nginx('nginx-h2tls', 'realistic', 'h2-tls'),
@@ -320,9 +347,13 @@ export function systemById(id: string): SystemDef | undefined {
   return SYSTEMS.find((s) => s.id === id);
 }
 
-/** True when `only` (ids or families) selects the system; undefined selects all. */
-export function selected(s: SystemDef, only: readonly string[] | undefined): boolean {
-  return only === undefined || only.includes(s.id) || only.includes(s.family);
+/**
+ * True when `only` (ids or families; an id selects its profile variants too) selects the system and `profiles`
+ * holds its profile (systems without one, direct and http-proxy, always pass); undefined selects all.
+ */
+export function selected(s: SystemDef, only: readonly string[] | undefined, profiles: readonly Profile[] | undefined = undefined): boolean {
+  const byName = only === undefined || only.includes(s.id) || only.includes(s.family) || (s.variantOf !== undefined && only.includes(s.variantOf));
+  return byName && (profiles === undefined || s.profile === undefined || profiles.includes(s.profile));
 }
 
 export interface Upstream {

@@ -45,7 +45,7 @@ describe('bench harness, tiny run', () => {
         [
           path.join(ROOT, 'bench/run.ts'),
           '--quick', '--duration', '1', '--latency-duration', '0.3', '--warmup', '0', '--reps', '1',
-          '--only', 'direct,http-proxy,nginx,haproxy,legate-1-grpc', '--scenarios', 'ka-5b,grpc-unary,idle-memory', '--idle-connections', '20',
+          '--only', 'direct,http-proxy,nginx,haproxy,legate-1-filters,legate-1-grpc', '--scenarios', 'ka-5b,grpc-unary,idle-memory', '--idle-connections', '20',
           '--upstream', 'node', '--no-install', '--connections', '4', '--out', out,
         ],
         { cwd: ROOT, timeout: 90_000 },
@@ -73,12 +73,16 @@ describe('bench harness, tiny run', () => {
     assert.ok(j.info.machine.nproc >= 1 && j.info.machine.cpuModel.length > 0 && j.info.machine.kernel.length > 0);
     assert.ok(j.info.versions['Node'] !== undefined && j.info.versions['autocannon'] !== undefined);
     assert.ok(j.info.pinning.length > 0);
-    assert.deepEqual(j.targets.map((t) => t.id), ['cpu-5b', 'cpu-16k', 'p99', 'access-log', 'h2-cpu', 'idle-memory']);
+    assert.deepEqual(j.targets.map((t) => t.id), [
+      'cpu-5b-minimal', 'cpu-5b-realistic', 'cpu-5b-filters', 'cpu-16k-minimal', 'cpu-16k-realistic', 'cpu-16k-filters',
+      'p99-minimal', 'p99-realistic', 'p99-filters', 'cpu-close-minimal', 'cpu-close-realistic', 'cpu-close-filters',
+      'ten-filters', 'access-log', 'h2-cpu', 'grpc-rate', 'idle-memory',
+    ]);
     for (const s of j.skipped) assert.ok(['nginx', 'haproxy', 'grpc-direct', 'legate-1-grpc'].includes(s.system) && s.reason.length > 0);
 
     const ka = j.scenarios.find((s) => s.id === 'ka-5b');
     assert.ok(ka !== undefined && ka.kind === 'load');
-    for (const id of ['direct', 'http-proxy']) {
+    for (const id of ['direct', 'http-proxy', 'legate-1-filters']) {
       const o: Outcome | undefined = ka.systems.find((s) => s.system === id);
       assert.ok(o !== undefined, `${id} in ka-5b`);
       assert.equal(o.status, 'ok');
@@ -87,6 +91,7 @@ describe('bench harness, tiny run', () => {
       assert.ok(o.loadRuns[0]!.curve.length > 0);
       assert.ok(o.summary !== undefined);
     }
+    assert.equal(ka.systems.find((s) => s.system === 'legate-1-filters')!.loadRuns[0]!.errors, 0, 'the ten filters let every bench request through');
     const proxied = ka.systems.find((s) => s.system === 'http-proxy')!.loadRuns[0]!;
     assert.ok(proxied.cpuUsPerRequest !== undefined && Number.isFinite(proxied.cpuUsPerRequest) && proxied.cpuUsPerRequest > 0, 'proxy CPU per request from /proc');
 
@@ -121,6 +126,8 @@ describe('bench harness, tiny run', () => {
     const md = fs.readFileSync(path.join(out, 'latest.md'), 'utf8');
     assert.match(md, /^# Legate benchmark/);
     assert.match(md, /## Targets/);
+    assert.match(md, /\| ten filters configured: CPU\/request vs router-only, keep-alive, 5-byte body \| realistic \+ ten filters \| ≤ 1\.1 × router-only \| /);
+    assert.match(md, /\| Legate, 1 worker, ten filters \| [0-9.]+k \| [0-9.]+ \|/);
     assert.match(md, /\| system \| req\/s \| proxy CPU µs\/req \| × nginx \|/);
     assert.match(md, /\| direct to the upstream \(ceiling\) \| [0-9.]+k \|/);
     assert.match(md, /\| http-proxy \(npm\), Node \| [0-9.]+k \| [0-9.]+ \|/);

@@ -1,7 +1,8 @@
 // Any thread (pure). The Envoy v3 bootstrap Legate runs under in the benchmark, for each profile.
 
 import { stringify } from 'yaml';
-import { REALISTIC_ROUTES, REWRITES, isRealistic, logsAccess, type Profile } from './realistic-routes.ts';
+import { REALISTIC_ROUTES, REWRITES, hasTenFilters, isRealistic, logsAccess, type Profile } from './realistic-routes.ts';
+import { TEN_FILTERS, tenFiltersVirtualHostConfig } from './ten-filters.ts';
 
 export interface LegateBenchConfig {
   readonly port: number;
@@ -43,12 +44,15 @@ export function legateBootstrap(c: LegateBenchConfig): Record<string, unknown> {
   }
   routes.push({ match: { prefix: '/' }, route: { cluster: 'upstream' } });
 
-  const routeConfig: Record<string, unknown> = { name: 'bench', virtual_hosts: [{ name: 'all', domains: ['*'], routes }] };
+  const tenFilters = hasTenFilters(c.profile);
+  const virtualHost: Record<string, unknown> = { name: 'all', domains: ['*'], routes };
+  if (tenFilters) virtualHost['typed_per_filter_config'] = tenFiltersVirtualHostConfig();
+  const routeConfig: Record<string, unknown> = { name: 'bench', virtual_hosts: [virtualHost] };
   const hcm: Record<string, unknown> = {
     '@type': HCM_TYPE,
     stat_prefix: 'bench',
     route_config: routeConfig,
-    http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } }],
+    http_filters: [...(tenFilters ? TEN_FILTERS : []), { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } }],
   };
   if (realistic) {
     hcm['use_remote_address'] = true;

@@ -2,8 +2,13 @@
 // Legate do the same work: ~50 routes (the benchmark request matches the last one, the worst case for a linear
 // route table), x-request-id generation, x-forwarded-for, request/response header rewrites, optional access log.
 
-export type Profile = 'minimal' | 'realistic' | 'realistic-log';
-export const PROFILES: readonly Profile[] = ['minimal', 'realistic', 'realistic-log'];
+/**
+ * minimal: one route, the router alone; realistic: the routes, ids and rewrites below; realistic-log: the same plus
+ * an access log; realistic-filters (Legate only): realistic plus ten built-in HTTP filters that do not act on the
+ * benchmark's requests (configs/ten-filters.ts), compared with nginx's realistic config.
+ */
+export type Profile = 'minimal' | 'realistic' | 'realistic-log' | 'realistic-filters';
+export const PROFILES: readonly Profile[] = ['minimal', 'realistic', 'realistic-log', 'realistic-filters'];
 
 export interface BenchRoute {
   readonly kind: 'prefix' | 'path' | 'regex' | 'prefix-header';
@@ -40,4 +45,9 @@ export function isRealistic(profile: Profile): boolean {
 
 export function logsAccess(profile: Profile): boolean {
   return profile === 'realistic-log';
+}
+
+/** The ten-filter chain (Legate's bootstrap only; the other proxies do the realistic profile's work). */
+export function hasTenFilters(profile: Profile): boolean {
+  return profile === 'realistic-filters';
 }
