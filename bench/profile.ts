@@ -23,7 +23,8 @@ profiler on in every thread, then prints: proxy CPU per request by thread (user 
 
 Options:
   --scenario S     ka-5b (default), ka-16k, close-5b, close-16k
-  --profile P      realistic (default) or minimal (one route, no extras)
+  --profile P      realistic (default), minimal (one route, no extras) or realistic-filters (realistic + ten
+                   built-in HTTP filters configured but not acting)
   --duration D     seconds of measured load (default 10), after 2 s of warm-up
   --connections N  wrk connections (default 50)
   --no-profiler    measure CPU only (the profiler itself costs some CPU)
@@ -35,7 +36,7 @@ Options:
 
 interface ProfileOptions {
   scenario: string;
-  profile: 'minimal' | 'realistic';
+  profile: 'minimal' | 'realistic' | 'realistic-filters';
   durationS: number;
   connections: number;
   profiler: boolean;
@@ -57,7 +58,7 @@ function parseOptions(argv: readonly string[]): ProfileOptions {
     if (a === '--scenario') o.scenario = value();
     else if (a === '--profile') {
       const p = value();
-      if (p !== 'minimal' && p !== 'realistic') throw new Error(`--profile: minimal or realistic, not ${p}`);
+      if (p !== 'minimal' && p !== 'realistic' && p !== 'realistic-filters') throw new Error(`--profile: minimal, realistic or realistic-filters, not ${p}`);
       o.profile = p;
     } else if (a === '--duration') o.durationS = Number(value());
     else if (a === '--connections') o.connections = Number(value());

@@ -104,14 +104,18 @@ class CompressorFilter extends PassThroughFilter {
     const config = this.shared.config;
     if (config.requestEnabled) this.decideRequest(headers, endStream);
     if (!config.responseEnabled) return FilterHeadersStatus.Continue;
-    this.acceptEncoding = getHeader(headers, 'accept-encoding') ?? null;
-    const info = this.cb.streamInfo;
-    let registry = registries.get(info);
-    if (registry === undefined) {
-      registry = [];
-      registries.set(info, registry);
+    const accept = getHeader(headers, 'accept-encoding') ?? null;
+    this.acceptEncoding = accept;
+    if (accept !== null) {
+      // Only a request that may be compressed registers (acceptable() never looks without Accept-Encoding).
+      const info = this.cb.streamInfo;
+      let registry = registries.get(info);
+      if (registry === undefined) {
+        registry = [];
+        registries.set(info, registry);
+      }
+      registry.push(this.shared.registration);
     }
-    registry.push(this.shared.registration);
     const remove = perRoute !== null && perRoute.removeAcceptEncoding !== null ? perRoute.removeAcceptEncoding : config.removeAcceptEncoding;
     if (remove) removeHeader(headers, 'accept-encoding');
     return FilterHeadersStatus.Continue;

@@ -18,8 +18,12 @@ import { trustedClientAddress } from '../../../src/http/forwarded-for.ts';
 import { LocalReply } from '../local-reply.ts';
 import { removeHeader } from '../../../src/http/header-list.ts';
 import {
-  FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, type FilterCallbacks, type StreamFilter,
+  FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, IMPLEMENTS_DECODE_DATA, IMPLEMENTS_DECODE_HEADERS,
+  IMPLEMENTS_ENCODE_DATA, IMPLEMENTS_ENCODE_HEADERS, type FilterCallbacks, type StreamFilter,
 } from './http-filter.ts';
+
+/** Every IMPLEMENTS_* bit: a filter whose callbacks are all called (the router, filters made elsewhere). */
+const IMPLEMENTS_ALL = 63;
 
 const EMPTY = Buffer.alloc(0);
 const NO_INTERIM_HEADERS: HeaderList = [];
@@ -49,6 +53,11 @@ export class ActiveFilter implements FilterCallbacks {
   readonly requestHeaders: HeaderList;
   readonly bufferLimit: number;
   filter: StreamFilter;
+  /**
+   * Which callbacks `filter` implements itself (IMPLEMENTS_* bits, http-filter.ts); the others are PassThroughFilter's
+   * Continue and are not called. All of them unless the chain says otherwise.
+   */
+  implemented: number;
   decodeState: number;
   /** The headers went past this filter. */
   decodeHeadersContinued: boolean;
@@ -74,6 +83,7 @@ export class ActiveFilter implements FilterCallbacks {
     this.requestHeaders = manager.stream.headers;
     this.bufferLimit = manager.limit;
     this.filter = NO_FILTER;
+    this.implemented = IMPLEMENTS_ALL;
     this.decodeState = CONTINUE;
     this.decodeHeadersContinued = false;
     this.decodeEnd = false;
@@ -314,6 +324,10 @@ export class FilterManager {
       // Its decodeHeaders runs: its encoders run on the response (encoding starts at the latest decoder).
       this.latestDecoder = i;
       if (endStream) f.decodeEnd = true;
+      if ((f.implemented & IMPLEMENTS_DECODE_HEADERS) === 0) {
+        f.decodeHeadersContinued = true;
+        continue;
+      }
       f.decodeCalling = true;
       f.decodeContinueAsked = false;
       let status: number;
@@ -346,17 +360,19 @@ export class FilterManager {
       }
       if (f.decodeEnd) return;
       if (endStream) f.decodeEnd = true;
-      f.decodeCalling = true;
-      f.decodeContinueAsked = false;
-      let status: number;
-      try {
-        status = f.filter.decodeData(data, endStream);
-      } finally {
-        f.decodeCalling = false;
+      let status: number = FilterDataStatus.Continue;
+      if ((f.implemented & IMPLEMENTS_DECODE_DATA) !== 0) {
+        f.decodeCalling = true;
+        f.decodeContinueAsked = false;
+        try {
+          status = f.filter.decodeData(data, endStream);
+        } finally {
+          f.decodeCalling = false;
+        }
+        // A continueDecoding() from inside the callback counts as Continue.
+        if (f.decodeContinueAsked) status = 0;
+        if (this.stopped()) return;
       }
-      // A continueDecoding() from inside the callback counts as Continue.
-      if (f.decodeContinueAsked) status = 0;
-      if (this.stopped()) return;
       if (status === FilterDataStatus.Continue) {
         if (f.decodeState === STOP_SINGLE) {
           // Headers (or earlier data) were stopped here: they go on first, then what is buffered, then this.
@@ -506,6 +522,10 @@ export class FilterManager {
     for (let i = start; i >= 0; i--) {
       const f = filters[i]!;
       if (endStream) f.encodeEnd = true;
+      if ((f.implemented & IMPLEMENTS_ENCODE_HEADERS) === 0) {
+        f.encodeHeadersContinued = true;
+        continue;
+      }
       f.encodeCalling = true;
       f.encodeContinueAsked = false;
       let status: number;
@@ -534,16 +554,18 @@ export class FilterManager {
       if (state === STOP_ALL_BUFFER || state === STOP_ALL_WATERMARK) return this.bufferResponseData(data, state === STOP_ALL_WATERMARK);
       if (f.encodeEnd) return true;
       if (endStream) f.encodeEnd = true;
-      f.encodeCalling = true;
-      f.encodeContinueAsked = false;
-      let status: number;
-      try {
-        status = f.filter.encodeData(data, endStream);
-      } finally {
-        f.encodeCalling = false;
+      let status: number = FilterDataStatus.Continue;
+      if ((f.implemented & IMPLEMENTS_ENCODE_DATA) !== 0) {
+        f.encodeCalling = true;
+        f.encodeContinueAsked = false;
+        try {
+          status = f.filter.encodeData(data, endStream);
+        } finally {
+          f.encodeCalling = false;
+        }
+        if (f.encodeContinueAsked) status = 0;
+        if (this.encodeStopped()) return true;
       }
-      if (f.encodeContinueAsked) status = 0;
-      if (this.encodeStopped()) return true;
       if (status === FilterDataStatus.Continue) {
         if (f.encodeState === STOP_SINGLE) {
           if (data.length > 0) this.appendBuffer(false, data);

@@ -6,6 +6,7 @@ import type { HcmConfig } from '../../../src/snapshot/snapshot-types.ts';
 import type { Route } from '../../../src/router/route-table.ts';
 import type { ActiveStream } from '../active-stream.ts';
 import { FilterManager } from './filter-manager.ts';
+import { filterCallbacksImplemented, type StreamFilter } from './http-filter.ts';
 import { httpFilterFactoryBuilder, type HttpFilterFactory, type HttpFilterFactoryContext } from './filter-registry.ts';
 import { RouterFilter } from '../../router/router-filter.ts';
 import { asyncClientFor } from '../../upstream/async-client.ts';
@@ -17,11 +18,26 @@ class ChainEntry {
   readonly name: string;
   readonly disabled: boolean;
   readonly factory: HttpFilterFactory;
+  /** The class of the last filter the factory made, and which callbacks it implements (filterCallbacksImplemented). */
+  private lastClass: unknown;
+  private lastImplemented: number;
 
   constructor(name: string, disabled: boolean, factory: HttpFilterFactory) {
     this.name = name;
     this.disabled = disabled;
     this.factory = factory;
+    this.lastClass = null;
+    this.lastImplemented = 0;
+  }
+
+  /** filterCallbacksImplemented(filter), worked out once per filter class. */
+  implemented(filter: StreamFilter): number {
+    const cls = filter.constructor;
+    if (cls !== this.lastClass) {
+      this.lastClass = cls;
+      this.lastImplemented = filterCallbacksImplemented(filter);
+    }
+    return this.lastImplemented;
   }
 }
 
@@ -66,7 +82,9 @@ export class HttpFilterChain {
       if (disabled) continue;
       if (manager === null) manager = new FilterManager(stream, this.bufferLimit);
       const f = manager.add(e.name);
-      f.filter = e.factory.createFilter(f);
+      const filter = e.factory.createFilter(f);
+      f.filter = filter;
+      f.implemented = e.implemented(filter);
     }
     if (manager === null) return null;
     manager.add(ROUTER_NAME).filter = new RouterFilter(stream);

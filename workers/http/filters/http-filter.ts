@@ -188,3 +188,27 @@ export class PassThroughFilter implements StreamFilter {
   }
   onDestroy(): void {}
 }
+
+/** Bits of filterCallbacksImplemented: which callbacks a filter has of its own (not PassThroughFilter's). */
+export const IMPLEMENTS_DECODE_HEADERS = 1;
+export const IMPLEMENTS_DECODE_DATA = 2;
+export const IMPLEMENTS_DECODE_TRAILERS = 4;
+export const IMPLEMENTS_ENCODE_HEADERS = 8;
+export const IMPLEMENTS_ENCODE_DATA = 16;
+export const IMPLEMENTS_ENCODE_TRAILERS = 32;
+
+/**
+ * Which of the six callbacks `filter` implements itself: a PassThroughFilter default only answers Continue, so the
+ * filter manager need not call it (an unused filter then costs no megamorphic call for those events).
+ */
+export function filterCallbacksImplemented(filter: StreamFilter): number {
+  const base = PassThroughFilter.prototype;
+  let mask = 0;
+  if (filter.decodeHeaders !== base.decodeHeaders) mask |= IMPLEMENTS_DECODE_HEADERS;
+  if (filter.decodeData !== base.decodeData) mask |= IMPLEMENTS_DECODE_DATA;
+  if (filter.decodeTrailers !== base.decodeTrailers) mask |= IMPLEMENTS_DECODE_TRAILERS;
+  if (filter.encodeHeaders !== base.encodeHeaders) mask |= IMPLEMENTS_ENCODE_HEADERS;
+  if (filter.encodeData !== base.encodeData) mask |= IMPLEMENTS_ENCODE_DATA;
+  if (filter.encodeTrailers !== base.encodeTrailers) mask |= IMPLEMENTS_ENCODE_TRAILERS;
+  return mask;
+}
