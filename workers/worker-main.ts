@@ -44,7 +44,7 @@ const clusters = new WorkerClusterManager(stats);
 const sinks = new AccessLogSinkCache(init.accessLogFlushIntervalMs);
 const listeners = new ListenerManager(stats, init.workerSlots, clusters, sinks);
 const highMemoryStreams = new HighMemoryStreamReset(listeners, stats);
-let drainTimeMs = 5000;
+let drainTimeMs = init.drainTimeMs ?? 5000;
 let heapTimer: NodeJS.Timeout | null = null;
 
 /**

@@ -1,5 +1,5 @@
 // Micro bench: ns per host pick for every load balancing policy over 100 hosts (equal and unequal weights; locality
-// weighted over 4 localities; slow start with 10 hosts ramping up), the
+// weighted over 4 localities; slow start with 10 hosts ramping up; subsets: 4 by metadata), the
 // hashing policies with a precomputed hash and with no hash (random point), the request hash itself (xxHash64 of a
 // header value; a full hash_policy evaluation), and the cost of building a ring / Maglev table.
 // Run: node_modules/.bin/node bench/micro/lb-pick.ts
@@ -10,6 +10,9 @@ import { compileHashPolicies, computeRequestHash } from '../../src/router/hash-p
 import { StreamInfo } from '../../src/http/stream-info.ts';
 import { LocalityWeightedLoadBalancer } from '../../workers/upstream/locality-lb.ts';
 import { SlowStartLoadBalancer } from '../../workers/upstream/slow-start.ts';
+import { SubsetLoadBalancer } from '../../workers/upstream/subset-lb.ts';
+import { compileSubsetConfig } from '../../src/upstream/subset-config.ts';
+import { compileMetadataMatch } from '../../src/router/metadata-match.ts';
 
 class Host implements LbHost {
   readonly addressString: string;
@@ -65,6 +68,15 @@ bench('locality weighted pick, 100 hosts in 4 localities (RR)', 1_000_000, () =>
 const since = equal.map((_, i) => (i < 10 ? performance.now() : -Infinity));
 const ramping = new SlowStartLoadBalancer(equal, since, { windowMs: 60_000, aggression: 1, minWeightPercent: 10 }, (h) => h.weight, performance.now.bind(performance));
 bench('slow start pick, 100 hosts, 10 in their window (RR)', 1_000_000, () => ramping.chooseHost());
+// Subsets (lb_subset_config): 100 hosts in 4 subsets by envoy.lb version, round robin within; the route's criteria
+// are precomputed, so a pick is one map lookup and the subset's own pick.
+const versionOf = (h: Host): Record<string, unknown> => ({ version: `v${Number(h.addressString.split('.')[3]!.split(':')[0]) % 4}` });
+const subsetMd = new Map(equal.map((h) => [h, versionOf(h)]));
+const subsetConfig = compileSubsetConfig({ lb_subset_config: { subset_selectors: [{ keys: ['version'] }] } }, 'c', [])!;
+const subsetStats = { values: new Array<number>(7).fill(0), lb_subsets_active: 0, lb_subsets_created: 1, lb_subsets_removed: 2, lb_subsets_selected: 3, lb_subsets_fallback: 4, lb_subsets_fallback_panic: 5, lb_subsets_single_host_per_subset_duplicate: 6 };
+const subsets = new SubsetLoadBalancer<Host>(subsetConfig, equal, (h) => subsetMd.get(h), (hosts) => createLoadBalancer('ROUND_ROBIN', hosts, options), createLoadBalancer('ROUND_ROBIN', equal, options), subsetStats, null);
+const v2 = compileMetadataMatch({ filter_metadata: { 'envoy.lb': { version: 'v2' } } }, 'm', [])!;
+bench('subset pick, 100 hosts in 4 subsets (RR within)', 1_000_000, () => subsets.chooseHost(v2, null, 0));
 
 const out = new Hash64();
 const values = Array.from({ length: 1024 }, (_, i) => `session-${i}-abcdef`);

@@ -470,6 +470,8 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'hash_policy',
     // DEFAULT or HIGH: which circuit breakers (and pools) of the cluster (src/upstream/circuit-breaker-shared.ts).
     'priority',
+    // Subset load balancing: the envoy.lb criteria (src/router/metadata-match.ts, workers/upstream/subset-lb.ts).
+    'metadata_match',
   ],
   // cookie.attributes (extra Set-Cookie attributes): not supported yet.
   'envoy.config.route.v3.RouteAction.HashPolicy': ['header', 'cookie', 'connection_properties', 'query_parameter', 'filter_state', 'terminal'],
@@ -495,12 +497,12 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.route.v3.RouteAction.MaxStreamDuration': ['max_stream_duration', 'grpc_timeout_header_max', 'grpc_timeout_header_offset'],
   'envoy.config.route.v3.RouteAction.UpgradeConfig': ['upgrade_type', 'enabled'],
   // weighted_clusters: total_weight is deprecated and, as in Envoy, not read (the sum of the weights is the total);
-  // runtime_key_prefix names runtime keys and Legate reads no runtime: the configured weights apply. Not supported
-  // yet: metadata_match (subset load balancing).
+  // runtime_key_prefix names runtime keys and Legate reads no runtime: the configured weights apply. metadata_match
+  // is merged over the route's (src/router/metadata-match.ts).
   'envoy.config.route.v3.WeightedCluster': ['clusters', 'total_weight', 'runtime_key_prefix', 'header_name'],
   'envoy.config.route.v3.WeightedCluster.ClusterWeight': [
     'name', 'cluster_header', 'weight', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add',
-    'response_headers_to_remove', 'typed_per_filter_config', 'host_rewrite_literal',
+    'response_headers_to_remove', 'typed_per_filter_config', 'host_rewrite_literal', 'metadata_match',
   ],
   // runtime_fraction: its default_value decides (no runtime). Not supported yet: trace_sampled.
   'envoy.config.route.v3.RouteAction.RequestMirrorPolicy': ['cluster', 'cluster_header', 'runtime_fraction', 'disable_shadow_host_suffix_append'],
@@ -536,7 +538,16 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'cluster_type',
     // type ORIGINAL_DST (src/upstream/original-dst-config.ts, workers/upstream/original-dst-hosts.ts).
     'original_dst_lb_config', 'cleanup_interval',
+    // Subset load balancing (src/upstream/subset-config.ts, workers/upstream/subset-lb.ts).
+    'lb_subset_config',
   ],
+  // locality_weight_aware / scale_locality_weight true and metadata_fallback_policy FALLBACK_LIST are refused by
+  // src/upstream/subset-config.ts as not supported yet.
+  'envoy.config.cluster.v3.Cluster.LbSubsetConfig': [
+    'fallback_policy', 'default_subset', 'subset_selectors', 'panic_mode_any', 'list_as_any', 'locality_weight_aware',
+    'scale_locality_weight', 'metadata_fallback_policy',
+  ],
+  'envoy.config.cluster.v3.Cluster.LbSubsetConfig.LbSubsetSelector': ['keys', 'single_host_per_subset', 'fallback_policy', 'fallback_keys_subset'],
   'envoy.config.cluster.v3.Cluster.OriginalDstLbConfig': ['use_http_header', 'http_header_name', 'upstream_port_override', 'metadata_key'],
   'envoy.type.metadata.v3.MetadataKey': ['key', 'path'],
   'envoy.type.metadata.v3.MetadataKey.PathSegment': ['key'],

@@ -24,6 +24,8 @@ export interface WorkerInit {
   accessLogFlushIntervalMs: number;
   /** Test hook: allow the primary to ask this worker to crash (only set by tests). */
   allowTestCrash: boolean;
+  /** --drain-time-s in ms: how long connections of a modified, changed or removed listener may drain. */
+  drainTimeMs?: number;
 }
 
 export type PrimaryToWorker =

@@ -88,6 +88,7 @@ export class Primary {
     this.options = options;
     this.logSettings = logSettings;
     this.stats = new StatsHub(options.concurrency, options.statsTags);
+    this.stats.setListenerDrainTimeMs(options.drainTimeS * 1000);
     this.memberships = new MembershipManager(this.stats, (update) => {
       this.supervisor.broadcast({ type: 'host_set', update });
     });
@@ -193,6 +194,7 @@ export class Primary {
     // Each spawn replays the current snapshot; wait for every worker to report it applied. With a port_value 0
     // listener, worker 0 binds first and the others' replays (with its port) wait until it has.
     if (this.hasUnboundPortZero(cur.snapshot)) this.portsFirstWorker = 0;
+    this.supervisor.drainTimeMs = this.options.drainTimeS * 1000;
     this.supervisor.start(specs);
     this.certificates.start(cur.snapshot);
     const problems: string[] = [];

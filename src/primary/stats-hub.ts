@@ -10,7 +10,7 @@ import {
   UDP_PROXY_STATS, CLUSTER_UDP_STATS, LISTENER_UDP_STATS,
   type ScopeSlots, type WorkerStatsStore,
 } from '../stats/definitions.ts';
-import type { Snapshot } from '../snapshot/snapshot-types.ts';
+import type { ListenerConfig, Snapshot } from '../snapshot/snapshot-types.ts';
 import { CONNECTION_LIMIT_BASE, MAX_CONNECTION_LIMIT_COUNTERS } from '../overload/overload-shared.ts';
 import { RESET_HIGH_MEMORY_STREAM, RESET_STREAMS_COUNT_STAT } from '../overload/overload-config.ts';
 import { DEFAULT_STATS_SETTINGS, sourceOf, type StatsSettings } from '../stats/stats-config.ts';
@@ -149,11 +149,16 @@ export class StatsHub {
     this.setServerGauge('total_connections', connections);
   }
 
+  /** --drain-time-s: how long a modified or removed listener counts as draining (listener_manager.*). */
+  setListenerDrainTimeMs(ms: number): void {
+    this.managers.drainTimeMs = ms;
+  }
+
   /** Gives every listener, connection manager and cluster of a version its slots (same names, same slots). */
   assignSlots(snapshot: Snapshot): void {
     const r = this.registry;
     // Before any slot is set on it: a version's resources compared with the previous version's (cluster_manager.*).
-    this.managers.onVersion(snapshot.clusters.map(signatureOf), snapshot.listeners.map(signatureOf), this.concurrency);
+    this.managers.onVersion(snapshot.clusters.map(signatureOf), snapshot.listeners.map(listenerSignatureOf), this.concurrency);
     for (const l of snapshot.listeners) {
       l.slots = r.allocateScope(`listener.${l.statAddress}.`, LISTENER_STATS, [['envoy_listener_address', l.statAddress]]);
       const workerCx: number[] = [];
@@ -263,6 +268,16 @@ export class StatsHub {
     this.refreshDerived();
     return this.regions.snapshot();
   }
+}
+
+/**
+ * A listener as Envoy's listener manager compares it: its identity (config as written or sent, before RDS route
+ * tables and SDS secrets are put inline: those do not modify a listener) and its filter chains' identities.
+ */
+function listenerSignatureOf(l: ListenerConfig): NamedSignature {
+  const chains = l.filterChains.map((c) => c.identity).join(',');
+  const own = `${l.bindKey}|${l.identity}`;
+  return { name: l.name, own, signature: `${own}|${chains}|${l.defaultFilterChain?.identity ?? ''}` };
 }
 
 /** A resource's name and its compiled config as text: two versions of it differ when their texts do. */

@@ -84,6 +84,8 @@ export class WorkerSupervisor {
   private readonly logSettings: () => LogSettings;
   private readonly accessLogFlushIntervalMs: number;
   private readonly allowTestCrash: boolean;
+  /** --drain-time-s in ms, handed to each worker at start (listener updates drain for it). */
+  drainTimeMs: number | undefined;
   private stopping = false;
   private waiters: Waiter[] = [];
   private nextRequestId = 1;
@@ -119,6 +121,7 @@ export class WorkerSupervisor {
       log: this.logSettings(),
       accessLogFlushIntervalMs: this.accessLogFlushIntervalMs,
       allowTestCrash: this.allowTestCrash,
+      drainTimeMs: this.drainTimeMs,
     };
     const worker = new Worker(WORKER_ENTRY, { workerData: init, name: `legate-worker-${spec.index}` });
     const handle = new WorkerHandle(spec, worker);

@@ -14,6 +14,7 @@ import type { MirrorPolicy } from './mirror-policy.ts';
 import type { WeightedClusters } from './weighted-clusters.ts';
 import type { RetryPolicy } from './retry-policy.ts';
 import type { HashPolicy } from './hash-policy.ts';
+import type { MetadataMatch } from './metadata-match.ts';
 
 export const PathRewrite = { NONE: 0, PREFIX: 1, REGEX: 2 } as const;
 
@@ -69,6 +70,8 @@ export interface RouteSpec {
   retryPolicy?: RetryPolicy | null;
   /** RouteAction.hash_policy (read only for RING_HASH / MAGLEV clusters); absent or null: none. */
   hashPolicies?: readonly HashPolicy[] | null;
+  /** RouteAction.metadata_match envoy.lb criteria (subset load balancing); absent or null: none. */
+  metadataMatch?: MetadataMatch | null;
   /** RouteAction.priority HIGH: the cluster's HIGH circuit breakers (and pools); absent or false: DEFAULT. */
   highPriority?: boolean;
   /** Route.decorator.operation: the span name when tracing (workers/tracing); absent or null: none. */
@@ -109,6 +112,7 @@ export class CompiledRoute implements Route {
   readonly mirrorPolicies: readonly MirrorPolicy[] | null;
   readonly retryPolicy: RetryPolicy | null;
   readonly hashPolicies: readonly HashPolicy[] | null;
+  readonly metadataMatch: MetadataMatch | null;
   readonly highPriority: boolean;
   readonly decoratorOperation: string | null;
   private readonly rewriteKind: number;
@@ -150,6 +154,7 @@ export class CompiledRoute implements Route {
     this.mirrorPolicies = s.mirrorPolicies ?? null;
     this.retryPolicy = s.retryPolicy ?? null;
     this.hashPolicies = s.hashPolicies ?? null;
+    this.metadataMatch = s.metadataMatch ?? null;
     this.highPriority = s.highPriority === true;
     this.decoratorOperation = s.decoratorOperation ?? null;
     this.rewriteKind = s.rewriteKind;

@@ -9,6 +9,7 @@ import { regexMatcherLimit } from './string-matcher.ts';
 import { readDataSource } from './direct-response-body.ts';
 import { asciiLower } from './ascii.ts';
 import { compileHashPolicies } from './hash-policy.ts';
+import { compileMetadataMatch } from './metadata-match.ts';
 import {
   bool, checkHeaderName, checkHeaderValue, durationMs, isObj, num, obj, oneofSet, str, type Obj, type RouteConfigProblem,
 } from './config-values.ts';
@@ -123,6 +124,8 @@ function compileClusterAction(ra: Obj, path: string, matchedLength: number, spec
     if (v !== '' && checkHeaderName(v, `${path}.host_rewrite_header`, problems)) spec.hostRewriteHeader = asciiLower(v);
   }
   if (ra['hash_policy'] !== undefined) spec.hashPolicies = compileHashPolicies(ra['hash_policy'], `${path}.hash_policy`, problems);
+  // metadata_match envoy.lb: the subset a cluster with lb_subset_config picks from (workers/upstream/subset-lb.ts).
+  if (ra['metadata_match'] !== undefined) spec.metadataMatch = compileMetadataMatch(ra['metadata_match'], `${path}.metadata_match`, problems);
   // RoutingPriority: HIGH selects the cluster's HIGH circuit breakers.
   if (ra['priority'] === 'HIGH') spec.highPriority = true;
   spec.timeoutMs = durationMs(ra, 'timeout', DEFAULT_ROUTE_TIMEOUT_MS, path, problems);

@@ -10,6 +10,7 @@ import { RouteEntry, choosePathProbes, compileRouteMatch, type CompiledMatch } f
 import { compileRouteAction } from './route-action-config.ts';
 import { compileMirrorPolicies, type MirrorPolicy } from './mirror-policy.ts';
 import { compileWeightedClusters, WeightedClusters } from './weighted-clusters.ts';
+import { mergeMetadataMatch } from './metadata-match.ts';
 import type { Route } from './route-types.ts';
 import { compileRetryPolicy } from './retry-policy.ts';
 import { compileMutationLevel, type HeaderMutationLevel, type HeaderValueFormatter } from './header-mutations.ts';
@@ -217,6 +218,7 @@ function compileClusterRoutes(
       ...spec, clusterName: c.clusterName, clusterHeader: c.clusterHeader, weightedClusters: null,
       hostRewriteLiteral: c.hostRewriteLiteral ?? spec.hostRewriteLiteral, requestMutations: request, responseMutations: response,
       perFilterConfigs: mergePerFilterConfigs(c.perFilterConfigs, spec.perFilterConfigs as Record<string, RouteFilterConfig> | null),
+      metadataMatch: mergeMetadataMatch(spec.metadataMatch ?? null, c.metadataMatch),
     }));
     weights.push(c.weight);
   }

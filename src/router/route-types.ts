@@ -6,6 +6,7 @@ import type { CorsPolicy } from '../filters/cors-config.ts';
 import type { MirrorPolicy } from './mirror-policy.ts';
 import type { RetryPolicy } from './retry-policy.ts';
 import type { HashPolicy } from './hash-policy.ts';
+import type { MetadataMatch } from './metadata-match.ts';
 
 export const RouteKind = { CLUSTER: 0, DIRECT_RESPONSE: 1, REDIRECT: 2 } as const;
 
@@ -84,6 +85,11 @@ export interface Route {
   retryPolicy: RetryPolicy | null;
   /** RouteAction.hash_policy: what the request is hashed by for a RING_HASH / MAGLEV cluster; null: none. */
   hashPolicies: readonly HashPolicy[] | null;
+  /**
+   * RouteAction.metadata_match `envoy.lb` criteria (merged with a weighted cluster entry's), read only by clusters
+   * with lb_subset_config (workers/upstream/subset-lb.ts); absent or null: none.
+   */
+  metadataMatch?: MetadataMatch | null;
   /** RouteAction.priority HIGH: the cluster's HIGH circuit breakers and pools; optional (absent/false: DEFAULT). */
   highPriority?: boolean;
   /** Route.decorator.operation: the name of the request's span when tracing; optional (null/absent: none). */

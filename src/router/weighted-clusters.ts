@@ -9,6 +9,7 @@ import type { RouteFilterConfig } from '../filters/http-filter-config.ts';
 import type { Route } from './route-types.ts';
 import { compileMutationLevel, type HeaderMutationLevel, type HeaderValueFormatter } from './header-mutations.ts';
 import { asciiLower } from './ascii.ts';
+import { compileMetadataMatch, type MetadataMatch } from './metadata-match.ts';
 import { checkHeaderName, checkHeaderValue, isObj, list, num, obj, oneofSet, str, type Obj, type RouteConfigProblem } from './config-values.ts';
 
 /** One WeightedCluster.ClusterWeight, compiled (its route is built from it and the parent route's spec). */
@@ -23,6 +24,8 @@ export interface ClusterWeightSpec {
   /** null: the route's own host rewrite applies. */
   hostRewriteLiteral: string | null;
   perFilterConfigs: Record<string, RouteFilterConfig> | null;
+  /** ClusterWeight.metadata_match envoy.lb criteria, merged over the route's (subset load balancing); null: none. */
+  metadataMatch: MetadataMatch | null;
 }
 
 export interface WeightedClustersSpec {
@@ -83,6 +86,7 @@ export function compileWeightedClusters(wc: Obj, path: string, deps: WeightedClu
       perFilterConfigs: isObj(cw['typed_per_filter_config'])
         ? (deps.compilePerFilterConfigs?.(obj(cw['typed_per_filter_config']), `${p}.typed_per_filter_config`, problems) ?? null)
         : null,
+      metadataMatch: compileMetadataMatch(cw['metadata_match'], `${p}.metadata_match`, problems),
     });
   });
   // total_weight is deprecated: Envoy uses the sum of the weights whatever it says (accepted, not read).

@@ -29,6 +29,7 @@ import { compileLocalReplyConfig } from './local-reply-config.ts';
 import { compileUdpListener, isUdpListener, UDP_PROXY, UDP_PROXY_TYPE, type UdpConfigProblem, type UdpListenerConfig } from './udp-listener-config.ts';
 import { compileStatsSettings } from '../stats/stats-config.ts';
 import { compileTracing, type TracingProblem } from '../tracing/tracing-config.ts';
+import { listenerIdentityOf } from '../config-loader/listener-identity.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -271,6 +272,12 @@ function compileListener(
     else named.set(n, i);
   });
   if (!ok) return null;
+  // What an update compares (Envoy's listener manager: modified, or only some filter chains: in place).
+  const identity = listenerIdentityOf(l);
+  filterChains.forEach((c, i) => {
+    c.identity = identity.chains[i] ?? '';
+  });
+  if (defaultFilterChain !== null) defaultFilterChain.identity = identity.defaultChain;
 
   // No two chains may match the same connections.
   for (const [a, b] of buildFilterChainMatcher(filterChains.map((c) => c.match)).duplicates) {
@@ -301,6 +308,8 @@ function compileListener(
     defaultFilterChain,
     accessLogs: logs.config,
     slots: null,
+    identity: identity.listener,
+    drainType: l['drain_type'] === 'MODIFY_ONLY' ? 'MODIFY_ONLY' : 'DEFAULT',
   };
 }
 
@@ -414,6 +423,7 @@ function compileFilterChain(
     networkRbac,
     networkLocalRateLimits,
     filter,
+    identity: '',
   };
 }
 

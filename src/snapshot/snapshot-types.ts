@@ -72,6 +72,13 @@ export interface ListenerConfig {
    * (src/primary/stats-hub.ts; absent until then).
    */
   workerCxSlots?: number[] | null;
+  /**
+   * The listener's own config (all but its filter chains) as hashed before RDS/SDS are put inline
+   * (src/config-loader/listener-identity.ts): a listener whose identity changes is modified, its connections drain.
+   */
+  identity: string;
+  /** drain_type: MODIFY_ONLY listeners drain only when modified or removed, not for /drain_listeners. */
+  drainType: 'DEFAULT' | 'MODIFY_ONLY';
 }
 
 /** envoy.config.listener.v3.FilterChain, compiled. */
@@ -100,6 +107,11 @@ export interface FilterChainConfig {
   networkLocalRateLimits: NetworkLocalRateLimitConfig[] | null;
   /** The terminal network filter. */
   filter: NetworkFilterConfig;
+  /**
+   * The chain as hashed before RDS/SDS are put inline (src/config-loader/listener-identity.ts). An update that keeps the
+   * listener's identity changes it in place: connections of a chain whose identity is gone drain, the others stay.
+   */
+  identity: string;
 }
 
 /**

@@ -458,6 +458,8 @@ export const CLUSTER_STATS = {
     'lb_healthy_panic',
     // ORIGINAL_DST: a metadata_key or use_http_header value that is not ip:port (workers/upstream/original-dst-hosts.ts).
     'original_dst_host_invalid',
+    // Subset load balancing (workers/upstream/subset-lb.ts), per worker as Envoy's per-worker subset balancers.
+    'lb_subsets_created', 'lb_subsets_removed', 'lb_subsets_selected', 'lb_subsets_fallback', 'lb_subsets_fallback_panic',
     // Written by the tcp_proxy filter.
     'upstream_cx_connect_attempts_exceeded', 'upstream_flow_control_paused_reading_total',
     'upstream_flow_control_resumed_reading_total',
@@ -469,6 +471,7 @@ export const CLUSTER_STATS = {
   gauges: [
     'upstream_cx_active', 'upstream_rq_active', 'upstream_rq_pending_active', 'membership_healthy',
     'membership_degraded', 'membership_excluded', 'membership_total', 'version',
+    'lb_subsets_active', 'lb_subsets_single_host_per_subset_duplicate',
   ],
   histograms: ['upstream_rq_time', 'upstream_cx_connect_ms', 'upstream_cx_length_ms'],
 } as const satisfies StatScopeDefinition;
@@ -506,7 +509,7 @@ export const RUNTIME_STATS = {
 
 /** listener_manager.* */
 export const LISTENER_MANAGER_STATS = {
-  counters: ['listener_added', 'listener_modified', 'listener_removed', 'listener_create_success', 'listener_create_failure'],
+  counters: ['listener_added', 'listener_modified', 'listener_removed', 'listener_create_success', 'listener_create_failure', 'listener_in_place_updated'],
   gauges: ['total_listeners_active', 'total_listeners_draining', 'total_listeners_warming'],
   histograms: [],
 } as const satisfies StatScopeDefinition;

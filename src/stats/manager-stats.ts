@@ -9,6 +9,11 @@ import type { StatRegistry } from './stat-registry.ts';
 export interface NamedSignature {
   readonly name: string;
   readonly signature: string;
+  /**
+   * Listeners: the signature of the listener's own config without its filter chains. Same `own`, other
+   * `signature`: only filter chains changed, an in-place update (listener_in_place_updated, not listener_modified).
+   */
+  readonly own?: string;
 }
 
 export class ManagerStats {
@@ -17,6 +22,10 @@ export class ManagerStats {
   private readonly listenerSlots: ScopeSlots<typeof LISTENER_MANAGER_STATS>;
   private clusters = new Map<string, string>();
   private listeners = new Map<string, string>();
+  private listenersOwn = new Map<string, string>();
+  /** --drain-time-s: how long a modified or removed listener counts in total_listeners_draining. */
+  drainTimeMs = 600_000;
+  private draining = 0;
 
   /** `values`: the primary's region. */
   constructor(registry: StatRegistry, values: Float64Array) {
@@ -38,13 +47,32 @@ export class ManagerStats {
     this.clusters = cd.next;
     const l = this.listenerSlots;
     const ld = diff(this.listeners, listeners);
+    let inPlace = 0;
+    const own = new Map<string, string>();
+    for (const r of listeners) {
+      if (r.own === undefined) continue;
+      own.set(r.name, r.own);
+      const before = this.listeners.get(r.name);
+      if (before !== undefined && before !== r.signature && this.listenersOwn.get(r.name) === r.own) inPlace++;
+    }
+    this.listenersOwn = own;
     v[l.listener_added] += ld.added;
-    v[l.listener_modified] += ld.modified;
+    v[l.listener_modified] += ld.modified - inPlace;
+    v[l.listener_in_place_updated] += inPlace;
     v[l.listener_removed] += ld.removed;
     v[l.listener_create_success] += (ld.added + ld.modified) * workers;
     v[l.total_listeners_active] = listeners.length;
     v[l.total_listeners_warming] = 0;
-    v[l.total_listeners_draining] = 0;
+    // The old version of a modified or removed listener drains for the drain time (Envoy's draining listeners).
+    const drained = ld.modified - inPlace + ld.removed;
+    if (drained > 0) {
+      this.draining += drained;
+      v[l.total_listeners_draining] = this.draining;
+      setTimeout(() => {
+        this.draining -= drained;
+        v[l.total_listeners_draining] = this.draining;
+      }, this.drainTimeMs).unref();
+    }
     this.listeners = ld.next;
   }
 }

@@ -15,6 +15,7 @@ import { compileCircuitBreakers, type CircuitBreakerProblem, type CompiledCircui
 import { compileLbPolicy, type HashLbSettings } from './lb-policy-config.ts';
 import { compileClusterType, type DfpClusterSettings } from './aggregate-cluster-config.ts';
 import { compileOriginalDst, type OriginalDstProblem, type OriginalDstSettings } from './original-dst-config.ts';
+import { compileSubsetConfig, endpointLbMetadata, type CompiledSubsetConfig, type SubsetProblem } from './subset-config.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -48,6 +49,8 @@ export interface CompiledEndpoint {
   locality: number;
   /** That LocalityLbEndpoints' load_balancing_weight; 0 when absent (no share with locality weighting). */
   localityWeight: number;
+  /** metadata.filter_metadata["envoy.lb"] (subset load balancing); null when absent. */
+  lbMetadata: Record<string, unknown> | null;
 }
 
 /** slow_start_config of round_robin_lb_config / least_request_lb_config (workers/upstream/slow-start.ts). */
@@ -136,6 +139,8 @@ export interface CompiledCluster {
    * (src/upstream/original-dst-config.ts); null for every other cluster. Such a cluster has no endpoints of its own.
    */
   originalDst: OriginalDstSettings | null;
+  /** lb_subset_config (src/upstream/subset-config.ts; workers/upstream/subset-lb.ts); null = none. */
+  subset: CompiledSubsetConfig | null;
 }
 
 export type ClusterProblemCode = 'not_supported' | 'bad_value' | 'missing_field' | 'io';
@@ -184,6 +189,8 @@ const CLUSTER_FIELDS = new Set([
   'outlier_detection',
   // type ORIGINAL_DST (src/upstream/original-dst-config.ts).
   'original_dst_lb_config', 'cleanup_interval',
+  // Subset load balancing (src/upstream/subset-config.ts, workers/upstream/subset-lb.ts).
+  'lb_subset_config',
 ]);
 const LOAD_ASSIGNMENT_FIELDS = new Set(['cluster_name', 'endpoints']);
 // load_balancing_weight (locality weight) is read by locality weighted LB (common_lb_config); otherwise, like
@@ -343,6 +350,13 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
   const http = compileHttpOptions(c, path, p);
 
   const endpoints = compileEndpoints(c, path, type, p);
+  const subsetProblems: SubsetProblem[] = [];
+  const subset = compileSubsetConfig(c, path, subsetProblems);
+  for (const problem of subsetProblems) p.list.push(problem);
+  // As Envoy: the original destination policy cannot be used with subsets (its hosts are not known in advance).
+  if (subset !== null && (originalDst !== null || aggregateClusters !== null || dynamicForwardProxy !== null)) {
+    p.bad(`${path}.lb_subset_config`, 'lb_subset_config needs a cluster with endpoints (not ORIGINAL_DST, an aggregate or a dynamic forward proxy cluster)');
+  }
 
   const healthChecks: CompiledHealthCheck[] = [];
   const rawChecks = list(c['health_checks']);
@@ -423,6 +437,7 @@ export function compileCluster(cluster: Readonly<Record<string, unknown>>, path:
       aggregateClusters,
       dynamicForwardProxy,
       originalDst,
+      subset,
     },
     problems: [],
   };
@@ -638,5 +653,6 @@ function compileLbEndpoint(lbe: Obj, path: string, type: string, priority: numbe
     healthCheckDisabled: obj(endpoint['health_check_config'])['disable_active_health_check'] === true,
     locality: 0,
     localityWeight: 0,
+    lbMetadata: endpointLbMetadata(lbe),
   };
 }

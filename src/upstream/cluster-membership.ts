@@ -37,6 +37,8 @@ export interface HostDescription {
    */
   locality?: number;
   localityWeight?: number;
+  /** The endpoint's metadata.filter_metadata["envoy.lb"] when its cluster has lb_subset_config (workers/upstream/subset-lb.ts). */
+  lbMetadata?: Record<string, unknown>;
 }
 
 /** The complete host list of a cluster at one moment (not a delta). */
@@ -257,12 +259,12 @@ export class ClusterMembership {
     const seen = new Set<string>();
     if (this.cluster.type === 'STATIC') {
       const endpoints = this.cluster.endpoints;
-      for (let i = 0; i < endpoints.length; i++) addHost(hosts, seen, endpoints[i]!, endpoints[i]!.address, endpoints[i]!.hostname, this.cluster.localityWeightedLb);
+      for (let i = 0; i < endpoints.length; i++) addHost(hosts, seen, endpoints[i]!, endpoints[i]!.address, endpoints[i]!.hostname, this.cluster.localityWeightedLb, this.cluster.subset !== null);
     } else {
       for (let i = 0; i < this.targets.length; i++) {
         const t = this.targets[i]!;
         const hostname = t.endpoint.hostname !== '' ? t.endpoint.hostname : t.endpoint.address;
-        for (let j = 0; j < t.addresses.length; j++) addHost(hosts, seen, t.endpoint, t.addresses[j]!, hostname, this.cluster.localityWeightedLb);
+        for (let j = 0; j < t.addresses.length; j++) addHost(hosts, seen, t.endpoint, t.addresses[j]!, hostname, this.cluster.localityWeightedLb, this.cluster.subset !== null);
       }
     }
     return hosts;
@@ -271,7 +273,7 @@ export class ClusterMembership {
   private emitIfChanged(): void {
     const hosts = this.currentHosts();
     // Order-insensitive: a resolver rotating its answers is not a membership change.
-    const key = hosts.map((h) => `${h.address}|${h.port}|${h.weight}|${h.priority}|${h.healthy}|${h.degraded}|${h.hostname}|${h.healthCheckPort ?? 0}|${h.healthCheckHostname ?? ''}|${h.healthCheckDisabled === true}|${h.locality ?? -1}|${h.localityWeight ?? 0}`).sort().join('\n');
+    const key = hosts.map((h) => `${h.address}|${h.port}|${h.weight}|${h.priority}|${h.healthy}|${h.degraded}|${h.hostname}|${h.healthCheckPort ?? 0}|${h.healthCheckHostname ?? ''}|${h.healthCheckDisabled === true}|${h.locality ?? -1}|${h.localityWeight ?? 0}|${h.lbMetadata === undefined ? '' : JSON.stringify(h.lbMetadata)}`).sort().join('\n');
     if (key === this.lastKey) return;
     this.lastKey = key;
     this.writeGauges(hosts);
@@ -297,7 +299,7 @@ export class ClusterMembership {
 }
 
 /** Appends one host per address:port (workers key pools by it); the first endpoint naming it wins. */
-function addHost(hosts: HostDescription[], seen: Set<string>, e: CompiledEndpoint, address: string, hostname: string, withLocality = false): void {
+function addHost(hosts: HostDescription[], seen: Set<string>, e: CompiledEndpoint, address: string, hostname: string, withLocality = false, withLbMetadata = false): void {
   const key = `${address}|${e.port}`;
   if (seen.has(key)) return;
   seen.add(key);
@@ -317,6 +319,7 @@ function addHost(hosts: HostDescription[], seen: Set<string>, e: CompiledEndpoin
     host.locality = e.locality;
     host.localityWeight = e.localityWeight;
   }
+  if (withLbMetadata && e.lbMetadata !== null) host.lbMetadata = e.lbMetadata;
   hosts.push(host);
 }
 

@@ -499,6 +499,7 @@ export class AdsClient {
     if (!this.warm()) {
       // Valid, and held until what it references arrives: the set is applied then.
       done();
+      this.countWarming();
       this.scheduleWarmCheck();
       return;
     }
@@ -566,6 +567,27 @@ export class AdsClient {
     return true;
   }
 
+  /**
+   * While a set is held: cluster_manager.warming_clusters (CDS clusters whose endpoints or secrets have not arrived)
+   * and listener_manager.total_listeners_warming (LDS listeners whose route tables or secrets have not arrived).
+   * Whatever set is applied next zeroes them (src/stats/manager-stats.ts).
+   */
+  private countWarming(): void {
+    const waiting = (k: 'rds' | 'eds' | 'sds', n: string): boolean => this.types[k].names.has(n) && !this.types[k].accepted.has(n);
+    let clusters = 0;
+    for (const r of this.types.cds.accepted.values()) {
+      const c = r.value as Obj;
+      const eds = edsNameOf(c);
+      if ((eds !== undefined && waiting('eds', eds)) || secretNamesOf([c]).some((n) => waiting('sds', n))) clusters++;
+    }
+    let listeners = 0;
+    for (const r of this.types.lds.accepted.values()) {
+      const l = r.value as Obj;
+      if (routeNamesOf([l]).some((n) => waiting('rds', n)) || secretNamesOf([l]).some((n) => waiting('sds', n))) listeners++;
+    }
+    this.stats.setWarming(clusters, listeners);
+  }
+
   private scheduleWarmCheck(): void {
     if (this.warmTimer !== null || this.settings.initialFetchTimeoutMs === 0) return;
     const now = Date.now();
@@ -617,6 +639,7 @@ export class AdsClient {
 
   private async applySet(): Promise<ApplyOutcome> {
     const outcome = await this.apply(this.currentSet());
+    if (outcome.ok) this.stats.setWarming(0, 0);
     if (outcome.ok && !this.isInitialized) {
       this.isInitialized = true;
       if (this.initialTimer !== null) clearTimeout(this.initialTimer);

@@ -7,6 +7,7 @@
 import type { ConfigProblem, LoadedConfig, PositionIndex } from '../config-loader/types.ts';
 import type { DynamicResourceSet } from './resource-types.ts';
 import { SDS_PENDING } from '../tls/tls-supported-fields.ts';
+import { LISTENER_IDENTITY, listenerIdentityOf } from '../config-loader/listener-identity.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -154,6 +155,11 @@ function resolveListener(l: Obj, routes: ReadonlyMap<string, Obj>): Obj {
   return copy;
 }
 
+/** `resolved` (a copy when it is `l`) carrying the identity of `l` (src/config-loader/listener-identity.ts). */
+function withIdentity(l: Obj, resolved: Obj): Obj {
+  return { ...resolved, [LISTENER_IDENTITY]: listenerIdentityOf(l) };
+}
+
 /** An EDS cluster as the STATIC cluster the compiler reads, holding what EDS sent (an empty one before it). */
 export function resolveCluster(c: Obj, endpoints: ReadonlyMap<string, Obj>): Obj {
   const service = edsNameOf(c);
@@ -202,7 +208,8 @@ export function mergeDynamicResources(loaded: LoadedConfig, set: DynamicResource
   const staticClusters = list(sr['clusters']).map(obj);
   const secrets = new Map((set.secrets ?? []).map((r) => [r.name, r.value as Obj]));
   const pending = set === EMPTY_DYNAMIC_SET;
-  const listeners = [...staticListeners, ...set.listeners.map((r) => r.value as Obj)].map((l) => resolveSecrets(resolveListener(l, routes), secrets, pending));
+  // Each listener's identity as written / as sent, before its route tables and secrets are put inline.
+  const listeners = [...staticListeners, ...set.listeners.map((r) => r.value as Obj)].map((l) => withIdentity(l, resolveSecrets(resolveListener(l, routes), secrets, pending)));
   const clusters = [...staticClusters, ...set.clusters.map((r) => r.value as Obj)].map((c) => resolveSecrets(resolveCluster(c, endpoints), secrets, pending));
   const bootstrap: Obj = { ...loaded.bootstrap, static_resources: { ...sr, listeners, clusters } };
   const positions: PositionIndex = {

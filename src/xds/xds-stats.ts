@@ -2,7 +2,7 @@
 // control_plane.*, listener_manager.lds.*, cluster_manager.cds.*, http.<prefix>.rds.<route>.*, cluster.<name>.* (EDS).
 
 import type { StatRegistry } from '../stats/stat-registry.ts';
-import { CONTROL_PLANE_STATS, XDS_SUBSCRIPTION_STATS, type ScopeSlots } from '../stats/definitions.ts';
+import { CLUSTER_MANAGER_STATS, CONTROL_PLANE_STATS, LISTENER_MANAGER_STATS, XDS_SUBSCRIPTION_STATS, type ScopeSlots } from '../stats/definitions.ts';
 import type { XdsKind } from './resource-types.ts';
 
 export type SubscriptionSlots = ScopeSlots<typeof XDS_SUBSCRIPTION_STATS>;
@@ -26,6 +26,8 @@ export class XdsStats {
   private readonly controlPlane: ScopeSlots<typeof CONTROL_PLANE_STATS>;
   private readonly lds: SubscriptionSlots;
   private readonly cds: SubscriptionSlots;
+  private readonly clusterManager: ScopeSlots<typeof CLUSTER_MANAGER_STATS>;
+  private readonly listenerManager: ScopeSlots<typeof LISTENER_MANAGER_STATS>;
   /** RDS and EDS scopes by resource name (a route table several connection managers use has several scopes). */
   private readonly named: Record<'rds' | 'eds' | 'sds', Map<string, SubscriptionSlots[]>> = { rds: new Map(), eds: new Map(), sds: new Map() };
 
@@ -35,6 +37,15 @@ export class XdsStats {
     this.controlPlane = registry.allocateScope('control_plane.', CONTROL_PLANE_STATS);
     this.lds = registry.allocateScope('listener_manager.lds.', XDS_SUBSCRIPTION_STATS);
     this.cds = registry.allocateScope('cluster_manager.cds.', XDS_SUBSCRIPTION_STATS);
+    // The same slots the primary's ManagerStats writes when a version is applied (same names, same slots).
+    this.clusterManager = registry.allocateScope('cluster_manager.', CLUSTER_MANAGER_STATS);
+    this.listenerManager = registry.allocateScope('listener_manager.', LISTENER_MANAGER_STATS);
+  }
+
+  /** A set held for its RDS/EDS/SDS resources: how many clusters and listeners wait (Envoy's warming gauges). */
+  setWarming(clusters: number, listeners: number): void {
+    this.values[this.clusterManager.warming_clusters] = clusters;
+    this.values[this.listenerManager.total_listeners_warming] = listeners;
   }
 
   setConnected(connected: boolean): void {

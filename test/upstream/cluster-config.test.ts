@@ -44,7 +44,7 @@ test('a minimal cluster gets every Envoy default', () => {
     dnsFailureRefreshBaseMs: 5000,
     dnsFailureRefreshMaxMs: 5000,
     respectDnsTtl: false,
-    endpoints: [{ address: '127.0.0.1', port: 8080, weight: 1, priority: 0, healthStatus: 'UNKNOWN', hostname: '', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false, locality: 0, localityWeight: 0 }],
+    endpoints: [{ address: '127.0.0.1', port: 8080, weight: 1, priority: 0, healthStatus: 'UNKNOWN', hostname: '', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false, locality: 0, localityWeight: 0, lbMetadata: null }],
     perConnectionBufferLimitBytes: 1048576,
     idleTimeoutMs: 3600000,
     maxHeadersCount: 100,
@@ -64,6 +64,7 @@ test('a minimal cluster gets every Envoy default', () => {
     aggregateClusters: null,
     dynamicForwardProxy: null,
     originalDst: null,
+    subset: null,
   });
   // Plain data: survives structured cloning unchanged (it crosses threads).
   assert.deepEqual(structuredClone(c), c);
@@ -107,9 +108,9 @@ test('endpoints are flattened out of localities with weight, priority, health an
   assert.equal(c.perConnectionBufferLimitBytes, 32768);
   assert.equal(c.healthyPanicThresholdPercent, 0);
   assert.deepEqual(c.endpoints, [
-    { address: 'a.example', port: 80, weight: 3, priority: 0, healthStatus: 'UNKNOWN', hostname: '', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false, locality: 0, localityWeight: 0 },
-    { address: 'b.example', port: 81, weight: 1, priority: 0, healthStatus: 'UNHEALTHY', hostname: '', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false, locality: 0, localityWeight: 0 },
-    { address: 'c.example', port: 82, weight: 1, priority: 1, healthStatus: 'UNKNOWN', hostname: 'c.internal', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false, locality: 1, localityWeight: 0 },
+    { address: 'a.example', port: 80, weight: 3, priority: 0, healthStatus: 'UNKNOWN', hostname: '', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false, locality: 0, localityWeight: 0, lbMetadata: null },
+    { address: 'b.example', port: 81, weight: 1, priority: 0, healthStatus: 'UNHEALTHY', hostname: '', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false, locality: 0, localityWeight: 0, lbMetadata: null },
+    { address: 'c.example', port: 82, weight: 1, priority: 1, healthStatus: 'UNKNOWN', hostname: 'c.internal', healthCheckPort: 0, healthCheckHostname: '', healthCheckDisabled: false, locality: 1, localityWeight: 0, lbMetadata: null },
   ]);
 });
 

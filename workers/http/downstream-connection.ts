@@ -589,6 +589,20 @@ export class DownstreamConnection implements Http1RequestCallbacks, StreamConnec
     if (this.stream === null) this.closeGracefully();
   }
 
+  /**
+   * A listener update drains this connection (Envoy's drain of a modified listener or changed filter chain):
+   * HTTP/1.1 says `connection: close` on its next response and closes after it; an idle connection is not closed
+   * now, so a client about to reuse it is not raced (the listener closes what is left at the drain time). HTTP/2
+   * sends GOAWAY.
+   */
+  drainOnNextResponse(): void {
+    if (this.http2 !== null) {
+      this.http2.drain();
+      return;
+    }
+    this.draining = true;
+  }
+
   private armIdleTimer(): void {
     const ms = this.hcm.config.idleTimeoutMs;
     if (ms <= 0) return;

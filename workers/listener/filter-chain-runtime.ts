@@ -20,6 +20,11 @@ export interface ListenerConnection {
   /** The listener drains: finish what is in flight, then close (a no-op where Envoy does not end early). */
   drain(): void;
   /**
+   * A listener update drains it: like drain(), but an idle HTTP/1.1 connection stays open until its next response
+   * (which says `connection: close`). Absent: drain().
+   */
+  drainOnNextResponse?(): void;
+  /**
    * reset_high_memory_stream: offers each HTTP stream in flight with the bytes held for it. HTTP connections only
    * (tcp_proxy sessions have no stream, as in Envoy, whose buffer accounts are per HTTP stream).
    */
@@ -52,13 +57,16 @@ export interface HcmConnectionOwner {
  */
 export class HcmChainSlot implements HcmConnectionOwner {
   readonly key: string;
+  /** FilterChainConfig.identity of the chain: a later version whose chain under `key` differs drains this slot. */
+  readonly identity: string;
   hcm: HcmRuntime;
   /** The HTTP connections (HTTP/1.1, HTTP/2, or a stand-in still detecting which). */
   readonly connections: IdTable<ListenerConnection>;
   private readonly owner: ConnectionOwner;
 
-  constructor(key: string, hcm: HcmRuntime, owner: ConnectionOwner) {
+  constructor(key: string, hcm: HcmRuntime, owner: ConnectionOwner, identity = '') {
     this.key = key;
+    this.identity = identity;
     this.hcm = hcm;
     this.connections = new IdTable<ListenerConnection>();
     this.owner = owner;

@@ -59,7 +59,7 @@ export class ListenerManager {
       }
       const existing = this.listeners.get(config.bindKey);
       if (existing !== undefined && !existing.draining) {
-        existing.update(config, chains);
+        existing.update(config, chains, drainTimeMs);
         continue;
       }
       const runtime = new ListenerRuntime(config, chains, this.stats, this.workerSlots);

@@ -128,14 +128,22 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
     log.warn(`listener '${this.config.name}': accept failed (${err.code ?? err.message}); refusing connections until descriptors free up`);
   };
 
-  /** A new config version for the same address: the socket stays, new connections use the new chains. */
-  update(config: ListenerConfig, chains: ListenerChains): void {
+  /**
+   * A new config version for the same address: the socket stays, new connections use the new chains. As Envoy's
+   * listener manager: a listener whose own config changed (identity) is modified and every connection it has drains;
+   * otherwise the update is in place, and only connections on chains whose identity is gone drain (HTTP/1.1
+   * `connection: close`, HTTP/2 GOAWAY); drained connections still open after drainTimeMs (tcp_proxy sessions are
+   * left alone until then) are closed. Connections on unchanged chains stay (HTTP ones take the new connection
+   * manager, with its new route table, for their next request).
+   */
+  update(config: ListenerConfig, chains: ListenerChains, drainTimeMs = 0): void {
+    const modified = config.identity !== this.config.identity;
     this.config = config;
     this.chains = chains;
-    this.installChains(chains);
+    this.installChains(chains, modified, drainTimeMs);
   }
 
-  private installChains(chains: ListenerChains): void {
+  private installChains(chains: ListenerChains, drainAll = false, drainTimeMs = 0): void {
     const next = new Map<string, HcmChainSlot>();
     // Handshakes already under way finish on the context they started with; new connections use these.
     const tls = new Map<FilterChainRuntime, ServerTlsContext>();
@@ -149,23 +157,47 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
       }
     }
     this.tlsContexts = tls;
+    const kept = new Set<string>();
     for (const chain of chains.all()) {
+      if (chain.tcpProxy !== null) tcpChainIdentity.set(chain.tcpProxy, chain.config.identity);
+      if (!drainAll) kept.add(chain.config.identity);
       if (chain.hcm === null) continue;
       const key = chain.config.key;
       const slot = this.hcmSlots.get(key);
-      if (slot === undefined) {
-        next.set(key, new HcmChainSlot(key, chain.hcm, this));
+      if (slot === undefined || drainAll || slot.identity !== chain.config.identity) {
+        next.set(key, new HcmChainSlot(key, chain.hcm, this, chain.config.identity));
       } else {
         slot.hcm = chain.hcm;
         next.set(key, slot);
       }
     }
-    // A chain whose match changed or went away: its HTTP connections finish what they are doing and close.
+    // A chain that changed or went away: its HTTP connections finish what they are doing and close (they keep the
+    // connection manager they had); what is still open at the drain time closes.
+    const drained: ListenerConnection[] = [];
     for (const [key, slot] of this.hcmSlots) {
-      if (next.has(key)) continue;
-      for (const conn of slot.connections.values()) conn.drain();
+      if (next.get(key) === slot) continue;
+      for (const conn of slot.connections.values()) {
+        if (conn.drainOnNextResponse !== undefined) conn.drainOnNextResponse();
+        else conn.drain();
+        drained.push(conn);
+      }
     }
     this.hcmSlots = next;
+    const conns = this.connections.values();
+    for (let i = 0; i < conns.length; i++) {
+      const c = conns[i]!;
+      const identity = c instanceof TcpProxySession ? tcpChainIdentity.get(c.runtime) : undefined;
+      if (identity !== undefined && !kept.has(identity)) drained.push(c);
+    }
+    if (drained.length > 0) this.closeAfter(drained, drainTimeMs);
+  }
+
+  /** Drained connections (of a modified listener or a changed chain) still open after ms are closed. */
+  private closeAfter(conns: ListenerConnection[], ms: number): void {
+    const timer = setTimeout(() => {
+      for (const c of conns) if (this.connections.get(c.id) === c) c.socket.destroy();
+    }, ms);
+    timer.unref();
   }
 
   /**
@@ -456,6 +488,8 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
    * on the response in flight, or closed when idle; HTTP/2 GOAWAY); the listener keeps accepting.
    */
   drainConnections(): void {
+    // drain_type MODIFY_ONLY: only a modification or removal of the listener drains its connections.
+    if (this.config.drainType === 'MODIFY_ONLY') return;
     for (const c of this.connections.values()) c.drain();
   }
 
@@ -471,6 +505,9 @@ export class ListenerRuntime implements ConnectionOwner, ListenerFilterOwner {
     for (const i of [...this.inspections]) i.abort();
   }
 }
+
+/** The FilterChainConfig.identity of each tcp_proxy chain's runtime, for sessions started on older versions. */
+const tcpChainIdentity = new WeakMap<object, string>();
 
 function destroySocket(socket: net.Socket): void {
   socket.destroy();

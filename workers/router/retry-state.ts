@@ -13,6 +13,7 @@ import type { UpstreamHost } from '../upstream/upstream-host.ts';
 import type { WorkerCluster } from '../upstream/worker-cluster.ts';
 import type { UpstreamRequest } from './upstream-request.ts';
 import type { Hash64 } from '../../src/common/xxhash64.ts';
+import type { MetadataMatch } from '../../src/router/metadata-match.ts';
 
 export const X_ENVOY_RETRY_ON = 'x-envoy-retry-on';
 export const X_ENVOY_RETRY_GRPC_ON = 'x-envoy-retry-grpc-on';
@@ -47,6 +48,8 @@ export class RetryState {
   readonly cluster: WorkerCluster;
   /** The route's priority is HIGH: the cluster's HIGH circuit breakers. */
   private readonly highPriority: boolean;
+  /** The route's metadata_match: a retry picks from the same subset (lb_subset_config clusters only read it). */
+  private readonly metadataMatch: MetadataMatch | null;
   /** RetryOn bits: the policy's, with a trusted request's x-envoy-retry-on / x-envoy-retry-grpc-on. */
   retryOn: number;
   /** Retries still allowed. */
@@ -80,10 +83,11 @@ export class RetryState {
   /** The last nextBackoffMs came from a reset header (rate_limited_retry_back_off). */
   rateLimited: boolean;
 
-  constructor(policy: RetryPolicy, stream: ActiveStream, cluster: WorkerCluster, routeTimeoutMs: number, highPriority = false) {
+  constructor(policy: RetryPolicy, stream: ActiveStream, cluster: WorkerCluster, routeTimeoutMs: number, highPriority = false, metadataMatch: MetadataMatch | null = null) {
     this.policy = policy;
     this.cluster = cluster;
     this.highPriority = highPriority;
+    this.metadataMatch = metadataMatch;
     this.retryOn = policy.retryOn;
     this.remaining = policy.numRetries;
     this.timeoutMs = routeTimeoutMs;
@@ -225,9 +229,9 @@ export class RetryState {
     const cluster = this.cluster;
     // A dynamic forward proxy cluster has one host per request host, an ORIGINAL_DST one per destination: the first attempt's.
     const pinned = cluster.dynamicForwardProxy !== null || cluster.originalDst !== null;
-    let host = !pinned ? cluster.chooseHost(hash) : (this.hosts[0] ?? null);
+    let host = !pinned ? cluster.chooseHost(hash, 0, this.metadataMatch) : (this.hosts[0] ?? null);
     if (this.policy.previousHosts && !pinned && host !== null) {
-      for (let i = 0; i < this.policy.hostSelectionMaxAttempts && this.hosts.includes(host); i++) host = cluster.chooseHost(hash, i + 1) ?? host;
+      for (let i = 0; i < this.policy.hostSelectionMaxAttempts && this.hosts.includes(host); i++) host = cluster.chooseHost(hash, i + 1, this.metadataMatch) ?? host;
     }
     if (host !== null) this.hosts.push(host);
     return host;

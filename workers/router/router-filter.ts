@@ -64,7 +64,7 @@ export function routeRequest(stream: ActiveStream, endStream: boolean): void {
   }
 
   // Retries: only a route with a retry policy pays for them (never an upgrade: its bytes are the tunnel's).
-  const retry = route.retryPolicy === null || stream.upgradeType !== null ? null : new RetryState(route.retryPolicy, stream, cluster, route.timeoutMs, route.highPriority === true);
+  const retry = route.retryPolicy === null || stream.upgradeType !== null ? null : new RetryState(route.retryPolicy, stream, cluster, route.timeoutMs, route.highPriority === true, route.metadataMatch ?? null);
 
   // Route-level request rewriting, then hop-by-hop removal: the upstream hop is framed by the proxy.
   const headers = stream.headers;

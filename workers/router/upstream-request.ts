@@ -207,7 +207,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     const cluster = this.cluster;
     // A dynamic forward proxy cluster sets `hashing` too: its host is the one the request's host resolved to.
     const host = !cluster.hashing ? cluster.chooseHost(null)
-      : cluster.dynamicForwardProxy === null ? cluster.chooseHost(hashRequest(this)) : cluster.dynamicForwardProxy.hostFor(this.stream.info.authority);
+      : cluster.dynamicForwardProxy === null ? cluster.chooseHost(hashRequest(this), 0, this.route.metadataMatch ?? null) : cluster.dynamicForwardProxy.hostFor(this.stream.info.authority);
     if (this.retry !== null && host !== null) this.retry.hosts.push(host);
     this.startAttempt(host);
   }

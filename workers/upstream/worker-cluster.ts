@@ -20,6 +20,8 @@ import { DfpHosts } from './dfp-hosts.ts';
 import { OriginalDstHosts } from './original-dst-hosts.ts';
 import { LocalityWeightedLoadBalancer, type LocalityHosts } from './locality-lb.ts';
 import { SlowStartLoadBalancer } from './slow-start.ts';
+import { SubsetLoadBalancer, type SubsetPicker, type SubsetStats } from './subset-lb.ts';
+import type { MetadataMatch } from '../../src/router/metadata-match.ts';
 
 /** A cluster's transport socket as this worker runs it: the same context kept while the spec is unchanged. */
 function tlsContextOf(spec: UpstreamTlsSpec | null, current: ClientTlsContext | null): ClientTlsContext | null {
@@ -45,6 +47,21 @@ class PriorityLevel {
   }
 }
 
+/** One subset's (or all hosts') priority levels, picked from as the cluster's own (subset-lb.ts). */
+class LevelsPicker implements SubsetPicker<UpstreamHost> {
+  private readonly cluster: WorkerCluster;
+  private readonly levels: PriorityLevel[];
+
+  constructor(cluster: WorkerCluster, levels: PriorityLevel[]) {
+    this.cluster = cluster;
+    this.levels = levels;
+  }
+
+  chooseHost(hash: Hash64 | null, attempt: number): UpstreamHost | null {
+    return this.cluster.chooseFromLevels(this.levels, hash, attempt);
+  }
+}
+
 function aggregateOf(c: CompiledCluster, random: () => number): AggregateSelector | null {
   return c.aggregateClusters === null ? null : new AggregateSelector(c.aggregateClusters, c.healthyPanicThresholdPercent, random);
 }
@@ -58,6 +75,19 @@ function poolSettingsOf(c: CompiledCluster): PoolSettings {
     maxRequestsPerConnection: c.maxRequestsPerConnection,
     http2: c.http2,
     upstreamProtocol: c.upstreamProtocol,
+  };
+}
+
+/** The cluster's lb_subsets_* slots, as the subset balancer takes them. */
+function subsetSlotsOf(slots: ClusterSlots): Omit<SubsetStats, 'values'> {
+  return {
+    lb_subsets_active: slots.lb_subsets_active,
+    lb_subsets_created: slots.lb_subsets_created,
+    lb_subsets_removed: slots.lb_subsets_removed,
+    lb_subsets_selected: slots.lb_subsets_selected,
+    lb_subsets_fallback: slots.lb_subsets_fallback,
+    lb_subsets_fallback_panic: slots.lb_subsets_fallback_panic,
+    lb_subsets_single_host_per_subset_duplicate: slots.lb_subsets_single_host_per_subset_duplicate,
   };
 }
 
@@ -102,6 +132,11 @@ export class WorkerCluster {
    * balancer; null for every other cluster. The router calls pick() before starting such a cluster's request.
    */
   originalDst: OriginalDstHosts | null;
+  /**
+   * lb_subset_config: the subsets of this worker's hosts (subset-lb.ts), rebuilt with the levels; null for every
+   * other cluster. Such a cluster sets `hashing`, so only the router's hashing branch passes a route's metadata_match.
+   */
+  subset: SubsetLoadBalancer<UpstreamHost> | null;
   private readonly stats: WorkerStatsStore;
   private readonly random: () => number;
   private hosts: Map<string, UpstreamHost>;
@@ -113,6 +148,8 @@ export class WorkerCluster {
   private localities: Map<UpstreamHost, { index: number; weight: number }>;
   /** slow_start_config: when each host still in its window began it (performance.now()); else empty. */
   private slowStartSince: Map<UpstreamHost, number>;
+  /** lb_subset_config: each host's envoy.lb metadata, from its HostDescription (else empty). */
+  private lbMetadata: Map<UpstreamHost, Record<string, unknown>>;
 
   constructor(config: CompiledCluster, slots: ClusterSlots, stats: WorkerStatsStore, random: () => number) {
     this.name = config.name;
@@ -142,6 +179,9 @@ export class WorkerCluster {
     this.drainingPools = new Set();
     this.localities = new Map();
     this.slowStartSince = new Map();
+    this.subset = null;
+    this.lbMetadata = new Map();
+    if (config.subset !== null) this.hashing = true;
     if (this.originalDst !== null) this.rebuildLoadBalancing();
   }
 
@@ -151,10 +191,16 @@ export class WorkerCluster {
 
   /**
    * The host for the next request, or null when no host can take it (no hosts, or none healthy with panic mode
-   * off). Counts lb_healthy_panic when the pick ignored health.
+   * off). Counts lb_healthy_panic when the pick ignored health. `match`: the route's metadata_match, read only by a
+   * cluster with lb_subset_config (its subset, else its fallback policy).
    */
-  chooseHost(hash: Hash64 | null = null, attempt = 0): UpstreamHost | null {
-    const levels = this.levels;
+  chooseHost(hash: Hash64 | null = null, attempt = 0, match: MetadataMatch | null = null): UpstreamHost | null {
+    if (this.subset !== null) return this.subset.chooseHost(match, hash, attempt);
+    return this.chooseFromLevels(this.levels, hash, attempt);
+  }
+
+  /** A host from `levels` (the cluster's, or one subset's): the level by its load, then its balancer. */
+  chooseFromLevels(levels: readonly PriorityLevel[], hash: Hash64 | null, attempt: number): UpstreamHost | null {
     if (levels.length === 0) return null;
     let level = levels[0]!;
     if (levels.length > 1) {
@@ -219,7 +265,7 @@ export class WorkerCluster {
         this.originalDst.update(od);
       }
     }
-    this.hashing = HASHING_POLICIES.has(config.lbPolicy) || this.dynamicForwardProxy !== null;
+    this.hashing = HASHING_POLICIES.has(config.lbPolicy) || this.dynamicForwardProxy !== null || config.subset !== null;
     if (same) return;
     this.slots = slots;
     this.poolContext.update(slots, poolSettingsOf(config));
@@ -247,6 +293,7 @@ export class WorkerCluster {
     this.hostSetVersion = update.version;
     const next = new Map<string, UpstreamHost>();
     const localities = new Map<UpstreamHost, { index: number; weight: number }>();
+    const lbMetadata = new Map<UpstreamHost, Record<string, unknown>>();
     const descriptions = update.hosts;
     for (let i = 0; i < descriptions.length; i++) {
       const d = descriptions[i]!;
@@ -264,6 +311,7 @@ export class WorkerCluster {
       }
       next.set(key, host);
       if (d.locality !== undefined) localities.set(host, { index: d.locality, weight: d.localityWeight ?? 0 });
+      if (d.lbMetadata !== undefined) lbMetadata.set(host, d.lbMetadata);
     }
     for (const [key, host] of this.hosts) {
       if (next.has(key)) continue;
@@ -276,6 +324,7 @@ export class WorkerCluster {
     }
     this.hosts = next;
     this.localities = localities;
+    this.lbMetadata = lbMetadata;
     this.slowStartSince = since;
     this.rebuildLoadBalancing();
   }
@@ -289,6 +338,7 @@ export class WorkerCluster {
       for (const hp of host.highPoolsIfAny) hp.drain();
     }
     this.levels = [];
+    this.retireSubsets();
   }
 
   /** Closes every connection now (worker shutdown). */
@@ -302,6 +352,12 @@ export class WorkerCluster {
     for (const pool of this.drainingPools) pool.close();
     this.drainingPools.clear();
     this.levels = [];
+    this.retireSubsets();
+  }
+
+  private retireSubsets(): void {
+    this.subset?.retire();
+    this.subset = null;
   }
 
   /** slow_start_config: a balancer ramping up the level's hosts in their window; null when none is in it. */
@@ -347,10 +403,25 @@ export class WorkerCluster {
       this.levels = [new PriorityLevel(0, 100, false, this.originalDst)];
       return;
     }
+    const all = [...this.hosts.values()];
+    this.levels = this.buildLevels(all);
+    const subset = this.config.subset;
+    if (subset === null) {
+      this.retireSubsets();
+      return;
+    }
+    // lb_subset_config: each subset gets levels of its own over its hosts, with the cluster's policy and thresholds.
+    const picker = (hosts: readonly UpstreamHost[]): SubsetPicker<UpstreamHost> => new LevelsPicker(this, this.buildLevels(hosts));
+    const stats = { values: this.stats.values, ...subsetSlotsOf(this.slots) };
+    this.subset = new SubsetLoadBalancer(subset, all, (h) => this.lbMetadata.get(h), picker, new LevelsPicker(this, this.levels), stats, this.subset);
+  }
+
+  /** Priority levels over `hosts` (the cluster's, or a subset's). */
+  private buildLevels(hosts: readonly UpstreamHost[]): PriorityLevel[] {
     // Levels indexed by rank among the priorities present (a gap is an empty level: it never takes load).
-    const priorities = [...new Set([...this.hosts.values()].map((h) => h.priority))].sort((a, b) => a - b);
+    const priorities = [...new Set(hosts.map((h) => h.priority))].sort((a, b) => a - b);
     const byPriority: UpstreamHost[][] = priorities.map(() => []);
-    for (const host of this.hosts.values()) byPriority[priorities.indexOf(host.priority)]!.push(host);
+    for (const host of hosts) byPriority[priorities.indexOf(host.priority)]!.push(host);
     const healthyByPriority: UpstreamHost[][] = [];
     const healthyCounts: number[] = [];
     const totalCounts: number[] = [];
@@ -381,6 +452,6 @@ export class WorkerCluster {
       const lb = byLocality ?? this.slowStartBalancer(hosts) ?? createLoadBalancer(this.config.lbPolicy, hosts, options);
       levels.push(new PriorityLevel(priorities[p]!, cumulative, panic[p]!, lb));
     }
-    this.levels = levels;
+    return levels;
   }
 }
