@@ -89,3 +89,27 @@ export function checkTrailerFields(fields: readonly string[]): string | null {
   }
   return null;
 }
+
+/**
+ * null when a response head (flat pairs, as the upstream sent it) is well-formed (RFC 9113 §8.3.2): :status once,
+ * three digits, first; no other pseudo-header; valid names and values; no connection-specific fields.
+ */
+export function checkResponseFields(fields: readonly string[]): string | null {
+  let status = false;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!;
+    const value = fields[i + 1]!;
+    if (value.length > 0 && BAD_VALUE.test(value)) return `invalid value for ${name}`;
+    if (name.charCodeAt(0) === 58 /* : */) {
+      if (name !== ':status') return `unknown pseudo-header ${name}`;
+      if (status) return 'duplicate :status';
+      if (i !== 0) return ':status after a regular header';
+      if (!/^[1-9][0-9][0-9]$/.test(value)) return 'invalid :status';
+      status = true;
+      continue;
+    }
+    if (notToken(name, NAME_OCTETS)) return `invalid header name ${JSON.stringify(name)}`;
+    if (CONNECTION_SPECIFIC.has(name)) return `connection-specific header ${name}`;
+  }
+  return status ? null : 'missing :status';
+}

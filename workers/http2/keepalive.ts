@@ -6,7 +6,7 @@
 
 import type { Http2Keepalive } from '../../src/snapshot/snapshot-types.ts';
 
-/** What keepalive needs of a session: node:http2's sessions (upstream) and Legate's server codec (downstream). */
+/** What keepalive needs of a session: Legate's client codec (upstream) and server codec (downstream). */
 export interface PingableSession {
   readonly destroyed: boolean;
   readonly closed: boolean;
@@ -67,7 +67,7 @@ export class Http2KeepaliveTimer {
       }
     }, this.settings.timeoutMs);
     deadline.unref();
-    // A PING node:http2 refuses to send (too many outstanding) stays unanswered: the deadline decides.
+    // A PING the session refuses to send (closed meanwhile) stays unanswered: the deadline decides.
     this.session.ping((err) => {
       answered = true;
       clearTimeout(deadline);

@@ -16,17 +16,15 @@
 import type net from 'node:net';
 import {
   CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, FRAME_HEADER_BYTES, FrameFlag, FrameType,
-  MAX_ALLOWED_FRAME_SIZE, MAX_WINDOW_SIZE, SettingId,
+  MAX_WINDOW_SIZE, SettingId,
 } from '../../src/http2/frames.ts';
-import { FrameWriter } from '../../src/http2/frame-writer.ts';
 import { HpackDecoder, HpackDecodeResult } from '../../src/http2/hpack-decoder.ts';
-import { HpackEncoder } from '../../src/http2/hpack-encoder.ts';
 import { checkRequestFields, checkTrailerFields } from '../../src/http2/message-validation.ts';
 import { IdTable } from '../../src/common/id-table.ts';
+import { destroySocket, writeSegments } from './write-segments.ts';
+import { ERROR_CLOSE_GRACE_MS, Http2CodecBase, Http2StreamBase } from './codec-base.ts';
 import type { Http2Settings } from '../../src/snapshot/snapshot-types.ts';
 
-/** A stream's queued response bytes (waiting on flow control) above which writeData says "full". */
-const STREAM_QUEUE_HIGH_BYTES = 64 * 1024;
 /** Streams we reset remembered, so a frame the client sent before it saw our RST_STREAM is ignored (RFC 9113 §5.1). */
 const RECENT_RESETS = 64;
 /**
@@ -39,10 +37,7 @@ const CLOSED_UNKNOWN = 0;
 const CLOSED_RESET_BY_US = 1;
 const CLOSED_RESET_BY_PEER = 2;
 const CLOSED_ENDED = 3;
-/** How long a connection closed for an error may take to send its GOAWAY before the socket is destroyed. */
-const ERROR_CLOSE_GRACE_MS = 1000;
 const EMPTY = Buffer.alloc(0);
-const PING_PAYLOAD = Buffer.from('legate\0\0', 'latin1');
 
 export interface Http2ServerCodecOptions {
   readonly settings: Http2Settings;
@@ -93,18 +88,13 @@ export interface Http2ServerCallbacks {
   onInternalError(err: unknown): void;
 }
 
-/** One stream. Its fields are the codec's; `user` is the owner's. */
-export class Http2ServerStream {
-  readonly id: number;
+/** One stream (the sending side's fields in Http2StreamBase). Its fields are the codec's; `user` is the owner's. */
+export class Http2ServerStream extends Http2StreamBase {
   user: unknown;
-  sendWindow: number;
   recvWindow: number;
   /** Request bytes delivered to the owner and not yet returned to the peer in a WINDOW_UPDATE. */
   recvUnacked: number;
   remoteEnded: boolean;
-  /** The response ended (END_STREAM written, or queued behind flow control). */
-  localEnded: boolean;
-  closed: boolean;
   /** The RST_STREAM code that closed it, or -1. */
   resetCode: number;
   resetByPeer: boolean;
@@ -113,53 +103,33 @@ export class Http2ServerStream {
   held: Buffer[] | null;
   heldEnd: boolean;
   heldTrailers: string[] | null;
-  /** Response data waiting for flow-control window. */
-  queue: Buffer[];
-  queueHead: number;
-  queuedBytes: number;
-  trailersAfterQueue: string[] | null;
-  inSendList: boolean;
-  wantWritable: boolean;
   /** content-length of the request, or -1. */
   contentLength: number;
   receivedBytes: number;
 
   constructor(id: number, sendWindow: number, recvWindow: number) {
-    this.id = id;
+    super(id, sendWindow);
     this.user = null;
-    this.sendWindow = sendWindow;
     this.recvWindow = recvWindow;
     this.recvUnacked = 0;
     this.remoteEnded = false;
-    this.localEnded = false;
-    this.closed = false;
     this.resetCode = -1;
     this.resetByPeer = false;
     this.paused = false;
     this.held = null;
     this.heldEnd = false;
     this.heldTrailers = null;
-    this.queue = [];
-    this.queueHead = 0;
-    this.queuedBytes = 0;
-    this.trailersAfterQueue = null;
-    this.inSendList = false;
-    this.wantWritable = false;
     this.contentLength = -1;
     this.receivedBytes = 0;
   }
 }
 
-export class Http2ServerCodec {
-  readonly socket: net.Socket;
+export class Http2ServerCodec extends Http2CodecBase<Http2ServerStream> {
   private readonly options: Http2ServerCodecOptions;
   private readonly callbacks: Http2ServerCallbacks;
-  private readonly writer: FrameWriter;
   private readonly decoder: HpackDecoder;
-  private readonly encoder: HpackEncoder;
   readonly streams: IdTable<Http2ServerStream>;
   activeStreams: number;
-  closed: boolean;
   /** GOAWAY sent: streams above lastPeerStreamId are not served. */
   goawaySent: boolean;
   private lastPeerStreamId: number;
@@ -169,16 +139,11 @@ export class Http2ServerCodec {
   private carry: Buffer | null;
   private reading: boolean;
   private flushScheduled: boolean;
-  // Flow control.
-  private connSendWindow: number;
+  // Flow control (the sending side's in Http2CodecBase).
   private connRecvWindow: number;
   private connRecvUnacked: number;
-  private peerInitialWindow: number;
   private localInitialWindow: number;
   private localSettingsAcked: boolean;
-  private peerMaxFrameSize: number;
-  private sendList: Http2ServerStream[];
-  private writableWaiters: Http2ServerStream[];
   // A header block spread over CONTINUATION frames.
   private continuationStream: number;
   private continuationFlags: number;
@@ -198,17 +163,10 @@ export class Http2ServerCodec {
   private recentResetAt: number;
   private recentPeerCloseAt: number;
   private windowUpdateFrames: number;
-  private dataFramesSent: number;
-  private pingCallbacks: Array<(err: Error | null) => void>;
   private closeTimer: NodeJS.Timeout | null;
   // Exception guards (readThrew, streamThrew).
   /** The stream whose request callback (onRequest, onRequestData, onRequestEnd) runs inside the read, or null. */
   private current: Http2ServerStream | null;
-  /**
-   * A header block is being encoded. HPACK state advances as it goes: left true by an exception, our table and the
-   * peer's are out of step and no further header block can be sent, so the connection ends (fail).
-   */
-  private encoding: boolean;
   /** The buffer being read, and where the frame being handled ends: where a read cut short by a stream's exception goes on. */
   private readBuf: Buffer | null;
   private frameEnd: number;
@@ -218,17 +176,14 @@ export class Http2ServerCodec {
   private readonly onCloseBound: () => void;
 
   constructor(socket: net.Socket, options: Http2ServerCodecOptions, callbacks: Http2ServerCallbacks) {
-    this.socket = socket;
+    super(socket, options.bufferLimitBytes);
     this.options = options;
     this.callbacks = callbacks;
     const s = options.settings;
-    this.writer = new FrameWriter();
     // +3 pairs for the pseudo-headers a request carries beyond max_headers_count (:method :scheme :path :authority - 1).
     this.decoder = new HpackDecoder(s.hpackTableSize, options.maxHeaderListBytes, options.maxHeaders + 4);
-    this.encoder = new HpackEncoder();
     this.streams = new IdTable<Http2ServerStream>(options.settings.maxConcurrentStreams, true);
     this.activeStreams = 0;
-    this.closed = false;
     this.goawaySent = false;
     this.lastPeerStreamId = 0;
     this.prefaceDone = false;
@@ -236,15 +191,10 @@ export class Http2ServerCodec {
     this.carry = null;
     this.reading = false;
     this.flushScheduled = false;
-    this.connSendWindow = DEFAULT_WINDOW_SIZE;
     this.connRecvWindow = Math.max(DEFAULT_WINDOW_SIZE, s.initialConnectionWindowSize);
     this.connRecvUnacked = 0;
-    this.peerInitialWindow = DEFAULT_WINDOW_SIZE;
     this.localInitialWindow = s.initialStreamWindowSize;
     this.localSettingsAcked = false;
-    this.peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
-    this.sendList = [];
-    this.writableWaiters = [];
     this.continuationStream = 0;
     this.continuationFlags = 0;
     this.continuationChunks = [];
@@ -258,11 +208,8 @@ export class Http2ServerCodec {
     this.recentResetAt = 0;
     this.recentPeerCloseAt = RECENT_RESETS;
     this.windowUpdateFrames = 0;
-    this.dataFramesSent = 0;
-    this.pingCallbacks = [];
     this.closeTimer = null;
     this.current = null;
-    this.encoding = false;
     this.readBuf = null;
     this.frameEnd = 0;
     this.onDataBound = this.onData.bind(this);
@@ -677,23 +624,12 @@ export class Http2ServerCodec {
     for (let i = p; i < end; i += 6) {
       const id = buf.readUInt16BE(i);
       const value = buf.readUInt32BE(i + 2);
-      if (id === SettingId.INITIAL_WINDOW_SIZE) {
-        if (value > MAX_WINDOW_SIZE) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, '', 'SETTINGS_INITIAL_WINDOW_SIZE too large');
-        const delta = value - this.peerInitialWindow;
-        this.peerInitialWindow = value;
-        for (const s of this.streams.values()) {
-          s.sendWindow += delta;
-          if (s.sendWindow > MAX_WINDOW_SIZE) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, '', 'stream window overflow');
-        }
-        if (delta > 0) this.drainSendList();
-      } else if (id === SettingId.MAX_FRAME_SIZE) {
-        if (value < DEFAULT_MAX_FRAME_SIZE || value > MAX_ALLOWED_FRAME_SIZE) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'SETTINGS_MAX_FRAME_SIZE out of range');
-        this.peerMaxFrameSize = value;
-      } else if (id === SettingId.HEADER_TABLE_SIZE) {
-        this.encoder.setPeerMaxTableSize(value);
-      } else if (id === SettingId.ENABLE_PUSH) {
+      if (id === SettingId.ENABLE_PUSH) {
         if (value > 1) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'SETTINGS_ENABLE_PUSH not 0 or 1');
+        continue;
       }
+      const code = this.applyPeerSetting(id, value, this.streams);
+      if (code >= 0) return this.connectionError(code, '', this.settingProblem);
     }
     this.writer.settingsAck();
     this.checkControlFlood();
@@ -702,11 +638,7 @@ export class Http2ServerCodec {
   private onPingFrame(flags: number, sid: number, buf: Buffer, p: number, end: number): void {
     if (sid !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'PING on a stream');
     if (end - p !== 8) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'PING frame size');
-    if ((flags & FrameFlag.ACK) !== 0) {
-      const cb = this.pingCallbacks.shift();
-      if (cb !== undefined) cb(null);
-      return;
-    }
+    if ((flags & FrameFlag.ACK) !== 0) return this.onPingAck();
     this.writer.ping(true, buf, p);
     this.checkControlFlood();
   }
@@ -727,9 +659,7 @@ export class Http2ServerCodec {
     const increment = buf.readUInt32BE(p) & 0x7fffffff;
     if (sid === 0) {
       if (increment === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'WINDOW_UPDATE of 0');
-      this.connSendWindow += increment;
-      if (this.connSendWindow > MAX_WINDOW_SIZE) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, '', 'connection window overflow');
-      this.drainSendList();
+      if (!this.growConnectionWindow(increment)) this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, '', 'connection window overflow');
       return;
     }
     const s = this.streams.get(sid);
@@ -780,23 +710,13 @@ export class Http2ServerCodec {
   /** A response body chunk; false when the stream's or the connection's buffer is full (wait for onStreamWritable). */
   writeData(s: Http2ServerStream, chunk: Buffer): boolean {
     if (s.closed || s.localEnded || chunk.length === 0) return true;
-    if (s.queuedBytes === 0) {
-      const sent = this.sendData(s, chunk, 0);
-      if (sent < chunk.length) this.enqueue(s, sent === 0 ? chunk : chunk.subarray(sent));
-    } else this.enqueue(s, chunk);
+    this.sendOrQueue(s, chunk);
     this.needFlush();
     if (this.queuedFrames + this.writer.frames > this.options.settings.maxOutboundFrames) {
       this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'outbound_flood', 'too many frames queued');
       return true;
     }
-    if (s.queuedBytes > STREAM_QUEUE_HIGH_BYTES || this.bufferedBytes() > this.options.bufferLimitBytes) {
-      if (!s.wantWritable) {
-        s.wantWritable = true;
-        this.writableWaiters.push(s);
-      }
-      return false;
-    }
-    return true;
+    return !this.isFull(s);
   }
 
   /** Ends the response, with trailers (flat pairs) or none; after the queued data when flow control holds it. */
@@ -866,15 +786,6 @@ export class Http2ServerCodec {
     this.needFlush();
   }
 
-  /** PING the peer; `callback` runs on its ACK (keepalive). False when the connection is closed. */
-  ping(callback: (err: Error | null) => void): boolean {
-    if (this.closed) return false;
-    this.writer.ping(false, PING_PAYLOAD, 0);
-    this.pingCallbacks.push(callback);
-    this.needFlush();
-    return true;
-  }
-
   /** Graceful: GOAWAY(NO_ERROR) naming the last stream we will serve; streams in flight finish. */
   goaway(): void {
     if (this.goawaySent || this.closed) return;
@@ -936,90 +847,11 @@ export class Http2ServerCodec {
 
   // ---- internals: streams and flow control ----
 
-  private sendData(s: Http2ServerStream, chunk: Buffer, from: number): number {
-    let window = s.sendWindow < this.connSendWindow ? s.sendWindow : this.connSendWindow;
-    let pos = from;
-    const len = chunk.length;
-    const maxFrame = this.peerMaxFrameSize;
-    while (pos < len && window > 0) {
-      let n = len - pos;
-      if (n > window) n = window;
-      if (n > maxFrame) n = maxFrame;
-      this.writer.data(s.id, chunk, pos, pos + n, false);
-      this.dataFramesSent++;
-      pos += n;
-      window -= n;
-    }
-    const sent = pos - from;
-    s.sendWindow -= sent;
-    this.connSendWindow -= sent;
-    return sent;
-  }
-
-  private enqueue(s: Http2ServerStream, chunk: Buffer): void {
-    s.queue.push(chunk);
-    s.queuedBytes += chunk.length;
-    if (!s.inSendList) {
-      s.inSendList = true;
-      this.sendList.push(s);
-    }
-  }
-
-  /** Sends what flow control now allows of a stream's queue; ends the stream if its end was waiting. */
-  private drainStream(s: Http2ServerStream): void {
-    const q = s.queue;
-    while (s.queueHead < q.length) {
-      const chunk = q[s.queueHead]!;
-      const sent = this.sendData(s, chunk, 0);
-      s.queuedBytes -= sent;
-      if (sent < chunk.length) {
-        q[s.queueHead] = chunk.subarray(sent);
-        break;
-      }
-      q[s.queueHead++] = EMPTY;
-    }
-    if (s.queueHead === q.length) {
-      s.queue = [];
-      s.queueHead = 0;
-      if (s.localEnded && !s.closed) {
-        const trailers = s.trailersAfterQueue;
-        s.trailersAfterQueue = null;
-        this.writeEnd(s, trailers);
-      }
-    }
-    this.needFlush();
-    if (s.wantWritable) this.notifyWritable();
-  }
-
-  private drainSendList(): void {
-    const list = this.sendList;
-    if (list.length === 0) return;
-    this.sendList = [];
-    for (let i = 0; i < list.length; i++) {
-      const s = list[i]!;
-      s.inSendList = false;
-      if (s.closed || s.queuedBytes === 0) continue;
-      if (this.connSendWindow > 0) this.drainStream(s);
-      if (!s.closed && s.queuedBytes > 0) {
-        s.inSendList = true;
-        this.sendList.push(s);
-      }
-    }
-  }
-
-  private writeEnd(s: Http2ServerStream, trailers: string[] | null): void {
+  protected writeEnd(s: Http2ServerStream, trailers: readonly string[] | null): void {
     if (trailers !== null && trailers.length > 0) {
       this.writeHeaders(s.id, trailers, true);
     } else this.writer.data(s.id, EMPTY, 0, 0, true);
     this.afterLocalEnd(s);
-  }
-
-  /** One header block (HPACK state advances: see `encoding`). */
-  private writeHeaders(sid: number, fields: readonly string[], endStream: boolean): void {
-    if (this.encoding) return this.fail();
-    this.encoding = true;
-    this.writer.headers(sid, this.encoder, fields, 0, fields.length, endStream, this.peerMaxFrameSize);
-    this.encoding = false;
   }
 
   /** END_STREAM written: the stream closes, or (request still coming) is reset with NO_ERROR as RFC 9113 §8.1 asks. */
@@ -1108,35 +940,18 @@ export class Http2ServerCodec {
     }
   }
 
-  private bufferedBytes(): number {
-    return this.socket.writableLength + this.writer.pendingBytes;
-  }
-
-  /** Streams told "full" that may write again: their queue is short and the socket has room. */
-  private notifyWritable(): void {
-    if (this.writableWaiters.length === 0 || this.bufferedBytes() > this.options.bufferLimitBytes) return;
-    const waiters = this.writableWaiters;
-    this.writableWaiters = [];
-    for (let i = 0; i < waiters.length; i++) {
-      const s = waiters[i]!;
-      if (s.closed) continue;
-      if (s.queuedBytes > STREAM_QUEUE_HIGH_BYTES) {
-        this.writableWaiters.push(s);
-        continue;
-      }
-      s.wantWritable = false;
-      // Only streams that were told "full" get here: a boundary per stream, so the others are still notified.
-      try {
-        this.callbacks.onStreamWritable(s);
-      } catch (err) {
-        this.streamThrew(s, err);
-      }
+  /** A stream told "full" may write again: a boundary per stream, so the others are still notified. */
+  protected streamWritable(s: Http2ServerStream): void {
+    try {
+      this.callbacks.onStreamWritable(s);
+    } catch (err) {
+      this.streamThrew(s, err);
     }
   }
 
   // ---- internals: the socket ----
 
-  private needFlush(): void {
+  protected needFlush(): void {
     if (this.reading || this.flushScheduled || this.closed) return;
     this.flushScheduled = true;
     setImmediate(flushCodec, this);
@@ -1170,14 +985,7 @@ export class Http2ServerCodec {
     }
     this.queuedFrames += writer.frames;
     this.queuedControlFrames += writer.controlFrames;
-    const segments = writer.take();
-    if (segments.length === 1) {
-      socket.write(segments[0]!);
-      return;
-    }
-    socket.cork();
-    for (let i = 0; i < segments.length; i++) socket.write(segments[i]!);
-    socket.uncork();
+    writeSegments(socket, writer.take());
   }
 
   private onSocketDrain(): void {
@@ -1253,9 +1061,7 @@ export class Http2ServerCodec {
     this.encoding = false;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.closeTimer = null;
-    const pings = this.pingCallbacks;
-    this.pingCallbacks = [];
-    for (let i = 0; i < pings.length; i++) pings[i]!(new Error('connection closed'));
+    this.failPings();
     // Streams still open are reset by the close.
     for (const s of this.streams.values()) {
       s.resetCode = ErrorCode.CANCEL;
@@ -1306,8 +1112,4 @@ const HEADERS_431: readonly string[] = [':status', '431', 'content-length', '0']
 
 function flushCodec(codec: Http2ServerCodec): void {
   codec.flushTurn();
-}
-
-function destroySocket(socket: net.Socket): void {
-  socket.destroy();
 }

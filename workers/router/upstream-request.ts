@@ -1,6 +1,6 @@
 // Worker thread. The router's request to one upstream host: picks a host, then either takes a pooled HTTP/1.1
 // connection (writes the request head, streams the body, parses the response strictly) or opens a stream on a
-// pooled HTTP/2 connection (node:http2; a stream the peer refused, e.g. past its GOAWAY, is retried on another
+// pooled HTTP/2 connection (Legate's client codec; a stream the peer refused, e.g. past its GOAWAY, is retried on another
 // connection while its body is still held), and hands the response to the ActiveStream, with backpressure both
 // ways and Envoy's route timeout.
 
@@ -18,8 +18,9 @@ import type { PoolFailureReason, PoolHandle, PoolRequester, UpstreamConnection, 
 import type { ActiveStream } from '../http/active-stream.ts';
 import { routerLog, streamTag } from '../http/stream-log.ts';
 import { LocalReply, type LocalReplySpec } from '../http/local-reply.ts';
-import http2 from 'node:http2';
 import type { Http2PoolConnection, Http2StreamRequester } from '../upstream/http2-pool.ts';
+import { Http2ResetReason, type Http2ClientStream, type Http2ClientStreamHandler } from '../http2/client-codec.ts';
+import { ErrorCode } from '../../src/http2/frames.ts';
 import { UpstreamProtocol } from '../../src/upstream/cluster-config.ts';
 import { requestHeadersForHttp2, responseHeadFromHttp2, trailerFieldsForHttp2 } from '../../src/http/http2-headers.ts';
 import { reportInternalError } from '../../src/common/internal-error.ts';
@@ -32,7 +33,6 @@ import { UPSTREAM_RQ_CODE_INDEX } from '../../src/stats/definitions.ts';
 import { checkImmediateHealthCheckFail } from '../upstream/health-reports.ts';
 import { reportOutlierLocalFailure, reportOutlierResult } from '../upstream/outlier-reports.ts';
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 /** Request body bytes held for re-sending when an HTTP/2 stream is refused (beyond this, no retry). */
 const RETRY_BUFFER_BYTES = 64 * 1024;
 /** Tries for a stream the peer refused (REFUSED_STREAM, or beyond a GOAWAY's last stream id). */
@@ -80,7 +80,7 @@ export class UpstreamCodec implements Http1ResponseCallbacks {
   }
 }
 
-export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler, Http2StreamRequester {
+export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler, Http2StreamRequester, Http2ClientStreamHandler {
   readonly stream: ActiveStream;
   readonly cluster: WorkerCluster;
   readonly route: Route;
@@ -115,7 +115,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
   /** This request goes over HTTP/2 (the cluster's protocol, or the downstream's with use_downstream_protocol_config). */
   private http2: boolean;
   private h2conn: Http2PoolConnection | null;
-  private h2stream: http2.ClientHttp2Stream | null;
+  private h2stream: Http2ClientStream | null;
   /** Body sent on the current HTTP/2 stream, kept while a refused stream could be retried; null once too big. */
   private retained: Buffer[] | null;
   private retainedBytes: number;
@@ -268,72 +268,25 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     const scheme = this.cluster.config.transportSocket !== null ? 'https' : 'http';
     const pending = this.pending;
     const endStream = this.downstreamEnded && (pending === null || pending.length === 0) && this.retainedBytes === 0 && this.requestTrailers === null;
-    let s: http2.ClientHttp2Stream;
-    try {
-      // A body still to come may end with trailers: the stream then stays open after the last DATA for them
-      // ('wantTrailers'; none is an empty DATA frame with END_STREAM).
-      const waitForTrailers = !endStream && (!this.downstreamEnded || this.requestTrailers !== null);
-      s = conn.session.request(requestHeadersForHttp2(stream.head.method, this.path, scheme, headers) as never, { endStream, waitForTrailers });
-      if (waitForTrailers) s.on('wantTrailers', () => sendH2Trailers(s, this.requestTrailers));
-    } catch {
-      // The session went away between the pool's check and now (GOAWAY, close): try another connection.
+    // The stream's events come to this object (Http2ClientStreamHandler: onHeaders, onData, ...).
+    const s = conn.codec.request(this, requestHeadersForHttp2(stream.head.method, this.path, scheme, headers), endStream);
+    if (s === null) {
+      // The connection went away between the pool's check and now (GOAWAY, close): try another connection.
       conn.pool.release(conn);
       return this.retryOrFail(LocalReply.connectFailure);
     }
     this.h2conn = conn;
     this.h2stream = s;
-    // Each listener is a boundary: node:http2 calls them from its session's socket reads, where an exception would
-    // take the worker down; it resets this request only (onInternalError).
-    s.on('response', (_h: unknown, flags: number, raw: string[]) => {
-      try {
-        this.onH2Response(s, flags, raw);
-      } catch (err) {
-        this.onInternalError(err);
-      }
-    });
-    // Interim 1xx heads (node:http2 reports them as 'headers' before 'response').
-    s.on('headers', (_h: unknown, _flags: number, raw: string[]) => {
-      try {
-        this.onH2Interim(s, raw);
-      } catch (err) {
-        this.onInternalError(err);
-      }
-    });
-    s.on('data', (chunk: Buffer) => {
-      try {
-        this.onH2Data(s, chunk);
-      } catch (err) {
-        this.onInternalError(err);
-      }
-    });
-    s.on('trailers', (_h: unknown, _flags: number, raw: string[]) => {
-      if (s === this.h2stream) this.h2Trailers = raw;
-    });
-    s.on('end', () => {
-      try {
-        this.onH2End(s);
-      } catch (err) {
-        this.onInternalError(err);
-      }
-    });
-    s.on('error', ignoreError);
-    s.on('close', () => {
-      try {
-        this.onH2Close(conn, s);
-      } catch (err) {
-        this.onInternalError(err);
-      }
-    });
     // Body that arrived before the stream (and, on a retry, what the refused stream had sent).
     const retained = this.retained;
-    if (retained !== null && this.retainedBytes > 0) for (let i = 0; i < retained.length; i++) s.write(retained[i]!);
+    if (retained !== null && this.retainedBytes > 0) for (let i = 0; i < retained.length; i++) conn.codec.writeData(s, retained[i]!);
     if (pending !== null) {
       for (let i = 0; i < pending.length; i++) this.writeH2Body(pending[i]!);
       this.pending = null;
       this.pendingBytes = 0;
       stream.conn.resumeReading(stream);
     }
-    if (this.downstreamEnded && !endStream) s.end();
+    if (this.downstreamEnded && !endStream) conn.codec.end(s, this.requestTrailers === null ? null : trailerFieldsForHttp2(this.requestTrailers));
     if (this.downstreamEnded) this.requestEnded = true;
     if (retry !== null) this.armPerTry(retry);
   }
@@ -349,21 +302,59 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
         this.retainedBytes = 0;
       }
     }
-    const s = this.h2stream!;
-    if (s.write(chunk)) return true;
-    s.once('drain', () => {
-      try {
-        if (!this.done) this.stream.conn.resumeReading(this.stream);
-      } catch (err) {
-        this.onInternalError(err);
-      }
-    });
-    return false;
+    // false: onWritable resumes the client's body.
+    return this.h2conn!.codec.writeData(this.h2stream!, chunk);
   }
 
-  private onH2Response(s: http2.ClientHttp2Stream, flags: number, raw: string[]): void {
+  // ---- the HTTP/2 stream's events (Http2ClientStreamHandler; each a boundary: a bug resets this request only) ----
+
+  onHeaders(s: Http2ClientStream, fields: string[], endStream: boolean): void {
+    try {
+      if (fields[1]!.charCodeAt(0) === 49 /* 1xx */) this.onH2Interim(s, fields);
+      else this.onH2Response(s, endStream, fields);
+    } catch (err) {
+      this.onInternalError(err);
+    }
+  }
+
+  onData(s: Http2ClientStream, chunk: Buffer): void {
+    try {
+      this.onH2Data(s, chunk);
+    } catch (err) {
+      this.onInternalError(err);
+    }
+  }
+
+  onTrailers(s: Http2ClientStream, fields: string[]): void {
+    if (s === this.h2stream) this.h2Trailers = fields;
+  }
+
+  onEnd(s: Http2ClientStream): void {
+    try {
+      this.onH2End(s);
+    } catch (err) {
+      this.onInternalError(err);
+    }
+  }
+
+  onReset(s: Http2ClientStream): void {
+    try {
+      this.onH2Reset(s);
+    } catch (err) {
+      this.onInternalError(err);
+    }
+  }
+
+  onWritable(s: Http2ClientStream): void {
+    try {
+      if (!this.done && s === this.h2stream) this.stream.conn.resumeReading(this.stream);
+    } catch (err) {
+      this.onInternalError(err);
+    }
+  }
+
+  private onH2Response(s: Http2ClientStream, endStream: boolean, raw: string[]): void {
     if (this.done || s !== this.h2stream) return;
-    const endStream = (flags & 1) !== 0;
     const head = responseHeadFromHttp2(raw, endStream);
     if (head === null) return this.onResponseError(null as never);
     // The response has begun: a later failure can no longer be retried.
@@ -372,23 +363,23 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     // (A retried response: this stream was abandoned.)
     if (s !== this.h2stream) return;
     if (!this.done && endStream) this.completeH2();
-    else if (!this.done && !this.stream.flushResponse()) s.pause();
+    else if (!this.done && !this.stream.flushResponse()) this.h2conn!.codec.pause(s);
   }
 
-  private onH2Interim(s: http2.ClientHttp2Stream, raw: string[]): void {
+  private onH2Interim(s: Http2ClientStream, raw: string[]): void {
     if (this.done || s !== this.h2stream || this.responseHead !== null) return;
     const head = responseHeadFromHttp2(raw, false);
     // HTTP/2 has no 101 (RFC 9113 §8.6); anything but an interim status here is not ours to pass.
     if (head !== null && head.statusCode < 200 && head.statusCode !== 101) this.onResponseHead(head);
   }
 
-  private onH2Data(s: http2.ClientHttp2Stream, chunk: Buffer): void {
+  private onH2Data(s: Http2ClientStream, chunk: Buffer): void {
     if (this.done || s !== this.h2stream) return;
     this.onResponseBody(chunk);
-    if (!this.done && !this.stream.flushResponse()) s.pause();
+    if (!this.done && s === this.h2stream && !this.stream.flushResponse()) this.h2conn!.codec.pause(s);
   }
 
-  private onH2End(s: http2.ClientHttp2Stream): void {
+  private onH2End(s: Http2ClientStream): void {
     if (this.done || s !== this.h2stream || this.responseHead === null) return;
     this.completeH2();
   }
@@ -399,21 +390,24 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     this.onResponseComplete(this.h2Trailers);
   }
 
-  private onH2Close(conn: Http2PoolConnection, s: http2.ClientHttp2Stream): void {
-    conn.pool.release(conn);
+  /** The stream was reset under this request (by the peer, a GOAWAY, the connection's end): the pool has its slot back. */
+  private onH2Reset(s: Http2ClientStream): void {
     if (s !== this.h2stream) return;
     this.h2stream = null;
     this.h2conn = null;
     if (this.done) return;
-    const code = s.rstCode;
     const values = this.stream.hcm.stats.values;
     values[this.slots['http2.rx_reset']]++;
-    if (this.responseHead === null && code === NGHTTP2_REFUSED_STREAM) return this.retryOrFail(LocalReply.upstreamRefused);
+    if (this.responseHead === null && s.resetReason === Http2ResetReason.REMOTE_REFUSED_STREAM_RESET) return this.retryOrFail(LocalReply.upstreamRefused);
     values[this.slots.upstream_rq_rx_reset]++;
     this.reportLocalFailure(503);
     if (this.retry !== null && this.responseHead === null && this.maybeRetry(ResetKind.RESET, null)) return;
     this.finishUpstream(false);
-    this.stream.upstreamFailed(LocalReply.upstreamReset);
+    // Envoy's reset reason: the peer's RST_STREAM (UR), its protocol error (502 UPE), the connection's end (UC).
+    const reason = s.resetReason;
+    this.stream.upstreamFailed(reason === Http2ResetReason.PROTOCOL_ERROR ? LocalReply.upstreamProtocolError
+      : reason === Http2ResetReason.CONNECTION_TERMINATION || reason === Http2ResetReason.CONNECTION_FAILURE ? LocalReply.upstreamTermination
+        : LocalReply.upstreamReset);
   }
 
   /** A stream the peer never processed: again on a new stream while the body is still held, else fail. */
@@ -750,7 +744,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     if (this.conn !== null) this.writeEnd();
     else if (this.h2stream !== null && !this.requestEnded) {
       this.requestEnded = true;
-      this.h2stream.end();
+      this.h2conn!.codec.end(this.h2stream, this.requestTrailers === null ? null : trailerFieldsForHttp2(this.requestTrailers));
     }
     if (this.retry !== null && (this.conn !== null || this.h2stream !== null)) this.armPerTry(this.retry);
   }
@@ -810,7 +804,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
   resumeReading(): void {
     if (this.done) return;
     if (this.conn !== null) this.conn.socket.resume();
-    else if (this.h2stream !== null) this.h2stream.resume();
+    else if (this.h2stream !== null) this.h2conn!.codec.resume(this.h2stream);
   }
 
   // ---- response (upstream -> client) ----
@@ -871,7 +865,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     if (this.idleTimer !== null) this.idleTimer.refresh();
     if (!this.stream.encodeData(chunk)) {
       if (this.conn !== null) this.conn.socket.pause();
-      else if (this.h2stream !== null) this.h2stream.pause();
+      else if (this.h2stream !== null) this.h2conn!.codec.pause(this.h2stream);
     }
   }
 
@@ -937,7 +931,7 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
     const conn = this.conn;
     if (conn !== null) n += conn.socket.writableLength + conn.socket.readableLength;
     const s = this.h2stream;
-    if (s !== null && !s.destroyed) n += s.writableLength + s.readableLength;
+    if (s !== null) n += s.queuedBytes;
     return n;
   }
 
@@ -1020,11 +1014,11 @@ export class UpstreamRequest implements PoolRequester, UpstreamConnectionHandler
       }
     }
     const s = this.h2stream;
-    if (s !== null && !s.closed && !s.destroyed && !(reusable && this.requestEnded)) {
+    if (s !== null && !s.closed && !(reusable && this.requestEnded)) {
       // Abandoned (reset, timeout, local reply) or answered before the request ended: reset the stream; the
       // pool gets the connection back from the stream's close.
       this.stream.hcm.stats.values[this.slots['http2.tx_reset']]++;
-      s.close(NGHTTP2_CANCEL);
+      this.h2conn!.codec.reset(s, ErrorCode.CANCEL);
     }
   }
 }
@@ -1069,23 +1063,5 @@ function onPerTryIdleTimeout(req: UpstreamRequest): void {
     req.onPerTryTimeout(true);
   } catch (err) {
     req.onInternalError(err);
-  }
-}
-
-function ignoreError(): void {}
-
-/** 'wantTrailers' of an upstream HTTP/2 request: its trailers (minus connection-specific fields), or none. */
-function sendH2Trailers(s: http2.ClientHttp2Stream, trailers: HeaderList | null): void {
-  const fields = trailerFieldsForHttp2(trailers);
-  const out: Record<string, string | string[]> = {};
-  for (let i = 0; i < fields.length; i += 2) {
-    const name = fields[i]!;
-    const prev = out[name];
-    out[name] = prev === undefined ? fields[i + 1]! : Array.isArray(prev) ? [...prev, fields[i + 1]!] : [prev, fields[i + 1]!];
-  }
-  try {
-    s.sendTrailers(out);
-  } catch {
-    // The stream closed meanwhile (reset, session gone): nothing left to end.
   }
 }

@@ -4,7 +4,6 @@
 // (asyncClientFor). Every callback runs on this worker from socket events or timers, never inside the caller's
 // call to start()/send(); no call throws into the caller's stack.
 
-import http2 from 'node:http2';
 import type { HeaderList } from '../../src/http/stream-info.ts';
 import type { Http1ParseError, ResponseHead } from '../../src/http1/types.ts';
 import { serializeLastChunk, serializeRequestHead } from '../../src/http1/serializer.ts';
@@ -21,8 +20,8 @@ import type { WorkerCluster } from './worker-cluster.ts';
 import type { UpstreamHost } from './upstream-host.ts';
 import type { PoolFailureReason, PoolHandle, PoolRequester, UpstreamConnection, UpstreamConnectionHandler } from './connection-pool.ts';
 import type { Http2PoolConnection, Http2StreamRequester } from './http2-pool.ts';
-
-const { NGHTTP2_CANCEL } = http2.constants;
+import type { Http2ClientStream, Http2ClientStreamHandler } from '../http2/client-codec.ts';
+import { ErrorCode } from '../../src/http2/frames.ts';
 
 export interface AsyncRequest {
   method: string;
@@ -99,7 +98,7 @@ const DONE = 2;
  * One request/response exchange with one host: the pool requester, the connection's handler while it has one, and
  * the AsyncStream handed to the caller.
  */
-class AsyncExchange implements AsyncStream, PoolRequester, UpstreamConnectionHandler, Http2StreamRequester {
+class AsyncExchange implements AsyncStream, PoolRequester, UpstreamConnectionHandler, Http2StreamRequester, Http2ClientStreamHandler {
   private readonly cluster: WorkerCluster;
   private readonly stats: WorkerStatsStore;
   private readonly slots: ClusterSlots;
@@ -111,7 +110,7 @@ class AsyncExchange implements AsyncStream, PoolRequester, UpstreamConnectionHan
   private conn: UpstreamConnection | null;
   private codec: UpstreamCodec | null;
   private h2conn: Http2PoolConnection | null;
-  private h2stream: http2.ClientHttp2Stream | null;
+  private h2stream: Http2ClientStream | null;
   private http2: boolean;
   /** Request body (and end) waiting for the connection. */
   private pending: Buffer[];
@@ -208,7 +207,7 @@ class AsyncExchange implements AsyncStream, PoolRequester, UpstreamConnectionHan
         if (data.length > 0) this.writeH1Body(data);
         if (endStream) this.writeH1End();
       } else if (this.h2stream !== null) {
-        if (data.length > 0) this.h2stream.write(data);
+        if (data.length > 0) this.h2conn!.codec.writeData(this.h2stream, data);
         if (endStream) this.endH2();
       } else if (data.length > 0) {
         this.pending.push(data);
@@ -223,7 +222,7 @@ class AsyncExchange implements AsyncStream, PoolRequester, UpstreamConnectionHan
     const pending = this.pending;
     for (let i = 0; i < pending.length; i++) n += pending[i]!.length;
     if (this.conn !== null) n += this.conn.socket.writableLength;
-    else if (this.h2stream !== null && !this.h2stream.destroyed) n += this.h2stream.writableLength;
+    else if (this.h2stream !== null) n += this.h2stream.queuedBytes;
     return n;
   }
 
@@ -352,56 +351,16 @@ class AsyncExchange implements AsyncStream, PoolRequester, UpstreamConnectionHan
     const pending = this.pending;
     this.pending = [];
     const endStream = this.requestEnded && pending.length === 0 && this.pendingTrailers === null;
-    let s: http2.ClientHttp2Stream;
-    try {
-      s = conn.session.request(requestHeadersForHttp2(req.method, req.path, scheme, headers) as never, { endStream, waitForTrailers: !endStream });
-    } catch {
+    // The stream's events come to this object (Http2ClientStreamHandler).
+    const s = conn.codec.request(this, requestHeadersForHttp2(req.method, req.path, scheme, headers), endStream);
+    if (s === null) {
       conn.pool.release(conn);
       this.fail('connect_failure', `cluster '${this.cluster.name}': the HTTP/2 connection went away`);
       return;
     }
     this.h2conn = conn;
     this.h2stream = s;
-    s.on('response', (_h: unknown, flags: number, raw: string[]) => {
-      try {
-        this.onH2Response(s, flags, raw);
-      } catch (err) {
-        this.onInternalError(err);
-      }
-    });
-    s.on('data', (chunk: Buffer) => {
-      try {
-        if (s === this.h2stream && this.responseHead !== null) this.onResponseBody(chunk);
-      } catch (err) {
-        this.onInternalError(err);
-      }
-    });
-    s.on('trailers', (_h: unknown, _flags: number, raw: string[]) => {
-      if (s === this.h2stream) this.h2Trailers = stripPseudo(raw);
-    });
-    s.on('end', () => {
-      try {
-        if (s === this.h2stream && this.responseHead !== null) this.onResponseComplete(this.h2Trailers);
-      } catch (err) {
-        this.onInternalError(err);
-      }
-    });
-    s.on('wantTrailers', () => {
-      try {
-        s.sendTrailers(toHeaderObject(trailerFieldsForHttp2(this.pendingTrailers)));
-      } catch (err) {
-        this.onInternalError(err);
-      }
-    });
-    s.on('error', ignoreError);
-    s.on('close', () => {
-      try {
-        this.onH2Close(conn, s);
-      } catch (err) {
-        this.countInternalError(err);
-      }
-    });
-    for (let i = 0; i < pending.length; i++) s.write(pending[i]!);
+    for (let i = 0; i < pending.length; i++) conn.codec.writeData(s, pending[i]!);
     if (this.requestEnded && !endStream) this.endH2();
     else if (endStream) this.requestWritten = true;
   }
@@ -409,11 +368,52 @@ class AsyncExchange implements AsyncStream, PoolRequester, UpstreamConnectionHan
   private endH2(): void {
     if (this.requestWritten) return;
     this.requestWritten = true;
-    // With waitForTrailers, 'wantTrailers' sends pendingTrailers (none: an empty DATA frame with END_STREAM).
-    this.h2stream!.end();
+    // Trailers when the caller sent some; else an empty DATA frame with END_STREAM.
+    this.h2conn!.codec.end(this.h2stream!, this.pendingTrailers === null ? null : trailerFieldsForHttp2(this.pendingTrailers));
   }
 
-  private onH2Response(s: http2.ClientHttp2Stream, flags: number, raw: string[]): void {
+  // ---- the HTTP/2 stream's events (Http2ClientStreamHandler; each a boundary) ----
+
+  onHeaders(s: Http2ClientStream, fields: string[], endStream: boolean): void {
+    try {
+      // Interim 1xx heads are skipped (the caller hears the final status only).
+      if (fields[1]!.charCodeAt(0) !== 49) this.onH2Response(s, endStream, fields);
+    } catch (err) {
+      this.onInternalError(err);
+    }
+  }
+
+  onData(s: Http2ClientStream, chunk: Buffer): void {
+    try {
+      if (s === this.h2stream && this.responseHead !== null) this.onResponseBody(chunk);
+    } catch (err) {
+      this.onInternalError(err);
+    }
+  }
+
+  onTrailers(s: Http2ClientStream, fields: string[]): void {
+    if (s === this.h2stream) this.h2Trailers = fields;
+  }
+
+  onEnd(s: Http2ClientStream): void {
+    try {
+      if (s === this.h2stream && this.responseHead !== null && !this.responseDone) this.onResponseComplete(this.h2Trailers);
+    } catch (err) {
+      this.onInternalError(err);
+    }
+  }
+
+  onReset(s: Http2ClientStream): void {
+    try {
+      this.onH2Reset(s);
+    } catch (err) {
+      this.countInternalError(err);
+    }
+  }
+
+  onWritable(_s: Http2ClientStream): void {}
+
+  private onH2Response(s: Http2ClientStream, endStream: boolean, raw: string[]): void {
     if (this.state !== ACTIVE || s !== this.h2stream) return;
     let status = 0;
     const headers: HeaderList = [];
@@ -431,7 +431,7 @@ class AsyncExchange implements AsyncStream, PoolRequester, UpstreamConnectionHan
       statusCode: status, reason: '', versionMinor: 1, headers, contentLength: -1, chunked: false, keepAlive: true,
       readUntilClose: false,
     };
-    if ((flags & 1) === 0) {
+    if (!endStream) {
       this.onResponseHead(head);
       return;
     }
@@ -440,15 +440,15 @@ class AsyncExchange implements AsyncStream, PoolRequester, UpstreamConnectionHan
     this.onResponseComplete(null, true);
   }
 
-  private onH2Close(conn: Http2PoolConnection, s: http2.ClientHttp2Stream): void {
-    conn.pool.release(conn);
+  /** The stream was reset under this exchange (the pool has its slot back from the stream's close). */
+  private onH2Reset(s: Http2ClientStream): void {
     if (s !== this.h2stream) return;
     this.h2stream = null;
     this.h2conn = null;
     if (this.state !== ACTIVE) return;
     this.stats.values[this.slots['http2.rx_reset']]++;
     this.stats.values[this.slots.upstream_rq_rx_reset]++;
-    this.fail('reset', `cluster '${this.cluster.name}': the upstream reset the stream (code ${s.rstCode})`);
+    this.fail('reset', `cluster '${this.cluster.name}': the upstream reset the stream (code ${s.resetCode})`);
   }
 
   // ---- HTTP/1.1 connection events (UpstreamConnectionHandler) ----
@@ -587,9 +587,9 @@ class AsyncExchange implements AsyncStream, PoolRequester, UpstreamConnectionHan
       else conn.pool.reset(conn);
     }
     const s = this.h2stream;
-    if (s !== null && !s.closed && !s.destroyed && !(completed && this.requestWritten)) {
+    if (s !== null && !s.closed && !(completed && this.requestWritten)) {
       this.stats.values[this.slots['http2.tx_reset']]++;
-      s.close(NGHTTP2_CANCEL);
+      this.h2conn!.codec.reset(s, ErrorCode.CANCEL);
     }
   }
 
@@ -631,20 +631,6 @@ function onExchangeTimeout(ex: AsyncExchange): void {
     ex.onInternalError(err);
   }
 }
-
-function stripPseudo(raw: readonly string[]): HeaderList {
-  const out: HeaderList = [];
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.charCodeAt(0) !== 58) out.push(raw[i]!, raw[i + 1]!);
-  return out;
-}
-
-function toHeaderObject(list: HeaderList): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < list.length; i += 2) out[list[i]!] = list[i + 1]!;
-  return out;
-}
-
-function ignoreError(): void {}
 
 /** A stream that failed before it began (no cluster): only onReset, on the next tick, unless reset() first. */
 class FailedStream implements AsyncStream {

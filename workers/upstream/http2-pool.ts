@@ -1,11 +1,11 @@
-// Worker thread. A per-host pool of HTTP/2 connections (node:http2 client sessions) for a cluster whose upstream
+// Worker thread. A per-host pool of HTTP/2 connections (Legate's client codec, workers/http2/client-codec.ts) for a cluster whose upstream
 // protocol is HTTP/2: streams are multiplexed over few connections, up to the peer's SETTINGS_MAX_CONCURRENT_STREAMS
 // (and the cluster's own http2 max_concurrent_streams); another connection opens when all are full, up to the
 // cluster's max connections. A GOAWAY drains its connection (no new streams; streams the peer did not take are
 // refused, and the router retries them on another connection). Owned by one worker.
 
-import http2 from 'node:http2';
 import type net from 'node:net';
+import { Http2ClientCodec, type Http2ClientConnectionCallbacks, type Http2ClientStream } from '../http2/client-codec.ts';
 import { connectUpstream } from './upstream-socket.ts';
 import { admitWaiter, type PendingAcquire } from './pending-acquire.ts';
 import { Http2KeepaliveTimer } from '../http2/keepalive.ts';
@@ -15,7 +15,10 @@ import { reportInternalError } from '../../src/common/internal-error.ts';
 
 /** Whoever asked for a stream. Called at most once, and never after cancel(). */
 export interface Http2StreamRequester {
-  /** A connection with room for one more stream: open it now with conn.session.request(); release it on close. */
+  /**
+   * A connection with room for one more stream: open it now with conn.codec.request() (the pool releases the slot
+   * when that stream closes); if request() returns null, give the slot back with pool.release(conn).
+   */
   onHttp2Ready(conn: Http2PoolConnection): void;
   onPoolFailure(reason: PoolFailureReason): void;
   /** An exception escaped onHttp2Ready or onPoolFailure (a bug): fail the request, count it, log it. Must not throw. */
@@ -28,9 +31,16 @@ const READY = 1;
 const DRAINING = 2;
 const CLOSED = 3;
 
-export class Http2PoolConnection {
+/** Response head limits of upstream HTTP/2 (Envoy's defaults: max_response_headers_kb 60, max_headers_count 100). */
+const MAX_RESPONSE_HEADER_LIST_BYTES = 60 * 1024;
+const MAX_RESPONSE_HEADERS = 100;
+/** Request bytes buffered per connection above which a stream's writeData says "full" (Envoy's default 1 MiB). */
+const CONNECTION_BUFFER_LIMIT_BYTES = 1024 * 1024;
+
+/** One connection of the pool; it hears its codec's connection events (no closures per connection or stream). */
+export class Http2PoolConnection implements Http2ClientConnectionCallbacks {
   readonly pool: Http2Pool;
-  readonly session: http2.ClientHttp2Session;
+  readonly codec: Http2ClientCodec;
   state: number;
   activeStreams: number;
   /** Streams ever opened on it (max_requests_per_connection). */
@@ -39,14 +49,23 @@ export class Http2PoolConnection {
   idleTimer: NodeJS.Timeout | null;
   keepalive: Http2KeepaliveTimer | null;
   readonly createdMonoMs: number;
-  /** The session's socket and what of its bytes upstream_cx_rx/tx_bytes_total already has. */
-  readonly socket: net.Socket | null;
+  /** The connection's socket and what of its bytes upstream_cx_rx/tx_bytes_total already has. */
+  readonly socket: net.Socket;
   rxCounted: number;
   txCounted: number;
 
-  constructor(pool: Http2Pool, session: http2.ClientHttp2Session, createdMonoMs: number, socket: net.Socket | null = null) {
+  constructor(pool: Http2Pool, socket: net.Socket, createdMonoMs: number) {
+    const ctx = pool.context;
     this.pool = pool;
-    this.session = session;
+    this.codec = new Http2ClientCodec(socket, {
+      initialStreamWindowSize: ctx.http2InitialStreamWindowSize,
+      initialConnectionWindowSize: ctx.http2InitialConnectionWindowSize,
+      maxConcurrentStreams: ctx.http2MaxConcurrentStreams,
+      maxHeaderListBytes: MAX_RESPONSE_HEADER_LIST_BYTES,
+      maxHeaders: MAX_RESPONSE_HEADERS,
+      bufferLimitBytes: CONNECTION_BUFFER_LIMIT_BYTES,
+    }, this);
+    this.codec.user = this;
     this.state = CONNECTING;
     this.activeStreams = 0;
     this.streamsOpened = 0;
@@ -59,10 +78,64 @@ export class Http2PoolConnection {
     this.txCounted = 0;
   }
 
-  /** Streams this connection may still open: the peer's limit and the cluster's, less those open. */
+  /** Streams this connection may still open: the peer's limit and the cluster's, less those open (and handed out). */
   capacity(localMax: number): number {
-    const remote = this.session.remoteSettings?.maxConcurrentStreams ?? 100;
+    const codec = this.codec;
+    const remote = codec.peerMaxConcurrentStreams;
+    if (codec.goawayReceived || codec.closed) return 0;
     return Math.min(remote, localMax) - this.activeStreams;
+  }
+
+  // ---- Http2ClientConnectionCallbacks: each a boundary (an exception ends this connection only) ----
+
+  onRemoteSettings(): void {
+    try {
+      if (this.state === CONNECTING) this.pool.onConnected(this);
+      else if (this.state === READY) this.pool.servePending(this);
+    } catch (err) {
+      this.pool.onSessionError(this, err);
+    }
+  }
+
+  onGoaway(): void {
+    try {
+      this.pool.onGoaway(this);
+    } catch (err) {
+      this.pool.onSessionError(this, err);
+    }
+  }
+
+  onStreamClose(_codec: Http2ClientCodec, _stream: Http2ClientStream): void {
+    try {
+      this.pool.release(this);
+    } catch (err) {
+      this.pool.onSessionError(this, err);
+    }
+  }
+
+  onConnectionError(): void {
+    const ctx = this.pool.context;
+    ctx.stats.values[ctx.slots.upstream_cx_protocol_error]++;
+  }
+
+  count(_stat: string): void {
+    // The requesters count http2.rx_reset / tx_reset themselves (as with node:http2); the cluster has no other http2.* slots.
+  }
+
+  onClose(): void {
+    try {
+      this.pool.onClosed(this);
+    } catch (err) {
+      this.pool.countInternalError(err);
+    }
+  }
+
+  onStreamInternalError(_stream: Http2ClientStream, err: unknown): void {
+    this.pool.countInternalError(err);
+  }
+
+  onInternalError(_codec: Http2ClientCodec, err: unknown): void {
+    this.pool.countInternalError(err);
   }
 }
 
@@ -153,7 +226,7 @@ export class Http2Pool {
     }
     this.probes.clear();
     this.failPending('connection_failure');
-    for (const conn of this.connections) conn.session.destroy();
+    for (const conn of this.connections) conn.codec.destroy();
   }
 
   /** @internal */
@@ -224,13 +297,14 @@ export class Http2Pool {
   onSessionError(conn: Http2PoolConnection, err: unknown): void {
     this.countInternalError(err);
     try {
-      conn.session.destroy();
+      conn.codec.destroy();
     } catch (err2) {
       reportInternalError(`HTTP/2 connection pool of ${this.host.addressString}`, err2);
     }
   }
 
-  private servePending(conn: Http2PoolConnection): void {
+  /** @internal */
+  servePending(conn: Http2PoolConnection): void {
     const max = this.context.http2MaxConcurrentStreams;
     while (this.pendingCount > 0 && conn.state === READY && conn.capacity(max) > 0) {
       const waiter = this.pending.shift()!;
@@ -305,14 +379,7 @@ export class Http2Pool {
     const ctx = this.context;
     const values = ctx.stats.values;
     const host = this.host;
-    const authority = `${ctx.tls === null ? 'http' : 'https'}://${host.addressString}`;
-    const session = http2.connect(authority, {
-      createConnection: () => socket,
-      settings: { enablePush: false, initialWindowSize: ctx.http2InitialStreamWindowSize },
-      peerMaxConcurrentStreams: Math.min(100, ctx.http2MaxConcurrentStreams),
-      maxSessionMemory: 64,
-    });
-    const conn = new Http2PoolConnection(this, session, startedMs, socket);
+    const conn = new Http2PoolConnection(this, socket, startedMs);
     this.connections.add(conn);
     ctx.breaker.addConnection();
     values[ctx.slots.upstream_cx_total]++;
@@ -321,41 +388,12 @@ export class Http2Pool {
     host.counters.cxTotal++;
     host.counters.cxActive++;
     conn.connectTimer = setTimeout(onConnectTimeout, Math.max(1, ctx.connectTimeoutMs - (performance.now() - startedMs)), conn);
-    // Boundaries: an exception in the pool's handling destroys this session only (requests' own exceptions are
-    // caught where they are handed a stream or a failure).
-    session.on('connect', () => {
-      try {
-        this.onConnected(conn);
-      } catch (err) {
-        this.onSessionError(conn, err);
-      }
-    });
-    session.on('remoteSettings', () => {
-      try {
-        if (conn.state === READY) this.servePending(conn);
-      } catch (err) {
-        this.onSessionError(conn, err);
-      }
-    });
-    session.on('goaway', () => {
-      try {
-        this.onGoaway(conn);
-      } catch (err) {
-        this.onSessionError(conn, err);
-      }
-    });
-    session.on('error', ignoreError);
-    session.on('close', () => {
-      try {
-        this.onClosed(conn);
-      } catch (err) {
-        this.countInternalError(err);
-      }
-    });
-    socket.on('error', ignoreError);
+    // The connection is up when the peer's SETTINGS arrive (its preface: it speaks HTTP/2).
+    conn.codec.start();
   }
 
-  private onConnected(conn: Http2PoolConnection): void {
+  /** @internal The peer's first SETTINGS. */
+  onConnected(conn: Http2PoolConnection): void {
     if (conn.state !== CONNECTING) return;
     if (conn.connectTimer !== null) clearTimeout(conn.connectTimer);
     conn.connectTimer = null;
@@ -363,12 +401,11 @@ export class Http2Pool {
     const ctx = this.context;
     const connectMs = performance.now() - conn.createdMonoMs;
     ctx.stats.record(ctx.slots.upstream_cx_connect_ms, connectMs);
-    if (ctx.http2InitialConnectionWindowSize > 65_535) conn.session.setLocalWindowSize(ctx.http2InitialConnectionWindowSize);
     const keepalive = ctx.http2Keepalive;
     if (keepalive !== null) {
-      conn.keepalive = new Http2KeepaliveTimer(conn.session, keepalive, () => {
+      conn.keepalive = new Http2KeepaliveTimer(conn.codec, keepalive, () => {
         ctx.stats.values[ctx.slots['http2.keepalive_timeout']]++;
-        conn.session.destroy();
+        conn.codec.destroy();
       }, (err) => this.onSessionError(conn, err));
     }
     if (conn.state === READY) {
@@ -387,11 +424,12 @@ export class Http2Pool {
     this.host.counters.cxConnectFail++;
     conn.state = CLOSED;
     this.forget(conn);
-    conn.session.destroy();
+    conn.codec.destroy();
     if (!this.anyConnecting()) this.failPending('connect_timeout');
   }
 
-  private onGoaway(conn: Http2PoolConnection): void {
+  /** @internal */
+  onGoaway(conn: Http2PoolConnection): void {
     if (conn.state === CLOSED) return;
     this.context.stats.values[this.context.slots.upstream_cx_close_notify]++;
     conn.state = DRAINING;
@@ -403,7 +441,8 @@ export class Http2Pool {
     }
   }
 
-  private onClosed(conn: Http2PoolConnection): void {
+  /** @internal */
+  onClosed(conn: Http2PoolConnection): void {
     const wasConnecting = conn.state === CONNECTING;
     if (conn.connectTimer !== null) clearTimeout(conn.connectTimer);
     conn.connectTimer = null;
@@ -439,7 +478,6 @@ export class Http2Pool {
   /** upstream_cx_rx/tx_bytes_total as bytes flow: what the session's socket moved since the last count (per stream end). */
   private countBytes(conn: Http2PoolConnection): void {
     const socket = conn.socket;
-    if (socket === null) return;
     const values = this.context.stats.values;
     const slots = this.context.slots;
     const read = socket.bytesRead - conn.rxCounted;
@@ -459,7 +497,7 @@ export class Http2Pool {
     const values = this.context.stats.values;
     values[this.context.slots.upstream_cx_destroy_local]++;
     conn.state = DRAINING;
-    conn.session.close();
+    conn.codec.close();
   }
 
   private armIdle(conn: Http2PoolConnection): void {
