@@ -5,7 +5,7 @@
 // links it into the same kind of list, and clearTimeout/refresh unlink and relink it there.
 //
 // Cancelling is lazy on the timer: a removed head leaves the timer armed for its old deadline; when it fires the list
-// expires what is due and re-arms for the new head, or lets go of itself when empty.
+// expires what is due and re-arms for the new head, or lets go of itself when empty. The timer is unref'd.
 
 import { reportInternalError } from './internal-error.ts';
 
@@ -66,6 +66,9 @@ class DeadlineList<T extends DeadlineEntry> {
     const delay = head.deadlineAt - now;
     this.timerAt = head.deadlineAt;
     this.timer = setTimeout(fireList, delay > 1 ? Math.ceil(delay) : 1, this as unknown as DeadlineList<DeadlineEntry>);
+    // Never what keeps a thread alive (the sockets its entries belong to do that): a list whose entries were all
+    // cancelled still has its timer armed until the old head's deadline, which must not hold up a thread's exit.
+    this.timer.unref();
   }
 
   /** The timer fired: expire every entry that is due (in order), then re-arm for the new head or let go. */
