@@ -3,7 +3,9 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import crypto from 'node:crypto';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -18,7 +20,7 @@ import {
 } from '../support/h2-raw-client.ts';
 import { PATHS, decodeEnvelope, requestMessage, sha256, startJsEchoServer, type JsEchoServer } from '../support/grpc-peers.ts';
 import { waitUntil } from '../support/polling.ts';
-import { startLegate, type LegateProcess } from '../support/legate-process.ts';
+import { startLegate, tempDir, unusedPort, type LegateProcess } from '../support/legate-process.ts';
 import { bootstrap, cluster, hcmListener } from '../support/config-builder.ts';
 
 const WAIT_MS = 10_000;
@@ -370,16 +372,54 @@ describe('grpc-js server', () => {
   });
 });
 
-describe('nghttpd', () => {
-  let nghttpd: string | null = null;
-  try {
-    nghttpd = execFileSync('sh', ['-c', 'command -v nghttpd'], { encoding: 'utf8' }).trim() || null;
-  } catch {
-    nghttpd = null;
-  }
-  test('GET against nghttpd', { skip: nghttpd === null ? 'nghttpd is not installed (package nghttp2-server)' : false }, () => {
-    // Reached only where nghttpd exists; the node:http2 and grpc-js suites above cover the codec meanwhile.
-    assert.ok(nghttpd);
+describe('nghttpd (nghttp2\'s own server) as the upstream, through bin/legate', () => {
+  // Installed by test/support/install-test-tools.sh (package nghttp2-server), as make test and .ci/run do.
+  let legate: LegateProcess;
+  let nghttpd: ChildProcess;
+  let port: number;
+  const docroot = tempDir('legate-nghttpd-');
+  const small = crypto.randomBytes(5000);
+  const large = crypto.randomBytes(3 * 1024 * 1024);
+
+  before(async () => {
+    fs.writeFileSync(path.join(docroot, 'small.bin'), small);
+    fs.writeFileSync(path.join(docroot, 'large.bin'), large);
+    const upstreamPort = await unusedPort();
+    // h2c, prior knowledge (nghttpd --no-tls speaks HTTP/2 from the first byte).
+    nghttpd = spawn('nghttpd', ['--no-tls', '-d', docroot, '-a', '127.0.0.1', String(upstreamPort)], { stdio: 'ignore' });
+    await waitUntil(() => new Promise<boolean>((resolve) => {
+      const probe = net.connect(upstreamPort, '127.0.0.1');
+      probe.on('connect', () => { probe.destroy(); resolve(true); });
+      probe.on('error', () => resolve(false));
+    }), () => 'nghttpd did not start', 10_000);
+    legate = await startLegate({
+      concurrency: 1,
+      config: bootstrap(
+        [hcmListener({ name: 'front', routes: [{ match: '{ prefix: "/" }', action: 'route: { cluster: nghttpd }' }] })],
+        [cluster({ name: 'nghttpd', endpoints: [{ address: '127.0.0.1', port: upstreamPort }], extra: H2_CLUSTER })],
+      ),
+    });
+    port = await legate.listenerPort('front');
+  });
+
+  after(async () => {
+    await legate?.stop();
+    nghttpd?.kill();
+    fs.rmSync(docroot, { recursive: true, force: true });
+  });
+
+  test('serves files from nghttpd, small and 3 MiB (many WINDOW_UPDATEs over 64 KiB windows), and a 404, on one upstream connection', async () => {
+    const a = await fetchVia(port, '/small.bin');
+    assert.equal(a.status, 200);
+    assert.equal(sha256(a.body), sha256(small));
+    const b = await fetchVia(port, '/large.bin');
+    assert.equal(b.status, 200);
+    assert.equal(sha256(b.body), sha256(large));
+    const missing = await fetchVia(port, '/nothing-here');
+    assert.equal(missing.status, 404);
+    const stats = await legate.statsMap();
+    assert.equal(stats.get('cluster.nghttpd.upstream_cx_http2_total'), 1);
+    assert.equal(stats.get('cluster.nghttpd.upstream_rq_total'), 3);
   });
 });
 
