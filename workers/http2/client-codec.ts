@@ -17,7 +17,7 @@
 import type net from 'node:net';
 import {
   CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, FRAME_HEADER_BYTES, FrameFlag, FrameType,
-  MAX_WINDOW_SIZE, SettingId,
+  SettingId,
 } from '../../src/http2/frames.ts';
 import { HpackDecoder, HpackDecodeResult } from '../../src/http2/hpack-decoder.ts';
 import { checkResponseFields, checkTrailerFields } from '../../src/http2/message-validation.ts';
@@ -175,16 +175,7 @@ export class Http2ClientCodec extends Http2CodecBase<Http2ClientStream> {
   private started: boolean;
   private goawaySent: boolean;
   // Flow control (the sending side's in Http2CodecBase).
-  private connRecvWindow: number;
-  private connRecvUnacked: number;
-  /** Unacknowledged connection-window bytes at which a WINDOW_UPDATE on stream 0 goes out (half the window). */
-  private readonly connWindowUpdateAt: number;
   private localSettingsAcked: boolean;
-  // A header block spread over CONTINUATION frames.
-  private continuationStream: number;
-  private continuationFlags: number;
-  private continuationChunks: Buffer[];
-  private continuationBytes: number;
   private closeTimer: NodeJS.Timeout | null;
   private readonly onDataBound: (chunk: Buffer) => void;
   private readonly onDrainBound: () => void;
@@ -192,7 +183,9 @@ export class Http2ClientCodec extends Http2CodecBase<Http2ClientStream> {
   private readonly onCloseBound: () => void;
 
   constructor(socket: net.Socket, options: Http2ClientCodecOptions, callbacks: Http2ClientConnectionCallbacks) {
-    super(socket, options.bufferLimitBytes);
+    // The connection window is given back in steps of half of it.
+    const connectionWindow = Math.max(DEFAULT_WINDOW_SIZE, options.initialConnectionWindowSize);
+    super(socket, options.bufferLimitBytes, connectionWindow, connectionWindow >>> 1);
     this.options = options;
     this.callbacks = callbacks;
     this.user = null;
@@ -211,14 +204,7 @@ export class Http2ClientCodec extends Http2CodecBase<Http2ClientStream> {
     this.flushScheduled = false;
     this.started = false;
     this.goawaySent = false;
-    this.connRecvWindow = Math.max(DEFAULT_WINDOW_SIZE, options.initialConnectionWindowSize);
-    this.connRecvUnacked = 0;
-    this.connWindowUpdateAt = this.connRecvWindow >>> 1;
     this.localSettingsAcked = false;
-    this.continuationStream = 0;
-    this.continuationFlags = 0;
-    this.continuationChunks = [];
-    this.continuationBytes = 0;
     this.closeTimer = null;
     this.onDataBound = this.onSocketData.bind(this);
     this.onDrainBound = this.onSocketDrain.bind(this);
@@ -236,7 +222,7 @@ export class Http2ClientCodec extends Http2CodecBase<Http2ClientStream> {
       SettingId.INITIAL_WINDOW_SIZE, o.initialStreamWindowSize,
       SettingId.MAX_HEADER_LIST_SIZE, o.maxHeaderListBytes,
     ]);
-    if (this.connRecvWindow > DEFAULT_WINDOW_SIZE) this.writer.windowUpdate(0, this.connRecvWindow - DEFAULT_WINDOW_SIZE);
+    this.announceConnectionWindow();
     const socket = this.socket;
     socket.on('data', this.onDataBound);
     socket.on('drain', this.onDrainBound);
@@ -389,7 +375,7 @@ export class Http2ClientCodec extends Http2CodecBase<Http2ClientStream> {
   }
 
   private onFrame(type: number, flags: number, sid: number, buf: Buffer, p: number, end: number): void {
-    if (this.continuationStream !== 0 && (type !== FrameType.CONTINUATION || sid !== this.continuationStream)) {
+    if (this.interruptsHeaderBlock(type, sid)) {
       return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'expected CONTINUATION');
     }
     if (!this.remoteSettingsReceived && type !== FrameType.SETTINGS) {
@@ -412,30 +398,21 @@ export class Http2ClientCodec extends Http2CodecBase<Http2ClientStream> {
   }
 
   /** A stream id we never opened: even (server-initiated; push is off) or not yet used. */
-  private isIdle(sid: number): boolean {
+  protected isIdle(sid: number): boolean {
     return (sid & 1) === 0 || sid >= this.nextStreamId;
   }
 
   private onDataFrame(flags: number, sid: number, buf: Buffer, p: number, end: number): void {
     if (sid === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'DATA on stream 0');
     const frameLength = end - p;
-    let padding = 0;
-    if ((flags & FrameFlag.PADDED) !== 0) {
-      if (frameLength < 1) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'padded DATA without a pad length');
-      padding = buf[p]! + 1;
-      if (padding > frameLength) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'DATA padding exceeds the payload');
+    const padding = this.framePadding(FrameType.DATA, flags, buf, p, end);
+    if (padding < 0) return;
+    if (padding > 0) {
       p++;
       end -= padding - 1;
     }
     // The connection window counts every DATA byte, on any stream (also on streams we reset).
-    this.connRecvWindow -= frameLength;
-    if (this.connRecvWindow < 0) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, 'connection flow-control window exceeded');
-    this.connRecvUnacked += frameLength;
-    if (this.connRecvUnacked >= this.connWindowUpdateAt) {
-      this.writer.windowUpdate(0, this.connRecvUnacked);
-      this.connRecvWindow += this.connRecvUnacked;
-      this.connRecvUnacked = 0;
-    }
+    if (!this.consumeConnectionWindow(frameLength)) return;
     const s = this.streams.get(sid);
     if (s === undefined) {
       if (this.isIdle(sid)) return this.connectionError(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${sid}`);
@@ -469,44 +446,35 @@ export class Http2ClientCodec extends Http2CodecBase<Http2ClientStream> {
 
   private onHeadersFrame(flags: number, sid: number, buf: Buffer, p: number, end: number): void {
     if (sid === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'HEADERS on stream 0');
-    if ((flags & FrameFlag.PADDED) !== 0) {
-      if (end - p < 1) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'padded HEADERS without a pad length');
-      const padLength = buf[p]!;
+    const padding = this.framePadding(FrameType.HEADERS, flags, buf, p, end);
+    if (padding < 0) return;
+    if (padding > 0) {
       p++;
-      if (padLength > end - p) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'HEADERS padding exceeds the payload');
-      end -= padLength;
+      end -= padding - 1;
     }
     if ((flags & FrameFlag.PRIORITY) !== 0) {
       if (end - p < 5) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'HEADERS priority fields truncated');
       p += 5;
     }
     if ((flags & FrameFlag.END_HEADERS) === 0) {
-      this.continuationStream = sid;
-      this.continuationFlags = flags;
-      this.continuationChunks = [Buffer.from(buf.subarray(p, end))];
-      this.continuationBytes = end - p;
+      this.beginHeaderBlock(sid, flags, buf, p, end);
       return;
     }
     this.onHeaderBlock(sid, flags, buf, p, end);
   }
 
   private onContinuationFrame(flags: number, sid: number, buf: Buffer, p: number, end: number): void {
-    if (this.continuationStream === 0 || sid !== this.continuationStream) {
+    if (this.continuesNothing(sid)) {
       return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'CONTINUATION without HEADERS');
     }
-    this.continuationBytes += end - p;
     // A block larger than the header list it could decode to, with room for HPACK overhead, is a CONTINUATION flood.
-    if (this.continuationBytes > this.options.maxHeaderListBytes + 16_384) {
+    if (this.headerBlockExceeds(end - p, this.options.maxHeaderListBytes + 16_384)) {
       this.callbacks.count('header_overflow');
       return this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'header block larger than max_response_headers_kb');
     }
-    this.continuationChunks.push(Buffer.from(buf.subarray(p, end)));
-    if ((flags & FrameFlag.END_HEADERS) === 0) return;
-    const block = Buffer.concat(this.continuationChunks, this.continuationBytes);
     const headersFlags = this.continuationFlags;
-    this.continuationStream = 0;
-    this.continuationChunks = [];
-    this.continuationBytes = 0;
+    const block = this.continueHeaderBlock(flags, buf, p, end);
+    if (block === null) return;
     this.onHeaderBlock(sid, headersFlags, block, 0, block.length);
   }
 
@@ -636,12 +604,7 @@ export class Http2ClientCodec extends Http2CodecBase<Http2ClientStream> {
     this.callbacks.onRemoteSettings(this);
   }
 
-  private onPingFrame(flags: number, sid: number, buf: Buffer, p: number, end: number): void {
-    if (sid !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'PING on a stream');
-    if (end - p !== 8) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'PING frame size');
-    if ((flags & FrameFlag.ACK) !== 0) return this.onPingAck();
-    this.writer.ping(true, buf, p);
-  }
+  protected controlFrameQueued(): void {}
 
   private onGoawayFrame(sid: number, buf: Buffer, p: number, end: number): void {
     if (sid !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'GOAWAY on a stream');
@@ -659,21 +622,11 @@ export class Http2ClientCodec extends Http2CodecBase<Http2ClientStream> {
 
   private onWindowUpdateFrame(sid: number, buf: Buffer, p: number, end: number): void {
     if (end - p !== 4) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'WINDOW_UPDATE frame size');
-    const increment = buf.readUInt32BE(p) & 0x7fffffff;
-    if (sid === 0) {
-      if (increment === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0');
-      if (!this.growConnectionWindow(increment)) this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, 'connection window overflow');
-      return;
-    }
-    const s = this.streams.get(sid);
-    if (s === undefined) {
-      if (this.isIdle(sid)) this.connectionError(ErrorCode.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${sid}`);
-      return;
-    }
-    if (increment === 0) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, Http2ResetReason.PROTOCOL_ERROR);
-    s.sendWindow += increment;
-    if (s.sendWindow > MAX_WINDOW_SIZE) return this.streamError(s, ErrorCode.FLOW_CONTROL_ERROR, Http2ResetReason.PROTOCOL_ERROR);
-    if (s.queuedBytes > 0) this.drainStream(s);
+    this.applyWindowUpdate(sid, buf, p, this.streams);
+  }
+
+  protected streamFlowError(s: Http2ClientStream, code: number): void {
+    this.streamError(s, code, Http2ResetReason.PROTOCOL_ERROR);
   }
 
   /** A malformed response (RFC 9113 §8.1.1): a stream error PROTOCOL_ERROR, counted as rx_messaging_error. */
@@ -796,6 +749,10 @@ export class Http2ClientCodec extends Http2CodecBase<Http2ClientStream> {
     } catch (err) {
       this.internalError(err);
     }
+  }
+
+  protected frameError(code: number, detail: string): void {
+    this.connectionError(code, detail);
   }
 
   /** The peer's protocol error: GOAWAY(code), every stream reset with protocol_error, the socket ends. */

@@ -2,10 +2,13 @@
 // sending side (a stream's outbound queue under both flow-control windows, the list of streams waiting for window,
 // "writable again" for streams whose writer was told the buffers are full), header blocks out through one HPACK
 // encoder, the peer's SETTINGS that bind our sending (initial window, frame size, table size), connection
-// WINDOW_UPDATEs and our PINGs. Each codec extends it with its own stream states, frame handling and callbacks.
+// WINDOW_UPDATEs and our PINGs; and of the reading side what does not depend on who is client or server: our
+// connection receive window, padding, header blocks spread over CONTINUATION frames, PING and WINDOW_UPDATE frames.
+// Each codec extends it with its own stream states, frame handling (who may open streams, which frames and fields a
+// request or a response may carry) and callbacks.
 
 import type net from 'node:net';
-import { DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, MAX_ALLOWED_FRAME_SIZE, MAX_WINDOW_SIZE, SettingId } from '../../src/http2/frames.ts';
+import { DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, FrameFlag, FrameType, MAX_ALLOWED_FRAME_SIZE, MAX_WINDOW_SIZE, SettingId } from '../../src/http2/frames.ts';
 import { FrameWriter } from '../../src/http2/frame-writer.ts';
 import { HpackEncoder } from '../../src/http2/hpack-encoder.ts';
 import type { IdTable } from '../../src/common/id-table.ts';
@@ -73,8 +76,22 @@ export abstract class Http2CodecBase<S extends Http2StreamBase> {
   protected settingProblem: string;
   /** per_connection_buffer_limit_bytes: bytes buffered for the socket above which writes say "full". */
   private readonly bufferLimitBytes: number;
+  /** Our connection receive window: the DATA bytes the peer may still send, on any stream. */
+  private connRecvWindow: number;
+  /** DATA bytes received and not yet given back by a WINDOW_UPDATE on stream 0. */
+  private connRecvUnacked: number;
+  /** connRecvUnacked at which that WINDOW_UPDATE goes out. */
+  private readonly connWindowUpdateAt: number;
+  // A header block spread over CONTINUATION frames (a HEADERS frame without END_HEADERS, then its CONTINUATIONs).
+  /** The stream whose header block is unfinished, or 0. */
+  protected continuationStream: number;
+  /** The flags of the HEADERS frame that began it. */
+  protected continuationFlags: number;
+  private continuationChunks: Buffer[];
+  private continuationBytes: number;
 
-  constructor(socket: net.Socket, bufferLimitBytes: number) {
+  /** `connectionWindow`: our connection window (initial_connection_window_size, at least the default). */
+  constructor(socket: net.Socket, bufferLimitBytes: number, connectionWindow: number, connWindowUpdateAt: number) {
     this.socket = socket;
     this.closed = false;
     this.writer = new FrameWriter();
@@ -89,6 +106,13 @@ export abstract class Http2CodecBase<S extends Http2StreamBase> {
     this.pingCallbacks = [];
     this.settingProblem = '';
     this.bufferLimitBytes = bufferLimitBytes;
+    this.connRecvWindow = connectionWindow;
+    this.connRecvUnacked = 0;
+    this.connWindowUpdateAt = connWindowUpdateAt;
+    this.continuationStream = 0;
+    this.continuationFlags = 0;
+    this.continuationChunks = [];
+    this.continuationBytes = 0;
   }
 
   /** Ends the connection after an internal error (a bug): GOAWAY(INTERNAL_ERROR) best effort, socket destroyed. Never throws. */
@@ -114,6 +138,104 @@ export abstract class Http2CodecBase<S extends Http2StreamBase> {
     const pings = this.pingCallbacks;
     this.pingCallbacks = [];
     for (let i = 0; i < pings.length; i++) pings[i]!(new Error('connection closed'));
+  }
+
+  /** The peer broke the protocol (a frame the base class checked): the codec's connection error, GOAWAY(code). */
+  protected abstract frameError(code: number, detail: string): void;
+  /** A control frame (a PING ACK) was queued in answer to the peer: the server codec checks for a flood. */
+  protected abstract controlFrameQueued(): void;
+  /** A stream id the peer may not use yet (a connection error for most frames on it). */
+  protected abstract isIdle(sid: number): boolean;
+  /** The peer's flow-control or protocol error on stream `s` alone: we reset it (RST_STREAM code). */
+  protected abstract streamFlowError(s: S, code: number): void;
+
+  protected onPingFrame(flags: number, sid: number, buf: Buffer, p: number, end: number): void {
+    if (sid !== 0) return this.frameError(ErrorCode.PROTOCOL_ERROR, 'PING on a stream');
+    if (end - p !== 8) return this.frameError(ErrorCode.FRAME_SIZE_ERROR, 'PING frame size');
+    if ((flags & FrameFlag.ACK) !== 0) return this.onPingAck();
+    this.writer.ping(true, buf, p);
+    this.controlFrameQueued();
+  }
+
+  /**
+   * A DATA or HEADERS frame's padding, the Pad Length byte included: 0 when not PADDED, else the payload is
+   * buf[p + 1..end - padding + 1]; -1 after the connection error a bad pad length is.
+   */
+  protected framePadding(type: number, flags: number, buf: Buffer, p: number, end: number): number {
+    if ((flags & FrameFlag.PADDED) === 0) return 0;
+    const data = type === FrameType.DATA;
+    if (end - p < 1) {
+      this.frameError(ErrorCode.FRAME_SIZE_ERROR, data ? 'padded DATA without a pad length' : 'padded HEADERS without a pad length');
+      return -1;
+    }
+    const padding = buf[p]! + 1;
+    if (padding > end - p) {
+      this.frameError(ErrorCode.PROTOCOL_ERROR, data ? 'DATA padding exceeds the payload' : 'HEADERS padding exceeds the payload');
+      return -1;
+    }
+    return padding;
+  }
+
+  /** After our SETTINGS: the connection window starts at the default, so what ours has more goes out as a WINDOW_UPDATE. */
+  protected announceConnectionWindow(): void {
+    if (this.connRecvWindow > DEFAULT_WINDOW_SIZE) this.writer.windowUpdate(0, this.connRecvWindow - DEFAULT_WINDOW_SIZE);
+  }
+
+  /**
+   * A DATA frame's `length` bytes (padding included, on any stream: also one we reset) count against our connection
+   * window, given back by a WINDOW_UPDATE in half-window steps; false after the FLOW_CONTROL_ERROR an overrun is.
+   */
+  protected consumeConnectionWindow(length: number): boolean {
+    this.connRecvWindow -= length;
+    if (this.connRecvWindow < 0) {
+      this.frameError(ErrorCode.FLOW_CONTROL_ERROR, 'connection flow-control window exceeded');
+      return false;
+    }
+    this.connRecvUnacked += length;
+    if (this.connRecvUnacked >= this.connWindowUpdateAt) {
+      this.writer.windowUpdate(0, this.connRecvUnacked);
+      this.connRecvWindow += this.connRecvUnacked;
+      this.connRecvUnacked = 0;
+    }
+    return true;
+  }
+
+  /** A frame that may not come now: a header block is unfinished and this is not a CONTINUATION on its stream. */
+  protected interruptsHeaderBlock(type: number, sid: number): boolean {
+    return this.continuationStream !== 0 && (type !== FrameType.CONTINUATION || sid !== this.continuationStream);
+  }
+
+  /** A CONTINUATION on `sid` that continues no header block. */
+  protected continuesNothing(sid: number): boolean {
+    return this.continuationStream === 0 || sid !== this.continuationStream;
+  }
+
+  /** A HEADERS frame without END_HEADERS: its fragment buf[p..end] is kept (copied) until the block ends. */
+  protected beginHeaderBlock(sid: number, flags: number, buf: Buffer, p: number, end: number): void {
+    this.continuationStream = sid;
+    this.continuationFlags = flags;
+    this.continuationChunks = [Buffer.from(buf.subarray(p, end))];
+    this.continuationBytes = end - p;
+  }
+
+  /** Counts a CONTINUATION's `length` bytes into the block; true when the block is now larger than `limit`. */
+  protected headerBlockExceeds(length: number, limit: number): boolean {
+    this.continuationBytes += length;
+    return this.continuationBytes > limit;
+  }
+
+  /**
+   * Keeps a CONTINUATION's fragment buf[p..end] (counted by headerBlockExceeds); with END_HEADERS in `flags`, returns
+   * the whole block and the codec is no longer in one (continuationFlags: the HEADERS frame's flags, read first).
+   */
+  protected continueHeaderBlock(flags: number, buf: Buffer, p: number, end: number): Buffer | null {
+    this.continuationChunks.push(Buffer.from(buf.subarray(p, end)));
+    if ((flags & FrameFlag.END_HEADERS) === 0) return null;
+    const block = Buffer.concat(this.continuationChunks, this.continuationBytes);
+    this.continuationStream = 0;
+    this.continuationChunks = [];
+    this.continuationBytes = 0;
+    return block;
   }
 
   /** One header block (HPACK state advances: see `encoding`). */
@@ -155,8 +277,27 @@ export abstract class Http2CodecBase<S extends Http2StreamBase> {
     return code;
   }
 
+  /** A WINDOW_UPDATE frame's increment (the frame's size checked): the connection's window or a stream's grows. */
+  protected applyWindowUpdate(sid: number, buf: Buffer, p: number, streams: IdTable<S>): void {
+    const increment = buf.readUInt32BE(p) & 0x7fffffff;
+    if (sid === 0) {
+      if (increment === 0) return this.frameError(ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0');
+      if (!this.growConnectionWindow(increment)) this.frameError(ErrorCode.FLOW_CONTROL_ERROR, 'connection window overflow');
+      return;
+    }
+    const s = streams.get(sid);
+    if (s === undefined) {
+      if (this.isIdle(sid)) this.frameError(ErrorCode.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${sid}`);
+      return;
+    }
+    if (increment === 0) return this.streamFlowError(s, ErrorCode.PROTOCOL_ERROR);
+    s.sendWindow += increment;
+    if (s.sendWindow > MAX_WINDOW_SIZE) return this.streamFlowError(s, ErrorCode.FLOW_CONTROL_ERROR);
+    if (s.queuedBytes > 0) this.drainStream(s);
+  }
+
   /** WINDOW_UPDATE on stream 0 (increment > 0): false when the window overflows (a FLOW_CONTROL_ERROR). */
-  protected growConnectionWindow(increment: number): boolean {
+  private growConnectionWindow(increment: number): boolean {
     this.connSendWindow += increment;
     if (this.connSendWindow > MAX_WINDOW_SIZE) return false;
     this.drainSendList();

@@ -16,7 +16,7 @@
 import type net from 'node:net';
 import {
   CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, FRAME_HEADER_BYTES, FrameFlag, FrameType,
-  MAX_WINDOW_SIZE, SettingId,
+  SettingId,
 } from '../../src/http2/frames.ts';
 import { HpackDecoder, HpackDecodeResult } from '../../src/http2/hpack-decoder.ts';
 import { checkRequestFields, checkTrailerFields } from '../../src/http2/message-validation.ts';
@@ -140,15 +140,8 @@ export class Http2ServerCodec extends Http2CodecBase<Http2ServerStream> {
   private reading: boolean;
   private flushScheduled: boolean;
   // Flow control (the sending side's in Http2CodecBase).
-  private connRecvWindow: number;
-  private connRecvUnacked: number;
   private localInitialWindow: number;
   private localSettingsAcked: boolean;
-  // A header block spread over CONTINUATION frames.
-  private continuationStream: number;
-  private continuationFlags: number;
-  private continuationChunks: Buffer[];
-  private continuationBytes: number;
   // Flood accounting.
   private queuedFrames: number;
   private queuedControlFrames: number;
@@ -176,7 +169,8 @@ export class Http2ServerCodec extends Http2CodecBase<Http2ServerStream> {
   private readonly onCloseBound: () => void;
 
   constructor(socket: net.Socket, options: Http2ServerCodecOptions, callbacks: Http2ServerCallbacks) {
-    super(socket, options.bufferLimitBytes);
+    const connectionWindow = options.settings.initialConnectionWindowSize;
+    super(socket, options.bufferLimitBytes, Math.max(DEFAULT_WINDOW_SIZE, connectionWindow), connectionWindow >>> 1);
     this.options = options;
     this.callbacks = callbacks;
     const s = options.settings;
@@ -191,14 +185,8 @@ export class Http2ServerCodec extends Http2CodecBase<Http2ServerStream> {
     this.carry = null;
     this.reading = false;
     this.flushScheduled = false;
-    this.connRecvWindow = Math.max(DEFAULT_WINDOW_SIZE, s.initialConnectionWindowSize);
-    this.connRecvUnacked = 0;
     this.localInitialWindow = s.initialStreamWindowSize;
     this.localSettingsAcked = false;
-    this.continuationStream = 0;
-    this.continuationFlags = 0;
-    this.continuationChunks = [];
-    this.continuationBytes = 0;
     this.queuedFrames = 0;
     this.queuedControlFrames = 0;
     this.consecutiveEmptyFrames = 0;
@@ -229,7 +217,7 @@ export class Http2ServerCodec extends Http2CodecBase<Http2ServerStream> {
     ];
     if (s.hpackTableSize !== 4096) pairs.push(SettingId.HEADER_TABLE_SIZE, s.hpackTableSize);
     this.writer.settings(pairs);
-    if (this.connRecvWindow > DEFAULT_WINDOW_SIZE) this.writer.windowUpdate(0, this.connRecvWindow - DEFAULT_WINDOW_SIZE);
+    this.announceConnectionWindow();
     const socket = this.socket;
     socket.on('data', this.onDataBound);
     socket.on('drain', this.onDrainBound);
@@ -333,7 +321,7 @@ export class Http2ServerCodec extends Http2CodecBase<Http2ServerStream> {
   }
 
   private onFrame(type: number, flags: number, sid: number, buf: Buffer, p: number, end: number): void {
-    if (this.continuationStream !== 0 && (type !== FrameType.CONTINUATION || sid !== this.continuationStream)) {
+    if (this.interruptsHeaderBlock(type, sid)) {
       this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'expected CONTINUATION');
       return;
     }
@@ -374,24 +362,15 @@ export class Http2ServerCodec extends Http2CodecBase<Http2ServerStream> {
     if (sid === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'DATA on stream 0');
     const frameLength = end - p;
     const endStream = (flags & FrameFlag.END_STREAM) !== 0;
-    let padding = 0;
-    if ((flags & FrameFlag.PADDED) !== 0) {
-      if (frameLength < 1) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'padded DATA without a pad length');
-      padding = buf[p]! + 1;
-      if (padding > frameLength) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'DATA padding exceeds the payload');
+    const padding = this.framePadding(FrameType.DATA, flags, buf, p, end);
+    if (padding < 0) return;
+    if (padding > 0) {
       p++;
       end -= padding - 1;
     }
     if (!this.trackEmpty(end - p, endStream)) return;
     // The connection window counts every DATA byte, on any stream.
-    this.connRecvWindow -= frameLength;
-    if (this.connRecvWindow < 0) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, '', 'connection flow-control window exceeded');
-    this.connRecvUnacked += frameLength;
-    if (this.connRecvUnacked >= this.options.settings.initialConnectionWindowSize >>> 1) {
-      this.writer.windowUpdate(0, this.connRecvUnacked);
-      this.connRecvWindow += this.connRecvUnacked;
-      this.connRecvUnacked = 0;
-    }
+    if (!this.consumeConnectionWindow(frameLength)) return;
     const s = this.streams.get(sid);
     if (s === undefined) {
       // A stream not opened yet is a connection error; a closed one gets RFC 9113 §5.1's answer.
@@ -457,12 +436,11 @@ export class Http2ServerCodec extends Http2CodecBase<Http2ServerStream> {
 
   private onHeadersFrame(flags: number, sid: number, buf: Buffer, p: number, end: number): void {
     if (sid === 0 || (sid & 1) === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `HEADERS on stream ${sid}`);
-    if ((flags & FrameFlag.PADDED) !== 0) {
-      if (end - p < 1) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'padded HEADERS without a pad length');
-      const padLength = buf[p]!;
+    const padding = this.framePadding(FrameType.HEADERS, flags, buf, p, end);
+    if (padding < 0) return;
+    if (padding > 0) {
       p++;
-      if (padLength > end - p) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'HEADERS padding exceeds the payload');
-      end -= padLength;
+      end -= padding - 1;
     }
     if ((flags & FrameFlag.PRIORITY) !== 0) {
       if (end - p < 5) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'HEADERS priority fields truncated');
@@ -473,34 +451,26 @@ export class Http2ServerCodec extends Http2CodecBase<Http2ServerStream> {
     const endStream = (flags & FrameFlag.END_STREAM) !== 0;
     if (!this.trackEmpty(end - p, endStream)) return;
     if ((flags & FrameFlag.END_HEADERS) === 0) {
-      this.continuationStream = sid;
-      this.continuationFlags = flags;
-      this.continuationChunks = [Buffer.from(buf.subarray(p, end))];
-      this.continuationBytes = end - p;
+      this.beginHeaderBlock(sid, flags, buf, p, end);
       return;
     }
     this.onHeaderBlock(sid, flags, buf, p, end);
   }
 
   private onContinuationFrame(flags: number, sid: number, buf: Buffer, p: number, end: number): void {
-    if (this.continuationStream === 0 || sid !== this.continuationStream) {
+    if (this.continuesNothing(sid)) {
       return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'CONTINUATION without HEADERS');
     }
     if (!this.trackEmpty(end - p, false)) return;
-    this.continuationBytes += end - p;
     // A header block may be no larger than the header list it could decode to, with room for HPACK overhead: more is
     // a CONTINUATION flood (CVE-2024-27316), answered before buffering it.
-    if (this.continuationBytes > this.options.maxHeaderListBytes + 16_384) {
+    if (this.headerBlockExceeds(end - p, this.options.maxHeaderListBytes + 16_384)) {
       this.callbacks.count('header_overflow');
       return this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, '', 'header block larger than max_request_headers_kb');
     }
-    this.continuationChunks.push(Buffer.from(buf.subarray(p, end)));
-    if ((flags & FrameFlag.END_HEADERS) === 0) return;
-    const block = Buffer.concat(this.continuationChunks, this.continuationBytes);
     const headersFlags = this.continuationFlags;
-    this.continuationStream = 0;
-    this.continuationChunks = [];
-    this.continuationBytes = 0;
+    const block = this.continueHeaderBlock(flags, buf, p, end);
+    if (block === null) return;
     this.onHeaderBlock(sid, headersFlags, block, 0, block.length);
   }
 
@@ -635,11 +605,7 @@ export class Http2ServerCodec extends Http2CodecBase<Http2ServerStream> {
     this.checkControlFlood();
   }
 
-  private onPingFrame(flags: number, sid: number, buf: Buffer, p: number, end: number): void {
-    if (sid !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'PING on a stream');
-    if (end - p !== 8) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, '', 'PING frame size');
-    if ((flags & FrameFlag.ACK) !== 0) return this.onPingAck();
-    this.writer.ping(true, buf, p);
+  protected controlFrameQueued(): void {
     this.checkControlFlood();
   }
 
@@ -656,21 +622,11 @@ export class Http2ServerCodec extends Http2CodecBase<Http2ServerStream> {
     if (++this.windowUpdateFrames > 5 + 2 * (this.streamsOpened + this.options.settings.maxInboundWindowUpdateFramesPerDataFrameSent * this.dataFramesSent)) {
       return this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'inbound_window_update_frames_flood', 'too many WINDOW_UPDATE frames');
     }
-    const increment = buf.readUInt32BE(p) & 0x7fffffff;
-    if (sid === 0) {
-      if (increment === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, '', 'WINDOW_UPDATE of 0');
-      if (!this.growConnectionWindow(increment)) this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, '', 'connection window overflow');
-      return;
-    }
-    const s = this.streams.get(sid);
-    if (s === undefined) {
-      if (this.isIdle(sid)) this.connectionError(ErrorCode.PROTOCOL_ERROR, '', `WINDOW_UPDATE on idle stream ${sid}`);
-      return;
-    }
-    if (increment === 0) return this.resetStream(s, ErrorCode.PROTOCOL_ERROR);
-    s.sendWindow += increment;
-    if (s.sendWindow > MAX_WINDOW_SIZE) return this.resetStream(s, ErrorCode.FLOW_CONTROL_ERROR);
-    if (s.queuedBytes > 0) this.drainStream(s);
+    this.applyWindowUpdate(sid, buf, p, this.streams);
+  }
+
+  protected streamFlowError(s: Http2ServerStream, code: number): void {
+    this.resetStream(s, code);
   }
 
   /** Invalid HTTP messaging: the stream (stream_error_on_invalid_http_messaging) or the whole connection. */
@@ -900,7 +856,7 @@ export class Http2ServerCodec extends Http2CodecBase<Http2ServerStream> {
    * A stream id not in the table that is idle (RFC 9113 §5.1): above every stream the client opened, or even (a
    * stream only a server could open, and we never push).
    */
-  private isIdle(sid: number): boolean {
+  protected isIdle(sid: number): boolean {
     return sid > this.lastPeerStreamId || (sid & 1) === 0;
   }
 
@@ -1000,6 +956,10 @@ export class Http2ServerCodec extends Http2CodecBase<Http2ServerStream> {
     this.queuedFrames = 0;
     this.queuedControlFrames = 0;
     this.notifyWritable();
+  }
+
+  protected frameError(code: number, detail: string): void {
+    this.connectionError(code, '', detail);
   }
 
   /** A protocol error: GOAWAY(code) and close; the owner counts it. */
